@@ -1,0 +1,208 @@
+/* ast.h — the abstract syntax tree: what the parser builds, resolve binds and
+ * check types. Every node carries its source span (DESIGN.md, Boundaries).
+ *
+ * Phases and who writes which fields:
+ *   parse   (parser.y, ast.c)  — everything not marked otherwise
+ *   resolve (resolve.c)        — fields marked [resolve]
+ *   check   (check.c)          — fields marked [check]
+ * Later phases (lower.c) read the tree and never change it.
+ */
+#ifndef RLC_AST_H
+#define RLC_AST_H
+
+#include "diag.h"
+#include "util.h"
+
+typedef struct Expr Expr;
+typedef struct TypeExpr TypeExpr;
+typedef struct Stmt Stmt;
+typedef struct Item Item;
+typedef struct Module Module;
+typedef struct Program Program;
+
+/* ---------------------------------------------------------------- types */
+
+typedef enum { DT_F32, DT_I32 } DType;
+
+/* A type as written: `f32`, `i32`, `[]`, `[B, 2*Z]`, `i32[...]`, `[..., D]`, or `int`. */
+struct TypeExpr {
+    Span span;
+    DType dtype;
+    bool is_int;           /* the `int` of a compile-time integer argument */
+    bool ellipsis;         /* a leading `...` */
+    Vec(Expr *) dims;      /* each dim an expression: number, name, a+b, a*b, brown.vocab */
+};
+
+/* ------------------------------------------------------------ expressions */
+
+typedef enum {
+    EX_NUM,       /* num */
+    EX_STR,       /* str */
+    EX_BOOL,      /* num is 0 or 1 */
+    EX_NAME,      /* name */
+    EX_BINARY,    /* op, lhs, rhs */
+    EX_NEG,       /* lhs */
+    EX_CALL,      /* callee (EX_NAME or EX_FIELD for `L.mse`), args */
+    EX_INDEX,     /* lhs, args: one entry per axis (EX_SLICE, or an index/gather expression) */
+    EX_SLICE,     /* lhs = start or NULL, rhs = end or NULL: `a:b`, `:`, `a:`, `:b` */
+    EX_FIELD,     /* lhs, name: `brown.vocab`, `L.mse` */
+    EX_TRANSPOSE, /* lhs: `x.T` */
+    EX_TUPLE,     /* args: `(a, b)` */
+    EX_LIST,      /* args: `[a, b]` — shapes in reshape/bernoulli, and lists in settings */
+} ExprKind;
+
+typedef enum {
+    OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MATMUL, OP_POW,
+    OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE,
+} BinOp;
+
+/* An argument of a call: positional (name == NULL) or named (`keep = 0.5`). */
+typedef struct Arg {
+    Span span;
+    const char *name;
+    Expr *value;
+} Arg;
+
+/* What a name refers to, once resolved. */
+typedef enum {
+    REF_NONE,
+    REF_LOCAL,      /* a binding in a body (`h = ...`, `(u, v) = ...`) or a `param` */
+    REF_ARG,        /* an argument of the enclosing function */
+    REF_DIM,        /* a size variable or `int` argument used as an integer */
+    REF_CONST,      /* item: a `const` */
+    REF_DATASET,    /* item: a `dataset` */
+    REF_FIELD,      /* a dataset field seen as a batch inside a stage */
+    REF_FUNC,       /* item: an fn/layer/encoder/decoder/pretext/loss */
+    REF_BUILTIN,    /* builtin: a built-in function (exp, sum, reshape, ...) */
+    REF_MODULE,     /* module: a qualified `use ... as L` */
+    REF_BATCH,      /* the stage's `B` */
+} RefKind;
+
+typedef struct Builtin Builtin;   /* declared in check.h: the built-in function table */
+
+struct Expr {
+    ExprKind kind;
+    Span span;
+    double num;
+    const char *str;           /* EX_STR: unescaped contents; EX_NAME/EX_FIELD: the name */
+    BinOp op;
+    Expr *lhs, *rhs;
+    Expr *callee;
+    Vec(Arg) args;             /* call args; index/tuple/list elements (name NULL) */
+
+    /* [resolve] */
+    RefKind ref;
+    Item *item;                /* REF_CONST, REF_DATASET, REF_FUNC; REF_FIELD: the dataset */
+    const Builtin *builtin;    /* REF_BUILTIN */
+    int slot;                  /* REF_LOCAL/REF_ARG/REF_FIELD/REF_DIM: index in the scope's table */
+
+    /* [check] */
+    struct Type *type;         /* NULL until checked; see check.h */
+};
+
+/* ------------------------------------------------------------- statements */
+
+typedef enum {
+    ST_ASSIGN,    /* names (one, or several for a tuple) = value */
+    ST_PARAM,     /* param name: type = value (an initializer expression) */
+    ST_RETURN,    /* value */
+    ST_MINIMIZE,  /* value */
+    ST_REPORT,    /* report name = value */
+    ST_SETTING,   /* name: value (stage settings only) */
+} StmtKind;
+
+struct Stmt {
+    StmtKind kind;
+    Span span;
+    Vec(const char *) names;   /* ST_ASSIGN targets; ST_PARAM/ST_REPORT/ST_SETTING: names[0] */
+    Vec(Span) name_spans;
+    TypeExpr *type;            /* ST_PARAM */
+    Expr *value;
+};
+
+/* ------------------------------------------------------------------ items */
+
+typedef enum {
+    ITEM_USE, ITEM_CONST, ITEM_DATASET, ITEM_FUNC, ITEM_STAGE,
+} ItemKind;
+
+typedef enum {
+    ROLE_FN, ROLE_LAYER, ROLE_ENCODER, ROLE_DECODER, ROLE_PRETEXT, ROLE_LOSS,
+} Role;
+
+typedef enum { STAGE_TRAIN, STAGE_EVAL } StageKind;
+
+/* A function argument: `x: [B, D]`, `n: int`, or `keep = 0.7` (a hyper with a default). */
+typedef struct Param {
+    Span span;
+    const char *name;
+    TypeExpr *type;            /* NULL for a hyper-parameter with a default */
+    Expr *default_value;       /* NULL unless `name = value` */
+} Param;
+
+/* A dataset field: `x: [784] = idx("...") / 255`. */
+typedef struct Field {
+    Span span;
+    const char *name;
+    TypeExpr *type;
+    Expr *source;
+} Field;
+
+struct Item {
+    ItemKind kind;
+    Span span;                 /* the whole item */
+    Span name_span;
+    const char *name;          /* NULL for ITEM_USE */
+    Module *module;            /* the module that declares it */
+
+    /* ITEM_USE: `use std.nn`, `use std.loss as L`, `use "blocks.rl"` */
+    const char *use_path;      /* "std.nn" or the file string as written */
+    bool use_is_file;
+    const char *use_alias;     /* NULL unless `as NAME` */
+    Module *used;              /* [resolve] the loaded module */
+
+    /* ITEM_CONST */
+    Expr *value;
+    double const_value;        /* [resolve] folded value */
+
+    /* ITEM_DATASET: a block of fields, or `= expr` (csv/skipgram/...) in value */
+    Vec(Field) fields;
+
+    /* ITEM_FUNC */
+    Role role;
+    Vec(Param) params;
+    Vec(TypeExpr *) results;   /* one, or several for `-> (A, B)` */
+    bool result_is_tuple;
+    Vec(Stmt *) body;          /* statements; for `= expr` one ST_RETURN */
+
+    /* ITEM_STAGE: settings and statements in order, as written (the same body vector) */
+    StageKind stage_kind;
+};
+
+struct Module {
+    const SrcFile *file;
+    const char *name;          /* "main", "std.nn", or the path of a used file */
+    Vec(Item *) items;
+};
+
+/* The whole program: the main module first, then every module it uses (transitively). */
+struct Program {
+    Arena *arena;
+    Diags *diags;
+    Vec(Module *) modules;
+};
+
+/* ------------------------------------------------------------------ API */
+
+/* Parses one file into a module; syntax errors go to diags. Never NULL. */
+Module *ast_parse_file(Arena *a, Diags *d, const SrcFile *file, const char *module_name);
+/* Loads a file from disk (NULL and an error at `from` if it cannot). */
+const SrcFile *ast_load_file(Arena *a, Diags *d, const char *path, Span from);
+
+/* Readable, stable text of the tree (`rlc dump --ast`). */
+void ast_dump(const Program *p, StrBuf *out);
+
+const char *ast_role_name(Role r);
+const char *ast_binop_text(BinOp op);
+
+#endif

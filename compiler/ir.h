@@ -1,0 +1,199 @@
+/* ir.h — the tensor IR: one SSA graph per stage (DESIGN.md, Boundaries).
+ *
+ * lower.c builds it from the checked AST; autodiff.c appends the backward graph
+ * and the optimizer updates; simplify.c rewrites it; interp.c runs it (the
+ * oracle); fuse.c and codegen.c compile it. Nodes are stored in topological
+ * order: a node's inputs always have smaller ids.
+ */
+#ifndef RLC_IR_H
+#define RLC_IR_H
+
+#include <stdint.h>
+#include "diag.h"
+#include "util.h"
+#include "rlrt.h"
+
+/* --------------------------------------------------------- shapes, dtypes */
+
+/* Every dim is a compile-time integer except the batch size B, which stays
+ * symbolic so a last partial batch runs the same compiled code: a dim is b*B + c. */
+typedef struct IrDim {
+    int32_t b;
+    int64_t c;
+} IrDim;
+
+#define IR_MAX_RANK 6
+typedef struct IrShape {
+    int rank;
+    IrDim d[IR_MAX_RANK];
+} IrShape;
+
+typedef enum { IR_F32, IR_I32 } IrDType;
+
+typedef enum {
+#define X(e, name, arity, cls) e,
+#include "ops.def"
+#undef X
+    IR_OP_COUNT
+} IrOp;
+
+typedef enum {
+    IRC_LEAF, IRC_RANDOM, IRC_UNARY, IRC_BINARY, IRC_TERNARY,
+    IRC_REDUCE, IRC_MOVE, IRC_MATMUL, IRC_GATHER, IRC_UPDATE,
+} IrClass;
+
+typedef struct IrOpInfo {
+    const char *name;
+    int arity;
+    IrClass cls;
+} IrOpInfo;
+extern const IrOpInfo ir_op_info[IR_OP_COUNT];
+
+/* ------------------------------------------------------------------ nodes */
+
+typedef struct IrNode {
+    IrOp op;
+    IrDType dtype;
+    IrShape shape;
+    int nin;
+    int in[3];               /* node ids */
+    Span span;               /* the .rl code it came from (DESIGN.md: every error points back) */
+    bool backward;           /* made by autodiff */
+
+    /* attributes; which are valid depends on op (see ops.def) */
+    double a, b;             /* CONST value (a); random parameters */
+    int index;               /* PARAM/INPUT/UPDATE: table index; random: RNG stream */
+    int axis;                /* SLICE, PAD, CONCAT */
+    int64_t start, end;      /* SLICE bounds; PAD before/after; SHIFT2D w/max */
+    uint32_t axes;           /* reductions: bit i set = axis i reduced */
+    int perm[IR_MAX_RANK];   /* TRANSPOSE */
+    bool trans_a, trans_b;   /* MATMUL */
+    IrDim dim;               /* DIMVAL value; ONE_HOT n (c); SHIFT2D h (c) */
+} IrNode;
+
+/* ----------------------------------------------------------------- graphs */
+
+typedef enum {
+    INIT_GLOROT, INIT_HE, INIT_ZEROS, INIT_ONES, INIT_NORMAL, INIT_UNIFORM, INIT_VALUE,
+} IrInit;
+
+typedef struct IrParam {
+    const char *name;        /* "enc.dense0.w", "clip.t" */
+    const char *component;   /* "enc", or the stage name for stage params; freeze names this */
+    IrShape shape;           /* no B */
+    IrInit init;
+    double init_a, init_b;   /* normal(mean a, std b), uniform(a, b), value a */
+    bool trained;            /* false when frozen or when the stage is an eval */
+    Span span;
+    int node;                /* its IR_PARAM node */
+    int grad;                /* node of d loss / d param after autodiff, or -1 */
+} IrParam;
+
+/* A batch of one dataset field: [B, ...field shape]. */
+typedef struct IrInput {
+    const char *dataset;
+    const char *field;
+    IrShape shape;
+    IrDType dtype;
+    int node;
+} IrInput;
+
+typedef struct IrReport {
+    const char *name;
+    Span span;
+    int node;                /* a scalar */
+} IrReport;
+
+typedef enum { OPT_SGD, OPT_ADAM, OPT_ADAMW } IrOptKind;
+typedef enum { SCHED_CONSTANT, SCHED_LINEAR, SCHED_COSINE } IrSchedKind;
+
+typedef struct IrOptim {
+    IrOptKind kind;
+    double lr, momentum, beta1, beta2, eps, weight_decay;
+    IrSchedKind schedule;
+    double sched_to;         /* linear(to = ...) as a fraction of lr */
+    int64_t warmup;          /* cosine(warmup = steps) */
+} IrOptim;
+
+typedef struct IrGraph {
+    Arena *arena;
+    const char *name;        /* the stage */
+    Vec(IrNode) nodes;
+    Vec(IrParam) params;
+    Vec(IrInput) inputs;
+    Vec(IrReport) reports;
+    int loss;                /* the minimized scalar, or -1 in an eval stage */
+    int n_forward;           /* nodes [0, n_forward) are the forward graph */
+    IrOptim optim;
+} IrGraph;
+
+/* --------------------------------------------------------- whole programs */
+
+typedef struct IrStage {
+    const char *name;
+    bool is_train;
+    Span span;
+    const char *dataset;     /* `data:` */
+    int64_t batch;
+    int64_t epochs, steps;   /* one of them set (> 0); steps wins */
+    int64_t limit;           /* 0: all examples */
+    uint64_t seed;
+    const char *load, *save; /* NULL when absent */
+    const char *validate;    /* eval stage name or NULL */
+    Vec(const char *) freeze;
+    IrGraph *graph;
+} IrStage;
+
+typedef struct IrProgram {
+    Arena *arena;
+    const char *path;         /* the main .rl file */
+    Vec(rt_dataset_spec *) datasets;
+    Vec(IrStage) stages;
+} IrProgram;
+
+/* ------------------------------------------------------------------- API */
+
+IrGraph *ir_graph_new(Arena *a, const char *name);
+
+/* Builders: append a node, infer its shape and dtype by the op's rule, return its id.
+ * ir_binary and ir_where broadcast their operands first (numpy rules). A shape
+ * that does not fit is a bug of the caller (check.c has already rejected bad
+ * programs), reported by ir_verify. */
+int ir_const(IrGraph *g, double value, IrShape shape, IrDType dt, Span at);
+int ir_unary(IrGraph *g, IrOp op, int x, Span at);
+int ir_binary(IrGraph *g, IrOp op, int x, int y, Span at);
+int ir_where(IrGraph *g, int c, int x, int y, Span at);
+int ir_broadcast(IrGraph *g, int x, IrShape to, Span at);
+int ir_reduce(IrGraph *g, IrOp op, int x, uint32_t axes, Span at);
+int ir_reshape(IrGraph *g, int x, IrShape to, Span at);
+int ir_transpose(IrGraph *g, int x, const int *perm, Span at);
+int ir_slice(IrGraph *g, int x, int axis, int64_t start, int64_t end, Span at);
+int ir_pad(IrGraph *g, int x, int axis, int64_t before, int64_t after, Span at);
+int ir_concat(IrGraph *g, int x, int y, int axis, Span at);
+int ir_matmul(IrGraph *g, int x, int y, bool trans_a, bool trans_b, Span at);
+int ir_gather(IrGraph *g, int table, int idx, Span at);
+int ir_scatter_add(IrGraph *g, int idx, int rows, IrShape table_shape, Span at);
+int ir_add_node(IrGraph *g, IrNode n);   /* raw append; shape and dtype as given */
+
+/* Shape helpers. */
+IrShape ir_shape(int rank, const IrDim *dims);
+IrDim ir_dim_const(int64_t c);
+IrDim ir_dim_batch(void);                 /* B */
+bool ir_dim_eq(IrDim x, IrDim y);
+bool ir_shape_eq(const IrShape *x, const IrShape *y);
+int64_t ir_dim_value(IrDim d, int64_t B);
+int64_t ir_shape_numel(const IrShape *s, int64_t B);
+bool ir_broadcast_shape(const IrShape *x, const IrShape *y, IrShape *out);
+
+/* Stable text of a graph (`rlc dump --ir/--grad`): one node a line with its shape. */
+void ir_print(const IrGraph *g, StrBuf *out);
+void ir_shape_print(const IrShape *s, StrBuf *out);
+/* Shapes, dtypes, arities, topological order; false with a message on the first fault. */
+bool ir_verify(const IrGraph *g, StrBuf *why);
+
+/* autodiff.c: appends d loss / d param for every trained param and one IR_UPDATE each. */
+void ad_differentiate(IrGraph *g);
+/* simplify.c: folding, CSE, identities, DCE; returns a new graph with the same meaning. */
+IrGraph *simplify_graph(const IrGraph *g);
+
+#endif

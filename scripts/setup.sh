@@ -5,11 +5,13 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 
 packages=(cmake make gcc g++ flex bison pkg-config llvm-19-dev libzstd-dev libopenblas-dev
-          zlib1g-dev libcmocka-dev libstb-dev dataset-fashion-mnist npm)
+          zlib1g-dev libcmocka-dev libstb-dev dataset-fashion-mnist)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# npm may come from Debian's package or from a nodejs build that conflicts with it.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${missing[*]}"
   sudo_cmd=""

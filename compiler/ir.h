@@ -174,6 +174,18 @@ int ir_matmul(IrGraph *g, int x, int y, bool trans_a, bool trans_b, Span at);
 int ir_gather(IrGraph *g, int table, int idx, Span at);
 int ir_scatter_add(IrGraph *g, int idx, int rows, IrShape table_shape, Span at);
 int ir_add_node(IrGraph *g, IrNode n);   /* raw append; shape and dtype as given */
+int ir_one_hot(IrGraph *g, int idx, int64_t n_classes, Span at);
+/* IR_BERNOULLI/NORMAL/UNIFORM/RANDINT with parameters a, b on RNG stream `stream`. */
+int ir_random(IrGraph *g, IrOp op, IrShape shape, double a, double b, int stream, Span at);
+int ir_shift2d(IrGraph *g, int x, int64_t h, int64_t w, int64_t max, int stream, Span at);
+int ir_dimval(IrGraph *g, IrDim d, IrDType dt, Span at);
+int ir_arange(IrGraph *g, int64_t count, Span at);
+/* Append a param / input to its table and its leaf node; returns the node id
+ * (the table entry's node field is set; a param's grad starts at -1). */
+int ir_add_param(IrGraph *g, IrParam p);
+int ir_add_input(IrGraph *g, IrInput in);
+void ir_add_report(IrGraph *g, const char *name, int node, Span at);
+bool ir_op_is_compare(IrOp op);           /* eq, ne, lt, le, gt, ge */
 
 /* Shape helpers. */
 IrShape ir_shape(int rank, const IrDim *dims);

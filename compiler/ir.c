@@ -83,6 +83,11 @@ static bool broadcasts_to(const IrShape *x, const IrShape *to) {
     return true;
 }
 
+static IrDim dim_add(IrDim x, IrDim y) { return (IrDim){x.b + y.b, x.c + y.c}; }
+static IrDim dim_sub(IrDim x, IrDim y) { return (IrDim){x.b - y.b, x.c - y.c}; }
+/* b*B + c >= 0 for every B >= 1 (B is at least 1 at run time). */
+static bool dim_nonneg(IrDim d) { return d.b >= 0 && d.b + d.c >= 0; }
+
 static void dim_print(IrDim d, StrBuf *out) {
     if (d.b == 0) {
         sb_printf(out, "%lld", (long long)d.c);
@@ -263,18 +268,18 @@ static bool ir_infer(const IrGraph *g, IrNode *n, StrBuf *why) {
             if (n->axis < 0 || n->axis >= x->shape.rank)
                 return fail(why, "%s axis %d out of range", info->name, n->axis);
             IrDim d = x->shape.d[n->axis];
+            IrDim lo = {n->start_b, n->start}, hi = {n->end_b, n->end};
             n->shape = x->shape;
             n->dtype = x->dtype;
             if (n->op == IR_PAD) {
-                if (n->start < 0 || n->end < 0) return fail(why, "pad widths must be >= 0");
-                n->shape.d[n->axis].c = d.c + n->start + n->end;
+                if (!dim_nonneg(lo) || !dim_nonneg(hi)) return fail(why, "pad widths must be >= 0");
+                n->shape.d[n->axis] = dim_add(d, dim_add(lo, hi));
                 return true;
             }
-            if (d.b != 0) return fail(why, "slice along the batch axis");
-            if (n->start < 0 || n->end > d.c || n->start > n->end)
-                return fail(why, "slice [%lld, %lld) out of [0, %lld)", (long long)n->start,
-                            (long long)n->end, (long long)d.c);
-            n->shape.d[n->axis] = ir_dim_const(n->end - n->start);
+            IrDim len = dim_sub(hi, lo);
+            if (!dim_nonneg(lo) || !dim_nonneg(len) || !dim_nonneg(dim_sub(d, hi)))
+                return fail(why, "slice bounds out of range along axis %d", n->axis);
+            n->shape.d[n->axis] = len;
             return true;
         }
         case IR_CONCAT:
@@ -475,6 +480,26 @@ int ir_pad(IrGraph *g, int x, int axis, int64_t before, int64_t after, Span at) 
     return add_inferred(g, n);
 }
 
+int ir_slice_dim(IrGraph *g, int x, int axis, IrDim start, IrDim end, Span at) {
+    IrNode n = node(IR_SLICE, 1, x, 0, 0, at);
+    n.axis = axis;
+    n.start_b = start.b;
+    n.start = start.c;
+    n.end_b = end.b;
+    n.end = end.c;
+    return add_inferred(g, n);
+}
+
+int ir_pad_dim(IrGraph *g, int x, int axis, IrDim before, IrDim after, Span at) {
+    IrNode n = node(IR_PAD, 1, x, 0, 0, at);
+    n.axis = axis;
+    n.start_b = before.b;
+    n.start = before.c;
+    n.end_b = after.b;
+    n.end = after.c;
+    return add_inferred(g, n);
+}
+
 int ir_concat(IrGraph *g, int x, int y, int axis, Span at) {
     IrNode n = node(IR_CONCAT, 2, x, y, 0, at);
     n.axis = axis;
@@ -610,12 +635,11 @@ static void print_attrs(const IrGraph *g, const IrNode *n, StrBuf *out) {
         for (int i = 0; i < n->shape.rank; i++) sb_printf(out, "%s%d", i ? "," : "", n->perm[i]);
         break;
     case IR_SLICE:
-        sb_printf(out, " axis=%d start=%lld end=%lld", n->axis, (long long)n->start,
-                  (long long)n->end);
-        break;
     case IR_PAD:
-        sb_printf(out, " axis=%d before=%lld after=%lld", n->axis, (long long)n->start,
-                  (long long)n->end);
+        sb_printf(out, " axis=%d %s=", n->axis, n->op == IR_SLICE ? "start" : "before");
+        dim_print((IrDim){n->start_b, n->start}, out);
+        sb_puts(out, n->op == IR_SLICE ? " end=" : " after=");
+        dim_print((IrDim){n->end_b, n->end}, out);
         break;
     case IR_CONCAT: sb_printf(out, " axis=%d", n->axis); break;
     case IR_ONE_HOT: sb_printf(out, " n=%lld", (long long)n->dim.c); break;

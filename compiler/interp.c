@@ -339,8 +339,40 @@ void interp_run_free(InterpRun *r) {
     r->v = NULL;
 }
 
+/* An embedding gradient that is one scatter_add is applied as a sparse row
+ * update (lazy Adam: rows the batch did not read keep their m and v), as the
+ * compiled step does; duplicate rows are summed by the runtime. */
+static bool apply_rows(const IrGraph *g, const IrNode *u, const InterpRun *r, rt_step_ctx *ctx) {
+    const IrNode *sc = &g->nodes.items[u->in[1]];
+    const IrShape *ts = &sc->shape;
+    int64_t V = ts->d[0].c, width = V ? ir_shape_numel(ts, ctx->B) / V : 0;
+    int64_t n_rows = ir_shape_numel(&g->nodes.items[sc->in[0]].shape, ctx->B);
+    const double *idx = r->v[sc->in[0]], *rows = r->v[sc->in[1]];
+    int32_t *ri = malloc(sizeof(int32_t) * (size_t)(n_rows + 1));
+    float *gf = malloc(sizeof(float) * (size_t)(n_rows * width + 1));
+    bool ok = ri && gf;
+    for (int64_t i = 0; ok && i < n_rows; i++) ri[i] = (int32_t)idx[i];
+    for (int64_t i = 0; ok && i < n_rows * width; i++) gf[i] = (float)rows[i];
+    const IrOptim *o = &g->optim;
+    float *param = ctx->params[u->index];
+    float *st = ctx->opt_state ? ctx->opt_state[u->index] : NULL;
+    int64_t n = V * width;
+    if (ok && o->kind == OPT_SGD)
+        ok = rt_update_sgd_rows(param, V, width, ri, gf, n_rows, o->momentum != 0 ? st : NULL,
+                                ctx->lr, (float)o->momentum, (float)o->weight_decay, NULL);
+    else if (ok)
+        ok = rt_update_adam_rows(param, V, width, ri, gf, n_rows, st, st + n, ctx->lr,
+                                 (float)o->beta1, (float)o->beta2, (float)o->eps,
+                                 (float)o->weight_decay, o->kind == OPT_ADAMW, ctx->step, NULL);
+    free(ri);
+    free(gf);
+    return ok;
+}
+
 /* Applies one IR_UPDATE with the runtime's optimizer, as the compiled step does. */
-static bool apply_update(const IrGraph *g, const IrNode *u, const double *grad, rt_step_ctx *ctx) {
+static bool apply_update(const IrGraph *g, const IrNode *u, const InterpRun *r, rt_step_ctx *ctx) {
+    if (g->nodes.items[u->in[1]].op == IR_SCATTER_ADD) return apply_rows(g, u, r, ctx);
+    const double *grad = r->v[u->in[1]];
     const IrParam *p = &g->params.items[u->index];
     int64_t n = ir_shape_numel(&p->shape, ctx->B);
     float *gf = malloc(sizeof(float) * (size_t)(n + 1));
@@ -370,7 +402,7 @@ bool interp_step(const IrGraph *g, rt_step_ctx *ctx) {
         /* Every gradient is computed before any param changes. */
         for (int id = 0; id < g->nodes.len && ok; id++) {
             const IrNode *n = &g->nodes.items[id];
-            if (n->op == IR_UPDATE) ok = apply_update(g, n, r.v[n->in[1]], ctx);
+            if (n->op == IR_UPDATE) ok = apply_update(g, n, &r, ctx);
         }
     }
     interp_run_free(&r);

@@ -103,6 +103,31 @@ static void test_step_sgd_and_adam(void **state) {
     }
 }
 
+/* An embedding gradient is a sparse row update: with Adam, rows the batch did
+ * not read keep their values (and their m and v). */
+static void test_embedding_rows_update(void **state) {
+    (void)state;
+    Arena a = {0};
+    IrGraph *g = ir_graph_new(&a, "t");
+    int table = param(g, "emb", SHAPE(C(4), C(2)));
+    int idx = input(g, SHAPE(ir_dim_batch()), IR_I32);
+    g->loss = ir_reduce(g, IR_SUM, ir_gather(g, table, idx, NOSPAN), 3, NOSPAN);
+    g->optim = (IrOptim){.kind = OPT_ADAM, .lr = 0.1, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
+    ad_differentiate(g);
+    float tv[8] = {0, 1, 2, 3, 4, 5, 6, 7}, st[16] = {0}, loss;
+    int32_t ids[2] = {1, 1};
+    float *params[] = {tv}, *opt[] = {st};
+    void *inputs[] = {ids};
+    rt_step_ctx ctx = {.B = 2, .lr = 0.1f, .params = params, .opt_state = opt, .inputs = inputs,
+                       .loss = &loss};
+    assert_true(interp_step(g, &ctx));
+    const float want[8] = {0, 1, 2 - 0.1f, 3 - 0.1f, 4, 5, 6, 7};
+    for (int i = 0; i < 8; i++) assert_float_equal(tv[i], want[i], 1e-6);
+    for (int i = 0; i < 16; i++)
+        if (i != 2 && i != 3 && i != 10 && i != 11) assert_float_equal(st[i], 0, 0);
+    arena_free(&a);
+}
+
 static void test_first_nonfinite(void **state) {
     (void)state;
     Arena a = {0};
@@ -219,6 +244,7 @@ int main(void) {
         cmocka_unit_test(test_values),
         cmocka_unit_test(test_random_matches_runtime),
         cmocka_unit_test(test_step_sgd_and_adam),
+        cmocka_unit_test(test_embedding_rows_update),
         cmocka_unit_test(test_first_nonfinite),
         cmocka_unit_test(test_simplify_keeps_results),
         cmocka_unit_test(test_simplify_keeps_stop_gradient_before_autodiff),

@@ -897,8 +897,10 @@ static Type *check_binary(Checker *c, Expr *e) {
             diag_error(c->d, e->span, "`@` needs f32 matrices, not %s and %s", ty(c, x), ty(c, y));
             return type_error(c->a);
         }
-        bool ok = (x->rank == 2 || x->rank == 3 || (x->ellipsis && x->rank == 2)) &&
-                  (y->rank == 2 || (y->rank == 3 && x->rank == 3 && !x->ellipsis)) && !y->ellipsis;
+        /* [m, k] @ [k, n]; [b, m, k] @ [b, k, n] or [k, n]; [..., k] @ [k, n] maps the rows */
+        bool ok = !y->ellipsis && ((x->ellipsis && x->rank >= 1 && y->rank == 2) ||
+                                   (!x->ellipsis && x->rank == 2 && y->rank == 2) ||
+                                   (!x->ellipsis && x->rank == 3 && (y->rank == 2 || y->rank == 3)));
         if (!ok) {
             diag_error(c->d, e->span, "`@` needs 2-D matrices (or 3-D batches), not %s and %s", ty(c, x), ty(c, y));
             note_origin(c, e->lhs);
@@ -946,14 +948,23 @@ static Type *check_binary(Checker *c, Expr *e) {
     return r;
 }
 
-static bool bound(Checker *c, Expr *b, long *out) {
+/* A slice bound or index: an integer known at compile time, possibly symbolic (`cut`). */
+static bool bound(Checker *c, Expr *b, Dim *out) {
     Type *t = value_of(c, b);
     if (t->kind == TY_ERROR) return false;
-    if (!is_int_value(t, out)) {
+    if (!t->has_dim) {
         diag_error(c->d, b->span, "a slice bound or index must be a compile-time integer");
         return false;
     }
+    *out = t->dim;
     return true;
+}
+
+/* Whether lo < hi is certainly false: both known, or their difference known. */
+static bool certainly_not_less(const Dim *lo, const Dim *hi) {
+    Dim diff;
+    long v;
+    return dim_sub(&diff, hi, lo) && dim_is_const(&diff, &v) && v <= 0;
 }
 
 static Type *check_index(Checker *c, Expr *e) {
@@ -995,34 +1006,36 @@ static Type *check_index(Checker *c, Expr *e) {
     for (int i = 0; i < x->rank; i++) {
         Expr *a = i < e->args.len ? e->args.items[i].value : NULL;
         const Dim *d = &x->dims[i];
-        long n = -1;
-        bool known = dim_is_const(d, &n);
         if (!a) {
             r->dims[out++] = *d;
             continue;
         }
+        Dim zero = dim_const(0), minus1 = dim_const(-1);
         if (a->kind != EX_SLICE) {
-            long k;
+            Dim k;
             if (!bound(c, a, &k)) return type_error(c->a);
-            if (k < 0 || (known && k >= n)) {
-                diag_error(c->d, a->span, "index %ld is out of range for axis %d of %s", k, i, ty(c, x));
+            if (certainly_not_less(&minus1, &k) || certainly_not_less(&k, d)) {
+                diag_error(c->d, a->span, "index %s is out of range for axis %d of %s", span_text(c, a->span), i,
+                           ty(c, x));
+                note_origin(c, e->lhs);
                 return type_error(c->a);
             }
             continue;   /* the axis is dropped */
         }
-        long lo = 0, hi = n;
+        Dim lo = zero, hi = *d;
         if (a->lhs && !bound(c, a->lhs, &lo)) return type_error(c->a);
         if (a->rhs && !bound(c, a->rhs, &hi)) return type_error(c->a);
-        bool bad = lo < 0 || (a->rhs && hi <= lo) || (known && (hi > n || lo >= n));
-        if (bad) {
+        /* need 0 <= lo < hi <= dim */
+        Dim one = dim_const(1), d1;
+        dim_add(&d1, d, &one);
+        if (certainly_not_less(&minus1, &lo) || certainly_not_less(&lo, &hi) ||
+            (a->rhs && certainly_not_less(&hi, &d1))) {
             diag_error(c->d, a->span, "slice %s is out of range for axis %d of %s", span_text(c, a->span), i,
                        ty(c, x));
             note_origin(c, e->lhs);
             return type_error(c->a);
         }
-        Dim lo_d = dim_const(lo);
-        if (a->rhs) r->dims[out] = dim_const(hi - lo);
-        else dim_sub(&r->dims[out], d, &lo_d);
+        dim_sub(&r->dims[out], &hi, &lo);
         out++;
     }
     r->rank = out;

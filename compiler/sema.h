@@ -24,7 +24,7 @@ typedef struct DimSym {
     int slot;                /* VAR/INT_ARG: index in owner->dim_names (REF_DIM's slot) */
 } DimSym;
 
-enum { DIM_MAX_TERMS = 8, DIM_MAX_VARS = 4 };
+enum { DIM_MAX_TERMS = 8, DIM_MAX_VARS = 6 };
 
 /* coef * vars[0] * vars[1] * ...; vars sorted by id. */
 typedef struct DimTerm {

@@ -475,6 +475,8 @@ static Type *check_user_call(Checker *c, Expr *e, Item *fn) {
     }
     if (bad) return type_error(c->a);
 
+    for (int k = 0; k < n; k++)
+        if (given[k] && given[k]->type->kind == TY_ERROR) return type_error(c->a);   /* reported */
     CallInfo *ci = arena_alloc(c->a, sizeof *ci);
     ci->ell_rank = -1;
     Unify u = {c, fn, ci, e, false, false};
@@ -840,12 +842,16 @@ static Type *check_builtin(Checker *c, Expr *e, const Builtin *b) {
                 return type_error(c->a);
             }
         }
-        Dim hw;
-        dim_mul(&hw, &pos[1]->type->dim, &pos[2]->type->dim);
-        if (x->rank != 2 || x->ellipsis || !dim_eq(&x->dims[1], &hw)) {
+        /* x: [B, h*w]; inside a generic body [B, D] may be anything, so only a
+         * certain difference (a non-zero constant apart) is an error */
+        Dim hw, diff;
+        long gap = 0;
+        bool sure = dim_mul(&hw, &pos[1]->type->dim, &pos[2]->type->dim) && x->rank == 2 && !x->ellipsis &&
+                    dim_sub(&diff, &x->dims[1], &hw) && dim_is_const(&diff, &gap);
+        if (x->rank != 2 || x->ellipsis || (sure && gap != 0)) {
             StrBuf s = {0};
             dim_print(&hw, &s);
-            diag_error(c->d, pos[0]->span, "`shift2d` needs images [B, h*w] = [B, %s], not %s", s.data, ty(c, x));
+            diag_error(c->d, pos[0]->span, "`shift2d` needs images [B, h*w] with h*w = %s, not %s", s.data, ty(c, x));
             sb_free(&s);
             return type_error(c->a);
         }

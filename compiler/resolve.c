@@ -265,7 +265,17 @@ static const char *suggest(Resolver *r, const char *want) {
     return c.best;
 }
 
+/* A module whose unqualified use failed would see names we cannot know: stay quiet. */
+static bool has_failed_use(const Module *m) {
+    for (int i = 0; i < m->items.len; i++) {
+        const Item *u = m->items.items[i];
+        if (u->kind == ITEM_USE && !u->use_alias && !u->used) return true;
+    }
+    return false;
+}
+
 static void unknown_name(Resolver *r, Expr *e, const char *what) {
+    if (has_failed_use(r->mod)) return;
     const char *s = suggest(r, e->str);
     if (s)
         diag_error(r->d, e->span, "unknown %s `%s`; did you mean `%s`?", what, e->str, s);

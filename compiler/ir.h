@@ -65,6 +65,8 @@ typedef struct IrNode {
     int index;               /* PARAM/INPUT/UPDATE: table index; random: RNG stream */
     int axis;                /* SLICE, PAD, CONCAT */
     int64_t start, end;      /* SLICE bounds; PAD before/after; SHIFT2D w/max */
+    int32_t start_b, end_b;  /* SLICE/PAD: B terms of those, so a bound is start_b*B + start
+                                (a concat along the batch axis slices back at B in its gradient) */
     uint32_t axes;           /* reductions: bit i set = axis i reduced */
     int perm[IR_MAX_RANK];   /* TRANSPOSE */
     bool trans_a, trans_b;   /* MATMUL */
@@ -176,6 +178,21 @@ int ir_matmul(IrGraph *g, int x, int y, bool trans_a, bool trans_b, Span at);
 int ir_gather(IrGraph *g, int table, int idx, Span at);
 int ir_scatter_add(IrGraph *g, int idx, int rows, IrShape table_shape, Span at);
 int ir_add_node(IrGraph *g, IrNode n);   /* raw append; shape and dtype as given */
+/* slice / pad with bounds that may involve B (ir_slice/ir_pad: constant bounds). */
+int ir_slice_dim(IrGraph *g, int x, int axis, IrDim start, IrDim end, Span at);
+int ir_pad_dim(IrGraph *g, int x, int axis, IrDim before, IrDim after, Span at);
+int ir_one_hot(IrGraph *g, int idx, int64_t n_classes, Span at);
+/* IR_BERNOULLI/NORMAL/UNIFORM/RANDINT with parameters a, b on RNG stream `stream`. */
+int ir_random(IrGraph *g, IrOp op, IrShape shape, double a, double b, int stream, Span at);
+int ir_shift2d(IrGraph *g, int x, int64_t h, int64_t w, int64_t max, int stream, Span at);
+int ir_dimval(IrGraph *g, IrDim d, IrDType dt, Span at);
+int ir_arange(IrGraph *g, int64_t count, Span at);
+/* Append a param / input to its table and its leaf node; returns the node id
+ * (the table entry's node field is set; a param's grad starts at -1). */
+int ir_add_param(IrGraph *g, IrParam p);
+int ir_add_input(IrGraph *g, IrInput in);
+void ir_add_report(IrGraph *g, const char *name, int node, Span at);
+bool ir_op_is_compare(IrOp op);           /* eq, ne, lt, le, gt, ge */
 
 /* Shape helpers. */
 IrShape ir_shape(int rank, const IrDim *dims);

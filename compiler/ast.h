@@ -78,7 +78,7 @@ typedef enum {
     REF_BATCH,      /* the stage's `B` */
 } RefKind;
 
-typedef struct Builtin Builtin;   /* declared in check.h: the built-in function table */
+typedef struct Builtin Builtin;   /* declared in sema.h: the built-in function table */
 
 struct Expr {
     ExprKind kind;
@@ -97,7 +97,8 @@ struct Expr {
     int slot;                  /* REF_LOCAL/REF_ARG/REF_FIELD/REF_DIM: index in the scope's table */
 
     /* [check] */
-    struct Type *type;         /* NULL until checked; see check.h */
+    struct Type *type;         /* NULL until checked; see sema.h */
+    const struct CallInfo *call; /* EX_CALL of a user function: its dim bindings (sema.h) */
 };
 
 /* ------------------------------------------------------------- statements */
@@ -118,6 +119,7 @@ struct Stmt {
     Vec(Span) name_spans;
     TypeExpr *type;            /* ST_PARAM */
     Expr *value;
+    int slot;                  /* [resolve] ST_ASSIGN/ST_PARAM: REF_LOCAL slot of names[0]; the rest follow */
 };
 
 /* ------------------------------------------------------------------ items */
@@ -177,6 +179,13 @@ struct Item {
 
     /* ITEM_STAGE: settings and statements in order, as written (the same body vector) */
     StageKind stage_kind;
+
+    /* [resolve] ITEM_FUNC: size variables and `int` arguments, in order of first
+     * appearance in the signature (REF_DIM's slot); ITEM_FUNC/ITEM_STAGE: bindings. */
+    Vec(const char *) dim_names;
+    int n_locals;              /* REF_LOCAL slots: each assigned name and `param`, in order */
+    Item *data;                /* [resolve] ITEM_STAGE: the dataset of its `data:` setting */
+    struct SemaItem *sema;     /* [resolve] private to sema */
 };
 
 struct Module {

@@ -437,13 +437,9 @@ static Val lower_binop(Lower *L, BinOp op, Val x, Val y, Span at) {
     if (x.kind == V_NONE || y.kind == V_NONE) return v_none();
     double a, b;
     if (static_num(x, &a) && static_num(y, &b)) {
-        /* dims stay dims through + - * so `arange(2 * B)` and `[B, 2*Z]` work */
-        if (x.kind == V_DIM && y.kind == V_DIM && (op == OP_ADD || op == OP_SUB || op == OP_MUL))
-            return x.dim.c == (int64_t)fold(op, a, b) || op != OP_MUL
-                       ? v_dim(ir_dim_const((int64_t)fold(op, a, b)))
-                       : v_num(fold(op, a, b));
         return v_num(fold(op, a, b));
     }
+    /* dims stay dims through + - * so `arange(2 * B)` and `[B, 2*Z]` work */
     IrDim dx, dy;
     if ((x.kind == V_DIM || y.kind == V_DIM) && val_to_dim(x, &dx) && val_to_dim(y, &dy)) {
         if (op == OP_ADD) return v_dim((IrDim){dx.b + dy.b, dx.c + dy.c});
@@ -569,7 +565,11 @@ static Val lower_reduction(Lower *L, Frame *f, const Expr *call, const char *nam
     uint32_t mask;
     if (!axes_arg(L, f, arg_of(call, 1, "axis"), s.rank, &mask)) return v_none();
     Span at = call->span;
-    if (!mask) return strcmp(name, "argmax") == 0 ? v_none() : v_node(x);
+    if (!mask && strcmp(name, "argmax") == 0) {
+        diag_error(L->d, at, "argmax of a scalar");
+        return v_none();
+    }
+    if (!mask) return v_node(x);
 
     if (strcmp(name, "sum") == 0) return v_node(drop_axes(L, ir_reduce(L->g, IR_SUM, x, mask, at), mask, at));
     if (strcmp(name, "max") == 0) return v_node(drop_axes(L, ir_reduce(L->g, IR_RMAX, x, mask, at), mask, at));
@@ -1013,6 +1013,21 @@ static Val lower_matmul(Lower *L, Frame *f, const Expr *e) {
         return v_none();
     if (ta && shape_of(L, x).rank != 2) x = lower_transpose(L, x, e->lhs->span).node, ta = false;
     if (tb && shape_of(L, y).rank != 2) y = lower_transpose(L, y, e->rhs->span).node, tb = false;
+    IrShape sx = shape_of(L, x), sy = shape_of(L, y);
+    if (sx.rank > 2 && sy.rank == 2 && !ta) {
+        /* [..., M, K] @ [K, N]: the leading axes are rows of one 2-D product */
+        IrDim rows = ir_dim_const(1);
+        for (int i = 0; i + 1 < sx.rank; i++)
+            if (!dim_mul(rows, sx.d[i], &rows)) {
+                diag_error(L->d, e->span, "the rows of this product are a multiple of B times B");
+                return v_none();
+            }
+        IrDim flat[2] = {rows, sx.d[sx.rank - 1]};
+        int m = ir_matmul(L->g, ir_reshape(L->g, x, ir_shape(2, flat), e->span), y, false, tb, e->span);
+        IrShape out = sx;
+        out.d[out.rank - 1] = shape_of(L, m).d[1];
+        return v_node(ir_reshape(L->g, m, out, e->span));
+    }
     return v_node(ir_matmul(L->g, x, y, ta, tb, e->span));
 }
 

@@ -168,6 +168,19 @@ static const Item *find_dataset_item(const Lower *L, const char *name) {
     return NULL;
 }
 
+/* A const or dataset by name, for the dims of types that resolve left unannotated:
+ * the main module first, then the modules it uses. */
+static const Item *find_item(const Lower *L, ItemKind kind, const char *name) {
+    for (int m = 0; m < L->prog->modules.len; m++) {
+        const Module *mod = L->prog->modules.items[m];
+        for (int i = 0; i < mod->items.len; i++) {
+            const Item *it = mod->items.items[i];
+            if (it->kind == kind && it->name && strcmp(it->name, name) == 0) return it;
+        }
+    }
+    return NULL;
+}
+
 static rt_dataset_spec *spec_of(const Lower *L, const Item *ds) {
     for (int i = 0; i < L->datasets.len; i++)
         if (L->datasets.items[i].item == ds) return L->datasets.items[i].spec;
@@ -224,6 +237,11 @@ static DimResult eval_dim(Lower *L, const Frame *f, const Expr *e, IrDim *out) {
         }
         const Val *v = f ? lookup(f, e->str) : NULL;
         if (v && val_to_dim(*v, out)) return DIM_OK;
+        const Item *c = v || e->ref != REF_NONE ? NULL : find_item(L, ITEM_CONST, e->str);
+        if (c) {
+            *out = ir_dim_const((int64_t)c->const_value);
+            return DIM_OK;
+        }
         return DIM_UNBOUND;
     }
     case EX_FIELD:
@@ -233,6 +251,10 @@ static DimResult eval_dim(Lower *L, const Frame *f, const Expr *e, IrDim *out) {
         }
         if (e->lhs && e->lhs->ref == REF_DATASET && e->lhs->item)
             return dataset_prop(L, e->lhs->item, e->str, e->span, out) ? DIM_OK : DIM_ERROR;
+        if (e->lhs && e->lhs->kind == EX_NAME && e->lhs->ref == REF_NONE &&
+            find_item(L, ITEM_DATASET, e->lhs->str))
+            return dataset_prop(L, find_item(L, ITEM_DATASET, e->lhs->str), e->str, e->span, out)
+                       ? DIM_OK : DIM_ERROR;
         diag_error(L->d, e->span, "`%s` is not a dim", e->str);
         return DIM_ERROR;
     case EX_NEG: {
@@ -607,7 +629,8 @@ static Val lower_reduction(Lower *L, Frame *f, const Expr *call, const char *nam
 
 static int random_stream(Lower *L) { return L->streams++; }
 
-static Val lower_random(Lower *L, Frame *f, const Expr *call, const char *name) {
+/* bernoulli / normal / uniform / randint; false when `name` is none of them. */
+static bool lower_random(Lower *L, Frame *f, const Expr *call, const char *name, Val *out) {
     static const struct {
         const char *name, *a, *b;
         IrOp op;
@@ -619,18 +642,20 @@ static Val lower_random(Lower *L, Frame *f, const Expr *call, const char *name) 
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         if (strcmp(table[i].name, name) != 0) continue;
+        *out = v_none();
         int k = 0;
         double a = 0, b = 0;
         if (!need_static(L, eval_arg(L, f, call, k++, table[i].a), call->span, table[i].a, &a))
-            return v_none();
+            return true;
         if (table[i].b &&
             !need_static(L, eval_arg(L, f, call, k++, table[i].b), call->span, table[i].b, &b))
-            return v_none();
+            return true;
         IrShape s;
-        if (!shape_arg(L, eval_arg(L, f, call, k, "shape"), call->span, &s)) return v_none();
-        return v_node(ir_random(L->g, table[i].op, s, a, b, random_stream(L), call->span));
+        if (shape_arg(L, eval_arg(L, f, call, k, "shape"), call->span, &s))
+            *out = v_node(ir_random(L->g, table[i].op, s, a, b, random_stream(L), call->span));
+        return true;
     }
-    return v_none();
+    return false;
 }
 
 static Val lower_builtin(Lower *L, Frame *f, const Expr *call, const char *name) {
@@ -657,7 +682,8 @@ static Val lower_builtin(Lower *L, Frame *f, const Expr *call, const char *name)
             return v_num(v);
         }
         int xi;
-        if (!need_node(L, x, at, &xi)) return v_none();
+        if (x.kind == V_DIM) xi = materialize(L, x, IR_F32, at);   /* float(B) */
+        else if (!need_node(L, x, at, &xi)) return v_none();
         if (unary[i].op == IR_TO_F32) return v_node(to_f32(L, xi, at));
         return v_node(ir_unary(g, unary[i].op, xi, at));
     }
@@ -740,8 +766,8 @@ static Val lower_builtin(Lower *L, Frame *f, const Expr *call, const char *name)
             return v_none();
         return v_node(ir_shift2d(g, x, h, w, max, random_stream(L), at));
     }
-    Val r = lower_random(L, f, call, name);
-    if (r.kind != V_NONE || L->d->errors) return r;
+    Val r;
+    if (lower_random(L, f, call, name, &r)) return r;
     diag_error(L->d, at, "the built-in `%s` cannot be lowered", name);
     return v_none();
 }

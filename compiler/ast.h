@@ -99,6 +99,10 @@ struct Expr {
     /* [check] */
     struct Type *type;         /* NULL until checked; see sema.h */
     const struct CallInfo *call; /* EX_CALL of a user function: its dim bindings (sema.h) */
+
+    /* parse: height of this subtree; the parser refuses deeper trees than
+     * AST_MAX_DEPTH so no recursive phase can overflow the stack */
+    int depth;
 };
 
 /* ------------------------------------------------------------- statements */
@@ -213,5 +217,57 @@ void ast_dump(const Program *p, StrBuf *out);
 
 const char *ast_role_name(Role r);
 const char *ast_binop_text(BinOp op);
+
+/* ------------------------------------------------------- builders (parser.y)
+ *
+ * The parser's actions are one call each. Lists are built in holder nodes of
+ * the type that finally owns them (an EX_TUPLE for arguments and elements, a
+ * TypeExpr for dims, a Stmt for tuple targets, an Item for params, results,
+ * fields and bodies); the `_add` builders take NULL to start a new holder.
+ * Builders that can find a mistake (a call of something that is not a name,
+ * a setting in a function body) report it to `d` and still return a node.
+ */
+enum { AST_MAX_DEPTH = 256 };
+
+Expr *ast_num(Arena *a, Span at, double value);
+Expr *ast_str(Arena *a, Span at, const char *value);
+Expr *ast_bool(Arena *a, Span at, bool value);
+Expr *ast_name(Arena *a, Span at, const char *name);
+Expr *ast_binary(Arena *a, Diags *d, Span at, BinOp op, Expr *lhs, Expr *rhs);
+Expr *ast_neg(Arena *a, Diags *d, Span at, Expr *operand);
+Expr *ast_call(Arena *a, Diags *d, Span at, Expr *callee, Expr *args);
+Expr *ast_index(Arena *a, Diags *d, Span at, Expr *base, Expr *args);
+Expr *ast_slice(Arena *a, Span at, Expr *start, Expr *end);
+Expr *ast_field(Arena *a, Diags *d, Span at, Expr *base, const char *name);
+Expr *ast_tuple(Arena *a, Diags *d, Span at, Expr *elems);
+Expr *ast_list(Arena *a, Diags *d, Span at, Expr *elems);
+Expr *ast_args_add(Arena *a, Expr *list, Span at, const char *name, Expr *value);
+
+TypeExpr *ast_type_named(Arena *a, Diags *d, Span at, const char *name, Span name_at, TypeExpr *dims);
+TypeExpr *ast_type_dims(Arena *a, Span at, TypeExpr *dims);
+TypeExpr *ast_dims_add(Arena *a, TypeExpr *dims, Expr *dim);
+TypeExpr *ast_dims_ellipsis(Arena *a);
+
+Stmt *ast_assign(Arena *a, Span at, const char *name, Span name_at, Expr *value);
+Stmt *ast_targets_add(Arena *a, Stmt *targets, const char *name, Span name_at);
+Stmt *ast_tuple_assign(Arena *a, Span at, Stmt *targets, Expr *value);
+Stmt *ast_param_stmt(Arena *a, Span at, const char *name, Span name_at, TypeExpr *type, Expr *init);
+Stmt *ast_return(Arena *a, Span at, Expr *value);
+Stmt *ast_minimize(Arena *a, Span at, Expr *value);
+Stmt *ast_report(Arena *a, Span at, const char *name, Span name_at, Expr *value);
+Stmt *ast_setting(Arena *a, Span at, const char *name, Span name_at, Expr *value);
+Item *ast_body_add(Arena *a, Item *body, Stmt *s);
+
+Item *ast_use(Arena *a, Span at, const char *path, bool is_file, const char *alias);
+Item *ast_const(Arena *a, Span at, const char *name, Span name_at, Expr *value);
+Item *ast_dataset_fields(Arena *a, Span at, const char *name, Span name_at, Item *fields);
+Item *ast_dataset_expr(Arena *a, Span at, const char *name, Span name_at, Expr *value);
+Item *ast_fields_add(Arena *a, Item *fields, Span at, const char *name, TypeExpr *type, Expr *source);
+Item *ast_params_add(Arena *a, Item *params, Span at, const char *name, TypeExpr *type, Expr *dflt);
+Item *ast_results_add(Arena *a, Item *results, TypeExpr *type);
+Item *ast_func(Arena *a, Diags *d, Span at, Role role, const char *name, Span name_at,
+               Item *params, Item *results, bool result_is_tuple, Item *body);
+Item *ast_stage(Arena *a, Diags *d, Span at, StageKind kind, const char *name, Span name_at, Item *body);
+void ast_module_add(Arena *a, Module *m, Item *item);
 
 #endif

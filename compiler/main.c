@@ -1,0 +1,107 @@
+/* main.c — the `rlc` command: reads the command line and calls the driver.
+ *
+ * Each command is one row of the table below: its name, a one-line summary,
+ * its usage text, and the function that parses its arguments. Adding a
+ * command is adding a row.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "driver.h"
+
+typedef struct Command {
+    const char *name;
+    const char *summary;
+    const char *usage;  /* printed by `rlc NAME --help` and on a usage error */
+    int (*run)(int argc, char **argv);  /* argv[0] is the command's name */
+} Command;
+
+static const Command *find_command(const char *name);
+
+static int usage_error(const Command *cmd, const char *fmt, const char *arg) {
+    fputs("rlc: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nusage: %s(`rlc %s --help` for more)\n", cmd->usage, cmd->name);
+    return 2;
+}
+
+static bool is_help(const char *arg) {
+    return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
+}
+
+static int cmd_check(int argc, char **argv) {
+    const Command *cmd = find_command("check");
+    for (int i = 1; i < argc; i++)
+        if (argv[i][0] == '-') return usage_error(cmd, "unknown option '%s' for check", argv[i]);
+    if (argc < 2) return usage_error(cmd, "%s", "check needs at least one .rl file");
+    return driver_check((const char *const *)argv + 1, argc - 1, stderr);
+}
+
+static int cmd_dump(int argc, char **argv) {
+    const Command *cmd = find_command("dump");
+    const char *file = NULL, *what = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--ast") == 0) {
+            if (what) return usage_error(cmd, "dump shows one phase at a time, not also '%s'", argv[i]);
+            what = argv[i];
+        } else if (argv[i][0] == '-') {
+            return usage_error(cmd, "unknown option '%s' for dump", argv[i]);
+        } else if (file) {
+            return usage_error(cmd, "dump takes one file, not also '%s'", argv[i]);
+        } else {
+            file = argv[i];
+        }
+    }
+    if (!file) return usage_error(cmd, "%s", "dump needs a .rl file");
+    if (!what) return usage_error(cmd, "%s", "dump needs the phase to show (--ast)");
+    return driver_dump_ast(file, stdout, stderr);
+}
+
+static const Command commands[] = {
+    {"check", "check a program and report its errors",
+     "rlc check FILE.rl...\n"
+     "  Parses and checks each file; prints every error with its source line.\n"
+     "  Exit status 0 when all are clean, 1 on any error.\n",
+     cmd_check},
+    {"dump", "print a phase's output as text",
+     "rlc dump FILE.rl --ast\n"
+     "  --ast   the syntax tree, each node with its line:column\n",
+     cmd_dump},
+};
+enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
+
+static const Command *find_command(const char *name) {
+    for (int i = 0; i < NCOMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0) return &commands[i];
+    return NULL;
+}
+
+static void print_help(FILE *out) {
+    fputs("usage: rlc COMMAND [ARGS...]\n\ncommands:\n", out);
+    for (int i = 0; i < NCOMMANDS; i++) fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fputs("\n`rlc COMMAND --help` describes one command.\n", out);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        print_help(stderr);
+        return 2;
+    }
+    if (is_help(argv[1])) {
+        print_help(stdout);
+        return 0;
+    }
+    const Command *cmd = find_command(argv[1]);
+    if (!cmd) {
+        fprintf(stderr, "rlc: unknown command '%s'\n\n", argv[1]);
+        print_help(stderr);
+        return 2;
+    }
+    for (int i = 2; i < argc; i++) {
+        if (is_help(argv[i])) {
+            printf("usage: %s", cmd->usage);
+            return 0;
+        }
+    }
+    return cmd->run(argc - 1, argv + 1);
+}

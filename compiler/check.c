@@ -1,0 +1,1753 @@
+/* check.c — gives every expression a dtype and a shape (rl-language.md §3-§6).
+ *
+ * Each function body is checked once, generically: its size variables are
+ * symbols. A call binds the callee's symbols to the caller's dims (like
+ * generics) and substitutes them into the declared result. After an error an
+ * expression has TY_ERROR, which fits anything, so one mistake reports once.
+ */
+#include "sema_impl.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ------------------------------------------------------------ built-ins */
+
+static const Builtin builtins[BI_COUNT] = {
+    {BI_EXP, "exp", 1, 1, {0}, false, false},
+    {BI_LOG, "log", 1, 1, {0}, false, false},
+    {BI_SQRT, "sqrt", 1, 1, {0}, false, false},
+    {BI_ABS, "abs", 1, 1, {0}, false, false},
+    {BI_TANH, "tanh", 1, 1, {0}, false, false},
+    {BI_SIGMOID, "sigmoid", 1, 1, {0}, false, false},
+    {BI_RELU, "relu", 1, 1, {0}, false, false},
+    {BI_MAX, "max", 1, 2, {"axis"}, false, false},
+    {BI_MIN, "min", 1, 2, {"axis"}, false, false},
+    {BI_WHERE, "where", 3, 3, {0}, false, false},
+    {BI_FLOAT, "float", 1, 1, {0}, false, false},
+    {BI_SUM, "sum", 1, 1, {"axis"}, false, false},
+    {BI_MEAN, "mean", 1, 1, {"axis"}, false, false},
+    {BI_LOGSUMEXP, "logsumexp", 1, 1, {"axis"}, false, false},
+    {BI_ARGMAX, "argmax", 1, 1, {"axis"}, false, true},
+    {BI_RESHAPE, "reshape", 2, 2, {0}, false, false},
+    {BI_CONCAT, "concat", 2, 2, {"axis"}, false, false},
+    {BI_ONE_HOT, "one_hot", 2, 2, {0}, false, false},
+    {BI_ARANGE, "arange", 1, 1, {0}, false, true},
+    {BI_BERNOULLI, "bernoulli", 2, 2, {0}, true, true},
+    {BI_NORMAL, "normal", 3, 3, {0}, true, true},
+    {BI_UNIFORM, "uniform", 3, 3, {0}, true, true},
+    {BI_RANDINT, "randint", 3, 3, {0}, true, true},
+    {BI_SHIFT2D, "shift2d", 4, 4, {0}, true, true},
+    {BI_STOP_GRADIENT, "stop_gradient", 1, 1, {0}, false, true},
+};
+
+const Builtin *sema_builtin(const char *name) {
+    for (int i = 0; i < BI_COUNT; i++)
+        if (strcmp(builtins[i].name, name) == 0) return &builtins[i];
+    return NULL;
+}
+
+const Builtin *sema_builtin_by_id(BuiltinId id) { return &builtins[id]; }
+
+const CallInfo *sema_call_info(const Expr *call) { return call->call; }
+
+/* ------------------------------------------------------------- checker */
+
+typedef struct Checker {
+    Program *p;
+    Arena *a;
+    Diags *d;
+    Item *fn;                    /* the function or stage being checked */
+    Span *local_spans;           /* where each local of fn was bound */
+} Checker;
+
+static Type *check_expr(Checker *c, Expr *e);
+static void ensure_sig(Checker *c, Item *fn);
+
+static const char *ty(Checker *c, const Type *t) { return type_str(c->a, t); }
+
+static const char *span_text(Checker *c, Span s) {
+    if (!s.file || s.off < 0 || (size_t)(s.off + s.len) > s.file->len) return "?";
+    return arena_strndup(c->a, s.file->text + s.off, (size_t)s.len);
+}
+
+static const char *role_word(const Item *it) {
+    if (it->kind == ITEM_STAGE) return it->stage_kind == STAGE_TRAIN ? "train stage" : "eval stage";
+    return ast_role_name(it->role);
+}
+
+static Type *with_value(Type *t, double v) {
+    t->has_value = true;
+    t->value = v;
+    if (v == floor(v) && fabs(v) < 1e15) {
+        t->has_dim = true;
+        t->dim = dim_const((long)v);
+    }
+    return t;
+}
+
+static Type *weak_number(Checker *c, double v) {
+    Type *t = type_scalar(c->a, v == floor(v) ? DT_I32 : DT_F32);
+    t->weak = true;
+    return with_value(t, v);
+}
+
+static Type *weak_dim(Checker *c, Dim d) {
+    Type *t = type_scalar(c->a, DT_I32);
+    t->weak = true;
+    t->has_dim = true;
+    t->dim = d;
+    long v;
+    if (dim_is_const(&d, &v)) {
+        t->has_value = true;
+        t->value = (double)v;
+    }
+    return t;
+}
+
+static bool is_int_value(const Type *t, long *out) {
+    if (t->kind != TY_TENSOR || !t->has_value || t->value != floor(t->value)) return false;
+    *out = (long)t->value;
+    return true;
+}
+
+/* A note at where a value came from: "`enc` declared here with [B, Z]". */
+static void note_origin(Checker *c, const Expr *e) {
+    if (!e || !e->type || e->type->kind != TY_TENSOR) return;
+    const char *shape = ty(c, e->type);
+    if ((e->kind == EX_NAME || e->kind == EX_FIELD) && e->ref == REF_ARG && c->fn) {
+        Param *pa = &c->fn->params.items[e->slot];
+        diag_note(c->d, pa->span, "`%s` declared here with %s", pa->name, shape);
+    } else if (e->kind == EX_NAME && e->ref == REF_LOCAL && c->local_spans &&
+               c->local_spans[e->slot].file) {
+        diag_note(c->d, c->local_spans[e->slot], "`%s` bound here with %s", e->str, shape);
+    } else if (e->kind == EX_CALL && e->callee->ref == REF_FUNC) {
+        Item *f = e->callee->item;
+        if (f->results.len == 1)
+            diag_note(c->d, f->name_span, "`%s` declared here with %s (here %s)", f->name,
+                      span_text(c, f->results.items[0]->span), shape);
+    }
+}
+
+/* ------------------------------------------------------------------ dims */
+
+static const DimSym *prop_sym(Checker *c, Item *ds, const char *name) {
+    if (!ds->sema) return NULL;
+    for (int i = 0; i < ds->sema->props.len; i++)
+        if (strcmp(ds->sema->props.items[i].name, name) == 0) return ds->sema->props.items[i].sym;
+    return NULL;
+}
+
+/* The value of a dim written in a type or used as an integer. */
+static bool eval_dim(Checker *c, Item *owner, Expr *e, Dim *out) {
+    Dim a, b;
+    switch (e->kind) {
+    case EX_NUM:
+        if (e->num != floor(e->num) || e->num < 0) {
+            diag_error(c->d, e->span, "a dim must be a non-negative integer, not %g", e->num);
+            return false;
+        }
+        *out = dim_const((long)e->num);
+        return true;
+    case EX_NAME: case EX_FIELD:
+        switch (e->ref) {
+        case REF_CONST:
+            if (e->item->const_value != floor(e->item->const_value)) {
+                diag_error(c->d, e->span, "`%s` is %g, not an integer, so it cannot be a dim", e->str,
+                           e->item->const_value);
+                return false;
+            }
+            *out = dim_const((long)e->item->const_value);
+            return true;
+        case REF_DIM:
+            if (!owner || !owner->sema || e->slot < 0 || e->slot >= owner->sema->dims.len) return false;
+            *out = dim_sym(owner->sema->dims.items[e->slot]);
+            return true;
+        case REF_BATCH:
+            *out = dim_sym(owner->sema->batch);
+            return true;
+        case REF_NONE:
+            if (e->kind == EX_FIELD && e->lhs->ref == REF_DATASET) {
+                const DimSym *s = prop_sym(c, e->lhs->item, e->str);
+                if (s) {
+                    *out = dim_sym(s);
+                    return true;
+                }
+                diag_error(c->d, e->span, "dataset `%s` has no property `%s`", e->lhs->item->name, e->str);
+                return false;
+            }
+            return false;   /* unresolved: reported */
+        default:
+            diag_error(c->d, e->span, "`%s` is not a dim", span_text(c, e->span));
+            return false;
+        }
+    case EX_BINARY:
+        if (!eval_dim(c, owner, e->lhs, &a) || !eval_dim(c, owner, e->rhs, &b)) return false;
+        if ((e->op == OP_ADD && dim_add(out, &a, &b)) || (e->op == OP_SUB && dim_sub(out, &a, &b)) ||
+            (e->op == OP_MUL && dim_mul(out, &a, &b)))
+            return true;
+        diag_error(c->d, e->span, "a dim may only combine dims with + - *");
+        return false;
+    default:
+        diag_error(c->d, e->span, "`%s` is not a dim", span_text(c, e->span));
+        return false;
+    }
+}
+
+/* A written type to a Type; NULL for `int`. */
+static Type *eval_type(Checker *c, Item *owner, TypeExpr *te) {
+    if (te->is_int) return NULL;
+    Type *t = type_tensor(c->a, te->dtype, te->dims.len, NULL);
+    t->ellipsis = te->ellipsis;
+    for (int i = 0; i < te->dims.len; i++)
+        if (!eval_dim(c, owner, te->dims.items[i], &t->dims[i])) return type_error(c->a);
+    return t;
+}
+
+static void ensure_sig(Checker *c, Item *fn) {
+    struct SemaItem *s = sema_item(c->a, fn);
+    if (s->param_types) return;
+    s->param_types = arena_alloc(c->a, sizeof(Type *) * (size_t)(fn->params.len + 1));
+    s->result_types = arena_alloc(c->a, sizeof(Type *) * (size_t)(fn->results.len + 1));
+    for (int i = 0; i < fn->params.len; i++) {
+        Param *pa = &fn->params.items[i];
+        if (pa->type && pa->type->is_int) {
+            int slot = -1;
+            for (int k = 0; k < fn->dim_names.len; k++)
+                if (strcmp(fn->dim_names.items[k], pa->name) == 0) slot = k;
+            s->param_types[i] = slot >= 0 ? weak_dim(c, dim_sym(s->dims.items[slot])) : type_error(c->a);
+        } else if (pa->type) {
+            s->param_types[i] = eval_type(c, fn, pa->type);
+            if (pa->type->ellipsis) s->ell_used = true;
+        } else {
+            Checker sub = *c;
+            sub.fn = NULL;
+            Type *d = check_expr(&sub, pa->default_value);
+            if (d->kind != TY_ERROR && !d->has_value) {
+                diag_error(c->d, pa->default_value->span, "the default of `%s` must be a compile-time number",
+                           pa->name);
+                d = type_error(c->a);
+            }
+            Type *h = type_scalar(c->a, DT_F32);
+            h->weak = true;
+            s->param_types[i] = d->kind == TY_ERROR ? d : with_value(h, d->value);
+        }
+    }
+    for (int i = 0; i < fn->results.len; i++) {
+        s->result_types[i] = eval_type(c, fn, fn->results.items[i]);
+        if (!s->result_types[i]) {
+            diag_error(c->d, fn->results.items[i]->span, "`int` is only an argument type");
+            s->result_types[i] = type_error(c->a);
+        }
+    }
+}
+
+/* ----------------------------------------------------------- unification */
+
+typedef struct Unify {
+    Checker *c;
+    Item *callee;
+    CallInfo *ci;
+    Expr *call;
+    bool failed;
+    bool ell_bound;
+} Unify;
+
+typedef enum { U_OK, U_MISMATCH, U_PENDING } UResult;
+
+/* Unifies a callee dim (its own symbols) with a caller dim. */
+static UResult unify_dim(Unify *u, const Dim *pd, const Dim *ad, const char *from) {
+    Dim s;
+    bool complete;
+    if (!dim_subst(&s, pd, &u->ci->dims, u->callee, &complete)) return U_MISMATCH;
+    if (complete) return dim_eq(&s, ad) ? U_OK : U_MISMATCH;
+    /* s = coef*v + rest, with v the only unbound symbol of the callee, in one term */
+    int at = -1;
+    for (int i = 0; i < s.nterms; i++) {
+        for (int k = 0; k < s.terms[i].nvars; k++) {
+            const DimSym *v = s.terms[i].vars[k];
+            if (v->owner == u->callee && !dim_env_get(&u->ci->dims, v)) {
+                if (at >= 0 || s.terms[i].nvars != 1) return U_PENDING;
+                at = i;
+            }
+        }
+    }
+    DimTerm t = s.terms[at];
+    Dim rest = s, val;
+    rest.terms[at].coef = 0;
+    memmove(&rest.terms[at], &rest.terms[at + 1], sizeof(DimTerm) * (size_t)(rest.nterms - at - 1));
+    rest.nterms--;
+    if (!dim_sub(&val, ad, &rest)) return U_MISMATCH;
+    for (int i = 0; i < val.nterms; i++) {
+        if (val.terms[i].coef % t.coef != 0) return U_MISMATCH;
+        val.terms[i].coef /= t.coef;
+    }
+    long v;
+    if (dim_is_const(&val, &v) && v < 0) return U_MISMATCH;
+    DimBinding b = {t.vars[0], val, from};
+    vec_push(u->c->a, &u->ci->dims.items, b);
+    return U_OK;
+}
+
+/* The callee's written type with what is known substituted: "[128, 784]". */
+static const char *resolved_str(Unify *u, const Type *pt) {
+    Type *t = type_tensor(u->c->a, pt->dtype, pt->rank, pt->dims);
+    t->ellipsis = pt->ellipsis;
+    for (int i = 0; i < pt->rank; i++) dim_subst(&t->dims[i], &pt->dims[i], &u->ci->dims, NULL, NULL);
+    return ty(u->c, t);
+}
+
+static void arg_mismatch(Unify *u, Param *pa, Expr *arg, const Type *pt, const char *why) {
+    Checker *c = u->c;
+    const char *written = span_text(c, pa->type->span);
+    const char *res = resolved_str(u, pt);
+    if (strcmp(written, res) == 0)
+        diag_error(c->d, arg->span, "argument `%s` of `%s` must be %s, not %s%s", pa->name, u->callee->name,
+                   written, ty(c, arg->type), why);
+    else
+        diag_error(c->d, arg->span, "argument `%s` of `%s` must be %s (here %s), not %s%s", pa->name,
+                   u->callee->name, written, res, ty(c, arg->type), why);
+    diag_note(c->d, pa->span, "`%s` declared here with %s", pa->name, written);
+    u->failed = true;
+}
+
+typedef struct Pending {
+    const Dim *pd, *ad;
+    Param *pa;
+    Expr *arg;
+    const Type *pt;
+} Pending;
+typedef Vec(Pending) PendingVec;
+
+static void unify_arg(Unify *u, Param *pa, Expr *arg, const Type *pt, PendingVec *pending) {
+    Checker *c = u->c;
+    const Type *at = arg->type;
+    if (at->kind == TY_ERROR || pt->kind == TY_ERROR) return;
+    if (at->kind != TY_TENSOR) {
+        diag_error(c->d, arg->span, "argument `%s` of `%s` must be a tensor", pa->name, u->callee->name);
+        u->failed = true;
+        return;
+    }
+    if (at->dtype != pt->dtype && !at->weak) {
+        arg_mismatch(u, pa, arg, pt, at->dtype == DT_I32 ? " (convert with float(...))" : "");
+        return;
+    }
+    int lead;    /* axes of the actual that the callee's `...` takes */
+    if (pt->ellipsis) {
+        lead = at->rank - pt->rank;
+        if (lead < 0) {
+            arg_mismatch(u, pa, arg, pt, ": too few axes");
+            return;
+        }
+        if (!u->ell_bound) {
+            u->ell_bound = true;
+            u->ci->ell_rank = lead;
+            u->ci->ell_dims = arena_alloc(c->a, sizeof(Dim) * (size_t)(lead + 1));
+            memcpy(u->ci->ell_dims, at->dims, sizeof(Dim) * (size_t)lead);
+            u->ci->caller_ellipsis = at->ellipsis;
+        } else {
+            bool same = u->ci->ell_rank == lead && u->ci->caller_ellipsis == at->ellipsis;
+            for (int i = 0; same && i < lead; i++) same = dim_eq(&u->ci->ell_dims[i], &at->dims[i]);
+            if (!same) {
+                arg_mismatch(u, pa, arg, pt, ": its leading `...` axes differ from an earlier argument's");
+                return;
+            }
+        }
+    } else {
+        lead = 0;
+        if (at->ellipsis || at->rank != pt->rank) {
+            arg_mismatch(u, pa, arg, pt, "");
+            return;
+        }
+    }
+    for (int i = 0; i < pt->rank; i++) {
+        const Dim *pd = &pt->dims[i], *ad = &at->dims[lead + i];
+        /* a variable bound by an earlier argument: say which two disagree */
+        if (pd->nterms == 1 && pd->terms[0].nvars == 1 && pd->terms[0].coef == 1) {
+            const DimSym *v = pd->terms[0].vars[0];
+            for (int k = 0; k < u->ci->dims.items.len; k++) {
+                DimBinding *b = &u->ci->dims.items.items[k];
+                if (b->sym == v && !dim_eq(&b->value, ad)) {
+                    StrBuf x = {0}, y = {0};
+                    dim_print(&b->value, &x);
+                    dim_print(ad, &y);
+                    diag_error(c->d, arg->span, "`%s` is %s from argument `%s` but %s from argument `%s` of `%s`",
+                               v->name, x.data, b->from ? b->from : "?", y.data, pa->name, u->callee->name);
+                    diag_note(c->d, u->callee->name_span, "`%s` declared here with %s", u->callee->name,
+                              span_text(c, pa->type->span));
+                    sb_free(&x);
+                    sb_free(&y);
+                    u->failed = true;
+                    return;
+                }
+            }
+        }
+        UResult r = unify_dim(u, pd, ad, pa->name);
+        if (r == U_MISMATCH) {
+            arg_mismatch(u, pa, arg, pt, "");
+            return;
+        }
+        if (r == U_PENDING) {
+            Pending p = {pd, ad, pa, arg, pt};
+            vec_push(c->a, pending, p);
+        }
+    }
+}
+
+/* The declared result in the caller's terms. */
+static Type *subst_type(Unify *u, const Type *rt, Span at) {
+    Checker *c = u->c;
+    if (rt->kind == TY_ERROR) return (Type *)rt;
+    if (rt->kind == TY_TUPLE) {
+        Type *t = arena_alloc(c->a, sizeof *t);
+        t->kind = TY_TUPLE;
+        for (int i = 0; i < rt->elems.len; i++) vec_push(c->a, &t->elems, subst_type(u, rt->elems.items[i], at));
+        return t;
+    }
+    int lead = rt->ellipsis ? (u->ell_bound ? u->ci->ell_rank : 0) : 0;
+    Type *t = type_tensor(c->a, rt->dtype, lead + rt->rank, NULL);
+    if (rt->ellipsis) {
+        if (!u->ell_bound) {
+            diag_error(c->d, at, "cannot tell what `...` stands for in the result of `%s`", u->callee->name);
+            return type_error(c->a);
+        }
+        memcpy(t->dims, u->ci->ell_dims, sizeof(Dim) * (size_t)lead);
+        t->ellipsis = u->ci->caller_ellipsis;
+    }
+    for (int i = 0; i < rt->rank; i++) {
+        bool complete;
+        if (!dim_subst(&t->dims[lead + i], &rt->dims[i], &u->ci->dims, u->callee, &complete) || !complete) {
+            diag_error(c->d, at, "cannot infer the result shape %s of `%s` from its arguments", ty(c, rt),
+                       u->callee->name);
+            return type_error(c->a);
+        }
+    }
+    return t;
+}
+
+static Param *find_param(Item *fn, const char *name, int *index) {
+    for (int i = 0; i < fn->params.len; i++) {
+        if (strcmp(fn->params.items[i].name, name) == 0) {
+            *index = i;
+            return &fn->params.items[i];
+        }
+    }
+    return NULL;
+}
+
+static Type *check_user_call(Checker *c, Expr *e, Item *fn) {
+    ensure_sig(c, fn);
+    struct SemaItem *s = fn->sema;
+    int n = fn->params.len;
+    Expr **given = arena_alloc(c->a, sizeof(Expr *) * (size_t)(n + 1));
+    bool bad = false;
+    int pos = 0;
+    for (int i = 0; i < e->args.len; i++) {
+        Arg *ar = &e->args.items[i];
+        check_expr(c, ar->value);
+        int k;
+        if (!ar->name) {
+            if (pos >= n) {
+                diag_error(c->d, ar->span, "`%s` takes %d argument%s, not %d", fn->name, n, n == 1 ? "" : "s",
+                           e->args.len);
+                diag_note(c->d, fn->name_span, "`%s` declared here", fn->name);
+                return type_error(c->a);
+            }
+            k = pos++;
+        } else if (!find_param(fn, ar->name, &k)) {
+            diag_error(c->d, ar->span, "`%s` has no argument `%s`", fn->name, ar->name);
+            diag_note(c->d, fn->name_span, "`%s` declared here", fn->name);
+            bad = true;
+            continue;
+        }
+        if (given[k]) {
+            diag_error(c->d, ar->span, "argument `%s` of `%s` is given twice", fn->params.items[k].name, fn->name);
+            bad = true;
+            continue;
+        }
+        given[k] = ar->value;
+    }
+    for (int k = 0; k < n; k++) {
+        if (!given[k] && !fn->params.items[k].default_value) {
+            diag_error(c->d, e->span, "missing argument `%s` of `%s`", fn->params.items[k].name, fn->name);
+            diag_note(c->d, fn->params.items[k].span, "`%s` declared here", fn->params.items[k].name);
+            bad = true;
+        }
+    }
+    if (bad) return type_error(c->a);
+
+    CallInfo *ci = arena_alloc(c->a, sizeof *ci);
+    ci->ell_rank = -1;
+    Unify u = {c, fn, ci, e, false, false};
+    /* int arguments and hypers first: tensor shapes may mention them */
+    for (int k = 0; k < n; k++) {
+        Param *pa = &fn->params.items[k];
+        Expr *g = given[k];
+        if (pa->type && pa->type->is_int) {
+            const DimSym *sym = NULL;
+            for (int j = 0; j < s->dims.len; j++)
+                if (s->dims.items[j]->kind == SYM_INT_ARG && strcmp(s->dims.items[j]->name, pa->name) == 0)
+                    sym = s->dims.items[j];
+            if (!sym || g->type->kind == TY_ERROR) {
+                u.failed = true;
+                continue;
+            }
+            if (!g->type->has_dim) {
+                diag_error(c->d, g->span, "argument `%s` of `%s` must be a compile-time integer", pa->name, fn->name);
+                u.failed = true;
+                continue;
+            }
+            long v;
+            if (dim_is_const(&g->type->dim, &v) && v <= 0) {
+                diag_error(c->d, g->span, "argument `%s` of `%s` must be positive, not %ld", pa->name, fn->name, v);
+                u.failed = true;
+                continue;
+            }
+            DimBinding b = {sym, g->type->dim, pa->name};
+            vec_push(c->a, &ci->dims.items, b);
+        }
+    }
+    for (int k = 0; k < n; k++) {
+        Param *pa = &fn->params.items[k];
+        double hv = NAN;
+        if (!pa->type) {
+            Expr *g = given[k];
+            if (g && g->type->kind != TY_ERROR && !(g->type->has_value)) {
+                diag_error(c->d, g->span, "`%s` of `%s` is a compile-time number; this is not", pa->name, fn->name);
+                u.failed = true;
+            } else if (g && g->type->kind != TY_ERROR) {
+                hv = g->type->value;
+            } else if (!g && s->param_types[k]->has_value) {
+                hv = s->param_types[k]->value;
+            }
+        }
+        vec_push(c->a, &ci->hypers, hv);
+    }
+    PendingVec pending = {0};
+    for (int k = 0; k < n && !u.failed; k++) {
+        Param *pa = &fn->params.items[k];
+        if (pa->type && !pa->type->is_int) unify_arg(&u, pa, given[k], s->param_types[k], &pending);
+    }
+    for (int round = 0; round < 2 && !u.failed; round++) {
+        for (int i = 0; i < pending.len && !u.failed; i++) {
+            Pending *pd = &pending.items[i];
+            if (!pd->pa) continue;
+            UResult r = unify_dim(&u, pd->pd, pd->ad, pd->pa->name);
+            if (r == U_MISMATCH) arg_mismatch(&u, pd->pa, pd->arg, pd->pt, "");
+            if (r != U_PENDING) pd->pa = NULL;
+        }
+    }
+    for (int i = 0; i < pending.len && !u.failed; i++) {
+        if (pending.items[i].pa) {
+            diag_error(c->d, pending.items[i].arg->span, "cannot infer the dims of %s for argument `%s` of `%s`",
+                       span_text(c, pending.items[i].pa->type->span), pending.items[i].pa->name, fn->name);
+            u.failed = true;
+        }
+    }
+    if (u.failed) return type_error(c->a);
+    e->call = ci;
+    if (fn->results.len == 1 && !fn->result_is_tuple) return subst_type(&u, s->result_types[0], e->span);
+    Type *t = arena_alloc(c->a, sizeof *t);
+    t->kind = TY_TUPLE;
+    for (int i = 0; i < fn->results.len; i++) {
+        Type *r = subst_type(&u, s->result_types[i], e->span);
+        if (r->kind == TY_ERROR) return r;
+        vec_push(c->a, &t->elems, r);
+    }
+    return t;
+}
+
+/* ----------------------------------------------------------- built-ins */
+
+static Type *value_of(Checker *c, Expr *e);
+
+static bool want_f32(Checker *c, Expr *e, const char *fname) {
+    Type *t = e->type;
+    if (t->kind == TY_TENSOR && t->dtype == DT_I32 && !t->weak) {
+        diag_error(c->d, e->span, "`%s` needs f32, but this is %s: convert with float(...)", fname, ty(c, t));
+        return false;
+    }
+    return true;
+}
+
+static Type *copy_type(Checker *c, const Type *t) {
+    Type *r = type_tensor(c->a, t->dtype, t->rank, t->dims);
+    r->ellipsis = t->ellipsis;
+    return r;
+}
+
+/* `axis = k`, checked against the rank; *axis = -1 - rank when absent. */
+static bool get_axis(Checker *c, Expr *e, const Type *t, int *axis, bool *given) {
+    *given = false;
+    for (int i = 0; i < e->args.len; i++) {
+        Arg *ar = &e->args.items[i];
+        if (!ar->name || strcmp(ar->name, "axis") != 0) continue;
+        Type *at = value_of(c, ar->value);
+        if (at->kind == TY_ERROR) return false;
+        long k;
+        if (!is_int_value(at, &k)) {
+            diag_error(c->d, ar->value->span, "`axis` must be a compile-time integer");
+            return false;
+        }
+        if (k < -t->rank || k >= t->rank || (t->ellipsis && k >= 0)) {
+            diag_error(c->d, ar->value->span, "axis %ld is out of range for %s", k, ty(c, t));
+            return false;
+        }
+        *axis = (int)(k < 0 ? k + t->rank : k);
+        *given = true;
+    }
+    return true;
+}
+
+static Type *reduce(Checker *c, Expr *e, Type *x, DType out) {
+    int axis;
+    bool given;
+    if (!get_axis(c, e, x, &axis, &given)) return type_error(c->a);
+    if (!given) return type_scalar(c->a, out);
+    Type *r = type_tensor(c->a, out, x->rank - 1, NULL);
+    r->ellipsis = x->ellipsis;
+    for (int i = 0, j = 0; i < x->rank; i++)
+        if (i != axis) r->dims[j++] = x->dims[i];
+    return r;
+}
+
+/* A shape argument `[B, D]`: each entry an integer known at compile time. */
+static Type *shape_arg(Checker *c, Expr *e, DType dt) {
+    if (e->kind != EX_LIST) {
+        diag_error(c->d, e->span, "expected a shape such as [B, 784]");
+        return type_error(c->a);
+    }
+    Type *t = type_tensor(c->a, dt, e->args.len, NULL);
+    for (int i = 0; i < e->args.len; i++) {
+        Type *d = value_of(c, e->args.items[i].value);
+        if (d->kind == TY_ERROR) return d;
+        if (!d->has_dim) {
+            diag_error(c->d, e->args.items[i].value->span, "a dim of a shape must be a compile-time integer");
+            return type_error(c->a);
+        }
+        t->dims[i] = d->dim;
+    }
+    return t;
+}
+
+static Type *binary_shape(Checker *c, Expr *at, const Type *x, const Type *y, const char *what) {
+    int bad;
+    Type *r = type_broadcast(c->a, x, y, &bad);
+    if (!r) {
+        diag_error(c->d, at->span, "shapes %s and %s do not broadcast in %s", ty(c, x), ty(c, y), what);
+        return NULL;
+    }
+    return r;
+}
+
+static DType join_dtype(const Type *x, const Type *y) {
+    if (x->weak && !y->weak) return y->dtype;
+    if (y->weak && !x->weak) return x->dtype;
+    if (x->weak && y->weak) return x->dtype == DT_I32 && y->dtype == DT_I32 ? DT_I32 : DT_F32;
+    return x->dtype;
+}
+
+static void mark_random(Checker *c, Expr *e) {
+    Item *fn = c->fn;
+    if (!fn) return;
+    if (fn->kind == ITEM_FUNC && fn->role != ROLE_PRETEXT) {
+        diag_error(c->d, e->span, "`%s` draws random numbers: only pretext and stage bodies may, not %s `%s`",
+                   e->callee->str, ast_role_name(fn->role), fn->name);
+        return;
+    }
+    if (!fn->sema->has_random) fn->sema->random_at = e->span;
+    fn->sema->has_random = true;
+}
+
+static Type *check_builtin(Checker *c, Expr *e, const Builtin *b) {
+    int npos = 0;
+    Expr *pos[4] = {0};
+    for (int i = 0; i < e->args.len; i++) {
+        Arg *ar = &e->args.items[i];
+        if (!ar->name) {
+            if (npos < 4) pos[npos] = ar->value;
+            npos++;
+            continue;
+        }
+        bool ok = false;
+        for (int k = 0; k < 3 && b->named[k]; k++) ok |= strcmp(b->named[k], ar->name) == 0;
+        if (!ok) {
+            diag_error(c->d, ar->span, "`%s` has no argument `%s`", b->name, ar->name);
+            return type_error(c->a);
+        }
+    }
+    if (npos < b->min_args || npos > b->max_args) {
+        if (b->min_args == b->max_args)
+            diag_error(c->d, e->span, "`%s` takes %d argument%s, not %d", b->name, b->min_args,
+                       b->min_args == 1 ? "" : "s", npos);
+        else
+            diag_error(c->d, e->span, "`%s` takes %d or %d arguments, not %d", b->name, b->min_args, b->max_args,
+                       npos);
+        return type_error(c->a);
+    }
+    if (b->random) mark_random(c, e);
+    /* shape and integer arguments are checked where they are read */
+    bool is_shape_slot[4] = {0};
+    switch (b->id) {
+    case BI_RESHAPE: case BI_BERNOULLI: is_shape_slot[1] = true; break;
+    case BI_NORMAL: case BI_UNIFORM: case BI_RANDINT: is_shape_slot[2] = true; break;
+    default: break;
+    }
+    for (int i = 0; i < npos; i++) {
+        if (is_shape_slot[i]) continue;
+        if (value_of(c, pos[i])->kind == TY_ERROR) return type_error(c->a);
+    }
+    Type *x = npos ? pos[0]->type : NULL;
+    switch (b->id) {
+    case BI_EXP: case BI_LOG: case BI_SQRT: case BI_TANH: case BI_SIGMOID:
+        if (!want_f32(c, pos[0], b->name)) return type_error(c->a);
+        {
+            Type *r = copy_type(c, x);
+            r->dtype = DT_F32;
+            return r;
+        }
+    case BI_ABS: case BI_RELU: case BI_STOP_GRADIENT:
+        return copy_type(c, x);
+    case BI_FLOAT: {
+        Type *r = copy_type(c, x);
+        r->dtype = DT_F32;
+        return r;
+    }
+    case BI_MAX: case BI_MIN:
+        if (npos == 1) return reduce(c, e, x, x->dtype);
+        {
+            Type *y = pos[1]->type;
+            if (!x->weak && !y->weak && x->dtype != y->dtype) {
+                diag_error(c->d, e->span, "`%s` mixes %s and %s: convert with float(...)", b->name, ty(c, x), ty(c, y));
+                return type_error(c->a);
+            }
+            Type *r = binary_shape(c, e, x, y, b->name);
+            if (!r) return type_error(c->a);
+            r->dtype = join_dtype(x, y);
+            return r;
+        }
+    case BI_WHERE: {
+        Type *y = pos[1]->type, *z = pos[2]->type;
+        if (!y->weak && !z->weak && y->dtype != z->dtype) {
+            diag_error(c->d, e->span, "`where` mixes %s and %s", ty(c, y), ty(c, z));
+            return type_error(c->a);
+        }
+        Type *r = binary_shape(c, e, x, y, "`where`");
+        if (r) r = binary_shape(c, e, r, z, "`where`");
+        if (!r) return type_error(c->a);
+        r->dtype = join_dtype(y, z);
+        return r;
+    }
+    case BI_SUM: return reduce(c, e, x, x->dtype);
+    case BI_MEAN: case BI_LOGSUMEXP:
+        if (!want_f32(c, pos[0], b->name)) return type_error(c->a);
+        return reduce(c, e, x, DT_F32);
+    case BI_ARGMAX: return reduce(c, e, x, DT_I32);
+    case BI_RESHAPE: {
+        Type *t = shape_arg(c, pos[1], x->dtype);
+        if (t->kind == TY_ERROR) return t;
+        if (x->ellipsis) {
+            diag_error(c->d, pos[0]->span, "cannot reshape %s: its `...` axes are unknown here", ty(c, x));
+            return type_error(c->a);
+        }
+        Dim nx = dim_const(1), nt = dim_const(1);
+        bool fits = true;
+        for (int i = 0; i < x->rank; i++) fits &= dim_mul(&nx, &nx, &x->dims[i]);
+        for (int i = 0; i < t->rank; i++) fits &= dim_mul(&nt, &nt, &t->dims[i]);
+        /* unequal forms are certainly unequal counts when both are single terms over
+         * the same symbols (constants included); otherwise the run decides */
+        if (fits && !dim_eq(&nx, &nt) && nx.nterms <= 1 && nt.nterms <= 1) {
+            bool same_vars = nx.nterms == nt.nterms &&
+                             (nx.nterms == 0 || (nx.terms[0].nvars == nt.terms[0].nvars &&
+                                                 memcmp(nx.terms[0].vars, nt.terms[0].vars,
+                                                        sizeof(void *) * (size_t)nx.terms[0].nvars) == 0));
+            if (same_vars || (dim_is_const(&nx, NULL) && dim_is_const(&nt, NULL))) {
+                StrBuf sx = {0}, st = {0};
+                dim_print(&nx, &sx);
+                dim_print(&nt, &st);
+                diag_error(c->d, e->span, "cannot reshape %s (%s elements) to %s (%s elements)", ty(c, x), sx.data,
+                           ty(c, t), st.data);
+                sb_free(&sx);
+                sb_free(&st);
+                return type_error(c->a);
+            }
+        }
+        return t;
+    }
+    case BI_CONCAT: {
+        Type *y = pos[1]->type;
+        if (x->dtype != y->dtype) {
+            diag_error(c->d, e->span, "`concat` mixes %s and %s", ty(c, x), ty(c, y));
+            return type_error(c->a);
+        }
+        if (x->rank != y->rank || x->ellipsis != y->ellipsis || x->rank == 0) {
+            diag_error(c->d, e->span, "`concat` needs tensors of the same rank, not %s and %s", ty(c, x), ty(c, y));
+            return type_error(c->a);
+        }
+        int axis;
+        bool given;
+        if (!get_axis(c, e, x, &axis, &given)) return type_error(c->a);
+        if (!given) axis = x->rank - 1;
+        Type *r = copy_type(c, x);
+        for (int i = 0; i < x->rank; i++) {
+            if (i == axis) {
+                dim_add(&r->dims[i], &x->dims[i], &y->dims[i]);
+            } else if (!dim_eq(&x->dims[i], &y->dims[i])) {
+                diag_error(c->d, e->span, "`concat` along axis %d needs the other axes equal: %s and %s", axis,
+                           ty(c, x), ty(c, y));
+                return type_error(c->a);
+            }
+        }
+        return r;
+    }
+    case BI_ONE_HOT: {
+        if (x->dtype != DT_I32) {
+            diag_error(c->d, pos[0]->span, "`one_hot` needs i32 labels, not %s", ty(c, x));
+            return type_error(c->a);
+        }
+        if (!pos[1]->type->has_dim) {
+            diag_error(c->d, pos[1]->span, "the size of `one_hot` must be a compile-time integer");
+            return type_error(c->a);
+        }
+        Type *r = type_tensor(c->a, DT_F32, x->rank + 1, NULL);
+        memcpy(r->dims, x->dims, sizeof(Dim) * (size_t)x->rank);
+        r->dims[x->rank] = pos[1]->type->dim;
+        r->ellipsis = x->ellipsis;
+        return r;
+    }
+    case BI_ARANGE:
+        if (!x->has_dim) {
+            diag_error(c->d, pos[0]->span, "`arange` needs a compile-time integer (a number, const or dim)");
+            return type_error(c->a);
+        }
+        return type_tensor(c->a, DT_I32, 1, &x->dim);
+    case BI_BERNOULLI: case BI_NORMAL: case BI_UNIFORM: case BI_RANDINT: {
+        int shape_at = b->id == BI_BERNOULLI ? 1 : 2;
+        Type *t = shape_arg(c, pos[shape_at], b->id == BI_RANDINT ? DT_I32 : DT_F32);
+        if (t->kind == TY_ERROR) return t;
+        for (int i = 0; i < shape_at; i++) {
+            if (!binary_shape(c, pos[i], pos[i]->type, t, b->name)) return type_error(c->a);
+            if (b->id == BI_RANDINT && !pos[i]->type->has_dim) {
+                diag_error(c->d, pos[i]->span, "the bounds of `randint` must be compile-time integers");
+                return type_error(c->a);
+            }
+        }
+        return t;
+    }
+    case BI_SHIFT2D: {
+        for (int i = 1; i < 4; i++) {
+            if (!pos[i]->type->has_dim) {
+                diag_error(c->d, pos[i]->span, "`shift2d` needs compile-time integers for h, w and max");
+                return type_error(c->a);
+            }
+        }
+        Dim hw;
+        dim_mul(&hw, &pos[1]->type->dim, &pos[2]->type->dim);
+        if (x->rank != 2 || x->ellipsis || !dim_eq(&x->dims[1], &hw)) {
+            StrBuf s = {0};
+            dim_print(&hw, &s);
+            diag_error(c->d, pos[0]->span, "`shift2d` needs images [B, h*w] = [B, %s], not %s", s.data, ty(c, x));
+            sb_free(&s);
+            return type_error(c->a);
+        }
+        if (!want_f32(c, pos[0], b->name)) return type_error(c->a);
+        return copy_type(c, x);
+    }
+    case BI_COUNT: break;
+    }
+    return type_error(c->a);
+}
+
+/* ---------------------------------------------------------- expressions */
+
+static Type *check_call(Checker *c, Expr *e) {
+    Expr *f = e->callee;
+    if ((f->kind == EX_NAME || f->kind == EX_FIELD) && f->ref == REF_FUNC) {
+        f->type = type_error(c->a);
+        f->type->kind = TY_NONE;
+        return check_user_call(c, e, f->item);
+    }
+    if (f->kind == EX_NAME && f->ref == REF_BUILTIN) {
+        f->type = type_error(c->a);
+        f->type->kind = TY_NONE;
+        return check_builtin(c, e, f->builtin);
+    }
+    Type *t = check_expr(c, f);
+    for (int i = 0; i < e->args.len; i++) check_expr(c, e->args.items[i].value);
+    if (t->kind == TY_ERROR) return t;
+    diag_error(c->d, f->span, "`%s` is not a function", span_text(c, f->span));
+    return type_error(c->a);
+}
+
+static Type *check_binary(Checker *c, Expr *e) {
+    Type *x = value_of(c, e->lhs), *y = value_of(c, e->rhs);
+    if (x->kind == TY_ERROR) return x;
+    if (y->kind == TY_ERROR) return y;
+    const char *op = ast_binop_text(e->op);
+    bool cmp = e->op >= OP_EQ;
+    if (!x->weak && !y->weak && x->dtype != y->dtype) {
+        if (cmp)
+            diag_error(c->d, e->span, "cannot compare %s with %s: convert with float(...)", ty(c, x), ty(c, y));
+        else
+            diag_error(c->d, e->span, "`%s` mixes %s and %s: i32 and f32 do not mix, convert with float(...)", op,
+                       ty(c, x), ty(c, y));
+        return type_error(c->a);
+    }
+    if (e->op == OP_MATMUL) {
+        if (x->dtype == DT_I32 || y->dtype == DT_I32) {
+            diag_error(c->d, e->span, "`@` needs f32 matrices, not %s and %s", ty(c, x), ty(c, y));
+            return type_error(c->a);
+        }
+        bool ok = (x->rank == 2 || x->rank == 3 || (x->ellipsis && x->rank == 2)) &&
+                  (y->rank == 2 || (y->rank == 3 && x->rank == 3 && !x->ellipsis)) && !y->ellipsis;
+        if (!ok) {
+            diag_error(c->d, e->span, "`@` needs 2-D matrices (or 3-D batches), not %s and %s", ty(c, x), ty(c, y));
+            note_origin(c, e->lhs);
+            note_origin(c, e->rhs);
+            return type_error(c->a);
+        }
+        const Dim *k1 = &x->dims[x->rank - 1], *k2 = &y->dims[y->rank - 2];
+        bool batch_ok = y->rank == 2 || dim_eq(&x->dims[0], &y->dims[0]);
+        if (!dim_eq(k1, k2) || !batch_ok) {
+            diag_error(c->d, e->span, "`@` of %s and %s: the inner dims differ", ty(c, x), ty(c, y));
+            note_origin(c, e->lhs);
+            note_origin(c, e->rhs);
+            return type_error(c->a);
+        }
+        Type *r = copy_type(c, x);
+        r->dims[r->rank - 1] = y->dims[y->rank - 1];
+        return r;
+    }
+    Type *r = binary_shape(c, e, x, y, arena_printf(c->a, "`%s`", op));
+    if (!r) {
+        note_origin(c, e->lhs);
+        note_origin(c, e->rhs);
+        return type_error(c->a);
+    }
+    r->dtype = cmp ? DT_F32 : join_dtype(x, y);
+    r->weak = x->weak && y->weak;
+    if (x->has_value && y->has_value) {
+        double a = x->value, b = y->value, v = 0;
+        bool ok = true;
+        switch (e->op) {
+        case OP_ADD: v = a + b; break;
+        case OP_SUB: v = a - b; break;
+        case OP_MUL: v = a * b; break;
+        case OP_DIV: ok = b != 0; v = ok ? a / b : 0; break;
+        case OP_POW: v = pow(a, b); break;
+        default: ok = false; break;
+        }
+        if (ok) with_value(r, v);
+    }
+    if (x->has_dim && y->has_dim && !r->has_dim) {
+        r->has_dim = (e->op == OP_ADD && dim_add(&r->dim, &x->dim, &y->dim)) ||
+                     (e->op == OP_SUB && dim_sub(&r->dim, &x->dim, &y->dim)) ||
+                     (e->op == OP_MUL && dim_mul(&r->dim, &x->dim, &y->dim));
+    }
+    return r;
+}
+
+static bool bound(Checker *c, Expr *b, long *out) {
+    Type *t = value_of(c, b);
+    if (t->kind == TY_ERROR) return false;
+    if (!is_int_value(t, out)) {
+        diag_error(c->d, b->span, "a slice bound or index must be a compile-time integer");
+        return false;
+    }
+    return true;
+}
+
+static Type *check_index(Checker *c, Expr *e) {
+    Type *x = value_of(c, e->lhs);
+    if (x->kind == TY_ERROR) return x;
+    /* a gather: one i32 tensor index picks rows */
+    if (e->args.len == 1 && e->args.items[0].value->kind != EX_SLICE) {
+        Expr *ie = e->args.items[0].value;
+        Type *it = value_of(c, ie);
+        if (it->kind == TY_ERROR) return it;
+        if (!it->has_value) {
+            if (it->dtype != DT_I32) {
+                diag_error(c->d, ie->span, "an index must be i32, not %s", ty(c, it));
+                return type_error(c->a);
+            }
+            if (x->rank < 1 || x->ellipsis) {
+                diag_error(c->d, e->span, "cannot gather rows of %s", ty(c, x));
+                return type_error(c->a);
+            }
+            Type *r = type_tensor(c->a, x->dtype, it->rank + x->rank - 1, NULL);
+            memcpy(r->dims, it->dims, sizeof(Dim) * (size_t)it->rank);
+            memcpy(r->dims + it->rank, x->dims + 1, sizeof(Dim) * (size_t)(x->rank - 1));
+            r->ellipsis = it->ellipsis;
+            return r;
+        }
+    }
+    if (x->ellipsis) {
+        diag_error(c->d, e->span, "cannot slice %s: its `...` axes are unknown here", ty(c, x));
+        return type_error(c->a);
+    }
+    if (e->args.len > x->rank) {
+        diag_error(c->d, e->span, "%d indices for %s, which has %d ax%s", e->args.len, ty(c, x), x->rank,
+                   x->rank == 1 ? "is" : "es");
+        note_origin(c, e->lhs);
+        return type_error(c->a);
+    }
+    Type *r = type_tensor(c->a, x->dtype, x->rank, NULL);
+    int out = 0;
+    for (int i = 0; i < x->rank; i++) {
+        Expr *a = i < e->args.len ? e->args.items[i].value : NULL;
+        const Dim *d = &x->dims[i];
+        long n = -1;
+        bool known = dim_is_const(d, &n);
+        if (!a) {
+            r->dims[out++] = *d;
+            continue;
+        }
+        if (a->kind != EX_SLICE) {
+            long k;
+            if (!bound(c, a, &k)) return type_error(c->a);
+            if (k < 0 || (known && k >= n)) {
+                diag_error(c->d, a->span, "index %ld is out of range for axis %d of %s", k, i, ty(c, x));
+                return type_error(c->a);
+            }
+            continue;   /* the axis is dropped */
+        }
+        long lo = 0, hi = n;
+        if (a->lhs && !bound(c, a->lhs, &lo)) return type_error(c->a);
+        if (a->rhs && !bound(c, a->rhs, &hi)) return type_error(c->a);
+        bool bad = lo < 0 || (a->rhs && hi <= lo) || (known && (hi > n || lo >= n));
+        if (bad) {
+            diag_error(c->d, a->span, "slice %s is out of range for axis %d of %s", span_text(c, a->span), i,
+                       ty(c, x));
+            note_origin(c, e->lhs);
+            return type_error(c->a);
+        }
+        Dim lo_d = dim_const(lo);
+        if (a->rhs) r->dims[out] = dim_const(hi - lo);
+        else dim_sub(&r->dims[out], d, &lo_d);
+        out++;
+    }
+    r->rank = out;
+    return r;
+}
+
+static Type *check_name(Checker *c, Expr *e) {
+    struct SemaItem *s = c->fn ? c->fn->sema : NULL;
+    switch (e->ref) {
+    case REF_LOCAL: {
+        Type *t = s && s->locals ? s->locals[e->slot] : NULL;
+        return t ? t : type_error(c->a);
+    }
+    case REF_ARG: return s->param_types[e->slot];
+    case REF_DIM:
+    case REF_BATCH: {
+        Dim d;
+        return eval_dim(c, c->fn, e, &d) ? weak_dim(c, d) : type_error(c->a);
+    }
+    case REF_CONST: return weak_number(c, e->item->const_value);
+    case REF_FIELD: {
+        DataField *f = &e->item->sema->fields.items[e->slot];
+        if (f->type->kind == TY_ERROR) return f->type;
+        Type *t = type_tensor(c->a, f->type->dtype, f->type->rank + 1, NULL);
+        t->dims[0] = dim_sym(c->fn->sema->batch);
+        memcpy(t->dims + 1, f->type->dims, sizeof(Dim) * (size_t)f->type->rank);
+        return t;
+    }
+    case REF_NONE:
+        if (e->item && e->item->kind == ITEM_STAGE) {
+            Type *t = type_error(c->a);
+            t->kind = TY_NONE;
+            return t;
+        }
+        return type_error(c->a);
+    default: {
+        Type *t = type_error(c->a);
+        t->kind = TY_NONE;
+        return t;
+    }
+    }
+}
+
+static Type *check_expr_inner(Checker *c, Expr *e) {
+    switch (e->kind) {
+    case EX_NUM: case EX_BOOL: return weak_number(c, e->num);
+    case EX_STR: {
+        Type *t = type_error(c->a);
+        t->kind = TY_STR;
+        return t;
+    }
+    case EX_NAME: return check_name(c, e);
+    case EX_FIELD:
+        if (e->ref != REF_NONE) return check_name(c, e);
+        if (e->lhs->kind == EX_NAME && e->lhs->ref == REF_DATASET) {
+            Dim d;
+            return eval_dim(c, c->fn, e, &d) ? weak_dim(c, d) : type_error(c->a);
+        }
+        {
+            Type *t = check_expr(c, e->lhs);
+            if (t->kind == TY_ERROR || (e->lhs->ref == REF_MODULE)) return type_error(c->a);
+            diag_error(c->d, e->span, "%s has no field `%s` (only `.T` applies to tensors)", ty(c, t), e->str);
+            return type_error(c->a);
+        }
+    case EX_BINARY: return check_binary(c, e);
+    case EX_NEG: {
+        Type *t = value_of(c, e->lhs);
+        if (t->kind == TY_ERROR) return t;
+        Type *r = copy_type(c, t);
+        r->weak = t->weak;
+        if (t->has_value) with_value(r, -t->value);
+        if (t->has_dim) {
+            Dim z = dim_const(0);
+            r->has_dim = dim_sub(&r->dim, &z, &t->dim);
+        }
+        return r;
+    }
+    case EX_TRANSPOSE: {
+        Type *t = value_of(c, e->lhs);
+        if (t->kind == TY_ERROR) return t;
+        if (t->rank < 2) {
+            diag_error(c->d, e->span, "`.T` needs at least 2 axes, not %s", ty(c, t));
+            return type_error(c->a);
+        }
+        Type *r = copy_type(c, t);
+        r->dims[t->rank - 1] = t->dims[t->rank - 2];
+        r->dims[t->rank - 2] = t->dims[t->rank - 1];
+        return r;
+    }
+    case EX_CALL: return check_call(c, e);
+    case EX_INDEX: return check_index(c, e);
+    case EX_SLICE:
+        diag_error(c->d, e->span, "a slice is only allowed inside `[...]`");
+        return type_error(c->a);
+    case EX_TUPLE: {
+        Type *t = arena_alloc(c->a, sizeof *t);
+        t->kind = TY_TUPLE;
+        for (int i = 0; i < e->args.len; i++) {
+            Type *el = value_of(c, e->args.items[i].value);
+            if (el->kind == TY_ERROR) return el;
+            vec_push(c->a, &t->elems, el);
+        }
+        return t;
+    }
+    case EX_LIST: {
+        for (int i = 0; i < e->args.len; i++) check_expr(c, e->args.items[i].value);
+        Type *t = type_error(c->a);
+        t->kind = TY_LIST;
+        return t;
+    }
+    }
+    return type_error(c->a);
+}
+
+static Type *check_expr(Checker *c, Expr *e) {
+    if (!e) return type_error(c->a);
+    if (!e->type) e->type = check_expr_inner(c, e);
+    return e->type;
+}
+
+/* An expression that must be a tensor (or a tuple, where a function returns one). */
+static Type *value_of(Checker *c, Expr *e) {
+    Type *t = check_expr(c, e);
+    if (t->kind == TY_TENSOR || t->kind == TY_ERROR) return t;
+    const char *text = span_text(c, e->span);
+    if (t->kind == TY_NONE) {
+        const Item *it = e->item;
+        if (e->ref == REF_FUNC || e->ref == REF_BUILTIN)
+            diag_error(c->d, e->span, "`%s` is a function: call it", text);
+        else if (it && it->kind == ITEM_DATASET)
+            diag_error(c->d, e->span, "`%s` is a dataset, not a value: stages see its fields", text);
+        else
+            diag_error(c->d, e->span, "`%s` is not a value", text);
+    } else if (t->kind == TY_TUPLE) {
+        diag_error(c->d, e->span, "`%s` is a tuple of %d values; take it apart with (a, b) = ...", text,
+                   t->elems.len);
+    } else {
+        diag_error(c->d, e->span, "`%s` is not a tensor", text);
+    }
+    e->type = type_error(c->a);
+    return e->type;
+}
+
+/* ------------------------------------------------------------ statements */
+
+static bool same_type(const Type *x, const Type *y) {
+    if (x->kind == TY_ERROR || y->kind == TY_ERROR) return true;
+    if (x->kind != TY_TENSOR || y->kind != TY_TENSOR) return false;
+    if ((x->dtype != y->dtype && !y->weak) || x->ellipsis != y->ellipsis || x->rank != y->rank) return false;
+    for (int i = 0; i < x->rank; i++)
+        if (!dim_eq(&x->dims[i], &y->dims[i])) return false;
+    return true;
+}
+
+static void check_return(Checker *c, Stmt *s) {
+    Item *fn = c->fn;
+    struct SemaItem *si = fn->sema;
+    Type *t = check_expr(c, s->value);
+    if (t->kind == TY_ERROR) return;
+    int want = fn->results.len;
+    bool tuple = fn->result_is_tuple || want > 1;
+    if (tuple) {
+        if (t->kind != TY_TUPLE || t->elems.len != want) {
+            diag_error(c->d, s->value->span, "`%s` returns %d values, not %s", fn->name, want,
+                       t->kind == TY_TUPLE ? arena_printf(c->a, "%d", t->elems.len) : "one");
+            diag_note(c->d, fn->name_span, "`%s` declared here", fn->name);
+            return;
+        }
+    } else if (t->kind == TY_TUPLE) {
+        diag_error(c->d, s->value->span, "`%s` returns one value, not %d", fn->name, t->elems.len);
+        diag_note(c->d, fn->name_span, "`%s` declared here", fn->name);
+        return;
+    }
+    for (int i = 0; i < want; i++) {
+        Type *got = tuple ? t->elems.items[i] : value_of(c, s->value);
+        Expr *at = tuple && s->value->kind == EX_TUPLE ? s->value->args.items[i].value : s->value;
+        if (!same_type(si->result_types[i], got)) {
+            diag_error(c->d, at->span, "`%s` returns %s here, but its result is declared %s", fn->name, ty(c, got),
+                       ty(c, si->result_types[i]));
+            diag_note(c->d, fn->results.items[i]->span, "declared here as %s",
+                      span_text(c, fn->results.items[i]->span));
+        }
+    }
+}
+
+static void check_param_init(Checker *c, Stmt *s) {
+    Expr *v = s->value;
+    if (!v) return;
+    if (v->kind == EX_NAME && sema_is_init_name(v->str) && v->ref == REF_NONE) {
+        if (strcmp(v->str, "normal") == 0 || strcmp(v->str, "uniform") == 0)
+            diag_error(c->d, v->span, "`%s` needs two numbers: %s(a, b)", v->str, v->str);
+        return;
+    }
+    if (v->kind == EX_CALL && v->callee->kind == EX_NAME && sema_is_init_name(v->callee->str)) {
+        bool two = strcmp(v->callee->str, "normal") == 0 || strcmp(v->callee->str, "uniform") == 0;
+        if (!two || v->args.len != 2) {
+            diag_error(c->d, v->span, two ? "`%s` takes two numbers" : "`%s` takes no arguments", v->callee->str);
+            return;
+        }
+        for (int i = 0; i < 2; i++) {
+            Type *t = check_expr(c, v->args.items[i].value);
+            if (t->kind != TY_ERROR && !t->has_value)
+                diag_error(c->d, v->args.items[i].value->span, "an initializer argument must be a compile-time number");
+        }
+        return;
+    }
+    Type *t = check_expr(c, v);
+    if (t->kind != TY_ERROR && !t->has_value)
+        diag_error(c->d, v->span, "a `param` starts as glorot, he, zeros, ones, normal(m, s), uniform(a, b) or a number");
+}
+
+static void check_body(Checker *c, Item *it) {
+    struct SemaItem *s = it->sema;
+    s->locals = arena_alloc(c->a, sizeof(Type *) * (size_t)(it->n_locals + 1));
+    c->local_spans = arena_alloc(c->a, sizeof(Span) * (size_t)(it->n_locals + 1));
+    c->fn = it;
+    bool is_stage = it->kind == ITEM_STAGE;
+    bool returned = false;
+    Stmt *minimize = NULL;
+    for (int i = 0; i < it->body.len; i++) {
+        Stmt *st = it->body.items[i];
+        switch (st->kind) {
+        case ST_SETTING: break;
+        case ST_ASSIGN: {
+            Type *t = check_expr(c, st->value);
+            int n = st->names.len;
+            if (n > 1) {
+                if (t->kind != TY_ERROR && (t->kind != TY_TUPLE || t->elems.len != n)) {
+                    diag_error(c->d, st->value->span, "%d names, but this gives %s", n,
+                               t->kind == TY_TUPLE ? arena_printf(c->a, "%d values", t->elems.len) : "one value");
+                    t = type_error(c->a);
+                }
+                for (int k = 0; k < n; k++) {
+                    s->locals[st->slot + k] = t->kind == TY_TUPLE ? t->elems.items[k] : t;
+                    c->local_spans[st->slot + k] = st->name_spans.len > k ? st->name_spans.items[k] : st->span;
+                }
+            } else {
+                t = value_of(c, st->value);
+                s->locals[st->slot] = t;
+                c->local_spans[st->slot] = st->name_spans.len ? st->name_spans.items[0] : st->span;
+            }
+            break;
+        }
+        case ST_PARAM: {
+            bool ok = is_stage || it->role == ROLE_LAYER || it->role == ROLE_ENCODER || it->role == ROLE_DECODER;
+            if (!ok)
+                diag_error(c->d, st->span, "`param` is only allowed in layer, encoder, decoder and stage bodies, not in %s `%s`",
+                           role_word(it), it->name);
+            else if (!s->has_param) {
+                s->has_param = true;
+                s->param_at = st->span;
+            }
+            Type *t = st->type ? eval_type(c, it, st->type) : type_error(c->a);
+            if (!t) {
+                diag_error(c->d, st->type->span, "a `param` is a tensor, not `int`");
+                t = type_error(c->a);
+            } else if (t->kind == TY_TENSOR && (t->dtype != DT_F32 || t->ellipsis)) {
+                diag_error(c->d, st->type->span, "a `param` is an f32 tensor of known shape, not %s", ty(c, t));
+                t = type_error(c->a);
+            }
+            s->locals[st->slot] = t;
+            c->local_spans[st->slot] = st->name_spans.len ? st->name_spans.items[0] : st->span;
+            check_param_init(c, st);
+            break;
+        }
+        case ST_RETURN:
+            if (is_stage) {
+                diag_error(c->d, st->span, "a stage does not return: use `minimize` or `report`");
+                break;
+            }
+            if (returned) diag_error(c->d, st->span, "`%s` already returned above", it->name);
+            returned = true;
+            check_return(c, st);
+            break;
+        case ST_MINIMIZE: {
+            if (!is_stage) {
+                diag_error(c->d, st->span, "`minimize` belongs in a train stage, not in %s `%s`", role_word(it), it->name);
+                break;
+            }
+            if (it->stage_kind == STAGE_EVAL) {
+                diag_error(c->d, st->span, "an eval stage does not minimize: use `report`");
+                break;
+            }
+            if (minimize) {
+                diag_error(c->d, st->span, "a train stage minimizes exactly one objective");
+                diag_note(c->d, minimize->span, "the first `minimize` is here");
+                break;
+            }
+            minimize = st;
+            Type *t = value_of(c, st->value);
+            if (t->kind != TY_ERROR && !type_is_scalar(t)) {
+                diag_error(c->d, st->value->span, "`minimize` needs a scalar, not %s", ty(c, t));
+                note_origin(c, st->value);
+            }
+            break;
+        }
+        case ST_REPORT: {
+            if (!is_stage) {
+                diag_error(c->d, st->span, "`report` belongs in a stage, not in %s `%s`", role_word(it), it->name);
+                break;
+            }
+            Type *t = value_of(c, st->value);
+            if (t->kind != TY_ERROR && !type_is_scalar(t)) {
+                diag_error(c->d, st->value->span, "a reported value must be a scalar, not %s (reduce it with mean(...))",
+                           ty(c, t));
+                note_origin(c, st->value);
+            }
+            break;
+        }
+        }
+    }
+    if (!is_stage && !returned) diag_error(c->d, it->name_span, "`%s` does not return a value", it->name);
+    if (is_stage && it->stage_kind == STAGE_TRAIN && !minimize)
+        diag_error(c->d, it->name_span, "train stage `%s` has no `minimize`", it->name);
+    c->fn = NULL;
+    c->local_spans = NULL;
+}
+
+static void check_func(Checker *c, Item *fn) {
+    ensure_sig(c, fn);
+    if (fn->role == ROLE_LOSS) {
+        for (int i = 0; i < fn->results.len; i++) {
+            Type *r = fn->sema->result_types[i];
+            if (fn->results.len > 1 || fn->result_is_tuple || !type_is_scalar(r)) {
+                diag_error(c->d, fn->results.items[i]->span, "loss `%s` must return a scalar, not %s", fn->name,
+                           span_text(c, fn->results.items[i]->span));
+                break;
+            }
+        }
+    }
+    check_body(c, fn);
+}
+
+/* ---------------------------------------------------------------- stages */
+
+typedef struct SettingSpec {
+    const char *name;
+    bool train_only;
+} SettingSpec;
+
+static const SettingSpec settings[] = {
+    {"data", false}, {"batch", false}, {"load", false}, {"limit", false},
+    {"epochs", true}, {"steps", true}, {"optimizer", true}, {"schedule", true},
+    {"seed", true}, {"freeze", true}, {"save", true}, {"validate", true},
+};
+
+/* A call-like setting value: `adam(lr = 1e-3)` or a bare `constant`. */
+static void check_named_call(Checker *c, Expr *v, const char *what, const char *const *names,
+                             const char *const *const *args, int nnames, const char *required) {
+    Expr *callee = v->kind == EX_CALL ? v->callee : v;
+    if (callee->kind != EX_NAME) {
+        diag_error(c->d, v->span, "expected %s", what);
+        return;
+    }
+    int which = -1;
+    for (int i = 0; i < nnames; i++)
+        if (strcmp(callee->str, names[i]) == 0) which = i;
+    if (which < 0) {
+        diag_error(c->d, callee->span, "unknown %s `%s`", what, callee->str);
+        return;
+    }
+    if (v->kind != EX_CALL) {
+        if (required && which < 3 && strcmp(what, "optimizer") == 0)
+            diag_error(c->d, v->span, "optimizer `%s` needs a learning rate: %s(lr = ...)", callee->str, callee->str);
+        return;
+    }
+    const char *const *allowed = args[which];
+    bool has_req = false;
+    for (int i = 0; i < v->args.len; i++) {
+        Arg *ar = &v->args.items[i];
+        const char *nm = ar->name;
+        if (!nm) {
+            if (i == 0 && allowed[0]) nm = allowed[0];
+            else {
+                diag_error(c->d, ar->span, "name the arguments of `%s` (name = value)", callee->str);
+                continue;
+            }
+        }
+        bool ok = false;
+        for (int k = 0; allowed[k]; k++) ok |= strcmp(allowed[k], nm) == 0;
+        if (!ok) {
+            diag_error(c->d, ar->span, "`%s` has no argument `%s`", callee->str, nm);
+            continue;
+        }
+        if (required && strcmp(nm, required) == 0) has_req = true;
+        Type *t = check_expr(c, ar->value);
+        if (t->kind != TY_ERROR && !t->has_value)
+            diag_error(c->d, ar->value->span, "`%s` must be a compile-time number", nm);
+    }
+    if (required && !has_req && strcmp(what, "optimizer") == 0)
+        diag_error(c->d, v->span, "optimizer `%s` needs a learning rate: %s(lr = ...)", callee->str, callee->str);
+}
+
+static void check_settings(Checker *c, Item *st) {
+    Stmt *seen[sizeof settings / sizeof *settings] = {0};
+    bool train = st->stage_kind == STAGE_TRAIN;
+    for (int i = 0; i < st->body.len; i++) {
+        Stmt *s = st->body.items[i];
+        if (s->kind != ST_SETTING) continue;
+        const char *name = s->names.items[0];
+        Span at = s->name_spans.len ? s->name_spans.items[0] : s->span;
+        int k = -1;
+        for (int j = 0; j < (int)(sizeof settings / sizeof *settings); j++)
+            if (strcmp(settings[j].name, name) == 0 && (train || !settings[j].train_only)) k = j;
+        if (k < 0) {
+            const char *best = NULL;
+            int bd = 3;
+            for (int j = 0; j < (int)(sizeof settings / sizeof *settings); j++) {
+                if (!train && settings[j].train_only) continue;
+                int d = sema_edit_distance(name, settings[j].name, 2);
+                if (d < bd) {
+                    bd = d;
+                    best = settings[j].name;
+                }
+            }
+            if (best)
+                diag_error(c->d, at, "unknown setting `%s` for %s stage; did you mean `%s`?", name,
+                           train ? "a train" : "an eval", best);
+            else
+                diag_error(c->d, at, "unknown setting `%s` for %s stage", name, train ? "a train" : "an eval");
+            continue;
+        }
+        if (seen[k]) {
+            diag_error(c->d, at, "setting `%s` is given twice", name);
+            diag_note(c->d, seen[k]->span, "first given here");
+            continue;
+        }
+        seen[k] = s;
+        Expr *v = s->value;
+        if (!strcmp(name, "batch") || !strcmp(name, "epochs") || !strcmp(name, "steps") ||
+            !strcmp(name, "limit") || !strcmp(name, "seed")) {
+            Type *t = check_expr(c, v);
+            long n;
+            if (t->kind == TY_ERROR) continue;
+            if (!is_int_value(t, &n) || n < 0 || (n == 0 && strcmp(name, "seed") != 0))
+                diag_error(c->d, v->span, "`%s` must be a %s integer, not %s", name,
+                           strcmp(name, "seed") ? "positive" : "non-negative", span_text(c, v->span));
+        } else if (!strcmp(name, "load") || !strcmp(name, "save")) {
+            if (v->kind != EX_STR) diag_error(c->d, v->span, "`%s` takes a file name in quotes", name);
+        } else if (!strcmp(name, "optimizer")) {
+            static const char *const names[] = {"sgd", "adam", "adamw"};
+            static const char *const sgd[] = {"lr", "momentum", "weight_decay", NULL};
+            static const char *const adam[] = {"lr", "beta1", "beta2", "eps", "weight_decay", NULL};
+            static const char *const *const args[] = {sgd, adam, adam};
+            check_named_call(c, v, "optimizer", names, args, 3, "lr");
+        } else if (!strcmp(name, "schedule")) {
+            static const char *const names[] = {"constant", "linear", "cosine"};
+            static const char *const none[] = {NULL};
+            static const char *const lin[] = {"to", NULL};
+            static const char *const cos[] = {"warmup", NULL};
+            static const char *const *const args[] = {none, lin, cos};
+            check_named_call(c, v, "schedule", names, args, 3, NULL);
+        } else if (!strcmp(name, "freeze")) {
+            int n = v->kind == EX_LIST ? v->args.len : 1;
+            for (int j = 0; j < n; j++) {
+                Expr *x = v->kind == EX_LIST ? v->args.items[j].value : v;
+                if (x->ref == REF_FUNC && x->item->role != ROLE_ENCODER && x->item->role != ROLE_DECODER) {
+                    diag_error(c->d, x->span, "`freeze` names encoders and decoders; `%s` is a %s", x->str,
+                               ast_role_name(x->item->role));
+                    diag_note(c->d, x->item->name_span, "`%s` declared here", x->str);
+                }
+            }
+        } else if (!strcmp(name, "validate")) {
+            if (v->item && v->item->kind == ITEM_STAGE && v->item->stage_kind != STAGE_EVAL) {
+                diag_error(c->d, v->span, "`validate` names an eval stage; `%s` is a train stage", v->str);
+                diag_note(c->d, v->item->name_span, "`%s` declared here", v->str);
+            }
+        }
+    }
+    if (!seen[0] && !st->data) diag_error(c->d, st->name_span, "stage `%s` needs a `data:` setting", st->name);
+    if (seen[4] && seen[5]) {
+        diag_error(c->d, seen[5]->span, "give `epochs` or `steps`, not both");
+        diag_note(c->d, seen[4]->span, "`epochs` given here");
+    }
+}
+
+static void check_stage(Checker *c, Item *st) {
+    check_settings(c, st);
+    check_body(c, st);
+}
+
+/* -------------------------------------------------------------- datasets */
+
+static const char *source_name(Expr *e) {
+    return e && e->kind == EX_CALL && e->callee->kind == EX_NAME ? e->callee->str : NULL;
+}
+
+/* Checks a source call's arguments: a path string first, then its named options. */
+static bool check_source_args(Checker *c, Expr *e, const char *const *opts, bool corpus_first) {
+    const char *name = source_name(e);
+    int npos = 0;
+    for (int i = 0; i < e->args.len; i++) {
+        Arg *ar = &e->args.items[i];
+        if (!ar->name) {
+            if (npos++ > 0) {
+                diag_error(c->d, ar->span, "`%s` takes one positional argument", name);
+                return false;
+            }
+            if (corpus_first) {
+                const char *inner = source_name(ar->value);
+                if (!inner || strcmp(inner, "text") != 0) {
+                    diag_error(c->d, ar->value->span, "`%s` needs a corpus: %s(text(\"...\"), ...)", name, name);
+                    return false;
+                }
+                static const char *const text_opts[] = {"lowercase", "min_count", NULL};
+                if (!check_source_args(c, ar->value, text_opts, false)) return false;
+            } else if (ar->value->kind != EX_STR) {
+                diag_error(c->d, ar->value->span, "`%s` needs a path in quotes", name);
+                return false;
+            }
+            continue;
+        }
+        bool ok = false;
+        for (int k = 0; opts[k]; k++) ok |= strcmp(opts[k], ar->name) == 0;
+        if (!ok) {
+            diag_error(c->d, ar->span, "`%s` has no option `%s`", name, ar->name);
+            return false;
+        }
+        Type *t = check_expr(c, ar->value);
+        if (t->kind != TY_ERROR && !t->has_value) {
+            diag_error(c->d, ar->value->span, "option `%s` must be a compile-time number", ar->name);
+            return false;
+        }
+    }
+    if (npos == 0) {
+        diag_error(c->d, e->span, "`%s` needs a %s", name, corpus_first ? "corpus" : "path");
+        return false;
+    }
+    return true;
+}
+
+static bool int_option(Checker *c, Expr *e, const char *opt, long *out, bool required) {
+    for (int i = 0; i < e->args.len; i++) {
+        Arg *ar = &e->args.items[i];
+        if (ar->name && strcmp(ar->name, opt) == 0) {
+            if (!is_int_value(ar->value->type, out) || *out <= 0) {
+                diag_error(c->d, ar->value->span, "option `%s` must be a positive integer", opt);
+                return false;
+            }
+            return true;
+        }
+    }
+    if (required) diag_error(c->d, e->span, "`%s` needs `%s = N`", source_name(e), opt);
+    return false;
+}
+
+/* The source of a field: a source call with scalar arithmetic around it. */
+static const char *check_field_source(Checker *c, Expr *e) {
+    if (!e) return NULL;
+    if (e->kind == EX_BINARY || e->kind == EX_NEG) {
+        const char *inner = NULL;
+        Expr *sides[2] = {e->lhs, e->kind == EX_BINARY ? e->rhs : NULL};
+        for (int i = 0; i < 2; i++) {
+            if (!sides[i]) continue;
+            if (source_name(sides[i]) || sides[i]->kind == EX_BINARY || sides[i]->kind == EX_NEG) {
+                const char *s = check_field_source(c, sides[i]);
+                if (s && inner) {
+                    diag_error(c->d, e->span, "a field has one source");
+                    return NULL;
+                }
+                if (!s) return NULL;
+                inner = s;
+            } else {
+                Type *t = check_expr(c, sides[i]);
+                if (t->kind != TY_ERROR && !t->has_value) {
+                    diag_error(c->d, sides[i]->span, "a source can only be combined with numbers, applied at load");
+                    return NULL;
+                }
+            }
+        }
+        if (!inner) diag_error(c->d, e->span, "a field needs a source: idx, npy, csv or tokens");
+        if (e->kind == EX_BINARY && e->op >= OP_EQ) {
+            diag_error(c->d, e->span, "a source can only take arithmetic (+ - * / ^) with numbers");
+            return NULL;
+        }
+        return inner;
+    }
+    const char *name = source_name(e);
+    if (!name || !sema_is_source_name(name)) {
+        diag_error(c->d, e->span, "a field needs a source: idx, npy, csv or tokens");
+        return NULL;
+    }
+    static const char *const none[] = {NULL};
+    static const char *const csv[] = {"columns", NULL};
+    static const char *const tokens[] = {"length", NULL};
+    if (!strcmp(name, "idx") || !strcmp(name, "npy")) return check_source_args(c, e, none, false) ? name : NULL;
+    if (!strcmp(name, "csv")) return check_source_args(c, e, csv, false) ? name : NULL;
+    if (!strcmp(name, "tokens")) return check_source_args(c, e, tokens, false) ? name : NULL;
+    diag_error(c->d, e->span, "`%s` makes a whole dataset: write `dataset NAME = %s(...)`", name, name);
+    return NULL;
+}
+
+static void add_field(Checker *c, Item *ds, const char *name, Type *t, Span at) {
+    DataField f = {name, t, at};
+    vec_push(c->a, &ds->sema->fields, f);
+}
+
+static void add_prop(Checker *c, Item *ds, const char *name) {
+    DataProp pr = {name, sema_new_sym(c->a, SYM_PROP, arena_printf(c->a, "%s.%s", ds->name, name), ds, 0)};
+    vec_push(c->a, &ds->sema->props, pr);
+}
+
+void sema_dataset_fields(Program *p, Item *ds) {
+    Checker cc = {.p = p, .a = p->arena, .d = p->diags}, *c = &cc;
+    sema_item(c->a, ds);
+    for (int i = 0; i < ds->fields.len; i++) {
+        Field *f = &ds->fields.items[i];
+        Type *t = f->type ? eval_type(c, NULL, f->type) : type_error(c->a);
+        if (!t) {
+            diag_error(c->d, f->type->span, "a field is a tensor, not `int`");
+            t = type_error(c->a);
+        } else if (t->kind == TY_TENSOR && t->ellipsis) {
+            diag_error(c->d, f->type->span, "a field's shape must be known: no `...`");
+            t = type_error(c->a);
+        }
+        const char *src = check_field_source(c, f->source);
+        if (src && !strcmp(src, "tokens") && !ds->sema->props.len) add_prop(c, ds, "vocab");
+        add_field(c, ds, f->name, t, f->span);
+    }
+    Expr *v = ds->value;
+    if (!v) return;
+    const char *name = source_name(v);
+    if (!name || !sema_is_source_name(name)) {
+        diag_error(c->d, v->span, "a dataset is a source (csv, tokens, skipgram) or a block of fields");
+        return;
+    }
+    ds->sema->source = name;
+    long n;
+    if (!strcmp(name, "csv")) {
+        static const char *const opts[] = {"columns", NULL};
+        if (!check_source_args(c, v, opts, false) || !int_option(c, v, "columns", &n, true)) return;
+        Dim d = dim_const(n);
+        add_field(c, ds, "x", type_tensor(c->a, DT_F32, 1, &d), v->span);
+    } else if (!strcmp(name, "tokens")) {
+        static const char *const opts[] = {"length", NULL};
+        if (!check_source_args(c, v, opts, false) || !int_option(c, v, "length", &n, true)) return;
+        Dim d = dim_const(n);
+        add_field(c, ds, "x", type_tensor(c->a, DT_I32, 1, &d), v->span);
+        add_prop(c, ds, "vocab");
+    } else if (!strcmp(name, "skipgram")) {
+        static const char *const opts[] = {"window", "negatives", "min_count", "subsample", NULL};
+        if (!check_source_args(c, v, opts, true)) return;
+        if (!int_option(c, v, "negatives", &n, false)) n = 5;
+        long w;
+        if (!int_option(c, v, "window", &w, false)) w = 5;
+        Dim d = dim_const(n);
+        add_field(c, ds, "center", type_scalar(c->a, DT_I32), v->span);
+        add_field(c, ds, "context", type_scalar(c->a, DT_I32), v->span);
+        add_field(c, ds, "negatives", type_tensor(c->a, DT_I32, 1, &d), v->span);
+        add_prop(c, ds, "vocab");
+    } else {
+        diag_error(c->d, v->span, "`%s` needs field types: write `dataset %s { x: [N] = %s(...) }`", name, ds->name,
+                   name);
+    }
+}
+
+/* ------------------------------------------------- roles through calls */
+
+/* Whether fn draws random numbers (what == 0) or has parameters (what == 1), itself
+ * or through what it calls. */
+static bool reaches(Item *fn, int what) {
+    struct SemaItem *s = fn->sema;
+    if (!s) return false;
+    int *memo = what == 0 ? &s->reach_random : &s->reach_param;
+    if (*memo) return *memo == 2;
+    *memo = 1;   /* also breaks cycles, which resolve reported */
+    bool r = what == 0 ? s->has_random : s->has_param;
+    for (int i = 0; i < s->callees.len && !r; i++) r = reaches(s->callees.items[i], what);
+    *memo = r ? 2 : 1;
+    return r;
+}
+
+static void check_roles(Checker *c, Item *fn) {
+    struct SemaItem *s = fn->sema;
+    bool no_random = fn->kind == ITEM_FUNC && fn->role != ROLE_PRETEXT;
+    bool no_param = fn->kind == ITEM_FUNC &&
+                    (fn->role == ROLE_FN || fn->role == ROLE_PRETEXT || fn->role == ROLE_LOSS);
+    for (int i = 0; i < s->callees.len; i++) {
+        Item *g = s->callees.items[i];
+        if (g->kind != ITEM_FUNC) continue;
+        /* only the legitimate holders are reported here; others already were */
+        if (no_random && g->role == ROLE_PRETEXT && reaches(g, 0)) {
+            diag_error(c->d, s->call_spans.items[i], "%s `%s` may not draw random numbers, but `%s` does",
+                       ast_role_name(fn->role), fn->name, g->name);
+            diag_note(c->d, g->sema->random_at, "randomness drawn here");
+        }
+        bool holder = g->role == ROLE_LAYER || g->role == ROLE_ENCODER || g->role == ROLE_DECODER;
+        if (no_param && holder && reaches(g, 1)) {
+            diag_error(c->d, s->call_spans.items[i], "%s `%s` may not have parameters, but `%s` has them",
+                       ast_role_name(fn->role), fn->name, g->name);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ API */
+
+bool sema_check(Program *p) {
+    Checker c = {.p = p, .a = p->arena, .d = p->diags};
+    int errors0 = p->diags->errors;
+    for (int m = 0; m < p->modules.len; m++) {
+        Module *mod = p->modules.items[m];
+        for (int i = 0; i < mod->items.len; i++) {
+            Item *it = mod->items.items[i];
+            if (it->kind == ITEM_FUNC && it->sema) check_func(&c, it);
+        }
+    }
+    for (int m = 0; m < p->modules.len; m++) {
+        Module *mod = p->modules.items[m];
+        for (int i = 0; i < mod->items.len; i++) {
+            Item *it = mod->items.items[i];
+            if (it->kind == ITEM_STAGE && it->sema) check_stage(&c, it);
+        }
+    }
+    for (int m = 0; m < p->modules.len; m++) {
+        Module *mod = p->modules.items[m];
+        for (int i = 0; i < mod->items.len; i++) {
+            Item *it = mod->items.items[i];
+            if ((it->kind == ITEM_FUNC || it->kind == ITEM_STAGE) && it->sema) check_roles(&c, it);
+        }
+    }
+    return p->diags->errors == errors0;
+}
+
+bool sema_run(Program *p) {
+    bool ok = sema_resolve(p);
+    /* check runs even after resolve errors: unresolved names are TY_ERROR and stay quiet */
+    return sema_check(p) && ok;
+}

@@ -1,0 +1,58 @@
+/* sema_impl.h — what resolve.c and check.c share privately: the per-item
+ * annotations (Item.sema) that are not part of the AST boundary. */
+#ifndef RLC_SEMA_IMPL_H
+#define RLC_SEMA_IMPL_H
+
+#include "sema.h"
+
+/* A field of a dataset as one example sees it (no batch axis). */
+typedef struct DataField {
+    const char *name;
+    Type *type;
+    Span span;
+} DataField;
+
+/* A property of a dataset usable as a dim (`brown.vocab`). */
+typedef struct DataProp {
+    const char *name;
+    DimSym *sym;
+} DataProp;
+
+struct SemaItem {
+    int state;                   /* DFS colour for const folding and recursion: 0, 1 active, 2 done */
+    Vec(DimSym *) dims;          /* ITEM_FUNC: parallel to Item.dim_names */
+    DimSym *batch;               /* ITEM_STAGE: its `B` */
+    Vec(Item *) callees;         /* ITEM_FUNC/STAGE: functions called in the body, with where */
+    Vec(Span) call_spans;
+
+    /* check */
+    int check_state;             /* 0 not yet, 1 checking, 2 done */
+    Type **param_types;          /* per Param; hypers are weak f32 scalars, int args scalars */
+    Type **result_types;         /* per declared result */
+    Type **locals;               /* per REF_LOCAL slot */
+    bool ell_used;               /* the signature has a `...` */
+    Span random_at, param_at;    /* first direct use of randomness / `param`, when has_* */
+    bool has_random, has_param;
+    int reach_random, reach_param; /* through calls: 0 unknown, 1 no, 2 yes */
+    Vec(DataField) fields;       /* ITEM_DATASET */
+    Vec(DataProp) props;         /* ITEM_DATASET */
+    const char *source;          /* ITEM_DATASET: the outer source name (`skipgram`, `csv`, ...) */
+};
+
+/* The resolver creates symbols; check reads and adds (dataset properties, batches). */
+DimSym *sema_new_sym(Arena *a, DimSymKind kind, const char *name, Item *owner, int slot);
+struct SemaItem *sema_item(Arena *a, Item *it);
+
+/* Edit distance for "did you mean" (capped; returns > cap when farther). */
+int sema_edit_distance(const char *a, const char *b, int cap);
+
+/* Computes a dataset's fields and properties (check.c; resolve calls it so that
+ * stage bodies can bind field names). */
+void sema_dataset_fields(Program *p, Item *ds);
+
+/* Source names accepted in datasets and setting names/optimizers in stages. */
+bool sema_is_source_name(const char *name);
+/* Initializer names of `param` (glorot, he, zeros, ones, normal, uniform). */
+bool sema_is_init_name(const char *name);
+
+#endif

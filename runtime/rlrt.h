@@ -70,6 +70,48 @@ typedef struct rt_dataset_spec {
     double subsample;
 } rt_dataset_spec;
 
+/* Where a data file is: path itself when absolute; else base_dir/path, then each
+ * folder of RL_DATA_PATH (':'-separated), then /usr/share/datasets/path. Writes the
+ * first that exists (file or folder) to out; a miss is an error listing every place
+ * it looked. */
+bool rt_resolve_data_path(const char *base_dir, const char *path, char *out, size_t cap,
+                          rt_error *err);
+
+/* A loaded dataset: every field as one array of examples (f32 or i32, `numel`
+ * values each), or for skipgram the tokenised corpus and this epoch's pairs.
+ * Use: load once; per epoch rt_dataset_begin_epoch, then rt_dataset_fill for each
+ * batch index below rt_dataset_batches. */
+typedef struct rt_dataset rt_dataset;
+rt_dataset *rt_dataset_load(const rt_dataset_spec *spec, rt_error *err);
+void rt_dataset_free(rt_dataset *ds);
+int rt_dataset_n_fields(const rt_dataset *ds);
+int rt_dataset_field_index(const rt_dataset *ds, const char *name);   /* -1 when absent */
+const char *rt_dataset_field_name(const rt_dataset *ds, int field);
+int64_t rt_dataset_field_numel(const rt_dataset *ds, int field);
+bool rt_dataset_field_is_i32(const rt_dataset *ds, int field);
+/* Named integer properties: `vocab` (text, tokens: largest id + 1, skipgram). */
+bool rt_dataset_property(const rt_dataset *ds, const char *name, int64_t *value);
+/* Examples available: loaded ones, or for skipgram those of the current epoch
+ * (epoch 0 is drawn at load, so this is never 0 for a non-empty corpus). */
+int64_t rt_dataset_size(const rt_dataset *ds);
+/* Starts an epoch: skipgram draws its pairs afresh from (seed, epoch); the first
+ * `limit` examples (all when limit <= 0) are taken, in order or shuffled by
+ * (seed, epoch). Returns the number of examples in the epoch. */
+int64_t rt_dataset_begin_epoch(rt_dataset *ds, uint64_t seed, int64_t epoch, bool shuffle,
+                               int64_t limit);
+int64_t rt_dataset_epoch_size(const rt_dataset *ds);
+/* ceil(epoch size / batch): a last partial batch is kept, never dropped. */
+int64_t rt_dataset_batches(const rt_dataset *ds, int64_t batch);
+/* Copies batch `index` of the epoch into out[k] (rows x numel of fields[k], f32 or
+ * i32 as the field is) and returns its row count (smaller for the last batch). */
+int64_t rt_dataset_fill(const rt_dataset *ds, int64_t index, int64_t batch, const int *fields,
+                        int n, void *const *out);
+/* Vocabulary (text and skipgram sources): word of an id, and the whole list
+ * written one word per line in id order (the file `save` puts beside parameters). */
+int64_t rt_dataset_vocab_size(const rt_dataset *ds);
+const char *rt_dataset_word(const rt_dataset *ds, int64_t id);
+bool rt_dataset_write_vocab(const rt_dataset *ds, const char *path, rt_error *err);
+
 /* ============================================================ ABI: generated code */
 
 typedef struct rt_pool rt_pool;
@@ -158,6 +200,7 @@ typedef struct rt_rng {
     uint32_t block[4];
 } rt_rng;
 void rt_rng_init(rt_rng *r, uint64_t seed, uint64_t stream, uint64_t step);
+void rt_rng_seek(rt_rng *r, uint64_t index);      /* the next draw is draw `index` */
 uint32_t rt_rng_u32(rt_rng *r);
 double rt_rng_uniform(rt_rng *r);                 /* [0, 1), 53 bits */
 uint64_t rt_rng_below(rt_rng *r, uint64_t n);     /* uniform in [0, n), n > 0 */

@@ -112,6 +112,45 @@ int64_t rt_dataset_vocab_size(const rt_dataset *ds);
 const char *rt_dataset_word(const rt_dataset *ds, int64_t id);
 bool rt_dataset_write_vocab(const rt_dataset *ds, const char *path, rt_error *err);
 
+/* ============================================================ checkpoints */
+
+/* Parameter files are safetensors: an 8-byte little-endian header length, a JSON
+ * header {"NAME": {"dtype": "F32", "shape": [...], "data_offsets": [a, b]}, ...,
+ * "__metadata__": {"key": "value"}} padded with spaces to 8 bytes, then the raw
+ * little-endian data. Optimizer state travels as extra tensors named
+ * "__opt__.KIND.PARAM" (KIND: mom, m, v). */
+typedef struct rt_tensor_ref {
+    const char *name;
+    int rank;
+    int64_t dims[RT_MAX_RANK];
+    float *data;
+} rt_tensor_ref;
+
+typedef struct rt_meta {
+    const char *key, *value;
+} rt_meta;
+
+#define RT_CKPT_FORMAT "rlc-1"
+
+/* Writes atomically: a temporary file in the same folder, flushed and fsync'd,
+ * then renamed over path, so a reader sees the old file or the new one, whole. */
+bool rt_ckpt_write(const char *path, const rt_tensor_ref *tensors, int n, const rt_meta *meta,
+                   int n_meta, rt_error *err);
+
+/* A file read back and validated (header JSON, dtypes, shapes, offsets inside the
+ * data and matching the shapes). */
+typedef struct rt_ckpt rt_ckpt;
+rt_ckpt *rt_ckpt_read(const char *path, rt_error *err);
+void rt_ckpt_free(rt_ckpt *c);
+int rt_ckpt_count(const rt_ckpt *c);
+const rt_tensor_ref *rt_ckpt_tensor(const rt_ckpt *c, int i);
+const rt_tensor_ref *rt_ckpt_find(const rt_ckpt *c, const char *name);
+const char *rt_ckpt_meta(const rt_ckpt *c, const char *key);  /* NULL when absent */
+/* `load`: copies every tensor of the file whose name is among targets into it.
+ * Shapes must agree; every disagreement is listed in one error. Returns the number
+ * of tensors copied, or -1 on error (then nothing is copied). */
+int rt_ckpt_load_into(const rt_ckpt *c, const rt_tensor_ref *targets, int n, rt_error *err);
+
 /* ============================================================ ABI: generated code */
 
 typedef struct rt_pool rt_pool;

@@ -220,6 +220,19 @@ bool rt_update_adam_rows(float *table, int64_t table_rows, int64_t width, const 
 enum { RT_SCHED_CONSTANT, RT_SCHED_LINEAR, RT_SCHED_COSINE };
 float rt_schedule_lr(int kind, double lr, int64_t step, int64_t total, int64_t warmup, double to);
 
+/* ============================================================ thread pool */
+
+/* A pool of n threads in all: the caller plus n - 1 workers that sleep between
+ * jobs. rt_parallel_for splits [0, n) into at most `threads` contiguous ranges,
+ * the caller runs the first; pool NULL (or a call from inside a job) runs inline.
+ * Thread policy: the pool and OpenBLAS share one budget. rt_pool_create gives
+ * OpenBLAS `threads` threads for the matrix products the step calls between
+ * parallel loops; while a parallel loop runs, OpenBLAS is set to 1 thread, so the
+ * two never run more threads than the budget at once. */
+rt_pool *rt_pool_create(int threads);
+void rt_pool_destroy(rt_pool *pool);
+int rt_pool_threads(const rt_pool *pool);
+
 /* ============================================================ random numbers */
 
 /* Philox-4x32-10 (Salmon et al., SC'11): 4 x 32 random bits from a 128-bit counter

@@ -738,11 +738,20 @@ static Val lower_builtin(Lower *L, Frame *f, const Expr *call, const char *name)
     }
     if (strcmp(name, "one_hot") == 0) {
         int y;
-        int64_t n;
+        IrDim n;
         if (!need_node(L, eval_arg(L, f, call, 0, "y"), at, &y)) return v_none();
-        if (!need_int(L, eval_arg(L, f, call, 1, "n"), at, "one_hot's class count", &n))
+        Val nv = eval_arg(L, f, call, 1, "n");
+        if (nv.kind == V_NONE) return nv;
+        if (!val_to_dim(nv, &n)) {
+            diag_error(L->d, at, "one_hot's class count must be an integer");
             return v_none();
-        return v_node(ir_one_hot(g, y, n, at));
+        }
+        if (n.b == 0) return v_node(ir_one_hot(g, y, n.c, at));
+        /* a class count of B (`one_hot(arange(N), N)` over a batch) */
+        IrNode node = {.op = IR_ONE_HOT, .nin = 1, .in = {y}, .dtype = IR_F32, .shape = shape_of(L, y),
+                       .span = at, .dim = n};
+        node.shape.d[node.shape.rank++] = n;
+        return v_node(ir_add_node(g, node));
     }
     if (strcmp(name, "arange") == 0) {
         Val n = eval_arg(L, f, call, 0, "n");

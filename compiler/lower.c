@@ -10,7 +10,8 @@
  *
  * Parameters are named after the component instance that declares them: a
  * layer instance gets `<enclosing>.<layer><k>` with k counting the calls of that
- * layer within the enclosing instance in order; encoders and decoders are one
+ * layer within the enclosing instance in the order they run (arguments before
+ * the call: in `dense(relu(dense(x, 256)), 32)` the inner one is dense0); encoders and decoders are one
  * instance each (`enc.<...>`), so calling `enc` twice meets the same names and
  * reuses the same parameter nodes; a stage body is the instance named after
  * the stage (`probe.dense0.w`, `clip.t`).

@@ -9,6 +9,7 @@
 
 #include <string.h>
 
+#include "lower.h"
 #include "sema.h"
 
 void driver_init(Compilation *c) {
@@ -61,4 +62,55 @@ int driver_dump_ast(const char *path, FILE *out, FILE *err) {
     }
     driver_free(&c);
     return ok ? 0 : 1;
+}
+
+/* `brown.vocab` and the like: load the dataset the way the runtime will and ask it. */
+static bool dataset_dim_from_data(void *ctx, const rt_dataset_spec *spec, const char *property,
+                                  int64_t *value, char *why, size_t why_len) {
+    rt_error err = {0};
+    rt_dataset *ds = rt_dataset_load(spec, &err);
+    if (!ds) {
+        snprintf(why, why_len, "%s", err.msg);
+        return false;
+    }
+    bool ok = rt_dataset_property(ds, property, value);
+    if (!ok) snprintf(why, why_len, "dataset `%s` has no property `%s`", spec->name, property);
+    rt_dataset_free(ds);
+    return ok;
+}
+
+IrProgram *driver_lower(Compilation *c, const char *path) {
+    if (!driver_front(c, path)) return NULL;
+    LowerOptions o = {.dataset_dim = dataset_dim_from_data};
+    return lower_program(&c->program, &c->diags, &o);
+}
+
+int driver_dump_ir(const char *path, bool grad, bool raw, const char *stage, FILE *out, FILE *err) {
+    Compilation c;
+    driver_init(&c);
+    IrProgram *ir = driver_lower(&c, path);
+    diag_print(&c.diags, err);
+    if (ir) {
+        StrBuf sb = {0};
+        lower_dump(ir, grad, raw, stage, &sb);
+        if (sb.data) fputs(sb.data, out);
+        sb_free(&sb);
+    }
+    driver_free(&c);
+    return ir ? 0 : 1;
+}
+
+int driver_summary(const char *path, FILE *out, FILE *err) {
+    Compilation c;
+    driver_init(&c);
+    IrProgram *ir = driver_lower(&c, path);
+    diag_print(&c.diags, err);
+    if (ir) {
+        StrBuf sb = {0};
+        summary_print(ir, &sb);
+        if (sb.data) fputs(sb.data, out);
+        sb_free(&sb);
+    }
+    driver_free(&c);
+    return ir ? 0 : 1;
 }

@@ -27,4 +27,12 @@ int driver_check(const char *const *paths, int npaths, FILE *err);
 /* `rlc dump FILE --ast`: the parsed tree to out, diagnostics to err. */
 int driver_dump_ast(const char *path, FILE *out, FILE *err);
 
+/* The front end, then lowering (with autodiff and simplify) of every stage;
+ * dataset properties such as `brown.vocab` are read from the data. NULL on any error. */
+struct IrProgram *driver_lower(Compilation *c, const char *path);
+/* `rlc dump FILE --ir | --grad [--raw] [--stage NAME]` (lower_dump in lower.h). */
+int driver_dump_ir(const char *path, bool grad, bool raw, const char *stage, FILE *out, FILE *err);
+/* `rlc summary FILE`: parameters, FLOPs and memory per stage. */
+int driver_summary(const char *path, FILE *out, FILE *err);
+
 #endif

@@ -143,7 +143,9 @@ typedef struct IrStage {
     const char *load, *save; /* NULL when absent */
     const char *validate;    /* eval stage name or NULL */
     Vec(const char *) freeze;
-    IrGraph *graph;
+    IrGraph *graph;          /* what runs: differentiated (train) and simplified */
+    IrGraph *forward;        /* the forward graph as lowered, before autodiff and simplify */
+    IrGraph *raw;            /* train: forward + backward as autodiff left it, before simplify */
 } IrStage;
 
 typedef struct IrProgram {

@@ -39,11 +39,17 @@ static int cmd_check(int argc, char **argv) {
 
 static int cmd_dump(int argc, char **argv) {
     const Command *cmd = find_command("dump");
-    const char *file = NULL, *what = NULL;
+    const char *file = NULL, *what = NULL, *stage = NULL;
+    bool raw = false;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--ast") == 0) {
+        if (strcmp(argv[i], "--ast") == 0 || strcmp(argv[i], "--ir") == 0 || strcmp(argv[i], "--grad") == 0) {
             if (what) return usage_error(cmd, "dump shows one phase at a time, not also '%s'", argv[i]);
             what = argv[i];
+        } else if (strcmp(argv[i], "--raw") == 0) {
+            raw = true;
+        } else if (strcmp(argv[i], "--stage") == 0) {
+            if (i + 1 == argc) return usage_error(cmd, "%s", "--stage needs a stage name");
+            stage = argv[++i];
         } else if (argv[i][0] == '-') {
             return usage_error(cmd, "unknown option '%s' for dump", argv[i]);
         } else if (file) {
@@ -53,8 +59,18 @@ static int cmd_dump(int argc, char **argv) {
         }
     }
     if (!file) return usage_error(cmd, "%s", "dump needs a .rl file");
-    if (!what) return usage_error(cmd, "%s", "dump needs the phase to show (--ast)");
-    return driver_dump_ast(file, stdout, stderr);
+    if (!what) return usage_error(cmd, "%s", "dump needs the phase to show (--ast, --ir, --grad)");
+    if (strcmp(what, "--ast") == 0) {
+        if (raw || stage) return usage_error(cmd, "%s", "--raw and --stage go with --ir or --grad");
+        return driver_dump_ast(file, stdout, stderr);
+    }
+    return driver_dump_ir(file, strcmp(what, "--grad") == 0, raw, stage, stdout, stderr);
+}
+
+static int cmd_summary(int argc, char **argv) {
+    const Command *cmd = find_command("summary");
+    if (argc != 2 || argv[1][0] == '-') return usage_error(cmd, "%s", "summary takes one .rl file");
+    return driver_summary(argv[1], stdout, stderr);
 }
 
 static const Command commands[] = {
@@ -64,9 +80,18 @@ static const Command commands[] = {
      "  Exit status 0 when all are clean, 1 on any error.\n",
      cmd_check},
     {"dump", "print a phase's output as text",
-     "rlc dump FILE.rl --ast\n"
-     "  --ast   the syntax tree, each node with its line:column\n",
+     "rlc dump FILE.rl --ast | --ir | --grad [--raw] [--stage NAME]\n"
+     "  --ast    the syntax tree, each node with its line:column\n"
+     "  --ir     the datasets, and each stage's settings and forward graph (simplified)\n"
+     "  --grad   each stage's forward + backward + update graph (simplified)\n"
+     "  --raw    with --ir/--grad: the graph as lowered (and differentiated), before simplify\n"
+     "  --stage  only that stage\n",
      cmd_dump},
+    {"summary", "parameters, FLOPs and memory of each stage",
+     "rlc summary FILE.rl\n"
+     "  Per stage: every parameter (shape, count, trained or frozen), totals, the FLOPs of one\n"
+     "  step (forward, backward, update) at the stage's batch size, and the memory a step needs.\n",
+     cmd_summary},
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Golden tests: every *.rl here states what rlc must answer (README.md).
-#   run.sh RLC [--update]    run from tests/golden; --update rewrites .ast/.diag
+#   run.sh RLC [--update]    run from tests/golden; --update rewrites .ast/.ir/.grad/.diag
 set -uo pipefail
 
 rlc="" update=0
@@ -40,6 +40,18 @@ for src in *.rl; do
       ok=0
     fi
   fi
+
+  for kind in ir grad; do  # NAME.ir / NAME.grad: `rlc dump --ir / --grad`
+    [ -e "$name.$kind" ] || continue
+    checked=1
+    "$rlc" dump "$src" --$kind >"$tmp/out" 2>"$tmp/err"
+    if [ $update = 1 ]; then
+      cp "$tmp/out" "$name.$kind"
+    elif ! d=$(diff -u "$name.$kind" "$tmp/out"); then
+      fail "$name" "dump --$kind differs from $name.$kind" "$d$(cat "$tmp/err")"
+      ok=0
+    fi
+  done
 
   "$rlc" check "$src" >/dev/null 2>"$tmp/check"
   status=$?

@@ -201,7 +201,7 @@ static void eval_move(Ev *e, const IrNode *n, double *out, const Dims *od) {
         return;
     }
     if (n->op == IR_ONE_HOT) {
-        int64_t k = n->dim.c;
+        int64_t k = ir_dim_value(n->dim, e->B);
         for (int64_t i = 0; i < xd.n; i++)
             for (int64_t j = 0; j < k; j++) out[i * k + j] = (int64_t)x[i] == j;
         return;

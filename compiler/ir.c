@@ -167,8 +167,7 @@ static bool ir_infer(const IrGraph *g, IrNode *n, StrBuf *why) {
             n->dtype = g->inputs.items[n->index].dtype;
             return true;
         case IR_ARANGE:
-            if (n->shape.rank != 1 || n->shape.d[0].b != 0)
-                return fail(why, "arange needs a constant 1-D shape");
+            if (n->shape.rank != 1) return fail(why, "arange is 1-D");
             n->dtype = IR_I32;
             return true;
         case IR_DIMVAL:
@@ -299,10 +298,12 @@ static bool ir_infer(const IrGraph *g, IrNode *n, StrBuf *why) {
             n->dtype = x->dtype;
             return true;
         case IR_ONE_HOT:
-            if (x->dtype != IR_I32 || x->shape.rank >= IR_MAX_RANK || n->dim.c <= 0)
+            /* n may be B-dependent: `one_hot(arange(N), N)` over a batch */
+            if (x->dtype != IR_I32 || x->shape.rank >= IR_MAX_RANK || (n->dim.b == 0 && n->dim.c <= 0) ||
+                n->dim.b < 0)
                 return fail(why, "one_hot needs i32 of rank < %d and n > 0", IR_MAX_RANK);
             n->shape = x->shape;
-            n->shape.d[n->shape.rank++] = ir_dim_const(n->dim.c);
+            n->shape.d[n->shape.rank++] = n->dim;
             n->dtype = IR_F32;
             return true;
         default:
@@ -642,7 +643,7 @@ static void print_attrs(const IrGraph *g, const IrNode *n, StrBuf *out) {
         dim_print((IrDim){n->end_b, n->end}, out);
         break;
     case IR_CONCAT: sb_printf(out, " axis=%d", n->axis); break;
-    case IR_ONE_HOT: sb_printf(out, " n=%lld", (long long)n->dim.c); break;
+    case IR_ONE_HOT: sb_puts(out, " n="); dim_print(n->dim, out); break;
     case IR_MATMUL:
         if (n->trans_a) sb_puts(out, " trans_a");
         if (n->trans_b) sb_puts(out, " trans_b");

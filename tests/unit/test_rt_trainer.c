@@ -174,6 +174,30 @@ static void test_errors_are_values(void **state) {
     assert_non_null(strstr(err.msg, "absent"));
 }
 
+
+/* steps: 10 steps over limit = 50 examples in batches of 16 (3 full + 1 of 2 an
+ * epoch) are two whole epochs and two steps of a third; a validate stage runs on
+ * the parameters being trained, never its own `load`. */
+static void test_steps_limit_and_validate(void **state) {
+    (void)state;
+    linreg u = {.nan_at = -1}, ue = {.nan_at = -1};
+    rt_stage stages[2] = {train_stage(&u), eval_stage(&ue, "/nonexistent/never-read.rlw")};
+    stages[0].epochs = 0;
+    stages[0].steps = 10;
+    stages[0].limit = 50;
+    stages[0].save = NULL;
+    rt_program prog = {"lin.rl", 1, 1, &data, 2, stages};
+    record rec = {0};
+    rt_run_options o = {.quiet = true, .runs_dir = runs, .stage = "fit", .on_epoch = on_epoch,
+                        .on_epoch_user = &rec};
+    rt_error err = {0};
+    if (!rt_run_program(&prog, &o, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(u.calls, 10);
+    assert_int_equal(u.partial, 2);
+    assert_int_equal(rec.n, 3);
+    assert_int_equal(ue.calls, 3 * 4); /* validation after each of the 3 epochs, 100 rows / 32 */
+}
+
 static void test_png_grid(void **state) {
     (void)state;
     float img[3 * 4];
@@ -226,6 +250,7 @@ int main(void) {
         cmocka_unit_test(test_trains_saves_and_loads),
         cmocka_unit_test(test_nan_stops_and_keeps_last_file),
         cmocka_unit_test(test_errors_are_values),
+        cmocka_unit_test(test_steps_limit_and_validate),
         cmocka_unit_test(test_png_grid),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

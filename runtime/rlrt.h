@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* ============================================================ errors */
 
@@ -274,5 +275,87 @@ typedef enum {
 } rt_init_kind;
 void rt_init_param(float *p, const int64_t *dims, int rank, rt_init_kind kind, double a, double b,
                    uint64_t seed, const char *name);
+
+/* ============================================================ programs and the trainer */
+
+/* What the compiler hands the trainer: datasets, stages, and per stage its
+ * parameters, inputs, reports, optimizer and compiled step. rlc run (JIT), the
+ * interpreter mode and the standalone trainers of rlc build all fill one of these
+ * and call rt_run_program. */
+typedef enum { RT_OPT_SGD, RT_OPT_ADAM, RT_OPT_ADAMW } rt_opt_kind;
+
+typedef struct rt_optimizer {
+    rt_opt_kind kind;
+    double lr, momentum, beta1, beta2, eps, weight_decay;
+    int schedule;                      /* RT_SCHED_* */
+    int64_t warmup;
+    double to;                         /* linear/cosine: the final learning rate */
+} rt_optimizer;
+
+typedef struct rt_param_spec {
+    const char *name;                  /* "enc.dense0.w": shared across stages by name */
+    int rank;
+    int64_t dims[RT_MAX_RANK];
+    rt_init_kind init;
+    double a, b;                       /* normal(a, b), uniform(a, b), value a */
+    bool trained;                      /* false: frozen here, no optimizer state */
+} rt_param_spec;
+
+typedef struct rt_stage {
+    const char *name;
+    bool train;                        /* false: eval */
+    int dataset;                       /* index into rt_program.datasets */
+    int64_t batch;
+    int64_t epochs, steps;             /* train: one of them > 0 (steps wins) */
+    int64_t limit;                     /* > 0: only the first `limit` examples */
+    uint64_t seed;
+    const char *load, *save;           /* parameter files, or NULL */
+    int validate;                      /* index of an eval stage run after each epoch, or -1 */
+    int n_params;
+    const rt_param_spec *params;       /* in graph order: rt_step_ctx.params follows it */
+    int n_inputs;
+    const char *const *inputs;         /* dataset field names, in graph input order */
+    int n_reports;
+    const char *const *reports;
+    rt_optimizer opt;
+    void *user;                        /* handed back to the three functions below */
+    void (*step)(void *user, rt_step_ctx *ctx);
+    size_t (*workspace_bytes)(void *user, int64_t B);
+    /* Called when a step's loss is non-finite, with that step's context (inputs as
+     * fed, parameters as they are after it); writes what is to blame (the compiler
+     * reruns the step in its interpreter to find the first bad node). May be NULL. */
+    bool (*explain_nonfinite)(void *user, const rt_step_ctx *ctx, char *msg, size_t cap);
+} rt_stage;
+
+typedef struct rt_program {
+    const char *name;                  /* the .rl file, for messages and metadata */
+    uint64_t hash;                     /* of the program: stored in parameter files */
+    int n_datasets;
+    const rt_dataset_spec *datasets;
+    int n_stages;
+    const rt_stage *stages;
+} rt_program;
+
+typedef struct rt_run_options {
+    const char *stage;                 /* run only this stage; NULL: all, in order */
+    int64_t epochs;                    /* > 0: overrides the epochs of train stages */
+    int threads;                       /* <= 0: 1 */
+    bool override_seed;
+    uint64_t seed;
+    bool quiet;                        /* no progress and no epoch lines */
+    FILE *out;                         /* NULL: stdout */
+    const char *runs_dir;              /* metrics go to RUNS/STAGE/metrics.csv; NULL: "runs" */
+    /* Called after every epoch of a train stage and once per eval stage run. */
+    void (*on_epoch)(void *user, const char *stage, int64_t epoch, double loss,
+                     const double *reports, int n_reports);
+    void *on_epoch_user;
+} rt_run_options;
+
+bool rt_run_program(const rt_program *prog, const rt_run_options *options, rt_error *err);
+
+/* Writes n grayscale images [n, h*w] (values in [0, 1], clamped) as one PNG grid
+ * of `cols` columns with a 1-pixel gap. */
+bool rt_png_grid(const char *path, const float *images, int64_t n, int64_t h, int64_t w,
+                 int64_t cols, rt_error *err);
 
 #endif

@@ -93,6 +93,9 @@ typedef struct rt_step_ctx {
  * only on (seed, stream, step, i), so any thread may fill any range and the
  * draws are identical at every thread count. */
 enum { RT_RAND_BERNOULLI, RT_RAND_NORMAL, RT_RAND_UNIFORM, RT_RAND_RANDINT };
+/* Writes elements [lo, hi) of the draw to out[lo..hi) (out is the whole tensor):
+ * bernoulli: f32 1 with probability a, else 0; normal: f32 mean a, std b;
+ * uniform: f32 in [a, b); randint: i32 in [a, b). */
 void rt_random_fill(int kind, void *out, int64_t lo, int64_t hi, double a, double b,
                     uint64_t seed, uint64_t stream, uint64_t step);
 /* Translate each image of in [n, h*w] by a random offset in [-max, max]^2, zero fill. */
@@ -102,5 +105,79 @@ void rt_shift2d(float *out, const float *in, int64_t n, int64_t h, int64_t w, in
 /* Runs fn(ctx, lo, hi) over [0, n) split into contiguous ranges on the pool's threads. */
 typedef void (*rt_range_fn)(void *ctx, int64_t lo, int64_t hi);
 void rt_parallel_for(rt_pool *pool, int64_t n, rt_range_fn fn, void *ctx);
+
+/* Optimizer updates, called by generated code and the IR interpreter alike.
+ * SGD (PyTorch's convention): g = grad + wd*p; mom = momentum*mom + g; p -= lr*mom
+ * (mom may be NULL when momentum == 0: then p -= lr*g).
+ * Adam: m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g^2; p -= lr * m^/(sqrt(v^)+eps) with
+ * m^ = m/(1-b1^t), v^ = v/(1-b2^t), t = step + 1 (step is rt_step_ctx.step, 0-based).
+ * weight_decay adds wd*p to g (Adam) or, when decoupled (AdamW), subtracts lr*wd*p from p. */
+void rt_update_sgd(float *param, const float *grad, float *mom, int64_t n, float lr,
+                   float momentum, float weight_decay);
+void rt_update_adam(float *param, const float *grad, float *m, float *v, int64_t n, float lr,
+                    float beta1, float beta2, float eps, float weight_decay, bool decoupled,
+                    int64_t step);
+/* Sparse-row variants for embedding gradients: grad holds n_rows rows of `width`,
+ * row k belongs to table row rows[k]; duplicate rows are summed first, so each
+ * touched table row gets exactly one update (lazy Adam: untouched rows keep their
+ * m and v). scratch: rt_rows_scratch_bytes(n_rows, width) bytes, or NULL to let the
+ * runtime allocate; returns false only when that allocation fails. Rows out of
+ * [0, table_rows) are ignored. */
+size_t rt_rows_scratch_bytes(int64_t n_rows, int64_t width);
+bool rt_update_sgd_rows(float *table, int64_t table_rows, int64_t width, const int32_t *rows,
+                        const float *grad, int64_t n_rows, float *mom, float lr, float momentum,
+                        float weight_decay, void *scratch);
+bool rt_update_adam_rows(float *table, int64_t table_rows, int64_t width, const int32_t *rows,
+                         const float *grad, int64_t n_rows, float *m, float *v, float lr,
+                         float beta1, float beta2, float eps, float weight_decay, bool decoupled,
+                         int64_t step, void *scratch);
+
+/* Learning-rate schedules. step is 0-based, total the stage's step count.
+ * Every kind first warms up linearly over `warmup` steps (lr*(step+1)/warmup);
+ * linear then goes from lr to `to` over the remaining steps, cosine follows half a
+ * cosine from lr to `to`. */
+enum { RT_SCHED_CONSTANT, RT_SCHED_LINEAR, RT_SCHED_COSINE };
+float rt_schedule_lr(int kind, double lr, int64_t step, int64_t total, int64_t warmup, double to);
+
+/* ============================================================ random numbers */
+
+/* Philox-4x32-10 (Salmon et al., SC'11): 4 x 32 random bits from a 128-bit counter
+ * and a 64-bit key. The runtime's scheme: key = rt_philox_key(seed, stream),
+ * counter = (block index i/4 as 64 bits, step as 64 bits). */
+void rt_philox4x32(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);
+void rt_philox_key(uint64_t seed, uint64_t stream, uint32_t key[2]);
+/* FNV-1a of a string: the stream of a named parameter's initialisation. */
+uint64_t rt_hash_name(const char *s);
+
+/* A sequential stream over the same generator, for shuffling and samplers:
+ * draw k is lane k%4 of block k/4 at counter step `step`. */
+typedef struct rt_rng {
+    uint32_t key[2];
+    uint64_t step;
+    uint64_t next;          /* index of the next 32-bit draw */
+    uint32_t block[4];
+} rt_rng;
+void rt_rng_init(rt_rng *r, uint64_t seed, uint64_t stream, uint64_t step);
+uint32_t rt_rng_u32(rt_rng *r);
+double rt_rng_uniform(rt_rng *r);                 /* [0, 1), 53 bits */
+uint64_t rt_rng_below(rt_rng *r, uint64_t n);     /* uniform in [0, n), n > 0 */
+double rt_rng_normal(rt_rng *r);                  /* standard normal, Box-Muller */
+void rt_rng_shuffle(rt_rng *r, int64_t *items, int64_t n); /* Fisher-Yates */
+
+/* Parameter initialisation. The draw uses (seed, rt_hash_name(name)), so a
+ * parameter's initial value depends on its name and the seed only, never on the
+ * order parameters are created in. Fans: rank 1 -> fan_in = fan_out = dims[0];
+ * rank >= 2 -> fan_in = product of all dims but the last, fan_out = the last. */
+typedef enum {
+    RT_INIT_GLOROT,     /* uniform(-l, l), l = sqrt(6 / (fan_in + fan_out)) */
+    RT_INIT_HE,         /* normal(0, sqrt(2 / fan_in)) */
+    RT_INIT_ZEROS,
+    RT_INIT_ONES,
+    RT_INIT_NORMAL,     /* normal(a, b): mean a, std b */
+    RT_INIT_UNIFORM,    /* uniform(a, b) */
+    RT_INIT_VALUE,      /* every element = a */
+} rt_init_kind;
+void rt_init_param(float *p, const int64_t *dims, int rank, rt_init_kind kind, double a, double b,
+                   uint64_t seed, const char *name);
 
 #endif

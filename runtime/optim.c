@@ -1,0 +1,151 @@
+/* optim.c — optimizer updates and learning-rate schedules: plain loops that the
+ * generated code and the IR interpreter both call, so they agree by construction. */
+#include "rlrt.h"
+
+#include <math.h>
+
+#define RT_PI 3.14159265358979323846
+#include <stdlib.h>
+#include <string.h>
+
+void rt_update_sgd(float *param, const float *grad, float *mom, int64_t n, float lr,
+                   float momentum, float weight_decay) {
+    if (mom && momentum != 0.0f) {
+        for (int64_t i = 0; i < n; i++) {
+            float g = grad[i] + weight_decay * param[i];
+            mom[i] = momentum * mom[i] + g;
+            param[i] -= lr * mom[i];
+        }
+    } else {
+        for (int64_t i = 0; i < n; i++) param[i] -= lr * (grad[i] + weight_decay * param[i]);
+    }
+}
+
+/* Bias corrections 1/(1-b^t) folded into one step size and one eps, as Kingma & Ba's
+ * "efficient" form: p -= lr_t * m / (sqrt(v) + eps_t), lr_t = lr*sqrt(1-b2^t)/(1-b1^t),
+ * eps_t = eps*sqrt(1-b2^t). This equals lr * m^ / (sqrt(v^) + eps) exactly. */
+typedef struct adam_coef {
+    float b1, b2, one_b1, one_b2, lr_t, eps_t, decay;
+} adam_coef;
+
+static adam_coef adam_coefs(float lr, float beta1, float beta2, float eps, float wd,
+                            bool decoupled, int64_t step) {
+    double t = (double)step + 1.0;
+    double c1 = 1.0 - pow(beta1, t), c2 = sqrt(1.0 - pow(beta2, t));
+    adam_coef c = {beta1, beta2, 1.0f - beta1, 1.0f - beta2, (float)(lr * c2 / c1),
+                   (float)(eps * c2), decoupled ? 1.0f - lr * wd : 1.0f};
+    return c;
+}
+
+static inline void adam_one(float *p, float g, float *m, float *v, const adam_coef *c) {
+    *m = c->b1 * *m + c->one_b1 * g;
+    *v = c->b2 * *v + c->one_b2 * g * g;
+    *p = *p * c->decay - c->lr_t * *m / (sqrtf(*v) + c->eps_t);
+}
+
+void rt_update_adam(float *param, const float *grad, float *m, float *v, int64_t n, float lr,
+                    float beta1, float beta2, float eps, float weight_decay, bool decoupled,
+                    int64_t step) {
+    adam_coef c = adam_coefs(lr, beta1, beta2, eps, weight_decay, decoupled, step);
+    float l2 = decoupled ? 0.0f : weight_decay;
+    for (int64_t i = 0; i < n; i++) adam_one(&param[i], grad[i] + l2 * param[i], &m[i], &v[i], &c);
+}
+
+/* Scratch layout: n_rows (row, position) pairs, then one summed row of width. */
+typedef struct row_ref {
+    int32_t row;
+    int32_t pos;
+} row_ref;
+
+size_t rt_rows_scratch_bytes(int64_t n_rows, int64_t width) {
+    return (size_t)n_rows * sizeof(row_ref) + (size_t)width * sizeof(float);
+}
+
+static int cmp_row_ref(const void *a, const void *b) {
+    const row_ref *x = a, *y = b;
+    if (x->row != y->row) return x->row < y->row ? -1 : 1;
+    return (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+/* Calls apply(table row, summed gradient) once per distinct valid row, in row order. */
+typedef void (*row_apply_fn)(void *ctx, int64_t row, const float *g, int64_t width);
+
+static bool for_each_summed_row(int64_t table_rows, int64_t width, const int32_t *rows,
+                                const float *grad, int64_t n_rows, void *scratch,
+                                row_apply_fn apply, void *ctx) {
+    void *owned = NULL;
+    if (!scratch) {
+        owned = malloc(rt_rows_scratch_bytes(n_rows, width));
+        if (!owned) return false;
+        scratch = owned;
+    }
+    row_ref *refs = scratch;
+    float *sum = (float *)(refs + n_rows);
+    for (int64_t k = 0; k < n_rows; k++) refs[k] = (row_ref){rows[k], (int32_t)k};
+    qsort(refs, (size_t)n_rows, sizeof *refs, cmp_row_ref);
+    for (int64_t k = 0; k < n_rows;) {
+        int32_t row = refs[k].row;
+        memcpy(sum, grad + (int64_t)refs[k].pos * width, (size_t)width * sizeof(float));
+        int64_t j = k + 1;
+        for (; j < n_rows && refs[j].row == row; j++) {
+            const float *g = grad + (int64_t)refs[j].pos * width;
+            for (int64_t c = 0; c < width; c++) sum[c] += g[c];
+        }
+        if (row >= 0 && row < table_rows) apply(ctx, row, sum, width);
+        k = j;
+    }
+    free(owned);
+    return true;
+}
+
+typedef struct sgd_rows_ctx {
+    float *table, *mom;
+    float lr, momentum, wd;
+} sgd_rows_ctx;
+
+static void sgd_row(void *ctx, int64_t row, const float *g, int64_t width) {
+    sgd_rows_ctx *c = ctx;
+    rt_update_sgd(c->table + row * width, g, c->mom ? c->mom + row * width : NULL, width, c->lr,
+                  c->momentum, c->wd);
+}
+
+bool rt_update_sgd_rows(float *table, int64_t table_rows, int64_t width, const int32_t *rows,
+                        const float *grad, int64_t n_rows, float *mom, float lr, float momentum,
+                        float weight_decay, void *scratch) {
+    sgd_rows_ctx c = {table, mom, lr, momentum, weight_decay};
+    return for_each_summed_row(table_rows, width, rows, grad, n_rows, scratch, sgd_row, &c);
+}
+
+typedef struct adam_rows_ctx {
+    float *table, *m, *v;
+    float l2;
+    adam_coef coef;
+} adam_rows_ctx;
+
+static void adam_row(void *ctx, int64_t row, const float *g, int64_t width) {
+    adam_rows_ctx *c = ctx;
+    float *p = c->table + row * width, *m = c->m + row * width, *v = c->v + row * width;
+    for (int64_t i = 0; i < width; i++) adam_one(&p[i], g[i] + c->l2 * p[i], &m[i], &v[i], &c->coef);
+}
+
+bool rt_update_adam_rows(float *table, int64_t table_rows, int64_t width, const int32_t *rows,
+                         const float *grad, int64_t n_rows, float *m, float *v, float lr,
+                         float beta1, float beta2, float eps, float weight_decay, bool decoupled,
+                         int64_t step, void *scratch) {
+    adam_rows_ctx c = {table, m, v, decoupled ? 0.0f : weight_decay,
+                       adam_coefs(lr, beta1, beta2, eps, weight_decay, decoupled, step)};
+    return for_each_summed_row(table_rows, width, rows, grad, n_rows, scratch, adam_row, &c);
+}
+
+float rt_schedule_lr(int kind, double lr, int64_t step, int64_t total, int64_t warmup, double to) {
+    if (warmup > 0 && step < warmup) return (float)(lr * (double)(step + 1) / (double)warmup);
+    int64_t span = total - (warmup > 0 ? warmup : 0);
+    double frac = span > 0 ? (double)(step - (warmup > 0 ? warmup : 0)) / (double)span : 1.0;
+    if (frac > 1.0) frac = 1.0;
+    if (frac < 0.0) frac = 0.0;
+    switch (kind) {
+    case RT_SCHED_LINEAR: return (float)(lr + (to - lr) * frac);
+    case RT_SCHED_COSINE: return (float)(to + (lr - to) * 0.5 * (1.0 + cos(RT_PI * frac)));
+    default: return (float)lr;
+    }
+}

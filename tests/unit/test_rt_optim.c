@@ -1,0 +1,106 @@
+/* Optimizer updates against their textbook formulas evaluated in double, the
+ * sparse-row variants against the dense ones, and the schedules' end points. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <string.h>
+
+#include "rlrt.h"
+
+static void test_sgd(void **state) {
+    (void)state;
+    float p[2] = {1.0f, -2.0f}, g[2] = {0.5f, 0.25f}, mom[2] = {0.1f, 0.0f};
+    rt_update_sgd(p, g, mom, 2, 0.1f, 0.9f, 0.01f);
+    /* g' = g + 0.01 p; mom = 0.9 mom + g'; p -= 0.1 mom */
+    double m0 = 0.9 * 0.1 + 0.5 + 0.01, m1 = 0.25 - 0.02;
+    assert_float_equal(mom[0], m0, 1e-6);
+    assert_float_equal(p[0], 1.0 - 0.1 * m0, 1e-6);
+    assert_float_equal(p[1], -2.0 - 0.1 * m1, 1e-6);
+    float q[1] = {1.0f}, h[1] = {2.0f};
+    rt_update_sgd(q, h, NULL, 1, 0.5f, 0.0f, 0.0f);
+    assert_float_equal(q[0], 0.0, 1e-7);
+}
+
+static void adam_ref(double *p, double g, double *m, double *v, double lr, double b1, double b2,
+                     double eps, double wd, int decoupled, int t) {
+    if (!decoupled) g += wd * *p;
+    *m = b1 * *m + (1 - b1) * g;
+    *v = b2 * *v + (1 - b2) * g * g;
+    double mh = *m / (1 - pow(b1, t)), vh = *v / (1 - pow(b2, t));
+    if (decoupled) *p -= lr * wd * *p;
+    *p -= lr * mh / (sqrt(vh) + eps);
+}
+
+static void test_adam_matches_formula(void **state) {
+    (void)state;
+    for (int decoupled = 0; decoupled < 2; decoupled++) {
+        float p[3] = {0.5f, -1.0f, 2.0f}, m[3] = {0}, v[3] = {0};
+        double rp[3] = {0.5, -1.0, 2.0}, rm[3] = {0}, rv[3] = {0};
+        for (int step = 0; step < 20; step++) {
+            float g[3];
+            for (int i = 0; i < 3; i++) g[i] = (float)sin(step + i) * 0.3f + 0.05f * p[i];
+            rt_update_adam(p, g, m, v, 3, 0.01f, 0.9f, 0.999f, 1e-8f, 0.1f, decoupled, step);
+            for (int i = 0; i < 3; i++)
+                adam_ref(&rp[i], g[i], &rm[i], &rv[i], 0.01, 0.9, 0.999, 1e-8, 0.1, decoupled, step + 1);
+        }
+        for (int i = 0; i < 3; i++) assert_float_equal(p[i], rp[i], 1e-5);
+    }
+}
+
+static void test_rows_sum_duplicates(void **state) {
+    (void)state;
+    enum { R = 5, W = 3, K = 4 };
+    float table[R * W], dense_t[R * W];
+    for (int i = 0; i < R * W; i++) table[i] = dense_t[i] = (float)i * 0.1f;
+    int32_t rows[K] = {3, 1, 3, 99}; /* 99 is out of range: ignored */
+    float grad[K * W];
+    for (int i = 0; i < K * W; i++) grad[i] = (float)(i + 1);
+    float dense_g[R * W] = {0};
+    for (int k = 0; k < 3; k++)
+        for (int c = 0; c < W; c++) dense_g[rows[k] * W + c] += grad[k * W + c];
+    /* momentum 0.9 and weight decay: a duplicate applied twice would differ */
+    float mom[R * W] = {0}, dmom[R * W] = {0};
+    assert_true(rt_update_sgd_rows(table, R, W, rows, grad, K, mom, 0.1f, 0.9f, 0.5f, NULL));
+    for (int r = 0; r < R; r++)
+        if (r == 1 || r == 3) rt_update_sgd(dense_t + r * W, dense_g + r * W, dmom + r * W, W, 0.1f, 0.9f, 0.5f);
+    assert_memory_equal(table, dense_t, sizeof table);
+
+    float m[R * W] = {0}, v[R * W] = {0}, dm[R * W] = {0}, dv[R * W] = {0};
+    char scratch[256];
+    assert_true(rt_rows_scratch_bytes(K, W) <= sizeof scratch);
+    assert_true(rt_update_adam_rows(table, R, W, rows, grad, K, m, v, 0.01f, 0.9f, 0.999f, 1e-8f,
+                                    0.0f, false, 4, scratch));
+    for (int r = 0; r < R; r++)
+        if (r == 1 || r == 3)
+            rt_update_adam(dense_t + r * W, dense_g + r * W, dm + r * W, dv + r * W, W, 0.01f, 0.9f,
+                           0.999f, 1e-8f, 0.0f, false, 4);
+    assert_memory_equal(table, dense_t, sizeof table);
+    assert_true(m[0] == 0.0f && v[2 * W] == 0.0f); /* lazy: untouched rows keep their state */
+}
+
+static void test_schedules(void **state) {
+    (void)state;
+    assert_float_equal(rt_schedule_lr(RT_SCHED_CONSTANT, 0.1, 50, 100, 0, 0), 0.1, 1e-7);
+    assert_float_equal(rt_schedule_lr(RT_SCHED_LINEAR, 0.1, 0, 100, 0, 0), 0.1, 1e-7);
+    assert_float_equal(rt_schedule_lr(RT_SCHED_LINEAR, 0.1, 50, 100, 0, 0), 0.05, 1e-7);
+    assert_float_equal(rt_schedule_lr(RT_SCHED_LINEAR, 0.1, 100, 100, 0, 0.01), 0.01, 1e-7);
+    assert_float_equal(rt_schedule_lr(RT_SCHED_COSINE, 0.1, 0, 110, 10, 0), 0.01, 1e-7);
+    assert_float_equal(rt_schedule_lr(RT_SCHED_COSINE, 0.1, 9, 110, 10, 0), 0.1, 1e-7);
+    assert_float_equal(rt_schedule_lr(RT_SCHED_COSINE, 0.1, 10, 110, 10, 0), 0.1, 1e-7);
+    assert_float_equal(rt_schedule_lr(RT_SCHED_COSINE, 0.1, 60, 110, 10, 0), 0.05, 1e-7);
+    assert_float_equal(rt_schedule_lr(RT_SCHED_COSINE, 0.1, 110, 110, 10, 0), 0.0, 1e-7);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sgd),
+        cmocka_unit_test(test_adam_matches_formula),
+        cmocka_unit_test(test_rows_sum_duplicates),
+        cmocka_unit_test(test_schedules),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,168 @@
+/* gradcheck.c — symbolic gradients against central finite differences.
+ *
+ * Everything runs in double through the interpreter, so the finite difference
+ * (L(p + h) - L(p - h)) / 2h with h = 1e-6 (1 + |p|) has an error near 1e-9 and
+ * any gradient rule that is wrong shows as a large relative error. Random ops
+ * draw with the same (seed, stream, step) in every evaluation, so they are
+ * held fixed. */
+#include "interp.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+enum { GC_MAX_SAMPLES = 20, GC_DEFAULT_RANGE = 4 };
+
+/* Gradients below this size are compared absolutely rather than relatively. */
+#define GC_FLOOR 1e-3
+
+static uint64_t splitmix(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [-1, 1). */
+static double uniform(uint64_t *s) { return (double)(splitmix(s) >> 11) / 4503599627370496.0 - 1.0; }
+
+/* The exclusive upper bound each i32 node's values must respect: the table
+ * size of the gathers it feeds, the n of the one_hots, through any movement
+ * ops in between; GC_DEFAULT_RANGE when nothing constrains it. */
+static int64_t *index_limits(const IrGraph *g) {
+    int n = g->nodes.len;
+    int64_t *lim = malloc(sizeof(int64_t) * (size_t)(n + 1));
+    if (!lim) return NULL;
+    for (int i = 0; i < n; i++) lim[i] = INT64_MAX;
+    for (int id = n - 1; id >= 0; id--) {
+        const IrNode *u = &g->nodes.items[id];
+        int src = -1;
+        int64_t bound = INT64_MAX;
+        if (u->op == IR_GATHER) {
+            src = u->in[1];
+            bound = g->nodes.items[u->in[0]].shape.d[0].c;
+        } else if (u->op == IR_SCATTER_ADD) {
+            src = u->in[0];
+            bound = u->shape.d[0].c;
+        } else if (u->op == IR_ONE_HOT) {
+            src = u->in[0];
+            bound = u->dim.c;
+        } else if (ir_op_info[u->op].cls == IRC_MOVE && u->dtype == IR_I32) {
+            for (int k = 0; k < u->nin; k++)
+                if (lim[id] < lim[u->in[k]]) lim[u->in[k]] = lim[id];
+        }
+        if (src >= 0 && bound < lim[src]) lim[src] = bound;
+    }
+    return lim;
+}
+
+typedef struct GcState {
+    const IrGraph *g;
+    int64_t B;
+    uint64_t seed;
+    double **params;
+    void **inputs;
+} GcState;
+
+static double loss_at(const GcState *s) {
+    return interp_loss_grad(s->g, s->B, s->params, s->inputs, s->seed, 0, NULL);
+}
+
+static void free_state(GcState *s, double **grads) {
+    for (int i = 0; i < s->g->params.len; i++) {
+        if (s->params) free(s->params[i]);
+        if (grads) free(grads[i]);
+    }
+    for (int i = 0; s->inputs && i < s->g->inputs.len; i++) free(s->inputs[i]);
+    free(s->params);
+    free(s->inputs);
+    free(grads);
+}
+
+/* Fills params and inputs with small random values; false when memory runs out. */
+static bool make_state(GcState *s, uint64_t *rng, double **grads) {
+    const IrGraph *g = s->g;
+    for (int i = 0; i < g->params.len; i++) {
+        int64_t n = ir_shape_numel(&g->params.items[i].shape, s->B);
+        s->params[i] = malloc(sizeof(double) * (size_t)(n + 1));
+        grads[i] = malloc(sizeof(double) * (size_t)(n + 1));
+        if (!s->params[i] || !grads[i]) return false;
+        for (int64_t k = 0; k < n; k++) s->params[i][k] = uniform(rng);
+    }
+    int64_t *lim = index_limits(g);
+    if (!lim) return false;
+    bool ok = true;
+    for (int i = 0; i < g->inputs.len && ok; i++) {
+        const IrInput *in = &g->inputs.items[i];
+        int64_t n = ir_shape_numel(&in->shape, s->B);
+        s->inputs[i] = malloc(4 * (size_t)(n + 1));
+        if (!(ok = s->inputs[i] != NULL)) break;
+        if (in->dtype == IR_F32) {
+            float *f = s->inputs[i];
+            for (int64_t k = 0; k < n; k++) f[k] = (float)uniform(rng);
+        } else {
+            int64_t range = lim[in->node] == INT64_MAX ? GC_DEFAULT_RANGE : lim[in->node];
+            int32_t *v = s->inputs[i];
+            for (int64_t k = 0; k < n; k++)
+                v[k] = range > 0 ? (int32_t)(splitmix(rng) % (uint64_t)range) : 0;
+        }
+    }
+    free(lim);
+    return ok;
+}
+
+bool ir_gradcheck(const IrGraph *g, int64_t B, uint64_t seed, double tolerance, StrBuf *report) {
+    uint64_t rng = seed;
+    GcState s = {.g = g, .B = B, .seed = seed};
+    s.params = calloc((size_t)g->params.len + 1, sizeof(double *));
+    s.inputs = calloc((size_t)g->inputs.len + 1, sizeof(void *));
+    double **grads = calloc((size_t)g->params.len + 1, sizeof(double *));
+    if (!s.params || !s.inputs || !grads || !make_state(&s, &rng, grads)) {
+        sb_puts(report, "gradcheck: out of memory\n");
+        free_state(&s, grads);
+        return false;
+    }
+    bool pass = true;
+    double base = interp_loss_grad(g, B, s.params, s.inputs, seed, 0, grads);
+    if (!isfinite(base)) {
+        sb_printf(report, "gradcheck %s: the loss is not finite (%g)\n", g->name, base);
+        pass = false;
+    }
+    for (int i = 0; i < g->params.len && pass; i++) {
+        const IrParam *p = &g->params.items[i];
+        if (!p->trained) continue;
+        /* Reached only through stop_gradient or a random op (or not at all):
+         * no symbolic gradient by design, so nothing to compare. */
+        if (p->grad < 0) {
+            sb_printf(report, "none %s: no gradient\n", p->name);
+            continue;
+        }
+        int64_t n = ir_shape_numel(&p->shape, B);
+        int64_t samples = n < GC_MAX_SAMPLES ? n : GC_MAX_SAMPLES;
+        double worst = 0, w_sym = 0, w_num = 0;
+        int64_t w_at = 0;
+        for (int64_t j = 0; j < samples; j++) {
+            int64_t k = n <= GC_MAX_SAMPLES ? j : (int64_t)(splitmix(&rng) % (uint64_t)n);
+            double keep = s.params[i][k], h = 1e-6 * (1.0 + fabs(keep));
+            s.params[i][k] = keep + h;
+            double up = loss_at(&s);
+            s.params[i][k] = keep - h;
+            double down = loss_at(&s);
+            s.params[i][k] = keep;
+            double num = (up - down) / (2 * h), sym = grads[i][k];
+            double den = fmax(GC_FLOOR, fmax(fabs(num), fabs(sym)));
+            double err = fabs(num - sym) / den;
+            if (!(err <= worst)) {
+                worst = err;
+                w_at = k;
+                w_sym = sym;
+                w_num = num;
+            }
+        }
+        bool ok = worst <= tolerance;
+        pass &= ok;
+        sb_printf(report, "%s %s: worst relative error %.3g at [%lld] (symbolic %.9g, numeric %.9g)\n",
+                  ok ? "ok  " : "FAIL", p->name, worst, (long long)w_at, w_sym, w_num);
+    }
+    free_state(&s, grads);
+    return pass;
+}

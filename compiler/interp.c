@@ -1,0 +1,436 @@
+/* interp.c — the reference interpreter: the oracle compiled steps are checked
+ * against. Every node is one plain loop over its elements, in double; nothing
+ * is fused or reordered, so a wrong answer here is a wrong rule, not a wrong
+ * optimization. */
+#include "interp.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Dims of a shape at this B, and row-major strides. */
+typedef struct Dims {
+    int rank;
+    int64_t d[IR_MAX_RANK];
+    int64_t st[IR_MAX_RANK];
+    int64_t n;
+} Dims;
+
+static Dims dims_of(const IrShape *s, int64_t B) {
+    Dims r = {.rank = s->rank, .n = 1};
+    for (int i = s->rank - 1; i >= 0; i--) {
+        r.d[i] = ir_dim_value(s->d[i], B);
+        r.st[i] = r.n;
+        r.n *= r.d[i];
+    }
+    return r;
+}
+
+static void unravel(int64_t flat, const Dims *s, int64_t *idx) {
+    for (int i = 0; i < s->rank; i++) {
+        idx[i] = s->d[i] ? flat / s->st[i] : 0;
+        flat -= idx[i] * s->st[i];
+    }
+}
+
+typedef struct Ev {
+    InterpRun *r;
+    const IrGraph *g;
+    int64_t B;
+} Ev;
+
+static const IrNode *node_at(const Ev *e, int id) { return &e->g->nodes.items[id]; }
+static Dims dims(const Ev *e, int id) { return dims_of(&node_at(e, id)->shape, e->B); }
+static const double *val(const Ev *e, const IrNode *n, int k) { return e->r->v[n->in[k]]; }
+
+static double unary(IrOp op, double x) {
+    switch (op) {
+    case IR_NEG: return -x;
+    case IR_EXP: return exp(x);
+    case IR_LOG: return log(x);
+    case IR_SQRT: return sqrt(x);
+    case IR_ABS: return fabs(x);
+    case IR_SIGN: return (x > 0) - (x < 0);
+    case IR_TANH: return tanh(x);
+    case IR_SIGMOID: return 1.0 / (1.0 + exp(-x));
+    case IR_RELU: return x > 0 ? x : 0.0;
+    default: return x; /* float(), stop_gradient */
+    }
+}
+
+static double binary(IrOp op, double x, double y) {
+    switch (op) {
+    case IR_ADD: return x + y;
+    case IR_SUB: return x - y;
+    case IR_MUL: return x * y;
+    case IR_DIV: return x / y;
+    case IR_POW: return pow(x, y);
+    case IR_MAX: return x > y ? x : y;
+    case IR_MIN: return x < y ? x : y;
+    case IR_EQ: return x == y;
+    case IR_NE: return x != y;
+    case IR_LT: return x < y;
+    case IR_LE: return x <= y;
+    case IR_GT: return x > y;
+    case IR_GE: return x >= y;
+    default: return NAN;
+    }
+}
+
+static const int rand_kind[IR_OP_COUNT] = {
+    [IR_BERNOULLI] = RT_RAND_BERNOULLI, [IR_NORMAL] = RT_RAND_NORMAL,
+    [IR_UNIFORM] = RT_RAND_UNIFORM,     [IR_RANDINT] = RT_RAND_RANDINT,
+};
+
+/* Draws through the runtime's RNG so the interpreter and compiled code see the
+ * same numbers. False when the scratch buffer cannot be allocated. */
+static bool eval_random(Ev *e, const IrNode *n, double *out, int64_t count) {
+    InterpRun *r = e->r;
+    if (n->op == IR_SHIFT2D) {
+        Dims in = dims(e, n->in[0]);
+        float *buf = malloc(sizeof(float) * (size_t)(2 * count + 1));
+        if (!buf) return false;
+        const double *x = val(e, n, 0);
+        for (int64_t i = 0; i < count; i++) buf[i] = (float)x[i];
+        rt_shift2d(buf + count, buf, in.d[0], n->dim.c, n->start, n->end, r->seed,
+                   (uint64_t)n->index, (uint64_t)r->step);
+        for (int64_t i = 0; i < count; i++) out[i] = buf[count + i];
+        free(buf);
+        return true;
+    }
+    if (n->op == IR_RANDINT) {
+        int32_t *buf = malloc(sizeof(int32_t) * (size_t)(count + 1));
+        if (!buf) return false;
+        rt_random_fill(RT_RAND_RANDINT, buf, 0, count, n->a, n->b, r->seed, (uint64_t)n->index,
+                       (uint64_t)r->step);
+        for (int64_t i = 0; i < count; i++) out[i] = buf[i];
+        free(buf);
+        return true;
+    }
+    float *buf = malloc(sizeof(float) * (size_t)(count + 1));
+    if (!buf) return false;
+    rt_random_fill(rand_kind[n->op], buf, 0, count, n->a, n->b, r->seed, (uint64_t)n->index,
+                   (uint64_t)r->step);
+    for (int64_t i = 0; i < count; i++) out[i] = buf[i];
+    free(buf);
+    return true;
+}
+
+static bool eval_reduce(Ev *e, const IrNode *n, double *out, const Dims *od) {
+    Dims xd = dims(e, n->in[0]);
+    const double *x = val(e, n, 0);
+    double init = n->op == IR_SUM ? 0.0 : n->op == IR_RMIN ? INFINITY : -INFINITY;
+    double *best = NULL;
+    if (n->op == IR_ARGMAX && !(best = malloc(sizeof(double) * (size_t)(od->n + 1)))) return false;
+    double *acc = best ? best : out;
+    for (int64_t i = 0; i < od->n; i++) acc[i] = init;
+    int64_t idx[IR_MAX_RANK];
+    for (int64_t i = 0; i < xd.n; i++) {
+        unravel(i, &xd, idx);
+        int64_t o = 0, along = 0;
+        for (int a = 0; a < xd.rank; a++) {
+            if (n->axes & (1u << a)) along = idx[a];
+            else o += idx[a] * od->st[a];
+        }
+        switch (n->op) {
+        case IR_SUM: acc[o] += x[i]; break;
+        case IR_RMAX: if (x[i] > acc[o] || isnan(x[i])) acc[o] = x[i]; break;
+        case IR_RMIN: if (x[i] < acc[o] || isnan(x[i])) acc[o] = x[i]; break;
+        default: /* argmax: the first maximum wins */
+            if (x[i] > best[o] || along == 0) {
+                best[o] = x[i];
+                out[o] = (double)along;
+            }
+            break;
+        }
+    }
+    free(best);
+    return true;
+}
+
+static void eval_matmul(Ev *e, const IrNode *n, double *out) {
+    Dims ad = dims(e, n->in[0]), bd = dims(e, n->in[1]), od = dims_of(&n->shape, e->B);
+    const double *A = val(e, n, 0), *Bm = val(e, n, 1);
+    int r = od.rank;
+    int64_t G = r == 3 ? od.d[0] : 1, M = od.d[r - 2], N = od.d[r - 1];
+    int64_t K = n->trans_a ? ad.d[r - 2] : ad.d[r - 1];
+    int64_t as = ad.d[r - 2] * ad.d[r - 1], bs = bd.d[r - 2] * bd.d[r - 1];
+    for (int64_t gi = 0; gi < G; gi++) {
+        const double *a = A + gi * as, *b = Bm + gi * bs;
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t j = 0; j < N; j++) {
+                double s = 0;
+                for (int64_t k = 0; k < K; k++) {
+                    double av = n->trans_a ? a[k * M + i] : a[i * K + k];
+                    double bv = n->trans_b ? b[j * K + k] : b[k * N + j];
+                    s += av * bv;
+                }
+                out[gi * M * N + i * N + j] = s;
+            }
+    }
+}
+
+/* gather / scatter_add: a row of the table is everything after its first axis.
+ * Indices outside the table read zeros and write nowhere. */
+static void eval_gather(Ev *e, const IrNode *n, double *out, const Dims *od) {
+    bool gather = n->op == IR_GATHER;
+    int tab = gather ? n->in[0] : -1, ix = gather ? n->in[1] : n->in[0];
+    Dims td = gather ? dims(e, tab) : *od;
+    int64_t V = td.rank ? td.d[0] : 0, width = V ? td.n / V : 0;
+    Dims id = dims(e, ix);
+    const double *idx = e->r->v[ix];
+    const double *src = val(e, n, gather ? 0 : 1);
+    if (!gather) memset(out, 0, sizeof(double) * (size_t)od->n);
+    for (int64_t i = 0; i < id.n; i++) {
+        int64_t row = (int64_t)idx[i];
+        bool ok = row >= 0 && row < V;
+        for (int64_t k = 0; k < width; k++) {
+            if (gather) out[i * width + k] = ok ? src[row * width + k] : 0.0;
+            else if (ok) out[row * width + k] += src[i * width + k];
+        }
+    }
+}
+
+/* Movement ops: each output element reads one input element (or zero). */
+static void eval_move(Ev *e, const IrNode *n, double *out, const Dims *od) {
+    const double *x = val(e, n, 0);
+    Dims xd = dims(e, n->in[0]);
+    int64_t idx[IR_MAX_RANK];
+    if (n->op == IR_RESHAPE) {
+        memcpy(out, x, sizeof(double) * (size_t)od->n);
+        return;
+    }
+    if (n->op == IR_ONE_HOT) {
+        int64_t k = n->dim.c;
+        for (int64_t i = 0; i < xd.n; i++)
+            for (int64_t j = 0; j < k; j++) out[i * k + j] = (int64_t)x[i] == j;
+        return;
+    }
+    int64_t lo = ir_dim_value((IrDim){n->start_b, n->start}, e->B);
+    for (int64_t o = 0; o < od->n; o++) {
+        unravel(o, od, idx);
+        int64_t off = 0;
+        const double *src = x;
+        const Dims *sd = &xd;
+        Dims yd;
+        switch (n->op) {
+        case IR_BROADCAST: {
+            int lead = od->rank - xd.rank;
+            for (int a = 0; a < xd.rank; a++)
+                off += (xd.d[a] == 1 ? 0 : idx[a + lead]) * xd.st[a];
+            break;
+        }
+        case IR_TRANSPOSE:
+            for (int a = 0; a < od->rank; a++) off += idx[a] * xd.st[n->perm[a]];
+            break;
+        case IR_SLICE:
+            idx[n->axis] += lo;
+            for (int a = 0; a < od->rank; a++) off += idx[a] * xd.st[a];
+            break;
+        case IR_PAD:
+            idx[n->axis] -= lo;
+            if (idx[n->axis] < 0 || idx[n->axis] >= xd.d[n->axis]) {
+                out[o] = 0;
+                continue;
+            }
+            for (int a = 0; a < od->rank; a++) off += idx[a] * xd.st[a];
+            break;
+        case IR_CONCAT:
+            if (idx[n->axis] >= xd.d[n->axis]) {
+                idx[n->axis] -= xd.d[n->axis];
+                yd = dims(e, n->in[1]);
+                sd = &yd;
+                src = val(e, n, 1);
+            }
+            for (int a = 0; a < od->rank; a++) off += idx[a] * sd->st[a];
+            break;
+        default: break;
+        }
+        out[o] = src[off];
+    }
+}
+
+static bool eval_node(Ev *e, int id) {
+    const IrNode *n = node_at(e, id);
+    InterpRun *r = e->r;
+    Dims od = dims_of(&n->shape, e->B);
+    double *out = malloc(sizeof(double) * (size_t)(od.n + 1));
+    if (!out) return false;
+    r->v[id] = out;
+    const double *x = n->nin > 0 ? val(e, n, 0) : NULL;
+    const double *y = n->nin > 1 ? val(e, n, 1) : NULL;
+    switch (ir_op_info[n->op].cls) {
+    case IRC_LEAF:
+        for (int64_t i = 0; i < od.n; i++) {
+            switch (n->op) {
+            case IR_CONST: out[i] = n->a; break;
+            case IR_DIMVAL: out[i] = (double)ir_dim_value(n->dim, e->B); break;
+            case IR_ARANGE: out[i] = (double)i; break;
+            case IR_PARAM:
+                out[i] = r->params_f64 ? r->params_f64[n->index][i] : r->params_f32[n->index][i];
+                break;
+            default: /* input */
+                out[i] = n->dtype == IR_I32 ? ((const int32_t *)r->inputs[n->index])[i]
+                                            : ((const float *)r->inputs[n->index])[i];
+                break;
+            }
+        }
+        break;
+    case IRC_RANDOM:
+        if (!eval_random(e, n, out, od.n)) return false;
+        break;
+    case IRC_UNARY:
+        for (int64_t i = 0; i < od.n; i++) out[i] = unary(n->op, x[i]);
+        break;
+    case IRC_BINARY: {
+        bool i32 = n->dtype == IR_I32;
+        for (int64_t i = 0; i < od.n; i++) {
+            out[i] = binary(n->op, x[i], y[i]);
+            /* i32 arithmetic wraps like the compiled code's 32-bit integers */
+            if (i32) out[i] = (double)(int32_t)(uint32_t)(int64_t)out[i];
+        }
+        break;
+    }
+    case IRC_TERNARY: {
+        const double *z = val(e, n, 2);
+        for (int64_t i = 0; i < od.n; i++) out[i] = x[i] != 0 ? y[i] : z[i];
+        break;
+    }
+    case IRC_REDUCE:
+        if (!eval_reduce(e, n, out, &od)) return false;
+        break;
+    case IRC_MOVE: eval_move(e, n, out, &od); break;
+    case IRC_MATMUL: eval_matmul(e, n, out); break;
+    case IRC_GATHER: eval_gather(e, n, out, &od); break;
+    case IRC_UPDATE: break;
+    }
+    if (r->f32 && n->dtype == IR_F32)
+        for (int64_t i = 0; i < od.n; i++) out[i] = (float)out[i];
+    return true;
+}
+
+bool interp_run(InterpRun *r) {
+    const IrGraph *g = r->g;
+    r->first_nonfinite = -1;
+    r->v = calloc((size_t)g->nodes.len + 1, sizeof(double *));
+    if (!r->v) return false;
+    Ev e = {.r = r, .g = g, .B = r->B};
+    for (int id = 0; id < g->nodes.len; id++) {
+        const IrNode *n = &g->nodes.items[id];
+        if (n->op == IR_UPDATE) continue;
+        if (!eval_node(&e, id)) return false;
+        if (r->first_nonfinite < 0) {
+            int64_t cnt = ir_shape_numel(&n->shape, r->B);
+            for (int64_t i = 0; i < cnt; i++)
+                if (!isfinite(r->v[id][i])) {
+                    r->first_nonfinite = id;
+                    break;
+                }
+            if (r->first_nonfinite >= 0 && r->stop_at_nonfinite) return true;
+        }
+    }
+    return true;
+}
+
+void interp_run_free(InterpRun *r) {
+    if (!r->v) return;
+    for (int i = 0; i < r->g->nodes.len; i++) free(r->v[i]);
+    free(r->v);
+    r->v = NULL;
+}
+
+/* An embedding gradient that is one scatter_add is applied as a sparse row
+ * update (lazy Adam: rows the batch did not read keep their m and v), as the
+ * compiled step does; duplicate rows are summed by the runtime. */
+static bool apply_rows(const IrGraph *g, const IrNode *u, const InterpRun *r, rt_step_ctx *ctx) {
+    const IrNode *sc = &g->nodes.items[u->in[1]];
+    const IrShape *ts = &sc->shape;
+    int64_t V = ts->d[0].c, width = V ? ir_shape_numel(ts, ctx->B) / V : 0;
+    int64_t n_rows = ir_shape_numel(&g->nodes.items[sc->in[0]].shape, ctx->B);
+    const double *idx = r->v[sc->in[0]], *rows = r->v[sc->in[1]];
+    int32_t *ri = malloc(sizeof(int32_t) * (size_t)(n_rows + 1));
+    float *gf = malloc(sizeof(float) * (size_t)(n_rows * width + 1));
+    bool ok = ri && gf;
+    for (int64_t i = 0; ok && i < n_rows; i++) ri[i] = (int32_t)idx[i];
+    for (int64_t i = 0; ok && i < n_rows * width; i++) gf[i] = (float)rows[i];
+    const IrOptim *o = &g->optim;
+    float *param = ctx->params[u->index];
+    float *st = ctx->opt_state ? ctx->opt_state[u->index] : NULL;
+    int64_t n = V * width;
+    if (ok && o->kind == OPT_SGD)
+        ok = rt_update_sgd_rows(param, V, width, ri, gf, n_rows, o->momentum != 0 ? st : NULL,
+                                ctx->lr, (float)o->momentum, (float)o->weight_decay, NULL);
+    else if (ok)
+        ok = rt_update_adam_rows(param, V, width, ri, gf, n_rows, st, st + n, ctx->lr,
+                                 (float)o->beta1, (float)o->beta2, (float)o->eps,
+                                 (float)o->weight_decay, o->kind == OPT_ADAMW, ctx->step, NULL);
+    free(ri);
+    free(gf);
+    return ok;
+}
+
+/* Applies one IR_UPDATE with the runtime's optimizer, as the compiled step does. */
+static bool apply_update(const IrGraph *g, const IrNode *u, const InterpRun *r, rt_step_ctx *ctx) {
+    if (g->nodes.items[u->in[1]].op == IR_SCATTER_ADD) return apply_rows(g, u, r, ctx);
+    const double *grad = r->v[u->in[1]];
+    const IrParam *p = &g->params.items[u->index];
+    int64_t n = ir_shape_numel(&p->shape, ctx->B);
+    float *gf = malloc(sizeof(float) * (size_t)(n + 1));
+    if (!gf) return false;
+    for (int64_t i = 0; i < n; i++) gf[i] = (float)grad[i];
+    const IrOptim *o = &g->optim;
+    float *param = ctx->params[u->index];
+    float *st = ctx->opt_state ? ctx->opt_state[u->index] : NULL;
+    if (o->kind == OPT_SGD)
+        rt_update_sgd(param, gf, o->momentum != 0 ? st : NULL, n, ctx->lr, (float)o->momentum,
+                      (float)o->weight_decay);
+    else
+        rt_update_adam(param, gf, st, st + n, n, ctx->lr, (float)o->beta1, (float)o->beta2,
+                       (float)o->eps, (float)o->weight_decay, o->kind == OPT_ADAMW, ctx->step);
+    free(gf);
+    return true;
+}
+
+bool interp_step(const IrGraph *g, rt_step_ctx *ctx) {
+    InterpRun r = {.g = g, .B = ctx->B, .seed = ctx->seed, .step = ctx->step, .f32 = true,
+                   .params_f32 = ctx->params, .inputs = ctx->inputs};
+    bool ok = interp_run(&r);
+    if (ok) {
+        if (g->loss >= 0 && ctx->loss) *ctx->loss = (float)r.v[g->loss][0];
+        for (int i = 0; i < g->reports.len && ctx->reports; i++)
+            ctx->reports[i] = (float)r.v[g->reports.items[i].node][0];
+        /* Every gradient is computed before any param changes. */
+        for (int id = 0; id < g->nodes.len && ok; id++) {
+            const IrNode *n = &g->nodes.items[id];
+            if (n->op == IR_UPDATE) ok = apply_update(g, n, &r, ctx);
+        }
+    }
+    interp_run_free(&r);
+    return ok;
+}
+
+int interp_first_nonfinite(const IrGraph *g, const rt_step_ctx *ctx) {
+    InterpRun r = {.g = g, .B = ctx->B, .seed = ctx->seed, .step = ctx->step, .f32 = true,
+                   .stop_at_nonfinite = true, .params_f32 = ctx->params, .inputs = ctx->inputs};
+    int bad = interp_run(&r) ? r.first_nonfinite : -1;
+    interp_run_free(&r);
+    return bad;
+}
+
+double interp_loss_grad(const IrGraph *g, int64_t B, double *const *params, void *const *inputs,
+                        uint64_t seed, int64_t step, double *const *grads) {
+    InterpRun r = {.g = g, .B = B, .seed = seed, .step = step, .params_f64 = params,
+                   .inputs = inputs};
+    double loss = NAN;
+    if (interp_run(&r)) {
+        loss = g->loss >= 0 ? r.v[g->loss][0] : NAN;
+        for (int i = 0; i < g->params.len; i++) {
+            if (!grads || !grads[i]) continue;
+            const IrParam *p = &g->params.items[i];
+            int64_t n = ir_shape_numel(&p->shape, B);
+            for (int64_t k = 0; k < n; k++) grads[i][k] = p->grad >= 0 ? r.v[p->grad][k] : 0.0;
+        }
+    }
+    interp_run_free(&r);
+    return loss;
+}

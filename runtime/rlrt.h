@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* ============================================================ errors */
 
@@ -69,6 +70,87 @@ typedef struct rt_dataset_spec {
     int64_t window, negatives;
     double subsample;
 } rt_dataset_spec;
+
+/* Where a data file is: path itself when absolute; else base_dir/path, then each
+ * folder of RL_DATA_PATH (':'-separated), then /usr/share/datasets/path. Writes the
+ * first that exists (file or folder) to out; a miss is an error listing every place
+ * it looked. */
+bool rt_resolve_data_path(const char *base_dir, const char *path, char *out, size_t cap,
+                          rt_error *err);
+
+/* A loaded dataset: every field as one array of examples (f32 or i32, `numel`
+ * values each), or for skipgram the tokenised corpus and this epoch's pairs.
+ * Use: load once; per epoch rt_dataset_begin_epoch, then rt_dataset_fill for each
+ * batch index below rt_dataset_batches. */
+typedef struct rt_dataset rt_dataset;
+rt_dataset *rt_dataset_load(const rt_dataset_spec *spec, rt_error *err);
+void rt_dataset_free(rt_dataset *ds);
+int rt_dataset_n_fields(const rt_dataset *ds);
+int rt_dataset_field_index(const rt_dataset *ds, const char *name);   /* -1 when absent */
+const char *rt_dataset_field_name(const rt_dataset *ds, int field);
+int64_t rt_dataset_field_numel(const rt_dataset *ds, int field);
+bool rt_dataset_field_is_i32(const rt_dataset *ds, int field);
+/* Named integer properties: `vocab` (text, tokens: largest id + 1, skipgram). */
+bool rt_dataset_property(const rt_dataset *ds, const char *name, int64_t *value);
+/* Examples available: loaded ones, or for skipgram those of the current epoch
+ * (epoch 0 is drawn at load, so this is never 0 for a non-empty corpus). */
+int64_t rt_dataset_size(const rt_dataset *ds);
+/* Starts an epoch: skipgram draws its pairs afresh from (seed, epoch); the first
+ * `limit` examples (all when limit <= 0) are taken, in order or shuffled by
+ * (seed, epoch). Returns the number of examples in the epoch. */
+int64_t rt_dataset_begin_epoch(rt_dataset *ds, uint64_t seed, int64_t epoch, bool shuffle,
+                               int64_t limit);
+int64_t rt_dataset_epoch_size(const rt_dataset *ds);
+/* ceil(epoch size / batch): a last partial batch is kept, never dropped. */
+int64_t rt_dataset_batches(const rt_dataset *ds, int64_t batch);
+/* Copies batch `index` of the epoch into out[k] (rows x numel of fields[k], f32 or
+ * i32 as the field is) and returns its row count (smaller for the last batch). */
+int64_t rt_dataset_fill(const rt_dataset *ds, int64_t index, int64_t batch, const int *fields,
+                        int n, void *const *out);
+/* Vocabulary (text and skipgram sources): word of an id, and the whole list
+ * written one word per line in id order (the file `save` puts beside parameters). */
+int64_t rt_dataset_vocab_size(const rt_dataset *ds);
+const char *rt_dataset_word(const rt_dataset *ds, int64_t id);
+bool rt_dataset_write_vocab(const rt_dataset *ds, const char *path, rt_error *err);
+
+/* ============================================================ checkpoints */
+
+/* Parameter files are safetensors: an 8-byte little-endian header length, a JSON
+ * header {"NAME": {"dtype": "F32", "shape": [...], "data_offsets": [a, b]}, ...,
+ * "__metadata__": {"key": "value"}} padded with spaces to 8 bytes, then the raw
+ * little-endian data. Optimizer state travels as extra tensors named
+ * "__opt__.KIND.PARAM" (KIND: mom, m, v). */
+typedef struct rt_tensor_ref {
+    const char *name;
+    int rank;
+    int64_t dims[RT_MAX_RANK];
+    float *data;
+} rt_tensor_ref;
+
+typedef struct rt_meta {
+    const char *key, *value;
+} rt_meta;
+
+#define RT_CKPT_FORMAT "rlc-1"
+
+/* Writes atomically: a temporary file in the same folder, flushed and fsync'd,
+ * then renamed over path, so a reader sees the old file or the new one, whole. */
+bool rt_ckpt_write(const char *path, const rt_tensor_ref *tensors, int n, const rt_meta *meta,
+                   int n_meta, rt_error *err);
+
+/* A file read back and validated (header JSON, dtypes, shapes, offsets inside the
+ * data and matching the shapes). */
+typedef struct rt_ckpt rt_ckpt;
+rt_ckpt *rt_ckpt_read(const char *path, rt_error *err);
+void rt_ckpt_free(rt_ckpt *c);
+int rt_ckpt_count(const rt_ckpt *c);
+const rt_tensor_ref *rt_ckpt_tensor(const rt_ckpt *c, int i);
+const rt_tensor_ref *rt_ckpt_find(const rt_ckpt *c, const char *name);
+const char *rt_ckpt_meta(const rt_ckpt *c, const char *key);  /* NULL when absent */
+/* `load`: copies every tensor of the file whose name is among targets into it.
+ * Shapes must agree; every disagreement is listed in one error. Returns the number
+ * of tensors copied, or -1 on error (then nothing is copied). */
+int rt_ckpt_load_into(const rt_ckpt *c, const rt_tensor_ref *targets, int n, rt_error *err);
 
 /* ============================================================ ABI: generated code */
 
@@ -139,6 +221,19 @@ bool rt_update_adam_rows(float *table, int64_t table_rows, int64_t width, const 
 enum { RT_SCHED_CONSTANT, RT_SCHED_LINEAR, RT_SCHED_COSINE };
 float rt_schedule_lr(int kind, double lr, int64_t step, int64_t total, int64_t warmup, double to);
 
+/* ============================================================ thread pool */
+
+/* A pool of n threads in all: the caller plus n - 1 workers that sleep between
+ * jobs. rt_parallel_for splits [0, n) into at most `threads` contiguous ranges,
+ * the caller runs the first; pool NULL (or a call from inside a job) runs inline.
+ * Thread policy: the pool and OpenBLAS share one budget. rt_pool_create gives
+ * OpenBLAS `threads` threads for the matrix products the step calls between
+ * parallel loops; while a parallel loop runs, OpenBLAS is set to 1 thread, so the
+ * two never run more threads than the budget at once. */
+rt_pool *rt_pool_create(int threads);
+void rt_pool_destroy(rt_pool *pool);
+int rt_pool_threads(const rt_pool *pool);
+
 /* ============================================================ random numbers */
 
 /* Philox-4x32-10 (Salmon et al., SC'11): 4 x 32 random bits from a 128-bit counter
@@ -158,6 +253,7 @@ typedef struct rt_rng {
     uint32_t block[4];
 } rt_rng;
 void rt_rng_init(rt_rng *r, uint64_t seed, uint64_t stream, uint64_t step);
+void rt_rng_seek(rt_rng *r, uint64_t index);      /* the next draw is draw `index` */
 uint32_t rt_rng_u32(rt_rng *r);
 double rt_rng_uniform(rt_rng *r);                 /* [0, 1), 53 bits */
 uint64_t rt_rng_below(rt_rng *r, uint64_t n);     /* uniform in [0, n), n > 0 */
@@ -179,5 +275,87 @@ typedef enum {
 } rt_init_kind;
 void rt_init_param(float *p, const int64_t *dims, int rank, rt_init_kind kind, double a, double b,
                    uint64_t seed, const char *name);
+
+/* ============================================================ programs and the trainer */
+
+/* What the compiler hands the trainer: datasets, stages, and per stage its
+ * parameters, inputs, reports, optimizer and compiled step. rlc run (JIT), the
+ * interpreter mode and the standalone trainers of rlc build all fill one of these
+ * and call rt_run_program. */
+typedef enum { RT_OPT_SGD, RT_OPT_ADAM, RT_OPT_ADAMW } rt_opt_kind;
+
+typedef struct rt_optimizer {
+    rt_opt_kind kind;
+    double lr, momentum, beta1, beta2, eps, weight_decay;
+    int schedule;                      /* RT_SCHED_* */
+    int64_t warmup;
+    double to;                         /* linear/cosine: the final learning rate */
+} rt_optimizer;
+
+typedef struct rt_param_spec {
+    const char *name;                  /* "enc.dense0.w": shared across stages by name */
+    int rank;
+    int64_t dims[RT_MAX_RANK];
+    rt_init_kind init;
+    double a, b;                       /* normal(a, b), uniform(a, b), value a */
+    bool trained;                      /* false: frozen here, no optimizer state */
+} rt_param_spec;
+
+typedef struct rt_stage {
+    const char *name;
+    bool train;                        /* false: eval */
+    int dataset;                       /* index into rt_program.datasets */
+    int64_t batch;
+    int64_t epochs, steps;             /* train: one of them > 0 (steps wins) */
+    int64_t limit;                     /* > 0: only the first `limit` examples */
+    uint64_t seed;
+    const char *load, *save;           /* parameter files, or NULL */
+    int validate;                      /* index of an eval stage run after each epoch, or -1 */
+    int n_params;
+    const rt_param_spec *params;       /* in graph order: rt_step_ctx.params follows it */
+    int n_inputs;
+    const char *const *inputs;         /* dataset field names, in graph input order */
+    int n_reports;
+    const char *const *reports;
+    rt_optimizer opt;
+    void *user;                        /* handed back to the three functions below */
+    void (*step)(void *user, rt_step_ctx *ctx);
+    size_t (*workspace_bytes)(void *user, int64_t B);
+    /* Called when a step's loss is non-finite, with that step's context (inputs as
+     * fed, parameters as they are after it); writes what is to blame (the compiler
+     * reruns the step in its interpreter to find the first bad node). May be NULL. */
+    bool (*explain_nonfinite)(void *user, const rt_step_ctx *ctx, char *msg, size_t cap);
+} rt_stage;
+
+typedef struct rt_program {
+    const char *name;                  /* the .rl file, for messages and metadata */
+    uint64_t hash;                     /* of the program: stored in parameter files */
+    int n_datasets;
+    const rt_dataset_spec *datasets;
+    int n_stages;
+    const rt_stage *stages;
+} rt_program;
+
+typedef struct rt_run_options {
+    const char *stage;                 /* run only this stage; NULL: all, in order */
+    int64_t epochs;                    /* > 0: overrides the epochs of train stages */
+    int threads;                       /* <= 0: 1 */
+    bool override_seed;
+    uint64_t seed;
+    bool quiet;                        /* no progress and no epoch lines */
+    FILE *out;                         /* NULL: stdout */
+    const char *runs_dir;              /* metrics go to RUNS/STAGE/metrics.csv; NULL: "runs" */
+    /* Called after every epoch of a train stage and once per eval stage run. */
+    void (*on_epoch)(void *user, const char *stage, int64_t epoch, double loss,
+                     const double *reports, int n_reports);
+    void *on_epoch_user;
+} rt_run_options;
+
+bool rt_run_program(const rt_program *prog, const rt_run_options *options, rt_error *err);
+
+/* Writes n grayscale images [n, h*w] (values in [0, 1], clamped) as one PNG grid
+ * of `cols` columns with a 1-pixel gap. */
+bool rt_png_grid(const char *path, const float *images, int64_t n, int64_t h, int64_t w,
+                 int64_t cols, rt_error *err);
 
 #endif

@@ -145,6 +145,11 @@ void rt_rng_init(rt_rng *r, uint64_t seed, uint64_t stream, uint64_t step) {
     r->next = 0;
 }
 
+void rt_rng_seek(rt_rng *r, uint64_t index) {
+    r->next = index;
+    if (index & 3) philox_block(r->key, index >> 2, r->step, r->block);
+}
+
 uint32_t rt_rng_u32(rt_rng *r) {
     if ((r->next & 3) == 0) philox_block(r->key, r->next >> 2, r->step, r->block);
     return r->block[r->next++ & 3];

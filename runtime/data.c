@@ -1,0 +1,719 @@
+/* data.c — the data sources of rl-language.md §4.1: path look-up, and readers for
+ * idx (plain or gzip), csv, npy, tokens and text. Each reader validates what it
+ * reads and names the file in every error; none trusts a size it has not checked. */
+#define _POSIX_C_SOURCE 200809L
+#include "data_internal.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <zlib.h>
+
+/* ------------------------------------------------------------ paths */
+
+static bool exists(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+static bool is_dir(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Appends "dir/path" as a candidate to the looked-in list; true when it exists. */
+static bool try_candidate(const char *dir, size_t dir_len, const char *path, char *out, size_t cap,
+                          char *looked, size_t looked_cap) {
+    if (dir_len == 0) {
+        dir = ".";
+        dir_len = 1;
+    }
+    snprintf(out, cap, "%.*s/%s", (int)dir_len, dir, path);
+    size_t used = strlen(looked);
+    if (used + 3 < looked_cap)
+        snprintf(looked + used, looked_cap - used, "%s%s", used ? ", " : "", out);
+    return exists(out);
+}
+
+bool rt_resolve_data_path(const char *base_dir, const char *path, char *out, size_t cap,
+                          rt_error *err) {
+    if (path[0] == '/') {
+        snprintf(out, cap, "%s", path);
+        if (exists(out)) return true;
+        rt_fail(err, "cannot find data file '%s'", path);
+        return false;
+    }
+    char looked[900] = "";
+    const char *base = base_dir && base_dir[0] ? base_dir : ".";
+    if (try_candidate(base, strlen(base), path, out, cap, looked, sizeof looked)) return true;
+    const char *env = getenv("RL_DATA_PATH");
+    for (const char *p = env; p && *p;) {
+        const char *colon = strchr(p, ':');
+        size_t len = colon ? (size_t)(colon - p) : strlen(p);
+        if (len && try_candidate(p, len, path, out, cap, looked, sizeof looked)) return true;
+        p = colon ? colon + 1 : p + len;
+    }
+    const char *sys = "/usr/share/datasets";
+    if (try_candidate(sys, strlen(sys), path, out, cap, looked, sizeof looked)) return true;
+    rt_fail(err, "cannot find data file '%s' (looked in: %s)", path, looked);
+    return false;
+}
+
+/* Reads a whole file; gzip-compressed files are inflated (zlib reads plain files as is). */
+static bool read_all(const char *path, unsigned char **data, size_t *len, rt_error *err) {
+    gzFile f = gzopen(path, "rb");
+    if (!f) {
+        rt_fail(err, "%s: cannot open: %s", path, strerror(errno));
+        return false;
+    }
+    size_t cap = 1 << 16, n = 0;
+    unsigned char *buf = malloc(cap);
+    for (;;) {
+        if (!buf) break;
+        if (n == cap) {
+            unsigned char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        unsigned want = (unsigned)(cap - n > (1u << 30) ? (1u << 30) : cap - n);
+        int got = gzread(f, buf + n, want);
+        if (got < 0) {
+            int code;
+            const char *msg = gzerror(f, &code);
+            rt_fail(err, "%s: read error: %s", path, msg);
+            free(buf);
+            gzclose(f);
+            return false;
+        }
+        if (got == 0) break;
+        n += (size_t)got;
+    }
+    gzclose(f);
+    if (!buf) {
+        rt_fail(err, "%s: out of memory while reading", path);
+        return false;
+    }
+    *data = buf;
+    *len = n;
+    return true;
+}
+
+/* ------------------------------------------------------------ raw values */
+
+static size_t raw_size(raw_type t) {
+    switch (t) {
+    case RAW_U8:
+    case RAW_I8: return 1;
+    case RAW_I16: return 2;
+    case RAW_I32:
+    case RAW_F32: return 4;
+    case RAW_F64: return 8;
+    }
+    return 1;
+}
+
+double rt_raw_get(const rt_raw *r, int64_t i) {
+    switch (r->type) {
+    case RAW_U8: return ((const uint8_t *)r->data)[i];
+    case RAW_I8: return ((const int8_t *)r->data)[i];
+    case RAW_I16: return ((const int16_t *)r->data)[i];
+    case RAW_I32: return ((const int32_t *)r->data)[i];
+    case RAW_F32: return ((const float *)r->data)[i];
+    case RAW_F64: return ((const double *)r->data)[i];
+    }
+    return 0;
+}
+
+void rt_raw_free(rt_raw *r) {
+    free(r->data);
+    r->data = NULL;
+}
+
+/* ------------------------------------------------------------ idx */
+
+static uint32_t be32(const unsigned char *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* IDX: two zero bytes, a type code, the number of dims; dims as big-endian u32;
+ * then the values, big-endian. The first dim counts examples. */
+static bool load_idx(const char *path, rt_raw *out, rt_error *err) {
+    unsigned char *buf;
+    size_t len;
+    if (!read_all(path, &buf, &len, err)) return false;
+    if (len < 4 || buf[0] != 0 || buf[1] != 0) {
+        rt_fail(err, "%s: bad magic: not an IDX file (expected 00 00 TYPE DIMS)", path);
+        free(buf);
+        return false;
+    }
+    raw_type t;
+    switch (buf[2]) {
+    case 0x08: t = RAW_U8; break;
+    case 0x09: t = RAW_I8; break;
+    case 0x0B: t = RAW_I16; break;
+    case 0x0C: t = RAW_I32; break;
+    case 0x0D: t = RAW_F32; break;
+    case 0x0E: t = RAW_F64; break;
+    default:
+        rt_fail(err, "%s: bad magic: unknown IDX type code 0x%02x", path, buf[2]);
+        free(buf);
+        return false;
+    }
+    int nd = buf[3];
+    if (nd < 1 || nd > 8) {
+        rt_fail(err, "%s: bad magic: %d dimensions (1 to 8 expected)", path, nd);
+        free(buf);
+        return false;
+    }
+    if (len < 4 + 4 * (size_t)nd) {
+        rt_fail(err, "%s: short file: header cut off", path);
+        free(buf);
+        return false;
+    }
+    uint64_t n = be32(buf + 4), per = 1;
+    for (int d = 1; d < nd; d++) {
+        per *= be32(buf + 4 + 4 * d);
+        if (per > ((uint64_t)1 << 40)) {
+            rt_fail(err, "%s: dimensions too large", path);
+            free(buf);
+            return false;
+        }
+    }
+    size_t es = raw_size(t), head = 4 + 4 * (size_t)nd;
+    uint64_t want = n * per * es;
+    if (len - head < want) {
+        rt_fail(err, "%s: short file: %llu examples of %llu values need %llu bytes of data, found %zu",
+                path, (unsigned long long)n, (unsigned long long)per, (unsigned long long)want,
+                len - head);
+        free(buf);
+        return false;
+    }
+    memmove(buf, buf + head, want);
+    for (uint64_t i = 0; es > 1 && i < n * per; i++) { /* big-endian to native */
+        unsigned char *p = buf + i * es;
+        for (size_t a = 0, b = es - 1; a < b; a++, b--) {
+            unsigned char c = p[a];
+            p[a] = p[b];
+            p[b] = c;
+        }
+    }
+    out->type = t;
+    out->data = buf;
+    out->n = (int64_t)n;
+    out->per = (int64_t)per;
+    return true;
+}
+
+/* ------------------------------------------------------------ csv */
+
+static bool load_csv(const char *path, int64_t columns, rt_raw *out, rt_error *err) {
+    unsigned char *buf;
+    size_t len;
+    if (columns <= 0) {
+        rt_fail(err, "%s: csv needs columns = N with N > 0", path);
+        return false;
+    }
+    if (!read_all(path, &buf, &len, err)) return false;
+    size_t cap = 1024, n = 0;
+    float *vals = malloc(cap * sizeof *vals);
+    char *text = (char *)buf;
+    int64_t line = 0;
+    size_t pos = 0;
+    bool ok = vals != NULL;
+    while (ok && pos < len) {
+        size_t end = pos;
+        while (end < len && text[end] != '\n') end++;
+        line++;
+        size_t stop = end;
+        if (stop > pos && text[stop - 1] == '\r') stop--;
+        bool blank = true;
+        for (size_t k = pos; k < stop; k++) blank = blank && isspace((unsigned char)text[k]);
+        if (line > 1 && !blank) { /* line 1 is the header */
+            int64_t found = 0;
+            size_t k = pos;
+            for (;;) {
+                char cell[128];
+                size_t c0 = k;
+                while (k < stop && text[k] != ',') k++;
+                size_t cl = k - c0;
+                while (cl && isspace((unsigned char)text[c0])) c0++, cl--;
+                while (cl && isspace((unsigned char)text[c0 + cl - 1])) cl--;
+                char *endp = NULL;
+                if (cl > 0 && cl < sizeof cell) {
+                    memcpy(cell, text + c0, cl);
+                    cell[cl] = 0;
+                    errno = 0;
+                    double v = strtod(cell, &endp);
+                    if (*endp == 0 && found < columns) {
+                        if (n == cap) {
+                            float *nv = realloc(vals, cap * 2 * sizeof *vals);
+                            if (!nv) {
+                                ok = false;
+                                rt_fail(err, "%s: out of memory", path);
+                                break;
+                            }
+                            vals = nv;
+                            cap *= 2;
+                        }
+                        vals[n++] = (float)v;
+                    }
+                }
+                if (cl == 0 || cl >= sizeof cell || *endp != 0) {
+                    rt_fail(err, "%s:%lld: value %lld is not a number: '%.*s'", path, (long long)line,
+                            (long long)found + 1, (int)(cl > 40 ? 40 : cl), text + c0);
+                    ok = false;
+                    break;
+                }
+                found++;
+                if (k >= stop) break;
+                k++;
+            }
+            if (ok && found != columns) {
+                rt_fail(err, "%s:%lld: expected %lld values (columns = %lld), found %lld", path,
+                        (long long)line, (long long)columns, (long long)columns, (long long)found);
+                ok = false;
+            }
+        }
+        pos = end + 1;
+    }
+    free(buf);
+    if (!ok) {
+        free(vals);
+        return false;
+    }
+    out->type = RAW_F32;
+    out->data = vals;
+    out->n = (int64_t)(n / (size_t)columns);
+    out->per = columns;
+    return true;
+}
+
+/* ------------------------------------------------------------ npy */
+
+/* Finds `'key':` in the header dict and returns what follows, spaces skipped. */
+static const char *npy_key(const char *h, const char *key) {
+    char pat[32];
+    snprintf(pat, sizeof pat, "'%s'", key);
+    const char *p = strstr(h, pat);
+    if (!p) return NULL;
+    p += strlen(pat);
+    while (*p == ' ') p++;
+    if (*p != ':') return NULL;
+    p++;
+    while (*p == ' ') p++;
+    return p;
+}
+
+/* .npy v1/v2: "\x93NUMPY", major, minor, header length (u16 LE in v1, u32 LE in
+ * v2), a Python dict literal {'descr': '<f4', 'fortran_order': False, 'shape': (N, ...)}. */
+static bool load_npy(const char *path, rt_raw *out, rt_error *err) {
+    unsigned char *buf;
+    size_t len;
+    if (!read_all(path, &buf, &len, err)) return false;
+    char *hdr = NULL;
+    bool ok = false;
+    if (len < 10 || memcmp(buf, "\x93NUMPY", 6) != 0) {
+        rt_fail(err, "%s: bad magic: not a .npy file", path);
+        goto done;
+    }
+    int major = buf[6];
+    if (major != 1 && major != 2) {
+        rt_fail(err, "%s: unsupported .npy version %d (1 or 2 expected)", path, major);
+        goto done;
+    }
+    size_t hl, head;
+    if (major == 1) {
+        hl = (size_t)buf[8] | (size_t)buf[9] << 8;
+        head = 10;
+    } else {
+        if (len < 12) {
+            rt_fail(err, "%s: short file: header cut off", path);
+            goto done;
+        }
+        hl = (size_t)buf[8] | (size_t)buf[9] << 8 | (size_t)buf[10] << 16 | (size_t)buf[11] << 24;
+        head = 12;
+    }
+    if (len - head < hl) {
+        rt_fail(err, "%s: short file: header cut off", path);
+        goto done;
+    }
+    hdr = malloc(hl + 1);
+    if (!hdr) goto done;
+    memcpy(hdr, buf + head, hl);
+    hdr[hl] = 0;
+    const char *d = npy_key(hdr, "descr"), *fo = npy_key(hdr, "fortran_order"),
+               *sh = npy_key(hdr, "shape");
+    if (!d || !fo || !sh || *sh != '(') {
+        rt_fail(err, "%s: malformed .npy header: %.80s", path, hdr);
+        goto done;
+    }
+    raw_type t;
+    if (strncmp(d, "'<f4'", 5) == 0) t = RAW_F32;
+    else if (strncmp(d, "'<i4'", 5) == 0) t = RAW_I32;
+    else {
+        rt_fail(err, "%s: unsupported dtype %.8s ('<f4' or '<i4' expected)", path, d);
+        goto done;
+    }
+    if (strncmp(fo, "False", 5) != 0) {
+        rt_fail(err, "%s: Fortran-order arrays are not supported (save with C order)", path);
+        goto done;
+    }
+    int64_t dims[16];
+    int nd = 0;
+    const char *p = sh + 1;
+    for (;;) {
+        while (*p == ' ' || *p == ',') p++;
+        if (*p == ')') break;
+        char *e;
+        long long v = strtoll(p, &e, 10);
+        if (e == p || v < 0 || nd == 16 || v > ((int64_t)1 << 40)) {
+            rt_fail(err, "%s: malformed shape in .npy header: %.40s", path, sh);
+            goto done;
+        }
+        dims[nd++] = v;
+        p = e;
+    }
+    int64_t n = nd ? dims[0] : 1, per = 1;
+    for (int k = 1; k < nd; k++) per *= dims[k];
+    size_t want = (size_t)n * (size_t)per * 4, have = len - head - hl;
+    if (have < want) {
+        rt_fail(err, "%s: short file: shape needs %zu bytes of data, found %zu", path, want, have);
+        goto done;
+    }
+    memmove(buf, buf + head + hl, want); /* x86 and arm64 are little-endian, as '<' */
+    out->type = t;
+    out->data = buf;
+    out->n = n;
+    out->per = per;
+    buf = NULL;
+    ok = true;
+done:
+    free(hdr);
+    free(buf);
+    return ok;
+}
+
+/* ------------------------------------------------------------ tokens */
+
+static bool load_tokens(const char *path, int64_t length, rt_raw *out, rt_error *err) {
+    if (length <= 0) {
+        rt_fail(err, "%s: tokens needs length = L with L > 0", path);
+        return false;
+    }
+    unsigned char *buf;
+    size_t len;
+    if (!read_all(path, &buf, &len, err)) return false;
+    size_t lines = 0;
+    for (size_t i = 0; i < len; i++) lines += buf[i] == '\n';
+    if (len && buf[len - 1] != '\n') lines++;
+    int32_t *ids = calloc(lines ? lines * (size_t)length : 1, sizeof *ids);
+    if (!ids) {
+        free(buf);
+        rt_fail(err, "%s: out of memory", path);
+        return false;
+    }
+    int64_t n = 0, vocab = 1, line = 0;
+    size_t pos = 0;
+    while (pos < len) {
+        size_t end = pos;
+        while (end < len && buf[end] != '\n') end++;
+        line++;
+        int64_t k = 0;
+        size_t q = pos;
+        while (q < end) {
+            while (q < end && isspace(buf[q])) q++;
+            if (q >= end) break;
+            long long v = 0;
+            size_t s0 = q;
+            while (q < end && isdigit(buf[q]) && v < INT32_MAX) v = v * 10 + (buf[q++] - '0');
+            if (q == s0 || (q < end && !isspace(buf[q])) || v >= INT32_MAX) {
+                rt_fail(err, "%s:%lld: token %lld is not a word id", path, (long long)line,
+                        (long long)k + 1);
+                free(buf);
+                free(ids);
+                return false;
+            }
+            if (k < length) ids[n * length + k] = (int32_t)v;
+            if (v + 1 > vocab) vocab = v + 1;
+            k++;
+        }
+        n++;
+        pos = end + 1;
+    }
+    free(buf);
+    out->type = RAW_I32;
+    out->data = ids;
+    out->n = n;
+    out->per = length;
+    out->vocab = vocab;
+    return true;
+}
+
+/* ------------------------------------------------------------ text and vocabulary */
+
+typedef struct word_table {
+    char **words;
+    int64_t *counts;
+    int64_t n, cap;
+    int32_t *slots;            /* open addressing: index + 1, 0 = empty */
+    int64_t n_slots;
+} word_table;
+
+static uint64_t hash_bytes(const char *s, size_t n) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static bool table_grow(word_table *t) {
+    int64_t ns = t->n_slots ? t->n_slots * 2 : 1024;
+    int32_t *slots = calloc((size_t)ns, sizeof *slots);
+    if (!slots) return false;
+    for (int64_t i = 0; i < t->n; i++) {
+        uint64_t h = hash_bytes(t->words[i], strlen(t->words[i])) & (uint64_t)(ns - 1);
+        while (slots[h]) h = (h + 1) & (uint64_t)(ns - 1);
+        slots[h] = (int32_t)i + 1;
+    }
+    free(t->slots);
+    t->slots = slots;
+    t->n_slots = ns;
+    return true;
+}
+
+/* Index of the word (added with count 0 if new), or -1 when out of memory. */
+static int64_t table_find(word_table *t, const char *w, size_t n) {
+    if (2 * (t->n + 1) > t->n_slots && !table_grow(t)) return -1;
+    uint64_t h = hash_bytes(w, n) & (uint64_t)(t->n_slots - 1);
+    while (t->slots[h]) {
+        const char *s = t->words[t->slots[h] - 1];
+        if (strncmp(s, w, n) == 0 && s[n] == 0) return t->slots[h] - 1;
+        h = (h + 1) & (uint64_t)(t->n_slots - 1);
+    }
+    if (t->n == t->cap) {
+        int64_t nc = t->cap ? t->cap * 2 : 1024;
+        char **nw = realloc(t->words, (size_t)nc * sizeof *nw);
+        if (!nw) return -1;
+        t->words = nw;
+        int64_t *ncnt = realloc(t->counts, (size_t)nc * sizeof *ncnt);
+        if (!ncnt) return -1;
+        t->counts = ncnt;
+        t->cap = nc;
+    }
+    char *copy = malloc(n + 1);
+    if (!copy) return -1;
+    memcpy(copy, w, n);
+    copy[n] = 0;
+    t->words[t->n] = copy;
+    t->counts[t->n] = 0;
+    t->slots[h] = (int32_t)t->n + 1;
+    return t->n++;
+}
+
+typedef struct id_list {
+    int32_t *v;
+    int64_t n, cap;
+} id_list;
+
+static bool list_push(id_list *l, int64_t x) {
+    if (l->n == l->cap) {
+        int64_t nc = l->cap ? l->cap * 2 : 4096;
+        int32_t *nv = realloc(l->v, (size_t)nc * sizeof *nv);
+        if (!nv) return false;
+        l->v = nv;
+        l->cap = nc;
+    }
+    l->v[l->n++] = (int32_t)x;
+    return true;
+}
+
+/* Splits a file into words (white space), a word/TAG token keeping `word`; a
+ * newline ends a sentence, pushed as the marker -1. */
+static bool tokenize_file(const char *path, bool lowercase, word_table *t, id_list *out,
+                          rt_error *err) {
+    unsigned char *buf;
+    size_t len;
+    if (!read_all(path, &buf, &len, err)) return false;
+    size_t i = 0;
+    bool ok = true;
+    while (ok && i < len) {
+        if (buf[i] == '\n') {
+            ok = list_push(out, -1);
+            i++;
+            continue;
+        }
+        if (isspace(buf[i])) {
+            i++;
+            continue;
+        }
+        size_t s = i;
+        while (i < len && !isspace(buf[i])) i++;
+        size_t n = i - s;
+        char *w = (char *)buf + s;
+        char *slash = memchr(w, '/', n);
+        for (char *q = slash; q; q = memchr(q + 1, '/', n - (size_t)(q + 1 - w))) slash = q;
+        if (slash && slash > w) n = (size_t)(slash - w); /* the last '/' starts the tag */
+        if (lowercase)
+            for (size_t k = 0; k < n; k++) w[k] = (char)tolower((unsigned char)w[k]);
+        int64_t id = table_find(t, w, n);
+        ok = id >= 0 && list_push(out, id);
+        if (ok) t->counts[id]++;
+    }
+    if (ok) ok = list_push(out, -1);
+    free(buf);
+    if (!ok) rt_fail(err, "%s: out of memory while reading the text", path);
+    return ok;
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static const word_table *sort_table;
+static int cmp_by_count(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    int64_t cx = sort_table->counts[x], cy = sort_table->counts[y];
+    if (cx != cy) return cx > cy ? -1 : 1;
+    return strcmp(sort_table->words[x], sort_table->words[y]);
+}
+
+void rt_corpus_free(rt_corpus *c) {
+    for (int64_t i = 0; i < c->n_words; i++) free(c->words[i]);
+    free(c->words);
+    free(c->counts);
+    free(c->ids);
+    free(c->sent);
+    memset(c, 0, sizeof *c);
+}
+
+bool rt_corpus_load(const char *base_dir, const char *path, bool lowercase, int64_t min_count,
+                    rt_corpus *c, rt_error *err) {
+    memset(c, 0, sizeof *c);
+    char full[RT_PATH_MAX];
+    if (!rt_resolve_data_path(base_dir, path, full, sizeof full, err)) return false;
+    word_table t = {0};
+    id_list raw = {0};
+    bool ok = true;
+    if (is_dir(full)) {
+        DIR *d = opendir(full);
+        if (!d) {
+            rt_fail(err, "%s: cannot open folder: %s", full, strerror(errno));
+            return false;
+        }
+        char **names = NULL;
+        size_t nn = 0, cap = 0;
+        struct dirent *e;
+        while (ok && (e = readdir(d))) {
+            if (e->d_name[0] == '.') continue;
+            char fp[RT_PATH_MAX + 256];
+            snprintf(fp, sizeof fp, "%s/%s", full, e->d_name);
+            if (is_dir(fp)) continue;
+            if (nn == cap) {
+                cap = cap ? cap * 2 : 64;
+                char **nv = realloc(names, cap * sizeof *nv);
+                if (!nv) {
+                    ok = false;
+                    break;
+                }
+                names = nv;
+            }
+            names[nn] = strdup(fp);
+            ok = names[nn++] != NULL;
+        }
+        closedir(d);
+        if (ok) qsort(names, nn, sizeof *names, cmp_str); /* file order is sorted order */
+        for (size_t i = 0; ok && i < nn; i++) ok = tokenize_file(names[i], lowercase, &t, &raw, err);
+        for (size_t i = 0; i < nn; i++) free(names[i]);
+        free(names);
+        if (!ok) rt_fail(err, "%s: out of memory while listing the folder", full);
+    } else {
+        ok = tokenize_file(full, lowercase, &t, &raw, err);
+    }
+    int64_t *order = NULL, *remap = NULL;
+    if (ok) {
+        order = malloc((size_t)(t.n ? t.n : 1) * sizeof *order);
+        remap = malloc((size_t)(t.n ? t.n : 1) * sizeof *remap);
+        c->ids = malloc((size_t)(raw.n ? raw.n : 1) * sizeof *c->ids);
+        c->sent = malloc((size_t)(raw.n + 2) * sizeof *c->sent);
+        c->words = malloc((size_t)(t.n ? t.n : 1) * sizeof *c->words);
+        c->counts = malloc((size_t)(t.n ? t.n : 1) * sizeof *c->counts);
+        ok = order && remap && c->ids && c->sent && c->words && c->counts;
+        if (!ok) rt_fail(err, "%s: out of memory while building the vocabulary", full);
+    }
+    if (ok) {
+        for (int64_t i = 0; i < t.n; i++) order[i] = i;
+        sort_table = &t;
+        qsort(order, (size_t)t.n, sizeof *order, cmp_by_count);
+        for (int64_t i = 0; i < t.n; i++) remap[i] = -1;
+        for (int64_t r = 0; r < t.n; r++) {
+            int64_t w = order[r];
+            if (t.counts[w] < min_count) continue;
+            remap[w] = c->n_words;
+            c->words[c->n_words] = t.words[w];
+            c->counts[c->n_words++] = t.counts[w];
+            t.words[w] = NULL;
+        }
+        /* Words under min_count vanish from the stream, as in word2vec; empty
+         * sentences are not kept. */
+        int64_t start = 0;
+        for (int64_t i = 0; i < raw.n; i++) {
+            if (raw.v[i] < 0) {
+                if (c->n > start) c->sent[c->n_sent++] = start;
+                start = c->n;
+            } else if (remap[raw.v[i]] >= 0) {
+                c->ids[c->n++] = (int32_t)remap[raw.v[i]];
+            }
+        }
+        c->sent[c->n_sent] = c->n;
+    }
+    for (int64_t i = 0; i < t.n; i++) free(t.words[i]);
+    free(t.words);
+    free(t.counts);
+    free(t.slots);
+    free(raw.v);
+    free(order);
+    free(remap);
+    if (!ok) rt_corpus_free(c);
+    return ok;
+}
+
+/* ------------------------------------------------------------ one field's source */
+
+bool rt_raw_load(const rt_field_spec *f, const char *base_dir, bool lowercase, int64_t min_count,
+                 rt_raw *out, rt_corpus *corpus, rt_error *err) {
+    memset(out, 0, sizeof *out);
+    if (f->kind == RT_SRC_TEXT) {
+        /* One example per word: its id. */
+        if (!rt_corpus_load(base_dir, f->path, lowercase, min_count, corpus, err)) return false;
+        rt_resolve_data_path(base_dir, f->path, out->path, sizeof out->path, err);
+        out->type = RAW_I32;
+        out->data = corpus->ids;
+        corpus->ids = NULL;
+        out->n = corpus->n;
+        out->per = 1;
+        out->vocab = corpus->n_words;
+        return true;
+    }
+    if (!rt_resolve_data_path(base_dir, f->path, out->path, sizeof out->path, err)) return false;
+    if (is_dir(out->path)) {
+        rt_fail(err, "%s: is a folder; only text() reads folders", out->path);
+        return false;
+    }
+    switch (f->kind) {
+    case RT_SRC_IDX: return load_idx(out->path, out, err);
+    case RT_SRC_CSV: return load_csv(out->path, f->columns, out, err);
+    case RT_SRC_NPY: return load_npy(out->path, out, err);
+    case RT_SRC_TOKENS: return load_tokens(out->path, f->length, out, err);
+    case RT_SRC_TEXT: break;
+    }
+    rt_fail(err, "%s: unknown source kind", out->path);
+    return false;
+}

@@ -1,0 +1,371 @@
+/* dataset.c — a dataset assembled from its sources: fields checked against each
+ * other, scalar ops applied once, per-epoch order (shuffle, limit), batches, and
+ * the skip-gram sampler. Every random choice is a Philox draw addressed by
+ * (seed, epoch, position), so an epoch is the same whatever runs it. */
+#include "data_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct ds_field {
+    char name[64];
+    bool is_i32;
+    int64_t numel;
+    void *data;               /* n examples x numel, f32 or i32 */
+} ds_field;
+
+struct rt_dataset {
+    char name[64];
+    int n_fields;
+    ds_field *fields;
+    int64_t n;                /* examples loaded (not skipgram) */
+    int64_t vocab;            /* the `vocab` property, 0 when none */
+    rt_corpus corpus;         /* text and skipgram: words and ids */
+
+    /* skipgram */
+    bool skipgram;
+    int64_t window, negatives;
+    double subsample;
+    double *cdf;              /* cumulative unigram^0.75 weights, n_words entries */
+    int32_t *pairs;           /* this epoch: (center, context) */
+    int64_t n_pairs, pairs_cap;
+    int64_t *kept;            /* scratch: kept positions of one sentence */
+
+    /* the current epoch */
+    uint64_t seed;
+    int64_t epoch;
+    int64_t *order;
+    int64_t n_epoch, order_cap;
+};
+
+/* Stream names: each random use of the dataset draws from its own stream. */
+#define STREAM_SHUFFLE 0x5348554646ull /* "SHUFF" */
+#define STREAM_KEEP 0x4b454550ull      /* "KEEP" */
+#define STREAM_NEG 0x4e4547ull         /* "NEG" */
+
+static void fmt_dims(const rt_field_spec *f, char *buf, size_t cap) {
+    size_t used = (size_t)snprintf(buf, cap, "[");
+    for (int d = 0; d < f->rank && used < cap; d++)
+        used += (size_t)snprintf(buf + used, cap - used, "%s%lld", d ? ", " : "", (long long)f->dims[d]);
+    if (used < cap) snprintf(buf + used, cap - used, "]");
+}
+
+static double apply_ops(const rt_field_spec *f, double x) {
+    for (int k = 0; k < f->n_ops; k++) {
+        const rt_scalar_op *o = &f->ops[k];
+        double a = o->value_first ? o->value : x, b = o->value_first ? x : o->value;
+        switch (o->op) {
+        case '+': x = a + b; break;
+        case '-': x = a - b; break;
+        case '*': x = a * b; break;
+        case '/': x = a / b; break;
+        default: break;
+        }
+    }
+    return x;
+}
+
+/* Converts a source into the field's element type, scalar ops applied. */
+static bool fill_field(ds_field *fl, const rt_field_spec *f, const rt_raw *r, rt_error *err) {
+    int64_t total = r->n * r->per;
+    fl->data = malloc((size_t)(total ? total : 1) * 4);
+    if (!fl->data) {
+        rt_fail(err, "%s: out of memory for field %s", r->path, f->name);
+        return false;
+    }
+    for (int64_t i = 0; i < total; i++) {
+        double v = apply_ops(f, rt_raw_get(r, i));
+        if (!fl->is_i32) {
+            ((float *)fl->data)[i] = (float)v;
+        } else if (v != floor(v) || v < INT32_MIN || v > INT32_MAX) {
+            rt_fail(err, "%s: value %g (example %lld) does not fit the i32 field %s", r->path, v,
+                    (long long)(i / r->per), f->name);
+            return false;
+        } else {
+            ((int32_t *)fl->data)[i] = (int32_t)v;
+        }
+    }
+    return true;
+}
+
+static bool load_fields(rt_dataset *ds, const rt_dataset_spec *spec, rt_error *err) {
+    ds->fields = calloc((size_t)(spec->n_fields ? spec->n_fields : 1), sizeof *ds->fields);
+    if (!ds->fields) {
+        rt_fail(err, "dataset %s: out of memory", ds->name);
+        return false;
+    }
+    char first_path[RT_PATH_MAX] = "";
+    for (int k = 0; k < spec->n_fields; k++) {
+        const rt_field_spec *f = &spec->fields[k];
+        ds_field *fl = &ds->fields[ds->n_fields++];
+        snprintf(fl->name, sizeof fl->name, "%s", f->name);
+        fl->is_i32 = f->is_i32;
+        fl->numel = 1;
+        for (int d = 0; d < f->rank; d++) fl->numel *= f->dims[d];
+        rt_raw r;
+        rt_corpus c = {0};
+        if (!rt_raw_load(f, spec->base_dir, spec->lowercase, spec->min_count, &r, &c, err)) return false;
+        if (c.n_words && !ds->corpus.n_words) ds->corpus = c;
+        else rt_corpus_free(&c);
+        if (r.vocab && !ds->vocab) ds->vocab = r.vocab;
+        bool ok = true;
+        if (r.per != fl->numel) {
+            char dims[128];
+            fmt_dims(f, dims, sizeof dims);
+            rt_fail(err, "%s: %lld values per example, but field %s: %s holds %lld", r.path,
+                    (long long)r.per, f->name, dims, (long long)fl->numel);
+            ok = false;
+        } else if (k > 0 && r.n != ds->n) {
+            rt_fail(err, "dataset %s: field %s has %lld examples (%s) but field %s has %lld (%s)",
+                    ds->name, f->name, (long long)r.n, r.path, spec->fields[0].name,
+                    (long long)ds->n, first_path);
+            ok = false;
+        }
+        if (ok && k == 0) {
+            ds->n = r.n;
+            snprintf(first_path, sizeof first_path, "%s", r.path);
+        }
+        ok = ok && fill_field(fl, f, &r, err);
+        rt_raw_free(&r);
+        if (!ok) return false;
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------ skipgram */
+
+static bool add_pair(rt_dataset *ds, int32_t center, int32_t context) {
+    if (ds->n_pairs == ds->pairs_cap) {
+        int64_t nc = ds->pairs_cap ? ds->pairs_cap * 2 : 1 << 16;
+        int32_t *np = realloc(ds->pairs, (size_t)nc * 2 * sizeof *np);
+        if (!np) return false;
+        ds->pairs = np;
+        ds->pairs_cap = nc;
+    }
+    ds->pairs[2 * ds->n_pairs] = center;
+    ds->pairs[2 * ds->n_pairs + 1] = context;
+    ds->n_pairs++;
+    return true;
+}
+
+/* word2vec's sampler, one sentence at a time: drop frequent words with
+ * probability 1 - (sqrt(f/t) + 1) * t/f (f = count / total, t = subsample), then
+ * for each kept word pick b uniformly in [1, window] and pair it with the kept
+ * words at most b places away in the same sentence. */
+static bool draw_pairs(rt_dataset *ds) {
+    const rt_corpus *c = &ds->corpus;
+    ds->n_pairs = 0;
+    rt_rng keep, win;
+    rt_rng_init(&keep, ds->seed, STREAM_KEEP, (uint64_t)ds->epoch);
+    rt_rng_init(&win, ds->seed, STREAM_KEEP + 1, (uint64_t)ds->epoch);
+    double total = (double)c->n, t = ds->subsample;
+    for (int64_t s = 0; s < c->n_sent; s++) {
+        int64_t nk = 0;
+        for (int64_t p = c->sent[s]; p < c->sent[s + 1]; p++) {
+            double u = rt_rng_uniform(&keep);
+            if (t > 0) {
+                double f = (double)c->counts[c->ids[p]] / total;
+                if ((sqrt(f / t) + 1.0) * t / f < u) continue;
+            }
+            ds->kept[nk++] = p;
+        }
+        for (int64_t i = 0; i < nk; i++) {
+            int64_t b = 1 + (int64_t)rt_rng_below(&win, (uint64_t)ds->window);
+            for (int64_t j = i - b; j <= i + b; j++) {
+                if (j < 0 || j >= nk || j == i) continue;
+                if (!add_pair(ds, c->ids[ds->kept[i]], c->ids[ds->kept[j]])) return false;
+            }
+        }
+    }
+    return true;
+}
+
+static int32_t draw_unigram(const rt_dataset *ds, uint32_t x) {
+    int64_t n = ds->corpus.n_words;
+    double target = (double)x / 4294967296.0 * ds->cdf[n - 1];
+    int64_t lo = 0, hi = n - 1;
+    while (lo < hi) { /* first id whose cumulative weight exceeds target */
+        int64_t mid = (lo + hi) / 2;
+        if (ds->cdf[mid] > target) hi = mid;
+        else lo = mid + 1;
+    }
+    return (int32_t)lo;
+}
+
+/* Negatives of pair q (its index before shuffling): draws 2k and 2k+1 of the
+ * pair's slice of the NEG stream; the second replaces a draw equal to the context. */
+static void pair_negatives(const rt_dataset *ds, int64_t q, int32_t *out) {
+    rt_rng r;
+    rt_rng_init(&r, ds->seed, STREAM_NEG, (uint64_t)ds->epoch);
+    rt_rng_seek(&r, (uint64_t)q * (uint64_t)(2 * ds->negatives));
+    int32_t context = ds->pairs[2 * q + 1];
+    for (int64_t k = 0; k < ds->negatives; k++) {
+        uint32_t a = rt_rng_u32(&r), b = rt_rng_u32(&r);
+        int32_t w = draw_unigram(ds, a);
+        out[k] = w == context ? draw_unigram(ds, b) : w;
+    }
+}
+
+static bool load_skipgram(rt_dataset *ds, const rt_dataset_spec *spec, rt_error *err) {
+    if (spec->window < 1 || spec->negatives < 0) {
+        rt_fail(err, "dataset %s: skipgram needs window >= 1 and negatives >= 0", ds->name);
+        return false;
+    }
+    if (!rt_corpus_load(spec->base_dir, spec->text_path, spec->lowercase, spec->min_count,
+                        &ds->corpus, err))
+        return false;
+    const rt_corpus *c = &ds->corpus;
+    if (c->n_words == 0) {
+        rt_fail(err, "dataset %s: no word of '%s' occurs min_count = %lld times", ds->name,
+                spec->text_path, (long long)spec->min_count);
+        return false;
+    }
+    ds->skipgram = true;
+    ds->window = spec->window;
+    ds->negatives = spec->negatives;
+    ds->subsample = spec->subsample;
+    ds->vocab = c->n_words;
+    ds->cdf = malloc((size_t)c->n_words * sizeof *ds->cdf);
+    ds->kept = malloc((size_t)(c->n ? c->n : 1) * sizeof *ds->kept);
+    ds->fields = calloc(3, sizeof *ds->fields);
+    if (!ds->cdf || !ds->kept || !ds->fields) {
+        rt_fail(err, "dataset %s: out of memory", ds->name);
+        return false;
+    }
+    double acc = 0;
+    for (int64_t w = 0; w < c->n_words; w++) ds->cdf[w] = acc += pow((double)c->counts[w], 0.75);
+    const char *names[3] = {"center", "context", "negatives"};
+    for (int k = 0; k < 3; k++) {
+        snprintf(ds->fields[k].name, sizeof ds->fields[k].name, "%s", names[k]);
+        ds->fields[k].is_i32 = true;
+        ds->fields[k].numel = k == 2 ? spec->negatives : 1;
+    }
+    ds->n_fields = 3;
+    return true;
+}
+
+/* ------------------------------------------------------------ the API */
+
+void rt_dataset_free(rt_dataset *ds) {
+    if (!ds) return;
+    if (!ds->skipgram)
+        for (int k = 0; k < ds->n_fields; k++) free(ds->fields[k].data);
+    free(ds->fields);
+    rt_corpus_free(&ds->corpus);
+    free(ds->cdf);
+    free(ds->pairs);
+    free(ds->kept);
+    free(ds->order);
+    free(ds);
+}
+
+rt_dataset *rt_dataset_load(const rt_dataset_spec *spec, rt_error *err) {
+    rt_dataset *ds = calloc(1, sizeof *ds);
+    if (!ds) {
+        rt_fail(err, "dataset %s: out of memory", spec->name);
+        return NULL;
+    }
+    snprintf(ds->name, sizeof ds->name, "%s", spec->name ? spec->name : "?");
+    bool ok = spec->skipgram ? load_skipgram(ds, spec, err) : load_fields(ds, spec, err);
+    if (ok && rt_dataset_begin_epoch(ds, 0, 0, false, 0) < 0) {
+        rt_fail(err, "dataset %s: out of memory", ds->name);
+        ok = false;
+    }
+    if (!ok) {
+        rt_dataset_free(ds);
+        return NULL;
+    }
+    return ds;
+}
+
+int rt_dataset_n_fields(const rt_dataset *ds) { return ds->n_fields; }
+
+int rt_dataset_field_index(const rt_dataset *ds, const char *name) {
+    for (int k = 0; k < ds->n_fields; k++)
+        if (strcmp(ds->fields[k].name, name) == 0) return k;
+    return -1;
+}
+
+const char *rt_dataset_field_name(const rt_dataset *ds, int field) { return ds->fields[field].name; }
+int64_t rt_dataset_field_numel(const rt_dataset *ds, int field) { return ds->fields[field].numel; }
+bool rt_dataset_field_is_i32(const rt_dataset *ds, int field) { return ds->fields[field].is_i32; }
+
+bool rt_dataset_property(const rt_dataset *ds, const char *name, int64_t *value) {
+    if (strcmp(name, "vocab") == 0 && ds->vocab > 0) {
+        *value = ds->vocab;
+        return true;
+    }
+    return false;
+}
+
+int64_t rt_dataset_size(const rt_dataset *ds) { return ds->skipgram ? ds->n_pairs : ds->n; }
+
+int64_t rt_dataset_begin_epoch(rt_dataset *ds, uint64_t seed, int64_t epoch, bool shuffle,
+                               int64_t limit) {
+    ds->seed = seed;
+    ds->epoch = epoch;
+    if (ds->skipgram && !draw_pairs(ds)) return -1;
+    int64_t n = rt_dataset_size(ds);
+    if (limit > 0 && limit < n) n = limit;
+    if (n > ds->order_cap) {
+        int64_t *o = realloc(ds->order, (size_t)n * sizeof *o);
+        if (!o) return -1;
+        ds->order = o;
+        ds->order_cap = n;
+    }
+    for (int64_t i = 0; i < n; i++) ds->order[i] = i;
+    if (shuffle) {
+        rt_rng r;
+        rt_rng_init(&r, seed, STREAM_SHUFFLE, (uint64_t)epoch);
+        rt_rng_shuffle(&r, ds->order, n);
+    }
+    ds->n_epoch = n;
+    return n;
+}
+
+int64_t rt_dataset_epoch_size(const rt_dataset *ds) { return ds->n_epoch; }
+
+int64_t rt_dataset_batches(const rt_dataset *ds, int64_t batch) {
+    return batch > 0 ? (ds->n_epoch + batch - 1) / batch : 0;
+}
+
+int64_t rt_dataset_fill(const rt_dataset *ds, int64_t index, int64_t batch, const int *fields,
+                        int n, void *const *out) {
+    int64_t start = index * batch;
+    if (batch <= 0 || start < 0 || start >= ds->n_epoch) return 0;
+    int64_t rows = ds->n_epoch - start < batch ? ds->n_epoch - start : batch;
+    for (int k = 0; k < n; k++) {
+        const ds_field *f = &ds->fields[fields[k]];
+        size_t bytes = (size_t)f->numel * 4;
+        for (int64_t r = 0; r < rows; r++) {
+            int64_t ex = ds->order[start + r];
+            char *dst = (char *)out[k] + (size_t)r * bytes;
+            if (!ds->skipgram) memcpy(dst, (const char *)f->data + (size_t)ex * bytes, bytes);
+            else if (fields[k] < 2) memcpy(dst, &ds->pairs[2 * ex + fields[k]], 4);
+            else pair_negatives(ds, ex, (int32_t *)dst);
+        }
+    }
+    return rows;
+}
+
+int64_t rt_dataset_vocab_size(const rt_dataset *ds) { return ds->corpus.n_words; }
+
+const char *rt_dataset_word(const rt_dataset *ds, int64_t id) {
+    return id >= 0 && id < ds->corpus.n_words ? ds->corpus.words[id] : NULL;
+}
+
+bool rt_dataset_write_vocab(const rt_dataset *ds, const char *path, rt_error *err) {
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        rt_fail(err, "%s: cannot write the vocabulary", path);
+        return false;
+    }
+    for (int64_t i = 0; i < ds->corpus.n_words; i++) fprintf(f, "%s\n", ds->corpus.words[i]);
+    if (fclose(f) != 0) {
+        rt_fail(err, "%s: write error", path);
+        return false;
+    }
+    return true;
+}

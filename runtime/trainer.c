@@ -1,0 +1,529 @@
+/* trainer.c — the training loop every way of running a program shares: load the
+ * datasets once, keep one parameter store across stages (by name), and per stage:
+ * init/load, epochs of shuffled batches through the compiled step, averages,
+ * validation, atomic saves, metrics, and a stop with a message when the loss goes
+ * non-finite. It prints progress; everything else it reports as values. */
+#define _POSIX_C_SOURCE 200809L
+#include "rlrt.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------ parameter store */
+
+typedef struct param {
+    char *name;
+    int rank;
+    int64_t dims[RT_MAX_RANK];
+    int64_t numel;
+    float *data;
+} param;
+
+typedef struct store {
+    param *p;
+    int n, cap;
+} store;
+
+static int64_t spec_numel(const rt_param_spec *s) {
+    int64_t n = 1;
+    for (int d = 0; d < s->rank; d++) n *= s->dims[d];
+    return n;
+}
+
+static void shape_str(int rank, const int64_t *dims, char *buf, size_t cap) {
+    size_t used = (size_t)snprintf(buf, cap, "[");
+    for (int d = 0; d < rank && used < cap; d++)
+        used += (size_t)snprintf(buf + used, cap - used, "%s%" PRId64, d ? ", " : "", dims[d]);
+    if (used < cap) snprintf(buf + used, cap - used, "]");
+}
+
+/* The stored parameter of that name, created and initialised from (seed, name) on
+ * first use; a later stage must agree on its shape. */
+static param *store_get(store *st, const rt_param_spec *s, uint64_t seed, rt_error *err) {
+    for (int i = 0; i < st->n; i++) {
+        param *p = &st->p[i];
+        if (strcmp(p->name, s->name) != 0) continue;
+        bool same = p->rank == s->rank;
+        for (int d = 0; same && d < s->rank; d++) same = p->dims[d] == s->dims[d];
+        if (!same) {
+            char a[96], b[96];
+            shape_str(p->rank, p->dims, a, sizeof a);
+            shape_str(s->rank, s->dims, b, sizeof b);
+            rt_fail(err, "parameter %s is %s in an earlier stage but %s here", s->name, a, b);
+            return NULL;
+        }
+        return p;
+    }
+    if (st->n == st->cap) {
+        int nc = st->cap ? st->cap * 2 : 16;
+        param *np = realloc(st->p, (size_t)nc * sizeof *np);
+        if (!np) goto oom;
+        st->p = np;
+        st->cap = nc;
+    }
+    param *p = &st->p[st->n];
+    memset(p, 0, sizeof *p);
+    p->name = malloc(strlen(s->name) + 1);
+    p->numel = spec_numel(s);
+    p->data = malloc((size_t)(p->numel ? p->numel : 1) * sizeof(float));
+    if (!p->name || !p->data) {
+        free(p->name);
+        free(p->data);
+        goto oom;
+    }
+    strcpy(p->name, s->name);
+    p->rank = s->rank;
+    memcpy(p->dims, s->dims, sizeof p->dims);
+    rt_init_param(p->data, s->dims, s->rank, s->init, s->a, s->b, seed, s->name);
+    st->n++;
+    return p;
+oom:
+    rt_fail(err, "out of memory for parameter %s", s->name);
+    return NULL;
+}
+
+static void store_free(store *st) {
+    for (int i = 0; i < st->n; i++) {
+        free(st->p[i].name);
+        free(st->p[i].data);
+    }
+    free(st->p);
+}
+
+/* ------------------------------------------------------------ a run */
+
+typedef struct run {
+    const rt_program *prog;
+    const rt_run_options *opt;
+    rt_dataset **data;
+    store st;
+    rt_pool *pool;
+    FILE *out;
+    bool tty;
+    const char *runs_dir;
+} run;
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static bool make_dirs(const char *path, rt_error *err) {
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1;; p++) {
+        if (*p == '/' || *p == 0) {
+            char c = *p;
+            *p = 0;
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
+                rt_fail(err, "cannot create folder %s: %s", buf, strerror(errno));
+                return false;
+            }
+            if (!c) return true;
+            *p = c;
+        }
+    }
+}
+
+static rt_dataset *dataset_of(run *r, int index, rt_error *err) {
+    if (index < 0 || index >= r->prog->n_datasets) {
+        rt_fail(err, "dataset index %d out of range", index);
+        return NULL;
+    }
+    if (!r->data[index]) r->data[index] = rt_dataset_load(&r->prog->datasets[index], err);
+    return r->data[index];
+}
+
+/* Everything one stage's steps need, allocated once for the largest batch. */
+typedef struct stage_run {
+    const rt_stage *s;
+    rt_dataset *ds;
+    uint64_t seed;
+    int *fields;
+    void **inputs;
+    float **params, **opt_state;
+    param **stored;
+    float *reports;
+    void *workspace;
+    float loss;
+    rt_step_ctx ctx;
+} stage_run;
+
+static void stage_release(stage_run *sr) {
+    if (sr->opt_state)
+        for (int i = 0; i < sr->s->n_params; i++) free(sr->opt_state[i]);
+    if (sr->inputs)
+        for (int i = 0; i < sr->s->n_inputs; i++) free(sr->inputs[i]);
+    free(sr->fields);
+    free(sr->inputs);
+    free(sr->params);
+    free(sr->opt_state);
+    free(sr->stored);
+    free(sr->reports);
+    free(sr->workspace);
+    memset(sr, 0, sizeof *sr);
+}
+
+static int opt_copies(const rt_optimizer *o) { return o->kind == RT_OPT_SGD ? 1 : 2; }
+
+static bool load_params(const stage_run *sr, const char *path, rt_error *err) {
+    rt_ckpt *c = rt_ckpt_read(path, err);
+    if (!c) return false;
+    const rt_stage *s = sr->s;
+    rt_tensor_ref *t = calloc((size_t)s->n_params + 1, sizeof *t);
+    bool ok = t != NULL;
+    for (int i = 0; ok && i < s->n_params; i++) {
+        t[i].name = s->params[i].name;
+        t[i].rank = s->params[i].rank;
+        memcpy(t[i].dims, s->params[i].dims, sizeof t[i].dims);
+        t[i].data = sr->params[i];
+    }
+    ok = ok && rt_ckpt_load_into(c, t, s->n_params, err) >= 0;
+    free(t);
+    rt_ckpt_free(c);
+    return ok;
+}
+
+static bool stage_prepare(run *r, const rt_stage *s, stage_run *sr, rt_error *err) {
+    memset(sr, 0, sizeof *sr);
+    sr->s = s;
+    sr->seed = r->opt->override_seed ? r->opt->seed : s->seed;
+    if (s->batch <= 0) {
+        rt_fail(err, "stage %s: batch must be positive", s->name);
+        return false;
+    }
+    if (!(sr->ds = dataset_of(r, s->dataset, err))) return false;
+    int np = s->n_params, ni = s->n_inputs;
+    sr->fields = calloc((size_t)ni + 1, sizeof *sr->fields);
+    sr->inputs = calloc((size_t)ni + 1, sizeof *sr->inputs);
+    sr->params = calloc((size_t)np + 1, sizeof *sr->params);
+    sr->opt_state = calloc((size_t)np + 1, sizeof *sr->opt_state);
+    sr->stored = calloc((size_t)np + 1, sizeof *sr->stored);
+    sr->reports = calloc((size_t)s->n_reports + 1, sizeof *sr->reports);
+    if (!sr->fields || !sr->inputs || !sr->params || !sr->opt_state || !sr->stored || !sr->reports)
+        goto oom;
+    for (int i = 0; i < ni; i++) {
+        int f = rt_dataset_field_index(sr->ds, s->inputs[i]);
+        if (f < 0) {
+            rt_fail(err, "stage %s: dataset %s has no field %s", s->name,
+                    r->prog->datasets[s->dataset].name, s->inputs[i]);
+            return false;
+        }
+        sr->fields[i] = f;
+        sr->inputs[i] = malloc((size_t)(s->batch * rt_dataset_field_numel(sr->ds, f)) * 4 + 4);
+        if (!sr->inputs[i]) goto oom;
+    }
+    for (int i = 0; i < np; i++) {
+        param *p = store_get(&r->st, &s->params[i], sr->seed, err);
+        if (!p) return false;
+        sr->stored[i] = p;
+        sr->params[i] = p->data;
+        if (s->train && s->params[i].trained) {
+            int64_t n = p->numel * opt_copies(&s->opt);
+            if (!(sr->opt_state[i] = calloc((size_t)(n ? n : 1), sizeof(float)))) goto oom;
+        }
+    }
+    if (s->load && !load_params(sr, s->load, err)) return false;
+    size_t ws = s->workspace_bytes ? s->workspace_bytes(s->user, s->batch) : 0;
+    if (ws && !(sr->workspace = aligned_alloc(64, (ws + 63) / 64 * 64))) goto oom;
+    sr->ctx = (rt_step_ctx){
+        .seed = sr->seed, .params = sr->params, .opt_state = sr->opt_state,
+        .inputs = (void *const *)sr->inputs, .loss = &sr->loss, .reports = sr->reports,
+        .workspace = sr->workspace, .pool = r->pool, .lr = (float)s->opt.lr,
+    };
+    return true;
+oom:
+    rt_fail(err, "stage %s: out of memory", s->name);
+    return false;
+}
+
+/* Runs batch b of the current epoch; returns its row count. */
+static int64_t run_batch(stage_run *sr, int64_t b) {
+    const rt_stage *s = sr->s;
+    int64_t rows = rt_dataset_fill(sr->ds, b, s->batch, sr->fields, s->n_inputs, sr->inputs);
+    sr->ctx.B = rows;
+    sr->loss = 0;
+    for (int k = 0; k < s->n_reports; k++) sr->reports[k] = 0;
+    s->step(s->user, &sr->ctx);
+    return rows;
+}
+
+/* An eval stage over its data: row-weighted averages of loss and reports. */
+static bool run_eval(run *r, const rt_stage *s, double *loss, double *reports, rt_error *err) {
+    stage_run sr;
+    bool ok = stage_prepare(r, s, &sr, err);
+    if (ok) {
+        rt_dataset_begin_epoch(sr.ds, sr.seed, 0, false, s->limit);
+        int64_t nb = rt_dataset_batches(sr.ds, s->batch), rows_total = 0;
+        double lsum = 0;
+        for (int k = 0; k < s->n_reports; k++) reports[k] = 0;
+        for (int64_t b = 0; b < nb; b++) {
+            sr.ctx.step = b;
+            int64_t rows = run_batch(&sr, b);
+            rows_total += rows;
+            lsum += (double)sr.loss * (double)rows;
+            for (int k = 0; k < s->n_reports; k++) reports[k] += (double)sr.reports[k] * (double)rows;
+        }
+        double div = rows_total ? (double)rows_total : 1.0;
+        *loss = lsum / div;
+        for (int k = 0; k < s->n_reports; k++) reports[k] /= div;
+    }
+    stage_release(&sr);
+    return ok;
+}
+
+static void print_reports(FILE *out, const rt_stage *s, const double *v, const char *prefix) {
+    for (int k = 0; k < s->n_reports; k++) fprintf(out, "  %s%s %.4f", prefix, s->reports[k], v[k]);
+}
+
+/* ------------------------------------------------------------ saving */
+
+static bool save_stage(run *r, stage_run *sr, int64_t epoch, int64_t step, rt_error *err) {
+    const rt_stage *s = sr->s;
+    int np = s->n_params, copies = opt_copies(&s->opt);
+    rt_tensor_ref *t = calloc((size_t)np * 3 + 1, sizeof *t);
+    char **names = calloc((size_t)np * 3 + 1, sizeof *names);
+    bool ok = t && names;
+    int n = 0;
+    for (int i = 0; ok && i < np; i++) {
+        param *p = sr->stored[i];
+        t[n++] = (rt_tensor_ref){p->name, p->rank, {0}, p->data};
+        memcpy(t[n - 1].dims, p->dims, sizeof p->dims);
+        for (int c = 0; sr->opt_state[i] && c < copies; c++) {
+            const char *kind = s->opt.kind == RT_OPT_SGD ? "mom" : c == 0 ? "m" : "v";
+            size_t len = strlen(p->name) + 16;
+            if (!(names[n] = malloc(len))) {
+                ok = false;
+                break;
+            }
+            snprintf(names[n], len, "__opt__.%s.%s", kind, p->name);
+            t[n] = (rt_tensor_ref){names[n], p->rank, {0}, sr->opt_state[i] + c * p->numel};
+            memcpy(t[n].dims, p->dims, sizeof p->dims);
+            n++;
+        }
+    }
+    char hash[32], st[32], ep[32], rng[96], cursor[64];
+    snprintf(hash, sizeof hash, "%016" PRIx64, r->prog->hash);
+    snprintf(st, sizeof st, "%" PRId64, step);
+    snprintf(ep, sizeof ep, "%" PRId64, epoch);
+    snprintf(rng, sizeof rng, "philox4x32-10 seed=%" PRIu64 " step=%" PRId64, sr->seed, step);
+    snprintf(cursor, sizeof cursor, "epoch=%" PRId64 " batch=0", epoch);
+    rt_meta meta[] = {{"format", RT_CKPT_FORMAT}, {"program", hash}, {"source", r->prog->name ? r->prog->name : ""},
+                      {"stage", s->name}, {"step", st}, {"epoch", ep}, {"rng", rng},
+                      {"data_cursor", cursor}};
+    if (ok) ok = rt_ckpt_write(s->save, t, n, meta, (int)(sizeof meta / sizeof *meta), err);
+    else rt_fail(err, "%s: out of memory while saving", s->save);
+    if (ok && rt_dataset_vocab_size(sr->ds) > 0) {
+        char vp[1100];
+        snprintf(vp, sizeof vp, "%s.vocab", s->save);
+        ok = rt_dataset_write_vocab(sr->ds, vp, err);
+    }
+    for (int i = 0; names && i < n; i++) free(names[i]);
+    free(names);
+    free(t);
+    return ok;
+}
+
+/* ------------------------------------------------------------ train */
+
+static FILE *open_metrics(run *r, const rt_stage *s, const rt_stage *val, rt_error *err) {
+    char dir[1024], path[1100];
+    snprintf(dir, sizeof dir, "%s/%s", r->runs_dir, s->name);
+    if (!make_dirs(dir, err)) return NULL;
+    snprintf(path, sizeof path, "%s/metrics.csv", dir);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        rt_fail(err, "cannot write %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    fprintf(f, "epoch,step,loss");
+    for (int k = 0; k < s->n_reports; k++) fprintf(f, ",%s", s->reports[k]);
+    for (int k = 0; val && k < val->n_reports; k++) fprintf(f, ",%s.%s", val->name, val->reports[k]);
+    fprintf(f, ",time\n");
+    return f;
+}
+
+static void progress(run *r, const rt_stage *s, int64_t epoch, int64_t epochs, int64_t step,
+                     int64_t total, double loss, double t0) {
+    double el = now_s() - t0, rate = el > 0 ? (double)step / el : 0;
+    double left = rate > 0 ? (double)(total - step) / rate : 0;
+    fprintf(r->out, "\r%s  epoch %" PRId64 "/%" PRId64 "  step %" PRId64 "/%" PRId64
+                    "  loss %.4f  %.0f steps/s  %d:%02d left\x1b[K",
+            s->name, epoch + 1, epochs, step, total, loss, rate, (int)(left / 60), (int)fmod(left, 60));
+    fflush(r->out);
+}
+
+static const char *first_nonfinite_param(const stage_run *sr) {
+    for (int i = 0; i < sr->s->n_params; i++) {
+        if (!sr->opt_state[i]) continue;
+        const param *p = sr->stored[i];
+        for (int64_t k = 0; k < p->numel; k++)
+            if (!isfinite(p->data[k])) return p->name;
+    }
+    return NULL;
+}
+
+static bool run_train(run *r, const rt_stage *s, rt_error *err) {
+    const rt_stage *val = NULL;
+    if (s->validate >= 0) {
+        if (s->validate >= r->prog->n_stages || r->prog->stages[s->validate].train) {
+            rt_fail(err, "stage %s: validate must name an eval stage", s->name);
+            return false;
+        }
+        val = &r->prog->stages[s->validate];
+    }
+    stage_run sr;
+    FILE *metrics = NULL;
+    double *rsum = calloc((size_t)s->n_reports + 1, sizeof *rsum);
+    double *vrep = calloc((size_t)(val ? val->n_reports : 0) + 1, sizeof *vrep);
+    bool ok = rsum && vrep && stage_prepare(r, s, &sr, err);
+    if (!rsum || !vrep) rt_fail(err, "stage %s: out of memory", s->name);
+    if (ok) ok = (metrics = open_metrics(r, s, val, err)) != NULL;
+    int64_t epochs = r->opt->epochs > 0 ? r->opt->epochs : s->epochs;
+    int64_t max_steps = r->opt->epochs > 0 ? 0 : s->steps;
+    int64_t per_epoch = ok ? rt_dataset_batches(sr.ds, s->batch) : 0;
+    if (ok && (per_epoch == 0 || (epochs <= 0 && max_steps <= 0))) {
+        rt_fail(err, "stage %s: nothing to train (%s)", s->name,
+                per_epoch == 0 ? "the dataset is empty" : "neither epochs nor steps is positive");
+        ok = false;
+    }
+    int64_t total = max_steps > 0 ? max_steps : epochs * per_epoch;
+    if (max_steps > 0) epochs = (max_steps + per_epoch - 1) / per_epoch;
+    int64_t step = 0, saved_epoch = -1;
+    double t0 = now_s(), last_draw = 0;
+    for (int64_t e = 0; ok && e < epochs && step < total; e++) {
+        rt_dataset_begin_epoch(sr.ds, sr.seed, e, true, s->limit);
+        int64_t nb = rt_dataset_batches(sr.ds, s->batch), rows_total = 0;
+        double lsum = 0, te = now_s();
+        for (int k = 0; k < s->n_reports; k++) rsum[k] = 0;
+        for (int64_t b = 0; b < nb && step < total; b++, step++) {
+            sr.ctx.step = step;
+            sr.ctx.lr = rt_schedule_lr(s->opt.schedule, s->opt.lr, step, total, s->opt.warmup, s->opt.to);
+            int64_t rows = run_batch(&sr, b);
+            if (!isfinite(sr.loss)) {
+                char why[512] = "";
+                if (s->explain_nonfinite) s->explain_nonfinite(s->user, &sr.ctx, why, sizeof why);
+                char kept[300];
+                if (s->save && saved_epoch >= 0)
+                    snprintf(kept, sizeof kept, "%s keeps the parameters of epoch %" PRId64, s->save,
+                             saved_epoch + 1);
+                else
+                    snprintf(kept, sizeof kept, "nothing was saved");
+                if (r->tty && !r->opt->quiet) fprintf(r->out, "\n");
+                rt_fail(err, "stage %s: the loss is %s at step %" PRId64 " (epoch %" PRId64 ", batch %" PRId64
+                        ")%s%s; training stopped, %s", s->name, isnan(sr.loss) ? "NaN" : "infinite",
+                        step, e + 1, b + 1, why[0] ? ": " : "", why, kept);
+                ok = false;
+                break;
+            }
+            rows_total += rows;
+            lsum += (double)sr.loss * (double)rows;
+            for (int k = 0; k < s->n_reports; k++) rsum[k] += (double)sr.reports[k] * (double)rows;
+            if (r->tty && !r->opt->quiet && now_s() - last_draw > 0.1) {
+                last_draw = now_s();
+                progress(r, s, e, epochs, step + 1, total, lsum / (double)rows_total, t0);
+            }
+        }
+        if (!ok) break;
+        const char *bad = first_nonfinite_param(&sr);
+        if (bad) {
+            if (r->tty && !r->opt->quiet) fprintf(r->out, "\n");
+            rt_fail(err, "stage %s: parameter %s became non-finite during epoch %" PRId64
+                    " (before step %" PRId64 "); training stopped, %s%s", s->name, bad, e + 1, step,
+                    s->save && saved_epoch >= 0 ? s->save : "nothing was saved",
+                    s->save && saved_epoch >= 0 ? " keeps the last good parameters" : "");
+            ok = false;
+            break;
+        }
+        double div = rows_total ? (double)rows_total : 1.0, loss = lsum / div;
+        for (int k = 0; k < s->n_reports; k++) rsum[k] /= div;
+        double vloss = 0;
+        if (val) ok = run_eval(r, val, &vloss, vrep, err);
+        if (!ok) break;
+        if (s->save) {
+            if (!(ok = save_stage(r, &sr, e + 1, step, err))) break;
+            saved_epoch = e;
+        }
+        double now = now_s();
+        fprintf(metrics, "%" PRId64 ",%" PRId64 ",%.6g", e + 1, step, loss);
+        for (int k = 0; k < s->n_reports; k++) fprintf(metrics, ",%.6g", rsum[k]);
+        for (int k = 0; val && k < val->n_reports; k++) fprintf(metrics, ",%.6g", vrep[k]);
+        fprintf(metrics, ",%.3f\n", now - t0);
+        fflush(metrics);
+        if (!r->opt->quiet) {
+            fprintf(r->out, "%s%s  epoch %" PRId64 "/%" PRId64 "  loss %.4f", r->tty ? "\r\x1b[K" : "",
+                    s->name, e + 1, epochs, loss);
+            print_reports(r->out, s, rsum, "");
+            if (val) print_reports(r->out, val, vrep, "val.");
+            fprintf(r->out, "  (%.1f s)\n", now - te);
+            fflush(r->out);
+        }
+        if (r->opt->on_epoch) r->opt->on_epoch(r->opt->on_epoch_user, s->name, e + 1, loss, rsum, s->n_reports);
+    }
+    if (metrics) fclose(metrics);
+    free(rsum);
+    free(vrep);
+    stage_release(&sr);
+    return ok;
+}
+
+static bool run_eval_stage(run *r, const rt_stage *s, rt_error *err) {
+    double loss = 0, *rep = calloc((size_t)s->n_reports + 1, sizeof *rep);
+    if (!rep) {
+        rt_fail(err, "stage %s: out of memory", s->name);
+        return false;
+    }
+    double t0 = now_s();
+    bool ok = run_eval(r, s, &loss, rep, err);
+    FILE *metrics = ok ? open_metrics(r, s, NULL, err) : NULL;
+    if (metrics) {
+        fprintf(metrics, "1,0,%.6g", loss);
+        for (int k = 0; k < s->n_reports; k++) fprintf(metrics, ",%.6g", rep[k]);
+        fprintf(metrics, ",%.3f\n", now_s() - t0);
+        fclose(metrics);
+    }
+    ok = ok && metrics;
+    if (ok && !r->opt->quiet) {
+        fprintf(r->out, "%s", s->name);
+        print_reports(r->out, s, rep, "");
+        fprintf(r->out, "  (%.1f s)\n", now_s() - t0);
+    }
+    if (ok && r->opt->on_epoch) r->opt->on_epoch(r->opt->on_epoch_user, s->name, 1, loss, rep, s->n_reports);
+    free(rep);
+    return ok;
+}
+
+bool rt_run_program(const rt_program *prog, const rt_run_options *options, rt_error *err) {
+    rt_run_options none = {0};
+    const rt_run_options *o = options ? options : &none;
+    run r = {.prog = prog, .opt = o, .out = o->out ? o->out : stdout,
+             .runs_dir = o->runs_dir ? o->runs_dir : "runs"};
+    r.tty = isatty(fileno(r.out));
+    bool found = !o->stage;
+    for (int i = 0; i < prog->n_stages; i++) found = found || strcmp(prog->stages[i].name, o->stage) == 0;
+    if (!found) {
+        rt_fail(err, "no stage named %s", o->stage);
+        return false;
+    }
+    r.data = calloc((size_t)prog->n_datasets + 1, sizeof *r.data);
+    r.pool = rt_pool_create(o->threads > 0 ? o->threads : 1);
+    bool ok = r.data && r.pool;
+    if (!ok) rt_fail(err, "out of memory");
+    for (int i = 0; ok && i < prog->n_stages; i++) {
+        const rt_stage *s = &prog->stages[i];
+        if (o->stage && strcmp(s->name, o->stage) != 0) continue;
+        ok = s->train ? run_train(&r, s, err) : run_eval_stage(&r, s, err);
+    }
+    for (int i = 0; r.data && i < prog->n_datasets; i++) rt_dataset_free(r.data[i]);
+    free(r.data);
+    rt_pool_destroy(r.pool);
+    store_free(&r.st);
+    return ok;
+}

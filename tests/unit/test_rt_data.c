@@ -1,0 +1,397 @@
+/* Data sources and datasets: small idx/gz/csv/npy/text/tokens files written to a
+ * temporary folder, their values read back, every malformed case rejected with a
+ * message naming the file, and epochs (shuffle, limit, last partial batch, skipgram). */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "rlrt.h"
+
+static char dir[256];
+
+static void write_file(const char *name, const void *data, size_t n) {
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, n, f), n);
+    fclose(f);
+}
+
+static void write_gz(const char *name, const void *data, size_t n) {
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    gzFile f = gzopen(p, "wb");
+    assert_non_null(f);
+    assert_int_equal(gzwrite(f, data, (unsigned)n), (int)n);
+    gzclose(f);
+}
+
+/* IDX images: 3 examples of 2x2 bytes, values 10*i + j. */
+static size_t make_images(unsigned char *buf) {
+    unsigned char h[16] = {0, 0, 8, 3, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0, 2};
+    memcpy(buf, h, 16);
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 4; j++) buf[16 + 4 * i + j] = (unsigned char)(10 * i + j);
+    return 28;
+}
+
+static rt_field_spec field(const char *name, bool i32, int64_t numel, rt_source_kind kind,
+                           const char *path) {
+    rt_field_spec f = {.name = name, .is_i32 = i32, .rank = 1, .dims = {numel}, .kind = kind, .path = path};
+    return f;
+}
+
+static rt_dataset *load1(rt_field_spec *fields, int n, rt_error *err) {
+    rt_dataset_spec s = {.name = "d", .base_dir = dir, .n_fields = n, .fields = fields};
+    return rt_dataset_load(&s, err);
+}
+
+static void assert_error_names(rt_error *err, const char *a, const char *b) {
+    assert_true(err->failed);
+    if (!strstr(err->msg, a) || (b && !strstr(err->msg, b))) fail_msg("message: %s", err->msg);
+}
+
+static void test_idx_plain_gz_and_ops(void **state) {
+    (void)state;
+    unsigned char img[64];
+    size_t n = make_images(img);
+    write_file("img.idx", img, n);
+    write_gz("img.idx.gz", img, n);
+    unsigned char lab[11] = {0, 0, 8, 1, 0, 0, 0, 3, 7, 8, 9};
+    write_gz("lab.gz", lab, sizeof lab);
+    rt_field_spec f[3] = {field("x", false, 4, RT_SRC_IDX, "img.idx.gz"),
+                          field("y", true, 1, RT_SRC_IDX, "lab.gz"),
+                          field("z", false, 4, RT_SRC_IDX, "img.idx")};
+    f[0].n_ops = 2;
+    f[0].ops[0] = (rt_scalar_op){'/', false, 10};
+    f[0].ops[1] = (rt_scalar_op){'-', true, 1}; /* 1 - x/10 */
+    f[2].rank = 2;
+    f[2].dims[0] = f[2].dims[1] = 2;            /* 2x2 into [2, 2] */
+    rt_error err = {0};
+    rt_dataset *ds = load1(f, 3, &err);
+    assert_false(err.failed);
+    assert_int_equal(rt_dataset_size(ds), 3);
+    int idx[3] = {0, 1, 2};
+    float x[12], z[12];
+    int32_t y[3];
+    void *out[3] = {x, y, z};
+    rt_dataset_begin_epoch(ds, 0, 0, false, 0);
+    assert_int_equal(rt_dataset_fill(ds, 0, 3, idx, 3, out), 3);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(y[i], 7 + i);
+        for (int j = 0; j < 4; j++) {
+            assert_float_equal(x[4 * i + j], 1.0 - (10 * i + j) / 10.0, 1e-6);
+            assert_float_equal(z[4 * i + j], 10 * i + j, 0);
+        }
+    }
+    rt_dataset_free(ds);
+}
+
+static void test_idx_errors_name_the_file(void **state) {
+    (void)state;
+    unsigned char img[64];
+    size_t n = make_images(img);
+    write_file("short.idx", img, n - 1);
+    img[2] = 0x42;
+    write_file("magic.idx", img, n);
+    img[2] = 8;
+    rt_error err = {0};
+    rt_field_spec f = field("x", false, 4, RT_SRC_IDX, "short.idx");
+    assert_null(load1(&f, 1, &err));
+    assert_error_names(&err, "short.idx", "short file");
+    err = (rt_error){0};
+    f.path = "magic.idx";
+    assert_null(load1(&f, 1, &err));
+    assert_error_names(&err, "magic.idx", "bad magic");
+    /* values per example: 4 do not fill [5] */
+    write_file("img4.idx", img, n);
+    err = (rt_error){0};
+    f = field("x", false, 5, RT_SRC_IDX, "img4.idx");
+    assert_null(load1(&f, 1, &err));
+    assert_error_names(&err, "img4.idx", "4 values per example");
+    assert_error_names(&err, "[5]", NULL);
+    /* examples: 3 images, 2 labels */
+    unsigned char lab[10] = {0, 0, 8, 1, 0, 0, 0, 2, 1, 2};
+    write_file("lab2.idx", lab, sizeof lab);
+    rt_field_spec two[2] = {field("x", false, 4, RT_SRC_IDX, "img4.idx"),
+                            field("y", true, 1, RT_SRC_IDX, "lab2.idx")};
+    err = (rt_error){0};
+    assert_null(load1(two, 2, &err));
+    assert_error_names(&err, "lab2.idx", "img4.idx");
+    assert_error_names(&err, "2 examples", "3");
+}
+
+static void test_missing_file_lists_places(void **state) {
+    (void)state;
+    char extra[300];
+    snprintf(extra, sizeof extra, "%s/extra", dir);
+    mkdir(extra, 0700);
+    setenv("RL_DATA_PATH", extra, 1);
+    rt_error err = {0};
+    rt_field_spec f = field("x", false, 4, RT_SRC_IDX, "nowhere/none.gz");
+    assert_null(load1(&f, 1, &err));
+    assert_error_names(&err, "none.gz", "/usr/share/datasets/nowhere/none.gz");
+    assert_error_names(&err, "extra/nowhere/none.gz", dir);
+    /* found through RL_DATA_PATH */
+    unsigned char img[64];
+    size_t n = make_images(img);
+    write_file("extra/found.idx", img, n);
+    err = (rt_error){0};
+    f.path = "found.idx";
+    rt_dataset *ds = load1(&f, 1, &err);
+    assert_non_null(ds);
+    rt_dataset_free(ds);
+    unsetenv("RL_DATA_PATH");
+}
+
+static void test_csv(void **state) {
+    (void)state;
+    const char *good = "a,b,c\n1, 2,3\n\n4.5,-5,6e1\r\n";
+    write_file("p.csv", good, strlen(good));
+    rt_field_spec f = field("x", false, 3, RT_SRC_CSV, "p.csv");
+    f.columns = 3;
+    rt_error err = {0};
+    rt_dataset *ds = load1(&f, 1, &err);
+    assert_false(err.failed);
+    assert_int_equal(rt_dataset_size(ds), 2);
+    float x[6];
+    int idx = 0;
+    void *out[1] = {x};
+    assert_int_equal(rt_dataset_fill(ds, 0, 8, &idx, 1, out), 2);
+    float want[6] = {1, 2, 3, 4.5f, -5, 60};
+    assert_memory_equal(x, want, sizeof want);
+    rt_dataset_free(ds);
+    const char *bad = "a,b,c\n1,2,3\n1,2,3\n1,2\n";
+    write_file("bad.csv", bad, strlen(bad));
+    f.path = "bad.csv";
+    assert_null(load1(&f, 1, &err));
+    assert_error_names(&err, "bad.csv:4:", "found 2");
+    const char *word = "a,b,c\n1,zz,3\n";
+    write_file("word.csv", word, strlen(word));
+    err = (rt_error){0};
+    f.path = "word.csv";
+    assert_null(load1(&f, 1, &err));
+    assert_error_names(&err, "word.csv:2:", "zz");
+}
+
+static size_t make_npy(unsigned char *buf, int version, const char *descr, const char *shape,
+                       const void *data, size_t n) {
+    char dict[128];
+    int dl = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': %s, }",
+                      descr, shape);
+    size_t pre = version == 1 ? 10 : 12, hl = (size_t)dl + 1;
+    while ((pre + hl) % 64) hl++;
+    memcpy(buf, "\x93NUMPY", 6);
+    buf[6] = (unsigned char)version;
+    buf[7] = 0;
+    buf[8] = (unsigned char)hl;
+    buf[9] = (unsigned char)(hl >> 8);
+    if (version == 2) buf[10] = buf[11] = 0;
+    memset(buf + pre, ' ', hl);
+    memcpy(buf + pre, dict, (size_t)dl);
+    buf[pre + hl - 1] = '\n';
+    memcpy(buf + pre + hl, data, n);
+    return pre + hl + n;
+}
+
+static void test_npy(void **state) {
+    (void)state;
+    unsigned char buf[512];
+    float v[6] = {1, 2, 3, 4, 5, 6};
+    write_file("f.npy", buf, make_npy(buf, 1, "<f4", "(2, 3)", v, sizeof v));
+    int32_t iv[3] = {5, 6, 7};
+    write_file("i.npy", buf, make_npy(buf, 2, "<i4", "(2,)", iv, 8));
+    rt_field_spec f[2] = {field("z", false, 3, RT_SRC_NPY, "f.npy"), field("k", true, 1, RT_SRC_NPY, "i.npy")};
+    rt_error err = {0};
+    rt_dataset *ds = load1(f, 2, &err);
+    assert_false(err.failed);
+    float z[6];
+    int32_t k[2];
+    int idx[2] = {0, 1};
+    void *out[2] = {z, k};
+    assert_int_equal(rt_dataset_fill(ds, 0, 2, idx, 2, out), 2);
+    assert_memory_equal(z, v, sizeof v);
+    assert_int_equal(k[1], 6);
+    rt_dataset_free(ds);
+    write_file("d.npy", buf, make_npy(buf, 1, "<f8", "(2, 3)", v, sizeof v));
+    f[0].path = "d.npy";
+    assert_null(load1(f, 1, &err));
+    assert_error_names(&err, "d.npy", "<f8");
+    write_file("s.npy", buf, make_npy(buf, 1, "<f4", "(3, 3)", v, sizeof v));
+    err = (rt_error){0};
+    f[0].path = "s.npy";
+    assert_null(load1(f, 1, &err));
+    assert_error_names(&err, "s.npy", "short file");
+    write_file("m.npy", "NUMPY", 5);
+    err = (rt_error){0};
+    f[0].path = "m.npy";
+    assert_null(load1(f, 1, &err));
+    assert_error_names(&err, "m.npy", "bad magic");
+}
+
+static void test_text_and_tokens(void **state) {
+    (void)state;
+    char sub[300];
+    snprintf(sub, sizeof sub, "%s/corpus", dir);
+    mkdir(sub, 0700);
+    const char *a = "The/at cat/nn sat/vbd\nthe/at dog/nn ./.\n", *b = "A/at cat/nn and/cc the/at rare/jj\n";
+    write_file("corpus/b.txt", b, strlen(b));
+    write_file("corpus/a.txt", a, strlen(a));
+    rt_field_spec f = field("w", true, 1, RT_SRC_TEXT, "corpus");
+    rt_dataset_spec s = {.name = "t", .base_dir = dir, .n_fields = 1, .fields = &f, .lowercase = true,
+                         .min_count = 1};
+    rt_error err = {0};
+    rt_dataset *ds = rt_dataset_load(&s, &err);
+    assert_false(err.failed);
+    /* counts: the 3, cat 2, then a . and dog rare sat (1 each, by word) */
+    const char *order[] = {"the", "cat", ".", "a", "and", "dog", "rare", "sat"};
+    int64_t vocab;
+    assert_true(rt_dataset_property(ds, "vocab", &vocab));
+    assert_int_equal(vocab, 8);
+    for (int i = 0; i < 8; i++) assert_string_equal(rt_dataset_word(ds, i), order[i]);
+    assert_int_equal(rt_dataset_size(ds), 11); /* a.txt before b.txt */
+    int32_t w[11];
+    int idx = 0;
+    void *out[1] = {w};
+    rt_dataset_fill(ds, 0, 11, &idx, 1, out);
+    int32_t want[11] = {0, 1, 7, 0, 5, 2, 3, 1, 4, 0, 6};
+    assert_memory_equal(w, want, sizeof want);
+    char vp[300];
+    snprintf(vp, sizeof vp, "%s/vocab.txt", dir);
+    assert_true(rt_dataset_write_vocab(ds, vp, &err));
+    FILE *vf = fopen(vp, "r");
+    char line[64];
+    assert_non_null(fgets(line, sizeof line, vf));
+    assert_string_equal(line, "the\n");
+    fclose(vf);
+    rt_dataset_free(ds);
+
+    const char *tok = "3 4 5 6\n7\n";
+    write_file("t.tok", tok, strlen(tok));
+    rt_field_spec tf = field("ids", true, 3, RT_SRC_TOKENS, "t.tok");
+    tf.length = 3;
+    ds = load1(&tf, 1, &err);
+    assert_false(err.failed);
+    int32_t ids[6];
+    out[0] = ids;
+    assert_int_equal(rt_dataset_fill(ds, 0, 2, &idx, 1, out), 2);
+    int32_t want_ids[6] = {3, 4, 5, 7, 0, 0};
+    assert_memory_equal(ids, want_ids, sizeof ids);
+    assert_true(rt_dataset_property(ds, "vocab", &vocab));
+    assert_int_equal(vocab, 8);
+    rt_dataset_free(ds);
+}
+
+static void test_epochs_shuffle_limit_partial(void **state) {
+    (void)state;
+    char csv[4096] = "v\n";
+    for (int i = 0; i < 10; i++) snprintf(csv + strlen(csv), sizeof csv - strlen(csv), "%d\n", i);
+    write_file("ten.csv", csv, strlen(csv));
+    rt_field_spec f = field("x", true, 1, RT_SRC_CSV, "ten.csv");
+    f.columns = 1;
+    rt_error err = {0};
+    rt_dataset *ds = load1(&f, 1, &err);
+    assert_non_null(ds);
+    int idx = 0;
+    int32_t a[10], b[10], c[10];
+    void *oa[1] = {a}, *ob[1] = {b}, *oc[1] = {c};
+    assert_int_equal(rt_dataset_begin_epoch(ds, 1, 0, true, 0), 10);
+    assert_int_equal(rt_dataset_batches(ds, 4), 3);
+    assert_int_equal(rt_dataset_fill(ds, 0, 4, &idx, 1, oa), 4);
+    assert_int_equal(rt_dataset_fill(ds, 1, 4, &idx, 1, (void *[]){a + 4}), 4);
+    assert_int_equal(rt_dataset_fill(ds, 2, 4, &idx, 1, (void *[]){a + 8}), 2); /* partial */
+    int seen[10] = {0}, moved = 0;
+    for (int i = 0; i < 10; i++) seen[a[i]]++, moved += a[i] != i;
+    for (int i = 0; i < 10; i++) assert_int_equal(seen[i], 1);
+    assert_true(moved > 0);
+    rt_dataset_begin_epoch(ds, 1, 0, true, 0);
+    rt_dataset_fill(ds, 0, 10, &idx, 1, ob);
+    assert_memory_equal(a, b, sizeof a); /* same seed and epoch: same order */
+    rt_dataset_begin_epoch(ds, 1, 1, true, 0);
+    rt_dataset_fill(ds, 0, 10, &idx, 1, oc);
+    assert_true(memcmp(a, c, sizeof a) != 0);
+    assert_int_equal(rt_dataset_begin_epoch(ds, 1, 0, true, 3), 3); /* limit: the first 3 */
+    assert_int_equal(rt_dataset_fill(ds, 0, 10, &idx, 1, oc), 3);
+    for (int i = 0; i < 3; i++) assert_true(c[i] < 3);
+    rt_dataset_free(ds);
+}
+
+static void test_skipgram(void **state) {
+    (void)state;
+    char text[8192] = "";
+    const char *w[] = {"a", "b", "c", "d", "e", "f", "g", "h"};
+    for (int line = 0; line < 40; line++) {
+        for (int k = 0; k < 12; k++)
+            snprintf(text + strlen(text), sizeof text - strlen(text), "%s ", w[(line * 7 + k * k) % 8]);
+        strcat(text, "\n");
+    }
+    write_file("sg.txt", text, strlen(text));
+    rt_dataset_spec s = {.name = "sg", .base_dir = dir, .skipgram = true, .text_path = "sg.txt",
+                         .min_count = 1, .window = 2, .negatives = 3, .subsample = 1e-1};
+    rt_error err = {0};
+    rt_dataset *ds = rt_dataset_load(&s, &err);
+    assert_non_null(ds);
+    int64_t vocab;
+    assert_true(rt_dataset_property(ds, "vocab", &vocab));
+    assert_int_equal(vocab, 8);
+    int f[3] = {rt_dataset_field_index(ds, "center"), rt_dataset_field_index(ds, "context"),
+                rt_dataset_field_index(ds, "negatives")};
+    assert_int_equal(rt_dataset_field_numel(ds, f[2]), 3);
+    int64_t n = rt_dataset_begin_epoch(ds, 5, 0, true, 0);
+    /* 40 lines x 12 words, window 2: at most 4 pairs a word; subsampling drops some */
+    assert_true(n > 100 && n < 40 * 12 * 4);
+    int32_t *c1 = malloc((size_t)n * 4), *x1 = malloc((size_t)n * 4), *g1 = malloc((size_t)n * 12);
+    int32_t *c2 = malloc((size_t)n * 4), *x2 = malloc((size_t)n * 4), *g2 = malloc((size_t)n * 12);
+    rt_dataset_fill(ds, 0, n, f, 3, (void *[]){c1, x1, g1});
+    for (int64_t i = 0; i < n; i++) {
+        assert_true(c1[i] >= 0 && c1[i] < 8 && x1[i] >= 0 && x1[i] < 8);
+        for (int k = 0; k < 3; k++) assert_true(g1[3 * i + k] >= 0 && g1[3 * i + k] < 8);
+    }
+    /* the same (seed, epoch) gives the same examples, whatever batch size reads them */
+    assert_int_equal(rt_dataset_begin_epoch(ds, 5, 0, true, 0), n);
+    for (int64_t b = 0; b < rt_dataset_batches(ds, 7); b++)
+        rt_dataset_fill(ds, b, 7, f, 3, (void *[]){c2 + 7 * b, x2 + 7 * b, g2 + 21 * b});
+    assert_memory_equal(c1, c2, (size_t)n * 4);
+    assert_memory_equal(x1, x2, (size_t)n * 4);
+    assert_memory_equal(g1, g2, (size_t)n * 12);
+    /* a fresh epoch draws afresh */
+    int64_t n2 = rt_dataset_begin_epoch(ds, 5, 1, true, 0);
+    rt_dataset_fill(ds, 0, n < n2 ? n : n2, f, 3, (void *[]){c2, x2, g2});
+    assert_true(n != n2 || memcmp(c1, c2, (size_t)n * 4) != 0 || memcmp(g1, g2, (size_t)n * 12) != 0);
+    free(c1), free(x1), free(g1), free(c2), free(x2), free(g2);
+    rt_dataset_free(ds);
+}
+
+static int setup(void **state) {
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/rt_data_XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_idx_plain_gz_and_ops), cmocka_unit_test(test_idx_errors_name_the_file),
+        cmocka_unit_test(test_missing_file_lists_places), cmocka_unit_test(test_csv),
+        cmocka_unit_test(test_npy), cmocka_unit_test(test_text_and_tokens),
+        cmocka_unit_test(test_epochs_shuffle_limit_partial), cmocka_unit_test(test_skipgram),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -88,6 +88,21 @@ static bool is_cheap(IrOp op) {
            (ir_op_info[op].cls == IRC_MOVE && op != IR_RESHAPE);
 }
 
+/* A few instructions, no call: recomputing it in each reader (up to
+ * LIGHT_COPIES times) is cheaper than storing it and loading it back, e.g. a
+ * bias add read by the activation and again by the activation's gradient. */
+enum { LIGHT_COPIES = 3 };
+static bool is_light(IrOp op) {
+    switch (op) {
+    case IR_NEG: case IR_ABS: case IR_SIGN: case IR_RELU: case IR_TO_F32: case IR_STOP_GRAD:
+    case IR_ADD: case IR_SUB: case IR_MUL: case IR_MAX: case IR_MIN: case IR_EQ: case IR_NE:
+    case IR_LT: case IR_LE: case IR_GT: case IR_GE: case IR_WHERE:
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* Can be computed at any index inside a loop nest. */
 static bool is_inlinable(IrOp op) { return is_elementwise(op) || is_cheap(op) || op == IR_GATHER; }
 
@@ -179,7 +194,8 @@ static bool decide(Fuser *f) {
                 f->st[x->in[1]] = ST_IN_SPARSE;
             }
         } else if (!is_inlinable(x->op) || f->force_mem[n] || consumer_needs_mem[n] ||
-                   (!is_cheap(x->op) && (copies[n] != 1 || under_bcast[n]))) {
+                   (!is_cheap(x->op) &&
+                    (under_bcast[n] || copies[n] > (is_light(x->op) ? LIGHT_COPIES : 1)))) {
             f->st[n] = ST_ROOT;
         } else {
             f->st[n] = ST_INLINE;
@@ -191,7 +207,9 @@ static bool decide(Fuser *f) {
             /* A sparse update hands its scatter's operands to the runtime as memory. */
             bool inl = evaluates_inline(x, i, sparse) && f->st[n] != ST_IN_SPARSE;
             if (!inl) consumer_needs_mem[in] = true;
-            copies[in] += f->st[n] == ST_INLINE ? copies[n] : 1;
+            /* x(d, d) evaluates d twice at the same index: LLVM's GVN keeps one. */
+            bool repeat = (i > 0 && x->in[0] == in) || (i > 1 && x->in[1] == in);
+            if (!repeat) copies[in] += f->st[n] == ST_INLINE ? copies[n] : 1;
             if (x->op == IR_BROADCAST || under_bcast[n]) under_bcast[in] = true;
             if (x->op == IR_RESHAPE) f->force_mem[in] = true;
         }

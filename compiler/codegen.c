@@ -1,0 +1,1083 @@
+/* codegen.c — the kernel plan as an LLVM module (LLVM C API).
+ *
+ * Each kernel is one internal function
+ *     void kI(rt_step_ctx *ctx, T *noalias buf0, ..., i64 lo, i64 hi)
+ * whose outermost loop runs over [lo, hi): the step calls it once over the
+ * whole range, or hands the kernel's `kI_range(void *argv, lo, hi)` wrapper to
+ * rt_parallel_for when the pool exists and the kernel is large. Buffers are
+ * noalias: fuse.c never lets a kernel's output share memory with its inputs.
+ * The batch size B is read from ctx at run time, so a last partial batch runs
+ * the same code. Float math: `contract` on fmul/fadd/fsub (FMA), `reassoc` only
+ * on the adds of register reductions (so they vectorize); the optimizer update
+ * is the runtime's formula operation for operation, without contraction, so it
+ * rounds like rt_update_adam / rt_update_sgd.
+ */
+#include "kernel.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <llvm-c/Analysis.h>
+#include <llvm-c/Target.h>
+#include <llvm-c/Transforms/PassBuilder.h>
+
+/* rt_step_ctx fields, in rlrt.h's order. */
+enum { CTX_B, CTX_STEP, CTX_SEED, CTX_LR, CTX_PARAMS, CTX_OPT, CTX_INPUTS, CTX_LOSS,
+       CTX_REPORTS, CTX_WS, CTX_POOL, CTX_NFIELDS };
+
+/* Elements a kernel must touch before splitting it across threads pays. */
+enum { PARALLEL_MIN_ELEMS = 1 << 15 };
+
+/* cblas.h's enum values. */
+enum { CBLAS_ROW_MAJOR = 101, CBLAS_NO_TRANS = 111, CBLAS_TRANS = 112 };
+
+typedef struct Fn {
+    LLVMTypeRef type;
+    LLVMValueRef fn;
+} Fn;
+
+typedef struct Cg {
+    const KernelPlan *p;
+    const IrGraph *g;
+    LLVMContextRef C;
+    LLVMModuleRef M;
+    LLVMBuilderRef b;
+    LLVMTypeRef f32, f64, i8, i32, i64, i1, ptr, voidt, ctx_t, range_t;
+    Fn sgemm, random_fill, shift2d, pfor, tanhf, sgd_rows, adam_rows;
+    unsigned noalias;
+} Cg;
+
+/* An argument of a kernel function: one distinct piece of memory. */
+typedef enum { ARG_WORK, ARG_PARAM, ARG_INPUT, ARG_STATE, ARG_SCRATCH } ArgKind;
+typedef struct KArg {
+    ArgKind kind;
+    int id;      /* node (WORK), param index (PARAM, STATE), input index, kernel (SCRATCH) */
+} KArg;
+
+typedef struct KEmit {
+    const Kernel *k;
+    int kindex;
+    LLVMValueRef fn, ctx, B, lo, hi;
+    Vec(KArg) args;
+    /* optimizer coefficients, computed once at kernel entry */
+    LLVMValueRef lr, lr_t, eps_t, decay;
+} KEmit;
+
+static const IrNode *nd(const Cg *cg, int n) { return &cg->g->nodes.items[n]; }
+
+static Fn declare(Cg *cg, const char *name, LLVMTypeRef ret, LLVMTypeRef *params, unsigned n) {
+    Fn f;
+    f.type = LLVMFunctionType(ret, params, n, 0);
+    f.fn = LLVMAddFunction(cg->M, name, f.type);
+    return f;
+}
+
+static LLVMValueRef call(Cg *cg, Fn f, LLVMValueRef *args, unsigned n) {
+    return LLVMBuildCall2(cg->b, f.type, f.fn, args, n, "");
+}
+
+static LLVMValueRef intrinsic(Cg *cg, const char *name, LLVMTypeRef t, LLVMValueRef *args,
+                              unsigned n) {
+    unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+    LLVMValueRef f = LLVMGetIntrinsicDeclaration(cg->M, id, &t, 1);
+    LLVMTypeRef ft = LLVMIntrinsicGetType(cg->C, id, &t, 1);
+    return LLVMBuildCall2(cg->b, ft, f, args, n, "");
+}
+
+static LLVMValueRef fmf(LLVMValueRef v, LLVMFastMathFlags flags) {
+    if (LLVMIsAInstruction(v) && LLVMCanValueUseFastMathFlags(v)) LLVMSetFastMathFlags(v, flags);
+    return v;
+}
+
+static LLVMValueRef i64c(Cg *cg, int64_t v) { return LLVMConstInt(cg->i64, (unsigned long long)v, 1); }
+static LLVMValueRef f32c(Cg *cg, double v) { return LLVMConstReal(cg->f32, v); }
+
+static LLVMValueRef ctx_field(Cg *cg, LLVMValueRef ctx, int field, LLVMTypeRef t) {
+    LLVMValueRef p = LLVMBuildStructGEP2(cg->b, cg->ctx_t, ctx, (unsigned)field, "");
+    return LLVMBuildLoad2(cg->b, t, p, "");
+}
+
+static LLVMValueRef dimv(Cg *cg, LLVMValueRef B, IrDim d) {
+    if (d.b == 0) return i64c(cg, d.c);
+    LLVMValueRef v = LLVMBuildNSWMul(cg->b, B, i64c(cg, d.b), "");
+    return d.c ? LLVMBuildNSWAdd(cg->b, v, i64c(cg, d.c), "") : v;
+}
+
+static LLVMValueRef numel(Cg *cg, LLVMValueRef B, const IrShape *s) {
+    LLVMValueRef n = i64c(cg, 1);
+    for (int i = 0; i < s->rank; i++) n = LLVMBuildNSWMul(cg->b, n, dimv(cg, B, s->d[i]), "");
+    return n;
+}
+
+static LLVMValueRef ksize_value(Cg *cg, LLVMValueRef B, KSize s) {
+    LLVMValueRef v = LLVMBuildNSWMul(cg->b, LLVMBuildNSWMul(cg->b, B, B, ""), i64c(cg, s.c[2]), "");
+    v = LLVMBuildNSWAdd(cg->b, v, LLVMBuildNSWMul(cg->b, B, i64c(cg, s.c[1]), ""), "");
+    return LLVMBuildNSWAdd(cg->b, v, i64c(cg, s.c[0]), "");
+}
+
+static LLVMTypeRef elem_type(Cg *cg, IrDType dt) { return dt == IR_I32 ? cg->i32 : cg->f32; }
+
+/* ------------------------------------------------------------------ loops */
+
+typedef struct Loop {
+    LLVMValueRef iv;
+    LLVMBasicBlockRef header, exit;
+} Loop;
+
+static Loop loop_begin(Cg *cg, LLVMValueRef lo, LLVMValueRef hi) {
+    LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(cg->b));
+    LLVMBasicBlockRef pre = LLVMGetInsertBlock(cg->b);
+    Loop l;
+    l.header = LLVMAppendBasicBlockInContext(cg->C, fn, "loop");
+    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(cg->C, fn, "body");
+    l.exit = LLVMAppendBasicBlockInContext(cg->C, fn, "done");
+    LLVMBuildBr(cg->b, l.header);
+    LLVMPositionBuilderAtEnd(cg->b, l.header);
+    l.iv = LLVMBuildPhi(cg->b, cg->i64, "i");
+    LLVMAddIncoming(l.iv, &lo, &pre, 1);
+    LLVMBuildCondBr(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, l.iv, hi, ""), body, l.exit);
+    LLVMPositionBuilderAtEnd(cg->b, body);
+    return l;
+}
+
+static void loop_end(Cg *cg, Loop *l) {
+    LLVMValueRef next = LLVMBuildNSWAdd(cg->b, l->iv, i64c(cg, 1), "");
+    LLVMBasicBlockRef cur = LLVMGetInsertBlock(cg->b);
+    LLVMBuildBr(cg->b, l->header);
+    LLVMAddIncoming(l->iv, &next, &cur, 1);
+    LLVMPositionBuilderAtEnd(cg->b, l->exit);
+}
+
+/* if (cond) { then } — returns the block to continue in after positioning in then. */
+static LLVMBasicBlockRef if_begin(Cg *cg, LLVMValueRef cond) {
+    LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(cg->b));
+    LLVMBasicBlockRef then = LLVMAppendBasicBlockInContext(cg->C, fn, "then");
+    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(cg->C, fn, "join");
+    LLVMBuildCondBr(cg->b, cond, then, join);
+    LLVMPositionBuilderAtEnd(cg->b, then);
+    return join;
+}
+
+static void if_end(Cg *cg, LLVMBasicBlockRef join) {
+    LLVMBuildBr(cg->b, join);
+    LLVMPositionBuilderAtEnd(cg->b, join);
+}
+
+static LLVMValueRef entry_alloca(Cg *cg, KEmit *e, LLVMTypeRef t) {
+    LLVMBuilderRef b = LLVMCreateBuilderInContext(cg->C);
+    LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(e->fn);
+    LLVMValueRef first = LLVMGetFirstInstruction(entry);
+    if (first) LLVMPositionBuilderBefore(b, first);
+    else LLVMPositionBuilderAtEnd(b, entry);
+    LLVMValueRef a = LLVMBuildAlloca(b, t, "acc");
+    LLVMDisposeBuilder(b);
+    return a;
+}
+
+typedef void (*BodyFn)(Cg *cg, KEmit *e, LLVMValueRef *idx, void *ud);
+
+/* Loops over dims [d, to) with ranges [lo[i], hi[i]); idx[i] = the loop variables. */
+static void nest(Cg *cg, KEmit *e, int d, int to, LLVMValueRef *lo, LLVMValueRef *hi,
+                 LLVMValueRef *idx, BodyFn body, void *ud) {
+    if (d == to) {
+        body(cg, e, idx, ud);
+        return;
+    }
+    Loop l = loop_begin(cg, lo[d], hi[d]);
+    idx[d] = l.iv;
+    nest(cg, e, d + 1, to, lo, hi, idx, body, ud);
+    loop_end(cg, &l);
+}
+
+/* Full ranges over shape s, with dim 0 over [lo0, hi0). */
+static void shape_ranges(Cg *cg, KEmit *e, const IrShape *s, LLVMValueRef lo0, LLVMValueRef hi0,
+                         LLVMValueRef *lo, LLVMValueRef *hi) {
+    for (int i = 0; i < s->rank; i++) {
+        lo[i] = i == 0 ? lo0 : i64c(cg, 0);
+        hi[i] = i == 0 ? hi0 : dimv(cg, e->B, s->d[i]);
+    }
+}
+
+/* ----------------------------------------------------------------- memory */
+
+static int base_node(const KernelPlan *p, int n) {
+    while (p->buf[n].kind == KB_VIEW) n = p->buf[n].of;
+    return n;
+}
+
+static KArg arg_of_node(const KernelPlan *p, int n) {
+    n = base_node(p, n);
+    const KBuf *b = &p->buf[n];
+    if (b->kind == KB_PARAM) return (KArg){ARG_PARAM, b->index};
+    if (b->kind == KB_INPUT) return (KArg){ARG_INPUT, b->index};
+    return (KArg){ARG_WORK, n};
+}
+
+static int arg_index(KEmit *e, KArg a) {
+    for (int i = 0; i < e->args.len; i++)
+        if (e->args.items[i].kind == a.kind && e->args.items[i].id == a.id) return i;
+    return -1;
+}
+
+static void add_arg(Cg *cg, KEmit *e, KArg a) {
+    if (arg_index(e, a) < 0) vec_push(cg->p->arena, &e->args, a);
+}
+
+static LLVMValueRef arg_ptr(KEmit *e, KArg a) {
+    return LLVMGetParam(e->fn, 1 + (unsigned)arg_index(e, a));
+}
+
+static LLVMValueRef node_ptr(Cg *cg, KEmit *e, int n) { return arg_ptr(e, arg_of_node(cg->p, n)); }
+
+static LLVMValueRef linearize(Cg *cg, KEmit *e, LLVMValueRef *idx, const IrShape *s) {
+    if (s->rank == 0) return i64c(cg, 0);
+    LLVMValueRef off = idx[0];
+    for (int i = 1; i < s->rank; i++)
+        off = LLVMBuildNSWAdd(cg->b, LLVMBuildNSWMul(cg->b, off, dimv(cg, e->B, s->d[i]), ""),
+                              idx[i], "");
+    return off;
+}
+
+static LLVMValueRef elem_ptr(Cg *cg, LLVMTypeRef t, LLVMValueRef base, LLVMValueRef off) {
+    return LLVMBuildInBoundsGEP2(cg->b, t, base, &off, 1, "");
+}
+
+/* ------------------------------------------------------------ expressions */
+
+static LLVMValueRef value_at(Cg *cg, KEmit *e, int n, LLVMValueRef *idx, bool flat);
+
+static LLVMValueRef load_at(Cg *cg, KEmit *e, int n, LLVMValueRef *idx, bool flat) {
+    const IrNode *x = nd(cg, n);
+    LLVMValueRef off = flat ? idx[0] : linearize(cg, e, idx, &x->shape);
+    LLVMTypeRef t = elem_type(cg, x->dtype);
+    return LLVMBuildLoad2(cg->b, t, elem_ptr(cg, t, node_ptr(cg, e, n), off), "");
+}
+
+static LLVMValueRef zero_of(Cg *cg, IrDType dt) {
+    return dt == IR_I32 ? LLVMConstInt(cg->i32, 0, 0) : f32c(cg, 0.0);
+}
+
+static LLVMValueRef bool_to_f32(Cg *cg, LLVMValueRef c) {
+    return LLVMBuildSelect(cg->b, c, f32c(cg, 1.0), f32c(cg, 0.0), "");
+}
+
+static LLVMValueRef unary(Cg *cg, IrOp op, LLVMValueRef x, IrDType in_dt) {
+    LLVMBuilderRef b = cg->b;
+    if (in_dt == IR_I32) {
+        LLVMValueRef z = LLVMConstInt(cg->i32, 0, 0);
+        switch (op) {
+        case IR_NEG: return LLVMBuildSub(b, z, x, "");
+        case IR_ABS: return LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, x, z, ""),
+                                            LLVMBuildSub(b, z, x, ""), x, "");
+        case IR_SIGN:
+            return LLVMBuildSub(b, LLVMBuildZExt(b, LLVMBuildICmp(b, LLVMIntSGT, x, z, ""), cg->i32, ""),
+                                LLVMBuildZExt(b, LLVMBuildICmp(b, LLVMIntSLT, x, z, ""), cg->i32, ""), "");
+        case IR_TO_F32: return LLVMBuildSIToFP(b, x, cg->f32, "");
+        default: return x; /* stop_gradient */
+        }
+    }
+    LLVMValueRef zero = f32c(cg, 0.0), one = f32c(cg, 1.0);
+    switch (op) {
+    case IR_NEG: return LLVMBuildFNeg(b, x, "");
+    case IR_EXP: return intrinsic(cg, "llvm.exp", cg->f32, &x, 1);
+    case IR_LOG: return intrinsic(cg, "llvm.log", cg->f32, &x, 1);
+    case IR_SQRT: return intrinsic(cg, "llvm.sqrt", cg->f32, &x, 1);
+    case IR_ABS: return intrinsic(cg, "llvm.fabs", cg->f32, &x, 1);
+    case IR_SIGN:
+        return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, x, zero, ""), one,
+                               LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLT, x, zero, ""),
+                                               f32c(cg, -1.0), zero, ""), "");
+    case IR_TANH: return call(cg, cg->tanhf, &x, 1);
+    case IR_SIGMOID: {
+        /* 1 / (1 + e^-x) */
+        LLVMValueRef nx = LLVMBuildFNeg(b, x, "");
+        LLVMValueRef ex = intrinsic(cg, "llvm.exp", cg->f32, &nx, 1);
+        return LLVMBuildFDiv(b, one, LLVMBuildFAdd(b, one, ex, ""), "");
+    }
+    case IR_RELU: return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, x, zero, ""), x, zero, "");
+    default: return x; /* float of a float, stop_gradient */
+    }
+}
+
+static LLVMValueRef binary(Cg *cg, IrOp op, LLVMValueRef x, LLVMValueRef y, IrDType in_dt) {
+    LLVMBuilderRef b = cg->b;
+    if (in_dt == IR_I32) {
+        static const LLVMIntPredicate cmp[] = {
+            [IR_EQ] = LLVMIntEQ, [IR_NE] = LLVMIntNE, [IR_LT] = LLVMIntSLT,
+            [IR_LE] = LLVMIntSLE, [IR_GT] = LLVMIntSGT, [IR_GE] = LLVMIntSGE,
+        };
+        switch (op) {
+        case IR_ADD: return LLVMBuildAdd(b, x, y, "");
+        case IR_SUB: return LLVMBuildSub(b, x, y, "");
+        case IR_MUL: return LLVMBuildMul(b, x, y, "");
+        case IR_MAX: return LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSGT, x, y, ""), x, y, "");
+        case IR_MIN: return LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, x, y, ""), x, y, "");
+        default: return bool_to_f32(cg, LLVMBuildICmp(b, cmp[op], x, y, ""));
+        }
+    }
+    static const LLVMRealPredicate fcmp[] = {
+        [IR_EQ] = LLVMRealOEQ, [IR_NE] = LLVMRealUNE, [IR_LT] = LLVMRealOLT,
+        [IR_LE] = LLVMRealOLE, [IR_GT] = LLVMRealOGT, [IR_GE] = LLVMRealOGE,
+    };
+    LLVMValueRef xy[2] = {x, y};
+    switch (op) {
+    case IR_ADD: return fmf(LLVMBuildFAdd(b, x, y, ""), LLVMFastMathAllowContract);
+    case IR_SUB: return fmf(LLVMBuildFSub(b, x, y, ""), LLVMFastMathAllowContract);
+    case IR_MUL: return fmf(LLVMBuildFMul(b, x, y, ""), LLVMFastMathAllowContract);
+    case IR_DIV: return LLVMBuildFDiv(b, x, y, "");
+    case IR_POW: return intrinsic(cg, "llvm.pow", cg->f32, xy, 2);
+    case IR_MAX: return intrinsic(cg, "llvm.maxnum", cg->f32, xy, 2);
+    case IR_MIN: return intrinsic(cg, "llvm.minnum", cg->f32, xy, 2);
+    default: return bool_to_f32(cg, LLVMBuildFCmp(b, fcmp[op], x, y, ""));
+    }
+}
+
+static bool dim_is_one(IrDim d) { return d.b == 0 && d.c == 1; }
+
+static LLVMValueRef clamp_index(Cg *cg, LLVMValueRef i, LLVMValueRef n) {
+    LLVMValueRef lo = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, i, i64c(cg, 0), ""),
+                                      i64c(cg, 0), i, "");
+    LLVMValueRef last = LLVMBuildNSWSub(cg->b, n, i64c(cg, 1), "");
+    return LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSGT, lo, last, ""), last, lo, "");
+}
+
+/* The value of inlined node n at idx (in n's shape, or the kernel's linear index when flat). */
+static LLVMValueRef compute_at(Cg *cg, KEmit *e, int n, LLVMValueRef *idx, bool flat) {
+    const IrNode *x = nd(cg, n);
+    LLVMBuilderRef b = cg->b;
+    LLVMValueRef sub[IR_MAX_RANK];
+    IrClass cls = ir_op_info[x->op].cls;
+    if (cls == IRC_UNARY)
+        return unary(cg, x->op, value_at(cg, e, x->in[0], idx, flat), nd(cg, x->in[0])->dtype);
+    if (cls == IRC_BINARY)
+        return binary(cg, x->op, value_at(cg, e, x->in[0], idx, flat),
+                      value_at(cg, e, x->in[1], idx, flat), nd(cg, x->in[0])->dtype);
+    switch (x->op) {
+    case IR_CONST:
+        return x->dtype == IR_I32 ? LLVMConstInt(cg->i32, (unsigned long long)(long long)x->a, 1)
+                                  : f32c(cg, x->a);
+    case IR_DIMVAL: {
+        LLVMValueRef v = dimv(cg, e->B, x->dim);
+        return x->dtype == IR_I32 ? LLVMBuildTrunc(b, v, cg->i32, "") : LLVMBuildSIToFP(b, v, cg->f32, "");
+    }
+    case IR_ARANGE: return LLVMBuildTrunc(b, idx[0], cg->i32, "");
+    case IR_WHERE: {
+        LLVMValueRef c = value_at(cg, e, x->in[0], idx, flat);
+        LLVMValueRef cond = nd(cg, x->in[0])->dtype == IR_I32
+                                ? LLVMBuildICmp(b, LLVMIntNE, c, LLVMConstInt(cg->i32, 0, 0), "")
+                                : LLVMBuildFCmp(b, LLVMRealUNE, c, f32c(cg, 0.0), "");
+        return LLVMBuildSelect(b, cond, value_at(cg, e, x->in[1], idx, flat),
+                               value_at(cg, e, x->in[2], idx, flat), "");
+    }
+    case IR_BROADCAST: {
+        const IrShape *s = &nd(cg, x->in[0])->shape;
+        int off = x->shape.rank - s->rank;
+        for (int j = 0; j < s->rank; j++) sub[j] = dim_is_one(s->d[j]) ? i64c(cg, 0) : idx[j + off];
+        return value_at(cg, e, x->in[0], sub, false);
+    }
+    case IR_TRANSPOSE:
+        for (int i = 0; i < x->shape.rank; i++) sub[x->perm[i]] = idx[i];
+        return value_at(cg, e, x->in[0], sub, false);
+    case IR_SLICE:
+        memcpy(sub, idx, sizeof(LLVMValueRef) * (size_t)x->shape.rank);
+        sub[x->axis] = LLVMBuildNSWAdd(b, idx[x->axis], dimv(cg, e->B, (IrDim){x->start_b, x->start}), "");
+        return value_at(cg, e, x->in[0], sub, false);
+    case IR_PAD: {
+        const IrNode *in = nd(cg, x->in[0]);
+        LLVMValueRef len = dimv(cg, e->B, in->shape.d[x->axis]);
+        LLVMValueRef j = LLVMBuildNSWSub(b, idx[x->axis], dimv(cg, e->B, (IrDim){x->start_b, x->start}), "");
+        LLVMValueRef inside = LLVMBuildICmp(b, LLVMIntULT, j, len, "");
+        memcpy(sub, idx, sizeof(LLVMValueRef) * (size_t)x->shape.rank);
+        sub[x->axis] = clamp_index(cg, j, len);
+        return LLVMBuildSelect(b, inside, value_at(cg, e, x->in[0], sub, false), zero_of(cg, x->dtype), "");
+    }
+    case IR_CONCAT: {
+        LLVMValueRef d0 = dimv(cg, e->B, nd(cg, x->in[0])->shape.d[x->axis]);
+        LLVMValueRef d1 = dimv(cg, e->B, nd(cg, x->in[1])->shape.d[x->axis]);
+        LLVMValueRef first = LLVMBuildICmp(b, LLVMIntSLT, idx[x->axis], d0, "");
+        LLVMValueRef sub1[IR_MAX_RANK];
+        memcpy(sub, idx, sizeof(LLVMValueRef) * (size_t)x->shape.rank);
+        memcpy(sub1, idx, sizeof(LLVMValueRef) * (size_t)x->shape.rank);
+        sub[x->axis] = clamp_index(cg, idx[x->axis], d0);
+        sub1[x->axis] = clamp_index(cg, LLVMBuildNSWSub(b, idx[x->axis], d0, ""), d1);
+        return LLVMBuildSelect(b, first, value_at(cg, e, x->in[0], sub, false),
+                               value_at(cg, e, x->in[1], sub1, false), "");
+    }
+    case IR_ONE_HOT: {
+        int r = x->shape.rank;
+        LLVMValueRef v = value_at(cg, e, x->in[0], idx, false);
+        LLVMValueRef hit = LLVMBuildICmp(b, LLVMIntEQ, LLVMBuildSExt(b, v, cg->i64, ""), idx[r - 1], "");
+        return bool_to_f32(cg, hit);
+    }
+    case IR_GATHER: {
+        const IrNode *t = nd(cg, x->in[0]), *ix = nd(cg, x->in[1]);
+        LLVMValueRef row = LLVMBuildSExt(b, value_at(cg, e, x->in[1], idx, false), cg->i64, "");
+        LLVMValueRef rows = dimv(cg, e->B, t->shape.d[0]);
+        LLVMValueRef valid = LLVMBuildICmp(b, LLVMIntULT, row, rows, "");
+        sub[0] = LLVMBuildSelect(b, valid, row, i64c(cg, 0), "");
+        for (int i = 1; i < t->shape.rank; i++) sub[i] = idx[ix->shape.rank + i - 1];
+        return LLVMBuildSelect(b, valid, load_at(cg, e, x->in[0], sub, false), zero_of(cg, x->dtype), "");
+    }
+    default:
+        /* fuse.c inlines nothing else; a load keeps the module valid if it ever did. */
+        return load_at(cg, e, n, idx, flat);
+    }
+}
+
+static LLVMValueRef value_at(Cg *cg, KEmit *e, int n, LLVMValueRef *idx, bool flat) {
+    if (cg->p->buf[n].kind != KB_NONE) return load_at(cg, e, n, idx, flat);
+    return compute_at(cg, e, n, idx, flat);
+}
+
+/* ------------------------------------------------------------- optimizer */
+
+/* Adam's per-step coefficients as rt_update_adam computes them (optim.c):
+ * lr_t = lr*sqrt(1-b2^t)/(1-b1^t), eps_t = eps*sqrt(1-b2^t), t = step + 1, in double. */
+static void emit_opt_coefs(Cg *cg, KEmit *e) {
+    const IrOptim *o = &cg->g->optim;
+    LLVMBuilderRef b = cg->b;
+    e->lr = ctx_field(cg, e->ctx, CTX_LR, cg->f32);
+    if (o->kind == OPT_SGD) return;
+    LLVMValueRef t = LLVMBuildFAdd(b, LLVMBuildSIToFP(b, ctx_field(cg, e->ctx, CTX_STEP, cg->i64), cg->f64, ""),
+                                   LLVMConstReal(cg->f64, 1.0), "");
+    LLVMValueRef one = LLVMConstReal(cg->f64, 1.0);
+    LLVMValueRef a1[2] = {LLVMConstReal(cg->f64, (double)(float)o->beta1), t};
+    LLVMValueRef a2[2] = {LLVMConstReal(cg->f64, (double)(float)o->beta2), t};
+    LLVMValueRef c1 = LLVMBuildFSub(b, one, intrinsic(cg, "llvm.pow", cg->f64, a1, 2), "");
+    LLVMValueRef c2arg = LLVMBuildFSub(b, one, intrinsic(cg, "llvm.pow", cg->f64, a2, 2), "");
+    LLVMValueRef c2 = intrinsic(cg, "llvm.sqrt", cg->f64, &c2arg, 1);
+    LLVMValueRef lr64 = LLVMBuildFPExt(b, e->lr, cg->f64, "");
+    e->lr_t = LLVMBuildFPTrunc(b, LLVMBuildFDiv(b, LLVMBuildFMul(b, lr64, c2, ""), c1, ""), cg->f32, "");
+    e->eps_t = LLVMBuildFPTrunc(
+        b, LLVMBuildFMul(b, LLVMConstReal(cg->f64, (double)(float)o->eps), c2, ""), cg->f32, "");
+    e->decay = o->kind == OPT_ADAMW
+                   ? LLVMBuildFSub(b, f32c(cg, 1.0),
+                                   LLVMBuildFMul(b, e->lr, f32c(cg, (float)o->weight_decay), ""), "")
+                   : f32c(cg, 1.0);
+}
+
+static bool has_state(const IrOptim *o) { return o->kind != OPT_SGD || o->momentum != 0.0; }
+
+/* One element of the update, off = its index in the parameter, g its gradient. */
+static void emit_opt_element(Cg *cg, KEmit *e, int param, int64_t count, LLVMValueRef off,
+                             LLVMValueRef g) {
+    const IrOptim *o = &cg->g->optim;
+    LLVMBuilderRef b = cg->b;
+    LLVMValueRef pp = elem_ptr(cg, cg->f32, arg_ptr(e, (KArg){ARG_PARAM, param}), off);
+    LLVMValueRef p = LLVMBuildLoad2(b, cg->f32, pp, "");
+    if (o->kind == OPT_SGD) {
+        /* g += wd*p; mom = momentum*mom + g; p -= lr*mom  (p -= lr*g without momentum) */
+        g = LLVMBuildFAdd(b, g, LLVMBuildFMul(b, f32c(cg, (float)o->weight_decay), p, ""), "");
+        if (o->momentum != 0.0) {
+            LLVMValueRef mp = elem_ptr(cg, cg->f32, arg_ptr(e, (KArg){ARG_STATE, param}), off);
+            LLVMValueRef mom = LLVMBuildFAdd(
+                b, LLVMBuildFMul(b, f32c(cg, (float)o->momentum), LLVMBuildLoad2(b, cg->f32, mp, ""), ""),
+                g, "");
+            LLVMBuildStore(b, mom, mp);
+            g = mom;
+        }
+        LLVMBuildStore(b, LLVMBuildFSub(b, p, LLVMBuildFMul(b, e->lr, g, ""), ""), pp);
+        return;
+    }
+    /* m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g*g; p = p*decay - lr_t*m/(sqrt(v) + eps_t) */
+    if (o->kind == OPT_ADAM && o->weight_decay != 0.0)
+        g = LLVMBuildFAdd(b, g, LLVMBuildFMul(b, f32c(cg, (float)o->weight_decay), p, ""), "");
+    LLVMValueRef st = arg_ptr(e, (KArg){ARG_STATE, param});
+    LLVMValueRef mp = elem_ptr(cg, cg->f32, st, off);
+    LLVMValueRef vp = elem_ptr(cg, cg->f32, st, LLVMBuildNSWAdd(b, off, i64c(cg, count), ""));
+    float b1 = (float)o->beta1, b2 = (float)o->beta2;
+    LLVMValueRef m = LLVMBuildFAdd(b, LLVMBuildFMul(b, f32c(cg, b1), LLVMBuildLoad2(b, cg->f32, mp, ""), ""),
+                                   LLVMBuildFMul(b, f32c(cg, 1.0f - b1), g, ""), "");
+    LLVMValueRef v = LLVMBuildFAdd(
+        b, LLVMBuildFMul(b, f32c(cg, b2), LLVMBuildLoad2(b, cg->f32, vp, ""), ""),
+        LLVMBuildFMul(b, LLVMBuildFMul(b, f32c(cg, 1.0f - b2), g, ""), g, ""), "");
+    LLVMBuildStore(b, m, mp);
+    LLVMBuildStore(b, v, vp);
+    LLVMValueRef den = LLVMBuildFAdd(b, intrinsic(cg, "llvm.sqrt", cg->f32, &v, 1), e->eps_t, "");
+    LLVMValueRef step = LLVMBuildFDiv(b, LLVMBuildFMul(b, e->lr_t, m, ""), den, "");
+    LLVMBuildStore(b, LLVMBuildFSub(b, LLVMBuildFMul(b, p, e->decay, ""), step, ""), pp);
+}
+
+/* ---------------------------------------------------------------- kernels */
+
+static void loop_body(Cg *cg, KEmit *e, LLVMValueRef *idx, void *ud) {
+    const Kernel *k = e->k;
+    const IrNode *r = nd(cg, k->root);
+    if (k->kind == K_UPDATE) {
+        const IrShape *ps = &nd(cg, r->in[0])->shape;
+        LLVMValueRef off = k->flat ? idx[0] : linearize(cg, e, idx, ps);
+        LLVMValueRef g = value_at(cg, e, r->in[1], idx, k->flat);
+        emit_opt_element(cg, e, r->index, ir_shape_numel(ps, 0), off, g);
+        return;
+    }
+    LLVMValueRef v = compute_at(cg, e, k->root, idx, k->flat);
+    LLVMValueRef off = k->flat ? idx[0] : linearize(cg, e, idx, &r->shape);
+    LLVMBuildStore(cg->b, v, elem_ptr(cg, elem_type(cg, r->dtype), node_ptr(cg, e, k->root), off));
+    (void)ud;
+}
+
+static void emit_loop(Cg *cg, KEmit *e) {
+    const Kernel *k = e->k;
+    const IrNode *r = nd(cg, k->root);
+    const IrShape *s = k->kind == K_UPDATE ? &nd(cg, r->in[0])->shape : &r->shape;
+    if (k->kind == K_UPDATE) emit_opt_coefs(cg, e);
+    LLVMValueRef lo[IR_MAX_RANK], hi[IR_MAX_RANK], idx[IR_MAX_RANK];
+    if (k->flat || s->rank == 0) {
+        lo[0] = e->lo;
+        hi[0] = e->hi;
+        nest(cg, e, 0, 1, lo, hi, idx, loop_body, NULL);
+        return;
+    }
+    shape_ranges(cg, e, s, e->lo, e->hi, lo, hi);
+    nest(cg, e, 0, s->rank, lo, hi, idx, loop_body, NULL);
+}
+
+typedef struct ReduceState {
+    LLVMValueRef acc;
+    bool mem_acc;
+    int split;        /* dims [0, split) outer, [split, rank) reduced into acc */
+    LLVMValueRef *lo, *hi;
+} ReduceState;
+
+static LLVMValueRef reduce_identity(Cg *cg, IrOp op, IrDType dt) {
+    if (dt == IR_I32) {
+        int32_t v = op == IR_SUM ? 0 : op == IR_RMAX ? INT32_MIN : INT32_MAX;
+        return LLVMConstInt(cg->i32, (unsigned long long)(int64_t)v, 1);
+    }
+    return f32c(cg, op == IR_SUM ? 0.0 : op == IR_RMAX ? -INFINITY : INFINITY);
+}
+
+static LLVMValueRef reduce_combine(Cg *cg, IrOp op, IrDType dt, LLVMValueRef a, LLVMValueRef v,
+                                   bool reassoc) {
+    if (op == IR_SUM) {
+        if (dt == IR_I32) return LLVMBuildAdd(cg->b, a, v, "");
+        return fmf(LLVMBuildFAdd(cg->b, a, v, ""), reassoc ? LLVMFastMathAllowReassoc : 0);
+    }
+    return binary(cg, op == IR_RMAX ? IR_MAX : IR_MIN, a, v, dt);
+}
+
+static void reduce_inner(Cg *cg, KEmit *e, LLVMValueRef *idx, void *ud) {
+    ReduceState *rs = ud;
+    const IrNode *r = nd(cg, e->k->root);
+    LLVMTypeRef t = elem_type(cg, r->dtype);
+    LLVMValueRef v = value_at(cg, e, r->in[0], idx, false);
+    LLVMValueRef a = LLVMBuildLoad2(cg->b, t, rs->acc, "");
+    LLVMBuildStore(cg->b, reduce_combine(cg, r->op, r->dtype, a, v, true), rs->acc);
+}
+
+static void reduce_outer(Cg *cg, KEmit *e, LLVMValueRef *idx, void *ud) {
+    ReduceState *rs = ud;
+    const IrNode *r = nd(cg, e->k->root);
+    LLVMTypeRef t = elem_type(cg, r->dtype);
+    LLVMBuildStore(cg->b, reduce_identity(cg, r->op, r->dtype), rs->acc);
+    nest(cg, e, rs->split, r->shape.rank, rs->lo, rs->hi, idx, reduce_inner, rs);
+    LLVMValueRef oidx[IR_MAX_RANK];
+    for (int i = 0; i < r->shape.rank; i++) oidx[i] = (r->axes >> i) & 1u ? i64c(cg, 0) : idx[i];
+    LLVMValueRef op = elem_ptr(cg, t, node_ptr(cg, e, e->k->root), linearize(cg, e, oidx, &r->shape));
+    LLVMValueRef acc = LLVMBuildLoad2(cg->b, t, rs->acc, "");
+    if (rs->mem_acc) acc = reduce_combine(cg, r->op, r->dtype, LLVMBuildLoad2(cg->b, t, op, ""), acc, false);
+    LLVMBuildStore(cg->b, acc, op);
+}
+
+static void reduce_init(Cg *cg, KEmit *e, LLVMValueRef *idx, void *ud) {
+    const IrNode *r = nd(cg, e->k->root);
+    LLVMTypeRef t = elem_type(cg, r->dtype);
+    LLVMBuildStore(cg->b, reduce_identity(cg, r->op, r->dtype),
+                   elem_ptr(cg, t, node_ptr(cg, e, e->k->root), linearize(cg, e, idx, &r->shape)));
+    (void)ud;
+}
+
+/* The input is walked in its own row-major order. Trailing reduced axes are
+ * summed in a register (vectorized, reassociated); a reduced axis in front of a
+ * kept one accumulates in the output, in input order, so each output still has
+ * exactly one writer and splitting the first kept axis across threads is safe. */
+static void emit_reduce(Cg *cg, KEmit *e) {
+    const IrNode *r = nd(cg, e->k->root);
+    const IrShape *s = &nd(cg, r->in[0])->shape;
+    int rank = s->rank, last_kept = -1;
+    for (int i = 0; i < rank; i++)
+        if (!((r->axes >> i) & 1u)) last_kept = i;
+    ReduceState rs = {.split = last_kept + 1};
+    for (int i = 0; i < last_kept; i++)
+        if ((r->axes >> i) & 1u) rs.mem_acc = true;
+    LLVMValueRef lo[IR_MAX_RANK], hi[IR_MAX_RANK], idx[IR_MAX_RANK];
+    if (rs.mem_acc) {
+        bool first_reduced = r->axes & 1u;
+        shape_ranges(cg, e, &r->shape, first_reduced ? i64c(cg, 0) : e->lo,
+                     first_reduced ? i64c(cg, 1) : e->hi, lo, hi);
+        nest(cg, e, 0, rank, lo, hi, idx, reduce_init, NULL);
+    }
+    shape_ranges(cg, e, s, e->lo, e->hi, lo, hi);
+    rs.lo = lo;
+    rs.hi = hi;
+    rs.acc = entry_alloca(cg, e, elem_type(cg, r->dtype));
+    nest(cg, e, 0, rs.split, lo, hi, idx, reduce_outer, &rs);
+}
+
+typedef struct ArgmaxState {
+    LLVMValueRef best_v, best_i;
+} ArgmaxState;
+
+static void argmax_body(Cg *cg, KEmit *e, LLVMValueRef *idx, void *ud) {
+    ArgmaxState *as = ud;
+    const IrNode *r = nd(cg, e->k->root), *x = nd(cg, r->in[0]);
+    int axis = __builtin_ctz(r->axes);
+    LLVMTypeRef t = elem_type(cg, x->dtype);
+    LLVMValueRef sub[IR_MAX_RANK];
+    memcpy(sub, idx, sizeof(LLVMValueRef) * (size_t)r->shape.rank);
+    sub[axis] = i64c(cg, 0);
+    LLVMBuildStore(cg->b, value_at(cg, e, r->in[0], sub, false), as->best_v);
+    LLVMBuildStore(cg->b, i64c(cg, 0), as->best_i);
+    Loop l = loop_begin(cg, i64c(cg, 1), dimv(cg, e->B, x->shape.d[axis]));
+    sub[axis] = l.iv;
+    LLVMValueRef v = value_at(cg, e, r->in[0], sub, false);
+    LLVMValueRef bv = LLVMBuildLoad2(cg->b, t, as->best_v, "");
+    /* strictly greater: the first maximum wins */
+    LLVMValueRef better = x->dtype == IR_I32 ? LLVMBuildICmp(cg->b, LLVMIntSGT, v, bv, "")
+                                             : LLVMBuildFCmp(cg->b, LLVMRealOGT, v, bv, "");
+    LLVMBuildStore(cg->b, LLVMBuildSelect(cg->b, better, v, bv, ""), as->best_v);
+    LLVMBuildStore(cg->b, LLVMBuildSelect(cg->b, better, l.iv, LLVMBuildLoad2(cg->b, cg->i64, as->best_i, ""), ""),
+                   as->best_i);
+    loop_end(cg, &l);
+    LLVMValueRef out = elem_ptr(cg, cg->i32, node_ptr(cg, e, e->k->root), linearize(cg, e, idx, &r->shape));
+    LLVMBuildStore(cg->b, LLVMBuildTrunc(cg->b, LLVMBuildLoad2(cg->b, cg->i64, as->best_i, ""), cg->i32, ""), out);
+}
+
+static void emit_argmax(Cg *cg, KEmit *e) {
+    const IrNode *r = nd(cg, e->k->root);
+    ArgmaxState as = {entry_alloca(cg, e, elem_type(cg, nd(cg, r->in[0])->dtype)), entry_alloca(cg, e, cg->i64)};
+    LLVMValueRef lo[IR_MAX_RANK], hi[IR_MAX_RANK], idx[IR_MAX_RANK];
+    shape_ranges(cg, e, &r->shape, e->lo, e->hi, lo, hi);
+    nest(cg, e, 0, r->shape.rank, lo, hi, idx, argmax_body, &as);
+}
+
+static void zero_fill(Cg *cg, LLVMValueRef p, LLVMValueRef n) {
+    Loop l = loop_begin(cg, i64c(cg, 0), n);
+    LLVMBuildStore(cg->b, f32c(cg, 0.0), elem_ptr(cg, cg->f32, p, l.iv));
+    loop_end(cg, &l);
+}
+
+static void emit_sgemm(Cg *cg, KEmit *e) {
+    const IrNode *r = nd(cg, e->k->root), *a = nd(cg, r->in[0]), *bm = nd(cg, r->in[1]);
+    LLVMBuilderRef b = cg->b;
+    int rk = r->shape.rank;
+    LLVMValueRef ra = dimv(cg, e->B, a->shape.d[rk - 2]), ca = dimv(cg, e->B, a->shape.d[rk - 1]);
+    LLVMValueRef rb = dimv(cg, e->B, bm->shape.d[rk - 2]), cb = dimv(cg, e->B, bm->shape.d[rk - 1]);
+    LLVMValueRef M = r->trans_a ? ca : ra, K = r->trans_a ? ra : ca, N = r->trans_b ? rb : cb;
+    LLVMValueRef C = node_ptr(cg, e, e->k->root);
+    LLVMValueRef mn = LLVMBuildNSWMul(b, M, N, "");
+    LLVMValueRef G = rk == 3 ? dimv(cg, e->B, r->shape.d[0]) : i64c(cg, 1);
+    /* An empty inner dimension gives zeros; sgemm rejects its leading dims then. */
+    LLVMBasicBlockRef join = if_begin(cg, LLVMBuildICmp(b, LLVMIntEQ, K, i64c(cg, 0), ""));
+    zero_fill(cg, C, LLVMBuildNSWMul(b, mn, G, ""));
+    LLVMBasicBlockRef after = LLVMAppendBasicBlockInContext(cg->C, e->fn, "after");
+    LLVMBuildBr(b, after);
+    LLVMPositionBuilderAtEnd(b, join);
+    LLVMValueRef nonempty = LLVMBuildICmp(b, LLVMIntSGT, mn, i64c(cg, 0), "");
+    LLVMBasicBlockRef j2 = if_begin(cg, nonempty);
+    Loop l = loop_begin(cg, i64c(cg, 0), G);
+    LLVMValueRef ao = LLVMBuildNSWMul(b, l.iv, LLVMBuildNSWMul(b, ra, ca, ""), "");
+    LLVMValueRef bo = LLVMBuildNSWMul(b, l.iv, LLVMBuildNSWMul(b, rb, cb, ""), "");
+    LLVMValueRef co = LLVMBuildNSWMul(b, l.iv, mn, "");
+    LLVMValueRef args[14] = {
+        LLVMConstInt(cg->i32, CBLAS_ROW_MAJOR, 0),
+        LLVMConstInt(cg->i32, r->trans_a ? CBLAS_TRANS : CBLAS_NO_TRANS, 0),
+        LLVMConstInt(cg->i32, r->trans_b ? CBLAS_TRANS : CBLAS_NO_TRANS, 0),
+        LLVMBuildTrunc(b, M, cg->i32, ""), LLVMBuildTrunc(b, N, cg->i32, ""), LLVMBuildTrunc(b, K, cg->i32, ""),
+        f32c(cg, 1.0), elem_ptr(cg, cg->f32, node_ptr(cg, e, r->in[0]), ao), LLVMBuildTrunc(b, ca, cg->i32, ""),
+        elem_ptr(cg, cg->f32, node_ptr(cg, e, r->in[1]), bo), LLVMBuildTrunc(b, cb, cg->i32, ""),
+        f32c(cg, 0.0), elem_ptr(cg, cg->f32, C, co), LLVMBuildTrunc(b, N, cg->i32, ""),
+    };
+    call(cg, cg->sgemm, args, 14);
+    loop_end(cg, &l);
+    if_end(cg, j2);
+    LLVMBuildBr(b, after);
+    LLVMPositionBuilderAtEnd(b, after);
+}
+
+static void emit_random(Cg *cg, KEmit *e) {
+    const IrNode *r = nd(cg, e->k->root);
+    LLVMBuilderRef b = cg->b;
+    LLVMValueRef seed = ctx_field(cg, e->ctx, CTX_SEED, cg->i64);
+    LLVMValueRef step = ctx_field(cg, e->ctx, CTX_STEP, cg->i64);
+    LLVMValueRef out = node_ptr(cg, e, e->k->root);
+    if (r->op == IR_SHIFT2D) {
+        const IrNode *in = nd(cg, r->in[0]);
+        LLVMValueRef args[9] = {out, node_ptr(cg, e, r->in[0]), dimv(cg, e->B, in->shape.d[0]),
+                                i64c(cg, r->dim.c), i64c(cg, r->start), i64c(cg, r->end), seed,
+                                i64c(cg, r->index), step};
+        call(cg, cg->shift2d, args, 9);
+        return;
+    }
+    int kind = r->op == IR_BERNOULLI ? RT_RAND_BERNOULLI : r->op == IR_NORMAL ? RT_RAND_NORMAL
+             : r->op == IR_UNIFORM   ? RT_RAND_UNIFORM   : RT_RAND_RANDINT;
+    LLVMValueRef args[9] = {LLVMConstInt(cg->i32, (unsigned)kind, 0), out, e->lo, e->hi,
+                            LLVMConstReal(cg->f64, r->a), LLVMConstReal(cg->f64, r->b), seed,
+                            i64c(cg, r->index), step};
+    (void)b;
+    call(cg, cg->random_fill, args, 9);
+}
+
+/* out = zeros; out[idx[i]] += rows[i] in order of i (the interpreter's order). */
+static void emit_scatter(Cg *cg, KEmit *e) {
+    const IrNode *r = nd(cg, e->k->root), *ix = nd(cg, r->in[0]);
+    LLVMBuilderRef b = cg->b;
+    LLVMValueRef out = node_ptr(cg, e, e->k->root), rows = node_ptr(cg, e, r->in[1]);
+    LLVMValueRef idx = node_ptr(cg, e, r->in[0]);
+    zero_fill(cg, out, numel(cg, e->B, &r->shape));
+    int64_t width = 1;
+    for (int d = 1; d < r->shape.rank; d++) width *= r->shape.d[d].c;
+    LLVMValueRef V = dimv(cg, e->B, r->shape.d[0]), W = i64c(cg, width);
+    Loop li = loop_begin(cg, i64c(cg, 0), numel(cg, e->B, &ix->shape));
+    LLVMValueRef row = LLVMBuildSExt(b, LLVMBuildLoad2(b, cg->i32, elem_ptr(cg, cg->i32, idx, li.iv), ""), cg->i64, "");
+    LLVMBasicBlockRef join = if_begin(cg, LLVMBuildICmp(b, LLVMIntULT, row, V, ""));
+    LLVMValueRef dst = LLVMBuildNSWMul(b, row, W, ""), src = LLVMBuildNSWMul(b, li.iv, W, "");
+    Loop ld = loop_begin(cg, i64c(cg, 0), W);
+    LLVMValueRef dp = elem_ptr(cg, cg->f32, out, LLVMBuildNSWAdd(b, dst, ld.iv, ""));
+    LLVMValueRef sv = LLVMBuildLoad2(b, cg->f32, elem_ptr(cg, cg->f32, rows, LLVMBuildNSWAdd(b, src, ld.iv, "")), "");
+    LLVMBuildStore(b, LLVMBuildFAdd(b, LLVMBuildLoad2(b, cg->f32, dp, ""), sv, ""), dp);
+    loop_end(cg, &ld);
+    if_end(cg, join);
+    loop_end(cg, &li);
+}
+
+static void emit_sparse_update(Cg *cg, KEmit *e) {
+    const IrOptim *o = &cg->g->optim;
+    const IrNode *u = nd(cg, e->k->root), *s = nd(cg, u->in[1]), *ix = nd(cg, s->in[0]);
+    LLVMBuilderRef b = cg->b;
+    int64_t width = 1;
+    for (int d = 1; d < s->shape.rank; d++) width *= s->shape.d[d].c;
+    int64_t count = ir_shape_numel(&s->shape, 0);
+    LLVMValueRef table = arg_ptr(e, (KArg){ARG_PARAM, u->index});
+    LLVMValueRef st = has_state(o) ? arg_ptr(e, (KArg){ARG_STATE, u->index}) : LLVMConstPointerNull(cg->ptr);
+    LLVMValueRef scratch = arg_ptr(e, (KArg){ARG_SCRATCH, e->kindex});
+    LLVMValueRef lr = ctx_field(cg, e->ctx, CTX_LR, cg->f32);
+    LLVMValueRef common[6] = {table, i64c(cg, s->shape.d[0].c), i64c(cg, width), node_ptr(cg, e, s->in[0]),
+                              node_ptr(cg, e, s->in[1]), numel(cg, e->B, &ix->shape)};
+    if (o->kind == OPT_SGD) {
+        LLVMValueRef args[11] = {common[0], common[1], common[2], common[3], common[4], common[5], st, lr,
+                                 f32c(cg, (float)o->momentum), f32c(cg, (float)o->weight_decay), scratch};
+        call(cg, cg->sgd_rows, args, 11);
+        return;
+    }
+    LLVMValueRef v = elem_ptr(cg, cg->f32, st, i64c(cg, count));
+    LLVMValueRef args[16] = {common[0], common[1], common[2], common[3], common[4], common[5], st, v, lr,
+                             f32c(cg, (float)o->beta1), f32c(cg, (float)o->beta2), f32c(cg, (float)o->eps),
+                             f32c(cg, (float)o->weight_decay), LLVMConstInt(cg->i8, o->kind == OPT_ADAMW, 0),
+                             ctx_field(cg, e->ctx, CTX_STEP, cg->i64), scratch};
+    (void)b;
+    call(cg, cg->adam_rows, args, 16);
+}
+
+/* ------------------------------------------------------------ kernel args */
+
+static void collect_args(Cg *cg, KEmit *e) {
+    const Kernel *k = e->k;
+    const IrNode *r = nd(cg, k->root);
+    if (k->kind != K_UPDATE && k->kind != K_SPARSE_UPDATE) add_arg(cg, e, arg_of_node(cg->p, k->root));
+    for (int i = 0; i < k->reads.len; i++) add_arg(cg, e, arg_of_node(cg->p, k->reads.items[i]));
+    if (k->kind == K_UPDATE || k->kind == K_SPARSE_UPDATE) {
+        add_arg(cg, e, (KArg){ARG_PARAM, r->index});
+        if (has_state(&cg->g->optim)) add_arg(cg, e, (KArg){ARG_STATE, r->index});
+    }
+    if (k->kind == K_SPARSE_UPDATE) add_arg(cg, e, (KArg){ARG_SCRATCH, e->kindex});
+}
+
+/* The range the kernel's outer loop covers and the elements it touches. */
+static void kernel_extent(Cg *cg, const Kernel *k, LLVMValueRef B, LLVMValueRef *outer, LLVMValueRef *work) {
+    const IrNode *r = nd(cg, k->root);
+    const IrShape *s = &r->shape;
+    if (k->kind == K_UPDATE) s = &nd(cg, r->in[0])->shape;
+    if (k->kind == K_REDUCE) s = &nd(cg, r->in[0])->shape;
+    *work = numel(cg, B, s);
+    switch (k->kind) {
+    case K_LOOP:
+    case K_UPDATE:
+        *outer = k->flat ? *work : s->rank ? dimv(cg, B, s->d[0]) : i64c(cg, 1);
+        break;
+    case K_REDUCE:
+    case K_ARGMAX: *outer = s->rank ? dimv(cg, B, s->d[0]) : i64c(cg, 1); break;
+    case K_RANDOM: *outer = *work; break;
+    default: *outer = i64c(cg, 1); break;
+    }
+}
+
+static LLVMValueRef emit_kernel(Cg *cg, int ki, KEmit *e) {
+    const Kernel *k = &cg->p->kernels.items[ki];
+    *e = (KEmit){.k = k, .kindex = ki};
+    collect_args(cg, e);
+    int na = e->args.len;
+    LLVMTypeRef *pt = arena_alloc(cg->p->arena, sizeof(LLVMTypeRef) * (size_t)(na + 3));
+    pt[0] = cg->ptr;
+    for (int i = 0; i < na; i++) pt[1 + i] = cg->ptr;
+    pt[na + 1] = pt[na + 2] = cg->i64;
+    char name[64];
+    snprintf(name, sizeof name, "k%d_%s", ki, kernel_kind_name(k->kind));
+    e->fn = LLVMAddFunction(cg->M, name, LLVMFunctionType(cg->voidt, pt, (unsigned)na + 3, 0));
+    LLVMSetLinkage(e->fn, LLVMInternalLinkage);
+    for (int i = 0; i < na; i++)
+        LLVMAddAttributeAtIndex(e->fn, (unsigned)(2 + i), LLVMCreateEnumAttribute(cg->C, cg->noalias, 0));
+    LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(cg->C, e->fn, "entry");
+    LLVMPositionBuilderAtEnd(cg->b, entry);
+    e->ctx = LLVMGetParam(e->fn, 0);
+    e->lo = LLVMGetParam(e->fn, (unsigned)na + 1);
+    e->hi = LLVMGetParam(e->fn, (unsigned)na + 2);
+    e->B = ctx_field(cg, e->ctx, CTX_B, cg->i64);
+    switch (k->kind) {
+    case K_LOOP:
+    case K_UPDATE: emit_loop(cg, e); break;
+    case K_REDUCE: emit_reduce(cg, e); break;
+    case K_ARGMAX: emit_argmax(cg, e); break;
+    case K_SGEMM: emit_sgemm(cg, e); break;
+    case K_RANDOM:
+    case K_SHIFT2D: emit_random(cg, e); break;
+    case K_SCATTER: emit_scatter(cg, e); break;
+    case K_SPARSE_UPDATE: emit_sparse_update(cg, e); break;
+    }
+    LLVMBuildRetVoid(cg->b);
+    return e->fn;
+}
+
+/* kI_range(argv, lo, hi): argv = {ctx, buf0, ...}, for rt_parallel_for. */
+static LLVMValueRef emit_range_wrapper(Cg *cg, int ki, KEmit *e) {
+    char name[64];
+    snprintf(name, sizeof name, "k%d_range", ki);
+    LLVMValueRef fn = LLVMAddFunction(cg->M, name, cg->range_t);
+    LLVMSetLinkage(fn, LLVMInternalLinkage);
+    LLVMPositionBuilderAtEnd(cg->b, LLVMAppendBasicBlockInContext(cg->C, fn, "entry"));
+    int na = e->args.len;
+    LLVMValueRef *args = arena_alloc(cg->p->arena, sizeof(LLVMValueRef) * (size_t)(na + 3));
+    LLVMValueRef argv = LLVMGetParam(fn, 0);
+    for (int i = 0; i <= na; i++)
+        args[i] = LLVMBuildLoad2(cg->b, cg->ptr, elem_ptr(cg, cg->ptr, argv, i64c(cg, i)), "");
+    args[na + 1] = LLVMGetParam(fn, 1);
+    args[na + 2] = LLVMGetParam(fn, 2);
+    LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(e->fn), e->fn, args, (unsigned)na + 3, "");
+    LLVMBuildRetVoid(cg->b);
+    return fn;
+}
+
+/* ------------------------------------------------------------------- step */
+
+typedef struct StepVals {
+    LLVMValueRef ctx, B, ws, params, opt, inputs, pool;
+} StepVals;
+
+static LLVMValueRef table_entry(Cg *cg, LLVMValueRef table, int i) {
+    return LLVMBuildLoad2(cg->b, cg->ptr, elem_ptr(cg, cg->ptr, table, i64c(cg, i)), "");
+}
+
+static LLVMValueRef step_arg_ptr(Cg *cg, StepVals *sv, KArg a) {
+    switch (a.kind) {
+    case ARG_PARAM: return table_entry(cg, sv->params, a.id);
+    case ARG_INPUT: return table_entry(cg, sv->inputs, a.id);
+    case ARG_STATE: return table_entry(cg, sv->opt, a.id);
+    case ARG_SCRATCH: {
+        LLVMValueRef off = ksize_value(cg, sv->B, cg->p->kernels.items[a.id].scratch_offset);
+        return LLVMBuildInBoundsGEP2(cg->b, cg->i8, sv->ws, &off, 1, "");
+    }
+    default: {
+        LLVMValueRef off = ksize_value(cg, sv->B, cg->p->buf[a.id].offset);
+        return LLVMBuildInBoundsGEP2(cg->b, cg->i8, sv->ws, &off, 1, "");
+    }
+    }
+}
+
+static void emit_call(Cg *cg, StepVals *sv, int ki, KEmit *e, LLVMValueRef range_fn) {
+    const Kernel *k = e->k;
+    int na = e->args.len;
+    LLVMValueRef *args = arena_alloc(cg->p->arena, sizeof(LLVMValueRef) * (size_t)(na + 3));
+    args[0] = sv->ctx;
+    for (int i = 0; i < na; i++) args[1 + i] = step_arg_ptr(cg, sv, e->args.items[i]);
+    LLVMValueRef outer, work;
+    kernel_extent(cg, k, sv->B, &outer, &work);
+    args[na + 1] = i64c(cg, 0);
+    args[na + 2] = outer;
+    LLVMTypeRef ft = LLVMGlobalGetValueType(e->fn);
+    if (!range_fn) {
+        LLVMBuildCall2(cg->b, ft, e->fn, args, (unsigned)na + 3, "");
+        return;
+    }
+    LLVMBuilderRef b = cg->b;
+    LLVMValueRef big = LLVMBuildAnd(
+        b, LLVMBuildICmp(b, LLVMIntSGE, work, i64c(cg, PARALLEL_MIN_ELEMS), ""),
+        LLVMBuildAnd(b, LLVMBuildICmp(b, LLVMIntSGT, outer, i64c(cg, 1), ""),
+                     LLVMBuildIsNotNull(b, sv->pool, ""), ""), "");
+    LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(b));
+    LLVMBasicBlockRef par = LLVMAppendBasicBlockInContext(cg->C, fn, "par");
+    LLVMBasicBlockRef ser = LLVMAppendBasicBlockInContext(cg->C, fn, "ser");
+    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(cg->C, fn, "next");
+    LLVMBuildCondBr(b, big, par, ser);
+    LLVMPositionBuilderAtEnd(b, par);
+    LLVMValueRef argv = LLVMBuildArrayAlloca(b, cg->ptr, i64c(cg, na + 1), "argv");
+    for (int i = 0; i <= na; i++) LLVMBuildStore(b, args[i], elem_ptr(cg, cg->ptr, argv, i64c(cg, i)));
+    LLVMValueRef pargs[4] = {sv->pool, outer, range_fn, argv};
+    call(cg, cg->pfor, pargs, 4);
+    LLVMBuildBr(b, join);
+    LLVMPositionBuilderAtEnd(b, ser);
+    LLVMBuildCall2(b, ft, e->fn, args, (unsigned)na + 3, "");
+    LLVMBuildBr(b, join);
+    LLVMPositionBuilderAtEnd(b, join);
+    (void)ki;
+}
+
+/* *dst = element 0 of node n, as f32, when dst is not NULL. */
+static void emit_scalar_out(Cg *cg, StepVals *sv, int n, LLVMValueRef dst) {
+    LLVMBuilderRef b = cg->b;
+    LLVMValueRef src = step_arg_ptr(cg, sv, arg_of_node(cg->p, n));
+    LLVMValueRef v = LLVMBuildLoad2(b, elem_type(cg, nd(cg, n)->dtype), src, "");
+    if (nd(cg, n)->dtype == IR_I32) v = LLVMBuildSIToFP(b, v, cg->f32, "");
+    LLVMBasicBlockRef join = if_begin(cg, LLVMBuildIsNotNull(b, dst, ""));
+    LLVMBuildStore(b, v, dst);
+    if_end(cg, join);
+}
+
+static void init_types(Cg *cg) {
+    LLVMContextRef C = cg->C;
+    cg->f32 = LLVMFloatTypeInContext(C);
+    cg->f64 = LLVMDoubleTypeInContext(C);
+    cg->i8 = LLVMInt8TypeInContext(C);
+    cg->i32 = LLVMInt32TypeInContext(C);
+    cg->i64 = LLVMInt64TypeInContext(C);
+    cg->i1 = LLVMInt1TypeInContext(C);
+    cg->ptr = LLVMPointerTypeInContext(C, 0);
+    cg->voidt = LLVMVoidTypeInContext(C);
+    LLVMTypeRef fields[CTX_NFIELDS] = {cg->i64, cg->i64, cg->i64, cg->f32, cg->ptr, cg->ptr,
+                                       cg->ptr, cg->ptr, cg->ptr, cg->ptr, cg->ptr};
+    cg->ctx_t = LLVMStructTypeInContext(C, fields, CTX_NFIELDS, 0);
+    LLVMTypeRef rp[3] = {cg->ptr, cg->i64, cg->i64};
+    cg->range_t = LLVMFunctionType(cg->voidt, rp, 3, 0);
+    cg->noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
+
+    LLVMTypeRef i32 = cg->i32, i64 = cg->i64, f32 = cg->f32, f64 = cg->f64, p = cg->ptr;
+    LLVMTypeRef sg[14] = {i32, i32, i32, i32, i32, i32, f32, p, i32, p, i32, f32, p, i32};
+    cg->sgemm = declare(cg, "cblas_sgemm", cg->voidt, sg, 14);
+    LLVMTypeRef rf[9] = {i32, p, i64, i64, f64, f64, i64, i64, i64};
+    cg->random_fill = declare(cg, "rt_random_fill", cg->voidt, rf, 9);
+    LLVMTypeRef sh[9] = {p, p, i64, i64, i64, i64, i64, i64, i64};
+    cg->shift2d = declare(cg, "rt_shift2d", cg->voidt, sh, 9);
+    LLVMTypeRef pf[4] = {p, i64, p, p};
+    cg->pfor = declare(cg, "rt_parallel_for", cg->voidt, pf, 4);
+    cg->tanhf = declare(cg, "tanhf", f32, &f32, 1);
+    LLVMTypeRef sr[11] = {p, i64, i64, p, p, i64, p, f32, f32, f32, p};
+    cg->sgd_rows = declare(cg, "rt_update_sgd_rows", cg->i8, sr, 11);
+    LLVMTypeRef ar[16] = {p, i64, i64, p, p, i64, p, p, f32, f32, f32, f32, f32, cg->i8, i64, p};
+    cg->adam_rows = declare(cg, "rt_update_adam_rows", cg->i8, ar, 16);
+}
+
+LLVMModuleRef cg_emit(const KernelPlan *p, LLVMContextRef ctx, const char *step_name, StrBuf *why) {
+    Cg cg = {.p = p, .g = p->g, .C = ctx};
+    cg.M = LLVMModuleCreateWithNameInContext(p->g->name ? p->g->name : "stage", ctx);
+    cg.b = LLVMCreateBuilderInContext(ctx);
+    init_types(&cg);
+
+    int nk = p->kernels.len;
+    KEmit *es = arena_alloc(p->arena, sizeof(KEmit) * (size_t)(nk + 1));
+    LLVMValueRef *ranges = arena_alloc(p->arena, sizeof(LLVMValueRef) * (size_t)(nk + 1));
+    for (int i = 0; i < nk; i++) {
+        emit_kernel(&cg, i, &es[i]);
+        if (p->kernels.items[i].parallel) ranges[i] = emit_range_wrapper(&cg, i, &es[i]);
+    }
+
+    LLVMTypeRef sp = cg.ptr;
+    LLVMValueRef step = LLVMAddFunction(cg.M, step_name, LLVMFunctionType(cg.voidt, &sp, 1, 0));
+    LLVMPositionBuilderAtEnd(cg.b, LLVMAppendBasicBlockInContext(ctx, step, "entry"));
+    StepVals sv;
+    sv.ctx = LLVMGetParam(step, 0);
+    sv.B = ctx_field(&cg, sv.ctx, CTX_B, cg.i64);
+    sv.ws = ctx_field(&cg, sv.ctx, CTX_WS, cg.ptr);
+    sv.params = ctx_field(&cg, sv.ctx, CTX_PARAMS, cg.ptr);
+    sv.opt = ctx_field(&cg, sv.ctx, CTX_OPT, cg.ptr);
+    sv.inputs = ctx_field(&cg, sv.ctx, CTX_INPUTS, cg.ptr);
+    sv.pool = ctx_field(&cg, sv.ctx, CTX_POOL, cg.ptr);
+    for (int i = 0; i < nk; i++) emit_call(&cg, &sv, i, &es[i], ranges[i]);
+    const IrGraph *g = p->g;
+    if (g->loss >= 0) emit_scalar_out(&cg, &sv, g->loss, ctx_field(&cg, sv.ctx, CTX_LOSS, cg.ptr));
+    if (g->reports.len) {
+        LLVMValueRef reps = ctx_field(&cg, sv.ctx, CTX_REPORTS, cg.ptr);
+        LLVMBasicBlockRef join = if_begin(&cg, LLVMBuildIsNotNull(cg.b, reps, ""));
+        for (int i = 0; i < g->reports.len; i++)
+            emit_scalar_out(&cg, &sv, g->reports.items[i].node,
+                            elem_ptr(&cg, cg.f32, reps, i64c(&cg, i)));
+        if_end(&cg, join);
+    }
+    LLVMBuildRetVoid(cg.b);
+    LLVMDisposeBuilder(cg.b);
+
+    char *msg = NULL;
+    if (LLVMVerifyModule(cg.M, LLVMReturnStatusAction, &msg)) {
+        sb_printf(why, "internal error: generated code does not verify: %s", msg);
+        LLVMDisposeMessage(msg);
+        LLVMDisposeModule(cg.M);
+        return NULL;
+    }
+    LLVMDisposeMessage(msg);
+    return cg.M;
+}
+
+void cg_print_module(LLVMModuleRef m, StrBuf *out) {
+    char *s = LLVMPrintModuleToString(m);
+    sb_puts(out, s);
+    LLVMDisposeMessage(s);
+}
+
+/* ----------------------------------------------------------- target side */
+
+LLVMTargetMachineRef cg_target_machine(const char *cpu, const char *features, bool pic, StrBuf *why) {
+    LLVMInitializeNativeTarget();
+    LLVMInitializeNativeAsmPrinter();
+    char *triple = LLVMGetDefaultTargetTriple();
+    LLVMTargetRef target;
+    char *msg = NULL;
+    if (LLVMGetTargetFromTriple(triple, &target, &msg)) {
+        sb_printf(why, "no target for %s: %s", triple, msg);
+        LLVMDisposeMessage(msg);
+        LLVMDisposeMessage(triple);
+        return NULL;
+    }
+    char *host_cpu = cpu ? NULL : LLVMGetHostCPUName();
+    char *host_features = features ? NULL : LLVMGetHostCPUFeatures();
+    LLVMTargetMachineRef tm = LLVMCreateTargetMachine(
+        target, triple, cpu ? cpu : host_cpu, features ? features : host_features,
+        LLVMCodeGenLevelDefault, pic ? LLVMRelocPIC : LLVMRelocDefault,
+        pic ? LLVMCodeModelDefault : LLVMCodeModelJITDefault);
+    LLVMDisposeMessage(host_cpu);
+    LLVMDisposeMessage(host_features);
+    LLVMDisposeMessage(triple);
+    if (!tm) sb_puts(why, "cannot create a target machine");
+    return tm;
+}
+
+bool cg_optimize(LLVMModuleRef m, LLVMTargetMachineRef tm, StrBuf *why) {
+    LLVMPassBuilderOptionsRef opts = LLVMCreatePassBuilderOptions();
+    LLVMErrorRef err = LLVMRunPasses(m, "default<O2>", tm, opts);
+    LLVMDisposePassBuilderOptions(opts);
+    if (!err) return true;
+    char *msg = LLVMGetErrorMessage(err);
+    sb_printf(why, "optimizing: %s", msg);
+    LLVMDisposeErrorMessage(msg);
+    return false;
+}
+
+bool cg_emit_object(LLVMModuleRef m, const char *path, const char *cpu, const char *features,
+                    StrBuf *why) {
+    LLVMTargetMachineRef tm = cg_target_machine(cpu, features, true, why);
+    if (!tm) return false;
+    char *triple = LLVMGetTargetMachineTriple(tm);
+    LLVMSetTarget(m, triple);
+    LLVMDisposeMessage(triple);
+    LLVMTargetDataRef td = LLVMCreateTargetDataLayout(tm);
+    char *layout = LLVMCopyStringRepOfTargetData(td);
+    LLVMSetDataLayout(m, layout);
+    LLVMDisposeMessage(layout);
+    LLVMDisposeTargetData(td);
+    bool ok = cg_optimize(m, tm, why);
+    char *msg = NULL;
+    if (ok && LLVMTargetMachineEmitToFile(tm, m, path, LLVMObjectFile, &msg)) {
+        sb_printf(why, "writing %s: %s", path, msg);
+        ok = false;
+    }
+    LLVMDisposeMessage(msg);
+    LLVMDisposeTargetMachine(tm);
+    return ok;
+}

@@ -1,0 +1,498 @@
+/* fuse.c — from the IR graph to the kernel plan (DESIGN.md, Kernel plan).
+ *
+ * Every live node gets one of three fates:
+ *  - memory it already has: parameters and inputs (the context's pointers), and
+ *    reshapes, which are views of their operand's row-major memory;
+ *  - inlined: computed at each index inside the loop nest of the kernel that
+ *    consumes it (elementwise ops, broadcasts and other movement, constants,
+ *    gathers), so a chain of them costs one pass over memory;
+ *  - a kernel root: stored to the workspace by its own kernel (matmuls, random
+ *    draws, reductions, and any value that several kernels or a library call read).
+ * Optimizer updates are kernels of their own, run after every other kernel: all
+ * gradients are taken at the old parameters, as the interpreter does.
+ */
+#include "kernel.h"
+
+#include <limits.h>
+#include <string.h>
+
+int64_t ksize_eval(KSize s, int64_t B) { return (s.c[2] * B + s.c[1]) * B + s.c[0]; }
+
+size_t kernel_plan_workspace(const KernelPlan *p, int64_t B) {
+    int64_t n = ksize_eval(p->workspace, B);
+    return n > 0 ? (size_t)n : 0;
+}
+
+const char *kernel_kind_name(KernelKind k) {
+    static const char *const names[] = {
+        [K_LOOP] = "loop",       [K_REDUCE] = "reduce",   [K_ARGMAX] = "argmax",
+        [K_SGEMM] = "sgemm",     [K_RANDOM] = "random",   [K_SHIFT2D] = "shift2d",
+        [K_SCATTER] = "scatter", [K_UPDATE] = "update",   [K_SPARSE_UPDATE] = "sparse_update",
+    };
+    return names[k];
+}
+
+/* ------------------------------------------------------------------ sizes */
+
+static int64_t round_up64(int64_t x) { return x >= 0 ? (x + 63) / 64 * 64 : -(-x / 64 * 64); }
+
+/* Element count of s as a polynomial in B; false above degree 2. */
+static bool numel_poly(const IrShape *s, int64_t out[3]) {
+    int64_t p[IR_MAX_RANK + 1] = {1};
+    int deg = 0;
+    for (int i = 0; i < s->rank; i++) {
+        IrDim d = s->d[i];
+        int64_t q[IR_MAX_RANK + 1] = {0};
+        for (int k = 0; k <= deg; k++) {
+            q[k] += p[k] * d.c;
+            q[k + 1] += p[k] * d.b;
+        }
+        if (d.b) deg++;
+        memcpy(p, q, sizeof p);
+    }
+    for (int k = 3; k <= deg; k++)
+        if (p[k]) return false;
+    memcpy(out, p, 3 * sizeof *out);
+    return true;
+}
+
+static KSize ksize_scaled(const int64_t poly[3], int64_t bytes_per, int64_t plus) {
+    KSize s;
+    for (int k = 0; k < 3; k++) s.c[k] = round_up64(poly[k] * bytes_per + (k == 0 ? plus : 0));
+    return s;
+}
+
+static bool ksize_fits(KSize slot, KSize want) {
+    for (int k = 0; k < 3; k++)
+        if (slot.c[k] < want.c[k]) return false;
+    return true;
+}
+
+static KSize ksize_add(KSize a, KSize b) {
+    for (int k = 0; k < 3; k++) a.c[k] += b.c[k];
+    return a;
+}
+
+/* ---------------------------------------------------------- classification */
+
+static const IrNode *nd(const IrGraph *g, int n) { return &g->nodes.items[n]; }
+
+static bool is_elementwise(IrOp op) {
+    IrClass c = ir_op_info[op].cls;
+    return c == IRC_UNARY || c == IRC_BINARY || c == IRC_TERNARY;
+}
+
+/* Computed at an index for the price of an index calculation. */
+static bool is_cheap(IrOp op) {
+    return op == IR_CONST || op == IR_DIMVAL || op == IR_ARANGE ||
+           (ir_op_info[op].cls == IRC_MOVE && op != IR_RESHAPE);
+}
+
+/* A few instructions, no call: recomputing it in each reader (up to
+ * LIGHT_COPIES times) is cheaper than storing it and loading it back, e.g. a
+ * bias add read by the activation and again by the activation's gradient. */
+enum { LIGHT_COPIES = 3 };
+static bool is_light(IrOp op) {
+    switch (op) {
+    case IR_NEG: case IR_ABS: case IR_SIGN: case IR_RELU: case IR_TO_F32: case IR_STOP_GRAD:
+    case IR_ADD: case IR_SUB: case IR_MUL: case IR_MAX: case IR_MIN: case IR_EQ: case IR_NE:
+    case IR_LT: case IR_LE: case IR_GT: case IR_GE: case IR_WHERE:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Can be computed at any index inside a loop nest. */
+static bool is_inlinable(IrOp op) { return is_elementwise(op) || is_cheap(op) || op == IR_GATHER; }
+
+/* Does consumer c evaluate its input number `pos` at indices (inside its loop nest)? */
+static bool evaluates_inline(const IrNode *c, int pos, bool sparse_update) {
+    IrClass cls = ir_op_info[c->op].cls;
+    if (is_elementwise(c->op) || cls == IRC_REDUCE) return true;
+    if (cls == IRC_MOVE) return c->op != IR_RESHAPE;
+    if (c->op == IR_GATHER) return pos == 1;
+    if (c->op == IR_UPDATE) return pos == 1 && !sparse_update;
+    return false;
+}
+
+/* ------------------------------------------------------------------ plan */
+
+typedef enum { ST_DEAD, ST_INLINE, ST_ROOT, ST_EXTERN, ST_UPDATE, ST_IN_SPARSE } Status;
+
+typedef struct Fuser {
+    const IrGraph *g;
+    KernelPlan *p;
+    Arena *a;
+    Status *st;
+    int *uses;
+    bool *force_mem;
+    bool *sparse;     /* per UPDATE node: its gradient is a scatter_add it consumes */
+    bool *updated;    /* per param index: has an update */
+    StrBuf *why;
+} Fuser;
+
+static bool unsupported(Fuser *f, int n, const char *what) {
+    IrOp op = nd(f->g, n)->op;
+    sb_printf(f->why, "node %d (%s): %s", n,
+              (unsigned)op < IR_OP_COUNT ? ir_op_info[op].name : "?", what);
+    return false;
+}
+
+static bool mark_live(Fuser *f) {
+    const IrGraph *g = f->g;
+    bool *live = arena_alloc(f->a, (size_t)g->nodes.len + 1);
+    if (g->loss >= 0) live[g->loss] = true;
+    for (int i = 0; i < g->reports.len; i++) live[g->reports.items[i].node] = true;
+    for (int n = 0; n < g->nodes.len; n++)
+        if (nd(g, n)->op == IR_UPDATE) live[n] = true;
+    for (int n = g->nodes.len - 1; n >= 0; n--) {
+        if (!live[n]) continue;
+        const IrNode *x = nd(g, n);
+        f->st[n] = ST_INLINE; /* provisional */
+        for (int i = 0; i < x->nin; i++) {
+            if (x->in[i] < 0 || x->in[i] >= n) return unsupported(f, n, "inputs out of order");
+            live[x->in[i]] = true;
+            f->uses[x->in[i]]++;
+        }
+    }
+    return true;
+}
+
+/* Decides each live node's fate, consumers (higher ids) before producers. */
+static bool decide(Fuser *f) {
+    const IrGraph *g = f->g;
+    int N = g->nodes.len;
+    int *copies = arena_alloc(f->a, sizeof(int) * (size_t)N); /* evaluations per step */
+    bool *under_bcast = arena_alloc(f->a, (size_t)N);
+    bool *consumer_needs_mem = arena_alloc(f->a, (size_t)N);
+    if (g->loss >= 0) f->force_mem[g->loss] = true;
+    for (int i = 0; i < g->reports.len; i++) f->force_mem[g->reports.items[i].node] = true;
+
+    for (int n = N - 1; n >= 0; n--) {
+        if (f->st[n] == ST_DEAD) continue;
+        const IrNode *x = nd(g, n);
+        if (x->shape.rank > IR_MAX_RANK) return unsupported(f, n, "rank too large");
+        int64_t poly[3];
+        if (!numel_poly(&x->shape, poly)) return unsupported(f, n, "size grows faster than B^2");
+
+        if (f->st[n] == ST_IN_SPARSE) {
+            /* handled with its update below */
+        } else if (x->op == IR_PARAM || x->op == IR_INPUT || x->op == IR_RESHAPE) {
+            f->st[n] = ST_EXTERN;
+        } else if (x->op == IR_UPDATE) {
+            f->st[n] = ST_UPDATE;
+            const IrNode *p = nd(g, x->in[0]);
+            if (p->op != IR_PARAM) return unsupported(f, n, "updates a non-parameter");
+            if (x->index != p->index) return unsupported(f, n, "index differs from its param");
+            f->updated[p->index] = true;
+            const IrNode *gr = nd(g, x->in[1]);
+            if (!ir_shape_eq(&gr->shape, &p->shape))
+                return unsupported(f, n, "gradient shape differs from the parameter's");
+            if (gr->op == IR_SCATTER_ADD && f->uses[x->in[1]] == 1 && p->shape.rank >= 1) {
+                f->sparse[n] = true;
+                f->st[x->in[1]] = ST_IN_SPARSE;
+            }
+        } else if (!is_inlinable(x->op) || f->force_mem[n] || consumer_needs_mem[n] ||
+                   (!is_cheap(x->op) &&
+                    (under_bcast[n] || copies[n] > (is_light(x->op) ? LIGHT_COPIES : 1)))) {
+            f->st[n] = ST_ROOT;
+        } else {
+            f->st[n] = ST_INLINE;
+        }
+
+        bool sparse = x->op == IR_UPDATE && f->sparse[n];
+        for (int i = 0; i < x->nin; i++) {
+            int in = x->in[i];
+            /* A sparse update hands its scatter's operands to the runtime as memory. */
+            bool inl = evaluates_inline(x, i, sparse) && f->st[n] != ST_IN_SPARSE;
+            if (!inl) consumer_needs_mem[in] = true;
+            /* x(d, d) evaluates d twice at the same index: LLVM's GVN keeps one. */
+            bool repeat = (i > 0 && x->in[0] == in) || (i > 1 && x->in[1] == in);
+            if (!repeat) copies[in] += f->st[n] == ST_INLINE ? copies[n] : 1;
+            if (x->op == IR_BROADCAST || under_bcast[n]) under_bcast[in] = true;
+            if (x->op == IR_RESHAPE) f->force_mem[in] = true;
+        }
+    }
+    return true;
+}
+
+static void collect_tree(Fuser *f, Kernel *k, int n, bool *seen_node, bool *seen_read) {
+    const IrNode *x = nd(f->g, n);
+    for (int i = 0; i < x->nin; i++) {
+        int in = x->in[i];
+        if (x->op == IR_UPDATE && i == 0) {
+            seen_read[in] = true;
+            continue;
+        }
+        if (f->st[in] == ST_INLINE || f->st[in] == ST_IN_SPARSE) {
+            if (!seen_node[in]) {
+                seen_node[in] = true;
+                collect_tree(f, k, in, seen_node, seen_read);
+            }
+        } else {
+            seen_read[in] = true;
+        }
+    }
+}
+
+static Kernel make_kernel(Fuser *f, int root, KernelKind kind) {
+    const IrGraph *g = f->g;
+    Kernel k = {.kind = kind, .root = root};
+    bool *seen_node = arena_alloc(f->a, (size_t)g->nodes.len);
+    bool *seen_read = arena_alloc(f->a, (size_t)g->nodes.len);
+    seen_node[root] = true;
+    collect_tree(f, &k, root, seen_node, seen_read);
+    for (int n = 0; n < g->nodes.len; n++) {
+        if (seen_node[n]) vec_push(f->a, &k.nodes, n);
+        if (seen_read[n]) vec_push(f->a, &k.reads, n);
+    }
+    return k;
+}
+
+static bool is_flat(Fuser *f, const Kernel *k) {
+    for (int i = 0; i < k->nodes.len; i++) {
+        const IrNode *x = nd(f->g, k->nodes.items[i]);
+        if (k->nodes.items[i] == k->root) {
+            if (x->op != IR_UPDATE && !is_elementwise(x->op)) return false;
+        } else if (!is_elementwise(x->op) && x->op != IR_CONST && x->op != IR_DIMVAL) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* True when the kernel's inlined tree reads a parameter some update writes:
+ * fused into an update kernel it would see another update's new value. */
+static bool reads_updated_param(Fuser *f, const Kernel *k) {
+    for (int i = 0; i < k->reads.len; i++) {
+        const IrNode *r = nd(f->g, k->reads.items[i]);
+        while (r->op == IR_RESHAPE) r = nd(f->g, r->in[0]);
+        bool own = k->reads.items[i] == nd(f->g, k->root)->in[0];
+        /* Its own parameter is fine at the same index, i.e. in a flat kernel. */
+        if (r->op == IR_PARAM && f->updated[r->index] && !(own && is_flat(f, k))) return true;
+    }
+    return false;
+}
+
+static KernelKind kind_of(IrOp op) {
+    switch (ir_op_info[op].cls) {
+    case IRC_REDUCE: return op == IR_ARGMAX ? K_ARGMAX : K_REDUCE;
+    case IRC_MATMUL: return K_SGEMM;
+    case IRC_RANDOM: return op == IR_SHIFT2D ? K_SHIFT2D : K_RANDOM;
+    case IRC_GATHER: return op == IR_SCATTER_ADD ? K_SCATTER : K_LOOP;
+    default: return K_LOOP;
+    }
+}
+
+static void build_kernels(Fuser *f) {
+    const IrGraph *g = f->g;
+    for (int n = 0; n < g->nodes.len; n++)
+        if (f->st[n] == ST_ROOT) vec_push(f->a, &f->p->kernels, make_kernel(f, n, kind_of(nd(g, n)->op)));
+    for (int n = 0; n < g->nodes.len; n++) {
+        if (f->st[n] != ST_UPDATE) continue;
+        Kernel k = make_kernel(f, n, f->sparse[n] ? K_SPARSE_UPDATE : K_UPDATE);
+        if (k.kind == K_UPDATE && reads_updated_param(f, &k)) {
+            /* Compute the gradient first, with the other kernels. */
+            int gr = nd(g, n)->in[1];
+            f->st[gr] = ST_ROOT;
+            Kernel gk = make_kernel(f, gr, kind_of(nd(g, gr)->op));
+            int at = 0;
+            while (at < f->p->kernels.len && f->p->kernels.items[at].kind != K_UPDATE &&
+                   f->p->kernels.items[at].kind != K_SPARSE_UPDATE)
+                at++;
+            vec_push(f->a, &f->p->kernels, gk);
+            memmove(&f->p->kernels.items[at + 1], &f->p->kernels.items[at],
+                    sizeof(Kernel) * (size_t)(f->p->kernels.len - 1 - at));
+            f->p->kernels.items[at] = gk;
+            k = make_kernel(f, n, K_UPDATE);
+        }
+        vec_push(f->a, &f->p->kernels, k);
+    }
+    for (int i = 0; i < f->p->kernels.len; i++) {
+        Kernel *k = &f->p->kernels.items[i];
+        const IrNode *r = nd(g, k->root);
+        switch (k->kind) {
+        case K_LOOP:
+        case K_UPDATE:
+            k->flat = is_flat(f, k);
+            k->parallel = true;
+            break;
+        case K_REDUCE: k->parallel = r->shape.rank > 0 && !(r->axes & 1u); break;
+        case K_ARGMAX: k->parallel = r->shape.rank > 0 && !(r->axes & 1u); break;
+        case K_RANDOM: k->parallel = true; break;
+        default: break;
+        }
+    }
+}
+
+/* Memory node that actually holds n's elements (through reshape views). */
+static int base_of(const IrGraph *g, const KernelPlan *p, int n) {
+    while (p->buf[n].kind == KB_VIEW) n = p->buf[n].of;
+    (void)g;
+    return n;
+}
+
+typedef struct Slot {
+    KSize offset, size;
+    bool free;
+} Slot;
+
+/* Places every kernel root in the workspace. A buffer is freed after the last
+ * kernel that reads it, never during: a kernel's output does not overlap any
+ * of its inputs, which is what lets codegen mark buffer arguments noalias. */
+static void plan_buffers(Fuser *f) {
+    const IrGraph *g = f->g;
+    KernelPlan *p = f->p;
+    int N = g->nodes.len;
+    for (int n = 0; n < N; n++) {
+        const IrNode *x = nd(g, n);
+        if (f->st[n] != ST_EXTERN) continue;
+        if (x->op == IR_PARAM) p->buf[n] = (KBuf){.kind = KB_PARAM, .index = x->index};
+        else if (x->op == IR_INPUT) p->buf[n] = (KBuf){.kind = KB_INPUT, .index = x->index};
+        else p->buf[n] = (KBuf){.kind = KB_VIEW, .of = x->in[0]};
+    }
+    int *last = arena_alloc(f->a, sizeof(int) * (size_t)N);
+    for (int n = 0; n < N; n++) last[n] = -1;
+    for (int i = 0; i < p->kernels.len; i++) {
+        const Kernel *k = &p->kernels.items[i];
+        for (int j = 0; j < k->reads.len; j++) last[base_of(g, p, k->reads.items[j])] = i;
+    }
+    if (g->loss >= 0) last[base_of(g, p, g->loss)] = INT_MAX;
+    for (int i = 0; i < g->reports.len; i++) last[base_of(g, p, g->reports.items[i].node)] = INT_MAX;
+
+    Vec(Slot) slots = {0};
+    int *slot_of = arena_alloc(f->a, sizeof(int) * (size_t)N);
+    KSize end = {{0}};
+    for (int i = 0; i < p->kernels.len; i++) {
+        Kernel *k = &p->kernels.items[i];
+        if (k->kind == K_UPDATE || k->kind == K_SPARSE_UPDATE) continue;
+        int64_t poly[3];
+        numel_poly(&nd(g, k->root)->shape, poly);
+        KSize want = ksize_scaled(poly, 4, 0);
+        int s = -1;
+        for (int j = 0; j < slots.len && s < 0; j++)
+            if (slots.items[j].free && ksize_fits(slots.items[j].size, want)) s = j;
+        if (s < 0) {
+            Slot sl = {end, want, false};
+            vec_push(f->a, &slots, sl);
+            end = ksize_add(end, want);
+            s = slots.len - 1;
+        }
+        slots.items[s].free = false;
+        slot_of[k->root] = s;
+        p->buf[k->root] = (KBuf){.kind = KB_WORK, .offset = slots.items[s].offset,
+                                 .size = slots.items[s].size};
+        for (int j = 0; j < k->reads.len; j++) {
+            int b = base_of(g, p, k->reads.items[j]);
+            if (last[b] == i && p->buf[b].kind == KB_WORK) slots.items[slot_of[b]].free = true;
+        }
+        if (last[k->root] < 0) slots.items[s].free = true; /* stored, never read */
+    }
+    /* The sparse updates' sort space for (row, position) pairs, after everything
+     * else: its size follows the runtime's rt_rows_scratch_bytes, linear in rows. */
+    KSize scratch = {{0}};
+    for (int i = 0; i < p->kernels.len; i++) {
+        Kernel *k = &p->kernels.items[i];
+        if (k->kind != K_SPARSE_UPDATE) continue;
+        const IrNode *s = nd(g, nd(g, k->root)->in[1]);
+        const IrShape *ts = &s->shape;
+        int64_t width = 1;
+        for (int d = 1; d < ts->rank; d++) width *= ts->d[d].c;
+        int64_t per_row = (int64_t)(rt_rows_scratch_bytes(2, width) - rt_rows_scratch_bytes(1, width));
+        int64_t fixed = (int64_t)rt_rows_scratch_bytes(0, width);
+        int64_t poly[3];
+        numel_poly(&nd(g, s->in[0])->shape, poly);
+        KSize need = ksize_scaled(poly, per_row, fixed);
+        k->scratch_offset = end;
+        k->scratch_size = need;
+        for (int c = 0; c < 3; c++)
+            if (need.c[c] > scratch.c[c]) scratch.c[c] = need.c[c];
+    }
+    p->workspace = ksize_add(end, scratch);
+}
+
+static bool check_supported(Fuser *f) {
+    const IrGraph *g = f->g;
+    for (int n = 0; n < g->nodes.len; n++) {
+        if (f->st[n] == ST_DEAD) continue;
+        const IrNode *x = nd(g, n);
+        if ((unsigned)x->op >= IR_OP_COUNT) return unsupported(f, n, "unknown op");
+        if (x->nin != ir_op_info[x->op].arity && ir_op_info[x->op].arity >= 0)
+            return unsupported(f, n, "wrong number of inputs");
+        if (x->op == IR_SCATTER_ADD || x->op == IR_GATHER) {
+            const IrNode *t = nd(g, x->in[x->op == IR_GATHER ? 0 : 1]);
+            for (int d = 1; d < (x->op == IR_GATHER ? t->shape.rank : x->shape.rank); d++)
+                if ((x->op == IR_GATHER ? t : x)->shape.d[d].b)
+                    return unsupported(f, n, "table rows must not depend on B");
+        }
+        if (x->op == IR_UPDATE) {
+            const IrParam *pp = &g->params.items[nd(g, x->in[0])->index];
+            for (int d = 0; d < pp->shape.rank; d++)
+                if (pp->shape.d[d].b) return unsupported(f, n, "parameter shape depends on B");
+        }
+    }
+    return true;
+}
+
+KernelPlan *fuse_plan(Arena *a, const IrGraph *g, StrBuf *why) {
+    int N = g->nodes.len;
+    Fuser f = {.g = g, .a = a, .why = why};
+    f.p = arena_alloc(a, sizeof *f.p);
+    f.p->g = g;
+    f.p->arena = a;
+    f.p->buf = arena_alloc(a, sizeof(KBuf) * (size_t)(N + 1));
+    f.st = arena_alloc(a, sizeof(Status) * (size_t)(N + 1));
+    f.uses = arena_alloc(a, sizeof(int) * (size_t)(N + 1));
+    f.force_mem = arena_alloc(a, (size_t)N + 1);
+    f.sparse = arena_alloc(a, (size_t)N + 1);
+    f.updated = arena_alloc(a, (size_t)g->params.len + 1);
+    if (g->loss >= N || g->loss < -1) {
+        sb_puts(why, "loss node out of range");
+        return NULL;
+    }
+    for (int i = 0; i < g->reports.len; i++)
+        if (g->reports.items[i].node < 0 || g->reports.items[i].node >= N) {
+            sb_printf(why, "report %s: node out of range", g->reports.items[i].name);
+            return NULL;
+        }
+    if (!mark_live(&f) || !check_supported(&f) || !decide(&f)) return NULL;
+    build_kernels(&f);
+    plan_buffers(&f);
+    return f.p;
+}
+
+/* ----------------------------------------------------------------- print */
+
+static void ksize_print(KSize s, StrBuf *out) {
+    const char *sep = "";
+    if (s.c[2]) { sb_printf(out, "%lld*B^2", (long long)s.c[2]); sep = " + "; }
+    if (s.c[1]) { sb_printf(out, "%s%lld*B", sep, (long long)s.c[1]); sep = " + "; }
+    if (s.c[0] || !*sep) sb_printf(out, "%s%lld", sep, (long long)s.c[0]);
+}
+
+void kernel_plan_print(const KernelPlan *p, StrBuf *out) {
+    const IrGraph *g = p->g;
+    sb_printf(out, "kernels %s: %d, workspace ", g->name ? g->name : "?", p->kernels.len);
+    ksize_print(p->workspace, out);
+    sb_puts(out, " bytes\n");
+    for (int i = 0; i < p->kernels.len; i++) {
+        const Kernel *k = &p->kernels.items[i];
+        const IrNode *r = nd(g, k->root);
+        sb_printf(out, "k%d %s n%d ", i, kernel_kind_name(k->kind), k->root);
+        ir_shape_print(k->kind == K_UPDATE || k->kind == K_SPARSE_UPDATE
+                           ? &nd(g, r->in[0])->shape : &r->shape, out);
+        if (k->flat) sb_puts(out, " flat");
+        if (k->parallel) sb_puts(out, " parallel");
+        sb_puts(out, ":");
+        for (int j = 0; j < k->nodes.len; j++)
+            sb_printf(out, " n%d=%s", k->nodes.items[j], ir_op_info[nd(g, k->nodes.items[j])->op].name);
+        sb_puts(out, " <-");
+        for (int j = 0; j < k->reads.len; j++) sb_printf(out, " n%d", k->reads.items[j]);
+        if (p->buf[k->root].kind == KB_WORK) {
+            sb_puts(out, " @");
+            ksize_print(p->buf[k->root].offset, out);
+        }
+        sb_puts(out, "\n");
+    }
+}

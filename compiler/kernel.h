@@ -1,0 +1,120 @@
+/* kernel.h — the kernel plan (fuse.c), its LLVM code (codegen.c) and the JIT
+ * (jit.c): the back end's boundary (DESIGN.md, Kernel plan).
+ *
+ * fuse_plan groups the IR nodes of one graph into kernels, each one loop nest
+ * or one library call, and places every intermediate tensor in the step's
+ * workspace. cg_emit turns the plan into an LLVM module with one function per
+ * kernel and a step function `void NAME(rt_step_ctx *ctx)` that calls them in
+ * order; jit_compile (or cg_emit_object for `rlc build`) makes it native code.
+ */
+#ifndef RLC_KERNEL_H
+#define RLC_KERNEL_H
+
+#include <llvm-c/Core.h>
+#include <llvm-c/TargetMachine.h>
+#include "ir.h"
+
+/* ------------------------------------------------------------------ sizes */
+
+/* A byte count that depends on the batch size: c[2]*B^2 + c[1]*B + c[0]
+ * (B^2 appears with [B, B] similarity matrices). Every coefficient is a
+ * multiple of 64, so buffers placed at such offsets stay cache-line aligned. */
+typedef struct KSize {
+    int64_t c[3];
+} KSize;
+
+int64_t ksize_eval(KSize s, int64_t B);
+
+/* ------------------------------------------------------------------ plans */
+
+typedef enum {
+    KB_NONE,     /* computed inside a kernel (inlined) or dead: no memory */
+    KB_WORK,     /* in the workspace at `offset` */
+    KB_PARAM,    /* ctx->params[index] */
+    KB_INPUT,    /* ctx->inputs[index] */
+    KB_VIEW,     /* a reshape: the memory of node `of`, read row-major */
+} KBufKind;
+
+typedef struct KBuf {
+    KBufKind kind;
+    int index;   /* KB_PARAM, KB_INPUT */
+    int of;      /* KB_VIEW */
+    KSize offset, size; /* KB_WORK */
+} KBuf;
+
+typedef enum {
+    K_LOOP,      /* elementwise chain (with its broadcasts/movement) stored at root */
+    K_REDUCE,    /* a reduction over axes with its elementwise input chain fused in */
+    K_ARGMAX,    /* index of the first maximum along one axis */
+    K_SGEMM,     /* matmul: cblas_sgemm, transposes as flags; 3-D: one call per group */
+    K_RANDOM,    /* rt_random_fill */
+    K_SHIFT2D,   /* rt_shift2d */
+    K_SCATTER,   /* dense scatter_add: zero fill, then add rows in order */
+    K_UPDATE,    /* dense optimizer update of one parameter, gradient chain fused in */
+    K_SPARSE_UPDATE, /* scatter_add feeding an update: touches only the rows read */
+} KernelKind;
+
+typedef struct Kernel {
+    KernelKind kind;
+    int root;            /* the node it stores (or the IR_UPDATE) */
+    Vec(int) nodes;      /* IR nodes computed in it, ascending ids; root last */
+    Vec(int) reads;      /* memory-backed nodes it loads, ascending ids */
+    bool flat;           /* K_LOOP/K_UPDATE: every node has the root's element
+                          * count and no movement, so one linear index serves all */
+    bool parallel;       /* its outer loop may be split across the pool's threads */
+    KSize scratch_offset, scratch_size; /* K_SPARSE_UPDATE: row accumulators */
+} Kernel;
+
+typedef struct KernelPlan {
+    const IrGraph *g;
+    Arena *arena;
+    Vec(Kernel) kernels;   /* in execution order */
+    KBuf *buf;             /* per IR node */
+    KSize workspace;       /* bytes of scratch the step needs at batch B */
+} KernelPlan;
+
+/* Groups the live nodes of g into kernels and plans its buffers; NULL with a
+ * message in *why when g uses something the back end cannot compile. */
+KernelPlan *fuse_plan(Arena *a, const IrGraph *g, StrBuf *why);
+/* Bytes of ctx->workspace a step at batch size B needs. */
+size_t kernel_plan_workspace(const KernelPlan *p, int64_t B);
+/* Stable text for `rlc dump --kernels`: one kernel a line with its IR nodes. */
+void kernel_plan_print(const KernelPlan *p, StrBuf *out);
+const char *kernel_kind_name(KernelKind k);
+
+/* ---------------------------------------------------------------- codegen */
+
+/* Emits the plan into a new module in ctx: one internal function per kernel and
+ * the external step function `step_name` (void(rt_step_ctx *)). NULL with a
+ * message when the module does not verify (a back-end bug, reported, not crashed). */
+LLVMModuleRef cg_emit(const KernelPlan *p, LLVMContextRef ctx, const char *step_name,
+                      StrBuf *why);
+/* Textual LLVM IR for `rlc dump --llvm`. */
+void cg_print_module(LLVMModuleRef m, StrBuf *out);
+/* The optimization every compiled module gets (default<O2> for tm's CPU). */
+bool cg_optimize(LLVMModuleRef m, LLVMTargetMachineRef tm, StrBuf *why);
+/* A target machine for cpu/features (NULL: the host's), PIC when pic. */
+LLVMTargetMachineRef cg_target_machine(const char *cpu, const char *features, bool pic,
+                                       StrBuf *why);
+/* Optimizes m for cpu/features ("x86-64-v3", "" for portable objects; NULL for the
+ * host) and writes a position-independent object file. */
+bool cg_emit_object(LLVMModuleRef m, const char *path, const char *cpu, const char *features,
+                    StrBuf *why);
+
+/* -------------------------------------------------------------------- jit */
+
+typedef void (*RlcStepFn)(rt_step_ctx *ctx);
+typedef struct Jit Jit;
+
+/* An ORC LLJIT for the host CPU with librlrt and OpenBLAS symbols defined. */
+Jit *jit_new(StrBuf *why);
+void jit_free(Jit *j);
+/* The context modules for this JIT must be built in. */
+LLVMContextRef jit_context(Jit *j);
+/* Optimizes m (default<O2>, host target), adds it to the JIT (which takes it,
+ * also on failure) and returns the address of its function `step_name`. */
+RlcStepFn jit_compile(Jit *j, LLVMModuleRef m, const char *step_name, StrBuf *why);
+/* Assembly of a copy of m after the JIT's optimization (tests, --llvm asm). */
+bool jit_emit_asm(Jit *j, LLVMModuleRef m, StrBuf *out, StrBuf *why);
+
+#endif

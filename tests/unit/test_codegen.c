@@ -1,0 +1,375 @@
+/* test_codegen.c — the JIT'd step against the reference interpreter.
+ *
+ * Each graph is built by hand, differentiated, fused, emitted and JIT-compiled;
+ * one step runs both ways on identical inputs and parameters, and the loss,
+ * reports, every parameter and its optimizer state after the update must agree
+ * to 1e-5 relative error (|a - b| / max(|b|, 1)). A second, smaller batch runs
+ * through the same compiled code, and a run on a 2-thread pool must give the
+ * same bits as the single-thread run. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "interp.h"
+#include "kernel.h"
+
+static const Span NOSPAN = {0};
+static IrDim C(int64_t c) { return ir_dim_const(c); }
+static IrDim Bd(void) { return ir_dim_batch(); }
+#define SHAPE(...) ir_shape(sizeof((IrDim[]){__VA_ARGS__}) / sizeof(IrDim), (IrDim[]){__VA_ARGS__})
+
+static int param(IrGraph *g, const char *name, IrShape s) {
+    IrParam p = {.name = name, .component = "t", .shape = s, .trained = true};
+    return ir_add_param(g, p);
+}
+static int input(IrGraph *g, const char *field, IrShape s, IrDType dt) {
+    IrInput in = {.dataset = "d", .field = field, .shape = s, .dtype = dt};
+    return ir_add_input(g, in);
+}
+static int scalar(IrGraph *g, double v) { return ir_const(g, v, (IrShape){0}, IR_F32, NOSPAN); }
+static int add(IrGraph *g, int x, int y) { return ir_binary(g, IR_ADD, x, y, NOSPAN); }
+static int mul(IrGraph *g, int x, int y) { return ir_binary(g, IR_MUL, x, y, NOSPAN); }
+static int sub(IrGraph *g, int x, int y) { return ir_binary(g, IR_SUB, x, y, NOSPAN); }
+static int sum_all(IrGraph *g, int x) {
+    int r = g->nodes.items[x].shape.rank;
+    return ir_reshape(g, ir_reduce(g, IR_SUM, x, (1u << r) - 1, NOSPAN), (IrShape){0}, NOSPAN);
+}
+static int per_batch(IrGraph *g, int x) {
+    return ir_binary(g, IR_DIV, x, ir_dimval(g, Bd(), IR_F32, NOSPAN), NOSPAN);
+}
+
+/* ------------------------------------------------------------- harness */
+
+static uint64_t lcg(uint64_t *s) {
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return *s >> 33;
+}
+
+typedef struct Run {
+    float **params, **state, **inputs_f;
+    void **inputs;
+    float loss, reports[8];
+} Run;
+
+static int64_t state_numel(const IrOptim *o, int64_t n) {
+    return o->kind == OPT_SGD ? (o->momentum != 0 ? n : 0) : 2 * n;
+}
+
+/* i32 inputs are drawn in [0, idx_max). */
+static void run_init(Run *r, const IrGraph *g, int64_t B, int32_t idx_max) {
+    uint64_t s = 12345;
+    r->params = calloc((size_t)g->params.len + 1, sizeof(float *));
+    r->state = calloc((size_t)g->params.len + 1, sizeof(float *));
+    r->inputs = calloc((size_t)g->inputs.len + 1, sizeof(void *));
+    for (int i = 0; i < g->params.len; i++) {
+        int64_t n = ir_shape_numel(&g->params.items[i].shape, B);
+        r->params[i] = malloc(sizeof(float) * (size_t)n);
+        for (int64_t j = 0; j < n; j++) r->params[i][j] = (float)((double)lcg(&s) / 2147483648.0 - 0.5);
+        int64_t sn = state_numel(&g->optim, n);
+        r->state[i] = sn ? calloc((size_t)sn, sizeof(float)) : NULL;
+    }
+    for (int i = 0; i < g->inputs.len; i++) {
+        int64_t n = ir_shape_numel(&g->inputs.items[i].shape, B);
+        if (g->inputs.items[i].dtype == IR_I32) {
+            int32_t *v = malloc(sizeof(int32_t) * (size_t)n);
+            for (int64_t j = 0; j < n; j++) v[j] = (int32_t)(lcg(&s) % (uint64_t)idx_max);
+            r->inputs[i] = v;
+        } else {
+            float *v = malloc(sizeof(float) * (size_t)n);
+            for (int64_t j = 0; j < n; j++) v[j] = (float)((double)lcg(&s) / 1073741824.0 - 1.0);
+            r->inputs[i] = v;
+        }
+    }
+}
+
+static void run_copy(Run *dst, const Run *src, const IrGraph *g, int64_t B) {
+    dst->params = calloc((size_t)g->params.len + 1, sizeof(float *));
+    dst->state = calloc((size_t)g->params.len + 1, sizeof(float *));
+    dst->inputs = src->inputs;
+    for (int i = 0; i < g->params.len; i++) {
+        size_t n = (size_t)ir_shape_numel(&g->params.items[i].shape, B);
+        dst->params[i] = malloc(sizeof(float) * n);
+        memcpy(dst->params[i], src->params[i], sizeof(float) * n);
+        size_t sn = (size_t)state_numel(&g->optim, (int64_t)n);
+        dst->state[i] = sn ? malloc(sizeof(float) * sn) : NULL;
+        if (sn) memcpy(dst->state[i], src->state[i], sizeof(float) * sn);
+    }
+}
+
+static void run_free(Run *r, const IrGraph *g, bool own_inputs) {
+    for (int i = 0; i < g->params.len; i++) {
+        free(r->params[i]);
+        free(r->state[i]);
+    }
+    if (own_inputs)
+        for (int i = 0; i < g->inputs.len; i++) free(r->inputs[i]);
+    free(r->params);
+    free(r->state);
+    if (own_inputs) free(r->inputs);
+}
+
+static rt_step_ctx ctx_for(Run *r, const IrGraph *g, int64_t B, void *ws, rt_pool *pool) {
+    rt_step_ctx c = {.B = B, .step = 3, .seed = 42, .lr = (float)g->optim.lr,
+                     .params = r->params, .opt_state = r->state, .inputs = r->inputs,
+                     .loss = &r->loss, .reports = r->reports, .workspace = ws, .pool = pool};
+    return c;
+}
+
+static double rel(double a, double b) { return fabs(a - b) / fmax(fabs(b), 1.0); }
+
+/* Max relative difference over loss, reports, params and optimizer state. */
+static double compare_runs(const Run *x, const Run *y, const IrGraph *g, int64_t B, const char *what) {
+    double worst = g->loss >= 0 ? rel(x->loss, y->loss) : 0;
+    for (int i = 0; i < g->reports.len; i++) worst = fmax(worst, rel(x->reports[i], y->reports[i]));
+    double wp = 0, ws = 0;
+    for (int i = 0; i < g->params.len; i++) {
+        int64_t n = ir_shape_numel(&g->params.items[i].shape, B);
+        for (int64_t j = 0; j < n; j++) wp = fmax(wp, rel(x->params[i][j], y->params[i][j]));
+        int64_t sn = state_numel(&g->optim, n);
+        for (int64_t j = 0; j < sn; j++) ws = fmax(ws, rel(x->state[i][j], y->state[i][j]));
+    }
+    printf("  %-28s B=%-4lld loss %.6g vs %.6g, max rel diff: outputs %.2e params %.2e state %.2e\n",
+           what, (long long)B, x->loss, y->loss, worst, wp, ws);
+    return fmax(worst, fmax(wp, ws));
+}
+
+typedef struct Compiled {
+    Jit *jit;
+    RlcStepFn fn;
+    KernelPlan *plan;
+} Compiled;
+
+static Compiled compile(Arena *a, IrGraph *g) {
+    StrBuf why = {0};
+    Compiled c = {0};
+    assert_true(ir_verify(g, &why));
+    c.plan = fuse_plan(a, g, &why);
+    if (!c.plan) fprintf(stderr, "fuse: %s\n", why.data);
+    assert_non_null(c.plan);
+    c.jit = jit_new(&why);
+    if (!c.jit) fprintf(stderr, "jit: %s\n", why.data);
+    assert_non_null(c.jit);
+    LLVMModuleRef m = cg_emit(c.plan, jit_context(c.jit), "rlc_step", &why);
+    if (!m) fprintf(stderr, "codegen: %s\n", why.data);
+    assert_non_null(m);
+    c.fn = jit_compile(c.jit, m, "rlc_step", &why);
+    if (!c.fn) fprintf(stderr, "jit: %s\n", why.data);
+    assert_non_null(c.fn);
+    sb_free(&why);
+    return c;
+}
+
+/* One step at each batch size through the JIT (1 thread and a 2-thread pool)
+ * and through interp_step. */
+static void check_against_interp(IrGraph *g, const int64_t *Bs, int nB, int32_t idx_max,
+                                 const char *name) {
+    Arena a = {0};
+    Compiled c = compile(&a, g);
+    rt_pool *pool = rt_pool_create(2);
+    int64_t Bmax = 0;
+    for (int i = 0; i < nB; i++) Bmax = Bs[i] > Bmax ? Bs[i] : Bmax;
+    void *ws = malloc(kernel_plan_workspace(c.plan, Bmax) + 1);
+    for (int i = 0; i < nB; i++) {
+        int64_t B = Bs[i];
+        Run ref = {0}, jit = {0}, par = {0};
+        run_init(&ref, g, B, idx_max);
+        run_copy(&jit, &ref, g, B);
+        run_copy(&par, &ref, g, B);
+        rt_step_ctx cr = ctx_for(&ref, g, B, NULL, NULL);
+        rt_step_ctx cj = ctx_for(&jit, g, B, ws, NULL);
+        rt_step_ctx cp = ctx_for(&par, g, B, ws, pool);
+        assert_true(interp_step(g, &cr));
+        c.fn(&cj);
+        c.fn(&cp);
+        assert_true(compare_runs(&jit, &ref, g, B, name) <= 1e-5);
+        /* Each output has one writer at any thread count: the same bits. */
+        assert_true(compare_runs(&par, &jit, g, B, "  ...on 2 threads vs 1") == 0.0);
+        run_free(&par, g, false);
+        run_free(&jit, g, false);
+        run_free(&ref, g, true);
+    }
+    free(ws);
+    rt_pool_destroy(pool);
+    jit_free(c.jit);
+    arena_free(&a);
+}
+
+/* --------------------------------------------------------------- graphs */
+
+/* x [B,64] -> relu(x W1 + b1) [B,32] -> sigmoid(h W2 + b2) [B,64]; mse against x. */
+static IrGraph *autoencoder(Arena *a, IrOptKind opt) {
+    IrGraph *g = ir_graph_new(a, "ae");
+    int x = input(g, "x", SHAPE(Bd(), C(64)), IR_F32);
+    int w1 = param(g, "w1", SHAPE(C(64), C(32))), b1 = param(g, "b1", SHAPE(C(32)));
+    int w2 = param(g, "w2", SHAPE(C(32), C(64))), b2 = param(g, "b2", SHAPE(C(64)));
+    int h = ir_unary(g, IR_RELU, add(g, ir_matmul(g, x, w1, false, false, NOSPAN), b1), NOSPAN);
+    int y = ir_unary(g, IR_SIGMOID, add(g, ir_matmul(g, h, w2, false, false, NOSPAN), b2), NOSPAN);
+    int d = sub(g, y, x);
+    g->loss = ir_binary(g, IR_DIV, sum_all(g, mul(g, d, d)), scalar(g, 64), NOSPAN);
+    g->loss = per_batch(g, g->loss);
+    ir_add_report(g, "loss", g->loss, NOSPAN);
+    ir_add_report(g, "mean_h", per_batch(g, sum_all(g, h)), NOSPAN);
+    g->optim = (IrOptim){.kind = opt, .lr = 0.01, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8,
+                         .momentum = opt == OPT_SGD ? 0.9 : 0, .weight_decay = 0.01};
+    ad_differentiate(g);
+    return g;
+}
+
+static void test_autoencoder_adam(void **state) {
+    (void)state;
+    Arena a = {0};
+    int64_t Bs[] = {600, 37};
+    check_against_interp(autoencoder(&a, OPT_ADAM), Bs, 2, 1, "dense+relu+sigmoid+mse adam");
+    check_against_interp(autoencoder(&a, OPT_ADAMW), Bs, 2, 1, "dense+relu+sigmoid+mse adamw");
+    check_against_interp(autoencoder(&a, OPT_SGD), Bs, 2, 1, "dense+relu+sigmoid+mse sgd");
+    arena_free(&a);
+}
+
+/* logits = x W; loss = mean(-sum(one_hot(y) * log_softmax(logits))). */
+static void test_softmax_cross_entropy(void **state) {
+    (void)state;
+    Arena a = {0};
+    IrGraph *g = ir_graph_new(&a, "ce");
+    int x = input(g, "x", SHAPE(Bd(), C(20)), IR_F32);
+    int y = input(g, "y", SHAPE(Bd()), IR_I32);
+    int w = param(g, "w", SHAPE(C(20), C(10)));
+    int logits = ir_matmul(g, x, w, false, false, NOSPAN);
+    int m = ir_unary(g, IR_STOP_GRAD, ir_reduce(g, IR_RMAX, logits, 2, NOSPAN), NOSPAN);
+    int z = sub(g, logits, m);
+    int lse = ir_unary(g, IR_LOG, ir_reduce(g, IR_SUM, ir_unary(g, IR_EXP, z, NOSPAN), 2, NOSPAN), NOSPAN);
+    int logp = sub(g, z, lse);
+    int nll = ir_unary(g, IR_NEG, sum_all(g, mul(g, ir_one_hot(g, y, 10, NOSPAN), logp)), NOSPAN);
+    g->loss = per_batch(g, nll);
+    int pred = ir_reduce(g, IR_ARGMAX, logits, 2, NOSPAN);
+    int yy = ir_reshape(g, y, SHAPE(Bd(), C(1)), NOSPAN);
+    int correct = sum_all(g, ir_binary(g, IR_EQ, pred, yy, NOSPAN));
+    ir_add_report(g, "accuracy", per_batch(g, correct), NOSPAN);
+    g->optim = (IrOptim){.kind = OPT_SGD, .lr = 0.1, .momentum = 0.9};
+    ad_differentiate(g);
+    int64_t Bs[] = {64, 5};
+    check_against_interp(g, Bs, 2, 10, "softmax cross-entropy");
+    arena_free(&a);
+}
+
+/* Embedding rows gathered by index (with repeats), a dense layer on top. */
+static void test_embedding_sparse_update(void **state) {
+    (void)state;
+    for (int k = 0; k < 2; k++) {
+        Arena a = {0};
+        IrGraph *g = ir_graph_new(&a, "emb");
+        int table = param(g, "emb", SHAPE(C(50), C(8)));
+        int idx = input(g, "ids", SHAPE(Bd(), C(3)), IR_I32);
+        int w = param(g, "w", SHAPE(C(24), C(1)));
+        int e = ir_reshape(g, ir_gather(g, table, idx, NOSPAN), SHAPE(Bd(), C(24)), NOSPAN);
+        int o = ir_unary(g, IR_TANH, ir_matmul(g, e, w, false, false, NOSPAN), NOSPAN);
+        g->loss = per_batch(g, sum_all(g, mul(g, o, o)));
+        g->optim = (IrOptim){.kind = k ? OPT_ADAM : OPT_SGD, .lr = 0.05, .beta1 = 0.9,
+                             .beta2 = 0.999, .eps = 1e-8};
+        ad_differentiate(g);
+        StrBuf why = {0};
+        KernelPlan *p = fuse_plan(&a, g, &why);
+        assert_non_null(p);
+        int sparse = 0;
+        for (int i = 0; i < p->kernels.len; i++) {
+            const Kernel *kk = &p->kernels.items[i];
+            sparse += kk->kind == K_SPARSE_UPDATE;
+            assert_int_not_equal(kk->kind, K_SCATTER); /* no table-sized gradient */
+        }
+        assert_int_equal(sparse, 1);
+        int64_t Bs[] = {32, 7};
+        check_against_interp(g, Bs, 2, 50, k ? "embedding sparse adam" : "embedding sparse sgd");
+        arena_free(&a);
+    }
+}
+
+/* slice, concat, pad, transpose in one chain. */
+static void test_concat_slice(void **state) {
+    (void)state;
+    Arena a = {0};
+    IrGraph *g = ir_graph_new(&a, "cs");
+    int x = input(g, "x", SHAPE(Bd(), C(6)), IR_F32);
+    int w = param(g, "w", SHAPE(C(3)));
+    int v = param(g, "v", SHAPE(C(6), C(9)));
+    int lo = ir_slice(g, x, 1, 0, 3, NOSPAN), hi = ir_slice(g, x, 1, 3, 6, NOSPAN);
+    int c = ir_concat(g, mul(g, hi, w), ir_unary(g, IR_TANH, mul(g, lo, w), NOSPAN), 1, NOSPAN);
+    int p = ir_pad(g, c, 1, 1, 2, NOSPAN);                      /* [B, 9] */
+    int t = ir_transpose(g, p, (int[]){1, 0}, NOSPAN);           /* [9, B] */
+    int y = ir_matmul(g, v, t, false, false, NOSPAN);            /* [6, B] */
+    int cat0 = ir_concat(g, x, x, 0, NOSPAN);                    /* [2B, 6] along the batch */
+    g->loss = per_batch(g, add(g, sum_all(g, mul(g, y, y)), sum_all(g, mul(g, cat0, cat0))));
+    g->optim = (IrOptim){.kind = OPT_ADAM, .lr = 0.01, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
+    ad_differentiate(g);
+    int64_t Bs[] = {16, 3};
+    check_against_interp(g, Bs, 2, 1, "concat/slice/pad/transpose");
+    arena_free(&a);
+}
+
+/* Every reduction over every axis of [B, 4, 5]. */
+static void test_reductions(void **state) {
+    (void)state;
+    Arena a = {0};
+    IrGraph *g = ir_graph_new(&a, "red");
+    int x = input(g, "x", SHAPE(Bd(), C(4), C(5)), IR_F32);
+    int w = param(g, "w", SHAPE(C(4), C(5)));
+    int y = ir_unary(g, IR_EXP, mul(g, x, w), NOSPAN);
+    int terms = -1;
+    for (uint32_t axes = 1; axes < 8; axes++) {
+        int s = ir_reduce(g, IR_SUM, y, axes, NOSPAN);
+        int t = sum_all(g, mul(g, s, s));
+        terms = terms < 0 ? t : add(g, terms, t);
+    }
+    int mx = sum_all(g, ir_reduce(g, IR_RMAX, y, 2, NOSPAN));
+    int mn = sum_all(g, ir_reduce(g, IR_RMIN, y, 5, NOSPAN));
+    g->loss = per_batch(g, add(g, terms, add(g, mx, mn)));
+    for (uint32_t ax = 1; ax < 8; ax <<= 1)
+        ir_add_report(g, "argmax",
+                      sum_all(g, ir_unary(g, IR_TO_F32, ir_reduce(g, IR_ARGMAX, y, ax, NOSPAN), NOSPAN)),
+                      NOSPAN);
+    g->optim = (IrOptim){.kind = OPT_SGD, .lr = 0.001};
+    ad_differentiate(g);
+    int64_t Bs[] = {40, 9};
+    check_against_interp(g, Bs, 2, 1, "reductions over each axis");
+    arena_free(&a);
+}
+
+/* Random sources: the same draws in the JIT and the interpreter. */
+static void test_random_ops(void **state) {
+    (void)state;
+    Arena a = {0};
+    IrGraph *g = ir_graph_new(&a, "rnd");
+    int x = input(g, "x", SHAPE(Bd(), C(16)), IR_F32);
+    int w = param(g, "w", SHAPE(C(16), C(4)));
+    IrShape s = SHAPE(Bd(), C(16));
+    int mask = ir_random(g, IR_BERNOULLI, s, 0.7, 0, 1, NOSPAN);
+    int noise = ir_random(g, IR_NORMAL, s, 0, 0.1, 2, NOSPAN);
+    int u = ir_random(g, IR_UNIFORM, s, -1, 1, 3, NOSPAN);
+    int shifted = ir_shift2d(g, x, 4, 4, 1, 4, NOSPAN);
+    int in = add(g, mul(g, shifted, mask), add(g, noise, mul(g, u, scalar(g, 0.01))));
+    int h = ir_matmul(g, in, w, false, false, NOSPAN);
+    g->loss = per_batch(g, sum_all(g, mul(g, h, h)));
+    int ri = ir_random(g, IR_RANDINT, SHAPE(Bd(), C(3)), 0, 7, 5, NOSPAN);
+    ir_add_report(g, "randint", sum_all(g, ir_unary(g, IR_TO_F32, ri, NOSPAN)), NOSPAN);
+    g->optim = (IrOptim){.kind = OPT_ADAM, .lr = 0.01, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
+    ad_differentiate(g);
+    int64_t Bs[] = {8, 3};
+    check_against_interp(g, Bs, 2, 1, "random ops");
+    arena_free(&a);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_autoencoder_adam),
+        cmocka_unit_test(test_softmax_cross_entropy),
+        cmocka_unit_test(test_embedding_sparse_update),
+        cmocka_unit_test(test_concat_slice),
+        cmocka_unit_test(test_reductions),
+        cmocka_unit_test(test_random_ops),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,183 @@
+/* test_fuse.c — fusion decisions, counted in kernels (tinygrad's check_schedule),
+ * and buffer planning. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "kernel.h"
+
+static const Span NOSPAN = {0};
+static IrDim C(int64_t c) { return ir_dim_const(c); }
+static IrDim Bd(void) { return ir_dim_batch(); }
+#define SHAPE(...) ir_shape(sizeof((IrDim[]){__VA_ARGS__}) / sizeof(IrDim), (IrDim[]){__VA_ARGS__})
+
+static int param(IrGraph *g, const char *name, IrShape s) {
+    IrParam p = {.name = name, .component = "t", .shape = s, .trained = true};
+    return ir_add_param(g, p);
+}
+static int input(IrGraph *g, IrShape s, IrDType dt) {
+    IrInput in = {.dataset = "d", .field = "x", .shape = s, .dtype = dt};
+    return ir_add_input(g, in);
+}
+
+static int count_kind(const KernelPlan *p, KernelKind k) {
+    int n = 0;
+    for (int i = 0; i < p->kernels.len; i++) n += p->kernels.items[i].kind == k;
+    return n;
+}
+
+static const Kernel *kernel_with(const KernelPlan *p, int node) {
+    for (int i = 0; i < p->kernels.len; i++)
+        for (int j = 0; j < p->kernels.items[i].nodes.len; j++)
+            if (p->kernels.items[i].nodes.items[j] == node) return &p->kernels.items[i];
+    return NULL;
+}
+
+static KernelPlan *plan(Arena *a, IrGraph *g) {
+    StrBuf why = {0};
+    KernelPlan *p = fuse_plan(a, g, &why);
+    if (!p) fprintf(stderr, "%s\n", why.data);
+    assert_non_null(p);
+    sb_free(&why);
+    return p;
+}
+
+/* A dense layer feeding the next: one sgemm, then one loop with the broadcast,
+ * bias add and relu, stored for the next sgemm. */
+static void test_dense_bias_relu(void **state) {
+    (void)state;
+    Arena a = {0};
+    IrGraph *g = ir_graph_new(&a, "t");
+    int x = input(g, SHAPE(Bd(), C(8)), IR_F32);
+    int w = param(g, "w", SHAPE(C(8), C(4))), b = param(g, "b", SHAPE(C(4)));
+    int w2 = param(g, "w2", SHAPE(C(4), C(3)));
+    int mm = ir_matmul(g, x, w, false, false, NOSPAN);
+    int h = ir_unary(g, IR_RELU, ir_binary(g, IR_ADD, mm, b, NOSPAN), NOSPAN);
+    int y = ir_matmul(g, h, w2, false, false, NOSPAN);
+    ir_add_report(g, "sum", ir_reshape(g, ir_reduce(g, IR_SUM, y, 3, NOSPAN), (IrShape){0}, NOSPAN), NOSPAN);
+    KernelPlan *p = plan(&a, g);
+    StrBuf out = {0};
+    kernel_plan_print(p, &out);
+    printf("%s", out.data);
+    assert_int_equal(count_kind(p, K_SGEMM), 2);
+    const Kernel *k = kernel_with(p, h);
+    assert_non_null(k);
+    assert_int_equal(k->kind, K_LOOP);
+    assert_int_equal(k->root, h);
+    assert_int_equal(k->nodes.len, 3); /* broadcast, add, relu */
+    assert_int_equal(p->kernels.len, 4); /* sgemm, loop, sgemm, sum */
+    assert_int_equal(p->buf[mm].kind, KB_WORK);
+    sb_free(&out);
+    arena_free(&a);
+}
+
+/* A light op read by two reductions is recomputed in each, never stored. */
+static void test_light_op_recomputed(void **state) {
+    (void)state;
+    Arena a = {0};
+    IrGraph *g = ir_graph_new(&a, "t");
+    int x = input(g, SHAPE(Bd(), C(8)), IR_F32);
+    int b = param(g, "b", SHAPE(C(8)));
+    int h = ir_unary(g, IR_RELU, ir_binary(g, IR_ADD, x, b, NOSPAN), NOSPAN);
+    ir_add_report(g, "sum", ir_reshape(g, ir_reduce(g, IR_SUM, h, 3, NOSPAN), (IrShape){0}, NOSPAN), NOSPAN);
+    ir_add_report(g, "max", ir_reshape(g, ir_reduce(g, IR_RMAX, h, 3, NOSPAN), (IrShape){0}, NOSPAN), NOSPAN);
+    KernelPlan *p = plan(&a, g);
+    assert_int_equal(p->kernels.len, 2);
+    assert_int_equal(count_kind(p, K_REDUCE), 2);
+    assert_int_equal(p->buf[h].kind, KB_NONE);
+    arena_free(&a);
+}
+
+/* An elementwise chain that feeds a reduction is one kernel with it. */
+static void test_chain_into_reduction(void **state) {
+    (void)state;
+    Arena a = {0};
+    IrGraph *g = ir_graph_new(&a, "t");
+    int x = input(g, SHAPE(Bd(), C(8)), IR_F32);
+    int w = param(g, "w", SHAPE(C(8)));
+    int d = ir_binary(g, IR_SUB, ir_unary(g, IR_EXP, x, NOSPAN), w, NOSPAN);
+    int s = ir_reduce(g, IR_SUM, ir_binary(g, IR_MUL, d, d, NOSPAN), 3, NOSPAN);
+    g->loss = ir_reshape(g, s, (IrShape){0}, NOSPAN);
+    KernelPlan *p = plan(&a, g);
+    /* d * d reads d twice at one index: still one evaluation, all in one kernel. */
+    assert_int_equal(p->kernels.len, 1);
+    assert_int_equal(p->kernels.items[0].kind, K_REDUCE);
+    assert_int_equal(p->kernels.items[0].nodes.len, 5); /* exp, broadcast, sub, mul, sum */
+    assert_int_equal(p->buf[d].kind, KB_NONE);
+    assert_int_equal(p->buf[g->loss].kind, KB_VIEW);
+    arena_free(&a);
+}
+
+/* A dense training step: every update fuses with the elementwise chain that
+ * makes its gradient, weight gradients come from sgemm with transpose flags. */
+static void test_training_step_counts(void **state) {
+    (void)state;
+    Arena a = {0};
+    IrGraph *g = ir_graph_new(&a, "t");
+    int x = input(g, SHAPE(Bd(), C(8)), IR_F32);
+    int w = param(g, "w", SHAPE(C(8), C(4))), b = param(g, "b", SHAPE(C(4)));
+    int h = ir_unary(g, IR_RELU, ir_binary(g, IR_ADD, ir_matmul(g, x, w, false, false, NOSPAN), b, NOSPAN), NOSPAN);
+    g->loss = ir_reshape(g, ir_reduce(g, IR_SUM, ir_binary(g, IR_MUL, h, h, NOSPAN), 3, NOSPAN), (IrShape){0}, NOSPAN);
+    g->optim = (IrOptim){.kind = OPT_ADAM, .lr = 0.01, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
+    ad_differentiate(g);
+    KernelPlan *p = plan(&a, g);
+    StrBuf out = {0};
+    kernel_plan_print(p, &out);
+    printf("%s", out.data);
+    assert_int_equal(count_kind(p, K_UPDATE), 2);
+    assert_int_equal(count_kind(p, K_SGEMM), 2); /* forward, dW = x^T dh */
+    /* Updates run last: every gradient sees the old parameters. */
+    assert_int_equal(p->kernels.items[p->kernels.len - 1].kind, K_UPDATE);
+    assert_int_equal(p->kernels.items[p->kernels.len - 2].kind, K_UPDATE);
+    assert_non_null(strstr(out.data, " sgemm "));
+    sb_free(&out);
+    arena_free(&a);
+}
+
+/* Buffers whose last reader has run are reused; sizes scale with B. */
+static void test_buffer_reuse(void **state) {
+    (void)state;
+    Arena a = {0};
+    IrGraph *g = ir_graph_new(&a, "t");
+    int x = input(g, SHAPE(Bd(), C(16)), IR_F32);
+    int w = param(g, "w", SHAPE(C(16), C(16)));
+    int h = x;
+    for (int i = 0; i < 6; i++) h = ir_matmul(g, h, w, false, false, NOSPAN);
+    g->loss = ir_reshape(g, ir_reduce(g, IR_SUM, h, 3, NOSPAN), (IrShape){0}, NOSPAN);
+    KernelPlan *p = plan(&a, g);
+    /* 6 products of [B,16] in a chain need only two live buffers at a time. */
+    assert_int_equal(count_kind(p, K_SGEMM), 6);
+    assert_true(kernel_plan_workspace(p, 100) <= 2 * 100 * 16 * 4 + 64 * 3);
+    assert_true(kernel_plan_workspace(p, 200) > kernel_plan_workspace(p, 100));
+    arena_free(&a);
+}
+
+/* Bad graphs are reported, not crashed on. */
+static void test_rejects_bad_graph(void **state) {
+    (void)state;
+    Arena a = {0};
+    IrGraph *g = ir_graph_new(&a, "t");
+    input(g, SHAPE(Bd(), C(4)), IR_F32);
+    g->loss = 7;
+    StrBuf why = {0};
+    assert_null(fuse_plan(&a, g, &why));
+    assert_non_null(strstr(why.data, "loss"));
+    sb_free(&why);
+    arena_free(&a);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dense_bias_relu),
+        cmocka_unit_test(test_light_op_recomputed),
+        cmocka_unit_test(test_chain_into_reduction),
+        cmocka_unit_test(test_training_step_counts),
+        cmocka_unit_test(test_buffer_reuse),
+        cmocka_unit_test(test_rejects_bad_graph),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -8,7 +8,10 @@
 #include "driver.h"
 
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "backend.h"
 #include "lower.h"
 #include "sema.h"
 
@@ -113,4 +116,84 @@ int driver_summary(const char *path, FILE *out, FILE *err) {
     }
     driver_free(&c);
     return ir ? 0 : 1;
+}
+
+int driver_dump_backend(const char *path, bool llvm, const char *stage, FILE *out, FILE *err) {
+    Compilation c;
+    driver_init(&c);
+    IrProgram *ir = driver_lower(&c, path);
+    diag_print(&c.diags, err);
+    int status = 1;
+    if (ir) {
+        StrBuf sb = {0}, why = {0};
+        if (be_dump(ir, llvm, stage, &sb, &why)) {
+            if (sb.data) fputs(sb.data, out);
+            status = 0;
+        } else {
+            fprintf(err, "%s: error: %s\n", path, why.data ? why.data : "the back end failed");
+        }
+        sb_free(&sb);
+        sb_free(&why);
+    }
+    driver_free(&c);
+    return status;
+}
+
+int driver_run(const char *path, const RunOptions *o, FILE *out, FILE *err) {
+    Compilation c;
+    driver_init(&c);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    IrProgram *ir = driver_lower(&c, path);
+    diag_print(&c.diags, err);
+    if (!ir) {
+        driver_free(&c);
+        return 1;
+    }
+    if (o->stage) {
+        bool found = false;
+        for (int i = 0; i < ir->stages.len; i++) found |= strcmp(ir->stages.items[i].name, o->stage) == 0;
+        if (!found) {
+            fprintf(err, "%s: error: no stage named `%s`\n", path, o->stage);
+            driver_free(&c);
+            return 1;
+        }
+    }
+    Backend be;
+    StrBuf why = {0};
+    int status = 1;
+    if (!be_compile(&be, &c.arena, ir, o->interp, &why)) {
+        fprintf(err, "%s: error: %s\n", path, why.data ? why.data : "the back end failed");
+        goto done;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    be.prog.hash = be_program_hash(&c.program);
+    if (!o->quiet)
+        fprintf(out, "compiled %s in %.0f ms (%s)\n", path,
+                1e3 * ((double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec)),
+                o->interp ? "reference interpreter" : "LLVM JIT");
+    rt_run_options ro = {
+        .stage = o->stage,
+        .epochs = o->epochs,
+        .threads = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN),
+        .override_seed = o->override_seed,
+        .seed = o->seed,
+        .quiet = o->quiet,
+        .out = out,
+    };
+    rt_error rerr = {0};
+    bool ok = rt_run_program(&be.prog, &ro, &rerr);
+    for (int i = 0; i < ir->stages.len; i++) {
+        const BackendStage *s = &be.stages[i];
+        if (s->steps == 0 || !s->ir->is_train) continue;
+        fprintf(out, "%s: %lld steps, %.4f ms/step\n", s->ir->name, (long long)s->steps,
+                1e3 * s->step_seconds / (double)s->steps);
+    }
+    if (!ok) fprintf(err, "%s: error: %s\n", path, rerr.msg);
+    status = ok ? 0 : 1;
+done:
+    be_free(&be);
+    sb_free(&why);
+    driver_free(&c);
+    return status;
 }

@@ -35,4 +35,19 @@ int driver_dump_ir(const char *path, bool grad, bool raw, const char *stage, FIL
 /* `rlc summary FILE`: parameters, FLOPs and memory per stage. */
 int driver_summary(const char *path, FILE *out, FILE *err);
 
+/* `rlc dump FILE --kernels | --llvm [--stage NAME]`: the fusion plan or the LLVM module. */
+int driver_dump_backend(const char *path, bool llvm, const char *stage, FILE *out, FILE *err);
+
+/* `rlc run FILE [--stage NAME] [--epochs N] [--threads N] [--seed N] [--interp]`. */
+typedef struct RunOptions {
+    const char *stage;
+    int64_t epochs;          /* > 0: overrides the epochs of train stages */
+    int threads;             /* <= 0: every core */
+    bool override_seed;
+    uint64_t seed;
+    bool interp;             /* every step through the reference interpreter */
+    bool quiet;
+} RunOptions;
+int driver_run(const char *path, const RunOptions *o, FILE *out, FILE *err);
+
 #endif

@@ -5,6 +5,7 @@
  * command is adding a row.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "driver.h"
@@ -42,7 +43,8 @@ static int cmd_dump(int argc, char **argv) {
     const char *file = NULL, *what = NULL, *stage = NULL;
     bool raw = false;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--ast") == 0 || strcmp(argv[i], "--ir") == 0 || strcmp(argv[i], "--grad") == 0) {
+        if (strcmp(argv[i], "--ast") == 0 || strcmp(argv[i], "--ir") == 0 || strcmp(argv[i], "--grad") == 0 ||
+            strcmp(argv[i], "--kernels") == 0 || strcmp(argv[i], "--llvm") == 0) {
             if (what) return usage_error(cmd, "dump shows one phase at a time, not also '%s'", argv[i]);
             what = argv[i];
         } else if (strcmp(argv[i], "--raw") == 0) {
@@ -59,12 +61,58 @@ static int cmd_dump(int argc, char **argv) {
         }
     }
     if (!file) return usage_error(cmd, "%s", "dump needs a .rl file");
-    if (!what) return usage_error(cmd, "%s", "dump needs the phase to show (--ast, --ir, --grad)");
+    if (!what)
+        return usage_error(cmd, "%s", "dump needs the phase to show (--ast, --ir, --grad, --kernels, --llvm)");
     if (strcmp(what, "--ast") == 0) {
         if (raw || stage) return usage_error(cmd, "%s", "--raw and --stage go with --ir or --grad");
         return driver_dump_ast(file, stdout, stderr);
     }
+    if (strcmp(what, "--kernels") == 0 || strcmp(what, "--llvm") == 0) {
+        if (raw) return usage_error(cmd, "%s", "--raw goes with --ir or --grad");
+        return driver_dump_backend(file, strcmp(what, "--llvm") == 0, stage, stdout, stderr);
+    }
     return driver_dump_ir(file, strcmp(what, "--grad") == 0, raw, stage, stdout, stderr);
+}
+
+/* A whole non-negative number for an option, or -1. */
+static long long option_number(const char *s) {
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    return (*s && !*end && v >= 0) ? v : -1;
+}
+
+static int cmd_run(int argc, char **argv) {
+    const Command *cmd = find_command("run");
+    const char *file = NULL;
+    RunOptions o = {0};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        bool takes_value = strcmp(a, "--stage") == 0 || strcmp(a, "--epochs") == 0 ||
+                           strcmp(a, "--threads") == 0 || strcmp(a, "--seed") == 0;
+        if (takes_value && i + 1 == argc) return usage_error(cmd, "%s needs a value", a);
+        if (strcmp(a, "--stage") == 0) {
+            o.stage = argv[++i];
+        } else if (takes_value) {
+            long long v = option_number(argv[++i]);
+            if (v < 0 || (v == 0 && strcmp(a, "--seed") != 0))
+                return usage_error(cmd, "'%s' is not a valid count here", argv[i]);
+            if (strcmp(a, "--epochs") == 0) o.epochs = v;
+            else if (strcmp(a, "--threads") == 0) o.threads = (int)v;
+            else o.override_seed = true, o.seed = (uint64_t)v;
+        } else if (strcmp(a, "--interp") == 0) {
+            o.interp = true;
+        } else if (strcmp(a, "--quiet") == 0) {
+            o.quiet = true;
+        } else if (a[0] == '-') {
+            return usage_error(cmd, "unknown option '%s' for run", a);
+        } else if (file) {
+            return usage_error(cmd, "run takes one file, not also '%s'", a);
+        } else {
+            file = a;
+        }
+    }
+    if (!file) return usage_error(cmd, "%s", "run needs a .rl file");
+    return driver_run(file, &o, stdout, stderr);
 }
 
 static int cmd_summary(int argc, char **argv) {
@@ -74,16 +122,28 @@ static int cmd_summary(int argc, char **argv) {
 }
 
 static const Command commands[] = {
+    {"run", "compile a program and run its stages",
+     "rlc run FILE.rl [--stage NAME] [--epochs N] [--threads N] [--seed N] [--interp] [--quiet]\n"
+     "  Compiles every stage (LLVM JIT) and runs the train and eval stages in the order written.\n"
+     "  --stage    run only this stage\n"
+     "  --epochs   override the epochs of every train stage\n"
+     "  --threads  threads for kernels and OpenBLAS (default: every core)\n"
+     "  --seed     override every stage's seed\n"
+     "  --interp   run each step through the reference interpreter (slow; the oracle)\n"
+     "  --quiet    no progress or epoch lines\n",
+     cmd_run},
     {"check", "check a program and report its errors",
      "rlc check FILE.rl...\n"
      "  Parses and checks each file; prints every error with its source line.\n"
      "  Exit status 0 when all are clean, 1 on any error.\n",
      cmd_check},
     {"dump", "print a phase's output as text",
-     "rlc dump FILE.rl --ast | --ir | --grad [--raw] [--stage NAME]\n"
+     "rlc dump FILE.rl --ast | --ir | --grad | --kernels | --llvm [--raw] [--stage NAME]\n"
      "  --ast    the syntax tree, each node with its line:column\n"
      "  --ir     the datasets, and each stage's settings and forward graph (simplified)\n"
      "  --grad   each stage's forward + backward + update graph (simplified)\n"
+     "  --kernels  the fusion plan: which IR nodes went into which kernel\n"
+     "  --llvm   the LLVM module of each stage, before optimization\n"
      "  --raw    with --ir/--grad: the graph as lowered (and differentiated), before simplify\n"
      "  --stage  only that stage\n",
      cmd_dump},

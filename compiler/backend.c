@@ -1,0 +1,240 @@
+/* backend.c — the bridge between the compiler and the runtime: each stage's
+ * graph goes through fuse_plan -> cg_emit -> jit_compile, and the program's
+ * datasets, stages, parameters and steps become the rt_program that
+ * rt_run_program (runtime/trainer.c) runs.
+ */
+#include "backend.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ------------------------------------------------------------ the step */
+
+static void step_compiled(void *user, rt_step_ctx *ctx) {
+    BackendStage *s = user;
+    double t0 = now_seconds();
+    s->fn(ctx);
+    s->step_seconds += now_seconds() - t0;
+    s->steps++;
+}
+
+static void step_interpreted(void *user, rt_step_ctx *ctx) {
+    BackendStage *s = user;
+    double t0 = now_seconds();
+    if (!interp_step(s->ir->graph, ctx) && ctx->loss) *ctx->loss = NAN; /* out of memory */
+    s->step_seconds += now_seconds() - t0;
+    s->steps++;
+}
+
+static size_t workspace_bytes(void *user, int64_t B) {
+    BackendStage *s = user;
+    return s->plan ? kernel_plan_workspace(s->plan, B) : 0;
+}
+
+/* Names the first IR node of the failed step whose value is not finite, and the
+ * .rl code it came from, by rerunning the step in the interpreter. */
+static bool explain_nonfinite(void *user, const rt_step_ctx *ctx, char *msg, size_t cap) {
+    BackendStage *s = user;
+    const IrGraph *g = s->ir->graph;
+    int id = interp_first_nonfinite(g, ctx);
+    if (id < 0) return false;
+    const IrNode *n = &g->nodes.items[id];
+    const Span *sp = &n->span;
+    const char *part = n->backward ? "the gradient of" : "the value of";
+    if (!sp->file) {
+        snprintf(msg, cap, "%s IR node %%%d (%s) is the first that is not finite", part, id,
+                 ir_op_info[n->op].name);
+        return true;
+    }
+    int len = sp->len;
+    const char *text = sp->file->text + sp->off;
+    const char *eol = memchr(text, '\n', (size_t)len);
+    if (eol) len = (int)(eol - text);
+    if (len > 60) len = 60;
+    snprintf(msg, cap, "%s `%.*s` (%s:%d:%d, IR node %%%d %s) is the first that is not finite", part,
+             len, text, sp->file->path, sp->line, sp->col, id, ir_op_info[n->op].name);
+    return true;
+}
+
+/* ------------------------------------------------------- descriptions */
+
+static rt_init_kind init_kind(IrInit k) {
+    switch (k) {
+    case INIT_GLOROT: return RT_INIT_GLOROT;
+    case INIT_HE: return RT_INIT_HE;
+    case INIT_ZEROS: return RT_INIT_ZEROS;
+    case INIT_ONES: return RT_INIT_ONES;
+    case INIT_NORMAL: return RT_INIT_NORMAL;
+    case INIT_UNIFORM: return RT_INIT_UNIFORM;
+    case INIT_VALUE: return RT_INIT_VALUE;
+    }
+    return RT_INIT_ZEROS;
+}
+
+static rt_optimizer optimizer(const IrOptim *o) {
+    rt_optimizer r = {
+        .lr = o->lr, .momentum = o->momentum, .beta1 = o->beta1, .beta2 = o->beta2,
+        .eps = o->eps, .weight_decay = o->weight_decay, .warmup = o->warmup, .to = o->sched_to,
+    };
+    r.kind = o->kind == OPT_SGD ? RT_OPT_SGD : o->kind == OPT_ADAM ? RT_OPT_ADAM : RT_OPT_ADAMW;
+    r.schedule = o->schedule == SCHED_LINEAR   ? RT_SCHED_LINEAR
+                 : o->schedule == SCHED_COSINE ? RT_SCHED_COSINE
+                                               : RT_SCHED_CONSTANT;
+    return r;
+}
+
+static int dataset_index(const IrProgram *ir, const char *name) {
+    for (int i = 0; i < ir->datasets.len; i++)
+        if (strcmp(ir->datasets.items[i]->name, name) == 0) return i;
+    return -1;
+}
+
+static int stage_index(const IrProgram *ir, const char *name) {
+    for (int i = 0; i < ir->stages.len; i++)
+        if (strcmp(ir->stages.items[i].name, name) == 0) return i;
+    return -1;
+}
+
+static void describe_stage(Backend *b, int i) {
+    const IrStage *st = &b->ir->stages.items[i];
+    const IrGraph *g = st->graph;
+    rt_stage *r = &b->rt_stages[i];
+    rt_param_spec *params = arena_alloc(b->arena, sizeof *params * (size_t)(g->params.len + 1));
+    for (int p = 0; p < g->params.len; p++) {
+        const IrParam *ip = &g->params.items[p];
+        rt_param_spec *rp = &params[p];
+        rp->name = ip->name;
+        rp->rank = ip->shape.rank;
+        for (int d = 0; d < ip->shape.rank; d++) rp->dims[d] = ip->shape.d[d].c;
+        rp->init = init_kind(ip->init);
+        rp->a = ip->init_a;
+        rp->b = ip->init_b;
+        rp->trained = ip->trained && st->is_train;
+    }
+    const char **inputs = arena_alloc(b->arena, sizeof *inputs * (size_t)(g->inputs.len + 1));
+    for (int k = 0; k < g->inputs.len; k++) inputs[k] = g->inputs.items[k].field;
+    const char **reports = arena_alloc(b->arena, sizeof *reports * (size_t)(g->reports.len + 1));
+    for (int k = 0; k < g->reports.len; k++) reports[k] = g->reports.items[k].name;
+
+    *r = (rt_stage){
+        .name = st->name,
+        .train = st->is_train,
+        .dataset = dataset_index(b->ir, st->dataset),
+        .batch = st->batch,
+        .epochs = st->epochs,
+        .steps = st->steps,
+        .limit = st->limit,
+        .seed = st->seed,
+        .load = st->load,
+        .save = st->save,
+        .validate = st->validate ? stage_index(b->ir, st->validate) : -1,
+        .n_params = g->params.len,
+        .params = params,
+        .n_inputs = g->inputs.len,
+        .inputs = inputs,
+        .n_reports = g->reports.len,
+        .reports = reports,
+        .opt = optimizer(&g->optim),
+        .user = &b->stages[i],
+        .step = b->interp ? step_interpreted : step_compiled,
+        .workspace_bytes = workspace_bytes,
+        .explain_nonfinite = explain_nonfinite,
+    };
+}
+
+/* --------------------------------------------------------------- compile */
+
+bool be_compile(Backend *b, Arena *a, const IrProgram *ir, bool interp, StrBuf *why) {
+    *b = (Backend){.arena = a, .ir = ir, .interp = interp};
+    int n = ir->stages.len;
+    b->stages = arena_alloc(a, sizeof *b->stages * (size_t)(n + 1));
+    b->rt_stages = arena_alloc(a, sizeof *b->rt_stages * (size_t)(n + 1));
+    double t0 = now_seconds();
+    if (!interp) {
+        b->jit = jit_new(why);
+        if (!b->jit) return false;
+    }
+    for (int i = 0; i < n; i++) {
+        BackendStage *s = &b->stages[i];
+        s->ir = &ir->stages.items[i];
+        if (!interp) {
+            s->plan = fuse_plan(a, s->ir->graph, why);
+            if (!s->plan) return false;
+            char *fname = arena_printf(a, "rlc_step_%d", i);
+            LLVMModuleRef m = cg_emit(s->plan, jit_context(b->jit), fname, why);
+            if (!m) return false;
+            s->fn = jit_compile(b->jit, m, fname, why);
+            if (!s->fn) return false;
+        }
+        describe_stage(b, i);
+    }
+    b->compile_seconds = now_seconds() - t0;
+    rt_dataset_spec *ds = arena_alloc(a, sizeof *ds * (size_t)(ir->datasets.len + 1));
+    for (int i = 0; i < ir->datasets.len; i++) ds[i] = *ir->datasets.items[i];
+    b->prog = (rt_program){
+        .name = ir->path,
+        .n_datasets = ir->datasets.len,
+        .datasets = ds,
+        .n_stages = n,
+        .stages = b->rt_stages,
+    };
+    return true;
+}
+
+void be_free(Backend *b) {
+    if (b->jit) jit_free(b->jit);
+    b->jit = NULL;
+}
+
+bool be_dump(const IrProgram *ir, bool llvm, const char *only, StrBuf *out, StrBuf *why) {
+    Arena a = {0};
+    LLVMContextRef ctx = NULL;
+    bool ok = true;
+    if (llvm) ctx = LLVMContextCreate();
+    for (int i = 0; ok && i < ir->stages.len; i++) {
+        const IrStage *st = &ir->stages.items[i];
+        if (only && strcmp(only, st->name) != 0) continue;
+        KernelPlan *plan = fuse_plan(&a, st->graph, why);
+        if (!plan) {
+            ok = false;
+            break;
+        }
+        sb_printf(out, "stage %s\n", st->name);
+        if (!llvm) {
+            kernel_plan_print(plan, out);
+            continue;
+        }
+        char *fname = arena_printf(&a, "rlc_step_%d", i);
+        LLVMModuleRef m = cg_emit(plan, ctx, fname, why);
+        if (!m) {
+            ok = false;
+            break;
+        }
+        cg_print_module(m, out);
+        LLVMDisposeModule(m);
+    }
+    if (ctx) LLVMContextDispose(ctx);
+    arena_free(&a);
+    return ok;
+}
+
+uint64_t be_program_hash(const Program *p) {
+    uint64_t h = 1469598103934665603ull;
+    for (int m = 0; m < p->modules.len; m++) {
+        const SrcFile *f = p->modules.items[m]->file;
+        if (!f) continue;
+        for (size_t i = 0; i < f->len; i++) {
+            h ^= (unsigned char)f->text[i];
+            h *= 1099511628211ull;
+        }
+    }
+    return h;
+}

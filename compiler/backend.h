@@ -1,0 +1,43 @@
+/* backend.h — from a lowered program to something the runtime can run: every
+ * stage's graph planned, emitted and JIT-compiled (or left to the reference
+ * interpreter), and the rt_program that rt_run_program takes.
+ * Prefix: be_.
+ */
+#ifndef RLC_BACKEND_H
+#define RLC_BACKEND_H
+
+#include "ast.h"
+#include "interp.h"
+#include "kernel.h"
+
+typedef struct BackendStage {
+    const IrStage *ir;
+    KernelPlan *plan;          /* NULL in interpreter mode */
+    RlcStepFn fn;              /* NULL in interpreter mode */
+    double step_seconds;       /* time spent inside the step function */
+    int64_t steps;
+} BackendStage;
+
+typedef struct Backend {
+    Arena *arena;
+    const IrProgram *ir;
+    bool interp;               /* run every step through the reference interpreter */
+    Jit *jit;
+    BackendStage *stages;
+    rt_stage *rt_stages;
+    rt_program prog;
+    double compile_seconds;    /* plan + emit + optimize + JIT, all stages */
+} Backend;
+
+/* Compiles every stage of ir (nothing when interp) and fills b->prog. False with a
+ * message in why when the back end cannot handle a graph. */
+bool be_compile(Backend *b, Arena *a, const IrProgram *ir, bool interp, StrBuf *why);
+void be_free(Backend *b);
+
+/* The kernel plan or the LLVM module text of each stage (`rlc dump --kernels|--llvm`). */
+bool be_dump(const IrProgram *ir, bool llvm, const char *only, StrBuf *out, StrBuf *why);
+
+/* A 64-bit FNV-1a hash of the program's source files: stored in parameter files. */
+uint64_t be_program_hash(const Program *p);
+
+#endif

@@ -1620,7 +1620,11 @@ static const char *check_field_source(Checker *c, Expr *e) {
         return inner;
     }
     const char *name = source_name(e);
-    if (!name || !sema_is_source_name(name)) {
+    if (name && !sema_is_source_name(name)) {
+        diag_error(c->d, e->callee->span, "unknown source `%s`: a field reads idx, npy, csv or tokens", name);
+        return NULL;
+    }
+    if (!name) {
         diag_error(c->d, e->span, "a field needs a source: idx, npy, csv or tokens");
         return NULL;
     }

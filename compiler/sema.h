@@ -43,7 +43,7 @@ typedef struct Dim {
 
 Dim dim_const(long v);
 Dim dim_sym(const DimSym *s);
-/* Arithmetic on dims; false when the result does not fit the fixed form. */
+/* Arithmetic on dims; false when the result does not fit the fixed form or overflows. */
 bool dim_add(Dim *out, const Dim *a, const Dim *b);
 bool dim_sub(Dim *out, const Dim *a, const Dim *b);
 bool dim_mul(Dim *out, const Dim *a, const Dim *b);

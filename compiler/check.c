@@ -559,6 +559,7 @@ static Type *check_user_call(Checker *c, Expr *e, Item *fn) {
     }
     if (u.failed) return type_error(c->a);
     e->call = ci;
+    if (fn->role == ROLE_ENCODER || fn->role == ROLE_DECODER) vec_push(c->a, &s->calls, e);
     if (fn->results.len == 1 && !fn->result_is_tuple) return subst_type(&u, s->result_types[0], e->span);
     Type *t = arena_alloc(c->a, sizeof *t);
     t->kind = TY_TUPLE;
@@ -1761,6 +1762,68 @@ static void check_roles(Checker *c, Item *fn) {
     }
 }
 
+/* ------------------------------------------- shared encoder parameters */
+
+typedef Vec(Type *) TypeVec;
+
+static void param_shapes_expr(Checker *c, Expr *e, const DimEnv *env, TypeVec *out);
+
+/* The shapes of every parameter fn owns (its own and its layers', in call order),
+ * with fn's dim symbols replaced by env. */
+static void param_shapes(Checker *c, Item *fn, const DimEnv *env, TypeVec *out, int depth) {
+    if (!fn->sema || !fn->sema->locals || depth > 64) return;
+    for (int i = 0; i < fn->body.len; i++) {
+        Stmt *st = fn->body.items[i];
+        if (st->kind == ST_PARAM) {
+            Type *t = fn->sema->locals[st->slot];
+            if (!t || t->kind != TY_TENSOR) continue;
+            Type *r = copy_type(c, t);
+            for (int k = 0; k < t->rank; k++) dim_subst(&r->dims[k], &t->dims[k], env, NULL, NULL);
+            vec_push(c->a, out, r);
+        } else if (st->value) {
+            param_shapes_expr(c, st->value, env, out);
+        }
+    }
+}
+
+static void param_shapes_expr(Checker *c, Expr *e, const DimEnv *env, TypeVec *out) {
+    if (!e) return;
+    param_shapes_expr(c, e->lhs, env, out);
+    param_shapes_expr(c, e->rhs, env, out);
+    for (int i = 0; i < e->args.len; i++) param_shapes_expr(c, e->args.items[i].value, env, out);
+    if (e->kind != EX_CALL || !e->call || e->callee->ref != REF_FUNC || e->callee->item->role != ROLE_LAYER) return;
+    /* a layer instance: its bindings, seen through the outer call's */
+    DimEnv inner = {0};
+    for (int i = 0; i < e->call->dims.items.len; i++) {
+        DimBinding b = e->call->dims.items.items[i];
+        dim_subst(&b.value, &b.value, env, NULL, NULL);
+        vec_push(c->a, &inner.items, b);
+    }
+    param_shapes(c, e->callee->item, &inner, out, 1);
+}
+
+/* Every call of an encoder or decoder shares one set of parameters, so each
+ * call must give them the same shapes. */
+static void check_shared_params(Checker *c, Item *fn) {
+    struct SemaItem *s = fn->sema;
+    if (s->calls.len < 2) return;
+    TypeVec first = {0};
+    param_shapes(c, fn, &s->calls.items[0]->call->dims, &first, 0);
+    for (int k = 1; k < s->calls.len; k++) {
+        TypeVec here = {0};
+        param_shapes(c, fn, &s->calls.items[k]->call->dims, &here, 0);
+        for (int i = 0; i < here.len && i < first.len; i++) {
+            if (!same_type(first.items[i], here.items[i])) {
+                diag_error(c->d, s->calls.items[k]->span,
+                           "%s `%s` shares its parameters across calls, but a parameter is %s here and %s at the first call",
+                           ast_role_name(fn->role), fn->name, ty(c, here.items[i]), ty(c, first.items[i]));
+                diag_note(c->d, s->calls.items[0]->span, "first call here");
+                break;
+            }
+        }
+    }
+}
+
 /* ------------------------------------------------------------------ API */
 
 bool sema_check(Program *p) {
@@ -1785,6 +1848,7 @@ bool sema_check(Program *p) {
         for (int i = 0; i < mod->items.len; i++) {
             Item *it = mod->items.items[i];
             if ((it->kind == ITEM_FUNC || it->kind == ITEM_STAGE) && it->sema) check_roles(&c, it);
+            if (it->kind == ITEM_FUNC && it->sema) check_shared_params(&c, it);
         }
     }
     return p->diags->errors == errors0;

@@ -433,22 +433,29 @@ static void indent(StrBuf *out, int depth) {
     for (int i = 0; i < depth; i++) sb_puts(out, "  ");
 }
 
-/* A dim as written, parenthesizing nested operations: `2*Z`, `(A+B)*C`. */
-static void dump_dim(StrBuf *out, const Expr *e, bool nested) {
+static int dim_prec(const Expr *e) {
+    return e->kind != EX_BINARY ? 3 : e->op == OP_MUL ? 2 : 1;
+}
+
+/* A dim as written, with parentheses only where they are needed:
+ * `2*Z`, `(A+B)*C-1`. */
+static void dump_dim(StrBuf *out, const Expr *e) {
     switch (e->kind) {
     case EX_NUM: dump_number(out, e->num); break;
     case EX_NAME: sb_puts(out, e->str); break;
     case EX_FIELD:
-        dump_dim(out, e->lhs, true);
+        dump_dim(out, e->lhs);
         sb_printf(out, ".%s", e->str);
         break;
-    case EX_BINARY:
-        if (nested) sb_puts(out, "(");
-        dump_dim(out, e->lhs, true);
-        sb_puts(out, ast_binop_text(e->op));
-        dump_dim(out, e->rhs, true);
-        if (nested) sb_puts(out, ")");
+    case EX_BINARY: {
+        bool left = dim_prec(e->lhs) < dim_prec(e), right = dim_prec(e->rhs) <= dim_prec(e);
+        sb_puts(out, left ? "(" : "");
+        dump_dim(out, e->lhs);
+        sb_printf(out, "%s%s%s", left ? ")" : "", ast_binop_text(e->op), right ? "(" : "");
+        dump_dim(out, e->rhs);
+        sb_puts(out, right ? ")" : "");
         break;
+    }
     default: sb_puts(out, "?"); break;
     }
 }
@@ -468,7 +475,7 @@ static void dump_type(StrBuf *out, const TypeExpr *t) {
     if (t->ellipsis) sb_puts(out, t->dims.len ? "..., " : "...");
     for (int i = 0; i < t->dims.len; i++) {
         if (i) sb_puts(out, ", ");
-        dump_dim(out, t->dims.items[i], false);
+        dump_dim(out, t->dims.items[i]);
     }
     sb_puts(out, "]");
 }

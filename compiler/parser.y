@@ -5,9 +5,9 @@
  *
  * Juxtaposed statements. Newlines are insignificant, so statements simply
  * follow each other, and two readings must never compete:
- *   - `(` directly after a name ON THE SAME LINE opens a call (the lexer
- *     makes it CALL_LPAREN); any other `(` groups, builds a tuple, or starts a
- *     tuple binding. So `h = f(x)` then, on the next line, `(u, v) = g(h)` is
+ *   - `(` directly after a name, `)` or `]` ON THE SAME LINE opens a call
+ *     (the lexer makes it CALL_LPAREN); any other `(` groups, builds a
+ *     tuple, or starts a tuple binding. So `h = f(x)` then, on the next line, `(u, v) = g(h)` is
  *     two statements, and `h = x` then `(u, v) = g(h)` is too.
  *   - only a name or a qualified name (`L.mse`) can be called.
  *   - no statement starts with `[`, `-` or an operator, so an expression ends
@@ -94,6 +94,7 @@ typedef struct Tok {
     YYSTYPE val;
     Span loc;
     bool first_on_line;
+    bool after_lex_error;      /* the lexer reported an error just before it */
     int open_kind;             /* innermost open delimiter before this token (0: none) */
     Span open_at;
 } Tok;
@@ -114,6 +115,7 @@ struct ParseState {
     bool at_eof;
     SkipMode skip;
     int pushed_back_off;       /* a token is handed back after an error at most once */
+    bool closer_error;         /* the last error was a missing `)` or `]` */
     int last_error_off;        /* one syntax error per token, however the parser retries */
     int resyncs;
     bool too_deep;             /* nesting limit hit: the rest of the file is not parsed */
@@ -430,7 +432,9 @@ static Tok read_token(ParseState *ps) {
         t.loc.len = 0;
         return t;
     }
+    int errors = ps->diags->errors;
     t.kind = rlx_lex(&t.val, &t.loc, ps->scanner);
+    t.after_lex_error = ps->diags->errors != errors;
     t.first_on_line = ps->lex.first_on_line;
     if (ps->nopen) {
         t.open_kind = ps->open[ps->nopen - 1].kind;
@@ -493,6 +497,10 @@ static bool parse_resync(ParseState *ps, SkipMode mode) {
     if (ps->too_deep || ++ps->resyncs > 10000) return false;
     if (ps->diags->errors >= (ps->diags->max_errors > 0 ? ps->diags->max_errors : 100)) return false;
     ps->skip = mode;
+    /* A missing `)` or `]` was reported: forget it, so the next line is
+     * not taken for the rest of the bracket. */
+    if (ps->closer_error && mode == SKIP_STMT) close_to_block(ps);
+    ps->closer_error = false;
     Tok t = ps->last;
     bool can_restart = mode == SKIP_ITEM
         ? is_item_keyword(t.kind) || t.kind == YYEOF
@@ -546,7 +554,9 @@ static char *describe_found(ParseState *ps, const Tok *t) {
 
 static int yyreport_syntax_error(const yypcontext_t *ctx, ParseState *ps) {
     const Tok *t = &ps->last;
-    if (ps->too_deep || t->loc.off == ps->last_error_off) return 0;
+    /* A stray character was already reported; what it leaves is not news. */
+    if (ps->too_deep || t->loc.off == ps->last_error_off || t->after_lex_error || ps->prev.after_lex_error)
+        return 0;
     ps->last_error_off = t->loc.off;
 
     yysymbol_kind_t expected[YYNTOKENS];
@@ -569,15 +579,30 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, ParseState *ps) {
     bool closer = open && has[YYTRANSLATE((int)close_char(open))];
     bool ends_block = t->kind == YYEOF || (is_item_keyword(t->kind) && t->loc.col == 1);
 
-    if (has[YYTRANSLATE(CONST)] && has[YYTRANSLATE(TRAIN)]) {
+    const Opener *block = NULL;
+    for (int i = ps->nopen; i > 0 && !block; i--)
+        if (ps->open[i - 1].kind == '{') block = &ps->open[i - 1];
+    bool keyword = t->kind != NAME && t->val.str && t->kind >= USE && t->kind <= FALSE;
+
+    /* Every word can name a setting, so a statement is recognised by also
+     * allowing a name, and an item by not. */
+    if (has[YYTRANSLATE(CONST)] && has[YYTRANSLATE(TRAIN)] && !has[YYTRANSLATE(NAME)]) {
         diag_error(ps->diags, at, "expected an item (use, const, dataset, a function or a stage), found %s", found);
+    } else if (block && is_item_keyword(ps->prev.kind) && ps->prev.loc.col == 1) {
+        /* `encoder` at the start of a line inside a block was read as a
+         * setting's name; the block before it is what is unfinished. */
+        diag_error(ps->diags, ps->prev.loc, "expected '}' to close '{' opened at %d:%d",
+                   block->at.line, block->at.col);
+    } else if (keyword && has[YYTRANSLATE(NAME)]) {
+        diag_error(ps->diags, at, "'%s' is a reserved word and cannot be used as a name", t->val.str);
     } else if (closer && (open != '{' || ends_block)) {
+        ps->closer_error = open != '{';
         diag_error(ps->diags, next_line ? after_prev : at, "expected '%c' to close '%c' opened at %d:%d",
                    close_char(open), open_char(open), t->open_at.line, t->open_at.col);
     } else if (has[YYTRANSLATE(RETURN)] && has[YYTRANSLATE(MINIMIZE)]) {
         diag_error(ps->diags, at, "expected a statement, found %s", found);
     } else if (has[YYTRANSLATE(NUMBER)] && has[YYTRANSLATE(STRING)]) {
-        diag_error(ps->diags, at, "expected an expression, found %s", found);
+        diag_error(ps->diags, next_line ? after_prev : at, "expected an expression, found %s", found);
     } else {
         StrBuf list = {0};
         int shown = 0, total = 0;

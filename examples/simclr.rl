@@ -1,5 +1,5 @@
 # Idea 6: contrastive learning, SimCLR-style. Each image gives two random views (shifted by up to
-# 2 pixels, Gaussian noise, 10% of the pixels dropped); the encoder and a projection head map both
+# 3 pixels, Gaussian noise, 20% of the pixels dropped); the encoder and a projection head map both
 # views, and NT-Xent with temperature 0.5 asks every view to find its partner among the 2B - 1
 # other views of the batch. No labels are used for that. The representation (the encoder's output,
 # before the projection head, as in SimCLR) is then evaluated by a linear probe: a linear
@@ -41,7 +41,7 @@ train contrast {
     optimizer: adam(lr = 1e-3)
     save:      "simclr.rlw"
 
-    (a, b) = two_views(x, 28, 28, shift = 2, std = 0.1, keep = 0.9)
+    (a, b) = two_views(x, 28, 28, shift = 3, std = 0.1, keep = 0.8)
     minimize nt_xent(proj(enc(a)), proj(enc(b)), tau = 0.5)
 }
 

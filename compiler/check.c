@@ -1724,6 +1724,14 @@ void sema_dataset_fields(Program *p, Item *ds) {
     }
 }
 
+int sema_dataset_nfields(const Item *ds) { return ds->sema ? ds->sema->fields.len : 0; }
+
+const char *sema_dataset_field(const Item *ds, int i, const Type **type) {
+    if (!ds->sema || i < 0 || i >= ds->sema->fields.len) return NULL;
+    if (type) *type = ds->sema->fields.items[i].type;
+    return ds->sema->fields.items[i].name;
+}
+
 /* ------------------------------------------------- roles through calls */
 
 /* Whether fn draws random numbers (what == 0) or has parameters (what == 1), itself

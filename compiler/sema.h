@@ -147,6 +147,12 @@ bool sema_check(Program *p);
 const DimSym *sema_dim_sym(const Item *fn, int slot);
 const DimSym *sema_batch_sym(const Item *stage);
 
+/* A dataset's fields as one example sees them (no batch axis), in order: the
+ * block's fields, or those a source makes (`csv`: x; `tokens`: x; `skipgram`:
+ * center, context, negatives). REF_FIELD's slot indexes this list. */
+int sema_dataset_nfields(const Item *ds);
+const char *sema_dataset_field(const Item *ds, int i, const Type **type);
+
 /* A call of a user function, as check bound it: the callee's dim symbols (size
  * variables and int arguments) in terms of the caller's dims. Hypers: the value each
  * hyper-parameter has at this call (default or override). */

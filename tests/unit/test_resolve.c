@@ -156,6 +156,26 @@ static void test_stage_fields(void **state) {
     assert_int_equal(x->slot, 0);
     assert_string_equal(type_str(&f->arena, x->type), "[B, 28, 28]");
     assert_int_equal(s->value->args.items[1].value->args.items[0].value->ref, REF_BATCH);
+    const Type *ft = NULL;
+    assert_int_equal(sema_dataset_nfields(e->data), 2);
+    assert_string_equal(sema_dataset_field(e->data, 1, &ft), "y");
+    assert_string_equal(type_str(&f->arena, ft), "i32[]");
+    fx_free(f);
+}
+
+static void test_source_fields(void **state) {
+    (void)state;
+    Fixture *f = fx_new();
+    Module *m = parse(f, "t.rl",
+                      "dataset w = skipgram(text(\"c/\"), window = 3, negatives = 7)\n"
+                      "dataset t = csv(\"p.csv\", columns = 5)\n");
+    assert_true(sema_run(&f->prog));
+    const Type *ty = NULL;
+    assert_int_equal(sema_dataset_nfields(item(m, "w")), 3);
+    assert_string_equal(sema_dataset_field(item(m, "w"), 2, &ty), "negatives");
+    assert_string_equal(type_str(&f->arena, ty), "i32[7]");
+    assert_string_equal(sema_dataset_field(item(m, "t"), 0, &ty), "x");
+    assert_string_equal(type_str(&f->arena, ty), "[5]");
     fx_free(f);
 }
 
@@ -220,7 +240,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_refs_and_slots), cmocka_unit_test(test_call_binds_dims),
         cmocka_unit_test(test_stage_fields),   cmocka_unit_test(test_errors_reported),
-        cmocka_unit_test(test_modules),
+        cmocka_unit_test(test_modules),        cmocka_unit_test(test_source_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

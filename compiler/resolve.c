@@ -345,6 +345,20 @@ static bool bind_name(Resolver *r, Expr *e) {
         }
     }
     Item *it = global_item(r->mod, n);
+    if (it && it->module != r->mod) {
+        /* from an unqualified use: two uses declaring the name make it ambiguous */
+        for (int i = 0; i < r->mod->items.len; i++) {
+            Item *u = r->mod->items.items[i];
+            Item *other = u->kind == ITEM_USE && !u->use_alias && u->used && u->used != it->module
+                              ? own_item(u->used, n) : NULL;
+            if (other) {
+                diag_error(r->d, e->span, "`%s` is ambiguous: both `%s` and `%s` declare it; use one `as` a name",
+                           n, it->module->name, u->used->name);
+                diag_note(r->d, other->name_span, "also declared here");
+                return true;
+            }
+        }
+    }
     if (it) {
         e->item = it;
         switch (it->kind) {

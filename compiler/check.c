@@ -75,10 +75,13 @@ static const char *role_word(const Item *it) {
     return ast_role_name(it->role);
 }
 
+/* Integers beyond this are not dims (and would overflow a long when multiplied). */
+#define DIM_LIMIT 1e15
+
 static Type *with_value(Type *t, double v) {
     t->has_value = true;
     t->value = v;
-    if (v == floor(v) && fabs(v) < 1e15) {
+    if (v == floor(v) && fabs(v) < DIM_LIMIT) {
         t->has_dim = true;
         t->dim = dim_const((long)v);
     }
@@ -105,7 +108,8 @@ static Type *weak_dim(Checker *c, Dim d) {
 }
 
 static bool is_int_value(const Type *t, long *out) {
-    if (t->kind != TY_TENSOR || !t->has_value || t->value != floor(t->value)) return false;
+    if (t->kind != TY_TENSOR || !t->has_value || t->value != floor(t->value) || fabs(t->value) > DIM_LIMIT)
+        return false;
     *out = (long)t->value;
     return true;
 }
@@ -142,7 +146,7 @@ static bool eval_dim(Checker *c, Item *owner, Expr *e, Dim *out) {
     Dim a, b;
     switch (e->kind) {
     case EX_NUM:
-        if (e->num != floor(e->num) || e->num < 0) {
+        if (e->num != floor(e->num) || e->num < 0 || e->num > DIM_LIMIT) {
             diag_error(c->d, e->span, "a dim must be a non-negative integer, not %g", e->num);
             return false;
         }
@@ -151,7 +155,7 @@ static bool eval_dim(Checker *c, Item *owner, Expr *e, Dim *out) {
     case EX_NAME: case EX_FIELD:
         switch (e->ref) {
         case REF_CONST:
-            if (e->item->const_value != floor(e->item->const_value)) {
+            if (e->item->const_value != floor(e->item->const_value) || fabs(e->item->const_value) > DIM_LIMIT) {
                 diag_error(c->d, e->span, "`%s` is %g, not an integer, so it cannot be a dim", e->str,
                            e->item->const_value);
                 return false;
@@ -185,7 +189,9 @@ static bool eval_dim(Checker *c, Item *owner, Expr *e, Dim *out) {
         if ((e->op == OP_ADD && dim_add(out, &a, &b)) || (e->op == OP_SUB && dim_sub(out, &a, &b)) ||
             (e->op == OP_MUL && dim_mul(out, &a, &b)))
             return true;
-        diag_error(c->d, e->span, "a dim may only combine dims with + - *");
+        diag_error(c->d, e->span, e->op == OP_ADD || e->op == OP_SUB || e->op == OP_MUL
+                                      ? "this dim is too large or has too many terms"
+                                      : "a dim may only combine dims with + - *");
         return false;
     default:
         diag_error(c->d, e->span, "`%s` is not a dim", span_text(c, e->span));
@@ -198,8 +204,14 @@ static Type *eval_type(Checker *c, Item *owner, TypeExpr *te) {
     if (te->is_int) return NULL;
     Type *t = type_tensor(c->a, te->dtype, te->dims.len, NULL);
     t->ellipsis = te->ellipsis;
-    for (int i = 0; i < te->dims.len; i++)
+    for (int i = 0; i < te->dims.len; i++) {
         if (!eval_dim(c, owner, te->dims.items[i], &t->dims[i])) return type_error(c->a);
+        long v;
+        if (dim_is_const(&t->dims[i], &v) && v < 0) {
+            diag_error(c->d, te->dims.items[i]->span, "a dim cannot be negative (this is %ld)", v);
+            return type_error(c->a);
+        }
+    }
     return t;
 }
 
@@ -547,6 +559,7 @@ static Type *check_user_call(Checker *c, Expr *e, Item *fn) {
     }
     if (u.failed) return type_error(c->a);
     e->call = ci;
+    if (fn->role == ROLE_ENCODER || fn->role == ROLE_DECODER) vec_push(c->a, &s->calls, e);
     if (fn->results.len == 1 && !fn->result_is_tuple) return subst_type(&u, s->result_types[0], e->span);
     Type *t = arena_alloc(c->a, sizeof *t);
     t->kind = TY_TUPLE;
@@ -792,7 +805,10 @@ static Type *check_builtin(Checker *c, Expr *e, const Builtin *b) {
         Type *r = copy_type(c, x);
         for (int i = 0; i < x->rank; i++) {
             if (i == axis) {
-                dim_add(&r->dims[i], &x->dims[i], &y->dims[i]);
+                if (!dim_add(&r->dims[i], &x->dims[i], &y->dims[i])) {
+                    diag_error(c->d, e->span, "`concat` of %s and %s: the dim is too large", ty(c, x), ty(c, y));
+                    return type_error(c->a);
+                }
             } else if (!dim_eq(&x->dims[i], &y->dims[i])) {
                 diag_error(c->d, e->span, "`concat` along axis %d needs the other axes equal: %s and %s", axis,
                            ty(c, x), ty(c, y));
@@ -806,8 +822,9 @@ static Type *check_builtin(Checker *c, Expr *e, const Builtin *b) {
             diag_error(c->d, pos[0]->span, "`one_hot` needs i32 labels, not %s", ty(c, x));
             return type_error(c->a);
         }
-        if (!pos[1]->type->has_dim) {
-            diag_error(c->d, pos[1]->span, "the size of `one_hot` must be a compile-time integer");
+        long n;
+        if (!pos[1]->type->has_dim || (dim_is_const(&pos[1]->type->dim, &n) && n <= 0)) {
+            diag_error(c->d, pos[1]->span, "the size of `one_hot` must be a positive compile-time integer");
             return type_error(c->a);
         }
         Type *r = type_tensor(c->a, DT_F32, x->rank + 1, NULL);
@@ -816,12 +833,14 @@ static Type *check_builtin(Checker *c, Expr *e, const Builtin *b) {
         r->ellipsis = x->ellipsis;
         return r;
     }
-    case BI_ARANGE:
-        if (!x->has_dim) {
-            diag_error(c->d, pos[0]->span, "`arange` needs a compile-time integer (a number, const or dim)");
+    case BI_ARANGE: {
+        long n;
+        if (!x->has_dim || (dim_is_const(&x->dim, &n) && n <= 0)) {
+            diag_error(c->d, pos[0]->span, "`arange` needs a positive compile-time integer (a number, const or dim)");
             return type_error(c->a);
         }
         return type_tensor(c->a, DT_I32, 1, &x->dim);
+    }
     case BI_BERNOULLI: case BI_NORMAL: case BI_UNIFORM: case BI_RANDINT: {
         int shape_at = b->id == BI_BERNOULLI ? 1 : 2;
         Type *t = shape_arg(c, pos[shape_at], b->id == BI_RANDINT ? DT_I32 : DT_F32);
@@ -844,7 +863,7 @@ static Type *check_builtin(Checker *c, Expr *e, const Builtin *b) {
         }
         /* x: [B, h*w]; inside a generic body [B, D] may be anything, so only a
          * certain difference (a non-zero constant apart) is an error */
-        Dim hw, diff;
+        Dim hw = dim_const(0), diff;
         long gap = 0;
         bool sure = dim_mul(&hw, &pos[1]->type->dim, &pos[2]->type->dim) && x->rank == 2 && !x->ellipsis &&
                     dim_sub(&diff, &x->dims[1], &hw) && dim_is_const(&diff, &gap);
@@ -1032,8 +1051,8 @@ static Type *check_index(Checker *c, Expr *e) {
         if (a->lhs && !bound(c, a->lhs, &lo)) return type_error(c->a);
         if (a->rhs && !bound(c, a->rhs, &hi)) return type_error(c->a);
         /* need 0 <= lo < hi <= dim */
-        Dim one = dim_const(1), d1;
-        dim_add(&d1, d, &one);
+        Dim one = dim_const(1), d1 = *d;
+        dim_add(&d1, d, &one);   /* on overflow d1 stays d: the check below is then stricter */
         if (certainly_not_less(&minus1, &lo) || certainly_not_less(&lo, &hi) ||
             (a->rhs && certainly_not_less(&hi, &d1))) {
             diag_error(c->d, a->span, "slice %s is out of range for axis %d of %s", span_text(c, a->span), i,
@@ -1041,7 +1060,10 @@ static Type *check_index(Checker *c, Expr *e) {
             note_origin(c, e->lhs);
             return type_error(c->a);
         }
-        dim_sub(&r->dims[out], &hi, &lo);
+        if (!dim_sub(&r->dims[out], &hi, &lo)) {
+            diag_error(c->d, a->span, "slice %s: the bounds are too large", span_text(c, a->span));
+            return type_error(c->a);
+        }
         out++;
     }
     r->rank = out;
@@ -1620,7 +1642,11 @@ static const char *check_field_source(Checker *c, Expr *e) {
         return inner;
     }
     const char *name = source_name(e);
-    if (!name || !sema_is_source_name(name)) {
+    if (name && !sema_is_source_name(name)) {
+        diag_error(c->d, e->callee->span, "unknown source `%s`: a field reads idx, npy, csv or tokens", name);
+        return NULL;
+    }
+    if (!name) {
         diag_error(c->d, e->span, "a field needs a source: idx, npy, csv or tokens");
         return NULL;
     }
@@ -1698,6 +1724,14 @@ void sema_dataset_fields(Program *p, Item *ds) {
     }
 }
 
+int sema_dataset_nfields(const Item *ds) { return ds->sema ? ds->sema->fields.len : 0; }
+
+const char *sema_dataset_field(const Item *ds, int i, const Type **type) {
+    if (!ds->sema || i < 0 || i >= ds->sema->fields.len) return NULL;
+    if (type) *type = ds->sema->fields.items[i].type;
+    return ds->sema->fields.items[i].name;
+}
+
 /* ------------------------------------------------- roles through calls */
 
 /* Whether fn draws random numbers (what == 0) or has parameters (what == 1), itself
@@ -1736,6 +1770,68 @@ static void check_roles(Checker *c, Item *fn) {
     }
 }
 
+/* ------------------------------------------- shared encoder parameters */
+
+typedef Vec(Type *) TypeVec;
+
+static void param_shapes_expr(Checker *c, Expr *e, const DimEnv *env, TypeVec *out);
+
+/* The shapes of every parameter fn owns (its own and its layers', in call order),
+ * with fn's dim symbols replaced by env. */
+static void param_shapes(Checker *c, Item *fn, const DimEnv *env, TypeVec *out, int depth) {
+    if (!fn->sema || !fn->sema->locals || depth > 64) return;
+    for (int i = 0; i < fn->body.len; i++) {
+        Stmt *st = fn->body.items[i];
+        if (st->kind == ST_PARAM) {
+            Type *t = fn->sema->locals[st->slot];
+            if (!t || t->kind != TY_TENSOR) continue;
+            Type *r = copy_type(c, t);
+            for (int k = 0; k < t->rank; k++) dim_subst(&r->dims[k], &t->dims[k], env, NULL, NULL);
+            vec_push(c->a, out, r);
+        } else if (st->value) {
+            param_shapes_expr(c, st->value, env, out);
+        }
+    }
+}
+
+static void param_shapes_expr(Checker *c, Expr *e, const DimEnv *env, TypeVec *out) {
+    if (!e) return;
+    param_shapes_expr(c, e->lhs, env, out);
+    param_shapes_expr(c, e->rhs, env, out);
+    for (int i = 0; i < e->args.len; i++) param_shapes_expr(c, e->args.items[i].value, env, out);
+    if (e->kind != EX_CALL || !e->call || e->callee->ref != REF_FUNC || e->callee->item->role != ROLE_LAYER) return;
+    /* a layer instance: its bindings, seen through the outer call's */
+    DimEnv inner = {0};
+    for (int i = 0; i < e->call->dims.items.len; i++) {
+        DimBinding b = e->call->dims.items.items[i];
+        dim_subst(&b.value, &b.value, env, NULL, NULL);
+        vec_push(c->a, &inner.items, b);
+    }
+    param_shapes(c, e->callee->item, &inner, out, 1);
+}
+
+/* Every call of an encoder or decoder shares one set of parameters, so each
+ * call must give them the same shapes. */
+static void check_shared_params(Checker *c, Item *fn) {
+    struct SemaItem *s = fn->sema;
+    if (s->calls.len < 2) return;
+    TypeVec first = {0};
+    param_shapes(c, fn, &s->calls.items[0]->call->dims, &first, 0);
+    for (int k = 1; k < s->calls.len; k++) {
+        TypeVec here = {0};
+        param_shapes(c, fn, &s->calls.items[k]->call->dims, &here, 0);
+        for (int i = 0; i < here.len && i < first.len; i++) {
+            if (!same_type(first.items[i], here.items[i])) {
+                diag_error(c->d, s->calls.items[k]->span,
+                           "%s `%s` shares its parameters across calls, but a parameter is %s here and %s at the first call",
+                           ast_role_name(fn->role), fn->name, ty(c, here.items[i]), ty(c, first.items[i]));
+                diag_note(c->d, s->calls.items[0]->span, "first call here");
+                break;
+            }
+        }
+    }
+}
+
 /* ------------------------------------------------------------------ API */
 
 bool sema_check(Program *p) {
@@ -1760,6 +1856,7 @@ bool sema_check(Program *p) {
         for (int i = 0; i < mod->items.len; i++) {
             Item *it = mod->items.items[i];
             if ((it->kind == ITEM_FUNC || it->kind == ITEM_STAGE) && it->sema) check_roles(&c, it);
+            if (it->kind == ITEM_FUNC && it->sema) check_shared_params(&c, it);
         }
     }
     return p->diags->errors == errors0;

@@ -345,6 +345,20 @@ static bool bind_name(Resolver *r, Expr *e) {
         }
     }
     Item *it = global_item(r->mod, n);
+    if (it && it->module != r->mod) {
+        /* from an unqualified use: two uses declaring the name make it ambiguous */
+        for (int i = 0; i < r->mod->items.len; i++) {
+            Item *u = r->mod->items.items[i];
+            Item *other = u->kind == ITEM_USE && !u->use_alias && u->used && u->used != it->module
+                              ? own_item(u->used, n) : NULL;
+            if (other) {
+                diag_error(r->d, e->span, "`%s` is ambiguous: both `%s` and `%s` declare it; use one `as` a name",
+                           n, it->module->name, u->used->name);
+                diag_note(r->d, other->name_span, "also declared here");
+                return true;
+            }
+        }
+    }
     if (it) {
         e->item = it;
         switch (it->kind) {
@@ -632,10 +646,11 @@ static void resolve_func(Resolver *r, Item *it) {
     r->fn = NULL;
 }
 
-/* Sources are not functions: resolve their arguments, not their names. */
+/* Sources are not functions: resolve their arguments, not their names (check
+ * reports a name that is no source). */
 static void resolve_source(Resolver *r, Expr *e) {
     if (!e) return;
-    if (e->kind == EX_CALL && e->callee->kind == EX_NAME && sema_is_source_name(e->callee->str)) {
+    if (e->kind == EX_CALL && e->callee->kind == EX_NAME) {
         for (int i = 0; i < e->args.len; i++) resolve_source(r, e->args.items[i].value);
         return;
     }
@@ -708,6 +723,8 @@ static void resolve_settings(Resolver *r, Item *st) {
                 setting_item(r, v, ITEM_FUNC, "an encoder or decoder");
         } else if (strcmp(name, "optimizer") == 0 || strcmp(name, "schedule") == 0) {
             if (v->kind == EX_CALL) resolve_args(r, v);
+        } else if (strcmp(name, "load") == 0 || strcmp(name, "save") == 0) {
+            /* a path: check wants a string and says so */
         } else {
             resolve_expr(r, v);
         }

@@ -43,7 +43,7 @@ typedef struct Dim {
 
 Dim dim_const(long v);
 Dim dim_sym(const DimSym *s);
-/* Arithmetic on dims; false when the result does not fit the fixed form. */
+/* Arithmetic on dims; false when the result does not fit the fixed form or overflows. */
 bool dim_add(Dim *out, const Dim *a, const Dim *b);
 bool dim_sub(Dim *out, const Dim *a, const Dim *b);
 bool dim_mul(Dim *out, const Dim *a, const Dim *b);
@@ -146,6 +146,12 @@ bool sema_check(Program *p);
  * stage's batch symbol. NULL when out of range. */
 const DimSym *sema_dim_sym(const Item *fn, int slot);
 const DimSym *sema_batch_sym(const Item *stage);
+
+/* A dataset's fields as one example sees them (no batch axis), in order: the
+ * block's fields, or those a source makes (`csv`: x; `tokens`: x; `skipgram`:
+ * center, context, negatives). REF_FIELD's slot indexes this list. */
+int sema_dataset_nfields(const Item *ds);
+const char *sema_dataset_field(const Item *ds, int i, const Type **type);
 
 /* A call of a user function, as check bound it: the callee's dim symbols (size
  * variables and int arguments) in terms of the caller's dims. Hypers: the value each

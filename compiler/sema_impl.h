@@ -34,6 +34,7 @@ struct SemaItem {
     Span random_at, param_at;    /* first direct use of randomness / `param`, when has_* */
     bool has_random, has_param;
     int reach_random, reach_param; /* through calls: 0 unknown, 1 no, 2 yes */
+    Vec(Expr *) calls;           /* ITEM_FUNC encoder/decoder: its checked call sites */
     Vec(DataField) fields;       /* ITEM_DATASET */
     Vec(DataProp) props;         /* ITEM_DATASET */
     const char *source;          /* ITEM_DATASET: the outer source name (`skipgram`, `csv`, ...) */

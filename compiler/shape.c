@@ -35,13 +35,13 @@ static int term_cmp(const DimTerm *a, const DimTerm *b) {
     return 0;
 }
 
-/* Adds coef*term into d keeping the form canonical; false when d is full. */
+/* Adds coef*term into d keeping the form canonical; false when d is full or overflows. */
 static bool dim_add_term(Dim *d, const DimTerm *t) {
     if (t->coef == 0) return true;
     int i = 0;
     while (i < d->nterms && term_cmp(&d->terms[i], t) < 0) i++;
     if (i < d->nterms && term_cmp(&d->terms[i], t) == 0) {
-        d->terms[i].coef += t->coef;
+        if (__builtin_add_overflow(d->terms[i].coef, t->coef, &d->terms[i].coef)) return false;
         if (d->terms[i].coef == 0) {
             memmove(&d->terms[i], &d->terms[i + 1], sizeof(DimTerm) * (size_t)(d->nterms - i - 1));
             d->nterms--;
@@ -59,7 +59,7 @@ static bool dim_lin(Dim *out, const Dim *a, const Dim *b, long sign) {
     Dim r = *a;
     for (int i = 0; i < b->nterms; i++) {
         DimTerm t = b->terms[i];
-        t.coef *= sign;
+        if (__builtin_mul_overflow(t.coef, sign, &t.coef)) return false;
         if (!dim_add_term(&r, &t)) return false;
     }
     *out = r;
@@ -75,7 +75,8 @@ bool dim_mul(Dim *out, const Dim *a, const Dim *b) {
         for (int j = 0; j < b->nterms; j++) {
             const DimTerm *x = &a->terms[i], *y = &b->terms[j];
             if (x->nvars + y->nvars > DIM_MAX_VARS) return false;
-            DimTerm t = {.coef = x->coef * y->coef};
+            DimTerm t = {0};
+            if (__builtin_mul_overflow(x->coef, y->coef, &t.coef)) return false;
             /* merge the two sorted variable lists */
             int p = 0, q = 0;
             while (p < x->nvars || q < y->nvars) {

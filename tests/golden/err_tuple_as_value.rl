@@ -1,0 +1,3 @@
+fn two(x: [B]) -> ([B], [B]) = (x, x)
+fn f(x: [B]) -> [B] = two(x) + 1
+# expect error 2:23: `two(x)` is a tuple of 2 values; take it apart with (a, b) = ...

@@ -1,0 +1,2 @@
+fn f(x: [N]) -> [N] = x * zebra
+# expect error 1:27: unknown name `zebra`

@@ -161,6 +161,7 @@ double rt_rng_uniform(rt_rng *r) {
 }
 
 uint64_t rt_rng_below(rt_rng *r, uint64_t n) {
+    if (n <= 1) return 0;
     /* Rejection keeps it exactly uniform: accept x below the largest multiple of n. */
     uint64_t limit = UINT64_MAX - UINT64_MAX % n;
     for (;;) {

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "rlrt.h"
@@ -141,17 +142,21 @@ static void test_corruption_never_crashes(void **state) {
 
 static void test_python_reads_it(void **state) {
     (void)state;
-    if (system("/usr/bin/python3 -c 'import numpy' 2>/dev/null") != 0) skip();
+    if (access("/usr/bin/python3", X_OK) != 0) skip();
     write_sample();
     char cmd[1200];
     snprintf(cmd, sizeof cmd,
-             "/usr/bin/python3 -c \"import json,struct,numpy as np\n"
+             "OPENBLAS_NUM_THREADS=1 /usr/bin/python3 -c \"import json,struct,sys\n"
+             "try:\n import numpy as np\n"
+             "except ImportError:\n sys.exit(77)\n"
              "d=open('%s','rb').read(); n=struct.unpack('<Q',d[:8])[0]; h=json.loads(d[8:8+n])\n"
              "e=h['enc.dense0.w']; a,b=e['data_offsets']\n"
              "x=np.frombuffer(d[8+n+a:8+n+b],dtype='<f4').reshape(e['shape'])\n"
              "assert x[2,1]==6 and x.shape==(3,2) and h['__metadata__']['format']=='rlc-1'\"",
              path);
-    assert_int_equal(system(cmd), 0);
+    int rc = system(cmd);
+    if (WIFEXITED(rc) && WEXITSTATUS(rc) == 77) skip(); /* no numpy: the check is optional */
+    assert_int_equal(rc, 0);
 }
 
 static int setup(void **state) {

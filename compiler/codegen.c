@@ -372,7 +372,8 @@ static LLVMValueRef compute_at(Cg *cg, KEmit *e, int n, LLVMValueRef *idx, bool 
     case IR_BROADCAST: {
         const IrShape *s = &nd(cg, x->in[0])->shape;
         int off = x->shape.rank - s->rank;
-        for (int j = 0; j < s->rank; j++) sub[j] = dim_is_one(s->d[j]) ? i64c(cg, 0) : idx[j + off];
+        for (int j = 0; j < s->rank; j++)
+            sub[j] = flat || dim_is_one(s->d[j]) ? i64c(cg, 0) : idx[j + off]; /* flat: a scalar */
         return value_at(cg, e, x->in[0], sub, false);
     }
     case IR_TRANSPOSE:

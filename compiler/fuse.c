@@ -255,6 +255,11 @@ static bool is_flat(Fuser *f, const Kernel *k) {
         const IrNode *x = nd(f->g, k->nodes.items[i]);
         if (k->nodes.items[i] == k->root) {
             if (x->op != IR_UPDATE && !is_elementwise(x->op)) return false;
+        } else if (x->op == IR_BROADCAST) {
+            /* a broadcast scalar reads its one element at any index */
+            const IrShape *s = &nd(f->g, x->in[0])->shape;
+            for (int d = 0; d < s->rank; d++)
+                if (s->d[d].b != 0 || s->d[d].c != 1) return false;
         } else if (!is_elementwise(x->op) && x->op != IR_CONST && x->op != IR_DIMVAL) {
             return false;
         }

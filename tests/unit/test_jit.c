@@ -59,6 +59,14 @@ static void test_elementwise_vectorizes(void **state) {
     memcpy(line, sq, eol && eol - sq < 127 ? (size_t)(eol - sq) : 127);
     printf("  %s\n", line);
     assert_true(strstr(line, "ymm") || strstr(line, "zmm"));
+    /* The sum's register accumulation is reassociated, so it vectorizes too. */
+    bool vector_add = false;
+    for (const char *s = asm_text.data; (s = strstr(s, "vaddps")) != NULL; s++) {
+        const char *e = strchr(s, '\n');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        if ((memmem(s, n, "ymm", 3) || memmem(s, n, "zmm", 3))) vector_add = true;
+    }
+    assert_true(vector_add);
 
     /* And the module still runs after the assembly was taken from a copy. */
     RlcStepFn fn = jit_compile(j, m, "rlc_step", &why);

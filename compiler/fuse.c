@@ -210,7 +210,8 @@ static bool decide(Fuser *f) {
             /* x(d, d) evaluates d twice at the same index: LLVM's GVN keeps one. */
             bool repeat = (i > 0 && x->in[0] == in) || (i > 1 && x->in[1] == in);
             if (!repeat) copies[in] += f->st[n] == ST_INLINE ? copies[n] : 1;
-            if (x->op == IR_BROADCAST || under_bcast[n]) under_bcast[in] = true;
+            if (x->op == IR_BROADCAST || (under_bcast[n] && f->st[n] == ST_INLINE))
+                under_bcast[in] = true;
             if (x->op == IR_RESHAPE) f->force_mem[in] = true;
         }
     }

@@ -28,7 +28,8 @@ struct rt_dataset {
     bool skipgram;
     int64_t window, negatives;
     double subsample;
-    double *cdf;              /* cumulative unigram^0.75 weights, n_words entries */
+    uint64_t *alias_keep;     /* the unigram^0.75 table as Walker/Vose alias slots: */
+    int32_t *alias;           /* slot i keeps i below alias_keep[i] / 2^32, else alias[i] */
     int32_t *pairs;           /* this epoch: (center, context) */
     int64_t n_pairs, pairs_cap;
     int64_t *kept;            /* scratch: kept positions of one sentence */
@@ -182,16 +183,52 @@ static bool draw_pairs(rt_dataset *ds) {
     return true;
 }
 
+/* One draw from unigram^0.75 in O(1): the high part of x * V picks a slot, the
+ * low 32 bits (uniform too) decide between the slot's word and its alias. */
 static int32_t draw_unigram(const rt_dataset *ds, uint32_t x) {
+    uint64_t t = (uint64_t)x * (uint64_t)ds->corpus.n_words;
+    uint32_t slot = (uint32_t)(t >> 32), frac = (uint32_t)t;
+    return frac < ds->alias_keep[slot] ? (int32_t)slot : ds->alias[slot];
+}
+
+/* Vose's alias method: scale the weights to mean 1, then pair each slot under 1
+ * with a slot over 1 that fills its remainder. */
+static bool build_alias(rt_dataset *ds) {
     int64_t n = ds->corpus.n_words;
-    double target = (double)x / 4294967296.0 * ds->cdf[n - 1];
-    int64_t lo = 0, hi = n - 1;
-    while (lo < hi) { /* first id whose cumulative weight exceeds target */
-        int64_t mid = (lo + hi) / 2;
-        if (ds->cdf[mid] > target) hi = mid;
-        else lo = mid + 1;
+    double *q = malloc((size_t)n * sizeof *q);
+    int64_t *small = malloc((size_t)n * sizeof *small), *large = malloc((size_t)n * sizeof *large);
+    ds->alias_keep = malloc((size_t)n * sizeof *ds->alias_keep);
+    ds->alias = malloc((size_t)n * sizeof *ds->alias);
+    bool ok = q && small && large && ds->alias_keep && ds->alias;
+    if (ok) {
+        double total = 0;
+        for (int64_t w = 0; w < n; w++) total += q[w] = pow((double)ds->corpus.counts[w], 0.75);
+        int64_t ns = 0, nl = 0;
+        for (int64_t w = 0; w < n; w++) {
+            q[w] *= (double)n / total;
+            if (q[w] < 1.0) small[ns++] = w;
+            else large[nl++] = w;
+        }
+        while (ns && nl) {
+            int64_t s = small[--ns], l = large[nl - 1];
+            ds->alias_keep[s] = (uint64_t)(q[s] * 4294967296.0);
+            ds->alias[s] = (int32_t)l;
+            q[l] -= 1.0 - q[s];
+            if (q[l] < 1.0) {
+                nl--;
+                small[ns++] = l;
+            }
+        }
+        /* what is left is 1 up to rounding: always keep */
+        while (nl) ds->alias_keep[large[--nl]] = (uint64_t)1 << 32;
+        while (ns) ds->alias_keep[small[--ns]] = (uint64_t)1 << 32;
+        for (int64_t w = 0; w < n; w++)
+            if (ds->alias_keep[w] == (uint64_t)1 << 32) ds->alias[w] = (int32_t)w;
     }
-    return (int32_t)lo;
+    free(q);
+    free(small);
+    free(large);
+    return ok;
 }
 
 /* Negatives of pair q (its index before shuffling): draws 2k and 2k+1 of the
@@ -227,15 +264,12 @@ static bool load_skipgram(rt_dataset *ds, const rt_dataset_spec *spec, rt_error 
     ds->negatives = spec->negatives;
     ds->subsample = spec->subsample;
     ds->vocab = c->n_words;
-    ds->cdf = malloc((size_t)c->n_words * sizeof *ds->cdf);
     ds->kept = malloc((size_t)(c->n ? c->n : 1) * sizeof *ds->kept);
     ds->fields = calloc(3, sizeof *ds->fields);
-    if (!ds->cdf || !ds->kept || !ds->fields) {
+    if (!build_alias(ds) || !ds->kept || !ds->fields) {
         rt_fail(err, "dataset %s: out of memory", ds->name);
         return false;
     }
-    double acc = 0;
-    for (int64_t w = 0; w < c->n_words; w++) ds->cdf[w] = acc += pow((double)c->counts[w], 0.75);
     const char *names[3] = {"center", "context", "negatives"};
     for (int k = 0; k < 3; k++) {
         snprintf(ds->fields[k].name, sizeof ds->fields[k].name, "%s", names[k]);
@@ -254,7 +288,8 @@ void rt_dataset_free(rt_dataset *ds) {
         for (int k = 0; k < ds->n_fields; k++) free(ds->fields[k].data);
     free(ds->fields);
     rt_corpus_free(&ds->corpus);
-    free(ds->cdf);
+    free(ds->alias_keep);
+    free(ds->alias);
     free(ds->pairs);
     free(ds->kept);
     free(ds->order);

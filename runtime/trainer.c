@@ -191,7 +191,17 @@ static bool load_params(const stage_run *sr, const char *path, rt_error *err) {
     return ok;
 }
 
-static bool stage_prepare(run *r, const rt_stage *s, stage_run *sr, rt_error *err) {
+static bool frozen(const rt_stage *s, const char *name) {
+    for (int k = 0; k < s->n_freeze; k++) {
+        size_t n = strlen(s->freeze[k]);
+        if (strncmp(name, s->freeze[k], n) == 0 && name[n] == '.') return true;
+    }
+    return false;
+}
+
+/* validating: an eval stage run inside a train stage sees the parameters being
+ * trained, so its own `load` is skipped there. */
+static bool stage_prepare(run *r, const rt_stage *s, bool validating, stage_run *sr, rt_error *err) {
     memset(sr, 0, sizeof *sr);
     sr->s = s;
     sr->seed = r->opt->override_seed ? r->opt->seed : s->seed;
@@ -225,12 +235,12 @@ static bool stage_prepare(run *r, const rt_stage *s, stage_run *sr, rt_error *er
         if (!p) return false;
         sr->stored[i] = p;
         sr->params[i] = p->data;
-        if (s->train && s->params[i].trained) {
+        if (s->train && s->params[i].trained && !frozen(s, s->params[i].name)) {
             int64_t n = p->numel * opt_copies(&s->opt);
             if (!(sr->opt_state[i] = calloc((size_t)(n ? n : 1), sizeof(float)))) goto oom;
         }
     }
-    if (s->load && !load_params(sr, s->load, err)) return false;
+    if (s->load && !validating && !load_params(sr, s->load, err)) return false;
     size_t ws = s->workspace_bytes ? s->workspace_bytes(s->user, s->batch) : 0;
     if (ws && !(sr->workspace = aligned_alloc(64, (ws + 63) / 64 * 64))) goto oom;
     sr->ctx = (rt_step_ctx){
@@ -256,9 +266,10 @@ static int64_t run_batch(stage_run *sr, int64_t b) {
 }
 
 /* An eval stage over its data: row-weighted averages of loss and reports. */
-static bool run_eval(run *r, const rt_stage *s, double *loss, double *reports, rt_error *err) {
+static bool run_eval(run *r, const rt_stage *s, bool validating, double *loss, double *reports,
+                     rt_error *err) {
     stage_run sr;
-    bool ok = stage_prepare(r, s, &sr, err);
+    bool ok = stage_prepare(r, s, validating, &sr, err);
     if (ok) {
         rt_dataset_begin_epoch(sr.ds, sr.seed, 0, false, s->limit);
         int64_t nb = rt_dataset_batches(sr.ds, s->batch), rows_total = 0;
@@ -353,7 +364,7 @@ static FILE *open_metrics(run *r, const rt_stage *s, const rt_stage *val, rt_err
 static void progress(run *r, const rt_stage *s, int64_t epoch, int64_t epochs, int64_t step,
                      int64_t total, double loss, double t0) {
     double el = now_s() - t0, rate = el > 0 ? (double)step / el : 0;
-    double left = rate > 0 ? (double)(total - step) / rate : 0;
+    double left = rate > 0 && total > step ? (double)(total - step) / rate : 0;
     fprintf(r->out, "\r%s  epoch %" PRId64 "/%" PRId64 "  step %" PRId64 "/%" PRId64
                     "  loss %.4f  %.0f steps/s  %d:%02d left\x1b[K",
             s->name, epoch + 1, epochs, step, total, loss, rate, (int)(left / 60), (int)fmod(left, 60));
@@ -379,31 +390,38 @@ static bool run_train(run *r, const rt_stage *s, rt_error *err) {
         }
         val = &r->prog->stages[s->validate];
     }
-    stage_run sr;
+    stage_run sr = {0};
     FILE *metrics = NULL;
     double *rsum = calloc((size_t)s->n_reports + 1, sizeof *rsum);
     double *vrep = calloc((size_t)(val ? val->n_reports : 0) + 1, sizeof *vrep);
-    bool ok = rsum && vrep && stage_prepare(r, s, &sr, err);
+    bool ok = rsum && vrep && stage_prepare(r, s, false, &sr, err);
     if (!rsum || !vrep) rt_fail(err, "stage %s: out of memory", s->name);
     if (ok) ok = (metrics = open_metrics(r, s, val, err)) != NULL;
-    int64_t epochs = r->opt->epochs > 0 ? r->opt->epochs : s->epochs;
+    /* `steps` runs that many steps across as many epochs as it takes; `epochs` runs
+     * whole epochs. The schedule's total is exact for steps and for fixed-size data;
+     * skipgram epochs vary a little around epoch 0's size. */
     int64_t max_steps = r->opt->epochs > 0 ? 0 : s->steps;
-    int64_t per_epoch = ok ? rt_dataset_batches(sr.ds, s->batch) : 0;
-    if (ok && (per_epoch == 0 || (epochs <= 0 && max_steps <= 0))) {
+    int64_t epochs = max_steps > 0 ? INT64_MAX : r->opt->epochs > 0 ? r->opt->epochs : s->epochs;
+    int64_t per_epoch = 0;
+    if (ok) {
+        rt_dataset_begin_epoch(sr.ds, sr.seed, 0, true, s->limit);
+        per_epoch = rt_dataset_batches(sr.ds, s->batch);
+    }
+    if (ok && (per_epoch == 0 || epochs <= 0)) {
         rt_fail(err, "stage %s: nothing to train (%s)", s->name,
                 per_epoch == 0 ? "the dataset is empty" : "neither epochs nor steps is positive");
         ok = false;
     }
     int64_t total = max_steps > 0 ? max_steps : epochs * per_epoch;
-    if (max_steps > 0) epochs = (max_steps + per_epoch - 1) / per_epoch;
+    int64_t shown_epochs = max_steps > 0 ? (max_steps + per_epoch - 1) / (per_epoch ? per_epoch : 1) : epochs;
     int64_t step = 0, saved_epoch = -1;
     double t0 = now_s(), last_draw = 0;
-    for (int64_t e = 0; ok && e < epochs && step < total; e++) {
+    for (int64_t e = 0; ok && e < epochs && (max_steps <= 0 || step < max_steps); e++) {
         rt_dataset_begin_epoch(sr.ds, sr.seed, e, true, s->limit);
         int64_t nb = rt_dataset_batches(sr.ds, s->batch), rows_total = 0;
         double lsum = 0, te = now_s();
         for (int k = 0; k < s->n_reports; k++) rsum[k] = 0;
-        for (int64_t b = 0; b < nb && step < total; b++, step++) {
+        for (int64_t b = 0; b < nb && (max_steps <= 0 || step < max_steps); b++, step++) {
             sr.ctx.step = step;
             sr.ctx.lr = rt_schedule_lr(s->opt.schedule, s->opt.lr, step, total, s->opt.warmup, s->opt.to);
             int64_t rows = run_batch(&sr, b);
@@ -428,16 +446,18 @@ static bool run_train(run *r, const rt_stage *s, rt_error *err) {
             for (int k = 0; k < s->n_reports; k++) rsum[k] += (double)sr.reports[k] * (double)rows;
             if (r->tty && !r->opt->quiet && now_s() - last_draw > 0.1) {
                 last_draw = now_s();
-                progress(r, s, e, epochs, step + 1, total, lsum / (double)rows_total, t0);
+                progress(r, s, e, shown_epochs, step + 1, total, lsum / (double)rows_total, t0);
             }
         }
         if (!ok) break;
         const char *bad = first_nonfinite_param(&sr);
         if (bad) {
+            char why[512] = "";
+            if (s->explain_nonfinite) s->explain_nonfinite(s->user, &sr.ctx, why, sizeof why);
             if (r->tty && !r->opt->quiet) fprintf(r->out, "\n");
             rt_fail(err, "stage %s: parameter %s became non-finite during epoch %" PRId64
-                    " (before step %" PRId64 "); training stopped, %s%s", s->name, bad, e + 1, step,
-                    s->save && saved_epoch >= 0 ? s->save : "nothing was saved",
+                    " (before step %" PRId64 ")%s%s; training stopped, %s%s", s->name, bad, e + 1, step,
+                    why[0] ? ": " : "", why, s->save && saved_epoch >= 0 ? s->save : "nothing was saved",
                     s->save && saved_epoch >= 0 ? " keeps the last good parameters" : "");
             ok = false;
             break;
@@ -445,7 +465,7 @@ static bool run_train(run *r, const rt_stage *s, rt_error *err) {
         double div = rows_total ? (double)rows_total : 1.0, loss = lsum / div;
         for (int k = 0; k < s->n_reports; k++) rsum[k] /= div;
         double vloss = 0;
-        if (val) ok = run_eval(r, val, &vloss, vrep, err);
+        if (val) ok = run_eval(r, val, true, &vloss, vrep, err);
         if (!ok) break;
         if (s->save) {
             if (!(ok = save_stage(r, &sr, e + 1, step, err))) break;
@@ -459,7 +479,7 @@ static bool run_train(run *r, const rt_stage *s, rt_error *err) {
         fflush(metrics);
         if (!r->opt->quiet) {
             fprintf(r->out, "%s%s  epoch %" PRId64 "/%" PRId64 "  loss %.4f", r->tty ? "\r\x1b[K" : "",
-                    s->name, e + 1, epochs, loss);
+                    s->name, e + 1, shown_epochs, loss);
             print_reports(r->out, s, rsum, "");
             if (val) print_reports(r->out, val, vrep, "val.");
             fprintf(r->out, "  (%.1f s)\n", now - te);
@@ -481,7 +501,7 @@ static bool run_eval_stage(run *r, const rt_stage *s, rt_error *err) {
         return false;
     }
     double t0 = now_s();
-    bool ok = run_eval(r, s, &loss, rep, err);
+    bool ok = run_eval(r, s, false, &loss, rep, err);
     FILE *metrics = ok ? open_metrics(r, s, NULL, err) : NULL;
     if (metrics) {
         fprintf(metrics, "1,0,%.6g", loss);

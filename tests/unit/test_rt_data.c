@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -373,6 +374,124 @@ static void test_skipgram(void **state) {
     rt_dataset_free(ds);
 }
 
+
+/* Dynamic window: with no subsampling, a line of distinct words gives every
+ * neighbour at distance 1, about half of those at distance 2, none further. */
+static void test_skipgram_window_and_negatives(void **state) {
+    (void)state;
+    char text[4096] = "";
+    for (int k = 0; k < 200; k++) snprintf(text + strlen(text), sizeof text - strlen(text), "w%03d ", k);
+    strcat(text, "\n");
+    write_file("line.txt", text, strlen(text));
+    rt_dataset_spec s = {.name = "line", .base_dir = dir, .skipgram = true, .text_path = "line.txt",
+                         .min_count = 1, .window = 2, .negatives = 1, .subsample = 0};
+    rt_error err = {0};
+    rt_dataset *ds = rt_dataset_load(&s, &err);
+    assert_non_null(ds);
+    int64_t n = rt_dataset_begin_epoch(ds, 1, 0, false, 0);
+    int32_t *c = malloc((size_t)n * 4), *x = malloc((size_t)n * 4), *g = malloc((size_t)n * 4);
+    int f[3] = {0, 1, 2};
+    rt_dataset_fill(ds, 0, n, f, 3, (void *[]){c, x, g});
+    int d1 = 0, d2 = 0;
+    for (int64_t i = 0; i < n; i++) {
+        /* all counts are 1, so ids follow the words' sorted order: id = k */
+        int d = abs(atoi(rt_dataset_word(ds, c[i]) + 1) - atoi(rt_dataset_word(ds, x[i]) + 1));
+        assert_true(d == 1 || d == 2);
+        d1 += d == 1, d2 += d == 2;
+    }
+    assert_int_equal(d1, 2 * 199);
+    assert_true(d2 > 2 * 198 / 4 && d2 < 3 * 2 * 198 / 4);
+    free(c), free(x), free(g);
+    rt_dataset_free(ds);
+
+    /* negatives follow count^0.75: "a" 27 times, "b" once a line (8): ratio (27/8)^0.75 */
+    text[0] = 0;
+    for (int line = 0; line < 8; line++) {
+        for (int k = 0; k < 27 / 8 + (line < 27 % 8); k++) strcat(text, "a ");
+        strcat(text, "b\n");
+    }
+    write_file("ab.txt", text, strlen(text));
+    s = (rt_dataset_spec){.name = "ab", .base_dir = dir, .skipgram = true, .text_path = "ab.txt",
+                          .min_count = 1, .window = 1, .negatives = 200, .subsample = 0};
+    ds = rt_dataset_load(&s, &err);
+    assert_non_null(ds);
+    n = rt_dataset_begin_epoch(ds, 2, 0, false, 0);
+    g = malloc((size_t)n * 200 * 4);
+    x = malloc((size_t)n * 4);
+    int fx[2] = {1, 2};
+    rt_dataset_fill(ds, 0, n, fx, 2, (void *[]){x, g});
+    assert_string_equal(rt_dataset_word(ds, 0), "a");
+    /* P(a) per draw is pa; a draw equal to the context is drawn once more, so a
+     * negative is `a` with probability pa^2 when the context is a, pa + pb*pa when b */
+    double pa = pow(27, 0.75) / (pow(27, 0.75) + pow(8, 0.75)), want = 0;
+    int64_t na = 0;
+    for (int64_t i = 0; i < n; i++) {
+        want += x[i] == 0 ? pa * pa : pa + (1 - pa) * pa;
+        for (int k = 0; k < 200; k++) na += g[200 * i + k] == 0;
+    }
+    assert_true(fabs((double)na / (double)(n * 200) - want / (double)n) < 0.02);
+    free(x);
+    free(g);
+    rt_dataset_free(ds);
+}
+
+/* Subsampling keeps a word of frequency f with probability (sqrt(f/t) + 1) t/f. */
+static void test_skipgram_subsampling(void **state) {
+    (void)state;
+    char *text = malloc(200000);
+    size_t len = 0;
+    for (int k = 0; k < 5000; k++) /* "the" every other word; ten pairs a line */
+        len += (size_t)snprintf(text + len, 200000 - len, "the x%d%s", k % 1000, k % 10 == 9 ? "\n" : " ");
+    write_file("the.txt", text, len);
+    free(text);
+    int f[2] = {0, 1};
+    double frac[2];
+    for (int sub = 0; sub < 2; sub++) {
+        rt_dataset_spec s = {.name = "t", .base_dir = dir, .skipgram = true, .text_path = "the.txt",
+                             .min_count = 1, .window = 1, .negatives = 0, .subsample = sub ? 1e-2 : 0};
+        rt_error err = {0};
+        rt_dataset *ds = rt_dataset_load(&s, &err);
+        assert_non_null(ds);
+        int64_t n = rt_dataset_begin_epoch(ds, 3, 0, false, 0);
+        int32_t *c = malloc((size_t)n * 4), *x = malloc((size_t)n * 4);
+        rt_dataset_fill(ds, 0, n, f, 2, (void *[]){c, x});
+        int64_t the = 0;
+        for (int64_t i = 0; i < n; i++) the += c[i] == 0;
+        frac[sub] = (double)the / (double)n;
+        free(c), free(x);
+        rt_dataset_free(ds);
+    }
+    /* f(the) = 0.5, t = 0.01: kept with p = 0.16, the rare words (f = 5e-4) always */
+    assert_true(fabs(frac[0] - 0.5) < 0.02);
+    assert_true(frac[1] < 0.3);
+}
+
+/* Every single-byte corruption of small idx and npy files either loads or fails
+ * with a message naming the file; none crashes (run under ASan in build-asan). */
+static void test_corruption_never_crashes(void **state) {
+    (void)state;
+    unsigned char img[64], npy[512], bad[512];
+    size_t ni = make_images(img);
+    float v[6] = {1, 2, 3, 4, 5, 6};
+    size_t nn = make_npy(npy, 1, "<f4", "(2, 3)", v, sizeof v);
+    struct { const unsigned char *data; size_t n; rt_source_kind kind; int64_t numel; } cases[2] = {
+        {img, ni, RT_SRC_IDX, 4}, {npy, nn, RT_SRC_NPY, 3}};
+    for (int c = 0; c < 2; c++) {
+        for (size_t pos = 0; pos < cases[c].n; pos++) {
+            for (int flip = 0; flip < 2; flip++) {
+                memcpy(bad, cases[c].data, cases[c].n);
+                bad[pos] = flip ? (unsigned char)(bad[pos] ^ 0xff) : (unsigned char)'9';
+                write_file("mut.bin", bad, cases[c].n);
+                rt_field_spec f = field("x", false, cases[c].numel, cases[c].kind, "mut.bin");
+                rt_error err = {0};
+                rt_dataset *ds = load1(&f, 1, &err);
+                if (ds) rt_dataset_free(ds);
+                else assert_error_names(&err, "mut.bin", NULL);
+            }
+        }
+    }
+}
+
 static int setup(void **state) {
     (void)state;
     snprintf(dir, sizeof dir, "/tmp/rt_data_XXXXXX");
@@ -392,6 +511,8 @@ int main(void) {
         cmocka_unit_test(test_missing_file_lists_places), cmocka_unit_test(test_csv),
         cmocka_unit_test(test_npy), cmocka_unit_test(test_text_and_tokens),
         cmocka_unit_test(test_epochs_shuffle_limit_partial), cmocka_unit_test(test_skipgram),
+        cmocka_unit_test(test_skipgram_window_and_negatives), cmocka_unit_test(test_skipgram_subsampling),
+        cmocka_unit_test(test_corruption_never_crashes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -169,13 +169,11 @@ bool ir_gradcheck(const IrGraph *g, int64_t B, uint64_t seed, double tolerance, 
         free_state(&s, grads);
         return false;
     }
-    bool pass = true;
     double base = interp_loss_grad(g, B, s.params, s.inputs, seed, 0, grads);
-    if (!isfinite(base)) {
-        sb_printf(report, "gradcheck %s: the loss is not finite (%g)\n", g->name, base);
-        pass = false;
-    }
-    for (int i = 0; i < g->params.len && pass; i++) {
+    bool pass = isfinite(base);
+    if (!pass) sb_printf(report, "gradcheck %s: the loss is not finite (%g)\n", g->name, base);
+    /* every param is reported, also after a failure: which ones fail tells which rule is wrong */
+    for (int i = 0; i < g->params.len && isfinite(base); i++) {
         const IrParam *p = &g->params.items[i];
         if (!p->trained) continue;
         /* Reached only through stop_gradient or a random op (or not at all):

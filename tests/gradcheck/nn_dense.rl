@@ -1,4 +1,4 @@
-# dense: x @ w + b; both w and b get gradients.
+# dense: x @ w + b; both w and b get gradients. The eval stage is skipped.
 use std.nn
 
 dataset d {
@@ -13,4 +13,9 @@ train t {
     steps: 1
     optimizer: sgd(lr = 0.1)
     minimize sum(enc(x) * r)
+}
+
+eval e {
+    data: d
+    report err = mean(enc(x) * r)
 }

@@ -15,4 +15,6 @@ train t {
     param p: [12] = uniform(-1, 1)
     param q: [12] = uniform(-1, 1)
     minimize sum(max(x * p, q) * r12) + sum(min(p, x * q) * x)
+    # exact ties (a value against itself): each side gets half
+        + sum(max(x * p, x * p) * r12) + sum(min(q * x, x * q) * r12)
 }

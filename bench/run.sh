@@ -22,6 +22,7 @@
 #   --quick        1 repetition, 1 thread, few steps, 20 corpus files, peers stock only, no install
 #                  and no compile-time section (the smoke test: it checks that the harness works)
 #   --peers-only   run the PyTorch/gensim peers alone (while `rlc run` is pending)
+#   --only "W..."  only these workloads of 1-4 (ae_b32 ae_b256 dae_b32 dae_b256 simclr_b256 sgns)
 #   --out FILE     where the results go (default bench/results.md; a section of it is replaced)
 #   RLC=path       the rlc binary (default build/rlc)
 set -euo pipefail
@@ -29,7 +30,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 bench="$here/bench"
 py=/usr/bin/python3
-quick=0 peers_only=0 reps=5 tunes="0 1" threads_list="1 2" out="$bench/results.md"
+quick=0 peers_only=0 reps=5 tunes="0 1" only="" threads_list="1 2" out="$bench/results.md"
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 reps=1 threads_list=1 tunes=0 ;;
@@ -37,7 +38,8 @@ while [ $# -gt 0 ]; do
     --reps) reps=$2; shift ;;
     --threads) threads_list=$2; shift ;;
     --out) out=$2; shift ;;
-    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+    --only) only=$2; shift ;;
+    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
     *) echo "bench: unknown option '$1' (bench/run.sh --help)" >&2; exit 2 ;;
   esac
   shift
@@ -148,6 +150,7 @@ for setting in "${settings[@]}"; do
   for t in $threads_list; do
     for w in "${workloads[@]}"; do
       IFS='|' read -r name rl stage full_steps quick_steps peers <<<"$w"
+      [ -z "$only" ] || [[ " $only " == *" $name "* ]] || continue
       steps=$full_steps; [ $quick = 1 ] && steps=$quick_steps
       for rep in $(seq 1 "$reps"); do
         if [ $peers_only = 0 ]; then

@@ -18,22 +18,27 @@ static double now_seconds(void) {
 
 /* ------------------------------------------------------------ the step */
 
+/* Books one step that ran from t0 to t1. */
+static void count_step(BackendStage *s, const rt_step_ctx *ctx, double t0, double t1) {
+    if (s->steps == 0) s->first_step_start = t0;
+    s->step_seconds += t1 - t0;
+    s->loop_seconds = t1 - s->first_step_start;
+    s->steps++;
+    s->rows += ctx->B;
+}
+
 static void step_compiled(void *user, rt_step_ctx *ctx) {
     BackendStage *s = user;
     double t0 = now_seconds();
     s->fn(ctx);
-    s->step_seconds += now_seconds() - t0;
-    s->steps++;
-    s->rows += ctx->B;
+    count_step(s, ctx, t0, now_seconds());
 }
 
 static void step_interpreted(void *user, rt_step_ctx *ctx) {
     BackendStage *s = user;
     double t0 = now_seconds();
     if (!interp_step(s->ir->graph, ctx) && ctx->loss) *ctx->loss = NAN; /* out of memory */
-    s->step_seconds += now_seconds() - t0;
-    s->steps++;
-    s->rows += ctx->B;
+    count_step(s, ctx, t0, now_seconds());
 }
 
 static size_t workspace_bytes(void *user, int64_t B) {

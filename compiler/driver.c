@@ -77,6 +77,10 @@ static bool dataset_dim_from_data(void *ctx, const rt_dataset_spec *spec, const 
         snprintf(why, why_len, "%s", err.msg);
         return false;
     }
+    Compilation *c = ctx;
+    int64_t words;
+    if (rt_dataset_property(ds, "words", &words))
+        vec_push(&c->arena, &c->data_facts, ((DataFact){arena_strdup(&c->arena, spec->name), words}));
     bool ok = rt_dataset_property(ds, property, value);
     if (!ok) snprintf(why, why_len, "dataset `%s` has no property `%s`", spec->name, property);
     rt_dataset_free(ds);
@@ -85,7 +89,7 @@ static bool dataset_dim_from_data(void *ctx, const rt_dataset_spec *spec, const 
 
 IrProgram *driver_lower(Compilation *c, const char *path) {
     if (!driver_front(c, path)) return NULL;
-    LowerOptions o = {.dataset_dim = dataset_dim_from_data};
+    LowerOptions o = {.dataset_dim = dataset_dim_from_data, .dataset_dim_ctx = c};
     return lower_program(&c->program, &c->diags, &o);
 }
 
@@ -140,6 +144,18 @@ int driver_dump_backend(const char *path, bool llvm, const char *stage, FILE *ou
     return status;
 }
 
+/* The corpus words a stage over a text corpus went through: the corpus size
+ * times the epochs it ran. 0 for other stages, and for stages counted in steps. */
+static int64_t stage_words(const Compilation *c, const BackendStage *s, const RunOptions *o) {
+    if (s->ir->steps > 0) return 0;
+    int64_t epochs = o->epochs > 0 ? o->epochs : s->ir->epochs;
+    for (int k = 0; k < c->data_facts.len; k++) {
+        const DataFact *f = &c->data_facts.items[k];
+        if (strcmp(f->dataset, s->ir->dataset) == 0) return f->words * epochs;
+    }
+    return 0;
+}
+
 int driver_run(const char *path, const RunOptions *o, FILE *out, FILE *err) {
     Compilation c;
     driver_init(&c);
@@ -170,7 +186,7 @@ int driver_run(const char *path, const RunOptions *o, FILE *out, FILE *err) {
     clock_gettime(CLOCK_MONOTONIC, &t1);
     be.prog.hash = be_program_hash(&c.program);
     if (!o->quiet)
-        fprintf(out, "compiled %s in %.0f ms (%s)\n", path,
+        fprintf(out, "compile: %.1f ms (parse to ready, %s)\n",
                 1e3 * ((double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec)),
                 o->interp ? "reference interpreter" : "LLVM JIT");
     rt_run_options ro = {
@@ -187,8 +203,11 @@ int driver_run(const char *path, const RunOptions *o, FILE *out, FILE *err) {
     for (int i = 0; i < ir->stages.len; i++) {
         const BackendStage *s = &be.stages[i];
         if (s->steps == 0 || !s->ir->is_train) continue;
-        fprintf(out, "%s: %lld steps, %.4f ms/step\n", s->ir->name, (long long)s->steps,
-                1e3 * s->step_seconds / (double)s->steps);
+        fprintf(out, "%s: %lld steps, %.4f ms/step", s->ir->name, (long long)s->steps,
+                1e3 * s->loop_seconds / (double)s->steps);
+        int64_t words = stage_words(&c, s, o);
+        if (words > 0) fprintf(out, ", %.0f words/s", (double)words / s->loop_seconds);
+        fprintf(out, " (%.4f ms/step inside the compiled step)\n", 1e3 * s->step_seconds / (double)s->steps);
     }
     if (!ok) fprintf(err, "%s: error: %s\n", path, rerr.msg);
     status = ok ? 0 : 1;

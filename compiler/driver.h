@@ -7,10 +7,18 @@
 #include "ast.h"
 
 /* One compilation: its arena, its diagnostics, and the program built so far. */
+/* Facts read from the data while lowering: the corpus size of a text dataset
+ * (for words/s), by dataset name. */
+typedef struct DataFact {
+    const char *dataset;
+    int64_t words;
+} DataFact;
+
 typedef struct Compilation {
     Arena arena;
     Diags diags;
     Program program;
+    Vec(DataFact) data_facts;
 } Compilation;
 
 void driver_init(Compilation *c);

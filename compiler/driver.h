@@ -47,7 +47,17 @@ typedef struct RunOptions {
     uint64_t seed;
     bool interp;             /* every step through the reference interpreter */
     bool quiet;
+    const char *step_log;    /* --log-steps FILE: `STAGE STEP LOSS` per train step */
 } RunOptions;
 int driver_run(const char *path, const RunOptions *o, FILE *out, FILE *err);
+
+/* `rlc build FILE [-o OUT] [--target T] [--cpu NAME] [--features LIST]`: a standalone trainer (aot.h). */
+typedef struct BuildOptions {
+    const char *output;
+    const char *target;          /* NULL: the host's triple (the only one accepted) */
+    const char *cpu, *features;  /* NULL: the host's */
+    bool quiet;
+} BuildOptions;
+int driver_build(const char *path, const BuildOptions *o, FILE *out, FILE *err);
 
 #endif

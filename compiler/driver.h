@@ -42,6 +42,7 @@ int driver_dump_backend(const char *path, bool llvm, const char *stage, FILE *ou
 typedef struct RunOptions {
     const char *stage;
     int64_t epochs;          /* > 0: overrides the epochs of train stages */
+    int64_t steps;           /* > 0: every train stage runs this many steps */
     int threads;             /* <= 0: every core */
     bool override_seed;
     uint64_t seed;

@@ -89,7 +89,7 @@ static int cmd_run(int argc, char **argv) {
         const char *a = argv[i];
         bool takes_value = strcmp(a, "--stage") == 0 || strcmp(a, "--epochs") == 0 ||
                            strcmp(a, "--threads") == 0 || strcmp(a, "--seed") == 0 ||
-                           strcmp(a, "--log-steps") == 0;
+                           strcmp(a, "--steps") == 0 || strcmp(a, "--log-steps") == 0;
         if (takes_value && i + 1 == argc) return usage_error(cmd, "%s needs a value", a);
         if (strcmp(a, "--stage") == 0) {
             o.stage = argv[++i];
@@ -100,6 +100,7 @@ static int cmd_run(int argc, char **argv) {
             if (v < 0 || (v == 0 && strcmp(a, "--seed") != 0))
                 return usage_error(cmd, "'%s' is not a valid count here", argv[i]);
             if (strcmp(a, "--epochs") == 0) o.epochs = v;
+            else if (strcmp(a, "--steps") == 0) o.steps = v;
             else if (strcmp(a, "--threads") == 0) o.threads = (int)v;
             else o.override_seed = true, o.seed = (uint64_t)v;
         } else if (strcmp(a, "--interp") == 0) {
@@ -176,11 +177,12 @@ static int cmd_summary(int argc, char **argv) {
 
 static const Command commands[] = {
     {"run", "compile a program and run its stages",
-     "rlc run FILE.rl [--stage NAME] [--epochs N] [--threads N] [--seed N] [--interp] [--quiet]\n"
-     "        [--log-steps FILE]\n"
+     "rlc run FILE.rl [--stage NAME] [--epochs N] [--steps N] [--threads N] [--seed N] [--interp]\n"
+     "        [--quiet] [--log-steps FILE]\n"
      "  Compiles every stage (LLVM JIT) and runs the train and eval stages in the order written.\n"
      "  --stage    run only this stage\n"
      "  --epochs   override the epochs of every train stage\n"
+     "  --steps    run every train stage for this many steps instead\n"
      "  --threads  threads for kernels and OpenBLAS (default: every core)\n"
      "  --seed     override every stage's seed\n"
      "  --interp   run each step through the reference interpreter (slow; the oracle)\n"

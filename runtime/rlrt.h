@@ -348,6 +348,7 @@ typedef struct rt_program {
 typedef struct rt_run_options {
     const char *stage;                 /* run only this stage; NULL: all, in order */
     int64_t epochs;                    /* > 0: overrides the epochs of train stages */
+    int64_t steps;                     /* > 0: every train stage runs this many steps (wins) */
     int threads;                       /* <= 0: 1 */
     bool override_seed;
     uint64_t seed;
@@ -370,7 +371,7 @@ typedef struct rt_run_options {
 bool rt_run_program(const rt_program *prog, const rt_run_options *options, rt_error *err);
 
 /* The command line of a standalone trainer built by `rlc build`: its main() is
- * `return rt_trainer_main(&program, dim_checks, n_dim_checks, argc, argv);`. Parses --stage, --epochs,
+ * `return rt_trainer_main(&program, dim_checks, n_dim_checks, argc, argv);`. Parses --stage, --epochs, --steps,
  * --threads, --seed, --data-path, --load, --save, --log-steps, --quiet and --help
  * (which describes the program's datasets and stages), runs the program and
  * returns the exit status (0 done, 1 a run error, 2 a usage error). */

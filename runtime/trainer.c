@@ -392,7 +392,7 @@ static bool run_train(run *r, const rt_stage *s, rt_error *err) {
     /* `steps` runs that many steps across as many epochs as it takes; `epochs` runs
      * whole epochs. The schedule's total is exact for steps and for fixed-size data;
      * skipgram epochs vary a little around epoch 0's size. */
-    int64_t max_steps = r->opt->epochs > 0 ? 0 : s->steps;
+    int64_t max_steps = r->opt->steps > 0 ? r->opt->steps : r->opt->epochs > 0 ? 0 : s->steps;
     int64_t epochs = max_steps > 0 ? INT64_MAX : r->opt->epochs > 0 ? r->opt->epochs : s->epochs;
     int64_t per_epoch = 0;
     if (ok) {

@@ -17,7 +17,7 @@ static const char *const source_names[] = {
 };
 
 static void usage_line(FILE *f, const char *self) {
-    fprintf(f, "usage: %s [--stage NAME] [--epochs N] [--threads N] [--seed N] [--data-path DIR]\n"
+    fprintf(f, "usage: %s [--stage NAME] [--epochs N] [--steps N] [--threads N] [--seed N] [--data-path DIR]\n"
                "       [--load FILE] [--save FILE] [--log-steps FILE] [--quiet]\n", self);
 }
 
@@ -84,6 +84,7 @@ static void help(FILE *f, const char *self, const rt_program *p) {
             p->name ? p->name : "an .rl program");
     fputs("  --stage NAME      run only this stage\n"
           "  --epochs N        override the epochs of every train stage\n"
+          "  --steps N         run every train stage for this many steps instead\n"
           "  --threads N       threads for kernels and OpenBLAS (default: every core)\n"
           "  --seed N          override every stage's seed\n"
           "  --data-path DIR   look for the data files in DIR first (then RL_DATA_PATH,\n"
@@ -120,7 +121,7 @@ int rt_trainer_main(const rt_program *prog, const rt_dim_check *dim_checks, int 
             o.quiet = true;
             continue;
         }
-        static const char *const valued[] = {"--stage", "--epochs", "--threads", "--seed",
+        static const char *const valued[] = {"--stage", "--epochs", "--steps", "--threads", "--seed",
                                              "--data-path", "--load", "--save", "--log-steps"};
         bool known = false;
         for (size_t k = 0; k < sizeof valued / sizeof *valued; k++) known = known || strcmp(a, valued[k]) == 0;
@@ -144,6 +145,7 @@ int rt_trainer_main(const rt_program *prog, const rt_dim_check *dim_checks, int 
             }
             if (is_seed) o.override_seed = true, o.seed = (uint64_t)n;
             else if (strcmp(a, "--epochs") == 0) o.epochs = n;
+            else if (strcmp(a, "--steps") == 0) o.steps = n;
             else o.threads = (int)n;
         }
     }

@@ -372,7 +372,8 @@ static LLVMValueRef compute_at(Cg *cg, KEmit *e, int n, LLVMValueRef *idx, bool 
     case IR_BROADCAST: {
         const IrShape *s = &nd(cg, x->in[0])->shape;
         int off = x->shape.rank - s->rank;
-        for (int j = 0; j < s->rank; j++) sub[j] = dim_is_one(s->d[j]) ? i64c(cg, 0) : idx[j + off];
+        for (int j = 0; j < s->rank; j++)
+            sub[j] = flat || dim_is_one(s->d[j]) ? i64c(cg, 0) : idx[j + off]; /* flat: a scalar */
         return value_at(cg, e, x->in[0], sub, false);
     }
     case IR_TRANSPOSE:
@@ -1048,9 +1049,19 @@ LLVMTargetMachineRef cg_target_machine(const char *cpu, const char *features, bo
     return tm;
 }
 
+/* default<O2> without its inliner and its scalar clean-up passes that find
+ * nothing in our loop nests: the same vector code (notes/llvm-19.md §2) in
+ * about half the compile time, which matters for the 300 ms budget. The
+ * instcombine runs say no-verify-fixpoint as default<O2> does: a verifying
+ * instcombine aborts the process when it needs a second round. */
+#define CG_INSTCOMBINE "instcombine<no-verify-fixpoint>"
+#define CG_PIPELINE                                                                   \
+    "function(sroa,early-cse," CG_INSTCOMBINE ",simplifycfg,loop-mssa(licm),"       \
+    "loop-rotate,loop-vectorize," CG_INSTCOMBINE ",simplifycfg)"
+
 bool cg_optimize(LLVMModuleRef m, LLVMTargetMachineRef tm, StrBuf *why) {
     LLVMPassBuilderOptionsRef opts = LLVMCreatePassBuilderOptions();
-    LLVMErrorRef err = LLVMRunPasses(m, "default<O2>", tm, opts);
+    LLVMErrorRef err = LLVMRunPasses(m, CG_PIPELINE, tm, opts);
     LLVMDisposePassBuilderOptions(opts);
     if (!err) return true;
     char *msg = LLVMGetErrorMessage(err);

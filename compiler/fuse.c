@@ -149,6 +149,7 @@ static bool mark_live(Fuser *f) {
     for (int n = g->nodes.len - 1; n >= 0; n--) {
         if (!live[n]) continue;
         const IrNode *x = nd(g, n);
+        if (x->nin < 0 || x->nin > 3) return unsupported(f, n, "bad input count");
         f->st[n] = ST_INLINE; /* provisional */
         for (int i = 0; i < x->nin; i++) {
             if (x->in[i] < 0 || x->in[i] >= n) return unsupported(f, n, "inputs out of order");
@@ -172,7 +173,6 @@ static bool decide(Fuser *f) {
     for (int n = N - 1; n >= 0; n--) {
         if (f->st[n] == ST_DEAD) continue;
         const IrNode *x = nd(g, n);
-        if (x->shape.rank > IR_MAX_RANK) return unsupported(f, n, "rank too large");
         int64_t poly[3];
         if (!numel_poly(&x->shape, poly)) return unsupported(f, n, "size grows faster than B^2");
 
@@ -210,7 +210,8 @@ static bool decide(Fuser *f) {
             /* x(d, d) evaluates d twice at the same index: LLVM's GVN keeps one. */
             bool repeat = (i > 0 && x->in[0] == in) || (i > 1 && x->in[1] == in);
             if (!repeat) copies[in] += f->st[n] == ST_INLINE ? copies[n] : 1;
-            if (x->op == IR_BROADCAST || under_bcast[n]) under_bcast[in] = true;
+            if (x->op == IR_BROADCAST || (under_bcast[n] && f->st[n] == ST_INLINE))
+                under_bcast[in] = true;
             if (x->op == IR_RESHAPE) f->force_mem[in] = true;
         }
     }
@@ -255,6 +256,11 @@ static bool is_flat(Fuser *f, const Kernel *k) {
         const IrNode *x = nd(f->g, k->nodes.items[i]);
         if (k->nodes.items[i] == k->root) {
             if (x->op != IR_UPDATE && !is_elementwise(x->op)) return false;
+        } else if (x->op == IR_BROADCAST) {
+            /* a broadcast scalar reads its one element at any index */
+            const IrShape *s = &nd(f->g, x->in[0])->shape;
+            for (int d = 0; d < s->rank; d++)
+                if (s->d[d].b != 0 || s->d[d].c != 1) return false;
         } else if (!is_elementwise(x->op) && x->op != IR_CONST && x->op != IR_DIMVAL) {
             return false;
         }
@@ -420,6 +426,10 @@ static bool check_supported(Fuser *f) {
         if ((unsigned)x->op >= IR_OP_COUNT) return unsupported(f, n, "unknown op");
         if (x->nin != ir_op_info[x->op].arity && ir_op_info[x->op].arity >= 0)
             return unsupported(f, n, "wrong number of inputs");
+        if ((x->op == IR_PARAM && (x->index < 0 || x->index >= g->params.len)) ||
+            (x->op == IR_INPUT && (x->index < 0 || x->index >= g->inputs.len)))
+            return unsupported(f, n, "table index out of range");
+        if (x->shape.rank < 0 || x->shape.rank > IR_MAX_RANK) return unsupported(f, n, "bad rank");
         if (x->op == IR_SCATTER_ADD || x->op == IR_GATHER) {
             const IrNode *t = nd(g, x->in[x->op == IR_GATHER ? 0 : 1]);
             for (int d = 1; d < (x->op == IR_GATHER ? t->shape.rank : x->shape.rank); d++)
@@ -427,6 +437,7 @@ static bool check_supported(Fuser *f) {
                     return unsupported(f, n, "table rows must not depend on B");
         }
         if (x->op == IR_UPDATE) {
+            if (nd(g, x->in[0])->op != IR_PARAM) return unsupported(f, n, "updates a non-parameter");
             const IrParam *pp = &g->params.items[nd(g, x->in[0])->index];
             for (int d = 0; d < pp->shape.rank; d++)
                 if (pp->shape.d[d].b) return unsupported(f, n, "parameter shape depends on B");

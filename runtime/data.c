@@ -181,22 +181,24 @@ static bool load_idx(const char *path, rt_raw *out, rt_error *err) {
     }
     uint64_t n = be32(buf + 4), per = 1;
     for (int d = 1; d < nd; d++) {
-        per *= be32(buf + 4 + 4 * d);
-        if (per > ((uint64_t)1 << 40)) {
+        uint64_t dim = be32(buf + 4 + 4 * d);
+        if (dim && per > ((uint64_t)1 << 40) / dim) {
             rt_fail(err, "%s: dimensions too large", path);
             free(buf);
             return false;
         }
+        per *= dim;
     }
     size_t es = raw_size(t), head = 4 + 4 * (size_t)nd;
-    uint64_t want = n * per * es;
-    if (len - head < want) {
-        rt_fail(err, "%s: short file: %llu examples of %llu values need %llu bytes of data, found %zu",
-                path, (unsigned long long)n, (unsigned long long)per, (unsigned long long)want,
+    /* n * per * es may not fit 64 bits: compare by division first */
+    if (per == 0 || n > (len - head) / es / per) {
+        rt_fail(err, "%s: short file: %llu examples of %llu values need %.0f bytes of data, found %zu",
+                path, (unsigned long long)n, (unsigned long long)per, (double)n * (double)per * (double)es,
                 len - head);
         free(buf);
         return false;
     }
+    uint64_t want = n * per * es;
     memmove(buf, buf + head, want);
     for (uint64_t i = 0; es > 1 && i < n * per; i++) { /* big-endian to native */
         unsigned char *p = buf + i * es;
@@ -383,12 +385,14 @@ static bool load_npy(const char *path, rt_raw *out, rt_error *err) {
         p = e;
     }
     int64_t n = nd ? dims[0] : 1, per = 1;
-    for (int k = 1; k < nd; k++) per *= dims[k];
-    size_t want = (size_t)n * (size_t)per * 4, have = len - head - hl;
-    if (have < want) {
-        rt_fail(err, "%s: short file: shape needs %zu bytes of data, found %zu", path, want, have);
+    size_t have = len - head - hl;
+    for (int k = 1; k < nd; k++) per = per > ((int64_t)1 << 40) ? per : per * dims[k];
+    if (per > ((int64_t)1 << 40) || (per > 0 && (uint64_t)n > have / 4 / (uint64_t)per)) {
+        rt_fail(err, "%s: short file: shape needs %.0f bytes of data, found %zu", path,
+                (double)n * (double)per * 4.0, have);
         goto done;
     }
+    size_t want = (size_t)n * (size_t)per * 4;
     memmove(buf, buf + head + hl, want); /* x86 and arm64 are little-endian, as '<' */
     out->type = t;
     out->data = buf;

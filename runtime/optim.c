@@ -74,6 +74,7 @@ static bool for_each_summed_row(int64_t table_rows, int64_t width, const int32_t
                                 const float *grad, int64_t n_rows, void *scratch,
                                 row_apply_fn apply, void *ctx) {
     void *owned = NULL;
+    if (n_rows <= 0) return true;
     if (!scratch) {
         owned = malloc(rt_rows_scratch_bytes(n_rows, width));
         if (!owned) return false;

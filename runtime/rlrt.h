@@ -311,6 +311,9 @@ typedef struct rt_stage {
     uint64_t seed;
     const char *load, *save;           /* parameter files, or NULL */
     int validate;                      /* index of an eval stage run after each epoch, or -1 */
+    int n_freeze;
+    const char *const *freeze;         /* components ("enc"): their parameters ("enc.*") are
+                                          not trained here whatever rt_param_spec.trained says */
     int n_params;
     const rt_param_spec *params;       /* in graph order: rt_step_ctx.params follows it */
     int n_inputs;
@@ -322,8 +325,10 @@ typedef struct rt_stage {
     void (*step)(void *user, rt_step_ctx *ctx);
     size_t (*workspace_bytes)(void *user, int64_t B);
     /* Called when a step's loss is non-finite, with that step's context (inputs as
-     * fed, parameters as they are after it); writes what is to blame (the compiler
-     * reruns the step in its interpreter to find the first bad node). May be NULL. */
+     * fed, parameters as they are after it), or when a trained parameter is found
+     * non-finite at an epoch's end, with the epoch's last step; writes what is to
+     * blame (the compiler reruns the step in its interpreter to find the first bad
+     * node). May be NULL. */
     bool (*explain_nonfinite)(void *user, const rt_step_ctx *ctx, char *msg, size_t cap);
 } rt_stage;
 

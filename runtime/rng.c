@@ -30,7 +30,8 @@ static inline void philox_round(uint32_t c[4], const uint32_t k[2]) {
     c[3] = lo0;
 }
 
-void rt_philox4x32(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]) {
+/* Inlined into the fill loops; rt_philox4x32 is the exported form. */
+static inline void philox10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]) {
     uint32_t c[4] = {ctr[0], ctr[1], ctr[2], ctr[3]};
     uint32_t k[2] = {key[0], key[1]};
     for (int r = 0; r < 10; r++) {
@@ -41,6 +42,10 @@ void rt_philox4x32(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]
         philox_round(c, k);
     }
     memcpy(out, c, sizeof c);
+}
+
+void rt_philox4x32(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]) {
+    philox10(ctr, key, out);
 }
 
 /* splitmix64's finaliser: streams that differ in one bit get unrelated keys. */
@@ -69,48 +74,52 @@ uint64_t rt_hash_name(const char *s) {
 static void philox_block(const uint32_t key[2], uint64_t block, uint64_t step, uint32_t out[4]) {
     uint32_t ctr[4] = {(uint32_t)block, (uint32_t)(block >> 32), (uint32_t)step,
                        (uint32_t)(step >> 32)};
-    rt_philox4x32(ctr, key, out);
+    philox10(ctr, key, out);
 }
 
 /* 24 high bits -> [0, 1), exact in float. */
 static inline float u01(uint32_t x) { return (float)(x >> 8) * (1.0f / 16777216.0f); }
 /* (0, 1]: Box-Muller takes a log of it. */
-static inline double u01_open(uint32_t x) { return ((double)(x >> 8) + 1.0) / 16777216.0; }
-
-/* Box-Muller on the pair (x0, x1): which = 0 gives the cosine branch, 1 the sine. */
-static inline double box_muller(uint32_t x0, uint32_t x1, int which) {
-    double r = sqrt(-2.0 * log(u01_open(x0)));
-    double t = 2.0 * RT_PI * ((double)(x1 >> 8) / 16777216.0);
-    return which ? r * sin(t) : r * cos(t);
-}
+static inline float u01_open(uint32_t x) { return ((float)(x >> 8) + 1.0f) * (1.0f / 16777216.0f); }
 
 void rt_random_fill(int kind, void *out, int64_t lo, int64_t hi, double a, double b,
                     uint64_t seed, uint64_t stream, uint64_t step) {
+    if (hi <= lo) return;
     uint32_t key[2];
     rt_philox_key(seed, stream, key);
     float *f = out;
     int32_t *iv = out;
-    uint32_t x[4];
-    int64_t have = -1;  /* block currently in x */
+    float fa = (float)a, fb = (float)b, span = (float)(b - a);
     uint64_t range = kind == RT_RAND_RANDINT && b > a ? (uint64_t)((int64_t)b - (int64_t)a) : 1;
-    for (int64_t i = lo; i < hi; i++) {
-        int64_t blk = i >> 2;
-        int lane = (int)(i & 3);
-        if (blk != have) {
-            philox_block(key, (uint64_t)blk, step, x);
-            have = blk;
-        }
+    int64_t base = (int64_t)a;
+    /* One Philox block gives elements 4k..4k+3; the first and last block may be partial. */
+    for (int64_t blk = lo >> 2; blk <= (hi - 1) >> 2; blk++) {
+        uint32_t x[4];
+        philox_block(key, (uint64_t)blk, step, x);
+        int64_t i0 = blk * 4 > lo ? blk * 4 : lo, i1 = blk * 4 + 4 < hi ? blk * 4 + 4 : hi;
         switch (kind) {
-        case RT_RAND_BERNOULLI: f[i] = u01(x[lane]) < a ? 1.0f : 0.0f; break;
-        case RT_RAND_UNIFORM: f[i] = (float)(a + (b - a) * u01(x[lane])); break;
-        case RT_RAND_NORMAL: {
-            int pair = lane >> 1;
-            f[i] = (float)(a + b * box_muller(x[2 * pair], x[2 * pair + 1], lane & 1));
+        case RT_RAND_BERNOULLI:
+            for (int64_t i = i0; i < i1; i++) f[i] = (float)(u01(x[i & 3]) < fa);
             break;
-        }
+        case RT_RAND_UNIFORM:
+            for (int64_t i = i0; i < i1; i++) f[i] = fa + span * u01(x[i & 3]);
+            break;
         case RT_RAND_RANDINT:
             /* Lemire's multiply-shift: bias below 2^-32 * range, no loop. */
-            iv[i] = (int32_t)((int64_t)a + (int64_t)(((uint64_t)x[lane] * range) >> 32));
+            for (int64_t i = i0; i < i1; i++)
+                iv[i] = (int32_t)(base + (int64_t)(((uint64_t)x[i & 3] * range) >> 32));
+            break;
+        case RT_RAND_NORMAL:
+            /* Box-Muller on lanes (0, 1) and (2, 3): cosine to the even element, sine
+             * to the odd one; each pair computed once. */
+            for (int p = 0; p < 2; p++) {
+                int64_t e0 = blk * 4 + 2 * p;
+                if (e0 + 1 < i0 || e0 >= i1) continue;
+                float rad = sqrtf(-2.0f * logf(u01_open(x[2 * p])));
+                float t = (float)(2.0 * RT_PI) * u01(x[2 * p + 1]);
+                if (e0 >= i0) f[e0] = fa + fb * rad * cosf(t);
+                if (e0 + 1 < i1) f[e0 + 1] = fa + fb * rad * sinf(t);
+            }
             break;
         default: return;
         }
@@ -161,6 +170,7 @@ double rt_rng_uniform(rt_rng *r) {
 }
 
 uint64_t rt_rng_below(rt_rng *r, uint64_t n) {
+    if (n <= 1) return 0;
     /* Rejection keeps it exactly uniform: accept x below the largest multiple of n. */
     uint64_t limit = UINT64_MAX - UINT64_MAX % n;
     for (;;) {
@@ -170,8 +180,9 @@ uint64_t rt_rng_below(rt_rng *r, uint64_t n) {
 }
 
 double rt_rng_normal(rt_rng *r) {
-    uint32_t x0 = rt_rng_u32(r), x1 = rt_rng_u32(r);
-    return box_muller(x0, x1, 0);
+    double u0 = ((double)(rt_rng_u32(r) >> 8) + 1.0) / 16777216.0; /* (0, 1] */
+    double u1 = (double)(rt_rng_u32(r) >> 8) / 16777216.0;
+    return sqrt(-2.0 * log(u0)) * cos(2.0 * RT_PI * u1);
 }
 
 void rt_rng_shuffle(rt_rng *r, int64_t *items, int64_t n) {

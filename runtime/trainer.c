@@ -191,6 +191,14 @@ static bool load_params(const stage_run *sr, const char *path, rt_error *err) {
     return ok;
 }
 
+static bool frozen(const rt_stage *s, const char *name) {
+    for (int k = 0; k < s->n_freeze; k++) {
+        size_t n = strlen(s->freeze[k]);
+        if (strncmp(name, s->freeze[k], n) == 0 && name[n] == '.') return true;
+    }
+    return false;
+}
+
 /* validating: an eval stage run inside a train stage sees the parameters being
  * trained, so its own `load` is skipped there. */
 static bool stage_prepare(run *r, const rt_stage *s, bool validating, stage_run *sr, rt_error *err) {
@@ -227,7 +235,7 @@ static bool stage_prepare(run *r, const rt_stage *s, bool validating, stage_run 
         if (!p) return false;
         sr->stored[i] = p;
         sr->params[i] = p->data;
-        if (s->train && s->params[i].trained) {
+        if (s->train && s->params[i].trained && !frozen(s, s->params[i].name)) {
             int64_t n = p->numel * opt_copies(&s->opt);
             if (!(sr->opt_state[i] = calloc((size_t)(n ? n : 1), sizeof(float)))) goto oom;
         }
@@ -445,10 +453,12 @@ static bool run_train(run *r, const rt_stage *s, rt_error *err) {
         if (!ok) break;
         const char *bad = first_nonfinite_param(&sr);
         if (bad) {
+            char why[512] = "";
+            if (s->explain_nonfinite) s->explain_nonfinite(s->user, &sr.ctx, why, sizeof why);
             if (r->tty && !r->opt->quiet) fprintf(r->out, "\n");
             rt_fail(err, "stage %s: parameter %s became non-finite during epoch %" PRId64
-                    " (before step %" PRId64 "); training stopped, %s%s", s->name, bad, e + 1, step,
-                    s->save && saved_epoch >= 0 ? s->save : "nothing was saved",
+                    " (before step %" PRId64 ")%s%s; training stopped, %s%s", s->name, bad, e + 1, step,
+                    why[0] ? ": " : "", why, s->save && saved_epoch >= 0 ? s->save : "nothing was saved",
                     s->save && saved_epoch >= 0 ? " keeps the last good parameters" : "");
             ok = false;
             break;

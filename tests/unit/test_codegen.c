@@ -288,6 +288,47 @@ static void test_embedding_sparse_update(void **state) {
     }
 }
 
+/* One table gathered twice (skip-gram's shared vectors): two scatters added,
+ * a dense gradient; and the autoencoder after simplify_graph. */
+static void test_shared_table_and_simplified(void **state) {
+    (void)state;
+    Arena a = {0};
+    IrGraph *g = ir_graph_new(&a, "shared");
+    int table = param(g, "emb", SHAPE(C(30), C(4)));
+    int i1 = input(g, "c", SHAPE(Bd()), IR_I32), i2 = input(g, "o", SHAPE(Bd()), IR_I32);
+    int u = ir_gather(g, table, i1, NOSPAN), v = ir_gather(g, table, i2, NOSPAN);
+    int dot = ir_reduce(g, IR_SUM, mul(g, u, v), 2, NOSPAN);
+    int sg = ir_unary(g, IR_SIGMOID, dot, NOSPAN);
+    g->loss = per_batch(g, ir_unary(g, IR_NEG, sum_all(g, ir_unary(g, IR_LOG, sg, NOSPAN)), NOSPAN));
+    g->optim = (IrOptim){.kind = OPT_SGD, .lr = 0.5};
+    ad_differentiate(g);
+    int64_t Bs[] = {24, 5};
+    check_against_interp(g, Bs, 2, 30, "shared table, two gathers");
+    IrGraph *s = simplify_graph(autoencoder(&a, OPT_ADAM));
+    int64_t Bs2[] = {50, 7};
+    check_against_interp(s, Bs2, 2, 1, "autoencoder after simplify");
+    arena_free(&a);
+}
+
+/* Batched 3-D products with transpose flags: [B,4,6] x [B,5,6]^T. */
+static void test_batched_matmul(void **state) {
+    (void)state;
+    Arena a = {0};
+    IrGraph *g = ir_graph_new(&a, "bmm");
+    int x = input(g, "x", SHAPE(Bd(), C(4), C(6)), IR_F32);
+    int y = input(g, "y", SHAPE(Bd(), C(5), C(6)), IR_F32);
+    int wq = param(g, "wq", SHAPE(C(4), C(6))), wk = param(g, "wk", SHAPE(C(6)));
+    int q = mul(g, x, wq), k = ir_unary(g, IR_TANH, mul(g, y, wk), NOSPAN);
+    int s = ir_matmul(g, q, k, false, true, NOSPAN);             /* [B, 4, 5] */
+    int o = ir_matmul(g, s, k, false, false, NOSPAN);            /* [B, 4, 6] */
+    g->loss = per_batch(g, add(g, sum_all(g, mul(g, s, s)), sum_all(g, o)));
+    g->optim = (IrOptim){.kind = OPT_ADAM, .lr = 0.01, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
+    ad_differentiate(g);
+    int64_t Bs[] = {12, 2};
+    check_against_interp(g, Bs, 2, 1, "batched matmul");
+    arena_free(&a);
+}
+
 /* slice, concat, pad, transpose in one chain. */
 static void test_concat_slice(void **state) {
     (void)state;
@@ -367,6 +408,8 @@ int main(void) {
         cmocka_unit_test(test_autoencoder_adam),
         cmocka_unit_test(test_softmax_cross_entropy),
         cmocka_unit_test(test_embedding_sparse_update),
+        cmocka_unit_test(test_shared_table_and_simplified),
+        cmocka_unit_test(test_batched_matmul),
         cmocka_unit_test(test_concat_slice),
         cmocka_unit_test(test_reductions),
         cmocka_unit_test(test_random_ops),

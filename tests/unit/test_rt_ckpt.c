@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "rlrt.h"
@@ -113,19 +114,49 @@ static void test_damage(void **state) {
     assert_non_null(strstr(err.msg, "/nonexistent/p.rlw"));
 }
 
+/* Every single-byte corruption of a parameter file reads or fails with a message
+ * naming the file; none crashes (run under ASan in build-asan). */
+static void test_corruption_never_crashes(void **state) {
+    (void)state;
+    write_sample();
+    size_t n;
+    unsigned char *buf = slurp(&n), *bad = malloc(n);
+    char p2[320];
+    snprintf(p2, sizeof p2, "%s/mut.rlw", dir);
+    for (size_t pos = 0; pos < n; pos++) {
+        for (int flip = 0; flip < 3; flip++) {
+            memcpy(bad, buf, n);
+            bad[pos] = flip == 0 ? (unsigned char)(bad[pos] ^ 0xff) : flip == 1 ? '9' : '"';
+            FILE *f = fopen(p2, "wb");
+            fwrite(bad, 1, n, f);
+            fclose(f);
+            rt_error err = {0};
+            rt_ckpt *c = rt_ckpt_read(p2, &err);
+            if (c) rt_ckpt_free(c);
+            else if (!strstr(err.msg, "mut.rlw")) fail_msg("byte %zu: %s", pos, err.msg);
+        }
+    }
+    free(bad);
+    free(buf);
+}
+
 static void test_python_reads_it(void **state) {
     (void)state;
-    if (system("/usr/bin/python3 -c 'import numpy' 2>/dev/null") != 0) skip();
+    if (access("/usr/bin/python3", X_OK) != 0) skip();
     write_sample();
     char cmd[1200];
     snprintf(cmd, sizeof cmd,
-             "/usr/bin/python3 -c \"import json,struct,numpy as np\n"
+             "OPENBLAS_NUM_THREADS=1 /usr/bin/python3 -c \"import json,struct,sys\n"
+             "try:\n import numpy as np\n"
+             "except ImportError:\n sys.exit(77)\n"
              "d=open('%s','rb').read(); n=struct.unpack('<Q',d[:8])[0]; h=json.loads(d[8:8+n])\n"
              "e=h['enc.dense0.w']; a,b=e['data_offsets']\n"
              "x=np.frombuffer(d[8+n+a:8+n+b],dtype='<f4').reshape(e['shape'])\n"
              "assert x[2,1]==6 and x.shape==(3,2) and h['__metadata__']['format']=='rlc-1'\"",
              path);
-    assert_int_equal(system(cmd), 0);
+    int rc = system(cmd);
+    if (WIFEXITED(rc) && WEXITSTATUS(rc) == 77) skip(); /* no numpy: the check is optional */
+    assert_int_equal(rc, 0);
 }
 
 static int setup(void **state) {
@@ -147,6 +178,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_damage),
+        cmocka_unit_test(test_corruption_never_crashes),
         cmocka_unit_test(test_python_reads_it),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

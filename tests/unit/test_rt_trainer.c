@@ -198,6 +198,36 @@ static void test_steps_limit_and_validate(void **state) {
     assert_int_equal(ue.calls, 3 * 4); /* validation after each of the 3 epochs, 100 rows / 32 */
 }
 
+/* A frozen component gets no optimizer state, so the step leaves it alone; and a
+ * parameter that goes non-finite while the loss stays finite is caught at the
+ * epoch's end, named, and nothing newer is saved. */
+static void poison(void *user, rt_step_ctx *ctx) {
+    linreg *u = user;
+    u->calls++;
+    *ctx->loss = 1.0f;
+    if (ctx->opt_state[1] && ctx->step == 3) ctx->params[1][0] = NAN;
+}
+
+static void test_freeze_and_nonfinite_parameter(void **state) {
+    (void)state;
+    linreg u = {.nan_at = -1};
+    rt_stage s = train_stage(&u);
+    s.validate = -1;
+    s.save = NULL;
+    s.step = poison;
+    const char *fr[1] = {"lin"};
+    s.freeze = fr;
+    s.n_freeze = 1;
+    rt_program prog = {"lin.rl", 1, 1, &data, 1, &s};
+    rt_run_options o = {.quiet = true, .runs_dir = runs};
+    rt_error err = {0};
+    assert_true(rt_run_program(&prog, &o, &err)); /* frozen: opt_state NULL, no poison */
+    s.n_freeze = 0;
+    assert_false(rt_run_program(&prog, &o, &err));
+    if (!strstr(err.msg, "parameter lin.c became non-finite during epoch 1") || !strstr(err.msg, "log(x)"))
+        fail_msg("message: %s", err.msg);
+}
+
 static void test_png_grid(void **state) {
     (void)state;
     float img[3 * 4];
@@ -251,6 +281,7 @@ int main(void) {
         cmocka_unit_test(test_nan_stops_and_keeps_last_file),
         cmocka_unit_test(test_errors_are_values),
         cmocka_unit_test(test_steps_limit_and_validate),
+        cmocka_unit_test(test_freeze_and_nonfinite_parameter),
         cmocka_unit_test(test_png_grid),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

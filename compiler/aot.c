@@ -131,10 +131,10 @@ static void emit_stage_tables(StrBuf *out, int si, const rt_stage *s, const Kern
         sb_printf(out, ", .trained = %d},\n", ps->trained);
     }
     sb_puts(out, "    {0}\n};\n");
-    const char *const *lists[2] = {s->inputs, s->reports};
-    int counts[2] = {s->n_inputs, s->n_reports};
-    const char *names[2] = {"inputs", "reports"};
-    for (int l = 0; l < 2; l++) {
+    const char *const *lists[3] = {s->inputs, s->reports, s->freeze};
+    int counts[3] = {s->n_inputs, s->n_reports, s->n_freeze};
+    const char *names[3] = {"inputs", "reports", "freeze"};
+    for (int l = 0; l < 3; l++) {
         sb_printf(out, "static const char *const %s_%d[] = {", names[l], si);
         for (int i = 0; i < counts[l]; i++) {
             c_string(out, lists[l][i]);
@@ -156,9 +156,10 @@ static void emit_stage(StrBuf *out, int si, const rt_stage *s) {
     c_string(out, s->load);
     sb_puts(out, ", .save = ");
     c_string(out, s->save);
-    sb_printf(out, ", .validate = %d,\n     .n_params = %d, .params = params_%d, .n_inputs = %d, "
-                   ".inputs = inputs_%d, .n_reports = %d, .reports = reports_%d,\n",
-              s->validate, s->n_params, si, s->n_inputs, si, s->n_reports, si);
+    sb_printf(out, ", .validate = %d, .n_freeze = %d, .freeze = freeze_%d,\n     .n_params = %d, "
+                   ".params = params_%d, .n_inputs = %d, .inputs = inputs_%d, .n_reports = %d, "
+                   ".reports = reports_%d,\n",
+              s->validate, s->n_freeze, si, s->n_params, si, s->n_inputs, si, s->n_reports, si);
     sb_printf(out, "     .opt = {.kind = %d, .lr = ", (int)o->kind);
     double vals[6] = {o->lr, o->momentum, o->beta1, o->beta2, o->eps, o->weight_decay};
     const char *fields[6] = {"lr", "momentum", "beta1", "beta2", "eps", "weight_decay"};

@@ -23,10 +23,10 @@ static void test_source_literals(void **state) {
                            .ops = {{'/', false, 255}}};
     rt_dataset_spec ds = {.name = "d", .base_dir = "/nonexistent/dir", .n_fields = 1, .fields = &field};
     rt_param_spec p = {.name = "w", .rank = 2, .dims = {4, 3}, .init = RT_INIT_UNIFORM, .a = -0.1, .b = 1e300};
-    const char *inputs[] = {"x"}, *reports[] = {"acc"};
+    const char *inputs[] = {"x"}, *reports[] = {"acc"}, *freeze[] = {"enc"};
     rt_stage st = {.name = "fit", .train = true, .dataset = 0, .batch = 8, .epochs = 2, .seed = 18446744073709551615ull,
                    .validate = -1, .n_params = 1, .params = &p, .n_inputs = 1, .inputs = inputs,
-                   .n_reports = 1, .reports = reports,
+                   .n_reports = 1, .reports = reports, .n_freeze = 1, .freeze = freeze,
                    .opt = {.kind = RT_OPT_ADAM, .lr = 0.1, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8}};
     KernelPlan plan = {.workspace = {{64, 128, 192}}};
     BackendStage bs = {.plan = &plan};
@@ -43,6 +43,8 @@ static void test_source_literals(void **state) {
         ".ops = {{47, 0, 255}}",
         "(192LL * B + 128LL) * B + 64LL",             /* c2*B^2 + c1*B + c0 */
         "void rlc_step_0(rt_step_ctx *ctx);",
+        "freeze_0[] = {\"enc\", NULL}",
+        ".n_freeze = 1, .freeze = freeze_0",
         "{.dataset = 0, .property = \"vocab\", .value = 10LL}",
         "rt_trainer_main(&program, dim_checks, 1, argc, argv)",
         ".base_dir = \"/nonexistent/dir\"",          /* kept when it cannot be made absolute */

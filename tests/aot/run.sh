@@ -110,6 +110,11 @@ cd "$T" || exit 1
 printf 'dataset d { x: [2] = csv("p.csv", columns = 2) }\ntrain s {\n data: d\n optimizer: sgd(lr = 0.1)\n param w: [2] = ones\n minimize mean(x * w)\n}\n' > small.rl
 RLC_LINKER=/nonexistent/cc "$RLC" build small.rl -o t2 2> err
 expect_err "missing linker" $? "RLC_LINKER"
+# A linker that lacks OpenBLAS (as ld says it): the error says what to install.
+printf '#!/bin/sh\necho "/usr/bin/ld: cannot find -lopenblas: No such file or directory" >&2\nexit 1\n' > noblas-cc
+chmod +x noblas-cc
+RLC_LINKER="$T/noblas-cc" "$RLC" build small.rl -o t2 2> err
+expect_err "missing OpenBLAS" $? "apt install libopenblas-dev"
 "$RLC" build small.rl -o t2 --target aarch64-unknown-linux-gnu 2> err
 expect_err "foreign target" $? "must be the host's"
 "$RLC" build small.rl -o t2 --cpu x86-64-v3 --quiet || fail "--cpu x86-64-v3"

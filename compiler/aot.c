@@ -220,11 +220,23 @@ static char *find_program(Arena *a, const char *name) {
     return NULL;
 }
 
-/* librlrt.a and rlrt.h: the build tree's when rlc runs from it, else the installed ones. */
-static bool find_runtime(const char **lib, const char **include, StrBuf *why) {
-    static const char *const libs[] = {RLC_RUNTIME_LIB, RLC_INSTALL_RUNTIME_LIB};
-    static const char *const incs[] = {RLC_RUNTIME_INCLUDE, RLC_INSTALL_RUNTIME_INCLUDE};
-    for (int i = 0; i < 2; i++) {
+/* librlrt.a and rlrt.h: beside an installed rlc (PREFIX/bin/rlc -> PREFIX/lib,
+ * PREFIX/include/rlc, whatever the prefix), else the build tree's when rlc runs
+ * from it, else those of the configured install prefix. */
+static bool find_runtime(Arena *a, const char **lib, const char **include, StrBuf *why) {
+    const char *libs[3] = {NULL, RLC_RUNTIME_LIB, RLC_INSTALL_RUNTIME_LIB};
+    const char *incs[3] = {NULL, RLC_RUNTIME_INCLUDE, RLC_INSTALL_RUNTIME_INCLUDE};
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    char *slash = n > 0 ? (exe[n] = 0, strrchr(exe, '/')) : NULL;
+    if (slash) {
+        *slash = 0;
+        const char *base = strrchr(RLC_INSTALL_RUNTIME_LIB, '/');
+        libs[0] = arena_printf(a, "%s/../lib%s", exe, base ? base : "/librlrt.a");
+        incs[0] = arena_printf(a, "%s/../include/rlc", exe);
+    }
+    for (int i = 0; i < 3; i++) {
+        if (!libs[i]) continue;
         char h[PATH_MAX];
         snprintf(h, sizeof h, "%s/rlrt.h", incs[i]);
         if (is_file(libs[i], false) && is_file(h, false)) {
@@ -233,9 +245,9 @@ static bool find_runtime(const char **lib, const char **include, StrBuf *why) {
             return true;
         }
     }
-    sb_printf(why, "cannot find the runtime library librlrt.a with rlrt.h (looked for %s and %s): "
-                   "build rlc's `rlrt` target, or install it with `cmake --install`",
-              libs[0], libs[1]);
+    sb_printf(why, "cannot find the runtime library librlrt.a with rlrt.h (looked beside rlc, for "
+                   "%s and for %s): build rlc's `rlrt` target, or install rlc with `cmake --install`",
+              libs[1], libs[2]);
     return false;
 }
 
@@ -354,7 +366,7 @@ bool aot_build(const Backend *b, const rt_dim_check *checks, int n_checks, const
         arena_free(&a);
         return false;
     }
-    if (!find_runtime(&lib, &include, why)) {
+    if (!find_runtime(&a, &lib, &include, why)) {
         arena_free(&a);
         return false;
     }

@@ -159,13 +159,16 @@ static void describe_stage(Backend *b, int i) {
 
 /* --------------------------------------------------------------- compile */
 
-bool be_compile(Backend *b, Arena *a, const IrProgram *ir, bool interp, StrBuf *why) {
+/* plan: fuse every stage; jit: also compile it (plan implied). Neither: the
+ * reference interpreter runs the steps. */
+static bool prepare(Backend *b, Arena *a, const IrProgram *ir, bool plan, bool jit, StrBuf *why) {
+    bool interp = !plan && !jit;
     *b = (Backend){.arena = a, .ir = ir, .interp = interp};
     int n = ir->stages.len;
     b->stages = arena_alloc(a, sizeof *b->stages * (size_t)(n + 1));
     b->rt_stages = arena_alloc(a, sizeof *b->rt_stages * (size_t)(n + 1));
     double t0 = now_seconds();
-    if (!interp) {
+    if (jit) {
         b->jit = jit_new(why);
         if (!b->jit) return false;
     }
@@ -175,6 +178,8 @@ bool be_compile(Backend *b, Arena *a, const IrProgram *ir, bool interp, StrBuf *
         if (!interp) {
             s->plan = fuse_plan(a, s->ir->graph, why);
             if (!s->plan) return false;
+        }
+        if (jit) {
             char *fname = arena_printf(a, "rlc_step_%d", i);
             LLVMModuleRef m = cg_emit(s->plan, jit_context(b->jit), fname, why);
             if (!m) return false;
@@ -195,6 +200,14 @@ bool be_compile(Backend *b, Arena *a, const IrProgram *ir, bool interp, StrBuf *
         .stages = b->rt_stages,
     };
     return true;
+}
+
+bool be_compile(Backend *b, Arena *a, const IrProgram *ir, bool interp, StrBuf *why) {
+    return prepare(b, a, ir, !interp, !interp, why);
+}
+
+bool be_plan(Backend *b, Arena *a, const IrProgram *ir, StrBuf *why) {
+    return prepare(b, a, ir, true, false, why);
 }
 
 void be_free(Backend *b) {

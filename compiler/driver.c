@@ -175,6 +175,7 @@ int driver_run(const char *path, const RunOptions *o, FILE *out, FILE *err) {
     rt_run_options ro = {
         .stage = o->stage,
         .epochs = o->epochs,
+        .limit = o->limit,
         .threads = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN),
         .override_seed = o->override_seed,
         .seed = o->seed,

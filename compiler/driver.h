@@ -43,6 +43,7 @@ typedef struct RunOptions {
     const char *stage;
     int64_t epochs;          /* > 0: overrides the epochs of train stages */
     int threads;             /* <= 0: every core */
+    int64_t limit;           /* > 0: at most this many examples per epoch in every stage */
     bool override_seed;
     uint64_t seed;
     bool interp;             /* every step through the reference interpreter */

@@ -37,7 +37,10 @@ train sgns {
     schedule:  linear(to = 0)
     save:      "word2vec.rlw"
 
-    minimize negative_sampling(word(center), ctx(context), ctx(negatives))
+    # One lookup of the context table for the true and the sampled words: its gradient is
+    # then one sparse set of rows, so only the rows this batch touched are updated.
+    o = ctx(concat(reshape(context, [B, 1]), negatives, axis = 1))     # [B, 6, E]
+    minimize negative_sampling(word(center), o[:, 0], o[:, 1:6])
 }
 
 # How well the vectors tell true context words from sampled ones, on a sample of pairs:

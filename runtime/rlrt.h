@@ -344,6 +344,8 @@ typedef struct rt_program {
 typedef struct rt_run_options {
     const char *stage;                 /* run only this stage; NULL: all, in order */
     int64_t epochs;                    /* > 0: overrides the epochs of train stages */
+    int64_t limit;                     /* > 0: at most this many examples per epoch in every
+                                          stage (the smaller of it and the stage's limit) */
     int threads;                       /* <= 0: 1 */
     bool override_seed;
     uint64_t seed;

@@ -254,6 +254,13 @@ oom:
     return false;
 }
 
+/* Examples per epoch: the stage's `limit` and the run's, the smaller one (0: all). */
+static int64_t stage_limit(const run *r, const rt_stage *s) {
+    int64_t a = s->limit, b = r->opt->limit;
+    if (a <= 0) return b > 0 ? b : 0;
+    return b > 0 && b < a ? b : a;
+}
+
 /* Runs batch b of the current epoch; returns its row count. */
 static int64_t run_batch(stage_run *sr, int64_t b) {
     const rt_stage *s = sr->s;
@@ -271,7 +278,7 @@ static bool run_eval(run *r, const rt_stage *s, bool validating, double *loss, d
     stage_run sr;
     bool ok = stage_prepare(r, s, validating, &sr, err);
     if (ok) {
-        rt_dataset_begin_epoch(sr.ds, sr.seed, 0, false, s->limit);
+        rt_dataset_begin_epoch(sr.ds, sr.seed, 0, false, stage_limit(r, s));
         int64_t nb = rt_dataset_batches(sr.ds, s->batch), rows_total = 0;
         double lsum = 0;
         for (int k = 0; k < s->n_reports; k++) reports[k] = 0;
@@ -404,7 +411,7 @@ static bool run_train(run *r, const rt_stage *s, rt_error *err) {
     int64_t epochs = max_steps > 0 ? INT64_MAX : r->opt->epochs > 0 ? r->opt->epochs : s->epochs;
     int64_t per_epoch = 0;
     if (ok) {
-        rt_dataset_begin_epoch(sr.ds, sr.seed, 0, true, s->limit);
+        rt_dataset_begin_epoch(sr.ds, sr.seed, 0, true, stage_limit(r, s));
         per_epoch = rt_dataset_batches(sr.ds, s->batch);
     }
     if (ok && (per_epoch == 0 || epochs <= 0)) {
@@ -417,7 +424,7 @@ static bool run_train(run *r, const rt_stage *s, rt_error *err) {
     int64_t step = 0, saved_epoch = -1;
     double t0 = now_s(), last_draw = 0;
     for (int64_t e = 0; ok && e < epochs && (max_steps <= 0 || step < max_steps); e++) {
-        rt_dataset_begin_epoch(sr.ds, sr.seed, e, true, s->limit);
+        rt_dataset_begin_epoch(sr.ds, sr.seed, e, true, stage_limit(r, s));
         int64_t nb = rt_dataset_batches(sr.ds, s->batch), rows_total = 0;
         double lsum = 0, te = now_s();
         for (int k = 0; k < s->n_reports; k++) rsum[k] = 0;

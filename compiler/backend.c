@@ -4,6 +4,7 @@
  * rt_run_program (runtime/trainer.c) runs.
  */
 #include "backend.h"
+#include "present.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -147,6 +148,7 @@ static void describe_stage(Backend *b, int i) {
         .step = b->interp ? step_interpreted : step_compiled,
         .workspace_bytes = workspace_bytes,
         .explain_nonfinite = explain_nonfinite,
+        .at_end = present_wanted(st) ? present_stage_end : NULL,
     };
 }
 

@@ -301,6 +301,17 @@ typedef struct rt_param_spec {
     bool trained;                      /* false: frozen here, no optimizer state */
 } rt_param_spec;
 
+/* What a stage's end hook sees: the stage has run (its last epoch, or its eval). */
+typedef struct rt_stage_end {
+    const char *dir;                   /* RUNS/STAGE, created: where pictures and exports go */
+    rt_dataset *data;                  /* the stage's dataset: the hook may start an epoch and fill
+                                          batches of any fields (the stage is done with it) */
+    int64_t limit;                     /* the stage's examples per epoch (0: all) */
+    uint64_t seed;
+    float *const *params;              /* per rt_stage param, as the stage left them */
+    FILE *out;                         /* where to print what it found; NULL: print nothing */
+} rt_stage_end;
+
 typedef struct rt_stage {
     const char *name;
     bool train;                        /* false: eval */
@@ -330,6 +341,9 @@ typedef struct rt_stage {
      * blame (the compiler reruns the step in its interpreter to find the first bad
      * node). May be NULL. */
     bool (*explain_nonfinite)(void *user, const rt_step_ctx *ctx, char *msg, size_t cap);
+    /* Called once when the stage has run (not when it runs as another stage's
+     * validation): pictures, exports and neighbour lists. May be NULL. */
+    bool (*at_end)(void *user, const rt_stage_end *end, rt_error *err);
 } rt_stage;
 
 typedef struct rt_program {
@@ -364,5 +378,8 @@ bool rt_run_program(const rt_program *prog, const rt_run_options *options, rt_er
  * of `cols` columns with a 1-pixel gap. */
 bool rt_png_grid(const char *path, const float *images, int64_t n, int64_t h, int64_t w,
                  int64_t cols, rt_error *err);
+
+/* Writes a w x h RGB image (3 bytes a pixel, rows top to bottom) as a PNG. */
+bool rt_png_rgb(const char *path, const unsigned char *rgb, int64_t w, int64_t h, rt_error *err);
 
 #endif

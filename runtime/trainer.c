@@ -349,6 +349,36 @@ static bool save_stage(run *r, stage_run *sr, int64_t epoch, int64_t step, rt_er
     return ok;
 }
 
+/* ------------------------------------------------------------ the end hook */
+
+/* Hands the stage's parameters (by then all in the store) and its data to its
+ * at_end hook, with RUNS/STAGE created for what the hook writes. */
+static bool stage_end(run *r, const rt_stage *s, rt_error *err) {
+    if (!s->at_end) return true;
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/%s", r->runs_dir, s->name);
+    if (!make_dirs(dir, err)) return false;
+    rt_dataset *ds = dataset_of(r, s->dataset, err);
+    if (!ds) return false;
+    uint64_t seed = r->opt->override_seed ? r->opt->seed : s->seed;
+    float **params = calloc((size_t)s->n_params + 1, sizeof *params);
+    if (!params) {
+        rt_fail(err, "stage %s: out of memory", s->name);
+        return false;
+    }
+    bool ok = true;
+    for (int i = 0; ok && i < s->n_params; i++) {
+        param *p = store_get(&r->st, &s->params[i], seed, err);
+        if (p) params[i] = p->data;
+        else ok = false;
+    }
+    rt_stage_end end = {.dir = dir, .data = ds, .limit = stage_limit(r, s), .seed = seed,
+                        .params = params, .out = r->opt->quiet ? NULL : r->out};
+    ok = ok && s->at_end(s->user, &end, err);
+    free(params);
+    return ok;
+}
+
 /* ------------------------------------------------------------ train */
 
 static FILE *open_metrics(run *r, const rt_stage *s, const rt_stage *val, rt_error *err) {
@@ -498,7 +528,7 @@ static bool run_train(run *r, const rt_stage *s, rt_error *err) {
     free(rsum);
     free(vrep);
     stage_release(&sr);
-    return ok;
+    return ok && stage_end(r, s, err);
 }
 
 static bool run_eval_stage(run *r, const rt_stage *s, rt_error *err) {
@@ -524,7 +554,7 @@ static bool run_eval_stage(run *r, const rt_stage *s, rt_error *err) {
     }
     if (ok && r->opt->on_epoch) r->opt->on_epoch(r->opt->on_epoch_user, s->name, 1, loss, rep, s->n_reports);
     free(rep);
-    return ok;
+    return ok && stage_end(r, s, err);
 }
 
 bool rt_run_program(const rt_program *prog, const rt_run_options *options, rt_error *err) {

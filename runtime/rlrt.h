@@ -90,7 +90,8 @@ int rt_dataset_field_index(const rt_dataset *ds, const char *name);   /* -1 when
 const char *rt_dataset_field_name(const rt_dataset *ds, int field);
 int64_t rt_dataset_field_numel(const rt_dataset *ds, int field);
 bool rt_dataset_field_is_i32(const rt_dataset *ds, int field);
-/* Named integer properties: `vocab` (text, tokens: largest id + 1, skipgram). */
+/* Named integer properties: `vocab` (text, tokens: largest id + 1, skipgram);
+ * `words` (skipgram: the corpus's words in the vocabulary, before subsampling). */
 bool rt_dataset_property(const rt_dataset *ds, const char *name, int64_t *value);
 /* Examples available: loaded ones, or for skipgram those of the current epoch
  * (epoch 0 is drawn at load, so this is never 0 for a non-empty corpus). */

@@ -451,8 +451,9 @@ static bool run_train(run *r, const rt_stage *s, rt_error *err) {
     }
     int64_t total = max_steps > 0 ? max_steps : epochs * per_epoch;
     int64_t shown_epochs = max_steps > 0 ? (max_steps + per_epoch - 1) / (per_epoch ? per_epoch : 1) : epochs;
-    int64_t step = 0, saved_epoch = -1;
-    double t0 = now_s(), last_draw = 0;
+    int64_t step = 0, saved_epoch = -1, corpus_words = 0;
+    double t0 = now_s(), last_draw = 0, words_done = 0, step_time = 0;
+    if (ok) rt_dataset_property(sr.ds, "words", &corpus_words);
     for (int64_t e = 0; ok && e < epochs && (max_steps <= 0 || step < max_steps); e++) {
         rt_dataset_begin_epoch(sr.ds, sr.seed, e, true, stage_limit(r, s));
         int64_t nb = rt_dataset_batches(sr.ds, s->batch), rows_total = 0;
@@ -461,7 +462,9 @@ static bool run_train(run *r, const rt_stage *s, rt_error *err) {
         for (int64_t b = 0; b < nb && (max_steps <= 0 || step < max_steps); b++, step++) {
             sr.ctx.step = step;
             sr.ctx.lr = rt_schedule_lr(s->opt.schedule, s->opt.lr, step, total, s->opt.warmup, s->opt.to);
+            double ts = now_s();
             int64_t rows = run_batch(&sr, b);
+            step_time += now_s() - ts;
             if (!isfinite(sr.loss)) {
                 char why[512] = "";
                 if (s->explain_nonfinite) s->explain_nonfinite(s->user, &sr.ctx, why, sizeof why);
@@ -487,6 +490,10 @@ static bool run_train(run *r, const rt_stage *s, rt_error *err) {
             }
         }
         if (!ok) break;
+        /* word2vec's speed unit: corpus words per second of training; an epoch that
+         * takes part of the pairs (limit) counts that part of the words */
+        if (corpus_words > 0 && rt_dataset_size(sr.ds) > 0)
+            words_done += (double)corpus_words * (double)rows_total / (double)rt_dataset_size(sr.ds);
         const char *bad = first_nonfinite_param(&sr);
         if (bad) {
             char why[512] = "";
@@ -524,6 +531,9 @@ static bool run_train(run *r, const rt_stage *s, rt_error *err) {
         }
         if (r->opt->on_epoch) r->opt->on_epoch(r->opt->on_epoch_user, s->name, e + 1, loss, rsum, s->n_reports);
     }
+    if (ok && corpus_words > 0 && step_time > 0 && !r->opt->quiet)
+        fprintf(r->out, "%s: %.0f words/s (%.0f corpus words in %.1f s of steps, %.1f s in all)\n", s->name,
+                words_done / step_time, words_done, step_time, now_s() - t0);
     if (metrics) fclose(metrics);
     free(rsum);
     free(vrep);

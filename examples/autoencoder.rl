@@ -30,7 +30,7 @@ decoder dec(z: [B, Z]) -> [B, D] {
 train reconstruct {
     data:      fashion
     batch:     128
-    epochs:    20
+    epochs:    10
     optimizer: adam(lr = 1e-3)
     save:      "autoencoder.rlw"
     validate:  test

@@ -40,7 +40,7 @@ pretext corrupt(x: [B, D], keep = 0.7, std = 0.1) -> ([B, D], [B, D]) {
 train denoise {
     data:      fashion
     batch:     128
-    epochs:    20
+    epochs:    10
     optimizer: adam(lr = 1e-3)
     save:      "denoising.rlw"
 
@@ -66,7 +66,7 @@ eval denoise_test {
 train masked {
     data:      fashion
     batch:     128
-    epochs:    20
+    epochs:    10
     optimizer: adam(lr = 1e-3)
     save:      "mae.rlw"
 

@@ -50,7 +50,7 @@ train mean_image {
 train inpaint {
     data:      fashion
     batch:     128
-    epochs:    20
+    epochs:    10
     optimizer: adam(lr = 1e-3)
     save:      "inpainting.rlw"
     validate:  test

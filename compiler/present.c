@@ -114,6 +114,8 @@ static bool write_show(const IrStage *st, const InterpRun *r, int64_t n, const c
         free(h);
         goto oom;
     }
+    /* grey gaps: most images here have black backgrounds */
+    for (int64_t i = 0; i < W * H; i++) canvas[i] = 0.3f;
     int64_t y0 = 0;
     for (int k = 0; k < st->show.len; k++) {
         int node = st->show.items[k].node;

@@ -25,10 +25,7 @@ static uint64_t splitmix(uint64_t *s) {
 /* Uniform in [-1, 1). */
 static double uniform(uint64_t *s) { return (double)(splitmix(s) >> 11) / 4503599627370496.0 - 1.0; }
 
-/* The exclusive upper bound each i32 node's values must respect: the table
- * size of the gathers it feeds, the n of the one_hots, through any movement
- * ops in between; GC_DEFAULT_RANGE when nothing constrains it. */
-static int64_t *index_limits(const IrGraph *g) {
+int64_t *ir_index_limits(const IrGraph *g) {
     int n = g->nodes.len;
     int64_t *lim = malloc(sizeof(int64_t) * (size_t)(n + 1));
     if (!lim) return NULL;
@@ -88,7 +85,7 @@ static bool make_state(GcState *s, uint64_t *rng, double **grads) {
         if (!s->params[i] || !grads[i]) return false;
         for (int64_t k = 0; k < n; k++) s->params[i][k] = uniform(rng);
     }
-    int64_t *lim = index_limits(g);
+    int64_t *lim = ir_index_limits(g);
     if (!lim) return false;
     bool ok = true;
     for (int i = 0; i < g->inputs.len && ok; i++) {

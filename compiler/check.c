@@ -1459,6 +1459,13 @@ static void check_named_call(Checker *c, Expr *v, const char *what, const char *
         diag_error(c->d, v->span, "optimizer `%s` needs a learning rate: %s(lr = ...)", callee->str, callee->str);
 }
 
+/* The statement that gave setting `name`, or NULL (seen[] follows settings[]). */
+static Stmt *setting_seen(Stmt *const *seen, const char *name) {
+    for (size_t j = 0; j < sizeof settings / sizeof *settings; j++)
+        if (!strcmp(settings[j].name, name)) return seen[j];
+    return NULL;
+}
+
 static void check_settings(Checker *c, Item *st) {
     Stmt *seen[sizeof settings / sizeof *settings] = {0};
     bool train = st->stage_kind == STAGE_TRAIN;
@@ -1553,15 +1560,14 @@ static void check_settings(Checker *c, Item *st) {
         }
     }
     if (!seen[0] && !st->data) diag_error(c->d, st->name_span, "stage `%s` needs a `data:` setting", st->name);
-    for (int j = 0; j < (int)(sizeof settings / sizeof *settings); j++) {
-        const char *nm = settings[j].name;
-        bool needs_codes = !strcmp(nm, "labels"), needs_show = !strncmp(nm, "show_", 5);
-        bool needs_embedding = !strcmp(nm, "vectors") || !strcmp(nm, "neighbours");
-        for (int k = 0; seen[j] && k < (int)(sizeof settings / sizeof *settings); k++) {
-            const char *other = needs_codes ? "codes" : needs_show ? "show" : needs_embedding ? "embedding" : NULL;
-            if (other && !strcmp(settings[k].name, other) && !seen[k])
-                diag_error(c->d, seen[j]->span, "`%s` goes with `%s`", nm, other);
-        }
+    /* settings that only mean something beside another one */
+    static const char *const needs[][2] = {{"labels", "codes"},          {"show_width", "show"},
+                                           {"show_count", "show"},       {"vectors", "embedding"},
+                                           {"neighbours", "embedding"}};
+    for (size_t j = 0; j < sizeof needs / sizeof *needs; j++) {
+        const Stmt *with = setting_seen(seen, needs[j][0]);
+        if (with && !setting_seen(seen, needs[j][1]))
+            diag_error(c->d, with->span, "`%s` goes with `%s`", needs[j][0], needs[j][1]);
     }
     if (seen[4] && seen[5]) {
         diag_error(c->d, seen[5]->span, "give `epochs` or `steps`, not both");

@@ -53,7 +53,8 @@ train probe {
     data:      fashion
     batch:     128
     epochs:    10
-    optimizer: adam(lr = 1e-3)
+    optimizer: adam(lr = 1e-2)
+    load:      "simclr.rlw"
     freeze:    [enc]
     save:      "simclr_probe.rlw"
     validate:  test

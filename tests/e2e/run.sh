@@ -9,6 +9,8 @@ set -uo pipefail
 rlc=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 shift
 root=$(cd "$(dirname "$0")/../.." && pwd)
+# the corpus: data/ of the checkout (scripts/setup.sh puts brown/ there), then RL_DATA_PATH
+export RL_DATA_PATH="$root/data${RL_DATA_PATH:+:$RL_DATA_PATH}"
 work=$(mktemp -d "${TMPDIR:-/tmp}/rlc-e2e.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 threads=2

@@ -4,6 +4,7 @@
  * rt_run_program (runtime/trainer.c) runs.
  */
 #include "backend.h"
+#include "present.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -20,9 +21,7 @@ static double now_seconds(void) {
 
 /* Books one step that ran from t0 to t1. */
 static void count_step(BackendStage *s, const rt_step_ctx *ctx, double t0, double t1) {
-    if (s->steps == 0) s->first_step_start = t0;
     s->step_seconds += t1 - t0;
-    s->loop_seconds = t1 - s->first_step_start;
     s->steps++;
     s->rows += ctx->B;
 }
@@ -154,6 +153,7 @@ static void describe_stage(Backend *b, int i) {
         .step = b->interp ? step_interpreted : step_compiled,
         .workspace_bytes = workspace_bytes,
         .explain_nonfinite = explain_nonfinite,
+        .at_end = present_wanted(st) ? present_stage_end : NULL,
     };
 }
 

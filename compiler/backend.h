@@ -15,8 +15,6 @@ typedef struct BackendStage {
     KernelPlan *plan;          /* NULL in interpreter mode */
     RlcStepFn fn;              /* NULL in interpreter mode */
     double step_seconds;       /* time spent inside the step function */
-    double first_step_start;   /* monotonic seconds: the training loop's span, batching included */
-    double loop_seconds;       /* from the first step's start to the last step's end */
     int64_t steps;
     int64_t rows;              /* examples seen by those steps (partial batches included) */
     int compiles;              /* times be_compile built this stage's code: 1 with the JIT */

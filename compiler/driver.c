@@ -76,15 +76,9 @@ typedef struct DataDim {
     const char *dataset, *property;
     int64_t value;
 } DataDim;
-/* The in-vocabulary words of a text corpus, for words/s. */
-typedef struct DataWords {
-    const char *dataset;
-    int64_t words;
-} DataWords;
 typedef struct DataDims {
     Arena *arena;
     Vec(DataDim) dims;
-    Vec(DataWords) words;
 } DataDims;
 
 /* `brown.vocab` and the like: load the dataset the way the runtime will and ask it. */
@@ -99,9 +93,6 @@ static bool dataset_dim_from_data(void *ctx, const rt_dataset_spec *spec, const 
     }
     bool ok = rt_dataset_property(ds, property, value);
     if (!ok) snprintf(why, why_len, "dataset `%s` has no property `%s`", spec->name, property);
-    int64_t words;
-    if (rec && rt_dataset_property(ds, "words", &words))
-        vec_push(rec->arena, &rec->words, ((DataWords){arena_strdup(rec->arena, spec->name), words}));
     rt_dataset_free(ds);
     if (ok && rec)
         vec_push(rec->arena, &rec->dims,
@@ -170,25 +161,12 @@ int driver_dump_backend(const char *path, bool llvm, const char *stage, FILE *ou
     return status;
 }
 
-/* The corpus words a stage over a text corpus went through: the corpus size
- * times the epochs it ran. 0 for other stages, and for stages counted in steps. */
-static int64_t stage_words(const DataDims *rec, const BackendStage *s, const RunOptions *o) {
-    if (s->ir->steps > 0) return 0;
-    int64_t epochs = o->epochs > 0 ? o->epochs : s->ir->epochs;
-    for (int k = 0; k < rec->words.len; k++) {
-        const DataWords *f = &rec->words.items[k];
-        if (strcmp(f->dataset, s->ir->dataset) == 0) return f->words * epochs;
-    }
-    return 0;
-}
-
 int driver_run(const char *path, const RunOptions *o, FILE *out, FILE *err) {
     Compilation c;
     driver_init(&c);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    DataDims rec = {.arena = &c.arena};
-    IrProgram *ir = lower_recording(&c, path, &rec);
+    IrProgram *ir = driver_lower(&c, path);
     diag_print(&c.diags, err);
     if (!ir) {
         driver_free(&c);
@@ -225,6 +203,7 @@ int driver_run(const char *path, const RunOptions *o, FILE *out, FILE *err) {
         .stage = o->stage,
         .epochs = o->epochs,
         .steps = o->steps,
+        .limit = o->limit,
         .threads = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN),
         .override_seed = o->override_seed,
         .seed = o->seed,
@@ -237,15 +216,6 @@ int driver_run(const char *path, const RunOptions *o, FILE *out, FILE *err) {
     if (step_log && fclose(step_log) != 0 && ok) {
         rt_fail(&rerr, "cannot write %s: %s", o->step_log, strerror(errno));
         ok = false;
-    }
-    for (int i = 0; i < ir->stages.len; i++) {
-        const BackendStage *s = &be.stages[i];
-        if (s->steps == 0 || !s->ir->is_train) continue;
-        fprintf(out, "%s: %lld steps, %.4f ms/step", s->ir->name, (long long)s->steps,
-                1e3 * s->loop_seconds / (double)s->steps);
-        int64_t words = stage_words(&rec, s, o);
-        if (words > 0) fprintf(out, ", %.0f words/s", (double)words / s->loop_seconds);
-        fprintf(out, " (%.4f ms/step inside the compiled step)\n", 1e3 * s->step_seconds / (double)s->steps);
     }
     if (!ok) fprintf(err, "%s: error: %s\n", path, rerr.msg);
     status = ok ? 0 : 1;

@@ -44,6 +44,7 @@ typedef struct RunOptions {
     int64_t epochs;          /* > 0: overrides the epochs of train stages */
     int64_t steps;           /* > 0: every train stage runs this many steps */
     int threads;             /* <= 0: every core */
+    int64_t limit;           /* > 0: at most this many examples per epoch in every stage */
     bool override_seed;
     uint64_t seed;
     bool interp;             /* every step through the reference interpreter */

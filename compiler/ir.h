@@ -131,6 +131,11 @@ typedef struct IrGraph {
 
 /* --------------------------------------------------------- whole programs */
 
+typedef struct IrShowRow {
+    const char *name;        /* the binding or dataset field */
+    int node;                /* its node in IrStage.forward */
+} IrShowRow;
+
 typedef struct IrStage {
     const char *name;
     bool is_train;
@@ -143,6 +148,15 @@ typedef struct IrStage {
     const char *load, *save; /* NULL when absent */
     const char *validate;    /* eval stage name or NULL */
     Vec(const char *) freeze;
+    /* Pictures and exports written when the stage has run (docs/language.md, Extensions).
+     * Node ids are in `forward`, which keeps every node the body built. */
+    Vec(IrShowRow) show;     /* `show: [a, b]`: one PNG row per binding */
+    int64_t show_width;      /* `show_width:` pixels per image row; 0: square images */
+    int64_t show_count;      /* `show_count:` examples per row */
+    int codes, labels;       /* `codes:` / `labels:` nodes, -1 when absent */
+    const char *vectors;     /* `vectors:` word2vec text file, or NULL */
+    const char *embedding;   /* `embedding:` the parameter exported and searched, or NULL */
+    Vec(const char *) neighbours;  /* `neighbours:` words whose nearest words are printed */
     IrGraph *graph;          /* what runs: differentiated (train) and simplified */
     IrGraph *forward;        /* the forward graph as lowered, before autodiff and simplify */
     IrGraph *raw;            /* train: forward + backward as autodiff left it, before simplify */

@@ -91,7 +91,8 @@ static int cmd_run(int argc, char **argv) {
         const char *a = argv[i];
         bool takes_value = strcmp(a, "--stage") == 0 || strcmp(a, "--epochs") == 0 ||
                            strcmp(a, "--threads") == 0 || strcmp(a, "--seed") == 0 ||
-                           strcmp(a, "--steps") == 0 || strcmp(a, "--log-steps") == 0;
+                           strcmp(a, "--steps") == 0 || strcmp(a, "--log-steps") == 0 ||
+                           strcmp(a, "--limit") == 0;
         if (takes_value && i + 1 == argc) return usage_error(cmd, "%s needs a value", a);
         if (strcmp(a, "--stage") == 0) {
             o.stage = argv[++i];
@@ -104,6 +105,7 @@ static int cmd_run(int argc, char **argv) {
             if (strcmp(a, "--epochs") == 0) o.epochs = v;
             else if (strcmp(a, "--steps") == 0) o.steps = v;
             else if (strcmp(a, "--threads") == 0) o.threads = (int)v;
+            else if (strcmp(a, "--limit") == 0) o.limit = v;
             else o.override_seed = true, o.seed = (uint64_t)v;
         } else if (strcmp(a, "--interp") == 0) {
             o.interp = true;
@@ -222,14 +224,15 @@ static int cmd_gradcheck(int argc, char **argv) {
 
 static const Command commands[] = {
     {"run", "compile a program and run its stages",
-     "rlc run FILE.rl [--stage NAME] [--epochs N] [--steps N] [--threads N] [--seed N] [--interp]\n"
-     "        [--quiet] [--log-steps FILE]\n"
+     "rlc run FILE.rl [--stage NAME] [--epochs N] [--steps N] [--threads N] [--seed N] [--limit N]\n"
+     "        [--interp] [--quiet] [--log-steps FILE]\n"
      "  Compiles every stage (LLVM JIT) and runs the train and eval stages in the order written.\n"
      "  --stage    run only this stage\n"
      "  --epochs   override the epochs of every train stage\n"
      "  --steps    run every train stage for this many steps instead\n"
      "  --threads  threads for kernels and OpenBLAS (default: every core)\n"
      "  --seed     override every stage's seed\n"
+     "  --limit    use at most N examples per epoch in every stage (a reduced budget)\n"
      "  --interp   run each step through the reference interpreter (slow; the oracle)\n"
      "  --quiet    no progress or epoch lines\n"
      "  --log-steps FILE  write `STAGE STEP LOSS` (loss as %.9g) for every train step to FILE\n",

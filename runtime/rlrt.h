@@ -302,6 +302,17 @@ typedef struct rt_param_spec {
     bool trained;                      /* false: frozen here, no optimizer state */
 } rt_param_spec;
 
+/* What a stage's end hook sees: the stage has run (its last epoch, or its eval). */
+typedef struct rt_stage_end {
+    const char *dir;                   /* RUNS/STAGE, created: where pictures and exports go */
+    rt_dataset *data;                  /* the stage's dataset: the hook may start an epoch and fill
+                                          batches of any fields (the stage is done with it) */
+    int64_t limit;                     /* the stage's examples per epoch (0: all) */
+    uint64_t seed;
+    float *const *params;              /* per rt_stage param, as the stage left them */
+    FILE *out;                         /* where to print what it found; NULL: print nothing */
+} rt_stage_end;
+
 typedef struct rt_stage {
     const char *name;
     bool train;                        /* false: eval */
@@ -331,6 +342,9 @@ typedef struct rt_stage {
      * blame (the compiler reruns the step in its interpreter to find the first bad
      * node). May be NULL. */
     bool (*explain_nonfinite)(void *user, const rt_step_ctx *ctx, char *msg, size_t cap);
+    /* Called once when the stage has run (not when it runs as another stage's
+     * validation): pictures, exports and neighbour lists. May be NULL. */
+    bool (*at_end)(void *user, const rt_stage_end *end, rt_error *err);
 } rt_stage;
 
 /* A dim the compiler read from the data (`brown.vocab`) and compiled into the
@@ -355,6 +369,8 @@ typedef struct rt_run_options {
     const char *stage;                 /* run only this stage; NULL: all, in order */
     int64_t epochs;                    /* > 0: overrides the epochs of train stages */
     int64_t steps;                     /* > 0: every train stage runs this many steps (wins) */
+    int64_t limit;                     /* > 0: at most this many examples per epoch in every
+                                          stage (the smaller of it and the stage's limit) */
     int threads;                       /* <= 0: 1 */
     bool override_seed;
     uint64_t seed;
@@ -388,5 +404,8 @@ int rt_trainer_main(const rt_program *prog, const rt_dim_check *dim_checks, int 
  * of `cols` columns with a 1-pixel gap. */
 bool rt_png_grid(const char *path, const float *images, int64_t n, int64_t h, int64_t w,
                  int64_t cols, rt_error *err);
+
+/* Writes a w x h RGB image (3 bytes a pixel, rows top to bottom) as a PNG. */
+bool rt_png_rgb(const char *path, const unsigned char *rgb, int64_t w, int64_t h, rt_error *err);
 
 #endif

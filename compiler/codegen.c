@@ -742,9 +742,45 @@ static void emit_scatter(Cg *cg, KEmit *e) {
     loop_end(cg, &li);
 }
 
+/* The scratch pointer plus (at - scratch_offset) bytes. */
+static LLVMValueRef scratch_at(Cg *cg, KEmit *e, LLVMValueRef scratch, KSize at) {
+    KSize rel = at;
+    for (int c = 0; c < 3; c++) rel.c[c] -= e->k->scratch_offset.c[c];
+    LLVMValueRef off = ksize_value(cg, e->B, rel);
+    return LLVMBuildInBoundsGEP2(cg->b, cg->i8, scratch, &off, 1, "");
+}
+
+/* The rows of a sum of scatters, as one list for the runtime: one scatter's
+ * memory as it is, several copied end to end into the kernel's scratch. */
+static void sparse_rows(Cg *cg, KEmit *e, LLVMValueRef scratch, int64_t width, LLVMValueRef *idx,
+                        LLVMValueRef *rows, LLVMValueRef *count) {
+    const Kernel *k = e->k;
+    LLVMBuilderRef b = cg->b;
+    if (k->scatters.len == 1) {
+        const IrNode *s = nd(cg, k->scatters.items[0]);
+        *idx = node_ptr(cg, e, s->in[0]);
+        *rows = node_ptr(cg, e, s->in[1]);
+        *count = numel(cg, e->B, &nd(cg, s->in[0])->shape);
+        return;
+    }
+    *idx = scratch_at(cg, e, scratch, k->cat_idx_offset);
+    *rows = scratch_at(cg, e, scratch, k->cat_rows_offset);
+    LLVMValueRef at = i64c(cg, 0);
+    for (int j = 0; j < k->scatters.len; j++) {
+        const IrNode *s = nd(cg, k->scatters.items[j]);
+        LLVMValueRef n = numel(cg, e->B, &nd(cg, s->in[0])->shape);
+        LLVMBuildMemCpy(b, elem_ptr(cg, cg->i32, *idx, at), 4, node_ptr(cg, e, s->in[0]), 4,
+                        LLVMBuildNSWMul(b, n, i64c(cg, 4), ""));
+        LLVMBuildMemCpy(b, elem_ptr(cg, cg->f32, *rows, LLVMBuildNSWMul(b, at, i64c(cg, width), "")), 4,
+                        node_ptr(cg, e, s->in[1]), 4, LLVMBuildNSWMul(b, n, i64c(cg, 4 * width), ""));
+        at = LLVMBuildNSWAdd(b, at, n, "");
+    }
+    *count = at;
+}
+
 static void emit_sparse_update(Cg *cg, KEmit *e) {
     const IrOptim *o = &cg->g->optim;
-    const IrNode *u = nd(cg, e->k->root), *s = nd(cg, u->in[1]), *ix = nd(cg, s->in[0]);
+    const IrNode *u = nd(cg, e->k->root), *s = nd(cg, u->in[1]);
     LLVMBuilderRef b = cg->b;
     int64_t width = 1;
     for (int d = 1; d < s->shape.rank; d++) width *= s->shape.d[d].c;
@@ -753,8 +789,9 @@ static void emit_sparse_update(Cg *cg, KEmit *e) {
     LLVMValueRef st = has_state(o) ? arg_ptr(e, (KArg){ARG_STATE, u->index}) : LLVMConstPointerNull(cg->ptr);
     LLVMValueRef scratch = arg_ptr(e, (KArg){ARG_SCRATCH, e->kindex});
     LLVMValueRef lr = ctx_field(cg, e->ctx, CTX_LR, cg->f32);
-    LLVMValueRef common[6] = {table, i64c(cg, s->shape.d[0].c), i64c(cg, width), node_ptr(cg, e, s->in[0]),
-                              node_ptr(cg, e, s->in[1]), numel(cg, e->B, &ix->shape)};
+    LLVMValueRef idx, rows, n_rows;
+    sparse_rows(cg, e, scratch, width, &idx, &rows, &n_rows);
+    LLVMValueRef common[6] = {table, i64c(cg, s->shape.d[0].c), i64c(cg, width), idx, rows, n_rows};
     if (o->kind == OPT_SGD) {
         LLVMValueRef args[11] = {common[0], common[1], common[2], common[3], common[4], common[5], st, lr,
                                  f32c(cg, (float)o->momentum), f32c(cg, (float)o->weight_decay), scratch};

@@ -63,6 +63,9 @@ typedef struct Kernel {
                           * count and no movement, so one linear index serves all */
     bool parallel;       /* its outer loop may be split across the pool's threads */
     KSize scratch_offset, scratch_size; /* K_SPARSE_UPDATE: row accumulators */
+    Vec(int) scatters;   /* K_SPARSE_UPDATE: the scatter_adds its gradient sums, in order */
+    KSize cat_idx_offset, cat_rows_offset; /* K_SPARSE_UPDATE with several scatters:
+                          * where their indices and rows are copied end to end */
 } Kernel;
 
 typedef struct KernelPlan {

@@ -28,9 +28,6 @@ enum { CTX_B, CTX_STEP, CTX_SEED, CTX_LR, CTX_PARAMS, CTX_OPT, CTX_INPUTS, CTX_L
 /* Elements a kernel must touch before splitting it across threads pays. */
 enum { PARALLEL_MIN_ELEMS = 1 << 15 };
 
-/* cblas.h's enum values. */
-enum { CBLAS_ROW_MAJOR = 101, CBLAS_NO_TRANS = 111, CBLAS_TRANS = 112 };
-
 typedef struct Fn {
     LLVMTypeRef type;
     LLVMValueRef fn;
@@ -680,16 +677,13 @@ static void emit_sgemm(Cg *cg, KEmit *e) {
     LLVMValueRef ao = LLVMBuildNSWMul(b, l.iv, LLVMBuildNSWMul(b, ra, ca, ""), "");
     LLVMValueRef bo = LLVMBuildNSWMul(b, l.iv, LLVMBuildNSWMul(b, rb, cb, ""), "");
     LLVMValueRef co = LLVMBuildNSWMul(b, l.iv, mn, "");
-    LLVMValueRef args[14] = {
-        LLVMConstInt(cg->i32, CBLAS_ROW_MAJOR, 0),
-        LLVMConstInt(cg->i32, r->trans_a ? CBLAS_TRANS : CBLAS_NO_TRANS, 0),
-        LLVMConstInt(cg->i32, r->trans_b ? CBLAS_TRANS : CBLAS_NO_TRANS, 0),
-        LLVMBuildTrunc(b, M, cg->i32, ""), LLVMBuildTrunc(b, N, cg->i32, ""), LLVMBuildTrunc(b, K, cg->i32, ""),
-        f32c(cg, 1.0), elem_ptr(cg, cg->f32, node_ptr(cg, e, r->in[0]), ao), LLVMBuildTrunc(b, ca, cg->i32, ""),
-        elem_ptr(cg, cg->f32, node_ptr(cg, e, r->in[1]), bo), LLVMBuildTrunc(b, cb, cg->i32, ""),
-        f32c(cg, 0.0), elem_ptr(cg, cg->f32, C, co), LLVMBuildTrunc(b, N, cg->i32, ""),
+    LLVMValueRef args[12] = {
+        ctx_field(cg, e->ctx, CTX_POOL, cg->ptr),
+        LLVMConstInt(cg->i32, r->trans_a, 0), LLVMConstInt(cg->i32, r->trans_b, 0), M, N, K,
+        elem_ptr(cg, cg->f32, node_ptr(cg, e, r->in[0]), ao), ca,
+        elem_ptr(cg, cg->f32, node_ptr(cg, e, r->in[1]), bo), cb, elem_ptr(cg, cg->f32, C, co), N,
     };
-    call(cg, cg->sgemm, args, 14);
+    call(cg, cg->sgemm, args, 12);
     loop_end(cg, &l);
     if_end(cg, j2);
     LLVMBuildBr(b, after);
@@ -988,8 +982,8 @@ static void init_types(Cg *cg) {
     cg->noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
 
     LLVMTypeRef i32 = cg->i32, i64 = cg->i64, f32 = cg->f32, f64 = cg->f64, p = cg->ptr;
-    LLVMTypeRef sg[14] = {i32, i32, i32, i32, i32, i32, f32, p, i32, p, i32, f32, p, i32};
-    cg->sgemm = declare(cg, "cblas_sgemm", cg->voidt, sg, 14);
+    LLVMTypeRef sg[12] = {p, i32, i32, i64, i64, i64, p, i64, p, i64, p, i64};
+    cg->sgemm = declare(cg, "rt_sgemm", cg->voidt, sg, 12);
     LLVMTypeRef rf[9] = {i32, p, i64, i64, f64, f64, i64, i64, i64};
     cg->random_fill = declare(cg, "rt_random_fill", cg->voidt, rf, 9);
     LLVMTypeRef sh[9] = {p, p, i64, i64, i64, i64, i64, i64, i64};

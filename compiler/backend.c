@@ -24,6 +24,7 @@ static void step_compiled(void *user, rt_step_ctx *ctx) {
     s->fn(ctx);
     s->step_seconds += now_seconds() - t0;
     s->steps++;
+    s->rows += ctx->B;
 }
 
 static void step_interpreted(void *user, rt_step_ctx *ctx) {
@@ -32,6 +33,7 @@ static void step_interpreted(void *user, rt_step_ctx *ctx) {
     if (!interp_step(s->ir->graph, ctx) && ctx->loss) *ctx->loss = NAN; /* out of memory */
     s->step_seconds += now_seconds() - t0;
     s->steps++;
+    s->rows += ctx->B;
 }
 
 static size_t workspace_bytes(void *user, int64_t B) {
@@ -173,6 +175,7 @@ bool be_compile(Backend *b, Arena *a, const IrProgram *ir, bool interp, StrBuf *
             if (!m) return false;
             s->fn = jit_compile(b->jit, m, fname, why);
             if (!s->fn) return false;
+            s->compiles++;
         }
         describe_stage(b, i);
     }

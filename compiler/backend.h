@@ -16,6 +16,8 @@ typedef struct BackendStage {
     RlcStepFn fn;              /* NULL in interpreter mode */
     double step_seconds;       /* time spent inside the step function */
     int64_t steps;
+    int64_t rows;              /* examples seen by those steps (partial batches included) */
+    int compiles;              /* times be_compile built this stage's code: 1 with the JIT */
 } BackendStage;
 
 typedef struct Backend {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "interp.h"
 #include "lower.h"
 #include "sema.h"
 
@@ -196,4 +197,58 @@ done:
     sb_free(&why);
     driver_free(&c);
     return status;
+}
+
+GradcheckOptions driver_gradcheck_defaults(void) {
+    return (GradcheckOptions){.batch = 4, .small_dims = 6, .seed = 1, .tolerance = 1e-4};
+}
+
+int driver_gradcheck(const char *path, const GradcheckOptions *o, FILE *out, FILE *err) {
+    Compilation c;
+    driver_init(&c);
+    IrProgram *ir = NULL;
+    if (driver_front(&c, path)) {
+        LowerOptions lo = {.small_dims = o->small_dims, .batch = o->batch};
+        ir = lower_program(&c.program, &c.diags, &lo);
+    }
+    diag_print(&c.diags, err);
+    if (!ir) {
+        driver_free(&c);
+        return 1;
+    }
+    bool pass = true, found = false;
+    int checked = 0;
+    StrBuf sb = {0};
+    for (int i = 0; i < ir->stages.len; i++) {
+        const IrStage *st = &ir->stages.items[i];
+        if (o->stage && strcmp(st->name, o->stage) != 0) continue;
+        found = true;
+        if (!st->is_train) {
+            sb_printf(&sb, "stage %s: eval stage, no gradients: skipped\n", st->name);
+            continue;
+        }
+        sb_printf(&sb, "stage %s (B = %lld):\n", st->name, (long long)st->batch);
+        StrBuf rep = {0};
+        pass &= ir_gradcheck(st->graph, st->batch, o->seed, o->tolerance, &rep);
+        checked++;
+        /* ir_gradcheck writes one line a param: indent them under their stage */
+        for (const char *line = rep.data; line && *line;) {
+            const char *nl = strchr(line, '\n');
+            int len = nl ? (int)(nl - line) : (int)strlen(line);
+            sb_printf(&sb, "  %.*s\n", len, line);
+            line += len + (nl != NULL);
+        }
+        sb_free(&rep);
+    }
+    if (sb.data) fputs(sb.data, out);
+    sb_free(&sb);
+    if (o->stage && !found) {
+        fprintf(err, "%s: error: no stage named `%s`\n", path, o->stage);
+        pass = false;
+    } else {
+        fprintf(out, "gradcheck: %d train stage%s, %s (tolerance %g)\n", checked,
+                checked == 1 ? "" : "s", pass ? "every gradient within tolerance" : "FAILED", o->tolerance);
+    }
+    driver_free(&c);
+    return pass ? 0 : 1;
 }

@@ -49,5 +49,23 @@ typedef struct RunOptions {
     bool quiet;
 } RunOptions;
 int driver_run(const char *path, const RunOptions *o, FILE *out, FILE *err);
+/* `rlc gradcheck FILE [--stage NAME] [--batch N] [--seed N] [--tolerance X]`. */
+typedef struct GradcheckOptions {
+    const char *stage;           /* NULL: every train stage */
+    int64_t batch;               /* the B every stage is lowered with */
+    int64_t small_dims;          /* every dataset property (`brown.vocab`): no data is read */
+    uint64_t seed;               /* inputs, params and sampled entries */
+    double tolerance;            /* the largest relative error that passes */
+} GradcheckOptions;
+
+/* The defaults: batch 4, dataset properties 6, seed 1, tolerance 1e-4
+ * (docs/ir.md, Gradient checks, says why). */
+GradcheckOptions driver_gradcheck_defaults(void);
+/* Lowers the program with o's batch and small dims (no data files needed) and
+ * runs ir_gradcheck on every train stage, or only o->stage; eval stages are
+ * named and skipped. Prints per stage and per trained param the worst relative
+ * error. Returns 0 when every one is within o->tolerance, 1 otherwise or on
+ * any compile error. */
+int driver_gradcheck(const char *path, const GradcheckOptions *o, FILE *out, FILE *err);
 
 #endif

@@ -56,4 +56,11 @@ double interp_loss_grad(const IrGraph *g, int64_t B, double *const *params, void
  * to report; true when every one is within tolerance. */
 bool ir_gradcheck(const IrGraph *g, int64_t B, uint64_t seed, double tolerance, StrBuf *report);
 
+/* The exclusive upper bound each i32 node's values must respect for every
+ * gather, scatter_add and one_hot it feeds (through movement ops in between):
+ * a malloc'd array indexed by node id, INT64_MAX where nothing constrains the
+ * node; NULL when memory runs out. Gradient checks and the JIT-vs-interpreter
+ * tests draw i32 inputs below these bounds. */
+int64_t *ir_index_limits(const IrGraph *g);
+
 #endif

@@ -204,6 +204,10 @@ int64_t ir_dim_value(IrDim d, int64_t B);
 int64_t ir_shape_numel(const IrShape *s, int64_t B);
 bool ir_broadcast_shape(const IrShape *x, const IrShape *y, IrShape *out);
 
+/* An elementwise unary or binary op applied to doubles (comparisons give 0/1). */
+double ir_eval_unary(IrOp op, double x);
+double ir_eval_binary(IrOp op, double x, double y);
+
 /* Stable text of a graph (`rlc dump --ir/--grad`): one node a line with its shape. */
 void ir_print(const IrGraph *g, StrBuf *out);
 void ir_shape_print(const IrShape *s, StrBuf *out);

@@ -106,6 +106,16 @@ static const char *find_std(Resolver *r, const char *use_path) {
             s += n + (e ? 1 : 0);
         }
     }
+    /* An installed rlc finds its stdlib beside itself (PREFIX/bin/rlc -> PREFIX/share/rlc/stdlib),
+     * whatever prefix `cmake --install` was given. */
+    char exe[PATH_MAX];
+    ssize_t n_exe = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n_exe > 0) {
+        exe[n_exe] = 0;
+        const char *bin = dir_of(r->a, exe);
+        const char *cand = arena_printf(r->a, "%s/../share/rlc/stdlib/%s", bin, rel);
+        if (file_exists(cand)) return cand;
+    }
 #ifdef RLC_SOURCE_STDLIB
     {
         const char *cand = arena_printf(r->a, "%s/%s", RLC_SOURCE_STDLIB, rel);

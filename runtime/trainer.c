@@ -381,6 +381,85 @@ static const char *first_nonfinite_param(const stage_run *sr) {
     return NULL;
 }
 
+/* ------------------------------------------------------------ non-finite values */
+
+/* The trained parameters and their optimizer state at one moment. Taken at each
+ * epoch's start (one copy per epoch, nothing per step), so that when training
+ * blows up the epoch can be replayed to the step that first produced a
+ * non-finite value: a step is deterministic at a fixed thread count. */
+typedef struct snapshot {
+    float **p, **s;
+} snapshot;
+
+static void snap_free(snapshot *sn, const stage_run *sr) {
+    for (int i = 0; sn->p && i < sr->s->n_params; i++) {
+        free(sn->p[i]);
+        free(sn->s[i]);
+    }
+    free(sn->p);
+    free(sn->s);
+    memset(sn, 0, sizeof *sn);
+}
+
+static bool snap_alloc(snapshot *sn, const stage_run *sr) {
+    int np = sr->s->n_params, copies = opt_copies(&sr->s->opt);
+    sn->p = calloc((size_t)np + 1, sizeof *sn->p);
+    sn->s = calloc((size_t)np + 1, sizeof *sn->s);
+    if (!sn->p || !sn->s) return false;
+    for (int i = 0; i < np; i++) {
+        if (!sr->opt_state[i]) continue;
+        size_t n = (size_t)sr->stored[i]->numel + 1;
+        sn->p[i] = malloc(n * sizeof(float));
+        sn->s[i] = malloc(n * (size_t)copies * sizeof(float));
+        if (!sn->p[i] || !sn->s[i]) return false;
+    }
+    return true;
+}
+
+/* to_snap: copy the stage's trained parameters into sn; else back from it. */
+static void snap_copy(snapshot *sn, const stage_run *sr, bool to_snap) {
+    int copies = opt_copies(&sr->s->opt);
+    for (int i = 0; i < sr->s->n_params; i++) {
+        if (!sr->opt_state[i]) continue;
+        size_t n = (size_t)sr->stored[i]->numel;
+        float *p = sr->stored[i]->data, *st = sr->opt_state[i];
+        memcpy(to_snap ? sn->p[i] : p, to_snap ? p : sn->p[i], n * sizeof(float));
+        memcpy(to_snap ? sn->s[i] : st, to_snap ? st : sn->s[i], n * (size_t)copies * sizeof(float));
+    }
+}
+
+/* Replays epoch e from `start` (taken at its first step, global step step0) until
+ * a step's loss or a trained parameter after it is not finite. Then the parameters
+ * that step started from are put back and its batch is left in sr->ctx, so
+ * explain_nonfinite sees the failing step itself, forward and backward, rather
+ * than the parameters it spoiled; *spoiled names the first parameter that step
+ * made non-finite, if any. Returns that batch, or -1 when the replay does not
+ * fail (or memory runs out): then sr->ctx is the last step as it ran. */
+static int64_t replay_epoch(stage_run *sr, snapshot *start, int64_t e, int64_t step0,
+                            int64_t total, int64_t last_b, const char **spoiled) {
+    const rt_stage *s = sr->s;
+    snapshot before = {0};
+    int64_t found = -1;
+    if (snap_alloc(&before, sr)) {
+        snap_copy(start, sr, false);
+        rt_dataset_begin_epoch(sr->ds, sr->seed, e, true, s->limit);
+        for (int64_t b = 0; b <= last_b && found < 0; b++) {
+            snap_copy(&before, sr, true);
+            sr->ctx.step = step0 + b;
+            sr->ctx.lr = rt_schedule_lr(s->opt.schedule, s->opt.lr, sr->ctx.step, total,
+                                        s->opt.warmup, s->opt.to);
+            run_batch(sr, b);
+            *spoiled = first_nonfinite_param(sr);
+            if (!isfinite(sr->loss) || *spoiled) {
+                found = b;
+                snap_copy(&before, sr, false);
+            }
+        }
+    }
+    snap_free(&before, sr);
+    return found;
+}
+
 static bool run_train(run *r, const rt_stage *s, rt_error *err) {
     const rt_stage *val = NULL;
     if (s->validate >= 0) {
@@ -416,28 +495,19 @@ static bool run_train(run *r, const rt_stage *s, rt_error *err) {
     int64_t shown_epochs = max_steps > 0 ? (max_steps + per_epoch - 1) / (per_epoch ? per_epoch : 1) : epochs;
     int64_t step = 0, saved_epoch = -1;
     double t0 = now_s(), last_draw = 0;
+    snapshot start = {0};
+    if (ok && !(ok = snap_alloc(&start, &sr))) rt_fail(err, "stage %s: out of memory", s->name);
     for (int64_t e = 0; ok && e < epochs && (max_steps <= 0 || step < max_steps); e++) {
         rt_dataset_begin_epoch(sr.ds, sr.seed, e, true, s->limit);
-        int64_t nb = rt_dataset_batches(sr.ds, s->batch), rows_total = 0;
+        int64_t nb = rt_dataset_batches(sr.ds, s->batch), rows_total = 0, step0 = step;
         double lsum = 0, te = now_s();
+        snap_copy(&start, &sr, true);
         for (int k = 0; k < s->n_reports; k++) rsum[k] = 0;
         for (int64_t b = 0; b < nb && (max_steps <= 0 || step < max_steps); b++, step++) {
             sr.ctx.step = step;
             sr.ctx.lr = rt_schedule_lr(s->opt.schedule, s->opt.lr, step, total, s->opt.warmup, s->opt.to);
             int64_t rows = run_batch(&sr, b);
             if (!isfinite(sr.loss)) {
-                char why[512] = "";
-                if (s->explain_nonfinite) s->explain_nonfinite(s->user, &sr.ctx, why, sizeof why);
-                char kept[300];
-                if (s->save && saved_epoch >= 0)
-                    snprintf(kept, sizeof kept, "%s keeps the parameters of epoch %" PRId64, s->save,
-                             saved_epoch + 1);
-                else
-                    snprintf(kept, sizeof kept, "nothing was saved");
-                if (r->tty && !r->opt->quiet) fprintf(r->out, "\n");
-                rt_fail(err, "stage %s: the loss is %s at step %" PRId64 " (epoch %" PRId64 ", batch %" PRId64
-                        ")%s%s; training stopped, %s", s->name, isnan(sr.loss) ? "NaN" : "infinite",
-                        step, e + 1, b + 1, why[0] ? ": " : "", why, kept);
                 ok = false;
                 break;
             }
@@ -449,16 +519,32 @@ static bool run_train(run *r, const rt_stage *s, rt_error *err) {
                 progress(r, s, e, shown_epochs, step + 1, total, lsum / (double)rows_total, t0);
             }
         }
-        if (!ok) break;
-        const char *bad = first_nonfinite_param(&sr);
-        if (bad) {
-            char why[512] = "";
+        /* A non-finite loss stops at once; a parameter spoiled by a non-finite
+         * gradient while the loss stayed finite is found at the epoch's end
+         * (a scan per step would cost as much as a step for large embeddings).
+         * Either way the epoch is replayed to the first failing step. */
+        const char *bad = ok ? first_nonfinite_param(&sr) : NULL;
+        if (!ok || bad) {
+            int64_t last_b = ok ? step - step0 - 1 : step - step0;
+            const char *p = NULL;
+            int64_t b = replay_epoch(&sr, &start, e, step0, total, last_b, &p);
+            if (b < 0) b = last_b;
+            bool loss_bad = !isfinite(sr.loss);
+            char why[512] = "", what[300], kept[300];
             if (s->explain_nonfinite) s->explain_nonfinite(s->user, &sr.ctx, why, sizeof why);
+            if (loss_bad)
+                snprintf(what, sizeof what, "the loss is %s", isnan(sr.loss) ? "NaN" : "infinite");
+            else
+                snprintf(what, sizeof what, "parameter %s became non-finite", p ? p : bad);
+            if (s->save && saved_epoch >= 0)
+                snprintf(kept, sizeof kept, "%s keeps the parameters of epoch %" PRId64, s->save,
+                         saved_epoch + 1);
+            else
+                snprintf(kept, sizeof kept, "nothing was saved");
             if (r->tty && !r->opt->quiet) fprintf(r->out, "\n");
-            rt_fail(err, "stage %s: parameter %s became non-finite during epoch %" PRId64
-                    " (before step %" PRId64 ")%s%s; training stopped, %s%s", s->name, bad, e + 1, step,
-                    why[0] ? ": " : "", why, s->save && saved_epoch >= 0 ? s->save : "nothing was saved",
-                    s->save && saved_epoch >= 0 ? " keeps the last good parameters" : "");
+            rt_fail(err, "stage %s: %s at step %" PRId64 " (epoch %" PRId64 ", batch %" PRId64
+                    ")%s%s; training stopped, %s", s->name, what, step0 + b, e + 1, b + 1,
+                    why[0] ? ": " : "", why, kept);
             ok = false;
             break;
         }
@@ -488,6 +574,7 @@ static bool run_train(run *r, const rt_stage *s, rt_error *err) {
         if (r->opt->on_epoch) r->opt->on_epoch(r->opt->on_epoch_user, s->name, e + 1, loss, rsum, s->n_reports);
     }
     if (metrics) fclose(metrics);
+    snap_free(&start, &sr);
     free(rsum);
     free(vrep);
     stage_release(&sr);

@@ -224,7 +224,7 @@ static void test_freeze_and_nonfinite_parameter(void **state) {
     assert_true(rt_run_program(&prog, &o, &err)); /* frozen: opt_state NULL, no poison */
     s.n_freeze = 0;
     assert_false(rt_run_program(&prog, &o, &err));
-    if (!strstr(err.msg, "parameter lin.c became non-finite during epoch 1") || !strstr(err.msg, "log(x)"))
+    if (!strstr(err.msg, "parameter lin.c became non-finite at step 3 (epoch 1, batch 4)") || !strstr(err.msg, "log(x)"))
         fail_msg("message: %s", err.msg);
 }
 

@@ -1,0 +1,145 @@
+/* test_nonfinite.c — training that blows up, end to end through `rlc run`
+ * (driver_run, in process): the message names the step and the .rl line:col of
+ * the first IR node that is not finite, forward or backward; the exit status is
+ * 1; the parameter file of the last good epoch is kept and loads finite.
+ *
+ * Both programs run one step per epoch (2 rows, batch 2) under plain SGD on one
+ * scalar parameter w = 1, so the failing step is worked out by hand:
+ *  - log:  minimize log(w), lr = 0.3: w' = w - 0.3/w gives 1, 0.7, 0.2714,
+ *          -0.8339; step 3 takes log(-0.8339) = NaN, a forward value. Epoch 3's
+ *          file keeps w = -0.8339.
+ *  - sqrt: minimize sqrt(w), lr = 2: w' = w - 1/sqrt(w) gives 1, 0; step 1 has a
+ *          finite loss sqrt(0) = 0 but the gradient 1/(2 sqrt(0)) is infinite, so
+ *          w becomes -inf. Found at the epoch's end, the epoch is replayed and the
+ *          message blames the backward node of step 1, not the spoiled w. Epoch
+ *          1's file keeps w = 0. */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "driver.h"
+#include "rlrt.h"
+
+static char dir[256];
+
+static void write_file(const char *name, const char *text) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Runs `rlc run dir/name --threads 1`; returns the exit status, stderr in msg. */
+static int rlc_run(const char *name, char *msg, size_t cap, bool interp) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *out = tmpfile(), *err = tmpfile();
+    RunOptions o = {.threads = 1, .quiet = true, .interp = interp};
+    int status = driver_run(path, &o, out, err);
+    rewind(err);
+    size_t n = fread(msg, 1, cap - 1, err);
+    msg[n] = 0;
+    fclose(out);
+    fclose(err);
+    return status;
+}
+
+/* The value of the one parameter in a parameter file. */
+static float saved_w(const char *file, const char *param) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    rt_error err = {0};
+    rt_ckpt *c = rt_ckpt_read(path, &err);
+    if (!c) fail_msg("%s", err.msg);
+    const rt_tensor_ref *t = rt_ckpt_find(c, param);
+    assert_non_null(t);
+    float w = t->data[0];
+    rt_ckpt_free(c);
+    return w;
+}
+
+#define PROGRAM(LR, SAVE, LOSS)                                                                    \
+    "dataset d {\n"                                                                                \
+    "    x: [2] = csv(\"points.csv\", columns = 2)\n"                                              \
+    "}\n"                                                                                          \
+    "\n"                                                                                           \
+    "train blow {\n"                                                                               \
+    "    data:      d\n"                                                                           \
+    "    batch:     2\n"                                                                           \
+    "    epochs:    10\n"                                                                          \
+    "    optimizer: sgd(lr = " LR ")\n"                                                            \
+    "    save:      \"" SAVE "\"\n"                                                                \
+    "    param w: f32 = 1\n"                                                                       \
+    "    minimize " LOSS " + 0 * mean(x)\n"                                                        \
+    "}\n"
+
+static void expect_in(const char *msg, const char *part) {
+    if (!strstr(msg, part)) fail_msg("expected \"%s\" in: %s", part, msg);
+}
+
+static void check_log(bool interp) {
+    write_file("log.rl", PROGRAM("0.3", "log.rlw", "log(w)"));
+    char msg[2048];
+    assert_int_equal(rlc_run("log.rl", msg, sizeof msg, interp), 1);
+    printf("%s", msg);
+    expect_in(msg, "the loss is NaN at step 3 (epoch 4, batch 1)");
+    expect_in(msg, "the value of `log(w)` (");
+    expect_in(msg, "log.rl:12:14");
+    expect_in(msg, "log.rlw keeps the parameters of epoch 3");
+    float w = saved_w("log.rlw", "blow.w");
+    assert_true(isfinite(w));
+    assert_float_equal(w, 0.2714286f - 0.3f / 0.2714286f, 1e-5);
+}
+
+static void test_log_forward(void **state) { (void)state; check_log(false); }
+static void test_log_forward_interp(void **state) { (void)state; check_log(true); }
+
+static void test_sqrt_backward(void **state) {
+    (void)state;
+    write_file("sqrt.rl", PROGRAM("2", "sqrt.rlw", "sqrt(w)"));
+    char msg[2048];
+    assert_int_equal(rlc_run("sqrt.rl", msg, sizeof msg, false), 1);
+    printf("%s", msg);
+    expect_in(msg, "parameter blow.w became non-finite at step 1 (epoch 2, batch 1)");
+    expect_in(msg, "the gradient of `sqrt(w)` (");
+    expect_in(msg, "sqrt.rl:12:14");
+    expect_in(msg, "sqrt.rlw keeps the parameters of epoch 1");
+    float w = saved_w("sqrt.rlw", "blow.w");
+    assert_true(w == 0.0f);
+}
+
+static int setup(void **state) {
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/rlc_nonfinite_XXXXXX");
+    if (!mkdtemp(dir)) return -1;
+    write_file("points.csv", "a,b\n0.5,0.5\n0.25,0.75\n");
+    /* save: and runs/ are relative to the working directory */
+    return chdir(dir);
+}
+
+static int teardown(void **state) {
+    (void)state;
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_log_forward),
+        cmocka_unit_test(test_log_forward_interp),
+        cmocka_unit_test(test_sqrt_backward),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -344,6 +344,43 @@ static void test_shared_table_and_simplified(void **state) {
     arena_free(&a);
 }
 
+/* A batch large enough that rt_sgemm splits the products over a 2-thread pool
+ * (600 x 64 x 32 multiply-adds and up): the step still matches the interpreter,
+ * and the 1-thread step to rounding (split products need not be bit-equal). */
+static void test_split_products(void **state) {
+    (void)state;
+    Arena a = {0};
+    IrGraph *g = autoencoder(&a, OPT_ADAM);
+    Compiled c = compile(&a, g);
+    rt_pool *pool = rt_pool_create(2);
+    int64_t B = 600;
+    void *ws = malloc(kernel_plan_workspace(c.plan, B) + 1);
+    Run ref = {0}, one = {0}, two = {0};
+    run_init(&ref, g, B, 1);
+    run_copy(&one, &ref, g, B);
+    run_copy(&two, &ref, g, B);
+    rt_step_ctx cr = ctx_for(&ref, g, B, NULL, NULL);
+    rt_step_ctx c1 = ctx_for(&one, g, B, ws, NULL);
+    rt_step_ctx c2 = ctx_for(&two, g, B, ws, pool);
+    assert_true(interp_step(g, &cr));
+    rt_sgemm_profile(true);
+    c.fn(&c1);
+    uint64_t serial_calls = 0;
+    rt_sgemm_seconds(&serial_calls);
+    c.fn(&c2);
+    rt_sgemm_profile(false);
+    assert_int_equal((int)serial_calls, 5); /* every product went through rt_sgemm */
+    assert_true(compare_runs(&two, &ref, g, B, "ae, products split") <= 1e-5);
+    assert_true(compare_runs(&two, &one, g, B, "  ...2 threads vs 1") <= 1e-6);
+    run_free(&two, g, false);
+    run_free(&one, g, false);
+    run_free(&ref, g, true);
+    free(ws);
+    rt_pool_destroy(pool);
+    jit_free(c.jit);
+    arena_free(&a);
+}
+
 /* The vectorized exp against libm's expf, read back from the workspace: within
  * 4 ulp over the normal range, 0 below -86.6, +inf above 88.72, NaN kept. */
 static void test_exp_accuracy(void **state) {
@@ -489,6 +526,7 @@ int main(void) {
         cmocka_unit_test(test_softmax_cross_entropy),
         cmocka_unit_test(test_embedding_sparse_update),
         cmocka_unit_test(test_shared_table_and_simplified),
+        cmocka_unit_test(test_split_products),
         cmocka_unit_test(test_exp_accuracy),
         cmocka_unit_test(test_batched_matmul),
         cmocka_unit_test(test_concat_slice),

@@ -18,22 +18,27 @@ static double now_seconds(void) {
 
 /* ------------------------------------------------------------ the step */
 
+/* Books one step that ran from t0 to t1. */
+static void count_step(BackendStage *s, const rt_step_ctx *ctx, double t0, double t1) {
+    if (s->steps == 0) s->first_step_start = t0;
+    s->step_seconds += t1 - t0;
+    s->loop_seconds = t1 - s->first_step_start;
+    s->steps++;
+    s->rows += ctx->B;
+}
+
 static void step_compiled(void *user, rt_step_ctx *ctx) {
     BackendStage *s = user;
     double t0 = now_seconds();
     s->fn(ctx);
-    s->step_seconds += now_seconds() - t0;
-    s->steps++;
-    s->rows += ctx->B;
+    count_step(s, ctx, t0, now_seconds());
 }
 
 static void step_interpreted(void *user, rt_step_ctx *ctx) {
     BackendStage *s = user;
     double t0 = now_seconds();
     if (!interp_step(s->ir->graph, ctx) && ctx->loss) *ctx->loss = NAN; /* out of memory */
-    s->step_seconds += now_seconds() - t0;
-    s->steps++;
-    s->rows += ctx->B;
+    count_step(s, ctx, t0, now_seconds());
 }
 
 static size_t workspace_bytes(void *user, int64_t B) {
@@ -154,13 +159,16 @@ static void describe_stage(Backend *b, int i) {
 
 /* --------------------------------------------------------------- compile */
 
-bool be_compile(Backend *b, Arena *a, const IrProgram *ir, bool interp, StrBuf *why) {
+/* plan: fuse every stage; jit: also compile it (plan implied). Neither: the
+ * reference interpreter runs the steps. */
+static bool prepare(Backend *b, Arena *a, const IrProgram *ir, bool plan, bool jit, StrBuf *why) {
+    bool interp = !plan && !jit;
     *b = (Backend){.arena = a, .ir = ir, .interp = interp};
     int n = ir->stages.len;
     b->stages = arena_alloc(a, sizeof *b->stages * (size_t)(n + 1));
     b->rt_stages = arena_alloc(a, sizeof *b->rt_stages * (size_t)(n + 1));
     double t0 = now_seconds();
-    if (!interp) {
+    if (jit) {
         b->jit = jit_new(why);
         if (!b->jit) return false;
     }
@@ -170,6 +178,8 @@ bool be_compile(Backend *b, Arena *a, const IrProgram *ir, bool interp, StrBuf *
         if (!interp) {
             s->plan = fuse_plan(a, s->ir->graph, why);
             if (!s->plan) return false;
+        }
+        if (jit) {
             char *fname = arena_printf(a, "rlc_step_%d", i);
             LLVMModuleRef m = cg_emit(s->plan, jit_context(b->jit), fname, why);
             if (!m) return false;
@@ -190,6 +200,14 @@ bool be_compile(Backend *b, Arena *a, const IrProgram *ir, bool interp, StrBuf *
         .stages = b->rt_stages,
     };
     return true;
+}
+
+bool be_compile(Backend *b, Arena *a, const IrProgram *ir, bool interp, StrBuf *why) {
+    return prepare(b, a, ir, !interp, !interp, why);
+}
+
+bool be_plan(Backend *b, Arena *a, const IrProgram *ir, StrBuf *why) {
+    return prepare(b, a, ir, true, false, why);
 }
 
 void be_free(Backend *b) {

@@ -15,6 +15,8 @@ typedef struct BackendStage {
     KernelPlan *plan;          /* NULL in interpreter mode */
     RlcStepFn fn;              /* NULL in interpreter mode */
     double step_seconds;       /* time spent inside the step function */
+    double first_step_start;   /* monotonic seconds: the training loop's span, batching included */
+    double loop_seconds;       /* from the first step's start to the last step's end */
     int64_t steps;
     int64_t rows;              /* examples seen by those steps (partial batches included) */
     int compiles;              /* times be_compile built this stage's code: 1 with the JIT */
@@ -34,6 +36,9 @@ typedef struct Backend {
 /* Compiles every stage of ir (nothing when interp) and fills b->prog. False with a
  * message in why when the back end cannot handle a graph. */
 bool be_compile(Backend *b, Arena *a, const IrProgram *ir, bool interp, StrBuf *why);
+/* Plans every stage (fuse_plan) and fills b->prog, but compiles nothing: the
+ * steps are left for `rlc build` to emit as object code (aot.c). */
+bool be_plan(Backend *b, Arena *a, const IrProgram *ir, StrBuf *why);
 void be_free(Backend *b);
 
 /* The kernel plan or the LLVM module text of each stage (`rlc dump --kernels|--llvm`). */

@@ -42,11 +42,13 @@ int driver_dump_backend(const char *path, bool llvm, const char *stage, FILE *ou
 typedef struct RunOptions {
     const char *stage;
     int64_t epochs;          /* > 0: overrides the epochs of train stages */
+    int64_t steps;           /* > 0: every train stage runs this many steps */
     int threads;             /* <= 0: every core */
     bool override_seed;
     uint64_t seed;
     bool interp;             /* every step through the reference interpreter */
     bool quiet;
+    const char *step_log;    /* --log-steps FILE: `STAGE STEP LOSS` per train step */
 } RunOptions;
 int driver_run(const char *path, const RunOptions *o, FILE *out, FILE *err);
 /* `rlc gradcheck FILE [--stage NAME] [--batch N] [--seed N] [--tolerance X]`. */
@@ -67,5 +69,14 @@ GradcheckOptions driver_gradcheck_defaults(void);
  * error. Returns 0 when every one is within o->tolerance, 1 otherwise or on
  * any compile error. */
 int driver_gradcheck(const char *path, const GradcheckOptions *o, FILE *out, FILE *err);
+
+/* `rlc build FILE [-o OUT] [--target T] [--cpu NAME] [--features LIST]`: a standalone trainer (aot.h). */
+typedef struct BuildOptions {
+    const char *output;
+    const char *target;          /* NULL: the host's triple (the only one accepted) */
+    const char *cpu, *features;  /* NULL: the host's */
+    bool quiet;
+} BuildOptions;
+int driver_build(const char *path, const BuildOptions *o, FILE *out, FILE *err);
 
 #endif

@@ -90,7 +90,8 @@ int rt_dataset_field_index(const rt_dataset *ds, const char *name);   /* -1 when
 const char *rt_dataset_field_name(const rt_dataset *ds, int field);
 int64_t rt_dataset_field_numel(const rt_dataset *ds, int field);
 bool rt_dataset_field_is_i32(const rt_dataset *ds, int field);
-/* Named integer properties: `vocab` (text, tokens: largest id + 1, skipgram). */
+/* Named integer properties: `vocab` (text, tokens: largest id + 1, skipgram);
+ * `words` (text, skipgram: in-vocabulary words of the corpus, before subsampling). */
 bool rt_dataset_property(const rt_dataset *ds, const char *name, int64_t *value);
 /* Examples available: loaded ones, or for skipgram those of the current epoch
  * (epoch 0 is drawn at load, so this is never 0 for a non-empty corpus). */
@@ -346,6 +347,15 @@ typedef struct rt_stage {
     bool (*explain_nonfinite)(void *user, const rt_step_ctx *ctx, char *msg, size_t cap);
 } rt_stage;
 
+/* A dim the compiler read from the data (`brown.vocab`) and compiled into the
+ * steps: a standalone trainer checks it against the data it is given, since a
+ * different value would make every shape wrong. */
+typedef struct rt_dim_check {
+    int dataset;                       /* index into rt_program.datasets */
+    const char *property;              /* as rt_dataset_property names it */
+    int64_t value;                     /* the value the steps were compiled for */
+} rt_dim_check;
+
 typedef struct rt_program {
     const char *name;                  /* the .rl file, for messages and metadata */
     uint64_t hash;                     /* of the program: stored in parameter files */
@@ -358,6 +368,7 @@ typedef struct rt_program {
 typedef struct rt_run_options {
     const char *stage;                 /* run only this stage; NULL: all, in order */
     int64_t epochs;                    /* > 0: overrides the epochs of train stages */
+    int64_t steps;                     /* > 0: every train stage runs this many steps (wins) */
     int threads;                       /* <= 0: 1 */
     bool override_seed;
     uint64_t seed;
@@ -368,9 +379,24 @@ typedef struct rt_run_options {
     void (*on_epoch)(void *user, const char *stage, int64_t epoch, double loss,
                      const double *reports, int n_reports);
     void *on_epoch_user;
+    /* Not NULL: one line `STAGE STEP LOSS` (loss as %.9g, exact for a float) per
+     * train step, to compare runs bit for bit (rlc run --log-steps, rlc build). */
+    FILE *step_log;
+    /* Dims the steps were compiled for, checked against the data before the first
+     * stage runs (those of datasets the running stages use). */
+    int n_dim_checks;
+    const rt_dim_check *dim_checks;
 } rt_run_options;
 
 bool rt_run_program(const rt_program *prog, const rt_run_options *options, rt_error *err);
+
+/* The command line of a standalone trainer built by `rlc build`: its main() is
+ * `return rt_trainer_main(&program, dim_checks, n_dim_checks, argc, argv);`. Parses --stage, --epochs, --steps,
+ * --threads, --seed, --data-path, --load, --save, --log-steps, --quiet and --help
+ * (which describes the program's datasets and stages), runs the program and
+ * returns the exit status (0 done, 1 a run error, 2 a usage error). */
+int rt_trainer_main(const rt_program *prog, const rt_dim_check *dim_checks, int n_dim_checks,
+                    int argc, char **argv);
 
 /* Writes n grayscale images [n, h*w] (values in [0, 1], clamped) as one PNG grid
  * of `cols` columns with a 1-pixel gap. */

@@ -479,7 +479,7 @@ static bool run_train(run *r, const rt_stage *s, rt_error *err) {
     /* `steps` runs that many steps across as many epochs as it takes; `epochs` runs
      * whole epochs. The schedule's total is exact for steps and for fixed-size data;
      * skipgram epochs vary a little around epoch 0's size. */
-    int64_t max_steps = r->opt->epochs > 0 ? 0 : s->steps;
+    int64_t max_steps = r->opt->steps > 0 ? r->opt->steps : r->opt->epochs > 0 ? 0 : s->steps;
     int64_t epochs = max_steps > 0 ? INT64_MAX : r->opt->epochs > 0 ? r->opt->epochs : s->epochs;
     int64_t per_epoch = 0;
     if (ok) {
@@ -511,6 +511,7 @@ static bool run_train(run *r, const rt_stage *s, rt_error *err) {
                 ok = false;
                 break;
             }
+            if (r->opt->step_log) fprintf(r->opt->step_log, "%s %" PRId64 " %.9g\n", s->name, step, sr.loss);
             rows_total += rows;
             lsum += (double)sr.loss * (double)rows;
             for (int k = 0; k < s->n_reports; k++) rsum[k] += (double)sr.reports[k] * (double)rows;
@@ -607,6 +608,47 @@ static bool run_eval_stage(run *r, const rt_stage *s, rt_error *err) {
     return ok;
 }
 
+/* Whether stage i runs, itself or as the validation of a stage that runs. */
+static bool stage_runs(const rt_program *prog, const rt_run_options *o, int i) {
+    for (int k = 0; k < prog->n_stages; k++) {
+        const rt_stage *s = &prog->stages[k];
+        if (o->stage && strcmp(s->name, o->stage) != 0) continue;
+        if (k == i || (s->train && s->validate == i)) return true;
+    }
+    return false;
+}
+
+/* The data-bound dims of every dataset a running stage uses, checked before the
+ * first step: a trainer compiled for another vocabulary would index out of range. */
+static bool check_dims(run *r, rt_error *err) {
+    const rt_program *prog = r->prog;
+    for (int c = 0; c < r->opt->n_dim_checks; c++) {
+        const rt_dim_check *dc = &r->opt->dim_checks[c];
+        if (dc->dataset < 0 || dc->dataset >= prog->n_datasets) continue;
+        bool used = false;
+        for (int i = 0; i < prog->n_stages; i++)
+            used = used || (prog->stages[i].dataset == dc->dataset && stage_runs(prog, r->opt, i));
+        if (!used) continue;
+        rt_dataset *ds = dataset_of(r, dc->dataset, err);
+        if (!ds) return false;
+        const char *name = prog->datasets[dc->dataset].name;
+        int64_t v = 0;
+        if (!rt_dataset_property(ds, dc->property, &v)) {
+            rt_fail(err, "dataset %s has no property %s", name, dc->property);
+            return false;
+        }
+        if (v != dc->value) {
+            const char *src = prog->name ? prog->name : "FILE.rl";
+            rt_fail(err, "dataset %s: its %s is %" PRId64 " in this data, but the steps were compiled "
+                    "for %" PRId64 " (the data differs from the data %s was built with); rebuild "
+                    "the trainer against this data: rlc build %s", name, dc->property, v, dc->value,
+                    src, src);
+            return false;
+        }
+    }
+    return true;
+}
+
 bool rt_run_program(const rt_program *prog, const rt_run_options *options, rt_error *err) {
     rt_run_options none = {0};
     const rt_run_options *o = options ? options : &none;
@@ -623,6 +665,7 @@ bool rt_run_program(const rt_program *prog, const rt_run_options *options, rt_er
     r.pool = rt_pool_create(o->threads > 0 ? o->threads : 1);
     bool ok = r.data && r.pool;
     if (!ok) rt_fail(err, "out of memory");
+    ok = ok && check_dims(&r, err);
     for (int i = 0; ok && i < prog->n_stages; i++) {
         const rt_stage *s = &prog->stages[i];
         if (o->stage && strcmp(s->name, o->stage) != 0) continue;

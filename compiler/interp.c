@@ -318,20 +318,48 @@ void interp_run_free(InterpRun *r) {
     r->v = NULL;
 }
 
-/* An embedding gradient that is one scatter_add is applied as a sparse row
+/* A gradient made of scatter_adds: one, or a sum of them (a table gathered in
+ * several places). */
+static bool is_rows_grad(const IrGraph *g, int id) {
+    const IrNode *x = &g->nodes.items[id];
+    if (x->op == IR_SCATTER_ADD) return true;
+    return x->op == IR_ADD && is_rows_grad(g, x->in[0]) && is_rows_grad(g, x->in[1]);
+}
+
+/* Appends the rows of the scatters under node id, left to right. */
+static void gather_rows(const IrGraph *g, int id, const InterpRun *r, int64_t B, int64_t width,
+                        int32_t *ri, float *gf, int64_t *at) {
+    const IrNode *x = &g->nodes.items[id];
+    if (x->op == IR_ADD) {
+        gather_rows(g, x->in[0], r, B, width, ri, gf, at);
+        gather_rows(g, x->in[1], r, B, width, ri, gf, at);
+        return;
+    }
+    int64_t n = ir_shape_numel(&g->nodes.items[x->in[0]].shape, B);
+    const double *idx = r->v[x->in[0]], *rows = r->v[x->in[1]];
+    for (int64_t i = 0; i < n; i++) ri[*at + i] = (int32_t)idx[i];
+    for (int64_t i = 0; i < n * width; i++) gf[*at * width + i] = (float)rows[i];
+    *at += n;
+}
+
+static int64_t count_rows(const IrGraph *g, int id, int64_t B) {
+    const IrNode *x = &g->nodes.items[id];
+    if (x->op == IR_ADD) return count_rows(g, x->in[0], B) + count_rows(g, x->in[1], B);
+    return ir_shape_numel(&g->nodes.items[x->in[0]].shape, B);
+}
+
+/* An embedding gradient (scatter_adds, summed) is applied as a sparse row
  * update (lazy Adam: rows the batch did not read keep their m and v), as the
  * compiled step does; duplicate rows are summed by the runtime. */
 static bool apply_rows(const IrGraph *g, const IrNode *u, const InterpRun *r, rt_step_ctx *ctx) {
-    const IrNode *sc = &g->nodes.items[u->in[1]];
-    const IrShape *ts = &sc->shape;
+    const IrShape *ts = &g->nodes.items[u->in[1]].shape;
     int64_t V = ts->d[0].c, width = V ? ir_shape_numel(ts, ctx->B) / V : 0;
-    int64_t n_rows = ir_shape_numel(&g->nodes.items[sc->in[0]].shape, ctx->B);
-    const double *idx = r->v[sc->in[0]], *rows = r->v[sc->in[1]];
+    int64_t n_rows = count_rows(g, u->in[1], ctx->B);
     int32_t *ri = malloc(sizeof(int32_t) * (size_t)(n_rows + 1));
     float *gf = malloc(sizeof(float) * (size_t)(n_rows * width + 1));
     bool ok = ri && gf;
-    for (int64_t i = 0; ok && i < n_rows; i++) ri[i] = (int32_t)idx[i];
-    for (int64_t i = 0; ok && i < n_rows * width; i++) gf[i] = (float)rows[i];
+    int64_t at = 0;
+    if (ok) gather_rows(g, u->in[1], r, ctx->B, width, ri, gf, &at);
     const IrOptim *o = &g->optim;
     float *param = ctx->params[u->index];
     float *st = ctx->opt_state ? ctx->opt_state[u->index] : NULL;
@@ -350,7 +378,7 @@ static bool apply_rows(const IrGraph *g, const IrNode *u, const InterpRun *r, rt
 
 /* Applies one IR_UPDATE with the runtime's optimizer, as the compiled step does. */
 static bool apply_update(const IrGraph *g, const IrNode *u, const InterpRun *r, rt_step_ctx *ctx) {
-    if (g->nodes.items[u->in[1]].op == IR_SCATTER_ADD) return apply_rows(g, u, r, ctx);
+    if (is_rows_grad(g, u->in[1])) return apply_rows(g, u, r, ctx);
     const double *grad = r->v[u->in[1]];
     const IrParam *p = &g->params.items[u->index];
     int64_t n = ir_shape_numel(&p->shape, ctx->B);

@@ -227,13 +227,27 @@ float rt_schedule_lr(int kind, double lr, int64_t step, int64_t total, int64_t w
 /* A pool of n threads in all: the caller plus n - 1 workers that sleep between
  * jobs. rt_parallel_for splits [0, n) into at most `threads` contiguous ranges,
  * the caller runs the first; pool NULL (or a call from inside a job) runs inline.
- * Thread policy: the pool and OpenBLAS share one budget. rt_pool_create gives
- * OpenBLAS `threads` threads for the matrix products the step calls between
- * parallel loops; while a parallel loop runs, OpenBLAS is set to 1 thread, so the
- * two never run more threads than the budget at once. */
+ * Thread policy: the pool is the step's only parallelism. rt_pool_create sets
+ * OpenBLAS to one thread (for the whole process), and rt_sgemm splits a large
+ * product over the pool as one-thread sgemm calls on blocks of C, so a step never
+ * runs more threads than the pool has. */
 rt_pool *rt_pool_create(int threads);
 void rt_pool_destroy(rt_pool *pool);
 int rt_pool_threads(const rt_pool *pool);
+
+/* C = op(A) op(B), row-major, C is M x N, the inner dimension K (generated code's
+ * matrix products). With a pool and at least 2^20 multiply-adds it is split by
+ * rows of C (or columns, when N > M) into one block per thread, block edges on
+ * multiples of 16; otherwise one cblas_sgemm call. A split product may differ
+ * from an unsplit one in the last bits (OpenBLAS's edge kernels), so products
+ * are reproducible for a given thread count, not across thread counts. */
+void rt_sgemm(rt_pool *pool, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
+              const float *A, int64_t lda, const float *B, int64_t ldb, float *C, int64_t ldc);
+/* Measurement: rt_sgemm_profile(true) zeroes and starts counting the wall time
+ * spent inside rt_sgemm (all threads' calls, summed from the caller's view);
+ * rt_sgemm_seconds returns it and the number of calls. */
+void rt_sgemm_profile(bool on);
+double rt_sgemm_seconds(uint64_t *calls);
 
 /* ============================================================ random numbers */
 

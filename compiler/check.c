@@ -20,14 +20,14 @@ static const Builtin builtins[BI_COUNT] = {
     {BI_TANH, "tanh", 1, 1, {0}, false, false},
     {BI_SIGMOID, "sigmoid", 1, 1, {0}, false, false},
     {BI_RELU, "relu", 1, 1, {0}, false, false},
-    {BI_MAX, "max", 1, 2, {"axis"}, false, false},
-    {BI_MIN, "min", 1, 2, {"axis"}, false, false},
+    {BI_MAX, "max", 1, 2, {"axis", "keepdims"}, false, false},
+    {BI_MIN, "min", 1, 2, {"axis", "keepdims"}, false, false},
     {BI_WHERE, "where", 3, 3, {0}, false, false},
     {BI_FLOAT, "float", 1, 1, {0}, false, false},
-    {BI_SUM, "sum", 1, 1, {"axis"}, false, false},
-    {BI_MEAN, "mean", 1, 1, {"axis"}, false, false},
-    {BI_LOGSUMEXP, "logsumexp", 1, 1, {"axis"}, false, false},
-    {BI_ARGMAX, "argmax", 1, 1, {"axis"}, false, true},
+    {BI_SUM, "sum", 1, 1, {"axis", "keepdims"}, false, false},
+    {BI_MEAN, "mean", 1, 1, {"axis", "keepdims"}, false, false},
+    {BI_LOGSUMEXP, "logsumexp", 1, 1, {"axis", "keepdims"}, false, false},
+    {BI_ARGMAX, "argmax", 1, 1, {"axis", "keepdims"}, false, true},
     {BI_RESHAPE, "reshape", 2, 2, {0}, false, false},
     {BI_CONCAT, "concat", 2, 2, {"axis"}, false, false},
     {BI_ONE_HOT, "one_hot", 2, 2, {0}, false, false},
@@ -300,11 +300,14 @@ static UResult unify_dim(Unify *u, const Dim *pd, const Dim *ad, const char *fro
     return U_OK;
 }
 
-/* The callee's written type with what is known substituted: "[128, 784]". */
+/* The callee's written type with what is known substituted, a bound `...` included:
+ * "[128, 784]". */
 static const char *resolved_str(Unify *u, const Type *pt) {
-    Type *t = type_tensor(u->c->a, pt->dtype, pt->rank, pt->dims);
-    t->ellipsis = pt->ellipsis;
-    for (int i = 0; i < pt->rank; i++) dim_subst(&t->dims[i], &pt->dims[i], &u->ci->dims, NULL, NULL);
+    int lead = pt->ellipsis && u->ell_bound ? u->ci->ell_rank : 0;
+    Type *t = type_tensor(u->c->a, pt->dtype, lead + pt->rank, NULL);
+    t->ellipsis = pt->ellipsis && (!u->ell_bound || u->ci->caller_ellipsis);
+    for (int i = 0; i < lead; i++) t->dims[i] = u->ci->ell_dims[i];
+    for (int i = 0; i < pt->rank; i++) dim_subst(&t->dims[lead + i], &pt->dims[i], &u->ci->dims, NULL, NULL);
     return ty(u->c, t);
 }
 
@@ -613,10 +616,39 @@ static bool get_axis(Checker *c, Expr *e, const Type *t, int *axis, bool *given)
     return true;
 }
 
+/* `keepdims = true` or `false` (absent: false). Only the literals: a flag that
+ * changes the result's rank must be visible where it is written. */
+static bool get_keepdims(Checker *c, Expr *e, bool *keep) {
+    *keep = false;
+    for (int i = 0; i < e->args.len; i++) {
+        Arg *ar = &e->args.items[i];
+        if (!ar->name || strcmp(ar->name, "keepdims") != 0) continue;
+        if (ar->value->kind != EX_BOOL) {
+            diag_error(c->d, ar->value->span, "`keepdims` must be the literal true or false");
+            return false;
+        }
+        *keep = ar->value->num != 0;
+    }
+    return true;
+}
+
+/* A reduction over `axis` (or everything): the axis is dropped, or kept with size 1
+ * under keepdims so the result broadcasts back against x (numpy's rule). */
 static Type *reduce(Checker *c, Expr *e, Type *x, DType out) {
     int axis;
-    bool given;
-    if (!get_axis(c, e, x, &axis, &given)) return type_error(c->a);
+    bool given, keep;
+    if (!get_axis(c, e, x, &axis, &given) || !get_keepdims(c, e, &keep)) return type_error(c->a);
+    if (keep) {
+        if (!given && x->ellipsis) {
+            diag_error(c->d, e->span, "`keepdims` needs an `axis` here: the `...` axes of %s are unknown", ty(c, x));
+            return type_error(c->a);
+        }
+        Type *r = copy_type(c, x);
+        r->dtype = out;
+        for (int i = 0; i < x->rank; i++)
+            if (!given || i == axis) r->dims[i] = dim_const(1);
+        return r;
+    }
     if (!given) return type_scalar(c->a, out);
     Type *r = type_tensor(c->a, out, x->rank - 1, NULL);
     r->ellipsis = x->ellipsis;
@@ -729,6 +761,11 @@ static Type *check_builtin(Checker *c, Expr *e, const Builtin *b) {
     }
     case BI_MAX: case BI_MIN:
         if (npos == 1) return reduce(c, e, x, x->dtype);
+        if (e->args.len > npos) {
+            diag_error(c->d, e->span, "`%s` of two values is elementwise: `axis` and `keepdims` belong to `%s(x)`",
+                       b->name, b->name);
+            return type_error(c->a);
+        }
         {
             Type *y = pos[1]->type;
             if (!x->weak && !y->weak && x->dtype != y->dtype) {

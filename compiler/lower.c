@@ -578,8 +578,14 @@ static int to_f32(Lower *L, int x, Span at) {
     return dtype_of(L, x) == IR_F32 ? x : ir_unary(L->g, IR_TO_F32, x, at);
 }
 
+/* A reduction's result r: the reduced axes dropped, or kept (size 1) under keepdims. */
+static int reduced(Lower *L, bool keep, int r, uint32_t mask, Span at) {
+    return keep ? r : drop_axes(L, r, mask, at);
+}
+
 /* sum / mean / max / min / logsumexp / argmax with `axis = k` or over everything.
- * IR reductions keep the reduced axes with size 1; the language drops them. */
+ * IR reductions keep the reduced axes with size 1; the language drops them unless
+ * the call says `keepdims = true` (check accepts only the literals). */
 static Val lower_reduction(Lower *L, Frame *f, const Expr *call, const char *name) {
     Val xv = eval_arg(L, f, call, 0, "x");
     int x;
@@ -587,6 +593,8 @@ static Val lower_reduction(Lower *L, Frame *f, const Expr *call, const char *nam
     IrShape s = shape_of(L, x);
     uint32_t mask;
     if (!axes_arg(L, f, arg_of(call, 1, "axis"), s.rank, &mask)) return v_none();
+    const Expr *kd = arg_of(call, -1, "keepdims");
+    bool keep = kd && kd->kind == EX_BOOL && kd->num != 0;
     Span at = call->span;
     if (!mask && strcmp(name, "argmax") == 0) {
         diag_error(L->d, at, "argmax of a scalar");
@@ -594,15 +602,15 @@ static Val lower_reduction(Lower *L, Frame *f, const Expr *call, const char *nam
     }
     if (!mask) return v_node(x);
 
-    if (strcmp(name, "sum") == 0) return v_node(drop_axes(L, ir_reduce(L->g, IR_SUM, x, mask, at), mask, at));
-    if (strcmp(name, "max") == 0) return v_node(drop_axes(L, ir_reduce(L->g, IR_RMAX, x, mask, at), mask, at));
-    if (strcmp(name, "min") == 0) return v_node(drop_axes(L, ir_reduce(L->g, IR_RMIN, x, mask, at), mask, at));
+    if (strcmp(name, "sum") == 0) return v_node(reduced(L, keep, ir_reduce(L->g, IR_SUM, x, mask, at), mask, at));
+    if (strcmp(name, "max") == 0) return v_node(reduced(L, keep, ir_reduce(L->g, IR_RMAX, x, mask, at), mask, at));
+    if (strcmp(name, "min") == 0) return v_node(reduced(L, keep, ir_reduce(L->g, IR_RMIN, x, mask, at), mask, at));
     if (strcmp(name, "mean") == 0) {
         /* mean = sum / n; n involves B when a batch axis is reduced */
         IrDim n;
         if (!count_of_axes(L, s, mask, at, &n)) return v_none();
         x = to_f32(L, x, at);
-        int sum = drop_axes(L, ir_reduce(L->g, IR_SUM, x, mask, at), mask, at);
+        int sum = reduced(L, keep, ir_reduce(L->g, IR_SUM, x, mask, at), mask, at);
         return lower_binop(L, OP_DIV, v_node(sum), v_dim(n), at);
     }
     if (strcmp(name, "logsumexp") == 0) {
@@ -612,7 +620,7 @@ static Val lower_reduction(Lower *L, Frame *f, const Expr *call, const char *nam
         int m = ir_unary(L->g, IR_STOP_GRAD, ir_reduce(L->g, IR_RMAX, x, mask, at), at);
         int e = ir_unary(L->g, IR_EXP, ir_binary(L->g, IR_SUB, x, m, at), at);
         int r = ir_binary(L->g, IR_ADD, ir_unary(L->g, IR_LOG, ir_reduce(L->g, IR_SUM, e, mask, at), at), m, at);
-        return v_node(drop_axes(L, r, mask, at));
+        return v_node(reduced(L, keep, r, mask, at));
     }
     /* argmax: one axis; over everything it is the argmax of the flattened tensor */
     if (__builtin_popcount(mask) != 1) {
@@ -623,9 +631,13 @@ static Val lower_reduction(Lower *L, Frame *f, const Expr *call, const char *nam
             return v_none();
         }
         x = ir_reshape(L->g, x, ir_shape(1, &n), at);
-        mask = 1;
+        int r = ir_reduce(L->g, IR_ARGMAX, x, 1, at);
+        if (!keep) return v_node(drop_axes(L, r, 1, at));
+        IrShape ones = s;
+        for (int i = 0; i < s.rank; i++) ones.d[i] = ir_dim_const(1);
+        return v_node(ir_reshape(L->g, r, ones, at));
     }
-    return v_node(drop_axes(L, ir_reduce(L->g, IR_ARGMAX, x, mask, at), mask, at));
+    return v_node(reduced(L, keep, ir_reduce(L->g, IR_ARGMAX, x, mask, at), mask, at));
 }
 
 static int random_stream(Lower *L) { return L->streams++; }

@@ -8,13 +8,13 @@ loss mse(a: [...], b: [...]) -> f32 = mean((a - b) ^ 2)
 # -y log sigmoid(z) - (1 - y) log(1 - sigmoid(z)) = max(z, 0) - z y + log(1 + exp(-|z|)).
 loss bce(z: [...], y: [...]) -> f32 = mean(max(z, 0) - z * y + log(1 + exp(-abs(z))))
 
-# Softmax cross-entropy of logits [N, K] against integer labels y in [0, K), averaged over rows:
-# -mean_i log softmax(logits_i)[y_i].
-loss cross_entropy(logits: [N, K], y: i32[N]) -> f32 =
-    -mean(sum(one_hot(y, K) * log_softmax(logits), axis = 1))
+# Softmax cross-entropy of logits [..., K] against integer labels y in [0, K), averaged over
+# every position (rows, or rows and time steps): -mean_i log softmax(logits_i)[y_i].
+loss cross_entropy(logits: [..., K], y: i32[...]) -> f32 =
+    -mean(sum(one_hot(y, K) * log_softmax(logits), axis = -1))
 
-# Fraction of rows whose largest logit is the label (no gradient: argmax).
-fn accuracy(logits: [N, K], y: i32[N]) -> f32 = mean(argmax(logits, axis = 1) == y)
+# Fraction of positions whose largest logit is the label (no gradient: argmax).
+fn accuracy(logits: [..., K], y: i32[...]) -> f32 = mean(argmax(logits, axis = -1) == y)
 
 # Mean squared error over the hidden patches only (the masked auto-encoder's loss).
 # Images are g x g patches of p x p pixels; m: [N, g*g] is 1 for a patch that was seen, 0 hidden.

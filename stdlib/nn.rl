@@ -1,8 +1,8 @@
 # std.nn — layers and activation functions, written in .rl so autodiff covers them like user code.
 #
-# Reductions drop the axis they reduce (numpy's rule), and a reshape can only name dims it knows,
-# so the functions that normalise along an axis (softmax, log_softmax, l2_normalize, layer_norm)
-# work on rows of a 2-D tensor [N, K]: N examples, K features. Element-wise ones take any shape.
+# The functions that normalise along an axis (softmax, log_softmax, l2_normalize, layer_norm) work
+# on the last axis of any shape [..., K]: a reduction with `keepdims = true` keeps that axis with
+# size 1, so the result broadcasts back against x. Element-wise ones take any shape.
 
 # Affine layer: x @ w + b over the last axis; w Glorot-uniform, b zeros.
 layer dense(x: [..., I], n: int) -> [..., n] {
@@ -23,27 +23,26 @@ layer embedding(ids: i32[...], n: int, dim: int) -> [..., dim] {
     return e[ids]
 }
 
-# Layer normalisation of each row: (x - mean) / sqrt(var + eps) * g + b, g ones, b zeros.
-layer layer_norm(x: [N, D], eps = 1e-5) -> [N, D] {
+# Layer normalisation over the last axis: (x - mean) / sqrt(var + eps) * g + b, g ones, b zeros.
+layer layer_norm(x: [..., D], eps = 1e-5) -> [..., D] {
     param g: [D] = ones
     param b: [D] = zeros
-    xc = x - reshape(mean(x, axis = 1), [N, 1])
-    var = reshape(mean(xc * xc, axis = 1), [N, 1])
+    xc = x - mean(x, axis = -1, keepdims = true)
+    var = mean(xc * xc, axis = -1, keepdims = true)
     return xc / sqrt(var + eps) * g + b
 }
 
-# softmax over each row: exp(x - max) / sum(exp(x - max)); subtracting the row max keeps exp <= 1.
-fn softmax(x: [N, K]) -> [N, K] {
-    e = exp(x - reshape(max(x, axis = 1), [N, 1]))
-    return e / reshape(sum(e, axis = 1), [N, 1])
+# softmax over the last axis: exp(x - max) / sum(exp(x - max)); subtracting the max keeps exp <= 1.
+fn softmax(x: [..., K]) -> [..., K] {
+    e = exp(x - max(x, axis = -1, keepdims = true))
+    return e / sum(e, axis = -1, keepdims = true)
 }
 
-# log softmax over each row: x - logsumexp(x); the built-in logsumexp subtracts the max first.
-fn log_softmax(x: [N, K]) -> [N, K] = x - reshape(logsumexp(x, axis = 1), [N, 1])
+# log softmax over the last axis: x - logsumexp(x); the built-in logsumexp subtracts the max first.
+fn log_softmax(x: [..., K]) -> [..., K] = x - logsumexp(x, axis = -1, keepdims = true)
 
-# Each row scaled to unit Euclidean length: x / sqrt(sum(x^2) + eps).
-fn l2_normalize(x: [N, D], eps = 1e-12) -> [N, D] =
-    x / reshape(sqrt(sum(x * x, axis = 1) + eps), [N, 1])
+# Each vector along the last axis scaled to unit Euclidean length: x / sqrt(sum(x^2) + eps).
+fn l2_normalize(x: [..., D], eps = 1e-12) -> [..., D] = x / sqrt(sum(x * x, axis = -1, keepdims = true) + eps)
 
 # log(sigmoid(x)) = min(x, 0) - log(1 + exp(-|x|)): exp never overflows, log never sees 0.
 fn log_sigmoid(x: [...]) -> [...] = min(x, 0) - log(1 + exp(-abs(x)))

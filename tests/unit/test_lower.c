@@ -349,6 +349,37 @@ static void test_interpreted_value(void **state) {
     fx_free(fx);
 }
 
+/* keepdims keeps a reduced axis with size 1 so the result broadcasts back. With x =
+ * [[1, 5, 2], [4, 0, 3]]: x - max(x, axis = -1) = [[-4, 0, -3], [0, -4, -1]] sums to -12;
+ * argmax of everything is the flat index 1, shaped [1, 1]; mean(x, axis = 0) = [[2.5, 2.5,
+ * 2.5]] and sum(x * it) = 2.5 * 15 = 37.5. loss = -12 * w + 1 + 37.5 with w = 1. */
+static void test_keepdims_value(void **state) {
+    Fixture *fx = fx_new();
+    IrProgram *ir = lower_text(fx,
+        "dataset d {\n"
+        "    x: [3] = csv(\"p.csv\", columns = 3)\n"
+        "}\n"
+        "train s {\n"
+        "    data: d\n"
+        "    param w: f32 = 1\n"
+        "    a = x - max(x, axis = -1, keepdims = true)\n"
+        "    b = float(argmax(x, keepdims = true))\n"
+        "    minimize sum(a) * w + sum(b) + sum(x * mean(x, axis = 0, keepdims = true))\n"
+        "}\n");
+    assert_non_null(ir);
+    const IrGraph *g = stage(ir, "s")->forward;
+    double w[1] = {1};
+    double *params[1] = {w};
+    float x[6] = {1, 5, 2, 4, 0, 3};
+    void *inputs[1] = {x};
+    InterpRun r = {.g = g, .B = 2, .params_f64 = params, .inputs = inputs};
+    assert_true(interp_run(&r));
+    assert_non_null(r.v[g->loss]);
+    assert_true(fabs(r.v[g->loss][0] - 26.5) < 1e-6);
+    interp_run_free(&r);
+    fx_free(fx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_param_names),
@@ -358,6 +389,7 @@ int main(void) {
         cmocka_unit_test(test_random_streams),
         cmocka_unit_test(test_bad_minimize),
         cmocka_unit_test(test_interpreted_value),
+        cmocka_unit_test(test_keepdims_value),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -116,7 +116,10 @@ typedef struct PropEntry {
     int64_t value;
 } PropEntry;
 
-enum { LOWER_MAX_DEPTH = 64 };
+/* Inlining is exponential in the worst case (each function calling the one below
+ * twice): a stage stops with an error past these, far above any real model
+ * (the examples inline under 100 calls into under 400 nodes). */
+enum { LOWER_MAX_DEPTH = 64, LOWER_MAX_CALLS = 50000, LOWER_MAX_NODES = 200000 };
 
 typedef struct Lower {
     Arena *a;
@@ -133,6 +136,8 @@ typedef struct Lower {
     const IrStage *settings;
     int streams;              /* RNG streams handed out: one per random node */
     int sized;                /* nodes [0, sized) of g have passed check_sizes */
+    int inlined;              /* calls inlined into g so far */
+    bool too_big;             /* g passed LOWER_MAX_CALLS or LOWER_MAX_NODES (reported) */
     int depth;
     struct {
         Span at;
@@ -143,8 +148,15 @@ typedef struct Lower {
 /* After an error inside an inlined body, where each enclosing call was made,
  * innermost first: an error in a library function leads back to the user's code. */
 static void call_trail(Lower *L) {
-    for (int i = L->depth - 1; i >= 0; i--)
+    int n = L->depth;
+    for (int i = n - 1; i >= 0; i--) {
+        if (n > 4 && i == n - 4) {   /* a deep trail: the three innermost, then the outermost */
+            diag_note(L->d, L->calls[0].at, "in this call of `%s` (%d calls between)", L->calls[0].fn->name,
+                      n - 4);
+            return;
+        }
         diag_note(L->d, L->calls[i].at, "in this call of `%s`", L->calls[i].fn->name);
+    }
 }
 
 static Val lower_expr(Lower *L, Frame *f, const Expr *e);
@@ -879,6 +891,15 @@ static int param_index(const Item *fn, const char *name) {
 }
 
 static Val inline_call(Lower *L, Frame *caller, const Item *fn, const Expr *call) {
+    if (L->too_big) return v_none();
+    if (++L->inlined > LOWER_MAX_CALLS || L->g->nodes.len > LOWER_MAX_NODES) {
+        diag_error(L->d, call->span,
+                   "stage `%s` is too large: its calls inline into more than %d calls or %d operations",
+                   L->stage->name, LOWER_MAX_CALLS, LOWER_MAX_NODES);
+        call_trail(L);
+        L->too_big = true;
+        return v_none();
+    }
     if (L->depth >= LOWER_MAX_DEPTH) {
         diag_error(L->d, call->span, "calls nest more than %d deep here", LOWER_MAX_DEPTH);
         return v_none();
@@ -1602,6 +1623,8 @@ static void lower_stage(Lower *L, const Item *st) {
     Namer namer = {.prefix = st->name, .component = st->name};
     Frame f = {.namer = &namer};
     L->sized = 0;
+    L->inlined = 0;
+    L->too_big = false;
     if (s.dataset) lower_body(L, &f, st);
     check_sizes(L);
     L->g->n_forward = L->g->nodes.len;

@@ -20,6 +20,7 @@
  * Environment (for bug hunts; the default is the fixed regression set):
  *   RLC_FUZZ_CASES=N   mutants per seed file (default CASES, fewer under ASan)
  *   RLC_FUZZ_SEED=S    generator seed (default 1)
+ *   RLC_FUZZ_EMIT_EVERY=N  cg_emit every N-th mutant (default EMIT_EVERY)
  *   RLC_FUZZ_ONLY=K    run only mutant number K and print it
  *   RLC_FUZZ_SAVE=DIR  campaign mode: each mutant in a child process; the ones
  *                      that crash, hang or break a rule are saved to DIR and
@@ -43,6 +44,7 @@
 #include "driver.h"
 #include "kernel.h"
 #include "lower.h"
+#include "sema.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define FUZZ_SANITIZED 1
@@ -660,6 +662,8 @@ static void test_mutants(void **state) {
     const char *only = getenv("RLC_FUZZ_ONLY");
     uint64_t total = only ? strtoull(only, NULL, 10) + 1 : per_seed * (uint64_t)n_order;
     const char *save = getenv("RLC_FUZZ_SAVE");
+    uint64_t emit_every = env_u64("RLC_FUZZ_EMIT_EVERY", EMIT_EVERY);
+    if (!emit_every) emit_every = 1;
     signal(SIGALRM, on_alarm);
 
     Stats st = {0};
@@ -668,7 +672,7 @@ static void test_mutants(void **state) {
         current_case = (sig_atomic_t)k;
         Text t = make_mutant(seed, k);
         write_file(mutant_path, &t);
-        bool emit = k % EMIT_EVERY == 0 || only;
+        bool emit = k % emit_every == 0 || only;
         failure[0] = '\0';
         if (only) {
             fprintf(stderr, "--- mutant %llu of %s:\n%s\n---\n", (unsigned long long)k,
@@ -758,8 +762,94 @@ static void test_mutants(void **state) {
     if (!only) assert_true(st.front_ok > 0 && st.lowered > 0 && st.emitted > 0);
 }
 
+/* ---------------------------------------------------------- hostile files */
+
+/* The front end on path: the number of errors; the first message contains
+ * `want` (when not NULL), and every diagnostic passes check_diags, except that
+ * a main file that cannot be read has no place in it to point at. */
+static int front_errors(const char *path, const char *want) {
+    Compilation c;
+    driver_init(&c);
+    failure[0] = '\0';
+    bool parsed = driver_parse(&c, path), read = c.program.modules.len > 0;
+    if (parsed) sema_run(&c.program);
+    check_diags(&c.diags);
+    if (failure[0] && (read || !strstr(failure, "error without a span"))) fail_msg("%s: %s", path, failure);
+    if (want) {
+        assert_true(c.diags.items.len > 0);
+        if (!strstr(c.diags.items.items[0].msg, want))
+            fail_msg("%s: expected \"%s\" in: %s", path, want, c.diags.items.items[0].msg);
+    }
+    int errors = c.diags.errors;
+    driver_free(&c);
+    return errors;
+}
+
+static void write_bytes(const char *path, const void *data, size_t n) {
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, n, f), n);
+    fclose(f);
+}
+
+/* Files no one would write on purpose: each is an error with a place, or clean. */
+static void test_hostile_files(void **state) {
+    (void)state;
+    char dir[] = "/tmp/rlc_hostile_XXXXXX", path[300];
+    assert_non_null(mkdtemp(dir));
+
+    snprintf(path, sizeof path, "%s/empty.rl", dir);
+    write_bytes(path, "", 0);
+    assert_int_equal(front_errors(path, NULL), 0);
+
+    snprintf(path, sizeof path, "%s/folder.rl", dir);   /* a directory opens but does not read */
+    assert_int_equal(mkdir(path, 0700), 0);
+    assert_int_equal(front_errors(path, "Is a directory"), 1);
+    char use[300];
+    snprintf(use, sizeof use, "%s/use_folder.rl", dir);
+    write_bytes(use, "use \"folder.rl\"\n", 15);
+    assert_int_equal(front_errors(use, "Is a directory"), 1);
+    rmdir(path);
+
+    size_t big = (1u << 20) + 1;                          /* past AST_MAX_SOURCE */
+    char *bytes = calloc(big, 1);
+    memset(bytes, '#', big);
+    snprintf(path, sizeof path, "%s/big.rl", dir);
+    write_bytes(path, bytes, big);
+    assert_int_equal(front_errors(path, "too large to compile"), 1);
+    assert_int_equal(front_errors("/dev/zero", "too large to compile"), 1);
+
+    snprintf(path, sizeof path, "%s/nul.rl", dir);        /* NUL bytes, then binary noise */
+    memset(bytes, 0, 4096);
+    write_bytes(path, bytes, 4096);
+    assert_true(front_errors(path, "unexpected byte 0x00") >= 1);
+    rng_state = 42;
+    for (size_t i = 0; i < 65536; i++) bytes[i] = (char)rnd(256);
+    write_bytes(path, bytes, 65536);
+    assert_true(front_errors(path, NULL) >= 1);
+
+    snprintf(path, sizeof path, "%s/deep.rl", dir);       /* brackets nested 100000 deep */
+    size_t n = 0;
+    n += (size_t)sprintf(bytes, "fn f(x: [N]) -> [N] = ");
+    for (int i = 0; i < 100000; i++) bytes[n++] = '(';
+    bytes[n++] = 'x';
+    for (int i = 0; i < 100000; i++) bytes[n++] = ')';
+    write_bytes(path, bytes, n);
+    assert_true(front_errors(path, "nested too deeply") >= 1);
+
+    snprintf(path, sizeof path, "%s/self.rl", dir);       /* a file that uses itself: one module */
+    write_bytes(path, "use \"self.rl\"\nconst A = 1\nconst C = A\n", 38);
+    assert_int_equal(front_errors(path, NULL), 0);
+
+    free(bytes);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hostile_files),
         cmocka_unit_test(test_mutants),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1211,6 +1211,11 @@ static void check_sizes(Lower *L) {
                    sb.data, (long long)IR_MAX_NUMEL, k == 2 ? " (at this stage's batch size)" : "");
         sb_free(&sb);
         call_trail(L);
+        for (int i = 0; k == 2 && i < L->stage->body.len; i++) {
+            const Stmt *t = L->stage->body.items[i];
+            if (t->kind == ST_SETTING && strcmp(t->names.items[0], "batch") == 0)
+                diag_note(L->d, t->value->span, "the batch size, %lld, is set here", (long long)Bs[2]);
+        }
         L->sized = L->g->nodes.len;
         return;
     }

@@ -4,6 +4,7 @@
  * rt_run_program (runtime/trainer.c) runs.
  */
 #include "backend.h"
+#include "present.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -18,22 +19,25 @@ static double now_seconds(void) {
 
 /* ------------------------------------------------------------ the step */
 
+/* Books one step that ran from t0 to t1. */
+static void count_step(BackendStage *s, const rt_step_ctx *ctx, double t0, double t1) {
+    s->step_seconds += t1 - t0;
+    s->steps++;
+    s->rows += ctx->B;
+}
+
 static void step_compiled(void *user, rt_step_ctx *ctx) {
     BackendStage *s = user;
     double t0 = now_seconds();
     s->fn(ctx);
-    s->step_seconds += now_seconds() - t0;
-    s->steps++;
-    s->rows += ctx->B;
+    count_step(s, ctx, t0, now_seconds());
 }
 
 static void step_interpreted(void *user, rt_step_ctx *ctx) {
     BackendStage *s = user;
     double t0 = now_seconds();
     if (!interp_step(s->ir->graph, ctx) && ctx->loss) *ctx->loss = NAN; /* out of memory */
-    s->step_seconds += now_seconds() - t0;
-    s->steps++;
-    s->rows += ctx->B;
+    count_step(s, ctx, t0, now_seconds());
 }
 
 static size_t workspace_bytes(void *user, int64_t B) {
@@ -155,18 +159,22 @@ static void describe_stage(Backend *b, int i) {
         .step = b->interp ? step_interpreted : step_compiled,
         .workspace_bytes = workspace_bytes,
         .explain_nonfinite = explain_nonfinite,
+        .at_end = present_wanted(st) ? present_stage_end : NULL,
     };
 }
 
 /* --------------------------------------------------------------- compile */
 
-bool be_compile(Backend *b, Arena *a, const IrProgram *ir, bool interp, StrBuf *why) {
+/* plan: fuse every stage; jit: also compile it (plan implied). Neither: the
+ * reference interpreter runs the steps. */
+static bool prepare(Backend *b, Arena *a, const IrProgram *ir, bool plan, bool jit, StrBuf *why) {
+    bool interp = !plan && !jit;
     *b = (Backend){.arena = a, .ir = ir, .interp = interp};
     int n = ir->stages.len;
     b->stages = arena_alloc(a, sizeof *b->stages * (size_t)(n + 1));
     b->rt_stages = arena_alloc(a, sizeof *b->rt_stages * (size_t)(n + 1));
     double t0 = now_seconds();
-    if (!interp) {
+    if (jit) {
         b->jit = jit_new(why);
         if (!b->jit) return false;
     }
@@ -176,6 +184,8 @@ bool be_compile(Backend *b, Arena *a, const IrProgram *ir, bool interp, StrBuf *
         if (!interp) {
             s->plan = fuse_plan(a, s->ir->graph, why);
             if (!s->plan) return false;
+        }
+        if (jit) {
             char *fname = arena_printf(a, "rlc_step_%d", i);
             LLVMModuleRef m = cg_emit(s->plan, jit_context(b->jit), fname, why);
             if (!m) return false;
@@ -196,6 +206,14 @@ bool be_compile(Backend *b, Arena *a, const IrProgram *ir, bool interp, StrBuf *
         .stages = b->rt_stages,
     };
     return true;
+}
+
+bool be_compile(Backend *b, Arena *a, const IrProgram *ir, bool interp, StrBuf *why) {
+    return prepare(b, a, ir, !interp, !interp, why);
+}
+
+bool be_plan(Backend *b, Arena *a, const IrProgram *ir, StrBuf *why) {
+    return prepare(b, a, ir, true, false, why);
 }
 
 void be_free(Backend *b) {

@@ -1408,6 +1408,8 @@ static const SettingSpec settings[] = {
     {"data", false}, {"batch", false}, {"load", false}, {"limit", false},
     {"epochs", true}, {"steps", true}, {"optimizer", true}, {"schedule", true},
     {"seed", true}, {"freeze", true}, {"save", true}, {"validate", true},
+    {"show", false}, {"show_width", false}, {"show_count", false}, {"codes", false},
+    {"labels", false}, {"vectors", false}, {"embedding", false}, {"neighbours", false},
 };
 
 /* A call-like setting value: `adam(lr = 1e-3)` or a bare `constant`. */
@@ -1457,6 +1459,13 @@ static void check_named_call(Checker *c, Expr *v, const char *what, const char *
         diag_error(c->d, v->span, "optimizer `%s` needs a learning rate: %s(lr = ...)", callee->str, callee->str);
 }
 
+/* The statement that gave setting `name`, or NULL (seen[] follows settings[]). */
+static Stmt *setting_seen(Stmt *const *seen, const char *name) {
+    for (size_t j = 0; j < sizeof settings / sizeof *settings; j++)
+        if (!strcmp(settings[j].name, name)) return seen[j];
+    return NULL;
+}
+
 static void check_settings(Checker *c, Item *st) {
     Stmt *seen[sizeof settings / sizeof *settings] = {0};
     bool train = st->stage_kind == STAGE_TRAIN;
@@ -1494,14 +1503,31 @@ static void check_settings(Checker *c, Item *st) {
         seen[k] = s;
         Expr *v = s->value;
         if (!strcmp(name, "batch") || !strcmp(name, "epochs") || !strcmp(name, "steps") ||
-            !strcmp(name, "limit") || !strcmp(name, "seed")) {
+            !strcmp(name, "limit") || !strcmp(name, "seed") || !strcmp(name, "show_width") ||
+            !strcmp(name, "show_count")) {
             Type *t = check_expr(c, v);
             long n;
             if (t->kind == TY_ERROR) continue;
             if (!is_int_value(t, &n) || n < 0 || (n == 0 && strcmp(name, "seed") != 0))
                 diag_error(c->d, v->span, "`%s` must be a %s integer, not %s", name,
                            strcmp(name, "seed") ? "positive" : "non-negative", span_text(c, v->span));
-        } else if (!strcmp(name, "load") || !strcmp(name, "save")) {
+        } else if (!strcmp(name, "show") || !strcmp(name, "neighbours")) {
+            /* show: bindings by name (lowering finds them); neighbours: words in quotes */
+            ExprKind want = !strcmp(name, "show") ? EX_NAME : EX_STR;
+            int n = v->kind == EX_LIST ? v->args.len : 1;
+            for (int j = 0; j < n; j++) {
+                Expr *x = v->kind == EX_LIST ? v->args.items[j].value : v;
+                if (x->kind != want)
+                    diag_error(c->d, x->span, "`%s` lists %s", name,
+                               want == EX_NAME ? "bindings of the stage by name" : "words in quotes");
+            }
+        } else if (!strcmp(name, "codes") || !strcmp(name, "labels")) {
+            if (v->kind != EX_NAME) diag_error(c->d, v->span, "`%s` names a binding of the stage", name);
+        } else if (!strcmp(name, "embedding")) {
+            if (v->kind != EX_NAME ||
+                (v->ref == REF_FUNC && v->item->role != ROLE_ENCODER && v->item->role != ROLE_DECODER))
+                diag_error(c->d, v->span, "`embedding` names the encoder or decoder that holds the table");
+        } else if (!strcmp(name, "load") || !strcmp(name, "save") || !strcmp(name, "vectors")) {
             if (v->kind != EX_STR) diag_error(c->d, v->span, "`%s` takes a file name in quotes", name);
         } else if (!strcmp(name, "optimizer")) {
             static const char *const names[] = {"sgd", "adam", "adamw"};
@@ -1534,6 +1560,15 @@ static void check_settings(Checker *c, Item *st) {
         }
     }
     if (!seen[0] && !st->data) diag_error(c->d, st->name_span, "stage `%s` needs a `data:` setting", st->name);
+    /* settings that only mean something beside another one */
+    static const char *const needs[][2] = {{"labels", "codes"},          {"show_width", "show"},
+                                           {"show_count", "show"},       {"vectors", "embedding"},
+                                           {"neighbours", "embedding"}};
+    for (size_t j = 0; j < sizeof needs / sizeof *needs; j++) {
+        const Stmt *with = setting_seen(seen, needs[j][0]);
+        if (with && !setting_seen(seen, needs[j][1]))
+            diag_error(c->d, with->span, "`%s` goes with `%s`", needs[j][0], needs[j][1]);
+    }
     if (seen[4] && seen[5]) {
         diag_error(c->d, seen[5]->span, "give `epochs` or `steps`, not both");
         diag_note(c->d, seen[4]->span, "`epochs` given here");

@@ -7,11 +7,14 @@
  */
 #include "driver.h"
 
+#include <errno.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "aot.h"
 #include "backend.h"
+#include "interp.h"
 #include "lower.h"
 #include "sema.h"
 
@@ -67,9 +70,21 @@ int driver_dump_ast(const char *path, FILE *out, FILE *err) {
     return ok ? 0 : 1;
 }
 
+/* The dims read from the data during lowering, for `rlc build` to check again
+ * when the trainer starts. */
+typedef struct DataDim {
+    const char *dataset, *property;
+    int64_t value;
+} DataDim;
+typedef struct DataDims {
+    Arena *arena;
+    Vec(DataDim) dims;
+} DataDims;
+
 /* `brown.vocab` and the like: load the dataset the way the runtime will and ask it. */
 static bool dataset_dim_from_data(void *ctx, const rt_dataset_spec *spec, const char *property,
                                   int64_t *value, char *why, size_t why_len) {
+    DataDims *rec = ctx;
     rt_error err = {0};
     rt_dataset *ds = rt_dataset_load(spec, &err);
     if (!ds) {
@@ -79,13 +94,20 @@ static bool dataset_dim_from_data(void *ctx, const rt_dataset_spec *spec, const 
     bool ok = rt_dataset_property(ds, property, value);
     if (!ok) snprintf(why, why_len, "dataset `%s` has no property `%s`", spec->name, property);
     rt_dataset_free(ds);
+    if (ok && rec)
+        vec_push(rec->arena, &rec->dims,
+                 ((DataDim){arena_strdup(rec->arena, spec->name), arena_strdup(rec->arena, property), *value}));
     return ok;
 }
 
-IrProgram *driver_lower(Compilation *c, const char *path) {
+static IrProgram *lower_recording(Compilation *c, const char *path, DataDims *rec) {
     if (!driver_front(c, path)) return NULL;
-    LowerOptions o = {.dataset_dim = dataset_dim_from_data};
+    LowerOptions o = {.dataset_dim = dataset_dim_from_data, .dataset_dim_ctx = rec};
     return lower_program(&c->program, &c->diags, &o);
+}
+
+IrProgram *driver_lower(Compilation *c, const char *path) {
+    return lower_recording(c, path, NULL);
 }
 
 int driver_dump_ir(const char *path, bool grad, bool raw, const char *stage, FILE *out, FILE *err) {
@@ -169,25 +191,31 @@ int driver_run(const char *path, const RunOptions *o, FILE *out, FILE *err) {
     clock_gettime(CLOCK_MONOTONIC, &t1);
     be.prog.hash = be_program_hash(&c.program);
     if (!o->quiet)
-        fprintf(out, "compiled %s in %.0f ms (%s)\n", path,
+        fprintf(out, "compile: %.1f ms (parse to ready, %s)\n",
                 1e3 * ((double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec)),
                 o->interp ? "reference interpreter" : "LLVM JIT");
+    FILE *step_log = NULL;
+    if (o->step_log && !(step_log = fopen(o->step_log, "w"))) {
+        fprintf(err, "%s: error: cannot write %s: %s\n", path, o->step_log, strerror(errno));
+        goto done;
+    }
     rt_run_options ro = {
         .stage = o->stage,
         .epochs = o->epochs,
+        .steps = o->steps,
+        .limit = o->limit,
         .threads = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN),
         .override_seed = o->override_seed,
         .seed = o->seed,
         .quiet = o->quiet,
         .out = out,
+        .step_log = step_log,
     };
     rt_error rerr = {0};
     bool ok = rt_run_program(&be.prog, &ro, &rerr);
-    for (int i = 0; i < ir->stages.len; i++) {
-        const BackendStage *s = &be.stages[i];
-        if (s->steps == 0 || !s->ir->is_train) continue;
-        fprintf(out, "%s: %lld steps, %.4f ms/step\n", s->ir->name, (long long)s->steps,
-                1e3 * s->step_seconds / (double)s->steps);
+    if (step_log && fclose(step_log) != 0 && ok) {
+        rt_fail(&rerr, "cannot write %s: %s", o->step_log, strerror(errno));
+        ok = false;
     }
     if (!ok) fprintf(err, "%s: error: %s\n", path, rerr.msg);
     status = ok ? 0 : 1;
@@ -196,4 +224,92 @@ done:
     sb_free(&why);
     driver_free(&c);
     return status;
+}
+
+int driver_build(const char *path, const BuildOptions *o, FILE *out, FILE *err) {
+    Compilation c;
+    driver_init(&c);
+    DataDims rec = {.arena = &c.arena};
+    IrProgram *ir = lower_recording(&c, path, &rec);
+    diag_print(&c.diags, err);
+    if (!ir) {
+        driver_free(&c);
+        return 1;
+    }
+    Backend be;
+    StrBuf why = {0};
+    bool ok = be_plan(&be, &c.arena, ir, &why);
+    if (ok) {
+        be.prog.hash = be_program_hash(&c.program);
+        rt_dim_check *checks = arena_alloc(&c.arena, sizeof *checks * (size_t)(rec.dims.len + 1));
+        int n = 0;
+        for (int i = 0; i < rec.dims.len; i++) {
+            const DataDim *d = &rec.dims.items[i];
+            for (int k = 0; k < ir->datasets.len; k++)
+                if (strcmp(ir->datasets.items[k]->name, d->dataset) == 0)
+                    checks[n++] = (rt_dim_check){.dataset = k, .property = d->property, .value = d->value};
+        }
+        AotOptions ao = {.output = o->output, .target = o->target, .cpu = o->cpu, .features = o->features};
+        ok = aot_build(&be, checks, n, &ao, &why);
+    }
+    if (ok && !o->quiet) fprintf(out, "built %s from %s\n", o->output, path);
+    if (!ok) fprintf(err, "%s: error: %s\n", path, why.data ? why.data : "the back end failed");
+    be_free(&be);
+    sb_free(&why);
+    driver_free(&c);
+    return ok ? 0 : 1;
+}
+
+GradcheckOptions driver_gradcheck_defaults(void) {
+    return (GradcheckOptions){.batch = 4, .small_dims = 6, .seed = 1, .tolerance = 1e-4};
+}
+
+int driver_gradcheck(const char *path, const GradcheckOptions *o, FILE *out, FILE *err) {
+    Compilation c;
+    driver_init(&c);
+    IrProgram *ir = NULL;
+    if (driver_front(&c, path)) {
+        LowerOptions lo = {.small_dims = o->small_dims, .batch = o->batch};
+        ir = lower_program(&c.program, &c.diags, &lo);
+    }
+    diag_print(&c.diags, err);
+    if (!ir) {
+        driver_free(&c);
+        return 1;
+    }
+    bool pass = true, found = false;
+    int checked = 0;
+    StrBuf sb = {0};
+    for (int i = 0; i < ir->stages.len; i++) {
+        const IrStage *st = &ir->stages.items[i];
+        if (o->stage && strcmp(st->name, o->stage) != 0) continue;
+        found = true;
+        if (!st->is_train) {
+            sb_printf(&sb, "stage %s: eval stage, no gradients: skipped\n", st->name);
+            continue;
+        }
+        sb_printf(&sb, "stage %s (B = %lld):\n", st->name, (long long)st->batch);
+        StrBuf rep = {0};
+        pass &= ir_gradcheck(st->graph, st->batch, o->seed, o->tolerance, &rep);
+        checked++;
+        /* ir_gradcheck writes one line a param: indent them under their stage */
+        for (const char *line = rep.data; line && *line;) {
+            const char *nl = strchr(line, '\n');
+            int len = nl ? (int)(nl - line) : (int)strlen(line);
+            sb_printf(&sb, "  %.*s\n", len, line);
+            line += len + (nl != NULL);
+        }
+        sb_free(&rep);
+    }
+    if (sb.data) fputs(sb.data, out);
+    sb_free(&sb);
+    if (o->stage && !found) {
+        fprintf(err, "%s: error: no stage named `%s`\n", path, o->stage);
+        pass = false;
+    } else {
+        fprintf(out, "gradcheck: %d train stage%s, %s (tolerance %g)\n", checked,
+                checked == 1 ? "" : "s", pass ? "every gradient within tolerance" : "FAILED", o->tolerance);
+    }
+    driver_free(&c);
+    return pass ? 0 : 1;
 }

@@ -42,12 +42,42 @@ int driver_dump_backend(const char *path, bool llvm, const char *stage, FILE *ou
 typedef struct RunOptions {
     const char *stage;
     int64_t epochs;          /* > 0: overrides the epochs of train stages */
+    int64_t steps;           /* > 0: every train stage runs this many steps */
     int threads;             /* <= 0: every core */
+    int64_t limit;           /* > 0: at most this many examples per epoch in every stage */
     bool override_seed;
     uint64_t seed;
     bool interp;             /* every step through the reference interpreter */
     bool quiet;
+    const char *step_log;    /* --log-steps FILE: `STAGE STEP LOSS` per train step */
 } RunOptions;
 int driver_run(const char *path, const RunOptions *o, FILE *out, FILE *err);
+/* `rlc gradcheck FILE [--stage NAME] [--batch N] [--seed N] [--tolerance X]`. */
+typedef struct GradcheckOptions {
+    const char *stage;           /* NULL: every train stage */
+    int64_t batch;               /* the B every stage is lowered with */
+    int64_t small_dims;          /* every dataset property (`brown.vocab`): no data is read */
+    uint64_t seed;               /* inputs, params and sampled entries */
+    double tolerance;            /* the largest relative error that passes */
+} GradcheckOptions;
+
+/* The defaults: batch 4, dataset properties 6, seed 1, tolerance 1e-4
+ * (docs/ir.md, Gradient checks, says why). */
+GradcheckOptions driver_gradcheck_defaults(void);
+/* Lowers the program with o's batch and small dims (no data files needed) and
+ * runs ir_gradcheck on every train stage, or only o->stage; eval stages are
+ * named and skipped. Prints per stage and per trained param the worst relative
+ * error. Returns 0 when every one is within o->tolerance, 1 otherwise or on
+ * any compile error. */
+int driver_gradcheck(const char *path, const GradcheckOptions *o, FILE *out, FILE *err);
+
+/* `rlc build FILE [-o OUT] [--target T] [--cpu NAME] [--features LIST]`: a standalone trainer (aot.h). */
+typedef struct BuildOptions {
+    const char *output;
+    const char *target;          /* NULL: the host's triple (the only one accepted) */
+    const char *cpu, *features;  /* NULL: the host's */
+    bool quiet;
+} BuildOptions;
+int driver_build(const char *path, const BuildOptions *o, FILE *out, FILE *err);
 
 #endif

@@ -160,6 +160,39 @@ static bool mark_live(Fuser *f) {
     return true;
 }
 
+/* A gradient the optimizer can apply row by row: a scatter_add, or a sum of
+ * them (a table gathered in several places, e.g. skip-gram's context vectors
+ * read for the true and the negative words), each part read only by that sum. */
+static bool sparse_gradient(Fuser *f, int n) {
+    const IrNode *x = nd(f->g, n);
+    if (x->op == IR_SCATTER_ADD) return true;
+    if (x->op != IR_ADD) return false;
+    for (int i = 0; i < 2; i++) {
+        const IrNode *in = nd(f->g, x->in[i]);
+        if (f->uses[x->in[i]] != 1 || !ir_shape_eq(&in->shape, &x->shape) ||
+            !sparse_gradient(f, x->in[i]))
+            return false;
+    }
+    return true;
+}
+
+static void mark_sparse(Fuser *f, int n) {
+    f->st[n] = ST_IN_SPARSE;
+    const IrNode *x = nd(f->g, n);
+    if (x->op == IR_ADD)
+        for (int i = 0; i < 2; i++) mark_sparse(f, x->in[i]);
+}
+
+/* The scatter_adds of a sparse gradient, left to right (the interpreter's order). */
+static void sparse_parts(Fuser *f, int n, Kernel *k) {
+    const IrNode *x = nd(f->g, n);
+    if (x->op == IR_SCATTER_ADD) {
+        vec_push(f->a, &k->scatters, n);
+        return;
+    }
+    for (int i = 0; i < 2; i++) sparse_parts(f, x->in[i], k);
+}
+
 /* Decides each live node's fate, consumers (higher ids) before producers. */
 static bool decide(Fuser *f) {
     const IrGraph *g = f->g;
@@ -189,9 +222,9 @@ static bool decide(Fuser *f) {
             const IrNode *gr = nd(g, x->in[1]);
             if (!ir_shape_eq(&gr->shape, &p->shape))
                 return unsupported(f, n, "gradient shape differs from the parameter's");
-            if (gr->op == IR_SCATTER_ADD && f->uses[x->in[1]] == 1 && p->shape.rank >= 1) {
+            if (p->shape.rank >= 1 && f->uses[x->in[1]] == 1 && sparse_gradient(f, x->in[1])) {
                 f->sparse[n] = true;
-                f->st[x->in[1]] = ST_IN_SPARSE;
+                mark_sparse(f, x->in[1]);
             }
         } else if (!is_inlinable(x->op) || f->force_mem[n] || consumer_needs_mem[n] ||
                    (!is_cheap(x->op) &&
@@ -298,6 +331,7 @@ static void build_kernels(Fuser *f) {
     for (int n = 0; n < g->nodes.len; n++) {
         if (f->st[n] != ST_UPDATE) continue;
         Kernel k = make_kernel(f, n, f->sparse[n] ? K_SPARSE_UPDATE : K_UPDATE);
+        if (f->sparse[n]) sparse_parts(f, nd(g, n)->in[1], &k);
         if (k.kind == K_UPDATE && reads_updated_param(f, &k)) {
             /* Compute the gradient first, with the other kernels. */
             int gr = nd(g, n)->in[1];
@@ -401,16 +435,26 @@ static void plan_buffers(Fuser *f) {
     for (int i = 0; i < p->kernels.len; i++) {
         Kernel *k = &p->kernels.items[i];
         if (k->kind != K_SPARSE_UPDATE) continue;
-        const IrNode *s = nd(g, nd(g, k->root)->in[1]);
-        const IrShape *ts = &s->shape;
+        const IrShape *ts = &nd(g, nd(g, k->root)->in[1])->shape;
         int64_t width = 1;
         for (int d = 1; d < ts->rank; d++) width *= ts->d[d].c;
         int64_t per_row = (int64_t)(rt_rows_scratch_bytes(2, width) - rt_rows_scratch_bytes(1, width));
         int64_t fixed = (int64_t)rt_rows_scratch_bytes(0, width);
-        int64_t poly[3];
-        numel_poly(&nd(g, s->in[0])->shape, poly);
-        KSize need = ksize_scaled(poly, per_row, fixed);
+        int64_t rows[3] = {0};
+        for (int j = 0; j < k->scatters.len; j++) {
+            int64_t poly[3];
+            numel_poly(&nd(g, nd(g, k->scatters.items[j])->in[0])->shape, poly);
+            for (int c = 0; c < 3; c++) rows[c] += poly[c];
+        }
+        KSize need = ksize_scaled(rows, per_row, fixed);
         k->scratch_offset = end;
+        if (k->scatters.len > 1) {
+            /* Several scatters: their indices and rows are first copied end to end. */
+            k->cat_idx_offset = ksize_add(end, need);
+            need = ksize_add(need, ksize_scaled(rows, 4, 0));
+            k->cat_rows_offset = ksize_add(end, need);
+            need = ksize_add(need, ksize_scaled(rows, 4 * width, 0));
+        }
         k->scratch_size = need;
         for (int c = 0; c < 3; c++)
             if (need.c[c] > scratch.c[c]) scratch.c[c] = need.c[c];

@@ -43,40 +43,6 @@ static const IrNode *node_at(const Ev *e, int id) { return &e->g->nodes.items[id
 static Dims dims(const Ev *e, int id) { return dims_of(&node_at(e, id)->shape, e->B); }
 static const double *val(const Ev *e, const IrNode *n, int k) { return e->r->v[n->in[k]]; }
 
-static double unary(IrOp op, double x) {
-    switch (op) {
-    case IR_NEG: return -x;
-    case IR_EXP: return exp(x);
-    case IR_LOG: return log(x);
-    case IR_SQRT: return sqrt(x);
-    case IR_ABS: return fabs(x);
-    case IR_SIGN: return (x > 0) - (x < 0);
-    case IR_TANH: return tanh(x);
-    case IR_SIGMOID: return 1.0 / (1.0 + exp(-x));
-    case IR_RELU: return x > 0 ? x : 0.0;
-    default: return x; /* float(), stop_gradient */
-    }
-}
-
-static double binary(IrOp op, double x, double y) {
-    switch (op) {
-    case IR_ADD: return x + y;
-    case IR_SUB: return x - y;
-    case IR_MUL: return x * y;
-    case IR_DIV: return x / y;
-    case IR_POW: return pow(x, y);
-    case IR_MAX: return x > y ? x : y;
-    case IR_MIN: return x < y ? x : y;
-    case IR_EQ: return x == y;
-    case IR_NE: return x != y;
-    case IR_LT: return x < y;
-    case IR_LE: return x <= y;
-    case IR_GT: return x > y;
-    case IR_GE: return x >= y;
-    default: return NAN;
-    }
-}
-
 static const int rand_kind[IR_OP_COUNT] = {
     [IR_BERNOULLI] = RT_RAND_BERNOULLI, [IR_NORMAL] = RT_RAND_NORMAL,
     [IR_UNIFORM] = RT_RAND_UNIFORM,     [IR_RANDINT] = RT_RAND_RANDINT,
@@ -148,6 +114,10 @@ static bool eval_reduce(Ev *e, const IrNode *n, double *out, const Dims *od) {
     return true;
 }
 
+/* Each output element accumulates its K products in order k = 0, 1, ... in
+ * double. Without trans_b the loop runs i, k, j so both B and the output are
+ * read along rows (a column walk of a [784, 512] B misses the cache on every
+ * element); the order each element sums in is the same either way. */
 static void eval_matmul(Ev *e, const IrNode *n, double *out) {
     Dims ad = dims(e, n->in[0]), bd = dims(e, n->in[1]), od = dims_of(&n->shape, e->B);
     const double *A = val(e, n, 0), *Bm = val(e, n, 1);
@@ -155,18 +125,27 @@ static void eval_matmul(Ev *e, const IrNode *n, double *out) {
     int64_t G = r == 3 ? od.d[0] : 1, M = od.d[r - 2], N = od.d[r - 1];
     int64_t K = n->trans_a ? ad.d[r - 2] : ad.d[r - 1];
     int64_t as = ad.d[r - 2] * ad.d[r - 1], bs = bd.d[r - 2] * bd.d[r - 1];
+    /* op(A)[i, k] is at a[i*ai + k*ak] */
+    int64_t ai = n->trans_a ? 1 : K, ak = n->trans_a ? M : 1;
     for (int64_t gi = 0; gi < G; gi++) {
         const double *a = A + gi * as, *b = Bm + gi * bs;
-        for (int64_t i = 0; i < M; i++)
-            for (int64_t j = 0; j < N; j++) {
-                double s = 0;
-                for (int64_t k = 0; k < K; k++) {
-                    double av = n->trans_a ? a[k * M + i] : a[i * K + k];
-                    double bv = n->trans_b ? b[j * K + k] : b[k * N + j];
-                    s += av * bv;
+        for (int64_t i = 0; i < M; i++) {
+            double *o = out + gi * M * N + i * N;
+            if (n->trans_b) {
+                for (int64_t j = 0; j < N; j++) {
+                    double s = 0;
+                    for (int64_t k = 0; k < K; k++) s += a[i * ai + k * ak] * b[j * K + k];
+                    o[j] = s;
                 }
-                out[gi * M * N + i * N + j] = s;
+                continue;
             }
+            for (int64_t j = 0; j < N; j++) o[j] = 0;
+            for (int64_t k = 0; k < K; k++) {
+                double av = a[i * ai + k * ak];
+                const double *brow = b + k * N;
+                for (int64_t j = 0; j < N; j++) o[j] += av * brow[j];
+            }
+        }
     }
 }
 
@@ -280,12 +259,12 @@ static bool eval_node(Ev *e, int id) {
         if (!eval_random(e, n, out, od.n)) return false;
         break;
     case IRC_UNARY:
-        for (int64_t i = 0; i < od.n; i++) out[i] = unary(n->op, x[i]);
+        for (int64_t i = 0; i < od.n; i++) out[i] = ir_eval_unary(n->op, x[i]);
         break;
     case IRC_BINARY: {
         bool i32 = n->dtype == IR_I32;
         for (int64_t i = 0; i < od.n; i++) {
-            out[i] = binary(n->op, x[i], y[i]);
+            out[i] = ir_eval_binary(n->op, x[i], y[i]);
             /* i32 arithmetic wraps like the compiled code's 32-bit integers */
             if (i32) out[i] = (double)(int32_t)(uint32_t)(int64_t)out[i];
         }
@@ -339,20 +318,48 @@ void interp_run_free(InterpRun *r) {
     r->v = NULL;
 }
 
-/* An embedding gradient that is one scatter_add is applied as a sparse row
+/* A gradient made of scatter_adds: one, or a sum of them (a table gathered in
+ * several places). */
+static bool is_rows_grad(const IrGraph *g, int id) {
+    const IrNode *x = &g->nodes.items[id];
+    if (x->op == IR_SCATTER_ADD) return true;
+    return x->op == IR_ADD && is_rows_grad(g, x->in[0]) && is_rows_grad(g, x->in[1]);
+}
+
+/* Appends the rows of the scatters under node id, left to right. */
+static void gather_rows(const IrGraph *g, int id, const InterpRun *r, int64_t B, int64_t width,
+                        int32_t *ri, float *gf, int64_t *at) {
+    const IrNode *x = &g->nodes.items[id];
+    if (x->op == IR_ADD) {
+        gather_rows(g, x->in[0], r, B, width, ri, gf, at);
+        gather_rows(g, x->in[1], r, B, width, ri, gf, at);
+        return;
+    }
+    int64_t n = ir_shape_numel(&g->nodes.items[x->in[0]].shape, B);
+    const double *idx = r->v[x->in[0]], *rows = r->v[x->in[1]];
+    for (int64_t i = 0; i < n; i++) ri[*at + i] = (int32_t)idx[i];
+    for (int64_t i = 0; i < n * width; i++) gf[*at * width + i] = (float)rows[i];
+    *at += n;
+}
+
+static int64_t count_rows(const IrGraph *g, int id, int64_t B) {
+    const IrNode *x = &g->nodes.items[id];
+    if (x->op == IR_ADD) return count_rows(g, x->in[0], B) + count_rows(g, x->in[1], B);
+    return ir_shape_numel(&g->nodes.items[x->in[0]].shape, B);
+}
+
+/* An embedding gradient (scatter_adds, summed) is applied as a sparse row
  * update (lazy Adam: rows the batch did not read keep their m and v), as the
  * compiled step does; duplicate rows are summed by the runtime. */
 static bool apply_rows(const IrGraph *g, const IrNode *u, const InterpRun *r, rt_step_ctx *ctx) {
-    const IrNode *sc = &g->nodes.items[u->in[1]];
-    const IrShape *ts = &sc->shape;
+    const IrShape *ts = &g->nodes.items[u->in[1]].shape;
     int64_t V = ts->d[0].c, width = V ? ir_shape_numel(ts, ctx->B) / V : 0;
-    int64_t n_rows = ir_shape_numel(&g->nodes.items[sc->in[0]].shape, ctx->B);
-    const double *idx = r->v[sc->in[0]], *rows = r->v[sc->in[1]];
+    int64_t n_rows = count_rows(g, u->in[1], ctx->B);
     int32_t *ri = malloc(sizeof(int32_t) * (size_t)(n_rows + 1));
     float *gf = malloc(sizeof(float) * (size_t)(n_rows * width + 1));
     bool ok = ri && gf;
-    for (int64_t i = 0; ok && i < n_rows; i++) ri[i] = (int32_t)idx[i];
-    for (int64_t i = 0; ok && i < n_rows * width; i++) gf[i] = (float)rows[i];
+    int64_t at = 0;
+    if (ok) gather_rows(g, u->in[1], r, ctx->B, width, ri, gf, &at);
     const IrOptim *o = &g->optim;
     float *param = ctx->params[u->index];
     float *st = ctx->opt_state ? ctx->opt_state[u->index] : NULL;
@@ -371,7 +378,7 @@ static bool apply_rows(const IrGraph *g, const IrNode *u, const InterpRun *r, rt
 
 /* Applies one IR_UPDATE with the runtime's optimizer, as the compiled step does. */
 static bool apply_update(const IrGraph *g, const IrNode *u, const InterpRun *r, rt_step_ctx *ctx) {
-    if (g->nodes.items[u->in[1]].op == IR_SCATTER_ADD) return apply_rows(g, u, r, ctx);
+    if (is_rows_grad(g, u->in[1])) return apply_rows(g, u, r, ctx);
     const double *grad = r->v[u->in[1]];
     const IrParam *p = &g->params.items[u->index];
     int64_t n = ir_shape_numel(&p->shape, ctx->B);

@@ -8,6 +8,7 @@
 #include "ir.h"
 
 #include <stdarg.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -767,4 +768,39 @@ bool ir_verify(const IrGraph *g, StrBuf *why) {
     if (g->n_forward < 0 || g->n_forward > g->nodes.len)
         return fail(why, "n_forward %d out of range", g->n_forward);
     return true;
+}
+
+/* The value of an elementwise op on doubles: the interpreter and constant folding share it. */
+double ir_eval_unary(IrOp op, double x) {
+    switch (op) {
+    case IR_NEG: return -x;
+    case IR_EXP: return exp(x);
+    case IR_LOG: return log(x);
+    case IR_SQRT: return sqrt(x);
+    case IR_ABS: return fabs(x);
+    case IR_SIGN: return (x > 0) - (x < 0);
+    case IR_TANH: return tanh(x);
+    case IR_SIGMOID: return 1.0 / (1.0 + exp(-x));
+    case IR_RELU: return x > 0 ? x : 0.0;
+    default: return x; /* float(), stop_gradient */
+    }
+}
+
+double ir_eval_binary(IrOp op, double x, double y) {
+    switch (op) {
+    case IR_ADD: return x + y;
+    case IR_SUB: return x - y;
+    case IR_MUL: return x * y;
+    case IR_DIV: return x / y;
+    case IR_POW: return pow(x, y);
+    case IR_MAX: return x > y ? x : y;
+    case IR_MIN: return x < y ? x : y;
+    case IR_EQ: return x == y;
+    case IR_NE: return x != y;
+    case IR_LT: return x < y;
+    case IR_LE: return x <= y;
+    case IR_GT: return x > y;
+    case IR_GE: return x >= y;
+    default: return NAN;
+    }
 }

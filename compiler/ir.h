@@ -131,6 +131,11 @@ typedef struct IrGraph {
 
 /* --------------------------------------------------------- whole programs */
 
+typedef struct IrShowRow {
+    const char *name;        /* the binding or dataset field */
+    int node;                /* its node in IrStage.forward */
+} IrShowRow;
+
 typedef struct IrStage {
     const char *name;
     bool is_train;
@@ -143,6 +148,15 @@ typedef struct IrStage {
     const char *load, *save; /* NULL when absent */
     const char *validate;    /* eval stage name or NULL */
     Vec(const char *) freeze;
+    /* Pictures and exports written when the stage has run (docs/language.md, Extensions).
+     * Node ids are in `forward`, which keeps every node the body built. */
+    Vec(IrShowRow) show;     /* `show: [a, b]`: one PNG row per binding */
+    int64_t show_width;      /* `show_width:` pixels per image row; 0: square images */
+    int64_t show_count;      /* `show_count:` examples per row */
+    int codes, labels;       /* `codes:` / `labels:` nodes, -1 when absent */
+    const char *vectors;     /* `vectors:` word2vec text file, or NULL */
+    const char *embedding;   /* `embedding:` the parameter exported and searched, or NULL */
+    Vec(const char *) neighbours;  /* `neighbours:` words whose nearest words are printed */
     IrGraph *graph;          /* what runs: differentiated (train) and simplified */
     IrGraph *forward;        /* the forward graph as lowered, before autodiff and simplify */
     IrGraph *raw;            /* train: forward + backward as autodiff left it, before simplify */
@@ -210,6 +224,10 @@ int64_t ir_shape_numel(const IrShape *s, int64_t B);
  * elements; *numel (may be NULL) gets the count, or -1 when it does not fit. */
 bool ir_shape_fits(const IrShape *s, int64_t B, int64_t *numel);
 bool ir_broadcast_shape(const IrShape *x, const IrShape *y, IrShape *out);
+
+/* An elementwise unary or binary op applied to doubles (comparisons give 0/1). */
+double ir_eval_unary(IrOp op, double x);
+double ir_eval_binary(IrOp op, double x, double y);
 
 /* Stable text of a graph (`rlc dump --ir/--grad`): one node a line with its shape. */
 void ir_print(const IrGraph *g, StrBuf *out);

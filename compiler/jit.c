@@ -9,7 +9,6 @@
  */
 #include "kernel.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +47,7 @@ static const struct { const char *name; void *addr; } runtime_symbols[] = {
     {"rt_parallel_for", (void *)rt_parallel_for},
     {"rt_update_sgd_rows", (void *)rt_update_sgd_rows},
     {"rt_update_adam_rows", (void *)rt_update_adam_rows},
-    {"cblas_sgemm", (void *)cblas_sgemm},
+    {"rt_sgemm", (void *)rt_sgemm},
     {"expf", (void *)expf},
     {"logf", (void *)logf},
     {"tanhf", (void *)tanhf},

@@ -46,7 +46,8 @@ typedef enum {
     K_LOOP,      /* elementwise chain (with its broadcasts/movement) stored at root */
     K_REDUCE,    /* a reduction over axes with its elementwise input chain fused in */
     K_ARGMAX,    /* index of the first maximum along one axis */
-    K_SGEMM,     /* matmul: cblas_sgemm, transposes as flags; 3-D: one call per group */
+    K_SGEMM,     /* matmul: rt_sgemm (cblas_sgemm, split over the pool), transposes as
+                  * flags; 3-D: one call per group */
     K_RANDOM,    /* rt_random_fill */
     K_SHIFT2D,   /* rt_shift2d */
     K_SCATTER,   /* dense scatter_add: zero fill, then add rows in order */
@@ -63,6 +64,9 @@ typedef struct Kernel {
                           * count and no movement, so one linear index serves all */
     bool parallel;       /* its outer loop may be split across the pool's threads */
     KSize scratch_offset, scratch_size; /* K_SPARSE_UPDATE: row accumulators */
+    Vec(int) scatters;   /* K_SPARSE_UPDATE: the scatter_adds its gradient sums, in order */
+    KSize cat_idx_offset, cat_rows_offset; /* K_SPARSE_UPDATE with several scatters:
+                          * where their indices and rows are copied end to end */
 } Kernel;
 
 typedef struct KernelPlan {

@@ -1530,11 +1530,15 @@ static bool setting_is(const char *name, const char *const *list) {
 static void lower_settings(Lower *L, const Item *st, IrStage *s, IrOptim *o) {
     static const char *const train_only[] = {"epochs", "steps", "optimizer", "schedule", "seed",
                                              "save", "validate", "freeze", NULL};
-    static const char *const all[] = {"data", "batch", "limit", "load", NULL};
+    static const char *const all[] = {"data",  "batch",   "limit",     "load",       "show",
+                                      "show_width", "show_count", "codes", "labels", "vectors",
+                                      "embedding", "neighbours", NULL};
     s->name = st->name;
     s->is_train = st->stage_kind == STAGE_TRAIN;
     s->span = st->span;
     s->batch = 64;
+    s->show_count = 8;
+    s->codes = s->labels = -1;
     *o = (IrOptim){.kind = OPT_ADAM, .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
     for (int i = 0; i < st->body.len; i++) {
         const Stmt *t = st->body.items[i];
@@ -1579,6 +1583,21 @@ static void lower_settings(Lower *L, const Item *st, IrStage *s, IrOptim *o) {
             } else {
                 diag_error(L->d, e->span, "`freeze` lists components by name");
             }
+        } else if (strcmp(name, "show_width") == 0) {
+            if (setting_int(L, t, 1, &v)) s->show_width = v;
+        } else if (strcmp(name, "show_count") == 0) {
+            if (setting_int(L, t, 1, &v)) s->show_count = v;
+        } else if (strcmp(name, "vectors") == 0) {
+            s->vectors = setting_str(L, t);
+        } else if (strcmp(name, "embedding") == 0) {
+            s->embedding = setting_name(L, t);
+        } else if (strcmp(name, "neighbours") == 0) {
+            const Expr *e = t->value;
+            int n = e->kind == EX_LIST ? e->args.len : 1;
+            for (int k = 0; k < n; k++) {
+                const Expr *c = e->kind == EX_LIST ? e->args.items[k].value : e;
+                if (c->kind == EX_STR) vec_push(L->a, &s->neighbours, c->str);
+            }
         } else if (strcmp(name, "optimizer") == 0) {
             lower_optimizer(L, t->value, o);
         } else if (strcmp(name, "schedule") == 0) {
@@ -1591,6 +1610,89 @@ static void lower_settings(Lower *L, const Item *st, IrStage *s, IrOptim *o) {
 }
 
 /* ------------------------------------------------------------------ stages */
+
+/* A binding of the stage body, or a field of its dataset, named by a setting. */
+static int named_node(Lower *L, Frame *f, const Item *st, const Expr *e, const char *setting) {
+    const Val *v = lookup(f, e->str);
+    int id = -1;
+    if (v && v->kind == V_NODE) id = v->node;
+    else if (!v && st->data && spec_of(L, st->data)) {
+        const rt_dataset_spec *spec = spec_of(L, st->data);
+        for (int i = 0; i < spec->n_fields; i++)
+            if (strcmp(spec->fields[i].name, e->str) == 0) id = input_node(L, st->data, e->str, e->span);
+    }
+    if (id < 0) diag_error(L->d, e->span, "`%s` names `%s`, which is neither a tensor bound in stage `%s` "
+                           "nor a field of its data", setting, e->str, st->name);
+    return id;
+}
+
+/* The nodes the presentation settings (show, codes, labels) name, checked: show
+ * draws f32 images whose width divides their size; codes are f32 rows [B, Z];
+ * labels are i32 [B]. */
+static void lower_presentation(Lower *L, Frame *f, const Item *st, IrStage *s) {
+    for (int i = 0; i < st->body.len; i++) {
+        const Stmt *t = st->body.items[i];
+        if (t->kind != ST_SETTING) continue;
+        const char *name = t->names.items[0];
+        const Expr *e = t->value;
+        if (strcmp(name, "show") == 0) {
+            int n = e->kind == EX_LIST ? e->args.len : 1;
+            for (int k = 0; k < n; k++) {
+                const Expr *c = e->kind == EX_LIST ? e->args.items[k].value : e;
+                if (c->kind != EX_NAME) continue;
+                int id = named_node(L, f, st, c, "show");
+                if (id < 0) continue;
+                IrShape sh = shape_of(L, id);
+                int64_t numel = 1;
+                bool fixed = sh.rank >= 1 && sh.d[0].b == 1 && sh.d[0].c == 0;
+                for (int d = 1; d < sh.rank; d++) {
+                    fixed = fixed && sh.d[d].b == 0;
+                    numel *= sh.d[d].c;
+                }
+                int64_t w = s->show_width;
+                if (!w) {
+                    w = (int64_t)(sqrt((double)numel) + 0.5);
+                    if (w * w != numel) w = 0;
+                }
+                if (!fixed || dtype_of(L, id) != IR_F32 || sh.rank < 2)
+                    diag_error(L->d, c->span, "`show` draws f32 tensors with one image per row of the batch");
+                else if (!w)
+                    diag_error(L->d, c->span, "`%s` has %lld values an example, not a square image: give "
+                               "`show_width`", c->str, (long long)numel);
+                else if (numel % w)
+                    diag_error(L->d, c->span, "`%s` has %lld values an example, not rows of show_width %lld",
+                               c->str, (long long)numel, (long long)w);
+                else
+                    vec_push(L->a, &s->show, ((IrShowRow){c->str, id}));
+            }
+        } else if ((strcmp(name, "codes") == 0 || strcmp(name, "labels") == 0) && e->kind == EX_NAME) {
+            int id = named_node(L, f, st, e, name);
+            if (id < 0) continue;
+            IrShape sh = shape_of(L, id);
+            bool codes = name[0] == 'c';
+            bool ok = sh.rank == (codes ? 2 : 1) && sh.d[0].b == 1 && sh.d[0].c == 0 &&
+                      dtype_of(L, id) == (codes ? IR_F32 : IR_I32) && (!codes || sh.d[1].b == 0);
+            if (!ok)
+                diag_error(L->d, e->span, codes ? "`codes` must be f32 [B, Z] (one code a row)"
+                                                : "`labels` must be i32 [B] (one class a row)");
+            else if (codes)
+                s->codes = id;
+            else
+                s->labels = id;
+        }
+    }
+    if (s->embedding) {
+        size_t n = strlen(s->embedding);
+        int found = 0;
+        for (int i = 0; i < L->g->params.len; i++) {
+            const IrParam *p = &L->g->params.items[i];
+            if (strncmp(p->name, s->embedding, n) == 0 && p->name[n] == '.' && p->shape.rank == 2) found++;
+        }
+        if (found != 1)
+            diag_error(L->d, st->name_span, "`embedding: %s` needs exactly one 2-D parameter of `%s` used in "
+                       "stage `%s` (found %d)", s->embedding, s->embedding, st->name, found);
+    }
+}
 
 static IrGraph *copy_graph(Arena *a, const IrGraph *g) {
     IrGraph *c = ir_graph_new(a, g->name);
@@ -1631,6 +1733,7 @@ static void lower_stage(Lower *L, const Item *st) {
     L->inlined = 0;
     L->too_big = false;
     if (s.dataset) lower_body(L, &f, st);
+    if (s.dataset && L->d->errors == errors) lower_presentation(L, &f, st, &s);
     check_sizes(L);
     L->g->n_forward = L->g->nodes.len;
     if (s.is_train && L->g->loss < 0 && L->d->errors == errors)

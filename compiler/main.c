@@ -4,6 +4,8 @@
  * its usage text, and the function that parses its arguments. Adding a
  * command is adding a row.
  */
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,16 +90,22 @@ static int cmd_run(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool takes_value = strcmp(a, "--stage") == 0 || strcmp(a, "--epochs") == 0 ||
-                           strcmp(a, "--threads") == 0 || strcmp(a, "--seed") == 0;
+                           strcmp(a, "--threads") == 0 || strcmp(a, "--seed") == 0 ||
+                           strcmp(a, "--steps") == 0 || strcmp(a, "--log-steps") == 0 ||
+                           strcmp(a, "--limit") == 0;
         if (takes_value && i + 1 == argc) return usage_error(cmd, "%s needs a value", a);
         if (strcmp(a, "--stage") == 0) {
             o.stage = argv[++i];
+        } else if (strcmp(a, "--log-steps") == 0) {
+            o.step_log = argv[++i];
         } else if (takes_value) {
             long long v = option_number(argv[++i]);
             if (v < 0 || (v == 0 && strcmp(a, "--seed") != 0))
                 return usage_error(cmd, "'%s' is not a valid count here", argv[i]);
             if (strcmp(a, "--epochs") == 0) o.epochs = v;
+            else if (strcmp(a, "--steps") == 0) o.steps = v;
             else if (strcmp(a, "--threads") == 0) o.threads = (int)v;
+            else if (strcmp(a, "--limit") == 0) o.limit = v;
             else o.override_seed = true, o.seed = (uint64_t)v;
         } else if (strcmp(a, "--interp") == 0) {
             o.interp = true;
@@ -115,23 +123,132 @@ static int cmd_run(int argc, char **argv) {
     return driver_run(file, &o, stdout, stderr);
 }
 
+/* FILE.rl -> FILE: the trainer is named after the program, in the current folder. */
+static char *default_output(const char *file) {
+    const char *base = strrchr(file, '/');
+    base = base ? base + 1 : file;
+    size_t n = strlen(base);
+    if (n > 3 && strcmp(base + n - 3, ".rl") == 0) n -= 3;
+    char *out = malloc(n + 1);
+    if (out) {
+        memcpy(out, base, n);
+        out[n] = 0;
+    }
+    return out;
+}
+
+static int cmd_build(int argc, char **argv) {
+    const Command *cmd = find_command("build");
+    const char *file = NULL;
+    BuildOptions o = {0};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char **slot = strcmp(a, "-o") == 0           ? &o.output
+                            : strcmp(a, "--target") == 0   ? &o.target
+                            : strcmp(a, "--cpu") == 0      ? &o.cpu
+                            : strcmp(a, "--features") == 0 ? &o.features
+                                                           : NULL;
+        if (slot) {
+            if (i + 1 == argc) return usage_error(cmd, "%s needs a value", a);
+            *slot = argv[++i];
+        } else if (strcmp(a, "--quiet") == 0) {
+            o.quiet = true;
+        } else if (a[0] == '-') {
+            return usage_error(cmd, "unknown option '%s' for build", a);
+        } else if (file) {
+            return usage_error(cmd, "build takes one file, not also '%s'", a);
+        } else {
+            file = a;
+        }
+    }
+    if (!file) return usage_error(cmd, "%s", "build needs a .rl file");
+    char *output = o.output ? NULL : default_output(file);
+    if (!o.output) o.output = output;
+    if (!o.output || !*o.output) {
+        free(output);
+        return usage_error(cmd, "%s", "build needs -o OUT for this file name");
+    }
+    int status = driver_build(file, &o, stdout, stderr);
+    free(output);
+    return status;
+}
+
 static int cmd_summary(int argc, char **argv) {
     const Command *cmd = find_command("summary");
     if (argc != 2 || argv[1][0] == '-') return usage_error(cmd, "%s", "summary takes one .rl file");
     return driver_summary(argv[1], stdout, stderr);
 }
 
+/* A whole-argument number: no trailing text, no overflow. */
+static bool parse_int(const char *s, long long lo, long long *v) {
+    char *end;
+    errno = 0;
+    *v = strtoll(s, &end, 10);
+    return *s && !*end && errno == 0 && *v >= lo;
+}
+
+static int cmd_gradcheck(int argc, char **argv) {
+    const Command *cmd = find_command("gradcheck");
+    GradcheckOptions o = driver_gradcheck_defaults();
+    const char *file = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *opt = argv[i];
+        bool takes_value = strcmp(opt, "--stage") == 0 || strcmp(opt, "--batch") == 0 ||
+                           strcmp(opt, "--seed") == 0 || strcmp(opt, "--tolerance") == 0;
+        if (takes_value && i + 1 == argc) return usage_error(cmd, "%s needs a value", opt);
+        long long n;
+        if (strcmp(opt, "--stage") == 0) {
+            o.stage = argv[++i];
+        } else if (strcmp(opt, "--batch") == 0) {
+            if (!parse_int(argv[++i], 1, &n)) return usage_error(cmd, "--batch needs a count >= 1, not '%s'", argv[i]);
+            o.batch = n;
+        } else if (strcmp(opt, "--seed") == 0) {
+            if (!parse_int(argv[++i], 0, &n)) return usage_error(cmd, "--seed needs an integer >= 0, not '%s'", argv[i]);
+            o.seed = (uint64_t)n;
+        } else if (strcmp(opt, "--tolerance") == 0) {
+            char *end;
+            o.tolerance = strtod(argv[++i], &end);
+            if (!*argv[i] || *end || !(o.tolerance > 0) || !isfinite(o.tolerance))
+                return usage_error(cmd, "--tolerance needs a positive number, not '%s'", argv[i]);
+        } else if (opt[0] == '-') {
+            return usage_error(cmd, "unknown option '%s' for gradcheck", opt);
+        } else if (file) {
+            return usage_error(cmd, "gradcheck takes one file, not also '%s'", opt);
+        } else {
+            file = opt;
+        }
+    }
+    if (!file) return usage_error(cmd, "%s", "gradcheck needs a .rl file");
+    return driver_gradcheck(file, &o, stdout, stderr);
+}
+
 static const Command commands[] = {
     {"run", "compile a program and run its stages",
-     "rlc run FILE.rl [--stage NAME] [--epochs N] [--threads N] [--seed N] [--interp] [--quiet]\n"
+     "rlc run FILE.rl [--stage NAME] [--epochs N] [--steps N] [--threads N] [--seed N] [--limit N]\n"
+     "        [--interp] [--quiet] [--log-steps FILE]\n"
      "  Compiles every stage (LLVM JIT) and runs the train and eval stages in the order written.\n"
      "  --stage    run only this stage\n"
      "  --epochs   override the epochs of every train stage\n"
+     "  --steps    run every train stage for this many steps instead\n"
      "  --threads  threads for kernels and OpenBLAS (default: every core)\n"
      "  --seed     override every stage's seed\n"
+     "  --limit    use at most N examples per epoch in every stage (a reduced budget)\n"
      "  --interp   run each step through the reference interpreter (slow; the oracle)\n"
-     "  --quiet    no progress or epoch lines\n",
+     "  --quiet    no progress or epoch lines\n"
+     "  --log-steps FILE  write `STAGE STEP LOSS` (loss as %.9g) for every train step to FILE\n",
      cmd_run},
+    {"build", "compile a program to a standalone native trainer",
+     "rlc build FILE.rl [-o OUT] [--cpu NAME] [--features LIST] [--target TRIPLE] [--quiet]\n"
+     "  Emits every stage's step as native code and links it with librlrt, OpenBLAS and zlib\n"
+     "  (using `cc`, or the program RLC_LINKER names) into one executable that runs the stages\n"
+     "  as `rlc run` does, without LLVM or the .rl source. `OUT --help` lists its options.\n"
+     "  -o          the executable to write (default: FILE without .rl, in this folder)\n"
+     "  --cpu       the processor to compile for (default: this machine's; x86-64-v3 runs on\n"
+     "              any AVX2 machine; the same loss bit for bit as rlc run needs the default)\n"
+     "  --features  LLVM feature list for that processor (e.g. +avx2,-avx512f)\n"
+     "  --target    the target triple; must be this machine's (the trainer links here)\n"
+     "  --quiet     no `built` line\n",
+     cmd_build},
     {"check", "check a program and report its errors",
      "rlc check FILE.rl...\n"
      "  Parses and checks each file; prints every error with its source line.\n"
@@ -152,6 +269,18 @@ static const Command commands[] = {
      "  Per stage: every parameter (shape, count, trained or frozen), totals, the FLOPs of one\n"
      "  step (forward, backward, update) at the stage's batch size, and the memory a step needs.\n",
      cmd_summary},
+    {"gradcheck", "compare symbolic gradients with finite differences",
+     "rlc gradcheck FILE.rl [--stage NAME] [--batch N] [--seed N] [--tolerance X]\n"
+     "  Lowers every train stage at a small batch (dataset properties such as `brown.vocab` = 6,\n"
+     "  no data is read), fills params and inputs with small random values, and compares each\n"
+     "  trained parameter's symbolic gradient with central differences, in double precision.\n"
+     "  Prints the worst relative error per parameter; eval stages are skipped.\n"
+     "  --stage      only that stage\n"
+     "  --batch      the batch size B (default 4)\n"
+     "  --seed       the random inputs, params and sampled entries (default 1)\n"
+     "  --tolerance  the largest relative error that passes (default 1e-4)\n"
+     "  Exit status 0 when every gradient is within tolerance, 1 otherwise.\n",
+     cmd_gradcheck},
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
 

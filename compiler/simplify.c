@@ -20,39 +20,6 @@ static bool is_const(const IrGraph *g, int id, double v) {
     return n->op == IR_CONST && n->a == v;
 }
 
-static double fold_unary(IrOp op, double x) {
-    switch (op) {
-    case IR_NEG: return -x;
-    case IR_EXP: return exp(x);
-    case IR_LOG: return log(x);
-    case IR_SQRT: return sqrt(x);
-    case IR_ABS: return fabs(x);
-    case IR_SIGN: return (x > 0) - (x < 0);
-    case IR_TANH: return tanh(x);
-    case IR_SIGMOID: return 1.0 / (1.0 + exp(-x));
-    case IR_RELU: return x > 0 ? x : 0.0;
-    default: return x;
-    }
-}
-
-static double fold_binary(IrOp op, double x, double y) {
-    switch (op) {
-    case IR_ADD: return x + y;
-    case IR_SUB: return x - y;
-    case IR_MUL: return x * y;
-    case IR_DIV: return x / y;
-    case IR_POW: return pow(x, y);
-    case IR_MAX: return x > y ? x : y;
-    case IR_MIN: return x < y ? x : y;
-    case IR_EQ: return x == y;
-    case IR_NE: return x != y;
-    case IR_LT: return x < y;
-    case IR_LE: return x <= y;
-    case IR_GT: return x > y;
-    default: return x >= y;
-    }
-}
-
 /* Turns n into a splat constant of its own shape and dtype. */
 static void make_const(IrNode *n, double v) {
     if (n->dtype == IR_I32) v = (double)(int32_t)(uint32_t)(int64_t)v;
@@ -78,8 +45,8 @@ static int rewrite(const IrGraph *ng, IrNode *n, bool past_autodiff) {
     /* constant folding of splats */
     if (all_const) {
         switch (cls) {
-        case IRC_UNARY: make_const(n, fold_unary(n->op, in0->a)); return -1;
-        case IRC_BINARY: make_const(n, fold_binary(n->op, in0->a, in1->a)); return -1;
+        case IRC_UNARY: make_const(n, ir_eval_unary(n->op, in0->a)); return -1;
+        case IRC_BINARY: make_const(n, ir_eval_binary(n->op, in0->a, in1->a)); return -1;
         case IRC_TERNARY: make_const(n, in0->a != 0 ? in1->a : ng->nodes.items[n->in[2]].a); return -1;
         case IRC_MOVE:
             if (n->op == IR_PAD || n->op == IR_ONE_HOT || n->op == IR_CONCAT) break;

@@ -14,6 +14,7 @@ dataset fashion {
 
 dataset fashion_test {
     x: [784] = idx("fashion-mnist/t10k-images-idx3-ubyte.gz") / 255
+    y: i32   = idx("fashion-mnist/t10k-labels-idx1-ubyte.gz")
 }
 
 encoder enc(x: [B, D]) -> [B, Z] {
@@ -29,7 +30,7 @@ decoder dec(z: [B, Z]) -> [B, D] {
 train reconstruct {
     data:      fashion
     batch:     128
-    epochs:    20
+    epochs:    10
     optimizer: adam(lr = 1e-3)
     save:      "autoencoder.rlw"
     validate:  test
@@ -37,8 +38,18 @@ train reconstruct {
     minimize mse(dec(enc(x)), x)
 }
 
+# Also run alone (`--stage test`) on the saved parameters. It draws the first 8 test images above
+# their reconstructions (runs/test/show.png) and the codes of 2,000 test images projected to 2-D
+# by PCA, coloured by class (runs/test/codes.png): the labels are used for the colours only.
 eval test {
-    data:  fashion_test
-    batch: 1000
-    report mse_px = mse(dec(enc(x)), x)
+    data:   fashion_test
+    batch:  1000
+    load:   "autoencoder.rlw"
+    show:   [x, xhat]
+    codes:  z
+    labels: y
+
+    z = enc(x)
+    xhat = dec(z)
+    report mse_px = mse(xhat, x)
 }

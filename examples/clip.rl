@@ -80,6 +80,7 @@ train align {
 eval zero_shot {
     data:  fashion_test
     batch: 1000
+    load:  "clip.rlw"
     classes = txt(photo_of(arange(K)))                             # [K, E]
     report acc = accuracy(l2_normalize(img(x)) @ l2_normalize(classes).T, y)
 }

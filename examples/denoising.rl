@@ -6,7 +6,7 @@
 #  - masked:  a masked auto-encoder: the 28x28 image is cut into 7x7 patches of 4x4 pixels, 75% of
 #    the patches are hidden, and the loss counts only the hidden pixels: the network must predict
 #    what it did not see from the patches it did.
-# Each is evaluated by the error of reconstructing clean test images from their (clean) codes.
+# Each is evaluated on corrupted test images against the clean ones.
 use std.nn
 use std.loss
 use std.pretext
@@ -40,7 +40,7 @@ pretext corrupt(x: [B, D], keep = 0.7, std = 0.1) -> ([B, D], [B, D]) {
 train denoise {
     data:      fashion
     batch:     128
-    epochs:    20
+    epochs:    10
     optimizer: adam(lr = 1e-3)
     save:      "denoising.rlw"
 
@@ -48,16 +48,25 @@ train denoise {
     minimize mse(dec(enc(noisy)), clean)
 }
 
+# On test images corrupted the same way: the error of the reconstruction against the clean image,
+# beside the error of the corrupted image itself (doing nothing). runs/denoise_test/show.png:
+# corrupted, reconstructed and clean images, one row each.
 eval denoise_test {
     data:  fashion_test
     batch: 1000
-    report mse_px = mse(dec(enc(x)), x)
+    load:  "denoising.rlw"
+    show:  [noisy, xhat, clean]
+
+    (noisy, clean) = corrupt(x)
+    xhat = dec(enc(noisy))
+    report mse_px = mse(xhat, clean)
+    report mse_corrupted = mse(noisy, clean)
 }
 
 train masked {
     data:      fashion
     batch:     128
-    epochs:    20
+    epochs:    10
     optimizer: adam(lr = 1e-3)
     save:      "mae.rlw"
 
@@ -67,8 +76,18 @@ train masked {
     report mse_px = mse(xhat, x)
 }
 
+# On test images with 75% of their patches hidden: the error on the hidden pixels, on all pixels,
+# and that of the masked image itself. runs/masked_test/show.png: what the network saw, what it
+# painted, the clean image.
 eval masked_test {
     data:  fashion_test
     batch: 1000
-    report mse_px = mse(mae_dec(mae_enc(x)), x)
+    load:  "mae.rlw"
+    show:  [seen, xhat, x]
+
+    (seen, m) = mask_patches(x, 7, 4, keep = 0.25)
+    xhat = mae_dec(mae_enc(seen))
+    report mse_hidden = hidden_mse(xhat, x, m, 7, 4)
+    report mse_px = mse(xhat, x)
+    report mse_corrupted = mse(seen, x)
 }

@@ -40,7 +40,7 @@ decoder scratch_head(z: [B, Z]) -> [B, K] = dense(z, K)
 train pretrain {
     data:      fashion
     batch:     128
-    epochs:    20
+    epochs:    10
     optimizer: adam(lr = 1e-3)
     save:      "transfer_pre.rlw"
 
@@ -53,7 +53,10 @@ train probe {
     limit:     1000
     batch:     64
     epochs:    50
-    optimizer: adam(lr = 1e-3)
+    # A linear layer on codes that were never scaled for it: the codes are large, so the first
+    # logits are far off (loss ~6), and at 1e-3 the head needs hundreds of steps to recover.
+    # A probe has few parameters and a convex loss: it takes a ten times larger step.
+    optimizer: adam(lr = 1e-2)
     load:      "transfer_pre.rlw"
     freeze:    [enc]
     save:      "transfer_probe.rlw"
@@ -66,7 +69,12 @@ train probe {
 eval probe_test {
     data:  fashion_test
     batch: 1000
-    report acc = accuracy(probe_head(enc(x)), y)
+    load:  "transfer_probe.rlw"
+    codes: z
+    labels: y
+
+    z = enc(x)                      # runs/probe_test/codes.png: the pre-trained codes, by class
+    report acc = accuracy(probe_head(z), y)
 }
 
 # 3. Fine-tuning: starts again from the pre-trained encoder and trains it with the head.
@@ -87,6 +95,7 @@ train tune {
 eval tune_test {
     data:  fashion_test
     batch: 1000
+    load:  "transfer_tune.rlw"
     report acc = accuracy(tune_head(enc(x)), y)
 }
 
@@ -107,5 +116,6 @@ train scratch {
 eval scratch_test {
     data:  fashion_test
     batch: 1000
+    load:  "transfer_scratch.rlw"
     report acc = accuracy(scratch_head(scratch_enc(x)), y)
 }

@@ -37,15 +37,27 @@ train sgns {
     schedule:  linear(to = 0)
     save:      "word2vec.rlw"
 
-    minimize negative_sampling(word(center), ctx(context), ctx(negatives))
+    # One lookup of the context table for the true and the sampled words: its gradient is
+    # then one sparse set of rows, so only the rows this batch touched are updated.
+    o = ctx(concat(reshape(context, [B, 1]), negatives, axis = 1))     # [B, 6, E]
+    minimize negative_sampling(word(center), o[:, 0], o[:, 1:6])
 }
 
 # How well the vectors tell true context words from sampled ones, on a sample of pairs:
 # the mean probability the model gives a true pair and a negative pair.
+# It also writes the word vectors in word2vec's text format (gensim's
+# KeyedVectors.load_word2vec_format reads word2vec.txt) and prints the 8 nearest words by cosine
+# similarity of a few words (runs/pairs/neighbours.txt). Run alone (`--stage pairs`) it loads
+# word2vec.rlw.
 eval pairs {
-    data:  brown
-    batch: 1000
-    limit: 100000
+    data:       brown
+    batch:      1000
+    limit:      100000
+    load:       "word2vec.rlw"
+    embedding:  word
+    vectors:    "word2vec.txt"
+    neighbours: ["monday", "king", "water", "money", "president", "good", "city", "three"]
+
     c = word(center)
     report p_true = mean(sigmoid(sum(c * ctx(context), axis = 1)))
     report p_negative = mean(sigmoid(sum(ctx(negatives) * reshape(c, [B, 1, E]), axis = 2)))

@@ -332,6 +332,10 @@ bool rt_dataset_property(const rt_dataset *ds, const char *name, int64_t *value)
         *value = ds->vocab;
         return true;
     }
+    if (strcmp(name, "words") == 0 && ds->corpus.ids) {
+        *value = ds->corpus.n;
+        return true;
+    }
     return false;
 }
 

@@ -44,3 +44,15 @@ bool rt_png_grid(const char *path, const float *images, int64_t n, int64_t h, in
     if (!ok) rt_fail(err, "%s: cannot write the PNG", path);
     return ok != 0;
 }
+
+bool rt_png_rgb(const char *path, const unsigned char *rgb, int64_t w, int64_t h, rt_error *err) {
+    if (w <= 0 || h <= 0 || w > 32768 || h > 32768) {
+        rt_fail(err, "%s: cannot draw a %lldx%lld image", path, (long long)w, (long long)h);
+        return false;
+    }
+    if (!stbi_write_png(path, (int)w, (int)h, 3, rgb, (int)(3 * w))) {
+        rt_fail(err, "cannot write %s", path);
+        return false;
+    }
+    return true;
+}

@@ -1,12 +1,21 @@
-/* pool.c — the thread pool behind rt_parallel_for: one job at a time, static
- * contiguous split, the caller takes part. Workers sleep on a condition variable
- * between jobs, so an idle pool costs nothing while OpenBLAS runs. */
+/* pool.c — the thread pool behind rt_parallel_for and rt_sgemm: one job at a
+ * time, static contiguous split, the caller takes part. Workers sleep on a
+ * condition variable between jobs.
+ *
+ * Thread policy: this pool is the only source of parallelism. OpenBLAS is set to
+ * one thread once, and large matrix products are split here into one-thread
+ * sgemm calls on blocks of C. OpenBLAS's own threads spin after each call
+ * (notes/llvm-19.md §6.8) and toggling their count around every parallel loop
+ * costs a call per loop; with them idle, the step never runs more threads than
+ * --threads. */
 #define _POSIX_C_SOURCE 200809L
 #include "rlrt.h"
 
 #include <cblas.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 
 struct rt_pool {
     int threads;
@@ -25,15 +34,9 @@ struct rt_pool {
 
 static _Thread_local bool in_job; /* nested parallel_for runs inline */
 
-/* OpenBLAS's thread count as last set from here: the setter is called only on a
- * change, since it may resize OpenBLAS's own pool. Only the caller's thread sets it. */
-static int blas_threads;
-
-static void set_blas_threads(int n) {
-    if (n == blas_threads) return;
-    openblas_set_num_threads(n);
-    blas_threads = n;
-}
+/* OpenBLAS runs on one thread for the whole process: set once, by the first pool. */
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+static void blas_single(void) { openblas_set_num_threads(1); }
 
 static void range_of(int64_t n, int parts, int k, int64_t *lo, int64_t *hi) {
     *lo = n * k / parts;
@@ -93,7 +96,7 @@ rt_pool *rt_pool_create(int threads) {
         }
     }
     pool->threads = started; /* fewer threads if the system refused some */
-    set_blas_threads(pool->threads);
+    pthread_once(&blas_once, blas_single);
     return pool;
 }
 
@@ -120,7 +123,6 @@ void rt_parallel_for(rt_pool *pool, int64_t n, rt_range_fn fn, void *ctx) {
         return;
     }
     int parts = n < pool->threads ? (int)n : pool->threads;
-    set_blas_threads(1);
     pthread_mutex_lock(&pool->mu);
     pool->fn = fn;
     pool->ctx = ctx;
@@ -138,5 +140,79 @@ void rt_parallel_for(rt_pool *pool, int64_t n, rt_range_fn fn, void *ctx) {
     pthread_mutex_lock(&pool->mu);
     while (pool->pending > 0) pthread_cond_wait(&pool->done, &pool->mu);
     pthread_mutex_unlock(&pool->mu);
-    set_blas_threads(pool->threads);
+}
+
+/* ------------------------------------------------------------------ sgemm */
+
+/* Time inside rt_sgemm, for `rlc run --profile` and tests/perf. */
+static atomic_bool sgemm_counting;
+static _Atomic uint64_t sgemm_ns, sgemm_calls;
+
+void rt_sgemm_profile(bool on) {
+    atomic_store(&sgemm_counting, on);
+    atomic_store(&sgemm_ns, 0);
+    atomic_store(&sgemm_calls, 0);
+}
+
+double rt_sgemm_seconds(uint64_t *calls) {
+    if (calls) *calls = atomic_load(&sgemm_calls);
+    return 1e-9 * (double)atomic_load(&sgemm_ns);
+}
+
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Below this many multiply-adds a product runs on the calling thread: waking
+ * the pool costs about as much as the work. */
+enum { SGEMM_SPLIT_MACS = 1 << 20, SGEMM_ALIGN = 16 };
+
+typedef struct sgemm_job {
+    bool ta, tb, by_rows;
+    int64_t M, N, K, lda, ldb, ldc, parts, extent;
+    const float *A, *B;
+    float *C;
+} sgemm_job;
+
+static void sgemm_block(const sgemm_job *j, int64_t i0, int64_t m, int64_t j0, int64_t n) {
+    const float *a = j->A + (j->ta ? i0 : i0 * j->lda);
+    const float *b = j->B + (j->tb ? j0 * j->ldb : j0);
+    cblas_sgemm(CblasRowMajor, j->ta ? CblasTrans : CblasNoTrans, j->tb ? CblasTrans : CblasNoTrans,
+                (int)m, (int)n, (int)j->K, 1.0f, a, (int)j->lda, b, (int)j->ldb, 0.0f,
+                j->C + i0 * j->ldc + j0, (int)j->ldc);
+}
+
+/* Part k of the split dimension, its bounds multiples of SGEMM_ALIGN (the
+ * micro-kernels' tile) except at the end. */
+static void sgemm_part(void *ctx, int64_t lo, int64_t hi) {
+    const sgemm_job *j = ctx;
+    for (int64_t k = lo; k < hi; k++) {
+        int64_t tiles = (j->extent + SGEMM_ALIGN - 1) / SGEMM_ALIGN;
+        int64_t a = tiles * k / j->parts * SGEMM_ALIGN, b = tiles * (k + 1) / j->parts * SGEMM_ALIGN;
+        if (b > j->extent) b = j->extent;
+        if (b <= a) continue;
+        if (j->by_rows) sgemm_block(j, a, b - a, 0, j->N);
+        else sgemm_block(j, 0, j->M, a, b - a);
+    }
+}
+
+void rt_sgemm(rt_pool *pool, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
+              const float *A, int64_t lda, const float *B, int64_t ldb, float *C, int64_t ldc) {
+    bool counting = atomic_load_explicit(&sgemm_counting, memory_order_relaxed);
+    uint64_t t0 = counting ? now_ns() : 0;
+    sgemm_job j = {trans_a != 0, trans_b != 0, M >= N, M, N, K, lda, ldb, ldc, 1, M >= N ? M : N, A, B, C};
+    int threads = pool && !in_job ? pool->threads : 1;
+    if (threads > 1 && M * N * K >= SGEMM_SPLIT_MACS && j.extent >= 2 * SGEMM_ALIGN) {
+        int64_t most = (j.extent + SGEMM_ALIGN - 1) / SGEMM_ALIGN;
+        j.parts = threads < most ? threads : most;
+        rt_parallel_for(pool, j.parts, sgemm_part, &j);
+    } else {
+        sgemm_block(&j, 0, M, 0, N);
+    }
+    if (counting) {
+        atomic_fetch_add_explicit(&sgemm_ns, now_ns() - t0, memory_order_relaxed);
+        atomic_fetch_add_explicit(&sgemm_calls, 1, memory_order_relaxed);
+    }
 }

@@ -90,7 +90,8 @@ int rt_dataset_field_index(const rt_dataset *ds, const char *name);   /* -1 when
 const char *rt_dataset_field_name(const rt_dataset *ds, int field);
 int64_t rt_dataset_field_numel(const rt_dataset *ds, int field);
 bool rt_dataset_field_is_i32(const rt_dataset *ds, int field);
-/* Named integer properties: `vocab` (text, tokens: largest id + 1, skipgram). */
+/* Named integer properties: `vocab` (text, tokens: largest id + 1, skipgram);
+ * `words` (text, skipgram: in-vocabulary words of the corpus, before subsampling). */
 bool rt_dataset_property(const rt_dataset *ds, const char *name, int64_t *value);
 /* Examples available: loaded ones, or for skipgram those of the current epoch
  * (epoch 0 is drawn at load, so this is never 0 for a non-empty corpus). */
@@ -226,13 +227,27 @@ float rt_schedule_lr(int kind, double lr, int64_t step, int64_t total, int64_t w
 /* A pool of n threads in all: the caller plus n - 1 workers that sleep between
  * jobs. rt_parallel_for splits [0, n) into at most `threads` contiguous ranges,
  * the caller runs the first; pool NULL (or a call from inside a job) runs inline.
- * Thread policy: the pool and OpenBLAS share one budget. rt_pool_create gives
- * OpenBLAS `threads` threads for the matrix products the step calls between
- * parallel loops; while a parallel loop runs, OpenBLAS is set to 1 thread, so the
- * two never run more threads than the budget at once. */
+ * Thread policy: the pool is the step's only parallelism. rt_pool_create sets
+ * OpenBLAS to one thread (for the whole process), and rt_sgemm splits a large
+ * product over the pool as one-thread sgemm calls on blocks of C, so a step never
+ * runs more threads than the pool has. */
 rt_pool *rt_pool_create(int threads);
 void rt_pool_destroy(rt_pool *pool);
 int rt_pool_threads(const rt_pool *pool);
+
+/* C = op(A) op(B), row-major, C is M x N, the inner dimension K (generated code's
+ * matrix products). With a pool and at least 2^20 multiply-adds it is split by
+ * rows of C (or columns, when N > M) into one block per thread, block edges on
+ * multiples of 16; otherwise one cblas_sgemm call. A split product may differ
+ * from an unsplit one in the last bits (OpenBLAS's edge kernels), so products
+ * are reproducible for a given thread count, not across thread counts. */
+void rt_sgemm(rt_pool *pool, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
+              const float *A, int64_t lda, const float *B, int64_t ldb, float *C, int64_t ldc);
+/* Measurement: rt_sgemm_profile(true) zeroes and starts counting the wall time
+ * spent inside rt_sgemm (all threads' calls, summed from the caller's view);
+ * rt_sgemm_seconds returns it and the number of calls. */
+void rt_sgemm_profile(bool on);
+double rt_sgemm_seconds(uint64_t *calls);
 
 /* ============================================================ random numbers */
 
@@ -301,6 +316,17 @@ typedef struct rt_param_spec {
     bool trained;                      /* false: frozen here, no optimizer state */
 } rt_param_spec;
 
+/* What a stage's end hook sees: the stage has run (its last epoch, or its eval). */
+typedef struct rt_stage_end {
+    const char *dir;                   /* RUNS/STAGE, created: where pictures and exports go */
+    rt_dataset *data;                  /* the stage's dataset: the hook may start an epoch and fill
+                                          batches of any fields (the stage is done with it) */
+    int64_t limit;                     /* the stage's examples per epoch (0: all) */
+    uint64_t seed;
+    float *const *params;              /* per rt_stage param, as the stage left them */
+    FILE *out;                         /* where to print what it found; NULL: print nothing */
+} rt_stage_end;
+
 typedef struct rt_stage {
     const char *name;
     bool train;                        /* false: eval */
@@ -330,7 +356,19 @@ typedef struct rt_stage {
      * blame (the compiler reruns the step in its interpreter to find the first bad
      * node). May be NULL. */
     bool (*explain_nonfinite)(void *user, const rt_step_ctx *ctx, char *msg, size_t cap);
+    /* Called once when the stage has run (not when it runs as another stage's
+     * validation): pictures, exports and neighbour lists. May be NULL. */
+    bool (*at_end)(void *user, const rt_stage_end *end, rt_error *err);
 } rt_stage;
+
+/* A dim the compiler read from the data (`brown.vocab`) and compiled into the
+ * steps: a standalone trainer checks it against the data it is given, since a
+ * different value would make every shape wrong. */
+typedef struct rt_dim_check {
+    int dataset;                       /* index into rt_program.datasets */
+    const char *property;              /* as rt_dataset_property names it */
+    int64_t value;                     /* the value the steps were compiled for */
+} rt_dim_check;
 
 typedef struct rt_program {
     const char *name;                  /* the .rl file, for messages and metadata */
@@ -344,6 +382,9 @@ typedef struct rt_program {
 typedef struct rt_run_options {
     const char *stage;                 /* run only this stage; NULL: all, in order */
     int64_t epochs;                    /* > 0: overrides the epochs of train stages */
+    int64_t steps;                     /* > 0: every train stage runs this many steps (wins) */
+    int64_t limit;                     /* > 0: at most this many examples per epoch in every
+                                          stage (the smaller of it and the stage's limit) */
     int threads;                       /* <= 0: 1 */
     bool override_seed;
     uint64_t seed;
@@ -354,13 +395,31 @@ typedef struct rt_run_options {
     void (*on_epoch)(void *user, const char *stage, int64_t epoch, double loss,
                      const double *reports, int n_reports);
     void *on_epoch_user;
+    /* Not NULL: one line `STAGE STEP LOSS` (loss as %.9g, exact for a float) per
+     * train step, to compare runs bit for bit (rlc run --log-steps, rlc build). */
+    FILE *step_log;
+    /* Dims the steps were compiled for, checked against the data before the first
+     * stage runs (those of datasets the running stages use). */
+    int n_dim_checks;
+    const rt_dim_check *dim_checks;
 } rt_run_options;
 
 bool rt_run_program(const rt_program *prog, const rt_run_options *options, rt_error *err);
+
+/* The command line of a standalone trainer built by `rlc build`: its main() is
+ * `return rt_trainer_main(&program, dim_checks, n_dim_checks, argc, argv);`. Parses --stage, --epochs, --steps,
+ * --threads, --seed, --data-path, --load, --save, --log-steps, --quiet and --help
+ * (which describes the program's datasets and stages), runs the program and
+ * returns the exit status (0 done, 1 a run error, 2 a usage error). */
+int rt_trainer_main(const rt_program *prog, const rt_dim_check *dim_checks, int n_dim_checks,
+                    int argc, char **argv);
 
 /* Writes n grayscale images [n, h*w] (values in [0, 1], clamped) as one PNG grid
  * of `cols` columns with a 1-pixel gap. */
 bool rt_png_grid(const char *path, const float *images, int64_t n, int64_t h, int64_t w,
                  int64_t cols, rt_error *err);
+
+/* Writes a w x h RGB image (3 bytes a pixel, rows top to bottom) as a PNG. */
+bool rt_png_rgb(const char *path, const unsigned char *rgb, int64_t w, int64_t h, rt_error *err);
 
 #endif

@@ -146,6 +146,7 @@ typedef struct stage_run {
     const rt_stage *s;
     rt_dataset *ds;
     uint64_t seed;
+    int64_t limit;            /* examples per epoch: stage_limit */
     int *fields;
     void **inputs;
     float **params, **opt_state;
@@ -199,12 +200,20 @@ static bool frozen(const rt_stage *s, const char *name) {
     return false;
 }
 
+/* Examples per epoch: the stage's `limit` and the run's, the smaller one (0: all). */
+static int64_t stage_limit(const run *r, const rt_stage *s) {
+    int64_t a = s->limit, b = r->opt->limit;
+    if (a <= 0) return b > 0 ? b : 0;
+    return b > 0 && b < a ? b : a;
+}
+
 /* validating: an eval stage run inside a train stage sees the parameters being
  * trained, so its own `load` is skipped there. */
 static bool stage_prepare(run *r, const rt_stage *s, bool validating, stage_run *sr, rt_error *err) {
     memset(sr, 0, sizeof *sr);
     sr->s = s;
     sr->seed = r->opt->override_seed ? r->opt->seed : s->seed;
+    sr->limit = stage_limit(r, s);
     if (s->batch <= 0) {
         rt_fail(err, "stage %s: batch must be positive", s->name);
         return false;
@@ -254,6 +263,7 @@ oom:
     return false;
 }
 
+
 /* Runs batch b of the current epoch; returns its row count. */
 static int64_t run_batch(stage_run *sr, int64_t b) {
     const rt_stage *s = sr->s;
@@ -271,7 +281,7 @@ static bool run_eval(run *r, const rt_stage *s, bool validating, double *loss, d
     stage_run sr;
     bool ok = stage_prepare(r, s, validating, &sr, err);
     if (ok) {
-        rt_dataset_begin_epoch(sr.ds, sr.seed, 0, false, s->limit);
+        rt_dataset_begin_epoch(sr.ds, sr.seed, 0, false, stage_limit(r, s));
         int64_t nb = rt_dataset_batches(sr.ds, s->batch), rows_total = 0;
         double lsum = 0;
         for (int k = 0; k < s->n_reports; k++) reports[k] = 0;
@@ -339,6 +349,36 @@ static bool save_stage(run *r, stage_run *sr, int64_t epoch, int64_t step, rt_er
     for (int i = 0; names && i < n; i++) free(names[i]);
     free(names);
     free(t);
+    return ok;
+}
+
+/* ------------------------------------------------------------ the end hook */
+
+/* Hands the stage's parameters (by then all in the store) and its data to its
+ * at_end hook, with RUNS/STAGE created for what the hook writes. */
+static bool stage_end(run *r, const rt_stage *s, rt_error *err) {
+    if (!s->at_end) return true;
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/%s", r->runs_dir, s->name);
+    if (!make_dirs(dir, err)) return false;
+    rt_dataset *ds = dataset_of(r, s->dataset, err);
+    if (!ds) return false;
+    uint64_t seed = r->opt->override_seed ? r->opt->seed : s->seed;
+    float **params = calloc((size_t)s->n_params + 1, sizeof *params);
+    if (!params) {
+        rt_fail(err, "stage %s: out of memory", s->name);
+        return false;
+    }
+    bool ok = true;
+    for (int i = 0; ok && i < s->n_params; i++) {
+        param *p = store_get(&r->st, &s->params[i], seed, err);
+        if (p) params[i] = p->data;
+        else ok = false;
+    }
+    rt_stage_end end = {.dir = dir, .data = ds, .limit = stage_limit(r, s), .seed = seed,
+                        .params = params, .out = r->opt->quiet ? NULL : r->out};
+    ok = ok && s->at_end(s->user, &end, err);
+    free(params);
     return ok;
 }
 
@@ -442,7 +482,7 @@ static int64_t replay_epoch(stage_run *sr, snapshot *start, int64_t e, int64_t s
     int64_t found = -1;
     if (snap_alloc(&before, sr)) {
         snap_copy(start, sr, false);
-        rt_dataset_begin_epoch(sr->ds, sr->seed, e, true, s->limit);
+        rt_dataset_begin_epoch(sr->ds, sr->seed, e, true, sr->limit);
         for (int64_t b = 0; b <= last_b && found < 0; b++) {
             snap_copy(&before, sr, true);
             sr->ctx.step = step0 + b;
@@ -479,11 +519,11 @@ static bool run_train(run *r, const rt_stage *s, rt_error *err) {
     /* `steps` runs that many steps across as many epochs as it takes; `epochs` runs
      * whole epochs. The schedule's total is exact for steps and for fixed-size data;
      * skipgram epochs vary a little around epoch 0's size. */
-    int64_t max_steps = r->opt->epochs > 0 ? 0 : s->steps;
+    int64_t max_steps = r->opt->steps > 0 ? r->opt->steps : r->opt->epochs > 0 ? 0 : s->steps;
     int64_t epochs = max_steps > 0 ? INT64_MAX : r->opt->epochs > 0 ? r->opt->epochs : s->epochs;
     int64_t per_epoch = 0;
     if (ok) {
-        rt_dataset_begin_epoch(sr.ds, sr.seed, 0, true, s->limit);
+        rt_dataset_begin_epoch(sr.ds, sr.seed, 0, true, stage_limit(r, s));
         per_epoch = rt_dataset_batches(sr.ds, s->batch);
     }
     if (ok && (per_epoch == 0 || epochs <= 0)) {
@@ -493,12 +533,13 @@ static bool run_train(run *r, const rt_stage *s, rt_error *err) {
     }
     int64_t total = max_steps > 0 ? max_steps : epochs * per_epoch;
     int64_t shown_epochs = max_steps > 0 ? (max_steps + per_epoch - 1) / (per_epoch ? per_epoch : 1) : epochs;
-    int64_t step = 0, saved_epoch = -1;
-    double t0 = now_s(), last_draw = 0;
+    int64_t step = 0, saved_epoch = -1, corpus_words = 0;
+    double t0 = now_s(), last_draw = 0, words_done = 0, step_time = 0;
+    if (ok) rt_dataset_property(sr.ds, "words", &corpus_words);
     snapshot start = {0};
     if (ok && !(ok = snap_alloc(&start, &sr))) rt_fail(err, "stage %s: out of memory", s->name);
     for (int64_t e = 0; ok && e < epochs && (max_steps <= 0 || step < max_steps); e++) {
-        rt_dataset_begin_epoch(sr.ds, sr.seed, e, true, s->limit);
+        rt_dataset_begin_epoch(sr.ds, sr.seed, e, true, stage_limit(r, s));
         int64_t nb = rt_dataset_batches(sr.ds, s->batch), rows_total = 0, step0 = step;
         double lsum = 0, te = now_s();
         snap_copy(&start, &sr, true);
@@ -506,11 +547,14 @@ static bool run_train(run *r, const rt_stage *s, rt_error *err) {
         for (int64_t b = 0; b < nb && (max_steps <= 0 || step < max_steps); b++, step++) {
             sr.ctx.step = step;
             sr.ctx.lr = rt_schedule_lr(s->opt.schedule, s->opt.lr, step, total, s->opt.warmup, s->opt.to);
+            double ts = now_s();
             int64_t rows = run_batch(&sr, b);
+            step_time += now_s() - ts;
             if (!isfinite(sr.loss)) {
                 ok = false;
                 break;
             }
+            if (r->opt->step_log) fprintf(r->opt->step_log, "%s %" PRId64 " %.9g\n", s->name, step, sr.loss);
             rows_total += rows;
             lsum += (double)sr.loss * (double)rows;
             for (int k = 0; k < s->n_reports; k++) rsum[k] += (double)sr.reports[k] * (double)rows;
@@ -519,6 +563,10 @@ static bool run_train(run *r, const rt_stage *s, rt_error *err) {
                 progress(r, s, e, shown_epochs, step + 1, total, lsum / (double)rows_total, t0);
             }
         }
+        /* word2vec's speed unit: corpus words per second of training; an epoch that
+         * takes part of the pairs (limit) counts that part of the words */
+        if (ok && corpus_words > 0 && rt_dataset_size(sr.ds) > 0)
+            words_done += (double)corpus_words * (double)rows_total / (double)rt_dataset_size(sr.ds);
         /* A non-finite loss stops at once; a parameter spoiled by a non-finite
          * gradient while the loss stayed finite is found at the epoch's end
          * (a scan per step would cost as much as a step for large embeddings).
@@ -573,12 +621,19 @@ static bool run_train(run *r, const rt_stage *s, rt_error *err) {
         }
         if (r->opt->on_epoch) r->opt->on_epoch(r->opt->on_epoch_user, s->name, e + 1, loss, rsum, s->n_reports);
     }
+    /* The stage's speed, one line that bench/run.sh reads: time per step counts
+     * filling the batch and the step itself, not data loading or validation. */
+    if (ok && step > 0) {
+        fprintf(r->out, "%s: %" PRId64 " steps, %.4f ms/step", s->name, step, 1e3 * step_time / (double)step);
+        if (corpus_words > 0 && step_time > 0) fprintf(r->out, ", %.0f words/s", words_done / step_time);
+        fprintf(r->out, "\n");
+    }
     if (metrics) fclose(metrics);
     snap_free(&start, &sr);
     free(rsum);
     free(vrep);
     stage_release(&sr);
-    return ok;
+    return ok && stage_end(r, s, err);
 }
 
 static bool run_eval_stage(run *r, const rt_stage *s, rt_error *err) {
@@ -604,7 +659,48 @@ static bool run_eval_stage(run *r, const rt_stage *s, rt_error *err) {
     }
     if (ok && r->opt->on_epoch) r->opt->on_epoch(r->opt->on_epoch_user, s->name, 1, loss, rep, s->n_reports);
     free(rep);
-    return ok;
+    return ok && stage_end(r, s, err);
+}
+
+/* Whether stage i runs, itself or as the validation of a stage that runs. */
+static bool stage_runs(const rt_program *prog, const rt_run_options *o, int i) {
+    for (int k = 0; k < prog->n_stages; k++) {
+        const rt_stage *s = &prog->stages[k];
+        if (o->stage && strcmp(s->name, o->stage) != 0) continue;
+        if (k == i || (s->train && s->validate == i)) return true;
+    }
+    return false;
+}
+
+/* The data-bound dims of every dataset a running stage uses, checked before the
+ * first step: a trainer compiled for another vocabulary would index out of range. */
+static bool check_dims(run *r, rt_error *err) {
+    const rt_program *prog = r->prog;
+    for (int c = 0; c < r->opt->n_dim_checks; c++) {
+        const rt_dim_check *dc = &r->opt->dim_checks[c];
+        if (dc->dataset < 0 || dc->dataset >= prog->n_datasets) continue;
+        bool used = false;
+        for (int i = 0; i < prog->n_stages; i++)
+            used = used || (prog->stages[i].dataset == dc->dataset && stage_runs(prog, r->opt, i));
+        if (!used) continue;
+        rt_dataset *ds = dataset_of(r, dc->dataset, err);
+        if (!ds) return false;
+        const char *name = prog->datasets[dc->dataset].name;
+        int64_t v = 0;
+        if (!rt_dataset_property(ds, dc->property, &v)) {
+            rt_fail(err, "dataset %s has no property %s", name, dc->property);
+            return false;
+        }
+        if (v != dc->value) {
+            const char *src = prog->name ? prog->name : "FILE.rl";
+            rt_fail(err, "dataset %s: its %s is %" PRId64 " in this data, but the steps were compiled "
+                    "for %" PRId64 " (the data differs from the data %s was built with); rebuild "
+                    "the trainer against this data: rlc build %s", name, dc->property, v, dc->value,
+                    src, src);
+            return false;
+        }
+    }
+    return true;
 }
 
 bool rt_run_program(const rt_program *prog, const rt_run_options *options, rt_error *err) {
@@ -623,6 +719,7 @@ bool rt_run_program(const rt_program *prog, const rt_run_options *options, rt_er
     r.pool = rt_pool_create(o->threads > 0 ? o->threads : 1);
     bool ok = r.data && r.pool;
     if (!ok) rt_fail(err, "out of memory");
+    ok = ok && check_dims(&r, err);
     for (int i = 0; ok && i < prog->n_stages; i++) {
         const rt_stage *s = &prog->stages[i];
         if (o->stage && strcmp(s->name, o->stage) != 0) continue;

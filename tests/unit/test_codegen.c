@@ -71,8 +71,14 @@ static void run_init(Run *r, const IrGraph *g, int64_t B, int32_t idx_max) {
         int64_t n = ir_shape_numel(&g->params.items[i].shape, B);
         r->params[i] = malloc(sizeof(float) * (size_t)n);
         for (int64_t j = 0; j < n; j++) r->params[i][j] = (float)((double)lcg(&s) / 2147483648.0 - 0.5);
+        /* Optimizer state as after some steps (m and momentum signed, v positive),
+         * so rows a lazy sparse update skips would differ from a dense update's. */
         int64_t sn = state_numel(&g->optim, n);
         r->state[i] = sn ? calloc((size_t)sn, sizeof(float)) : NULL;
+        for (int64_t j = 0; j < sn; j++) {
+            double u = (double)lcg(&s) / 2147483648.0;
+            r->state[i][j] = (float)(j < n ? 0.1 * (u - 0.5) : 0.01 * u);
+        }
     }
     for (int i = 0; i < g->inputs.len; i++) {
         int64_t n = ir_shape_numel(&g->inputs.items[i].shape, B);
@@ -288,25 +294,136 @@ static void test_embedding_sparse_update(void **state) {
     }
 }
 
-/* One table gathered twice (skip-gram's shared vectors): two scatters added,
- * a dense gradient; and the autoencoder after simplify_graph. */
+static void assert_sparse_only(Arena *a, IrGraph *g, int parts) {
+    StrBuf why = {0};
+    KernelPlan *p = fuse_plan(a, g, &why);
+    assert_non_null(p);
+    int sparse = 0, most = 0;
+    for (int i = 0; i < p->kernels.len; i++) {
+        const Kernel *k = &p->kernels.items[i];
+        assert_int_not_equal(k->kind, K_SCATTER); /* no table-sized gradient */
+        assert_int_not_equal(k->kind, K_UPDATE);  /* no pass over the whole table */
+        if (k->kind != K_SPARSE_UPDATE) continue;
+        sparse++;
+        if (k->scatters.len > most) most = k->scatters.len;
+    }
+    assert_int_equal(sparse, 1);
+    assert_int_equal(most, parts);
+}
+
+/* One table gathered in three places (skip-gram's context vectors, read for the
+ * true and the negative words): the gradient is a sum of three scatters, applied
+ * row by row with no table-sized buffer; and the autoencoder after simplify_graph. */
 static void test_shared_table_and_simplified(void **state) {
     (void)state;
+    for (int k = 0; k < 2; k++) {
+        Arena a = {0};
+        IrGraph *g = ir_graph_new(&a, "shared");
+        int table = param(g, "emb", SHAPE(C(30), C(4)));
+        int i1 = input(g, "c", SHAPE(Bd()), IR_I32), i2 = input(g, "o", SHAPE(Bd()), IR_I32);
+        int i3 = input(g, "n", SHAPE(Bd(), C(3)), IR_I32);
+        int u = ir_gather(g, table, i1, NOSPAN), v = ir_gather(g, table, i2, NOSPAN);
+        int w = ir_gather(g, table, i3, NOSPAN); /* [B, 3, 4] */
+        int dot = ir_reduce(g, IR_SUM, mul(g, u, v), 2, NOSPAN);
+        int sg = ir_unary(g, IR_SIGMOID, dot, NOSPAN);
+        int neg = sum_all(g, mul(g, w, w));
+        g->loss = per_batch(g, sub(g, mul(g, scalar(g, 0.01), neg),
+                                   sum_all(g, ir_unary(g, IR_LOG, sg, NOSPAN))));
+        g->optim = (IrOptim){.kind = k ? OPT_ADAM : OPT_SGD, .lr = 0.5, .beta1 = 0.9,
+                             .beta2 = 0.999, .eps = 1e-8};
+        ad_differentiate(g);
+        assert_sparse_only(&a, g, 3);
+        int64_t Bs[] = {24, 5};
+        check_against_interp(g, Bs, 2, 30, k ? "shared table, adam" : "shared table, sgd");
+        arena_free(&a);
+    }
     Arena a = {0};
-    IrGraph *g = ir_graph_new(&a, "shared");
-    int table = param(g, "emb", SHAPE(C(30), C(4)));
-    int i1 = input(g, "c", SHAPE(Bd()), IR_I32), i2 = input(g, "o", SHAPE(Bd()), IR_I32);
-    int u = ir_gather(g, table, i1, NOSPAN), v = ir_gather(g, table, i2, NOSPAN);
-    int dot = ir_reduce(g, IR_SUM, mul(g, u, v), 2, NOSPAN);
-    int sg = ir_unary(g, IR_SIGMOID, dot, NOSPAN);
-    g->loss = per_batch(g, ir_unary(g, IR_NEG, sum_all(g, ir_unary(g, IR_LOG, sg, NOSPAN)), NOSPAN));
-    g->optim = (IrOptim){.kind = OPT_SGD, .lr = 0.5};
-    ad_differentiate(g);
-    int64_t Bs[] = {24, 5};
-    check_against_interp(g, Bs, 2, 30, "shared table, two gathers");
     IrGraph *s = simplify_graph(autoencoder(&a, OPT_ADAM));
     int64_t Bs2[] = {50, 7};
     check_against_interp(s, Bs2, 2, 1, "autoencoder after simplify");
+    arena_free(&a);
+}
+
+/* A batch large enough that rt_sgemm splits the products over a 2-thread pool
+ * (600 x 64 x 32 multiply-adds and up): the step still matches the interpreter,
+ * and the 1-thread step to rounding (split products need not be bit-equal). */
+static void test_split_products(void **state) {
+    (void)state;
+    Arena a = {0};
+    IrGraph *g = autoencoder(&a, OPT_ADAM);
+    Compiled c = compile(&a, g);
+    rt_pool *pool = rt_pool_create(2);
+    int64_t B = 600;
+    void *ws = malloc(kernel_plan_workspace(c.plan, B) + 1);
+    Run ref = {0}, one = {0}, two = {0};
+    run_init(&ref, g, B, 1);
+    run_copy(&one, &ref, g, B);
+    run_copy(&two, &ref, g, B);
+    rt_step_ctx cr = ctx_for(&ref, g, B, NULL, NULL);
+    rt_step_ctx c1 = ctx_for(&one, g, B, ws, NULL);
+    rt_step_ctx c2 = ctx_for(&two, g, B, ws, pool);
+    assert_true(interp_step(g, &cr));
+    rt_sgemm_profile(true);
+    c.fn(&c1);
+    uint64_t serial_calls = 0;
+    rt_sgemm_seconds(&serial_calls);
+    c.fn(&c2);
+    rt_sgemm_profile(false);
+    assert_int_equal((int)serial_calls, 5); /* every product went through rt_sgemm */
+    assert_true(compare_runs(&two, &ref, g, B, "ae, products split") <= 1e-5);
+    assert_true(compare_runs(&two, &one, g, B, "  ...2 threads vs 1") <= 1e-6);
+    run_free(&two, g, false);
+    run_free(&one, g, false);
+    run_free(&ref, g, true);
+    free(ws);
+    rt_pool_destroy(pool);
+    jit_free(c.jit);
+    arena_free(&a);
+}
+
+/* The vectorized exp against libm's expf, read back from the workspace: within
+ * 4 ulp over the normal range, 0 below -86.6, +inf above 88.72, NaN kept. */
+static void test_exp_accuracy(void **state) {
+    (void)state;
+    Arena a = {0};
+    IrGraph *g = ir_graph_new(&a, "exp");
+    int x = input(g, "x", SHAPE(Bd()), IR_F32);
+    int e = ir_unary(g, IR_EXP, x, NOSPAN);
+    /* two readers: an expensive op is stored once, not recomputed */
+    ir_add_report(g, "sum", ir_reduce(g, IR_SUM, e, 1, NOSPAN), NOSPAN);
+    ir_add_report(g, "max", ir_reduce(g, IR_RMAX, e, 1, NOSPAN), NOSPAN);
+    Compiled c = compile(&a, g);
+    assert_int_equal(c.plan->buf[e].kind, KB_WORK);
+    enum { N = 40000 };
+    float *xs = malloc(sizeof(float) * N);
+    for (int i = 0; i < N - 8; i++) xs[i] = -100.0f + 200.0f * (float)i / (float)(N - 8);
+    const float special[8] = {0.0f, -0.0f, 1e-30f, 88.72283f, -86.6f, INFINITY, -INFINITY, NAN};
+    memcpy(xs + N - 8, special, sizeof special);
+    void *ws = malloc(kernel_plan_workspace(c.plan, N) + 64);
+    float reports[2];
+    void *inputs[1] = {xs};
+    rt_step_ctx ctx = {.B = N, .inputs = inputs, .reports = reports, .workspace = ws};
+    c.fn(&ctx);
+    const float *got = (const float *)((char *)ws + ksize_eval(c.plan->buf[e].offset, N));
+    double worst_ulp = 0;
+    for (int i = 0; i < N; i++) {
+        float want = expf(xs[i]);
+        if (isnan(xs[i])) {
+            assert_true(isnan(got[i]));
+        } else if (xs[i] < -86.6f) {
+            assert_true(got[i] == 0.0f && want < 2.5e-38f);
+        } else if (xs[i] > 88.72283f) {
+            assert_true(isinf(got[i]) && got[i] > 0);
+        } else {
+            double ulp = fabs((double)got[i] - want) / (nextafterf(want, INFINITY) - want);
+            worst_ulp = fmax(worst_ulp, ulp);
+        }
+    }
+    printf("  exp: worst %.2f ulp from expf\n", worst_ulp);
+    assert_true(worst_ulp <= 4);
+    free(ws);
+    free(xs);
+    jit_free(c.jit);
     arena_free(&a);
 }
 
@@ -409,6 +526,8 @@ int main(void) {
         cmocka_unit_test(test_softmax_cross_entropy),
         cmocka_unit_test(test_embedding_sparse_update),
         cmocka_unit_test(test_shared_table_and_simplified),
+        cmocka_unit_test(test_split_products),
+        cmocka_unit_test(test_exp_accuracy),
         cmocka_unit_test(test_batched_matmul),
         cmocka_unit_test(test_concat_slice),
         cmocka_unit_test(test_reductions),

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <cblas.h>
+#include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,11 +85,63 @@ static void test_random_fill_independent_of_threads(void **state) {
     free(many);
 }
 
+/* C = op(A) op(B) in double, row-major, for rt_sgemm to match. */
+static void ref_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A,
+                     const float *B, double *C) {
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) {
+            double s = 0;
+            for (int64_t k = 0; k < K; k++)
+                s += (double)(ta ? A[k * M + i] : A[i * K + k]) * (tb ? B[j * K + k] : B[k * N + j]);
+            C[i * N + j] = s;
+        }
+}
+
+/* Products split over the pool (by rows when M >= N, else by columns, odd edges
+ * included) give op(A) op(B) at every transpose, and OpenBLAS stays on one thread. */
+static void test_sgemm_split(void **state) {
+    (void)state;
+    static const int64_t shapes[][3] = {{301, 97, 53}, {40, 1111, 29}, {256, 256, 64}, {5, 7, 3}};
+    rt_pool *pools[3] = {NULL, rt_pool_create(2), rt_pool_create(3)};
+    assert_int_equal(openblas_get_num_threads(), 1);
+    rt_sgemm_profile(true);
+    int calls = 0;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int64_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+        float *A = malloc(sizeof(float) * (size_t)(M * K)), *B = malloc(sizeof(float) * (size_t)(K * N));
+        float *C = malloc(sizeof(float) * (size_t)(M * N));
+        double *R = malloc(sizeof(double) * (size_t)(M * N));
+        for (int64_t i = 0; i < M * K; i++) A[i] = (float)((i * 37 % 101) - 50) / 50.0f;
+        for (int64_t i = 0; i < K * N; i++) B[i] = (float)((i * 53 % 97) - 48) / 48.0f;
+        for (int t = 0; t < 4; t++) {
+            bool ta = t & 1, tb = t & 2;
+            ref_gemm(ta, tb, M, N, K, A, B, R);
+            for (int p = 0; p < 3; p++) {
+                memset(C, 0xff, sizeof(float) * (size_t)(M * N)); /* NaNs: every element written */
+                rt_sgemm(pools[p], ta, tb, M, N, K, A, ta ? M : K, B, tb ? K : N, C, N);
+                calls++;
+                int64_t bad = 0; /* NaN compares false: an unwritten element is bad */
+                for (int64_t i = 0; i < M * N; i++) bad += !(fabs(C[i] - R[i]) / fmax(1, fabs(R[i])) < 1e-5);
+                assert_int_equal(bad, 0);
+            }
+        }
+        free(A), free(B), free(C), free(R);
+    }
+    uint64_t counted = 0;
+    assert_true(rt_sgemm_seconds(&counted) > 0);
+    assert_int_equal((int)counted, calls);
+    rt_sgemm_profile(false);
+    assert_int_equal(openblas_get_num_threads(), 1);
+    rt_pool_destroy(pools[1]);
+    rt_pool_destroy(pools[2]);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cover_exactly_once),
         cmocka_unit_test(test_nested_runs_inline),
         cmocka_unit_test(test_random_fill_independent_of_threads),
+        cmocka_unit_test(test_sgemm_split),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,245 @@
+#!/usr/bin/env bash
+# bench/run.sh — rlc side by side with PyTorch and gensim on the same work (bench/README.md).
+#
+# CONTRACT WITH `rlc run` (assumed here; whoever finishes `rlc run` makes it true):
+#   1. `rlc run FILE.rl --stage NAME --threads N` prints, when train stage NAME ends, a line
+#          NAME: N steps, X ms/step
+#      or, for a stage whose data is a skipgram dataset,
+#          NAME: N steps, X ms/step, Y words/s
+#      X = wall time of the stage's training loop (clock started before the first step, after the
+#      data are loaded and the code is compiled; stopped after the last step) / N.
+#      Y = in-vocabulary words of the epoch's corpus (min_count applied, before subsampling) / the
+#      same wall time: the count the gensim and PyTorch peers divide by.
+#   2. It prints `compile: X ms` once, before any stage trains: the time from reading the file to
+#      every stage being ready to run (parse, check, lower, autodiff, fuse, JIT).
+#   3. `save: "sgns.rlw"` writes the safetensors file with the word table as tensor `word.e`, and the
+#      vocabulary beside it, one word per line in id order, in a file whose name starts with
+#      `sgns` and contains `vocab`.
+#   4. cblas_sgemm is reached through the dynamic linker, so an LD_PRELOADed one stands in front.
+# The harness stops with a message naming the missing line when rlc does not keep this.
+#
+# usage: bench/run.sh [--quick] [--peers-only] [--reps N] [--threads "1 2"] [--out FILE]
+#   --quick        1 repetition, 1 thread, few steps, 20 corpus files, peers stock only, no install
+#                  and no compile-time section (the smoke test: it checks that the harness works)
+#   --peers-only   run the PyTorch/gensim peers alone (while `rlc run` is pending)
+#   --only "W..."  only these workloads of 1-4 (ae_b32 ae_b256 dae_b32 dae_b256 simclr_b256 sgns)
+#   --out FILE     where the results go (default bench/results.md; a section of it is replaced)
+#   RLC=path       the rlc binary (default build/rlc)
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+bench="$here/bench"
+py=/usr/bin/python3
+quick=0 peers_only=0 reps=5 tunes="0 1" only="" threads_list="1 2" out="$bench/results.md"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) quick=1 reps=1 threads_list=1 tunes=0 ;;
+    --peers-only) peers_only=1 ;;
+    --reps) reps=$2; shift ;;
+    --threads) threads_list=$2; shift ;;
+    --out) out=$2; shift ;;
+    --only) only=$2; shift ;;
+    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+    *) echo "bench: unknown option '$1' (bench/run.sh --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+rlc=${RLC:-$here/build/rlc}
+
+die() { echo "bench: $*" >&2; exit 1; }
+
+# ---------------------------------------------------------------- set-up
+if [ $quick = 0 ]; then
+  "$here/scripts/setup.sh"
+  if ! $py -c "import torch, gensim, numpy" 2>/dev/null; then
+    echo "bench: installing python3-torch python3-gensim python3-numpy"
+    sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd=sudo
+    $sudo_cmd apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q python3-torch python3-gensim python3-numpy
+  fi
+  [ $peers_only = 1 ] || [ -x "$rlc" ] || "$here/scripts/build.sh" release
+fi
+$py -c "import torch, gensim, numpy" 2>/dev/null ||
+  die "$py cannot import torch, gensim and numpy (Debian: python3-torch python3-gensim python3-numpy)"
+[ $peers_only = 1 ] || [ -x "$rlc" ] || die "no rlc at $rlc (build it: scripts/build.sh, or set RLC=)"
+command -v gcc >/dev/null || die "gcc is needed to build the sgemm shim"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/rlc-bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+raw="$work/raw"; mkdir -p "$raw"
+
+# Data: the corpus under data/ (or RL_DATA_PATH); --quick uses its first 20 files, both sides.
+brown_dir=$(cd "$bench" && $py -c "import brown; print(brown.corpus_dir())") || exit 1
+files_arg=() data_path="$(dirname "$brown_dir")"
+if [ $quick = 1 ]; then
+  mkdir -p "$work/data/brown"
+  ls "$brown_dir" | grep -v '^\.' | sort | head -20 | while read -r f; do ln -s "$brown_dir/$f" "$work/data/brown/$f"; done
+  files_arg=(--files 20) data_path="$work/data"
+fi
+
+# OpenBLAS settings: as the environment has them, and with both variables unset. When neither
+# is set there is only one setting.
+settings=(env)
+if [ -n "${OPENBLAS_CORETYPE+x}${OPENBLAS_L2_SIZE+x}" ] && [ $quick = 0 ]; then settings+=(unset); fi
+blas_env() {  # SETTING -> the `env` arguments that make it
+  case "$1" in env) echo "" ;; unset) echo "-u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE" ;; esac
+}
+tuned=(GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967296
+       OMP_WAIT_POLICY=passive)
+
+# ---------------------------------------------------------------- one run of each side
+# Each prints the measured value (ms/step, or words/s for the skip-gram workload) on stdout.
+
+# run_rlc SETTING THREADS RL STAGE STEPS [PRELOAD]  (STEPS empty: the file's own)
+run_rlc() {
+  local setting=$1 t=$2 rl=$3 stage=$4 steps=$5 preload=${6:-} dir log line
+  dir=$(mktemp -d "$work/rlc.XXXX"); log="$dir/log"
+  if [ -n "$steps" ]; then  # the stage's `steps:` set to STEPS in a copy of the program
+    awk -v s="$stage" -v n="$steps" '
+      $1 == "train" && $2 == s { inside = 1 }
+      inside && $1 == "steps:" { sub(/steps:[ \t]*[0-9]+/, "steps: " n) }
+      inside && /^}/ { inside = 0 }
+      { print }' "$bench/$rl" >"$dir/$rl"
+  else
+    cp "$bench/$rl" "$dir/$rl"
+  fi
+  (cd "$dir" && env $(blas_env "$setting") OPENBLAS_NUM_THREADS="$t" OMP_NUM_THREADS="$t" \
+      RL_DATA_PATH="$data_path" ${preload:+LD_PRELOAD=$preload SGEMM_LOG=$dir/sgemm.log} \
+      "$rlc" run "$rl" --stage "$stage" --threads "$t" >"$log" 2>&1) ||
+    die "\`rlc run bench/$rl --stage $stage --threads $t\` failed (exit $?):
+$(tail -n 15 "$log")"
+  line=$(grep -E "^$stage: [0-9]+ steps, [0-9.eE+-]+ ms/step" "$log" | tail -n 1) ||
+    die "\`rlc run bench/$rl --stage $stage\` printed no line '$stage: N steps, X ms/step' (the
+contract at the top of bench/run.sh). Its last output:
+$(tail -n 15 "$log")"
+  if [ "$rl" = sgns.rl ]; then
+    [[ $line =~ ,\ ([0-9.eE+-]+)\ words/s ]] ||
+      die "rlc's line '$line' has no ', Y words/s' (the contract at the top of bench/run.sh)"
+    echo "${BASH_REMATCH[1]}"
+  else
+    [[ $line =~ ,\ ([0-9.eE+-]+)\ ms/step ]]; echo "${BASH_REMATCH[1]}"
+  fi
+  echo "$dir" >"$work/last_rlc_dir"  # the caller runs this in $(...): the run's folder, for it
+}
+
+# run_peer SETTING THREADS TUNED(0|1) SCRIPT ARGS...
+run_peer() {
+  local setting=$1 t=$2 tune=$3 script=$4 log; shift 4
+  log=$(mktemp "$work/peer.XXXX")
+  (cd "$bench" && env $(blas_env "$setting") OPENBLAS_NUM_THREADS="$t" OMP_NUM_THREADS="$t" \
+      $([ "$tune" = 1 ] && echo "${tuned[@]}") "$py" "$script" --threads "$t" "$@" >"$log" 2>&1) ||
+    die "\`$script --threads $t $*\` failed:
+$(tail -n 15 "$log")"
+  grep -oE '(ms_per_step|words_per_s)=[0-9.]+' "$log" | tail -n 1 | cut -d= -f2 | grep . ||
+    die "$script printed no ms_per_step= or words_per_s= line: $(tail -n 5 "$log")"
+}
+
+# ---------------------------------------------------------------- workloads 1-4
+# name | rl file | stage | steps (full, quick) | peer script and arguments (by name: torch, gensim, torch_sgns)
+workloads=(
+  "ae_b32|ae.rl|ae_b32|1000|20|torch:torch_ae.py --batch 32"
+  "ae_b256|ae.rl|ae_b256|200|10|torch:torch_ae.py --batch 256"
+  "dae_b32|dae.rl|dae_b32|1000|20|torch:torch_ae.py --batch 32 --keep 0.7"
+  "dae_b256|dae.rl|dae_b256|200|10|torch:torch_ae.py --batch 256 --keep 0.7"
+  "simclr_b256|simclr.rl|simclr_b256|100|5|torch:torch_simclr.py --batch 256"
+  "sgns|sgns.rl|sgns|||gensim:gensim_w2v.py;torch_sgns:torch_sgns.py"
+)
+
+echo "bench: results go to $out; raw figures in $raw while it runs"
+for setting in "${settings[@]}"; do
+  for t in $threads_list; do
+    for w in "${workloads[@]}"; do
+      IFS='|' read -r name rl stage full_steps quick_steps peers <<<"$w"
+      [ -z "$only" ] || [[ " $only " == *" $name "* ]] || continue
+      steps=$full_steps; [ $quick = 1 ] && steps=$quick_steps
+      for rep in $(seq 1 "$reps"); do
+        if [ $peers_only = 0 ]; then
+          v=$(run_rlc "$setting" "$t" "$rl" "$stage" "$steps")
+          printf '%s\t%s\t%s\trlc\tstock\t%s\t%s\n' "$setting" "$t" "$name" "$rep" "$v" >>"$raw/runs.tsv"
+          echo "  $setting t=$t $name #$rep rlc $v"
+        fi
+        IFS=';' read -ra plist <<<"$peers"
+        for p in "${plist[@]}"; do
+          pname=${p%%:*} pcmd=${p#*:}
+          read -ra pargs <<<"$pcmd"
+          [ "$name" = sgns ] && pargs+=("${files_arg[@]}")
+          [ -n "$steps" ] && pargs+=(--steps "$steps")
+          for tune in $tunes; do
+            extra=()
+            if [ "$name" = sgns ] && [ "$rep" = 1 ] && [ "$tune" = 0 ]; then
+              extra=(--out "$raw/vec_${pname}_${setting}_t$t.txt")
+            fi
+            v=$(run_peer "$setting" "$t" "$tune" "${pargs[@]}" "${extra[@]}")
+            cfg=stock; [ $tune = 1 ] && cfg=tuned
+            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$setting" "$t" "$name" "$pname" "$cfg" "$rep" "$v" >>"$raw/runs.tsv"
+            echo "  $setting t=$t $name #$rep $pname $cfg $v"
+          done
+        done
+      done
+    done
+  done
+done
+
+# Word-vector quality on the vectors of the first repetition at each thread count.
+if [ $peers_only = 0 ]; then
+  for setting in "${settings[@]}"; do
+    for t in $threads_list; do
+      v=$(run_rlc "$setting" "$t" sgns.rl sgns "")
+      last_rlc_dir=$(cat "$work/last_rlc_dir")
+      vocab=$(ls "$last_rlc_dir" | grep -E '^sgns.*vocab' | head -n 1) ||
+        die "rlc wrote no sgns*vocab* file beside sgns.rlw (the contract at the top of bench/run.sh)"
+      "$py" "$bench/rlw2txt.py" "$last_rlc_dir/sgns.rlw" word.e "$last_rlc_dir/$vocab" \
+        "$raw/vec_rlc_${setting}_t$t.txt"
+    done
+  done
+fi
+for f in "$raw"/vec_*.txt; do
+  [ -e "$f" ] || continue
+  q=$(cd "$bench" && RL_DATA_PATH="$data_path" "$py" w2v_quality.py "$f")
+  printf '%s\t%s\n' "$(basename "$f" .txt)" "$q" >>"$raw/quality.tsv"
+done
+
+# ---------------------------------------------------------------- workload 5: compile time
+if [ $peers_only = 0 ] && [ $quick = 0 ]; then
+  for ex in "$here"/examples/*.rl; do
+    dir=$(mktemp -d "$work/ex.XXXX"); cp "$ex" "$dir/"
+    t0=$(date +%s%N)
+    (cd "$dir" && RL_DATA_PATH="$data_path" OPENBLAS_NUM_THREADS=1 "$rlc" run "$(basename "$ex")" \
+        --epochs 1 --threads 1 >"$dir/log" 2>&1) ||
+      die "\`rlc run examples/$(basename "$ex") --epochs 1\` failed: $(tail -n 15 "$dir/log")"
+    wall=$(( ($(date +%s%N) - t0) / 1000000 ))
+    c=$(grep -oE '^compile: [0-9.]+ ms' "$dir/log" | head -n 1 | grep -oE '[0-9.]+') ||
+      die "\`rlc run examples/$(basename "$ex")\` printed no 'compile: X ms' line (contract at the top of bench/run.sh)"
+    printf '%s\t%s\t%s\n' "$(basename "$ex")" "$c" "$wall" >>"$raw/compile.tsv"
+    echo "  compile $(basename "$ex") ${c} ms of ${wall} ms"
+  done
+fi
+
+# ---------------------------------------------------------------- workload 6: roofline
+if [ $peers_only = 0 ]; then
+  gcc -O2 -std=c11 -shared -fPIC "$bench/sgemm_shim.c" -o "$work/sgemm_shim.so" -ldl -lpthread
+  gcc -O2 -std=c11 "$bench/sgemm_alone.c" -o "$work/sgemm_alone" -lopenblas
+  for setting in "${settings[@]}"; do
+    for t in $threads_list; do
+      for w in "ae_b32|ae.rl|1000|20" "ae_b256|ae.rl|200|10" "simclr_b256|simclr.rl|100|5"; do
+        IFS='|' read -r stage rl full_steps quick_steps <<<"$w"
+        steps=$full_steps; [ $quick = 1 ] && steps=$quick_steps
+        ms=$(run_rlc "$setting" "$t" "$rl" "$stage" "$steps" "$work/sgemm_shim.so")
+        last_rlc_dir=$(cat "$work/last_rlc_dir")
+        [ -s "$last_rlc_dir/sgemm.log" ] ||
+          die "no cblas_sgemm call of \`rlc run bench/$rl --stage $stage\` went through the shim (contract item 4)"
+        grep -v '^#' "$last_rlc_dir/sgemm.log" | while read -r o ta tb m n k calls secs; do
+          g=$(env $(blas_env "$setting") "$work/sgemm_alone" "$o" "$ta" "$tb" "$m" "$n" "$k" "$t" | cut -d= -f2)
+          printf '%s\t%s\t%s\t%s\t%s\t%s %s %s %s %s %s\t%s\t%s\t%s\n' "$setting" "$t" "$stage" "$steps" \
+            "$ms" "$o" "$ta" "$tb" "$m" "$n" "$k" "$calls" "$secs" "$g" >>"$raw/sgemm.tsv"
+        done
+        echo "  roofline $setting t=$t $stage done"
+      done
+    done
+  done
+fi
+
+# ---------------------------------------------------------------- the tables
+mode=full; [ $peers_only = 1 ] && mode=peers-only; [ $quick = 1 ] && mode="$mode quick"
+BENCH_SETTINGS="${settings[*]}" BENCH_REPS=$reps BENCH_THREADS="$threads_list" \
+  "$py" "$bench/table.py" --raw "$raw" --out "$out" --mode "$mode"

@@ -1,0 +1,199 @@
+#!/usr/bin/python3
+"""Turns run.sh's raw figures into the tables of bench/results.md.
+
+table.py --raw DIR --out FILE --mode MODE
+DIR holds runs.tsv (setting, threads, workload, side, config, rep, value), and where measured
+quality.tsv, compile.tsv and sgemm.tsv. The section that MODE writes (side by side, or peers
+only) replaces the same section of FILE and leaves the others as they are.
+"""
+import argparse
+import collections
+import ctypes
+import datetime
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+
+UNIT = {"sgns": "words/s"}
+PEER_NAME = {"torch": "PyTorch", "gensim": "gensim", "torch_sgns": "PyTorch"}
+
+
+def rows(path):
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [line.rstrip("\n").split("\t") for line in f if line.strip()]
+
+
+def spread(values, fmt):
+    return f"{fmt(statistics.median(values))} [{fmt(min(values))}–{fmt(max(values))}]"
+
+
+def fmt_value(unit):
+    return (lambda v: f"{v:,.0f}") if unit == "words/s" else (lambda v: f"{v:.3f}")
+
+
+def openblas_core():
+    """OpenBLAS's build and the core its kernels were picked for, in this process."""
+    try:
+        lib = ctypes.CDLL("libopenblas.so.0")
+        lib.openblas_get_config.restype = ctypes.c_char_p
+        lib.openblas_get_corename.restype = ctypes.c_char_p
+        return f"{lib.openblas_get_config().decode()}; core {lib.openblas_get_corename().decode()}"
+    except (OSError, AttributeError):
+        return "unknown"
+
+
+def machine():
+    model = "unknown"
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        model = re.search(r"Model name:\s*(.+)", out).group(1).strip()
+    except (OSError, AttributeError):
+        pass
+    blas = openblas_core()
+    unset = dict(os.environ)
+    unset.pop("OPENBLAS_CORETYPE", None)
+    unset.pop("OPENBLAS_L2_SIZE", None)
+    core_unset = subprocess.run([sys.executable, __file__, "--core"], env=unset,
+                                capture_output=True, text=True).stdout.strip()
+    import gensim
+    import torch
+    load = open("/proc/loadavg").read().split()[:3]
+    env = ", ".join(f"{k}={os.environ[k]}" for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+                    if k in os.environ) or "neither OPENBLAS_CORETYPE nor OPENBLAS_L2_SIZE set"
+    return [f"- date: {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}",
+            f"- machine: {os.cpu_count()} CPUs (nproc), {model}; {platform.platform()}",
+            f"- load average when the tables were written: {' '.join(load)}",
+            f"- OpenBLAS (as the environment has it): {blas}; {env}",
+            f"- OpenBLAS core with both variables unset: {core_unset}",
+            f"- torch {torch.__version__}, gensim {gensim.__version__}, Python {platform.python_version()}"]
+
+
+def side_by_side(runs, with_rlc):
+    by = collections.defaultdict(list)
+    for setting, t, name, side, cfg, rep, value in runs:
+        by[(setting, int(t), name, side, cfg)].append((int(rep), float(value)))
+    keys = sorted({(s, t, n, side) for s, t, n, side, _ in by if side != "rlc"})
+    order = {n: i for i, n in enumerate(dict.fromkeys(r[2] for r in runs))}
+    keys.sort(key=lambda k: (k[0], k[1], order[k[2]]))
+    if with_rlc:
+        head = ("| OpenBLAS | threads | workload | unit | rlc | peer | peer stock | peer tuned "
+                "| peer/rlc (faster peer) |\n|---|---|---|---|---|---|---|---|---|")
+    else:
+        head = "| OpenBLAS | threads | workload | unit | peer | peer stock | peer tuned |\n|---|---|---|---|---|---|---|"
+    out = [head]
+    for setting, t, name, side in keys:
+        unit = UNIT.get(name, "ms/step")
+        f = fmt_value(unit)
+        stock = dict(by[(setting, t, name, side, "stock")])
+        tuned = dict(by[(setting, t, name, side, "tuned")])
+        cells = [setting, str(t), name, unit]
+        if with_rlc:
+            rlc = dict(by[(setting, t, name, "rlc", "stock")])
+            cells.append(spread(list(rlc.values()), f) if rlc else "—")
+        cells += [PEER_NAME.get(side, side), spread(list(stock.values()), f) if stock else "—",
+                  spread(list(tuned.values()), f) if tuned else "—"]
+        if with_rlc:
+            # The faster peer configuration by median; one ratio per repetition (a pair of runs):
+            # peer time / rlc time, so words/s compare as rlc / peer. Above 1: rlc is faster.
+            faster = {"stock": stock, "tuned": tuned}
+            pick = (max if unit == "words/s" else min)(
+                (k for k in faster if faster[k]), key=lambda k: statistics.median(faster[k].values()))
+            peer = faster[pick]
+            ratios = [(rlc[r] / peer[r]) if unit == "words/s" else (peer[r] / rlc[r])
+                      for r in sorted(rlc) if r in peer]
+            cells.append(f"{spread(ratios, lambda v: f'{v:.2f}')} ({pick})" if ratios else "—")
+        out.append("| " + " | ".join(cells) + " |")
+    return out
+
+
+def quality(qrows):
+    out = ["| vectors | agreement@10 | chance | words |", "|---|---|---|---|"]
+    for name, line in qrows:
+        kv = dict(p.split("=", 1) for p in line.split())
+        out.append(f"| {name.removeprefix('vec_')} | {kv['agree10']} | {kv['chance']} | {kv['words']} |")
+    return out
+
+
+def compile_table(crows):
+    out = ["| example | compile (ms) | 1-epoch run, wall (ms) | compile share |", "|---|---|---|---|"]
+    for name, c, wall in crows:
+        out.append(f"| {name} | {float(c):.0f} | {int(wall)} | {100 * float(c) / int(wall):.1f}% |")
+    return out
+
+
+def roofline(srows):
+    total = collections.defaultdict(float)
+    for setting, t, stage, steps, ms, shape, calls, secs, g in srows:
+        total[(setting, t, stage, steps, ms)] += float(secs)
+    out = ["Share of rlc's step time in cblas_sgemm (sum of the timed calls / steps × ms/step):", "",
+           "| OpenBLAS | threads | stage | ms/step | sgemm share |", "|---|---|---|---|---|"]
+    for (setting, t, stage, steps, ms), secs in total.items():
+        share = secs / (int(steps) * float(ms) / 1000)
+        out.append(f"| {setting} | {t} | {stage} | {float(ms):.3f} | {100 * share:.1f}% |")
+    out += ["", "Per shape (order, transA, transB as CBLAS enums; M N K): GFLOP/s inside rlc's run and "
+            "OpenBLAS alone on the same shape and thread count:", "",
+            "| OpenBLAS | threads | stage | shape | calls/step | in rlc GFLOP/s | alone GFLOP/s |",
+            "|---|---|---|---|---|---|---|"]
+    for setting, t, stage, steps, ms, shape, calls, secs, g in srows:
+        o, ta, tb, m, n, k = map(int, shape.split())
+        inside = 2 * m * n * k * int(calls) / float(secs) * 1e-9
+        out.append(f"| {setting} | {t} | {stage} | {o} {ta} {tb} {m}×{n}×{k} | "
+                   f"{int(calls) / int(steps):.1f} | {inside:.1f} | {float(g):.1f} |")
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--core", action="store_true", help="print OpenBLAS's core and stop")
+    ap.add_argument("--raw")
+    ap.add_argument("--out")
+    ap.add_argument("--mode")
+    a = ap.parse_args()
+    if a.core:
+        print(openblas_core())
+        return
+    if not (a.raw and a.out and a.mode):
+        raise SystemExit("usage: table.py --raw DIR --out FILE --mode MODE")
+    peers_only = "peers-only" in a.mode
+    section = "peers-only" if peers_only else "side-by-side"
+    title = ("## Peers only (rlc side pending)" if peers_only else "## rlc side by side with its peers")
+    settings = os.environ.get("BENCH_SETTINGS", "env")
+    body = [title, "", f"Written by `bench/run.sh` ({a.mode}).", ""] + machine() + [
+        f"- settings: {os.environ.get('BENCH_REPS', '?')} repetitions, A B A B; threads "
+        f"{os.environ.get('BENCH_THREADS', '?')}; OpenBLAS settings: {settings} (env: as the "
+        "environment has it; unset: OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset for both sides); "
+        "peer tuned = GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:"
+        "glibc.malloc.trim_threshold=4294967296 OMP_WAIT_POLICY=passive",
+        "- cells: median [min–max] over the repetitions", ""]
+    body += side_by_side(rows(os.path.join(a.raw, "runs.tsv")), not peers_only)
+    q = rows(os.path.join(a.raw, "quality.tsv"))
+    if q:
+        body += ["", "Word-vector quality (tag-neighbour agreement, bench/README.md), first repetition:", ""]
+        body += quality(q)
+    c = rows(os.path.join(a.raw, "compile.tsv"))
+    if c:
+        body += ["", "Compile time (parse to ready-to-run, as rlc reports it) and its share of a "
+                 "1-epoch run of every example (1 thread):", ""] + compile_table(c)
+    s = rows(os.path.join(a.raw, "sgemm.tsv"))
+    if s:
+        body += [""] + roofline(s)
+
+    begin, end = f"<!-- BEGIN {section} -->", f"<!-- END {section} -->"
+    text = open(a.out).read() if os.path.exists(a.out) else "# rlc benchmarks\n\nSee bench/README.md for what is measured and how.\n"
+    block = begin + "\n" + "\n".join(body) + "\n" + end
+    if begin in text and end in text:
+        text = text[:text.index(begin)] + block + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    with open(a.out, "w") as f:
+        f.write(text)
+    print("\n".join(body))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,21 @@
+# hidden_mse: the error on hidden 2x2 patches of 4x4 images only (g = 2, p = 2; D = 16).
+use std.nn
+use std.loss
+
+dataset d {
+    x:   [12]   = csv("x.csv", columns = 12)
+    r3:  [3]    = csv("r3.csv", columns = 3)
+    r4:  [4]    = csv("r4.csv", columns = 4)
+    r12: [12]   = csv("r12.csv", columns = 12)
+    y:   i32    = csv("y.csv", columns = 1)
+    y3:  i32[3] = csv("y3.csv", columns = 3)
+}
+
+train t {
+    data: d
+    steps: 1
+    optimizer: sgd(lr = 0.1)
+    xhat = dense(x, 16)
+    m = float(r4 > 0)
+    minimize hidden_mse(xhat, concat(x, r4, axis = 1), m, 2, 2)
+}

@@ -1,0 +1,18 @@
+# ^ with a parameter as base and as exponent (base kept positive).
+dataset d {
+    x:   [12]   = csv("x.csv", columns = 12)
+    r3:  [3]    = csv("r3.csv", columns = 3)
+    r4:  [4]    = csv("r4.csv", columns = 4)
+    r12: [12]   = csv("r12.csv", columns = 12)
+    y:   i32    = csv("y.csv", columns = 1)
+    y3:  i32[3] = csv("y3.csv", columns = 3)
+}
+
+train t {
+    data: d
+    steps: 1
+    optimizer: sgd(lr = 0.1)
+    param p: [12] = uniform(-1, 1)
+    param e: [12] = uniform(-1, 1)
+    minimize sum((p * p + 0.5) ^ 3 * r12) + sum((x * x + 1) ^ e * r12) + sum((p * p + 1) ^ (x * e))
+}

@@ -114,6 +114,7 @@ typedef struct PropEntry {
     const Item *ds;
     const char *prop;
     int64_t value;
+    bool failed;              /* reported once; later uses fail quietly */
 } PropEntry;
 
 /* Inlining is exponential in the worst case (each function calling the one below
@@ -137,6 +138,7 @@ typedef struct Lower {
     int streams;              /* RNG streams handed out: one per random node */
     int sized;                /* nodes [0, sized) of g have passed check_sizes */
     int inlined;              /* calls inlined into g so far */
+    bool failed_quietly;      /* g used a dataset property already reported unknown */
     bool too_big;             /* g passed LOWER_MAX_CALLS or LOWER_MAX_NODES (reported) */
     int depth;
     struct {
@@ -223,7 +225,8 @@ static bool dataset_prop(Lower *L, const Item *ds, const char *prop, Span at, Ir
         const PropEntry *p = &L->props.items[i];
         if (p->ds == ds && strcmp(p->prop, prop) == 0) {
             *out = ir_dim_const(p->value);
-            return true;
+            L->failed_quietly |= p->failed;
+            return !p->failed;
         }
     }
     int64_t value = 0;
@@ -234,6 +237,7 @@ static bool dataset_prop(Lower *L, const Item *ds, const char *prop, Span at, Ir
         char why[512] = "";
         if (!L->o->dataset_dim(L->o->dataset_dim_ctx, spec, prop, &value, why, sizeof why)) {
             diag_error(L->d, at, "cannot know `%s.%s`: %s", ds->name, prop, why);
+            vec_push(L->a, &L->props, ((PropEntry){ds, prop, 0, true}));
             return false;
         }
     } else {
@@ -241,7 +245,7 @@ static bool dataset_prop(Lower *L, const Item *ds, const char *prop, Span at, Ir
                    ds->name, prop);
         return false;
     }
-    vec_push(L->a, &L->props, ((PropEntry){ds, prop, value}));
+    vec_push(L->a, &L->props, ((PropEntry){ds, prop, value, false}));
     *out = ir_dim_const(value);
     return true;
 }
@@ -1732,7 +1736,10 @@ static void lower_stage(Lower *L, const Item *st) {
     L->sized = 0;
     L->inlined = 0;
     L->too_big = false;
+    L->failed_quietly = false;
     if (s.dataset) lower_body(L, &f, st);
+    /* an error reported for an earlier stage counts for this one too */
+    if (L->failed_quietly) errors--;
     if (s.dataset && L->d->errors == errors) lower_presentation(L, &f, st, &s);
     check_sizes(L);
     L->g->n_forward = L->g->nodes.len;

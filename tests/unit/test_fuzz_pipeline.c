@@ -239,6 +239,14 @@ static void put_line(Text *t, const Lines *l, int i) {
 
 /* ------------------------------------------------------------- mutations */
 
+/* Callees to swap in: the built-ins and the standard library's functions. */
+static const char *const callees[] = {
+    "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "max", "min", "where", "float", "sum", "mean",
+    "logsumexp", "argmax", "reshape", "concat", "one_hot", "arange", "bernoulli", "normal", "uniform",
+    "randint", "shift2d", "stop_gradient", "mse", "bce", "cross_entropy", "accuracy", "hidden_mse",
+    "negative_sampling", "info_nce", "nt_xent", "clip_loss", "dense", "linear", "embedding", "layer_norm",
+    "softmax", "log_softmax", "l2_normalize", "log_sigmoid", "softplus", "gelu", "leaky_relu", "mask",
+    "add_noise", "mask_patches", "view", "two_views", "split_rows"};
 static const char *const numbers[] = {"0", "-1", "1e9", "2.5", "1", "1000000000", "3", "-0.5", "1e-30"};
 static const char *const dims[] = {"1", "2", "3", "0", "7", "1000000000", "B", "N", "D", "...", "2*B"};
 
@@ -251,9 +259,9 @@ static Text mutate(const Text *in) {
     t_put(&out, "", 0);
     /* Weights favour the edits that keep a program parseable: the parser has
      * its own mutation test, and the later phases only see what parses. */
-    static const int weight[16] = {1, 1, 1, 1, 4, 2, 2, 4, 1, 3, 2, 2, 2, 1, 1, 1};
-    int roll = (int)rnd(29), op = 0;
-    while (op < 15 && roll >= weight[op]) roll -= weight[op++];
+    static const int weight[17] = {1, 1, 1, 1, 4, 2, 2, 4, 1, 3, 2, 2, 2, 1, 1, 1, 3};
+    int roll = (int)rnd(32), op = 0;
+    while (op < 16 && roll >= weight[op]) roll -= weight[op++];
     int i = -1, j = -1;
     switch (op) {
     case 0: /* swap two nearby tokens */
@@ -414,7 +422,16 @@ static Text mutate(const Text *in) {
         i = pick(&v, -1);
         for (int k = 0; k < v.len && k < i; k++) t_put(&out, v.items[k].s, (size_t)v.items[k].len);
         break;
-    default: /* swap two lines */
+    case 16: /* call another built-in or library function */
+        free(out.s);
+        for (int tries = 0; tries < 20; tries++) {
+            i = pick(&v, TK_IDENT);
+            if (i >= 0 && i + 1 < v.len && tok_is(&v.items[i + 1], "(")) break;
+            i = -1;
+        }
+        out = rebuild(&v, i, i >= 0 ? callees[rnd(sizeof callees / sizeof *callees)] : NULL, NULL);
+        break;
+    case 15: /* swap two lines */
         i = l.n ? (int)rnd((uint64_t)l.n) : -1;
         j = l.n ? (int)rnd((uint64_t)l.n) : -1;
         for (int k = 0; k < l.n; k++) put_line(&out, &l, k == i ? j : k == j ? i : k);

@@ -55,9 +55,9 @@
 #endif
 
 #ifdef FUZZ_SANITIZED
-enum { CASES = 8, ALARM_S = 60 };
+enum { CASES = 24, ALARM_S = 60 };
 #else
-enum { CASES = 30, ALARM_S = 20 };
+enum { CASES = 60, ALARM_S = 20 };
 #endif
 enum { SMALL_DIMS = 6, BATCH = 4, EMIT_EVERY = 10 };
 

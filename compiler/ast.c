@@ -341,14 +341,17 @@ void ast_module_add(Arena *a, Module *m, Item *item) {
 const SrcFile *ast_load_file(Arena *a, Diags *d, const char *path, Span from) {
     size_t len = 0;
     errno = 0;
-    char *text = read_file(a, path, &len);
-    if (!text) {
-        diag_error(d, from, "cannot read '%s': %s", path, errno ? strerror(errno) : "read failed");
+    char *text = read_file_max(a, path, AST_MAX_SOURCE, &len);
+    if (!text && errno == EFBIG) {
+        /* Checking keeps a type per expression, up to a few KB each: a dense file costs
+         * ~2000 times its size in memory. Real programs are a few KB; the limit keeps a
+         * runaway or generated file (or /dev/zero) from exhausting memory. */
+        diag_error(d, from, "'%s' is too large to compile (a source file may have at most %d bytes)", path,
+                   AST_MAX_SOURCE);
         return NULL;
     }
-    /* The lexer indexes with int offsets. */
-    if (len >= (size_t)INT_MAX) {
-        diag_error(d, from, "'%s' is too large to compile (%zu bytes)", path, len);
+    if (!text) {
+        diag_error(d, from, "cannot read '%s': %s", path, errno ? strerror(errno) : "read failed");
         return NULL;
     }
     SrcFile *f = arena_alloc(a, sizeof *f);

@@ -211,6 +211,8 @@ struct Program {
 Module *ast_parse_file(Arena *a, Diags *d, const SrcFile *file, const char *module_name);
 /* Loads a file from disk (NULL and an error at `from` if it cannot). */
 const SrcFile *ast_load_file(Arena *a, Diags *d, const char *path, Span from);
+/* Bytes a source file may have (ast_load_file refuses bigger ones). */
+#define AST_MAX_SOURCE (1 << 20)
 
 /* Readable, stable text of the tree (`rlc dump --ast`). */
 void ast_dump(const Program *p, StrBuf *out);

@@ -12,7 +12,7 @@
 #include <stdarg.h>
 #include <string.h>
 
-enum { DIAG_DEFAULT_MAX_ERRORS = 100 };
+enum { DIAG_DEFAULT_MAX_ERRORS = 100, EXCERPT_MAX = 160, EXCERPT_BEFORE = 60 };
 
 static int max_errors(const Diags *d) {
     return d->max_errors > 0 ? d->max_errors : DIAG_DEFAULT_MAX_ERRORS;
@@ -55,6 +55,8 @@ void diag_note(Diags *d, Span at, const char *fmt, ...) {
     va_end(ap);
 }
 
+bool diag_full(const Diags *d) { return d->errors >= max_errors(d); }
+
 Span span_join(Span a, Span b) {
     if (!a.file) return b;
     if (!b.file || b.file != a.file) return a;
@@ -85,16 +87,32 @@ static void print_excerpt(const Span *s, FILE *out) {
     size_t end = off;
     while (end < f->len && f->text[end] != '\n') end++;
 
+    /* A long line (minified, binary, one huge expression) shows only a window
+     * around the span, so one message stays one screen. */
+    bool cut_left = false, cut_right = false;
+    if (end - start > EXCERPT_MAX) {
+        if (off > start + EXCERPT_BEFORE) {
+            start = off - EXCERPT_BEFORE;
+            while (start < off && ((unsigned char)f->text[start] & 0xC0) == 0x80) start++;
+            cut_left = true;
+        }
+        if (end - start > EXCERPT_MAX) {
+            end = start + EXCERPT_MAX > off ? start + EXCERPT_MAX : off;
+            while (end > off && ((unsigned char)f->text[end] & 0xC0) == 0x80) end--;
+            cut_right = true;
+        }
+    }
+
     int width = snprintf(NULL, 0, "%d", s->line);
-    fprintf(out, " %d | ", s->line);
+    fprintf(out, " %d | %s", s->line, cut_left ? "..." : "");
     for (size_t i = start; i < end; i++) {
         unsigned char c = (unsigned char)f->text[i];
         /* NUL and other control bytes would garble the terminal. */
         fputc(c == '\t' || c >= 0x20 ? c : ' ', out);
     }
-    fputc('\n', out);
+    fputs(cut_right ? "...\n" : "\n", out);
 
-    fprintf(out, " %*s | ", width, "");
+    fprintf(out, " %*s | %s", width, "", cut_left ? "   " : "");
     for (size_t i = start; i < off; i++) {
         unsigned char c = (unsigned char)f->text[i];
         if ((c & 0xC0) == 0x80) continue;

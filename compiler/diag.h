@@ -49,6 +49,10 @@ void diag_warning(Diags *d, Span at, const char *fmt, ...) __attribute__((format
 /* A note attaches to the diagnostic reported just before it. */
 void diag_note(Diags *d, Span at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Whether further errors are only counted, not kept (the cap is reached): a
+ * phase may then skip work that only improves a message. */
+bool diag_full(const Diags *d);
+
 /* Renders every collected diagnostic, in order, with source line and caret. */
 void diag_print(const Diags *d, FILE *out);
 /* Span covering both a and b (same file; a first). */

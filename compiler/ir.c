@@ -51,6 +51,19 @@ int64_t ir_shape_numel(const IrShape *s, int64_t B) {
     return n;
 }
 
+bool ir_shape_fits(const IrShape *s, int64_t B, int64_t *numel) {
+    int64_t n = 1;
+    bool ok = true;
+    for (int i = 0; i < s->rank && ok; i++) {
+        int64_t d;
+        ok = !__builtin_mul_overflow((int64_t)s->d[i].b, B, &d) && !__builtin_add_overflow(d, s->d[i].c, &d) &&
+             d >= 0 && !__builtin_mul_overflow(n, d, &n);
+    }
+    ok = ok && n <= IR_MAX_NUMEL;
+    if (numel) *numel = ok ? n : -1;
+    return ok;
+}
+
 /* The element count is a polynomial in B of degree <= rank <= IR_MAX_RANK, so
  * two counts that agree at IR_MAX_RANK + 1 values of B agree for every B. */
 static bool numel_eq_all_B(const IrShape *x, const IrShape *y) {

@@ -216,6 +216,13 @@ bool ir_dim_eq(IrDim x, IrDim y);
 bool ir_shape_eq(const IrShape *x, const IrShape *y);
 int64_t ir_dim_value(IrDim d, int64_t B);
 int64_t ir_shape_numel(const IrShape *s, int64_t B);
+/* The most elements one tensor may hold: BLAS takes its sizes as int, and the
+ * limit keeps every element and byte count of a graph far from overflow.
+ * Lowering rejects bigger tensors, so later phases may use ir_shape_numel freely. */
+#define IR_MAX_NUMEL ((int64_t)INT32_MAX)
+/* Whether s at batch size B has no negative axis and at most IR_MAX_NUMEL
+ * elements; *numel (may be NULL) gets the count, or -1 when it does not fit. */
+bool ir_shape_fits(const IrShape *s, int64_t B, int64_t *numel);
 bool ir_broadcast_shape(const IrShape *x, const IrShape *y, IrShape *out);
 
 /* An elementwise unary or binary op applied to doubles (comparisons give 0/1). */

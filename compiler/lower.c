@@ -114,7 +114,13 @@ typedef struct PropEntry {
     const Item *ds;
     const char *prop;
     int64_t value;
+    bool failed;              /* reported once; later uses fail quietly */
 } PropEntry;
+
+/* Inlining is exponential in the worst case (each function calling the one below
+ * twice): a stage stops with an error past these, far above any real model
+ * (the examples inline under 100 calls into under 400 nodes). */
+enum { LOWER_MAX_DEPTH = 64, LOWER_MAX_CALLS = 50000, LOWER_MAX_NODES = 200000 };
 
 typedef struct Lower {
     Arena *a;
@@ -130,10 +136,30 @@ typedef struct Lower {
     const Item *stage;
     const IrStage *settings;
     int streams;              /* RNG streams handed out: one per random node */
+    int sized;                /* nodes [0, sized) of g have passed check_sizes */
+    int inlined;              /* calls inlined into g so far */
+    bool failed_quietly;      /* g used a dataset property already reported unknown */
+    bool too_big;             /* g passed LOWER_MAX_CALLS or LOWER_MAX_NODES (reported) */
     int depth;
+    struct {
+        Span at;
+        const Item *fn;
+    } calls[LOWER_MAX_DEPTH]; /* the calls being inlined, outermost first: calls[0..depth) */
 } Lower;
 
-enum { LOWER_MAX_DEPTH = 64 };
+/* After an error inside an inlined body, where each enclosing call was made,
+ * innermost first: an error in a library function leads back to the user's code. */
+static void call_trail(Lower *L) {
+    int n = L->depth;
+    for (int i = n - 1; i >= 0; i--) {
+        if (n > 4 && i == n - 4) {   /* a deep trail: the three innermost, then the outermost */
+            diag_note(L->d, L->calls[0].at, "in this call of `%s` (%d calls between)", L->calls[0].fn->name,
+                      n - 4);
+            return;
+        }
+        diag_note(L->d, L->calls[i].at, "in this call of `%s`", L->calls[i].fn->name);
+    }
+}
 
 static Val lower_expr(Lower *L, Frame *f, const Expr *e);
 static void lower_body(Lower *L, Frame *f, const Item *owner);
@@ -156,6 +182,10 @@ static IrDType dtype_of(const Lower *L, int id) { return node_of(L, id)->dtype; 
 static IrShape scalar_shape(void) { return (IrShape){0}; }
 
 /* ------------------------------------------------------------------- dims */
+
+static IrDim dim_minus(IrDim x, IrDim y) { return (IrDim){x.b - y.b, x.c - y.c}; }
+/* b*B + c >= 0 for every B >= 1 (B is at least 1 at run time). */
+static bool dim_nonneg(IrDim d) { return d.b >= 0 && d.b + d.c >= 0; }
 
 static bool dim_mul(IrDim x, IrDim y, IrDim *out) {
     if (x.b != 0 && y.b != 0) return false;   /* B*B is not a dim of the IR */
@@ -195,7 +225,8 @@ static bool dataset_prop(Lower *L, const Item *ds, const char *prop, Span at, Ir
         const PropEntry *p = &L->props.items[i];
         if (p->ds == ds && strcmp(p->prop, prop) == 0) {
             *out = ir_dim_const(p->value);
-            return true;
+            L->failed_quietly |= p->failed;
+            return !p->failed;
         }
     }
     int64_t value = 0;
@@ -206,6 +237,7 @@ static bool dataset_prop(Lower *L, const Item *ds, const char *prop, Span at, Ir
         char why[512] = "";
         if (!L->o->dataset_dim(L->o->dataset_dim_ctx, spec, prop, &value, why, sizeof why)) {
             diag_error(L->d, at, "cannot know `%s.%s`: %s", ds->name, prop, why);
+            vec_push(L->a, &L->props, ((PropEntry){ds, prop, 0, true}));
             return false;
         }
     } else {
@@ -213,7 +245,7 @@ static bool dataset_prop(Lower *L, const Item *ds, const char *prop, Span at, Ir
                    ds->name, prop);
         return false;
     }
-    vec_push(L->a, &L->props, ((PropEntry){ds, prop, value}));
+    vec_push(L->a, &L->props, ((PropEntry){ds, prop, value, false}));
     *out = ir_dim_const(value);
     return true;
 }
@@ -731,6 +763,24 @@ static Val lower_builtin(Lower *L, Frame *f, const Expr *call, const char *name)
         IrShape s;
         if (!need_node(L, eval_arg(L, f, call, 0, "x"), at, &x)) return v_none();
         if (!shape_arg(L, eval_arg(L, f, call, 1, "shape"), at, &s)) return v_none();
+        /* check leaves counts over size variables to here, where they are known up to
+         * B: the counts are polynomials in B of degree <= IR_MAX_RANK, equal for
+         * every B when equal at IR_MAX_RANK + 1 values */
+        IrShape sx = shape_of(L, x);
+        for (int64_t B = 1; B <= IR_MAX_RANK + 1; B++) {
+            int64_t nx, ns;
+            bool fx = ir_shape_fits(&sx, B, &nx), fs = ir_shape_fits(&s, B, &ns);
+            if (fx != fs || nx != ns) {
+                StrBuf a = {0}, b = {0};
+                ir_shape_print(&sx, &a);
+                ir_shape_print(&s, &b);
+                diag_error(L->d, at, "cannot reshape %s to %s: the element counts differ", a.data, b.data);
+                sb_free(&a);
+                sb_free(&b);
+                call_trail(L);
+                return v_none();
+            }
+        }
         return v_node(ir_reshape(g, x, s, at));
     }
     if (strcmp(name, "concat") == 0) {
@@ -857,6 +907,15 @@ static int param_index(const Item *fn, const char *name) {
 }
 
 static Val inline_call(Lower *L, Frame *caller, const Item *fn, const Expr *call) {
+    if (L->too_big) return v_none();
+    if (++L->inlined > LOWER_MAX_CALLS || L->g->nodes.len > LOWER_MAX_NODES) {
+        diag_error(L->d, call->span,
+                   "stage `%s` is too large: its calls inline into more than %d calls or %d operations",
+                   L->stage->name, LOWER_MAX_CALLS, LOWER_MAX_NODES);
+        call_trail(L);
+        L->too_big = true;
+        return v_none();
+    }
     if (L->depth >= LOWER_MAX_DEPTH) {
         diag_error(L->d, call->span, "calls nest more than %d deep here", LOWER_MAX_DEPTH);
         return v_none();
@@ -934,6 +993,8 @@ static Val inline_call(Lower *L, Frame *caller, const Item *fn, const Expr *call
                 unify(L, &f, p->type, shape_of(L, args[i].node), pass == 1);
         }
 
+    L->calls[L->depth].at = call->span;
+    L->calls[L->depth].fn = fn;
     L->depth++;
     lower_body(L, &f, fn);
     L->depth--;
@@ -1035,6 +1096,18 @@ static Val lower_index(Lower *L, Frame *f, const Expr *e) {
         if (start.b == 0 && start.c < 0) start = (IrDim){size.b, size.c + start.c};
         if (end.b == 0 && end.c < 0) end = (IrDim){size.b, size.c + end.c};
         if (ir_dim_eq(start, ir_dim_const(0)) && ir_dim_eq(end, size)) continue;
+        /* check could not decide bounds against a size variable; here the sizes are
+         * known up to B, and a bound must hold for every batch size down to 1 */
+        if (!dim_nonneg(start) || !dim_nonneg(dim_minus(end, start)) || !dim_nonneg(dim_minus(size, end))) {
+            StrBuf sb = {0};
+            ir_shape_print(&s, &sb);
+            diag_error(L->d, a->span, "`%.*s` is out of range for axis %d of %s%s", a->span.len,
+                       a->span.file ? a->span.file->text + a->span.off : "", axis, sb.data,
+                       size.b ? " (B, the batch size, can be as small as 1)" : "");
+            sb_free(&sb);
+            call_trail(L);
+            return v_none();
+        }
         x = ir_slice_dim(L->g, x, axis, start, end, a->span);
         continue;
     bad:
@@ -1126,9 +1199,48 @@ static Val lower_expr(Lower *L, Frame *f, const Expr *e) {
 
 /* -------------------------------------------------------------- statements */
 
+/* Where a node came from; a dataset input (which the IR gives no span) points at
+ * its field's declaration, or at its dataset for those that declare no fields. */
+static Span node_span(const Lower *L, const IrNode *n) {
+    if (n->span.file || n->op != IR_INPUT) return n->span;
+    const IrInput *in = &L->g->inputs.items[n->index];
+    const Item *ds = find_dataset_item(L, in->dataset);
+    if (!ds) return L->stage->span;
+    for (int k = 0; k < ds->fields.len; k++)
+        if (strcmp(ds->fields.items[k].name, in->field) == 0) return ds->fields.items[k].span;
+    return ds->span;
+}
+
+/* Every tensor made so far must fit (ir_shape_fits) at the batch sizes the
+ * program runs with and ir_verify tries: a program with a [1e9, 1e9] parameter
+ * stops here, with a message, rather than in an allocation or an overflow. */
+static void check_sizes(Lower *L) {
+    int64_t Bs[3] = {1, IR_MAX_RANK + 1, L->settings->batch > 0 ? L->settings->batch : 1};
+    for (; L->sized < L->g->nodes.len; L->sized++) {
+        const IrNode *n = &L->g->nodes.items[L->sized];
+        int k = 0;
+        while (k < 3 && ir_shape_fits(&n->shape, Bs[k], NULL)) k++;
+        if (k == 3) continue;
+        StrBuf sb = {0};
+        ir_shape_print(&n->shape, &sb);
+        diag_error(L->d, node_span(L, n), "a tensor of shape %s is too large: one tensor holds at most %lld elements%s",
+                   sb.data, (long long)IR_MAX_NUMEL, k == 2 ? " (at this stage's batch size)" : "");
+        sb_free(&sb);
+        call_trail(L);
+        for (int i = 0; k == 2 && i < L->stage->body.len; i++) {
+            const Stmt *t = L->stage->body.items[i];
+            if (t->kind == ST_SETTING && strcmp(t->names.items[0], "batch") == 0)
+                diag_note(L->d, t->value->span, "the batch size, %lld, is set here", (long long)Bs[2]);
+        }
+        L->sized = L->g->nodes.len;
+        return;
+    }
+}
+
 /* The statements of a function body or a stage body (settings are read apart). */
 static void lower_body(Lower *L, Frame *f, const Item *owner) {
-    for (int i = 0; i < owner->body.len && !f->returned; i++) {
+    /* sizes after each statement, while the calls that made its tensors are known */
+    for (int i = 0; i < owner->body.len && !f->returned; i++, check_sizes(L)) {
         const Stmt *s = owner->body.items[i];
         switch (s->kind) {
         case ST_ASSIGN: {
@@ -1633,8 +1745,15 @@ static void lower_stage(Lower *L, const Item *st) {
     L->g->optim = optim;
     Namer namer = {.prefix = st->name, .component = st->name};
     Frame f = {.namer = &namer};
+    L->sized = 0;
+    L->inlined = 0;
+    L->too_big = false;
+    L->failed_quietly = false;
     if (s.dataset) lower_body(L, &f, st);
+    /* an error reported for an earlier stage counts for this one too */
+    if (L->failed_quietly) errors--;
     if (s.dataset && L->d->errors == errors) lower_presentation(L, &f, st, &s);
+    check_sizes(L);
     L->g->n_forward = L->g->nodes.len;
     if (s.is_train && L->g->loss < 0 && L->d->errors == errors)
         diag_error(L->d, st->name_span, "train stage `%s` has no `minimize`", st->name);

@@ -66,11 +66,32 @@ bool sema_is_init_name(const char *name) {
 
 /* -------------------------------------------------------------- modules */
 
+/* The items of every module by name, hashed, and each module's unqualified
+ * uses: lookups cost the same in a file of ten items and one of a million. */
+typedef struct NameSlot {
+    const Module *m;
+    const char *name;
+    bool alias;                  /* `use ... as name`, not an item */
+    int index;                   /* the first item of that name in m->items */
+} NameSlot;
+
+typedef struct ModUses {
+    const Module *m;
+    Vec(Item *) uses;            /* its unqualified `use` items, in order */
+} ModUses;
+
+typedef struct Names {
+    NameSlot *slots;
+    size_t cap, len;
+    Vec(ModUses) mods;
+} Names;
+
 typedef struct Resolver {
     Program *p;
     Arena *a;
     Diags *d;
     Vec(const char *) keys;      /* canonical path per module, parallel to p->modules */
+    Names *names;                /* shared by the copies made for consts */
 
     /* the body being resolved */
     Item *fn;                    /* function or stage */
@@ -192,49 +213,101 @@ static void load_modules(Resolver *r) {
 
 /* ---------------------------------------------------------- global names */
 
-static Item *own_item(const Module *m, const char *name) {
-    for (int i = 0; i < m->items.len; i++) {
-        Item *it = m->items.items[i];
-        if (it->kind != ITEM_USE && it->name && strcmp(it->name, name) == 0) return it;
+static size_t name_hash(const Module *m, const char *name, bool alias) {
+    uint64_t h = 1469598103934665603ull ^ (uint64_t)(uintptr_t)m ^ (alias ? 0x9E3779B97F4A7C15ull : 0);
+    for (const char *c = name; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ull;
+    return (size_t)(h ^ (h >> 29));
+}
+
+static NameSlot *name_slot(const Names *t, const Module *m, const char *name, bool alias) {
+    size_t i = name_hash(m, name, alias) & (t->cap - 1);
+    while (t->slots[i].name &&
+           !(t->slots[i].m == m && t->slots[i].alias == alias && strcmp(t->slots[i].name, name) == 0))
+        i = (i + 1) & (t->cap - 1);
+    return &t->slots[i];
+}
+
+/* Records the item at `index` of m under its name, unless an earlier one has it. */
+static void names_add(Arena *a, Names *t, const Module *m, const char *name, bool alias, int index) {
+    if (2 * (t->len + 1) > t->cap) {
+        Names bigger = {.cap = t->cap ? 2 * t->cap : 256};
+        bigger.slots = arena_alloc(a, sizeof(NameSlot) * bigger.cap);
+        for (size_t i = 0; i < t->cap; i++)
+            if (t->slots[i].name) {
+                const NameSlot *o = &t->slots[i];
+                *name_slot(&bigger, o->m, o->name, o->alias) = *o;
+            }
+        t->slots = bigger.slots;
+        t->cap = bigger.cap;
     }
+    NameSlot *s = name_slot(t, m, name, alias);
+    if (s->name) return;
+    *s = (NameSlot){m, name, alias, index};
+    t->len++;
+}
+
+/* The index of the first item of m named `name` (a use's alias when alias), or -1. */
+static int names_find(const Resolver *r, const Module *m, const char *name, bool alias) {
+    if (!r->names->cap) return -1;
+    const NameSlot *s = name_slot(r->names, m, name, alias);
+    return s->name ? s->index : -1;
+}
+
+static const ModUses *mod_uses(const Resolver *r, const Module *m) {
+    for (int i = 0; i < r->names->mods.len; i++)
+        if (r->names->mods.items[i].m == m) return &r->names->mods.items[i];
     return NULL;
 }
 
-static Item *use_alias(const Module *m, const char *name) {
-    for (int i = 0; i < m->items.len; i++) {
-        Item *it = m->items.items[i];
-        if (it->kind == ITEM_USE && it->use_alias && strcmp(it->use_alias, name) == 0) return it;
+static void index_names(Resolver *r) {
+    for (int k = 0; k < r->p->modules.len; k++) {
+        const Module *m = r->p->modules.items[k];
+        ModUses mu = {.m = m};
+        for (int i = 0; i < m->items.len; i++) {
+            Item *it = m->items.items[i];
+            if (it->kind == ITEM_USE && it->use_alias) names_add(r->a, r->names, m, it->use_alias, true, i);
+            else if (it->kind == ITEM_USE) vec_push(r->a, &mu.uses, it);
+            else if (it->name) names_add(r->a, r->names, m, it->name, false, i);
+        }
+        vec_push(r->a, &r->names->mods, mu);
     }
-    return NULL;
+}
+
+static Item *own_item(const Resolver *r, const Module *m, const char *name) {
+    int i = names_find(r, m, name, false);
+    return i >= 0 ? m->items.items[i] : NULL;
+}
+
+static Item *use_alias(const Resolver *r, const Module *m, const char *name) {
+    int i = names_find(r, m, name, true);
+    return i >= 0 ? m->items.items[i] : NULL;
 }
 
 /* An item visible unqualified in m: its own, else from an unqualified use. */
-static Item *global_item(const Module *m, const char *name) {
-    Item *it = own_item(m, name);
+static Item *global_item(const Resolver *r, const Module *m, const char *name) {
+    Item *it = own_item(r, m, name);
     if (it) return it;
-    for (int i = 0; i < m->items.len; i++) {
-        Item *u = m->items.items[i];
-        if (u->kind == ITEM_USE && !u->use_alias && u->used && (it = own_item(u->used, name))) return it;
+    const ModUses *mu = mod_uses(r, m);
+    for (int i = 0; mu && i < mu->uses.len; i++) {
+        Item *u = mu->uses.items[i];
+        if (u->used && (it = own_item(r, u->used, name))) return it;
     }
     return NULL;
 }
 
+/* Items and `as` names share one namespace per module: the first of a name wins. */
 static void check_duplicates(Resolver *r, Module *m) {
     for (int i = 0; i < m->items.len; i++) {
         Item *it = m->items.items[i];
         const char *name = it->kind == ITEM_USE ? it->use_alias : it->name;
         Span at = it->kind == ITEM_USE ? it->span : it->name_span;
         if (!name) continue;
-        for (int j = 0; j < i; j++) {
-            Item *prev = m->items.items[j];
-            const char *pname = prev->kind == ITEM_USE ? prev->use_alias : prev->name;
-            if (pname && strcmp(pname, name) == 0) {
-                diag_error(r->d, at, "`%s` is declared twice", name);
-                diag_note(r->d, prev->kind == ITEM_USE ? prev->span : prev->name_span,
-                          "first declared here");
-                break;
-            }
-        }
+        int a = names_find(r, m, name, false), b = names_find(r, m, name, true);
+        int first = a < 0 ? b : b < 0 ? a : a < b ? a : b;
+        if (first < 0 || first >= i) continue;
+        Item *prev = m->items.items[first];
+        diag_error(r->d, at, "`%s` is declared twice", name);
+        diag_note(r->d, prev->kind == ITEM_USE ? prev->span : prev->name_span, "first declared here");
     }
 }
 
@@ -268,25 +341,28 @@ static const char *suggest(Resolver *r, const char *want) {
     for (int i = 0; i < m->items.len; i++) {
         Item *it = m->items.items[i];
         cand(&c, want, it->kind == ITEM_USE ? it->use_alias : it->name);
-        if (it->kind == ITEM_USE && !it->use_alias && it->used)
-            for (int j = 0; j < it->used->items.len; j++) cand(&c, want, it->used->items.items[j]->name);
+    }
+    const ModUses *mu = mod_uses(r, m);
+    for (int i = 0; mu && i < mu->uses.len; i++) {
+        const Module *u = mu->uses.items[i]->used;
+        for (int j = 0; u && j < u->items.len; j++) cand(&c, want, u->items.items[j]->name);
     }
     for (int b = 0; b < BI_COUNT; b++) cand(&c, want, sema_builtin_by_id((BuiltinId)b)->name);
     return c.best;
 }
 
 /* A module whose unqualified use failed would see names we cannot know: stay quiet. */
-static bool has_failed_use(const Module *m) {
-    for (int i = 0; i < m->items.len; i++) {
-        const Item *u = m->items.items[i];
-        if (u->kind == ITEM_USE && !u->use_alias && !u->used) return true;
-    }
+static bool has_failed_use(const Resolver *r, const Module *m) {
+    const ModUses *mu = mod_uses(r, m);
+    for (int i = 0; mu && i < mu->uses.len; i++)
+        if (!mu->uses.items[i]->used) return true;
     return false;
 }
 
 static void unknown_name(Resolver *r, Expr *e, const char *what) {
-    if (has_failed_use(r->mod)) return;
-    const char *s = suggest(r, e->str);
+    if (has_failed_use(r, r->mod)) return;
+    /* past the cap the message is only counted: spare the search for a suggestion */
+    const char *s = diag_full(r->d) ? NULL : suggest(r, e->str);
     if (s)
         diag_error(r->d, e->span, "unknown %s `%s`; did you mean `%s`?", what, e->str, s);
     else
@@ -354,13 +430,13 @@ static bool bind_name(Resolver *r, Expr *e) {
             return true;
         }
     }
-    Item *it = global_item(r->mod, n);
+    Item *it = global_item(r, r->mod, n);
     if (it && it->module != r->mod) {
         /* from an unqualified use: two uses declaring the name make it ambiguous */
-        for (int i = 0; i < r->mod->items.len; i++) {
-            Item *u = r->mod->items.items[i];
-            Item *other = u->kind == ITEM_USE && !u->use_alias && u->used && u->used != it->module
-                              ? own_item(u->used, n) : NULL;
+        const ModUses *mu = mod_uses(r, r->mod);
+        for (int i = 0; mu && i < mu->uses.len; i++) {
+            Item *u = mu->uses.items[i];
+            Item *other = u->used && u->used != it->module ? own_item(r, u->used, n) : NULL;
             if (other) {
                 diag_error(r->d, e->span, "`%s` is ambiguous: both `%s` and `%s` declare it; use one `as` a name",
                            n, it->module->name, u->used->name);
@@ -385,7 +461,7 @@ static bool bind_name(Resolver *r, Expr *e) {
         }
         return true;
     }
-    Item *u = use_alias(r->mod, n);
+    Item *u = use_alias(r, r->mod, n);
     if (u) {
         e->ref = REF_MODULE;
         e->item = u;
@@ -439,7 +515,7 @@ static void resolve_expr(Resolver *r, Expr *e) {
                 e->ref = REF_NONE;       /* the use itself failed and was reported */
                 return;
             }
-            Item *it = own_item(m, e->str);
+            Item *it = own_item(r, m, e->str);
             if (!it || it->kind == ITEM_USE || it->kind == ITEM_STAGE) {
                 diag_error(r->d, e->span, "module `%s` has no `%s`", e->lhs->str, e->str);
                 return;
@@ -478,7 +554,7 @@ static void resolve_dim(Resolver *r, Expr *e) {
             e->ref = REF_BATCH;
             return;
         }
-        Item *it = global_item(r->mod, e->str);
+        Item *it = global_item(r, r->mod, e->str);
         if (it && it->kind == ITEM_CONST) {
             e->ref = REF_CONST;
             e->item = it;
@@ -699,7 +775,7 @@ static Item *setting_item(Resolver *r, Expr *e, ItemKind kind, const char *what)
         diag_error(r->d, e->span, "expected the name of %s", what);
         return NULL;
     }
-    Item *it = global_item(r->mod, e->str);
+    Item *it = global_item(r, r->mod, e->str);
     if (!it) {
         unknown_name(r, e, what);
         return NULL;
@@ -788,9 +864,11 @@ static void find_cycles(Resolver *r, Item *it, ItemStack *stack) {
 /* ------------------------------------------------------------------ API */
 
 bool sema_resolve(Program *p) {
-    Resolver r = {.p = p, .a = p->arena, .d = p->diags};
+    Names names = {0};
+    Resolver r = {.p = p, .a = p->arena, .d = p->diags, .names = &names};
     int errors0 = p->diags->errors;
     load_modules(&r);
+    index_names(&r);
     for (int m = 0; m < p->modules.len; m++) check_duplicates(&r, p->modules.items[m]);
     /* consts first (dataset field types use them), then datasets (stage bodies bind
      * their fields), then functions and stages */

@@ -1,4 +1,5 @@
 #include "util.h"
+#include <errno.h>
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -110,6 +111,10 @@ void sb_free(StrBuf *sb) {
 }
 
 char *read_file(Arena *a, const char *path, size_t *len_out) {
+    return read_file_max(a, path, SIZE_MAX - 1, len_out);
+}
+
+char *read_file_max(Arena *a, const char *path, size_t max, size_t *len_out) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
     size_t cap = 4096, len = 0;
@@ -117,6 +122,13 @@ char *read_file(Arena *a, const char *path, size_t *len_out) {
     size_t n;
     while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
         len += n;
+        /* checked as it reads: /dev/zero or a growing pipe never ends */
+        if (len > max) {
+            fclose(f);
+            free(buf);
+            errno = EFBIG;
+            return NULL;
+        }
         if (len + 1 == cap) {
             char *nb = realloc(buf, cap * 2);
             if (!nb) { free(buf); buf = NULL; break; }
@@ -124,7 +136,14 @@ char *read_file(Arena *a, const char *path, size_t *len_out) {
             cap *= 2;
         }
     }
+    /* a directory opens but does not read (EISDIR): an error, not an empty file */
+    int err = ferror(f) ? (errno ? errno : EIO) : 0;
     fclose(f);
+    if (err) {
+        free(buf);
+        errno = err;
+        return NULL;
+    }
     if (!buf) return NULL;
     char *out = arena_strndup(a, buf, len);
     free(buf);

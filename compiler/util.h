@@ -48,5 +48,7 @@ void sb_free(StrBuf *sb);
 
 /* Reads a whole file; NULL (and errno set) when it cannot. */
 char *read_file(Arena *a, const char *path, size_t *len_out);
+/* The same, but NULL with errno EFBIG as soon as more than max bytes have come. */
+char *read_file_max(Arena *a, const char *path, size_t max, size_t *len_out);
 
 #endif

@@ -69,6 +69,22 @@ for src in *.rl; do
     fi
   fi
 
+  # errors that only lowering can see (sizes known once functions are inlined)
+  if grep -q '^[[:space:]]*# expect lower error ' "$src"; then
+    checked=1
+    "$rlc" dump "$src" --ir >/dev/null 2>"$tmp/lower"
+    lstatus=$?
+    sed -n 's/^[[:space:]]*# expect lower error \([0-9]*:[0-9]*\): \(.*\)$/'"$src"':\1: error: \2/p' "$src" >"$tmp/want"
+    grep -E "^$src:[0-9]+:[0-9]+: error: " "$tmp/lower" >"$tmp/got"
+    if [ $lstatus != 1 ]; then
+      fail "$name" "rlc dump --ir exited $lstatus, expected 1" "$(cat "$tmp/lower")"
+      ok=0
+    elif ! d=$(diff -u "$tmp/want" "$tmp/got"); then
+      fail "$name" "errors differ from the '# expect lower error' lines" "$d"
+      ok=0
+    fi
+  fi
+
   if [ -e "$name.diag" ]; then
     checked=1
     if [ $update = 1 ]; then

@@ -74,7 +74,7 @@ static void run_init(Run *r, const IrGraph *g, int64_t B, int32_t idx_max) {
         /* Optimizer state as after some steps (m and momentum signed, v positive),
          * so rows a lazy sparse update skips would differ from a dense update's. */
         int64_t sn = state_numel(&g->optim, n);
-        r->state[i] = sn ? calloc((size_t)sn, sizeof(float)) : NULL;
+        r->state[i] = sn > 0 ? calloc((size_t)sn, sizeof(float)) : NULL;
         for (int64_t j = 0; j < sn; j++) {
             double u = (double)lcg(&s) / 2147483648.0;
             r->state[i][j] = (float)(j < n ? 0.1 * (u - 0.5) : 0.01 * u);

@@ -57,6 +57,28 @@ static void test_tabs_kept_and_span_clipped_at_line_end(void **state) {
     arena_free(&a);
 }
 
+/* A 10,000-byte line shows a window: 60 bytes before the span, 160 in all,
+ * marked `...` where cut, the caret still under the span. */
+static void test_long_line_shows_a_window(void **state) {
+    Arena a = {0};
+    Diags d = {.arena = &a};
+    char *text = malloc(10002);
+    memset(text, 'a', 10000);
+    memcpy(text + 5000, "BAD", 3);
+    text[10000] = '\n';
+    text[10001] = '\0';
+    SrcFile f = {"t.rl", text, 10001};
+    diag_error(&d, span(&f, 1, 5001, 5000, 3), "bad");
+    char *out = render(&d);
+    char want[1024];
+    snprintf(want, sizeof want, "t.rl:1:5001: error: bad\n 1 | ...%.60s%s%.97s...\n   |    %60s^~~\n",
+             text, "BAD", text, "");
+    assert_string_equal(out, want);
+    free(out);
+    free(text);
+    arena_free(&a);
+}
+
 static void test_error_cap_counts_but_drops(void **state) {
     Arena a = {0};
     Diags d = {.arena = &a, .max_errors = 2};
@@ -100,6 +122,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_caret_underlines_whole_span),
         cmocka_unit_test(test_tabs_kept_and_span_clipped_at_line_end),
+        cmocka_unit_test(test_long_line_shows_a_window),
         cmocka_unit_test(test_error_cap_counts_but_drops),
         cmocka_unit_test(test_no_location_and_eof),
         cmocka_unit_test(test_span_join),

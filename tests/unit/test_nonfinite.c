@@ -119,6 +119,21 @@ static void test_sqrt_backward(void **state) {
     assert_true(w == 0.0f);
 }
 
+/* A NaN in the data file: the message blames the dataset field, not an IR node. */
+static void test_nan_in_data(void **state) {
+    (void)state;
+    write_file("nan.csv", "a,b\n0.5,nan\n0.25,0.75\n");
+    write_file("nan.rl",
+               "dataset d { x: [2] = csv(\"nan.csv\", columns = 2) }\n"
+               "train t {\n    data: d\n    batch: 2\n    optimizer: sgd(lr = 0.1)\n"
+               "    param w: f32 = 1\n    minimize w * mean(x)\n}\n");
+    char msg[2048];
+    assert_int_equal(rlc_run("nan.rl", msg, sizeof msg, false), 1);
+    printf("%s", msg);
+    expect_in(msg, "the loss is NaN at step 0");
+    expect_in(msg, "field `x` of dataset `d` holds a value that is not finite");
+}
+
 static int setup(void **state) {
     (void)state;
     snprintf(dir, sizeof dir, "/tmp/rlc_nonfinite_XXXXXX");
@@ -140,6 +155,7 @@ int main(void) {
         cmocka_unit_test(test_log_forward),
         cmocka_unit_test(test_log_forward_interp),
         cmocka_unit_test(test_sqrt_backward),
+        cmocka_unit_test(test_nan_in_data),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

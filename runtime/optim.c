@@ -51,28 +51,54 @@ void rt_update_adam(float *param, const float *grad, float *m, float *v, int64_t
     for (int64_t i = 0; i < n; i++) adam_one(&param[i], grad[i] + l2 * param[i], &m[i], &v[i], &c);
 }
 
-/* Scratch layout: n_rows (row, position) pairs, then one summed row of width. */
+/* Scratch layout: 2 x n_rows (row, position) pairs (the radix sort's two buffers),
+ * then one summed row of width. */
 typedef struct row_ref {
     int32_t row;
     int32_t pos;
 } row_ref;
 
 size_t rt_rows_scratch_bytes(int64_t n_rows, int64_t width) {
-    return (size_t)n_rows * sizeof(row_ref) + (size_t)width * sizeof(float);
+    return 2 * (size_t)n_rows * sizeof(row_ref) + (size_t)width * sizeof(float);
 }
 
-static int cmp_row_ref(const void *a, const void *b) {
-    const row_ref *x = a, *y = b;
-    if (x->row != y->row) return x->row < y->row ? -1 : 1;
-    return (x->pos > y->pos) - (x->pos < y->pos);
+/* Groups the refs by row in linear time: a least-significant-digit radix sort on the
+ * row's four bytes (as unsigned, so out-of-range negative rows gather at the end).
+ * Each pass is stable, so equal rows keep their position order and the sums below
+ * add duplicates in the order of the gradient's rows, as before. A byte that every
+ * row shares is skipped: a table of under 65,536 rows takes two passes. Returns the
+ * buffer that holds the result (a or tmp). */
+static row_ref *radix_sort_rows(row_ref *a, row_ref *tmp, int64_t n) {
+    for (int shift = 0; shift < 32; shift += 8) {
+        int64_t count[256] = {0};
+        for (int64_t k = 0; k < n; k++) count[((uint32_t)a[k].row >> shift) & 255]++;
+        if (count[((uint32_t)a[0].row >> shift) & 255] == n) continue;
+        int64_t at = 0;
+        for (int d = 0; d < 256; d++) {
+            int64_t c = count[d];
+            count[d] = at;
+            at += c;
+        }
+        for (int64_t k = 0; k < n; k++) tmp[count[((uint32_t)a[k].row >> shift) & 255]++] = a[k];
+        row_ref *t = a;
+        a = tmp;
+        tmp = t;
+    }
+    return a;
 }
 
-/* Calls apply(table row, summed gradient) once per distinct valid row, in row order. */
+/* sum += g over n floats; restrict lets the loop vectorize. */
+static inline void add_row(float *restrict sum, const float *restrict g, int64_t n) {
+    for (int64_t c = 0; c < n; c++) sum[c] += g[c];
+}
+
+/* Calls apply(table row, summed gradient) once per distinct valid row. A row that
+ * occurs once is applied straight from the gradient (its "sum" is that row). */
 typedef void (*row_apply_fn)(void *ctx, int64_t row, const float *g, int64_t width);
 
-static bool for_each_summed_row(int64_t table_rows, int64_t width, const int32_t *rows,
-                                const float *grad, int64_t n_rows, void *scratch,
-                                row_apply_fn apply, void *ctx) {
+static inline bool for_each_summed_row(int64_t table_rows, int64_t width, const int32_t *rows,
+                                       const float *grad, int64_t n_rows, void *scratch,
+                                       row_apply_fn apply, void *ctx) {
     void *owned = NULL;
     if (n_rows <= 0) return true;
     if (!scratch) {
@@ -80,23 +106,40 @@ static bool for_each_summed_row(int64_t table_rows, int64_t width, const int32_t
         if (!owned) return false;
         scratch = owned;
     }
-    row_ref *refs = scratch;
-    float *sum = (float *)(refs + n_rows);
-    for (int64_t k = 0; k < n_rows; k++) refs[k] = (row_ref){rows[k], (int32_t)k};
-    qsort(refs, (size_t)n_rows, sizeof *refs, cmp_row_ref);
+    row_ref *buf = scratch;
+    float *sum = (float *)(buf + 2 * n_rows);
+    for (int64_t k = 0; k < n_rows; k++) buf[k] = (row_ref){rows[k], (int32_t)k};
+    const row_ref *refs = radix_sort_rows(buf, buf + n_rows, n_rows);
     for (int64_t k = 0; k < n_rows;) {
         int32_t row = refs[k].row;
-        memcpy(sum, grad + (int64_t)refs[k].pos * width, (size_t)width * sizeof(float));
+        const float *g0 = grad + (int64_t)refs[k].pos * width;
         int64_t j = k + 1;
-        for (; j < n_rows && refs[j].row == row; j++) {
-            const float *g = grad + (int64_t)refs[j].pos * width;
-            for (int64_t c = 0; c < width; c++) sum[c] += g[c];
+        if (j < n_rows && refs[j].row == row) {
+            memcpy(sum, g0, (size_t)width * sizeof(float));
+            for (; j < n_rows && refs[j].row == row; j++)
+                add_row(sum, grad + (int64_t)refs[j].pos * width, width);
+            g0 = sum;
         }
-        if (row >= 0 && row < table_rows) apply(ctx, row, sum, width);
+        if (row >= 0 && row < table_rows) apply(ctx, row, g0, width);
         k = j;
     }
     free(owned);
     return true;
+}
+
+/* The SGD formulas of rt_update_sgd on one row, with restrict so they vectorize
+ * (a table row, its gradient and its momentum never overlap). */
+static inline void sgd_row_update(float *restrict p, const float *restrict g, float *restrict mom,
+                                  int64_t n, float lr, float momentum, float wd) {
+    if (mom && momentum != 0.0f) {
+        for (int64_t i = 0; i < n; i++) {
+            float gi = g[i] + wd * p[i];
+            mom[i] = momentum * mom[i] + gi;
+            p[i] -= lr * mom[i];
+        }
+    } else {
+        for (int64_t i = 0; i < n; i++) p[i] -= lr * (g[i] + wd * p[i]);
+    }
 }
 
 typedef struct sgd_rows_ctx {
@@ -106,8 +149,8 @@ typedef struct sgd_rows_ctx {
 
 static void sgd_row(void *ctx, int64_t row, const float *g, int64_t width) {
     sgd_rows_ctx *c = ctx;
-    rt_update_sgd(c->table + row * width, g, c->mom ? c->mom + row * width : NULL, width, c->lr,
-                  c->momentum, c->wd);
+    sgd_row_update(c->table + row * width, g, c->mom ? c->mom + row * width : NULL, width, c->lr,
+                   c->momentum, c->wd);
 }
 
 bool rt_update_sgd_rows(float *table, int64_t table_rows, int64_t width, const int32_t *rows,
@@ -123,10 +166,15 @@ typedef struct adam_rows_ctx {
     adam_coef coef;
 } adam_rows_ctx;
 
+static inline void adam_row_update(float *restrict p, const float *restrict g, float *restrict m,
+                                   float *restrict v, int64_t n, float l2, const adam_coef *c) {
+    for (int64_t i = 0; i < n; i++) adam_one(&p[i], g[i] + l2 * p[i], &m[i], &v[i], c);
+}
+
 static void adam_row(void *ctx, int64_t row, const float *g, int64_t width) {
     adam_rows_ctx *c = ctx;
-    float *p = c->table + row * width, *m = c->m + row * width, *v = c->v + row * width;
-    for (int64_t i = 0; i < width; i++) adam_one(&p[i], g[i] + c->l2 * p[i], &m[i], &v[i], &c->coef);
+    adam_row_update(c->table + row * width, g, c->m + row * width, c->v + row * width, width,
+                    c->l2, &c->coef);
 }
 
 bool rt_update_adam_rows(float *table, int64_t table_rows, int64_t width, const int32_t *rows,

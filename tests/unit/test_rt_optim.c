@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "rlrt.h"
@@ -82,6 +83,58 @@ static void test_rows_sum_duplicates(void **state) {
     assert_true(m[0] == 0.0f && v[2 * W] == 0.0f); /* lazy: untouched rows keep their state */
 }
 
+/* Many rows, duplicated in scattered positions, rows above 65,535 (three radix bytes
+ * differ), negative and past-the-end rows: each valid row gets one update with its
+ * gradient rows summed in position order, bit for bit as the dense reference. */
+static void test_rows_many(void **state) {
+    (void)state;
+    enum { R = 70000, W = 5, K = 4096, DISTINCT = 300 };
+    float *table = malloc(sizeof(float) * R * W), *ref = malloc(sizeof(float) * R * W);
+    float *mom = calloc(R * W, sizeof(float)), *rmom = calloc(R * W, sizeof(float));
+    float *grad = malloc(sizeof(float) * K * W);
+    int32_t pool[DISTINCT], *rows = malloc(sizeof(int32_t) * K);
+    assert_non_null(table);
+    assert_non_null(ref);
+    assert_non_null(mom);
+    assert_non_null(rmom);
+    assert_non_null(grad);
+    assert_non_null(rows);
+    uint32_t x = 12345;
+    for (int i = 0; i < DISTINCT; i++) {
+        x = x * 1664525u + 1013904223u;
+        pool[i] = (int32_t)(x % (R + 60)) - 30;
+    }
+    for (int k = 0; k < K; k++) {
+        x = x * 1664525u + 1013904223u;
+        rows[k] = pool[(x >> 8) % DISTINCT];
+        for (int c = 0; c < W; c++) grad[k * W + c] = (float)sin(k * 0.37 + c) * 0.1f;
+    }
+    for (int i = 0; i < R * W; i++) table[i] = ref[i] = (float)cos(i * 0.01);
+    float sum[W];
+    for (int i = 0; i < DISTINCT; i++) {
+        int32_t r = pool[i];
+        bool seen = false;
+        for (int j = 0; j < i; j++) seen = seen || pool[j] == r;
+        if (seen || r < 0 || r >= R) continue;
+        bool any = false;
+        for (int k = 0; k < K; k++) {
+            if (rows[k] != r) continue;
+            for (int c = 0; c < W; c++) sum[c] = any ? sum[c] + grad[k * W + c] : grad[k * W + c];
+            any = true;
+        }
+        if (any) rt_update_sgd(ref + (int64_t)r * W, sum, rmom + (int64_t)r * W, W, 0.1f, 0.9f, 0.01f);
+    }
+    assert_true(rt_update_sgd_rows(table, R, W, rows, grad, K, mom, 0.1f, 0.9f, 0.01f, NULL));
+    assert_memory_equal(table, ref, sizeof(float) * R * W);
+    assert_memory_equal(mom, rmom, sizeof(float) * R * W);
+    free(table);
+    free(ref);
+    free(mom);
+    free(rmom);
+    free(grad);
+    free(rows);
+}
+
 static void test_schedules(void **state) {
     (void)state;
     assert_float_equal(rt_schedule_lr(RT_SCHED_CONSTANT, 0.1, 50, 100, 0, 0), 0.1, 1e-7);
@@ -100,6 +153,7 @@ int main(void) {
         cmocka_unit_test(test_sgd),
         cmocka_unit_test(test_adam_matches_formula),
         cmocka_unit_test(test_rows_sum_duplicates),
+        cmocka_unit_test(test_rows_many),
         cmocka_unit_test(test_schedules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -32,6 +32,7 @@
 #                  files (default 50; at ~7k words/s the whole corpus takes 2-3 minutes a run)
 #   --skip-compile / --skip-roofline   leave out workload 5 / 6
 #   --raw-dir DIR  keep the raw figures (TSV, vectors) in DIR instead of a temporary folder
+#   --settings "S..."  only these OpenBLAS settings (env, unset, skylakex: below)
 #   --out FILE     where the results go (default bench/results.md; a section of it is replaced)
 #   RLC=path       the rlc binary (default build/rlc)
 set -euo pipefail
@@ -40,7 +41,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 bench="$here/bench"
 py=/usr/bin/python3
 quick=0 peers_only=0 reps=5 sgns_reps=3 tunes=1 only="" threads_list="1 2" out="$bench/results.md"
-torch_sgns_files=50 skip_compile=0 skip_roofline=0 raw_dir=""
+torch_sgns_files=50 skip_compile=0 skip_roofline=0 raw_dir="" only_settings=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 reps=1 sgns_reps=1 threads_list=1 tunes=0 ;;
@@ -52,10 +53,11 @@ while [ $# -gt 0 ]; do
     --skip-compile) skip_compile=1 ;;
     --skip-roofline) skip_roofline=1 ;;
     --raw-dir) raw_dir=$2; shift ;;
+    --settings) only_settings=$2; shift ;;
     --threads) threads_list=$2; shift ;;
     --out) out=$2; shift ;;
     --only) only=$2; shift ;;
-    -h|--help) sed -n '2,39p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,40p' "$0"; exit 0 ;;
     *) echo "bench: unknown option '$1' (bench/run.sh --help)" >&2; exit 2 ;;
   esac
   shift
@@ -102,6 +104,11 @@ settings=(env)
 if [ $quick = 0 ]; then
   if [ -n "${OPENBLAS_CORETYPE+x}${OPENBLAS_L2_SIZE+x}" ]; then settings+=(unset); fi
   if grep -qw avx512f /proc/cpuinfo && [ "${OPENBLAS_CORETYPE:-}" != SkylakeX ]; then settings+=(skylakex); fi
+fi
+if [ -n "$only_settings" ]; then
+  keep=(); for st in "${settings[@]}"; do [[ " $only_settings " == *" $st "* ]] && keep+=("$st"); done
+  [ ${#keep[@]} -gt 0 ] || die "none of the settings '$only_settings' applies here (${settings[*]})"
+  settings=("${keep[@]}")
 fi
 blas_env() {  # SETTING -> the `env` arguments that make it
   case "$1" in

@@ -50,6 +50,47 @@ static void test_fill_any_range_is_identical(void **state) {
     }
 }
 
+/* Every element against the documented scheme computed here one block at a time:
+ * uniform, bernoulli and randint exactly; the normal (Box-Muller with the fill's own
+ * log, sine and cosine polynomials) against double precision, within 2 ulp of the
+ * radius (the pair's scale). The range starts and ends inside a block. */
+static void test_fill_matches_definition(void **state) {
+    (void)state;
+    enum { N = 1 << 17, LO = 37 };
+    float *x = malloc(N * sizeof *x);
+    assert_non_null(x);
+    uint32_t key[2];
+    rt_philox_key(99, 5, key);
+    const uint64_t step = 0x100000002ull; /* both counter words of the step in use */
+    int kinds[] = {RT_RAND_BERNOULLI, RT_RAND_NORMAL, RT_RAND_UNIFORM, RT_RAND_RANDINT};
+    double worst = 0;
+    for (int k = 0; k < 4; k++) {
+        rt_random_fill(kinds[k], x, LO, N - 3, 0.25, 3.0, 99, 5, step);
+        int32_t *iv = (int32_t *)x;
+        for (int64_t i = LO; i < N - 3; i++) {
+            uint32_t ctr[4] = {(uint32_t)(i / 4), 0, (uint32_t)step, (uint32_t)(step >> 32)}, l[4];
+            rt_philox4x32(ctr, key, l);
+            uint32_t lane = l[i % 4];
+            float u = (float)(lane >> 8) * (1.0f / 16777216.0f);
+            if (kinds[k] == RT_RAND_BERNOULLI) assert_true(x[i] == (u < 0.25f ? 1.0f : 0.0f));
+            if (kinds[k] == RT_RAND_UNIFORM) assert_true(x[i] == 0.25f + 2.75f * u);
+            if (kinds[k] == RT_RAND_RANDINT) assert_int_equal(iv[i], (int32_t)(((uint64_t)lane * 3) >> 32));
+            if (kinds[k] == RT_RAND_NORMAL) {
+                int p = (int)(i % 4) / 2;
+                double u0 = ((double)(l[2 * p] >> 8) + 1.0) / 16777216.0;
+                double t = 2.0 * 3.14159265358979323846 * (double)(l[2 * p + 1] >> 8) / 16777216.0;
+                double rad = sqrt(-2.0 * log(u0));
+                double want = 0.25 + 3.0 * rad * (i % 2 ? sin(t) : cos(t));
+                double ulp = ldexp(1.0, -23) * 3.0 * (rad > 1.0 ? rad : 1.0);
+                double err = fabs(x[i] - want) / ulp;
+                if (err > worst) worst = err;
+            }
+        }
+    }
+    assert_true(worst <= 2.0);
+    free(x);
+}
+
 static void moments(const float *x, int64_t n, double *mean, double *var) {
     double s = 0, ss = 0;
     for (int64_t i = 0; i < n; i++) s += x[i];
@@ -173,6 +214,7 @@ int main(void) {
         cmocka_unit_test(test_philox_known_answers), cmocka_unit_test(test_fill_any_range_is_identical),
         cmocka_unit_test(test_statistics),          cmocka_unit_test(test_rng_stream_and_shuffle),
         cmocka_unit_test(test_init_by_name),        cmocka_unit_test(test_shift2d),
+        cmocka_unit_test(test_fill_matches_definition),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,10 +19,20 @@
 # The harness stops with a message naming the missing line when rlc does not keep this.
 #
 # usage: bench/run.sh [--quick] [--peers-only] [--reps N] [--threads "1 2"] [--out FILE]
-#   --quick        1 repetition, 1 thread, few steps, 20 corpus files, peers stock only, no install
-#                  and no compile-time section (the smoke test: it checks that the harness works)
-#   --peers-only   run the PyTorch/gensim peers alone (while `rlc run` is pending)
+#   --quick        1 repetition, 1 thread, few steps, 20 corpus files, peers stock only, one
+#                  OpenBLAS setting, no install and no compile-time section (the smoke test: it
+#                  checks that the harness works)
+#   --peers-only   run the PyTorch/gensim peers alone
 #   --only "W..."  only these workloads of 1-4 (ae_b32 ae_b256 dae_b32 dae_b256 simclr_b256 sgns)
+#   --reps N       repetitions of the ms/step workloads (default 5)
+#   --sgns-reps N  repetitions of the skip-gram workload (default 3: one rlc run is ~20 s)
+#   --peer-configs "stock tuned"   which peer configurations run (default: tuned only, to fit
+#                  a full run in ~40 minutes on two cores; stock is a peer without the tunables)
+#   --torch-sgns-files N  the PyTorch skip-gram peer trains on the first N of the 500 corpus
+#                  files (default 50; at ~7k words/s the whole corpus takes 2-3 minutes a run)
+#   --skip-compile / --skip-roofline   leave out workload 5 / 6
+#   --raw-dir DIR  keep the raw figures (TSV, vectors) in DIR instead of a temporary folder
+#   --settings "S..."  only these OpenBLAS settings (env, unset, skylakex: below)
 #   --out FILE     where the results go (default bench/results.md; a section of it is replaced)
 #   RLC=path       the rlc binary (default build/rlc)
 set -euo pipefail
@@ -30,21 +40,30 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 bench="$here/bench"
 py=/usr/bin/python3
-quick=0 peers_only=0 reps=5 tunes="0 1" only="" threads_list="1 2" out="$bench/results.md"
+quick=0 peers_only=0 reps=5 sgns_reps=3 tunes=1 only="" threads_list="1 2" out="$bench/results.md"
+torch_sgns_files=50 skip_compile=0 skip_roofline=0 raw_dir="" only_settings=""
 while [ $# -gt 0 ]; do
   case "$1" in
-    --quick) quick=1 reps=1 threads_list=1 tunes=0 ;;
+    --quick) quick=1 reps=1 sgns_reps=1 threads_list=1 tunes=0 ;;
     --peers-only) peers_only=1 ;;
     --reps) reps=$2; shift ;;
+    --sgns-reps) sgns_reps=$2; shift ;;
+    --peer-configs) tunes=$(echo "$2" | sed 's/stock/0/; s/tuned/1/'); shift ;;
+    --torch-sgns-files) torch_sgns_files=$2; shift ;;
+    --skip-compile) skip_compile=1 ;;
+    --skip-roofline) skip_roofline=1 ;;
+    --raw-dir) raw_dir=$2; shift ;;
+    --settings) only_settings=$2; shift ;;
     --threads) threads_list=$2; shift ;;
     --out) out=$2; shift ;;
     --only) only=$2; shift ;;
-    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,40p' "$0"; exit 0 ;;
     *) echo "bench: unknown option '$1' (bench/run.sh --help)" >&2; exit 2 ;;
   esac
   shift
 done
 rlc=${RLC:-$here/build/rlc}
+case $rlc in /*) ;; */*) rlc=$PWD/$rlc ;; esac  # the runs cd into their own folders
 
 die() { echo "bench: $*" >&2; exit 1; }
 
@@ -66,7 +85,7 @@ command -v gcc >/dev/null || die "gcc is needed to build the sgemm shim"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/rlc-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-raw="$work/raw"; mkdir -p "$raw"
+raw=${raw_dir:-$work/raw}; mkdir -p "$raw"
 
 # Data: the corpus under data/ (or RL_DATA_PATH); --quick uses its first 20 files, both sides.
 brown_dir=$(cd "$bench" && $py -c "import brown; print(brown.corpus_dir())") || exit 1
@@ -77,12 +96,26 @@ if [ $quick = 1 ]; then
   files_arg=(--files 20) data_path="$work/data"
 fi
 
-# OpenBLAS settings: as the environment has them, and with both variables unset. When neither
-# is set there is only one setting.
+# OpenBLAS settings: as the environment has them (env); with both variables unset (unset, only
+# when the environment sets either); and with OPENBLAS_CORETYPE=SkylakeX (skylakex, on a CPU with
+# AVX-512: a DYNAMIC_ARCH OpenBLAS that does not know the CPU model falls back to its SSE3
+# `Prescott` kernels, and this picks its AVX-512 ones). Both sides always run under the same one.
 settings=(env)
-if [ -n "${OPENBLAS_CORETYPE+x}${OPENBLAS_L2_SIZE+x}" ] && [ $quick = 0 ]; then settings+=(unset); fi
+if [ $quick = 0 ]; then
+  if [ -n "${OPENBLAS_CORETYPE+x}${OPENBLAS_L2_SIZE+x}" ]; then settings+=(unset); fi
+  if grep -qw avx512f /proc/cpuinfo && [ "${OPENBLAS_CORETYPE:-}" != SkylakeX ]; then settings+=(skylakex); fi
+fi
+if [ -n "$only_settings" ]; then
+  keep=(); for st in "${settings[@]}"; do [[ " $only_settings " == *" $st "* ]] && keep+=("$st"); done
+  [ ${#keep[@]} -gt 0 ] || die "none of the settings '$only_settings' applies here (${settings[*]})"
+  settings=("${keep[@]}")
+fi
 blas_env() {  # SETTING -> the `env` arguments that make it
-  case "$1" in env) echo "" ;; unset) echo "-u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE" ;; esac
+  case "$1" in
+    env) echo "" ;;
+    unset) echo "-u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE" ;;
+    skylakex) echo "OPENBLAS_CORETYPE=SkylakeX" ;;
+  esac
 }
 tuned=(GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967296
        OMP_WAIT_POLICY=passive)
@@ -136,12 +169,14 @@ $(tail -n 15 "$log")"
 
 # ---------------------------------------------------------------- workloads 1-4
 # name | rl file | stage | steps (full, quick) | peer script and arguments (by name: torch, gensim, torch_sgns)
+# Steps are few enough for a full run to fit in ~40 minutes on two cores (each run still takes
+# seconds: the per-step figure is stable to a few percent at these counts, bench/README.md).
 workloads=(
-  "ae_b32|ae.rl|ae_b32|1000|20|torch:torch_ae.py --batch 32"
-  "ae_b256|ae.rl|ae_b256|200|10|torch:torch_ae.py --batch 256"
-  "dae_b32|dae.rl|dae_b32|1000|20|torch:torch_ae.py --batch 32 --keep 0.7"
-  "dae_b256|dae.rl|dae_b256|200|10|torch:torch_ae.py --batch 256 --keep 0.7"
-  "simclr_b256|simclr.rl|simclr_b256|100|5|torch:torch_simclr.py --batch 256"
+  "ae_b32|ae.rl|ae_b32|200|20|torch:torch_ae.py --batch 32"
+  "ae_b256|ae.rl|ae_b256|50|10|torch:torch_ae.py --batch 256"
+  "dae_b32|dae.rl|dae_b32|200|20|torch:torch_ae.py --batch 32 --keep 0.7"
+  "dae_b256|dae.rl|dae_b256|50|10|torch:torch_ae.py --batch 256 --keep 0.7"
+  "simclr_b256|simclr.rl|simclr_b256|25|5|torch:torch_simclr.py --batch 256"
   "sgns|sgns.rl|sgns|||gensim:gensim_w2v.py;torch_sgns:torch_sgns.py"
 )
 
@@ -152,23 +187,40 @@ for setting in "${settings[@]}"; do
       IFS='|' read -r name rl stage full_steps quick_steps peers <<<"$w"
       [ -z "$only" ] || [[ " $only " == *" $name "* ]] || continue
       steps=$full_steps; [ $quick = 1 ] && steps=$quick_steps
-      for rep in $(seq 1 "$reps"); do
+      n=$reps; [ "$name" = sgns ] && n=$sgns_reps
+      for rep in $(seq 1 "$n"); do
+        printf '%s\t%s\t%s\t%s\t%s\n' "$setting" "$t" "$name" "$rep" "$(cut -d' ' -f1 /proc/loadavg)" >>"$raw/load.tsv"
         if [ $peers_only = 0 ]; then
           v=$(run_rlc "$setting" "$t" "$rl" "$stage" "$steps")
           printf '%s\t%s\t%s\trlc\tstock\t%s\t%s\n' "$setting" "$t" "$name" "$rep" "$v" >>"$raw/runs.tsv"
           echo "  $setting t=$t $name #$rep rlc $v"
+          if [ "$name" = sgns ] && [ "$rep" = 1 ]; then  # its vectors, for the quality check
+            last_rlc_dir=$(cat "$work/last_rlc_dir")
+            vocab=$(ls "$last_rlc_dir" | grep -E '^sgns.*vocab' | head -n 1) ||
+              die "rlc wrote no sgns*vocab* file beside sgns.rlw (the contract at the top of bench/run.sh)"
+            "$py" "$bench/rlw2txt.py" "$last_rlc_dir/sgns.rlw" word.e "$last_rlc_dir/$vocab" \
+              "$raw/vec_rlc_${setting}_t$t.txt"
+          fi
         fi
         IFS=';' read -ra plist <<<"$peers"
         for p in "${plist[@]}"; do
           pname=${p%%:*} pcmd=${p#*:}
           read -ra pargs <<<"$pcmd"
-          [ "$name" = sgns ] && pargs+=("${files_arg[@]}")
+          if [ "$name" = sgns ]; then
+            if [ $quick = 0 ] && [ "$pname" = torch_sgns ]; then
+              pargs+=(--files "$torch_sgns_files")
+            else
+              pargs+=("${files_arg[@]}")
+            fi
+          fi
           [ -n "$steps" ] && pargs+=(--steps "$steps")
+          first=1
           for tune in $tunes; do
             extra=()
-            if [ "$name" = sgns ] && [ "$rep" = 1 ] && [ "$tune" = 0 ]; then
+            if [ "$name" = sgns ] && [ "$rep" = 1 ] && [ $first = 1 ]; then
               extra=(--out "$raw/vec_${pname}_${setting}_t$t.txt")
             fi
+            first=0
             v=$(run_peer "$setting" "$t" "$tune" "${pargs[@]}" "${extra[@]}")
             cfg=stock; [ $tune = 1 ] && cfg=tuned
             printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$setting" "$t" "$name" "$pname" "$cfg" "$rep" "$v" >>"$raw/runs.tsv"
@@ -181,18 +233,6 @@ for setting in "${settings[@]}"; do
 done
 
 # Word-vector quality on the vectors of the first repetition at each thread count.
-if [ $peers_only = 0 ]; then
-  for setting in "${settings[@]}"; do
-    for t in $threads_list; do
-      v=$(run_rlc "$setting" "$t" sgns.rl sgns "")
-      last_rlc_dir=$(cat "$work/last_rlc_dir")
-      vocab=$(ls "$last_rlc_dir" | grep -E '^sgns.*vocab' | head -n 1) ||
-        die "rlc wrote no sgns*vocab* file beside sgns.rlw (the contract at the top of bench/run.sh)"
-      "$py" "$bench/rlw2txt.py" "$last_rlc_dir/sgns.rlw" word.e "$last_rlc_dir/$vocab" \
-        "$raw/vec_rlc_${setting}_t$t.txt"
-    done
-  done
-fi
 for f in "$raw"/vec_*.txt; do
   [ -e "$f" ] || continue
   q=$(cd "$bench" && RL_DATA_PATH="$data_path" "$py" w2v_quality.py "$f")
@@ -200,7 +240,7 @@ for f in "$raw"/vec_*.txt; do
 done
 
 # ---------------------------------------------------------------- workload 5: compile time
-if [ $peers_only = 0 ] && [ $quick = 0 ]; then
+if [ $peers_only = 0 ] && [ $quick = 0 ] && [ $skip_compile = 0 ]; then
   for ex in "$here"/examples/*.rl; do
     dir=$(mktemp -d "$work/ex.XXXX"); cp "$ex" "$dir/"
     t0=$(date +%s%N)
@@ -216,12 +256,12 @@ if [ $peers_only = 0 ] && [ $quick = 0 ]; then
 fi
 
 # ---------------------------------------------------------------- workload 6: roofline
-if [ $peers_only = 0 ]; then
+if [ $peers_only = 0 ] && [ $skip_roofline = 0 ]; then
   gcc -O2 -std=c11 -shared -fPIC "$bench/sgemm_shim.c" -o "$work/sgemm_shim.so" -ldl -lpthread
   gcc -O2 -std=c11 "$bench/sgemm_alone.c" -o "$work/sgemm_alone" -lopenblas
   for setting in "${settings[@]}"; do
     for t in $threads_list; do
-      for w in "ae_b32|ae.rl|1000|20" "ae_b256|ae.rl|200|10" "simclr_b256|simclr.rl|100|5"; do
+      for w in "ae_b32|ae.rl|200|20" "ae_b256|ae.rl|50|10" "simclr_b256|simclr.rl|25|5"; do
         IFS='|' read -r stage rl full_steps quick_steps <<<"$w"
         steps=$full_steps; [ $quick = 1 ] && steps=$quick_steps
         ms=$(run_rlc "$setting" "$t" "$rl" "$stage" "$steps" "$work/sgemm_shim.so")
@@ -241,5 +281,8 @@ fi
 
 # ---------------------------------------------------------------- the tables
 mode=full; [ $peers_only = 1 ] && mode=peers-only; [ $quick = 1 ] && mode="$mode quick"
-BENCH_SETTINGS="${settings[*]}" BENCH_REPS=$reps BENCH_THREADS="$threads_list" \
+BENCH_STEPS=$(for w in "${workloads[@]}"; do IFS='|' read -r name _ _ fs qs _ <<<"$w"
+  if [ -n "$fs" ]; then printf '%s %s, ' "$name" "$([ $quick = 1 ] && echo "$qs" || echo "$fs")"; fi; done | sed 's/, $//') \
+  BENCH_SETTINGS="${settings[*]}" BENCH_REPS=$reps BENCH_SGNS_REPS=$sgns_reps BENCH_THREADS="$threads_list" \
+  BENCH_PEER_CONFIGS="$(echo "$tunes" | sed 's/0/stock/; s/1/tuned/')" BENCH_TORCH_SGNS_FILES=$torch_sgns_files \
   "$py" "$bench/table.py" --raw "$raw" --out "$out" --mode "$mode"

@@ -60,6 +60,9 @@ def machine():
     unset.pop("OPENBLAS_L2_SIZE", None)
     core_unset = subprocess.run([sys.executable, __file__, "--core"], env=unset,
                                 capture_output=True, text=True).stdout.strip()
+    core_skx = subprocess.run([sys.executable, __file__, "--core"],
+                              env=dict(os.environ, OPENBLAS_CORETYPE="SkylakeX"),
+                              capture_output=True, text=True).stdout.strip()
     import gensim
     import torch
     load = open("/proc/loadavg").read().split()[:3]
@@ -70,6 +73,7 @@ def machine():
             f"- load average when the tables were written: {' '.join(load)}",
             f"- OpenBLAS (as the environment has it): {blas}; {env}",
             f"- OpenBLAS core with both variables unset: {core_unset}",
+            f"- OpenBLAS core with OPENBLAS_CORETYPE=SkylakeX (setting `skylakex`): {core_skx}",
             f"- torch {torch.__version__}, gensim {gensim.__version__}, Python {platform.python_version()}"]
 
 
@@ -119,6 +123,46 @@ def quality(qrows):
     return out
 
 
+def load_line(lrows):
+    """The 1-minute load average sampled before each A-B group: how loaded the machine was."""
+    if not lrows:
+        return []
+    v = [float(r[4]) for r in lrows]
+    return [f"- 1-minute load average before each A-B group: median {statistics.median(v):.2f} "
+            f"[{min(v):.2f}–{max(v):.2f}] over {len(v)} groups (2 cores)"]
+
+
+def read_vectors(path):
+    vec = {}
+    with open(path) as f:
+        next(f)
+        for line in f:
+            p = line.rstrip().split(" ")
+            vec[p[0]] = [float(x) for x in p[1:]]
+    return vec
+
+
+def thread_identity(raw, qrows):
+    """Whether each trainer wrote the same vectors at 1 and at 2 threads (same OpenBLAS setting):
+    byte-identical files, or the largest difference over the words both have."""
+    out = ["| vectors | 1 vs 2 threads |", "|---|---|"]
+    names = {r[0].removeprefix("vec_") for r in qrows}
+    for n in sorted(x for x in names if x.endswith("_t1")):
+        other = n[:-1] + "2"
+        if other not in names:
+            continue
+        a, b = (os.path.join(raw, f"vec_{x}.txt") for x in (n, other))
+        if open(a, "rb").read() == open(b, "rb").read():
+            verdict = "identical (byte for byte)"
+        else:
+            va, vb = read_vectors(a), read_vectors(b)
+            common = va.keys() & vb.keys()
+            d = max((abs(x - y) for w in common for x, y in zip(va[w], vb[w])), default=float("nan"))
+            verdict = f"differ: max |difference| {d:.3g} over {len(common)} words"
+        out.append(f"| {n[:-3]} | {verdict} |")
+    return out if len(out) > 2 else []
+
+
 def compile_table(crows):
     out = ["| example | compile (ms) | 1-epoch run, wall (ms) | compile share |", "|---|---|---|---|"]
     for name, c, wall in crows:
@@ -128,13 +172,22 @@ def compile_table(crows):
 
 def roofline(srows):
     total = collections.defaultdict(float)
+    bound = collections.defaultdict(float)
     for setting, t, stage, steps, ms, shape, calls, secs, g in srows:
         total[(setting, t, stage, steps, ms)] += float(secs)
-    out = ["Share of rlc's step time in cblas_sgemm (sum of the timed calls / steps × ms/step):", "",
-           "| OpenBLAS | threads | stage | ms/step | sgemm share |", "|---|---|---|---|---|"]
-    for (setting, t, stage, steps, ms), secs in total.items():
-        share = secs / (int(steps) * float(ms) / 1000)
-        out.append(f"| {setting} | {t} | {stage} | {float(ms):.3f} | {100 * share:.1f}% |")
+        _, _, _, m, n, k = map(int, shape.split())
+        bound[(setting, t, stage, steps, ms)] += 2 * m * n * k * int(calls) / (float(g) * 1e9)
+    out = ["Share of rlc's step time in cblas_sgemm (sum of the timed calls / steps × ms/step), and the "
+           "sgemm-alone bound: the time the step's matrix products take when OpenBLAS runs each shape "
+           "alone (its GFLOP/s below), over rlc's step time (100% = the step costs no more than its "
+           "products alone; the issue's target is at least 85%):", "",
+           "| OpenBLAS | threads | stage | ms/step | sgemm share | bound ms/step | bound / step |",
+           "|---|---|---|---|---|---|---|"]
+    for key, secs in total.items():
+        setting, t, stage, steps, ms = key
+        step_s = int(steps) * float(ms) / 1000
+        out.append(f"| {setting} | {t} | {stage} | {float(ms):.3f} | {100 * secs / step_s:.1f}% | "
+                   f"{1000 * bound[key] / int(steps):.3f} | {100 * bound[key] / step_s:.1f}% |")
     out += ["", "Per shape (order, transA, transB as CBLAS enums; M N K): GFLOP/s inside rlc's run and "
             "OpenBLAS alone on the same shape and thread count:", "",
             "| OpenBLAS | threads | stage | shape | calls/step | in rlc GFLOP/s | alone GFLOP/s |",
@@ -163,18 +216,29 @@ def main():
     section = "peers-only" if peers_only else "side-by-side"
     title = ("## Peers only (rlc side pending)" if peers_only else "## rlc side by side with its peers")
     settings = os.environ.get("BENCH_SETTINGS", "env")
-    body = [title, "", f"Written by `bench/run.sh` ({a.mode}).", ""] + machine() + [
-        f"- settings: {os.environ.get('BENCH_REPS', '?')} repetitions, A B A B; threads "
-        f"{os.environ.get('BENCH_THREADS', '?')}; OpenBLAS settings: {settings} (env: as the "
-        "environment has it; unset: OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset for both sides); "
-        "peer tuned = GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:"
-        "glibc.malloc.trim_threshold=4294967296 OMP_WAIT_POLICY=passive",
+    env = os.environ.get
+    body = [title, "", f"Written by `bench/run.sh` ({a.mode}).", ""] + machine() + load_line(
+        rows(os.path.join(a.raw, "load.tsv"))) + [
+        f"- settings: A B A B, {env('BENCH_REPS', '?')} repetitions of the ms/step workloads, "
+        f"{env('BENCH_SGNS_REPS', '?')} of sgns; threads {env('BENCH_THREADS', '?')}; "
+        f"OpenBLAS settings: {settings} (env: as the environment has it; unset: OPENBLAS_CORETYPE "
+        "and OPENBLAS_L2_SIZE unset for both sides; skylakex: OPENBLAS_CORETYPE=SkylakeX for both "
+        f"sides); peer configurations run: {env('BENCH_PEER_CONFIGS', '?')} (tuned = GLIBC_TUNABLES="
+        "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967296 "
+        "OMP_WAIT_POLICY=passive)",
+        f"- steps per run (rlc and PyTorch alike): {env('BENCH_STEPS', '?')}; sgns: one epoch, "
+        + ("all on the quick run's corpus files" if "quick" in a.mode else
+           "rlc and gensim on the whole corpus, the PyTorch skip-gram peer on its first "
+           f"{env('BENCH_TORCH_SGNS_FILES', '?')} files (its words/s, not its total time, is compared)"),
         "- cells: median [min–max] over the repetitions", ""]
     body += side_by_side(rows(os.path.join(a.raw, "runs.tsv")), not peers_only)
     q = rows(os.path.join(a.raw, "quality.tsv"))
     if q:
         body += ["", "Word-vector quality (tag-neighbour agreement, bench/README.md), first repetition:", ""]
         body += quality(q)
+        same = thread_identity(a.raw, q)
+        if same:
+            body += ["", "Same vectors at any thread count? (first repetition, same OpenBLAS setting)", ""] + same
     c = rows(os.path.join(a.raw, "compile.tsv"))
     if c:
         body += ["", "Compile time (parse to ready-to-run, as rlc reports it) and its share of a "

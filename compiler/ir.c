@@ -479,40 +479,32 @@ int ir_transpose(IrGraph *g, int x, const int *perm, Span at) {
     return add_inferred(g, n);
 }
 
-int ir_slice(IrGraph *g, int x, int axis, int64_t start, int64_t end, Span at) {
-    IrNode n = node(IR_SLICE, 1, x, 0, 0, at);
+/* Slice and pad bounds are dims (b*B + c): a concat along the batch axis is
+ * sliced back at B in its gradient. */
+static int ir_bounded(IrGraph *g, IrOp op, int x, int axis, IrDim lo, IrDim hi, Span at) {
+    IrNode n = node(op, 1, x, 0, 0, at);
     n.axis = axis;
-    n.start = start;
-    n.end = end;
+    n.start_b = lo.b;
+    n.start = lo.c;
+    n.end_b = hi.b;
+    n.end = hi.c;
     return add_inferred(g, n);
+}
+
+int ir_slice(IrGraph *g, int x, int axis, int64_t start, int64_t end, Span at) {
+    return ir_bounded(g, IR_SLICE, x, axis, ir_dim_const(start), ir_dim_const(end), at);
 }
 
 int ir_pad(IrGraph *g, int x, int axis, int64_t before, int64_t after, Span at) {
-    IrNode n = node(IR_PAD, 1, x, 0, 0, at);
-    n.axis = axis;
-    n.start = before;
-    n.end = after;
-    return add_inferred(g, n);
+    return ir_bounded(g, IR_PAD, x, axis, ir_dim_const(before), ir_dim_const(after), at);
 }
 
 int ir_slice_dim(IrGraph *g, int x, int axis, IrDim start, IrDim end, Span at) {
-    IrNode n = node(IR_SLICE, 1, x, 0, 0, at);
-    n.axis = axis;
-    n.start_b = start.b;
-    n.start = start.c;
-    n.end_b = end.b;
-    n.end = end.c;
-    return add_inferred(g, n);
+    return ir_bounded(g, IR_SLICE, x, axis, start, end, at);
 }
 
 int ir_pad_dim(IrGraph *g, int x, int axis, IrDim before, IrDim after, Span at) {
-    IrNode n = node(IR_PAD, 1, x, 0, 0, at);
-    n.axis = axis;
-    n.start_b = before.b;
-    n.start = before.c;
-    n.end_b = after.b;
-    n.end = after.c;
-    return add_inferred(g, n);
+    return ir_bounded(g, IR_PAD, x, axis, before, after, at);
 }
 
 int ir_concat(IrGraph *g, int x, int y, int axis, Span at) {

@@ -25,8 +25,11 @@ typedef struct param {
     float *data;
 } param;
 
+/* Each parameter is allocated on its own and never moves: stages keep `param *`
+ * for as long as they run while later stages add parameters to the store, so
+ * the store's growing array holds pointers, never the parameters themselves. */
 typedef struct store {
-    param *p;
+    param **p;
     int n, cap;
 } store;
 
@@ -47,7 +50,7 @@ static void shape_str(int rank, const int64_t *dims, char *buf, size_t cap) {
  * first use; a later stage must agree on its shape. */
 static param *store_get(store *st, const rt_param_spec *s, uint64_t seed, rt_error *err) {
     for (int i = 0; i < st->n; i++) {
-        param *p = &st->p[i];
+        param *p = st->p[i];
         if (strcmp(p->name, s->name) != 0) continue;
         bool same = p->rank == s->rank;
         for (int d = 0; same && d < s->rank; d++) same = p->dims[d] == s->dims[d];
@@ -62,26 +65,27 @@ static param *store_get(store *st, const rt_param_spec *s, uint64_t seed, rt_err
     }
     if (st->n == st->cap) {
         int nc = st->cap ? st->cap * 2 : 16;
-        param *np = realloc(st->p, (size_t)nc * sizeof *np);
+        param **np = realloc(st->p, (size_t)nc * sizeof *np);
         if (!np) goto oom;
         st->p = np;
         st->cap = nc;
     }
-    param *p = &st->p[st->n];
-    memset(p, 0, sizeof *p);
+    param *p = calloc(1, sizeof *p);
+    if (!p) goto oom;
     p->name = malloc(strlen(s->name) + 1);
     p->numel = spec_numel(s);
     p->data = malloc((size_t)(p->numel ? p->numel : 1) * sizeof(float));
     if (!p->name || !p->data) {
         free(p->name);
         free(p->data);
+        free(p);
         goto oom;
     }
     strcpy(p->name, s->name);
     p->rank = s->rank;
     memcpy(p->dims, s->dims, sizeof p->dims);
     rt_init_param(p->data, s->dims, s->rank, s->init, s->a, s->b, seed, s->name);
-    st->n++;
+    st->p[st->n++] = p;
     return p;
 oom:
     rt_fail(err, "out of memory for parameter %s", s->name);
@@ -90,8 +94,9 @@ oom:
 
 static void store_free(store *st) {
     for (int i = 0; i < st->n; i++) {
-        free(st->p[i].name);
-        free(st->p[i].data);
+        free(st->p[i]->name);
+        free(st->p[i]->data);
+        free(st->p[i]);
     }
     free(st->p);
 }

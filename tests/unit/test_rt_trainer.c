@@ -228,6 +228,65 @@ static void test_freeze_and_nonfinite_parameter(void **state) {
         fail_msg("message: %s", err.msg);
 }
 
+/* Many parameter tensors, shared across stages by name: each step adds 1 to
+ * every parameter that has optimizer state (the trained ones), so a file's
+ * values count the steps each parameter was trained for. The store grows while
+ * stages hold their parameters: every tensor must keep its name and values. */
+enum { MANY = 40 };
+static char many_names[2 * MANY][16];
+static rt_param_spec many_specs[2 * MANY];
+
+static void count_steps(void *user, rt_step_ctx *ctx) {
+    const rt_stage *s = user;
+    *ctx->loss = 1.0f;
+    for (int i = 0; i < s->n_params; i++)
+        if (ctx->opt_state[i])
+            for (int64_t k = 0; k < 3; k++) ctx->params[i][k] += 1.0f;
+}
+
+static void test_many_params_across_stages(void **state) {
+    (void)state;
+    for (int i = 0; i < 2 * MANY; i++) {
+        snprintf(many_names[i], sizeof many_names[i], "%s.p%d", i < MANY ? "a" : "b", i % MANY);
+        many_specs[i] = (rt_param_spec){many_names[i], 1, {3}, RT_INIT_ZEROS, 0, 0, true};
+    }
+    char first[320], second[320];
+    snprintf(first, sizeof first, "%s/a.rlw", dir);
+    snprintf(second, sizeof second, "%s/b.rlw", dir);
+    const char *fr[1] = {"a"};
+    rt_stage stages[2] = {
+        {.name = "first", .train = true, .batch = 50, .epochs = 1, .save = first, .validate = -1,
+         .n_params = MANY, .params = many_specs, .n_inputs = 1, .inputs = inputs,
+         .opt = {.kind = RT_OPT_ADAM, .lr = 0.1}, .step = count_steps},
+        {.name = "second", .train = true, .batch = 25, .epochs = 1, .save = second, .validate = -1,
+         .n_freeze = 1, .freeze = fr, .n_params = 2 * MANY, .params = many_specs, .n_inputs = 1,
+         .inputs = inputs, .opt = {.kind = RT_OPT_SGD, .lr = 0.1}, .step = count_steps},
+    };
+    stages[0].user = &stages[0];
+    stages[1].user = &stages[1];
+    rt_program prog = {"many.rl", 1, 1, &data, 2, stages};
+    rt_run_options o = {.quiet = true, .runs_dir = runs};
+    rt_error err = {0};
+    if (!rt_run_program(&prog, &o, &err)) fail_msg("%s", err.msg);
+    rt_ckpt *a = rt_ckpt_read(first, &err), *b = rt_ckpt_read(second, &err);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_int_equal(rt_ckpt_count(a), 3 * MANY);   /* params, Adam's m and v */
+    assert_int_equal(rt_ckpt_count(b), 3 * MANY);   /* a.* frozen, b.* with momentum */
+    for (int i = 0; i < 2 * MANY; i++) {
+        const rt_tensor_ref *t = rt_ckpt_find(b, many_names[i]);
+        if (!t) fail_msg("%s is missing from %s", many_names[i], second);
+        /* first: 2 batches of 50; second: 4 batches of 25, a.* frozen there */
+        assert_true(t->data[2] == (i < MANY ? 2.0f : 4.0f));
+        if (i < MANY) assert_true(rt_ckpt_find(a, many_names[i])->data[0] == 2.0f);
+    }
+    char mom[32];
+    snprintf(mom, sizeof mom, "__opt__.mom.b.p%d", MANY - 1);
+    assert_non_null(rt_ckpt_find(b, mom));
+    rt_ckpt_free(a);
+    rt_ckpt_free(b);
+}
+
 static void test_png_grid(void **state) {
     (void)state;
     float img[3 * 4];
@@ -282,6 +341,7 @@ int main(void) {
         cmocka_unit_test(test_errors_are_values),
         cmocka_unit_test(test_steps_limit_and_validate),
         cmocka_unit_test(test_freeze_and_nonfinite_parameter),
+        cmocka_unit_test(test_many_params_across_stages),
         cmocka_unit_test(test_png_grid),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

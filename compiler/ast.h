@@ -170,6 +170,7 @@ struct Item {
     /* ITEM_CONST */
     Expr *value;
     double const_value;        /* [resolve] folded value */
+    bool const_from_data;      /* [resolve] made from a dataset property: a dim, evaluated from value */
 
     /* ITEM_DATASET: a block of fields, or `= expr` (csv/skipgram/...) in value */
     Vec(Field) fields;

@@ -87,6 +87,18 @@ static const DimSym *prop_sym(Checker *c, Item *ds, const char *name) {
     return NULL;
 }
 
+static bool eval_dim(Checker *c, Item *owner, Expr *e, Dim *out);
+
+/* A const made from a dataset property, as a dim; checked once, at its first
+ * use or by sema_check, so a bad property is reported once, at the const. */
+static bool const_dim(Checker *c, Item *k, Dim *out) {
+    struct SemaItem *s = sema_item(c->a, k);
+    if (s->check_state == 3) return false;
+    bool ok = eval_dim(c, NULL, k->value, out);
+    s->check_state = ok ? 2 : 3;
+    return ok;
+}
+
 /* The value of a dim written in a type or used as an integer. */
 static bool eval_dim(Checker *c, Item *owner, Expr *e, Dim *out) {
     Dim a, b;
@@ -101,6 +113,7 @@ static bool eval_dim(Checker *c, Item *owner, Expr *e, Dim *out) {
     case EX_NAME: case EX_FIELD:
         switch (e->ref) {
         case REF_CONST:
+            if (e->item->const_from_data) return const_dim(c, e->item, out);
             if (e->item->const_value != floor(e->item->const_value) || fabs(e->item->const_value) > DIM_LIMIT) {
                 diag_error(c->d, e->span, "`%s` is %g, not an integer, so it cannot be a dim", e->str,
                            e->item->const_value);
@@ -719,7 +732,12 @@ static Type *check_name(Checker *c, Expr *e) {
         Dim d;
         return eval_dim(c, c->fn, e, &d) ? weak_dim(c, d) : type_error(c->a);
     }
-    case REF_CONST: return weak_number(c, e->item->const_value);
+    case REF_CONST:
+        if (e->item->const_from_data) {
+            Dim d;
+            return const_dim(c, e->item, &d) ? weak_dim(c, d) : type_error(c->a);
+        }
+        return weak_number(c, e->item->const_value);
     case REF_FIELD: {
         DataField *f = &e->item->sema->fields.items[e->slot];
         if (f->type->kind == TY_ERROR) return f->type;
@@ -1137,6 +1155,14 @@ static void check_shared_params(Checker *c, Item *fn) {
 bool sema_check(Program *p) {
     Checker c = {.p = p, .a = p->arena, .d = p->diags};
     int errors0 = p->diags->errors;
+    for (int m = 0; m < p->modules.len; m++) {
+        Module *mod = p->modules.items[m];
+        for (int i = 0; i < mod->items.len; i++) {
+            Item *it = mod->items.items[i];
+            Dim d;
+            if (it->kind == ITEM_CONST && it->const_from_data) const_dim(&c, it, &d);
+        }
+    }
     for (int m = 0; m < p->modules.len; m++) {
         Module *mod = p->modules.items[m];
         for (int i = 0; i < mod->items.len; i++) {

@@ -121,6 +121,15 @@ static bool dataset_prop(Lower *L, const Item *ds, const char *prop, Span at, Ir
 
 typedef enum { DIM_OK, DIM_UNBOUND, DIM_ERROR } DimResult;
 
+static DimResult eval_dim(Lower *L, const Frame *f, const Expr *e, IrDim *out);
+
+/* A const's value as a dim; one made from a dataset property asks the data. */
+static DimResult const_dim(Lower *L, const Item *c, IrDim *out) {
+    if (c->const_from_data) return eval_dim(L, NULL, c->value, out);
+    *out = ir_dim_const((int64_t)c->const_value);
+    return DIM_OK;
+}
+
 /* A dim as written in a type: numbers, consts, size variables and int
  * arguments bound in `f`, B, dataset properties, combined with + - *. */
 static DimResult eval_dim(Lower *L, const Frame *f, const Expr *e, IrDim *out) {
@@ -129,10 +138,7 @@ static DimResult eval_dim(Lower *L, const Frame *f, const Expr *e, IrDim *out) {
         *out = ir_dim_const((int64_t)e->num);
         return DIM_OK;
     case EX_NAME: {
-        if (e->ref == REF_CONST && e->item) {
-            *out = ir_dim_const((int64_t)e->item->const_value);
-            return DIM_OK;
-        }
+        if (e->ref == REF_CONST && e->item) return const_dim(L, e->item, out);
         if (e->ref == REF_BATCH) {
             *out = ir_dim_batch();
             return DIM_OK;
@@ -140,17 +146,11 @@ static DimResult eval_dim(Lower *L, const Frame *f, const Expr *e, IrDim *out) {
         const Val *v = f ? lookup(f, e->str) : NULL;
         if (v && val_to_dim(*v, out)) return DIM_OK;
         const Item *c = v || e->ref != REF_NONE ? NULL : find_item(L, ITEM_CONST, e->str);
-        if (c) {
-            *out = ir_dim_const((int64_t)c->const_value);
-            return DIM_OK;
-        }
+        if (c) return const_dim(L, c, out);
         return DIM_UNBOUND;
     }
     case EX_FIELD:
-        if (e->ref == REF_CONST && e->item) {
-            *out = ir_dim_const((int64_t)e->item->const_value);
-            return DIM_OK;
-        }
+        if (e->ref == REF_CONST && e->item) return const_dim(L, e->item, out);
         if (e->lhs && e->lhs->ref == REF_DATASET && e->lhs->item)
             return dataset_prop(L, e->lhs->item, e->str, e->span, out) ? DIM_OK : DIM_ERROR;
         if (e->lhs && e->lhs->kind == EX_NAME && e->lhs->ref == REF_NONE &&
@@ -571,7 +571,11 @@ static int input_node(Lower *L, const Item *ds, const char *field, Span at) {
 
 static Val lower_name(Lower *L, Frame *f, const Expr *e) {
     switch (e->ref) {
-    case REF_CONST: return v_num(e->item->const_value);
+    case REF_CONST: {
+        IrDim d;
+        if (!e->item->const_from_data) return v_num(e->item->const_value);
+        return const_dim(L, e->item, &d) == DIM_OK ? v_dim(d) : v_none();
+    }
     case REF_BATCH: return v_dim(ir_dim_batch());
     case REF_FIELD: {
         const Item *ds = e->item ? e->item : (L->stage ? L->stage->data : NULL);

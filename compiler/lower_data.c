@@ -13,7 +13,7 @@ static bool const_number(const Expr *e, double *out) {
     case EX_BOOL: *out = e->num; return true;
     case EX_NAME:
     case EX_FIELD:
-        if (e->ref == REF_CONST && e->item) {
+        if (e->ref == REF_CONST && e->item && !e->item->const_from_data) {
             *out = e->item->const_value;
             return true;
         }

@@ -46,7 +46,7 @@ typedef enum {
     EX_INDEX,     /* lhs, args: one entry per axis (EX_SLICE, or an index/gather expression) */
     EX_SLICE,     /* lhs = start or NULL, rhs = end or NULL: `a:b`, `:`, `a:`, `:b` */
     EX_FIELD,     /* lhs, name: `brown.vocab`, `L.mse` */
-    EX_TRANSPOSE, /* lhs: `x.T` */
+    EX_TRANSPOSE, /* lhs: `x.T` (str "T": all axes reversed) or `x.mT` ("mT": the last two swapped) */
     EX_TUPLE,     /* args: `(a, b)` */
     EX_LIST,      /* args: `[a, b]` — shapes in reshape/bernoulli, and lists in settings */
 } ExprKind;

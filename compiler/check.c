@@ -552,6 +552,53 @@ static Type *check_call(Checker *c, Expr *e) {
     return type_error(c->a);
 }
 
+/* numpy's matmul: the last two axes multiply ([M, K] @ [K, N] -> [M, N]), the
+ * leading axes broadcast (`[B, H, T, D] @ [B, H, D, S]`, `[B, T, D] @ [D, E]`).
+ * `[..., K] @ [K, N]` maps the rows of x. */
+static Type *check_matmul(Checker *c, Expr *e, Type *x, Type *y) {
+    if (x->dtype == DT_I32 || y->dtype == DT_I32) {
+        diag_error(c->d, e->span, "`@` needs f32 matrices, not %s and %s", ty(c, x), ty(c, y));
+        return type_error(c->a);
+    }
+    bool rows = x->ellipsis && x->rank == 1 && !y->ellipsis && y->rank == 2;
+    if (!rows && (x->rank < 2 || y->rank < 2)) {
+        diag_error(c->d, e->span, "`@` multiplies the last two axes: it needs at least 2 axes on each side, not %s and %s",
+                   ty(c, x), ty(c, y));
+        note_origin(c, e->lhs);
+        note_origin(c, e->rhs);
+        return type_error(c->a);
+    }
+    const Dim *k1 = &x->dims[x->rank - 1], *k2 = &y->dims[y->rank - 2];
+    if (!dim_eq(k1, k2)) {
+        diag_error(c->d, e->span, "`@` of %s and %s: the inner dims differ", ty(c, x), ty(c, y));
+        note_origin(c, e->lhs);
+        note_origin(c, e->rhs);
+        return type_error(c->a);
+    }
+    if (rows) {
+        Type *r = copy_type(c, x);
+        r->dims[0] = y->dims[1];
+        return r;
+    }
+    /* the leading axes: numpy broadcasting, as for elementwise operands */
+    Type *lx = type_tensor(c->a, DT_F32, x->rank - 2, x->dims), *ly = type_tensor(c->a, DT_F32, y->rank - 2, y->dims);
+    lx->ellipsis = x->ellipsis;
+    ly->ellipsis = y->ellipsis;
+    int bad;
+    Type *lead = type_broadcast(c->a, lx, ly, &bad);
+    if (!lead) {
+        diag_error(c->d, e->span, "`@` of %s and %s: the leading axes do not broadcast", ty(c, x), ty(c, y));
+        note_origin(c, e->lhs);
+        note_origin(c, e->rhs);
+        return type_error(c->a);
+    }
+    Type *r = type_tensor(c->a, DT_F32, lead->rank + 2, lead->dims);
+    r->ellipsis = lead->ellipsis;
+    r->dims[lead->rank] = x->dims[x->rank - 2];
+    r->dims[lead->rank + 1] = y->dims[y->rank - 1];
+    return r;
+}
+
 static Type *check_binary(Checker *c, Expr *e) {
     Type *x = value_of(c, e->lhs), *y = value_of(c, e->rhs);
     if (x->kind == TY_ERROR) return x;
@@ -566,33 +613,7 @@ static Type *check_binary(Checker *c, Expr *e) {
                        ty(c, x), ty(c, y));
         return type_error(c->a);
     }
-    if (e->op == OP_MATMUL) {
-        if (x->dtype == DT_I32 || y->dtype == DT_I32) {
-            diag_error(c->d, e->span, "`@` needs f32 matrices, not %s and %s", ty(c, x), ty(c, y));
-            return type_error(c->a);
-        }
-        /* [m, k] @ [k, n]; [b, m, k] @ [b, k, n] or [k, n]; [..., k] @ [k, n] maps the rows */
-        bool ok = !y->ellipsis && ((x->ellipsis && x->rank >= 1 && y->rank == 2) ||
-                                   (!x->ellipsis && x->rank == 2 && y->rank == 2) ||
-                                   (!x->ellipsis && x->rank == 3 && (y->rank == 2 || y->rank == 3)));
-        if (!ok) {
-            diag_error(c->d, e->span, "`@` needs 2-D matrices (or 3-D batches), not %s and %s", ty(c, x), ty(c, y));
-            note_origin(c, e->lhs);
-            note_origin(c, e->rhs);
-            return type_error(c->a);
-        }
-        const Dim *k1 = &x->dims[x->rank - 1], *k2 = &y->dims[y->rank - 2];
-        bool batch_ok = y->rank == 2 || dim_eq(&x->dims[0], &y->dims[0]);
-        if (!dim_eq(k1, k2) || !batch_ok) {
-            diag_error(c->d, e->span, "`@` of %s and %s: the inner dims differ", ty(c, x), ty(c, y));
-            note_origin(c, e->lhs);
-            note_origin(c, e->rhs);
-            return type_error(c->a);
-        }
-        Type *r = copy_type(c, x);
-        r->dims[r->rank - 1] = y->dims[y->rank - 1];
-        return r;
-    }
+    if (e->op == OP_MATMUL) return check_matmul(c, e, x, y);
     Type *r = binary_shape(c, e, x, y, arena_printf(c->a, "`%s`", op));
     if (!r) {
         note_origin(c, e->lhs);
@@ -796,15 +817,25 @@ static Type *check_expr_inner(Checker *c, Expr *e) {
         return r;
     }
     case EX_TRANSPOSE: {
+        /* numpy: `.T` reverses every axis, `.mT` swaps the last two */
         Type *t = value_of(c, e->lhs);
         if (t->kind == TY_ERROR) return t;
+        bool all = strcmp(e->str, "T") == 0;
         if (t->rank < 2) {
-            diag_error(c->d, e->span, "`.T` needs at least 2 axes, not %s", ty(c, t));
+            diag_error(c->d, e->span, "`.%s` needs at least 2 axes, not %s", e->str, ty(c, t));
+            return type_error(c->a);
+        }
+        if (all && t->ellipsis) {
+            diag_error(c->d, e->span, "`.T` reverses every axis, but the `...` axes of %s are unknown here: "
+                       "use `.mT` (the last two) or transpose(x, [...])", ty(c, t));
             return type_error(c->a);
         }
         Type *r = copy_type(c, t);
-        r->dims[t->rank - 1] = t->dims[t->rank - 2];
-        r->dims[t->rank - 2] = t->dims[t->rank - 1];
+        for (int i = 0; i < t->rank; i++) r->dims[i] = t->dims[all ? t->rank - 1 - i : i];
+        if (!all) {
+            r->dims[t->rank - 1] = t->dims[t->rank - 2];
+            r->dims[t->rank - 2] = t->dims[t->rank - 1];
+        }
         return r;
     }
     case EX_CALL: return check_call(c, e);

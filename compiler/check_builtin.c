@@ -26,6 +26,7 @@ static const Builtin builtins[BI_COUNT] = {
     {BI_CONCAT, "concat", 2, 2, {"axis"}, false, false},
     {BI_ONE_HOT, "one_hot", 2, 2, {0}, false, false},
     {BI_ARANGE, "arange", 1, 1, {0}, false, true},
+    {BI_TRANSPOSE, "transpose", 2, 2, {0}, false, false},
     {BI_BERNOULLI, "bernoulli", 2, 2, {0}, true, true},
     {BI_NORMAL, "normal", 3, 3, {0}, true, true},
     {BI_UNIFORM, "uniform", 3, 3, {0}, true, true},
@@ -203,7 +204,7 @@ Type *check_builtin(Checker *c, Expr *e, const Builtin *b) {
     /* shape and integer arguments are checked where they are read */
     bool is_shape_slot[4] = {0};
     switch (b->id) {
-    case BI_RESHAPE: case BI_BERNOULLI: is_shape_slot[1] = true; break;
+    case BI_RESHAPE: case BI_BERNOULLI: case BI_TRANSPOSE: is_shape_slot[1] = true; break;
     case BI_NORMAL: case BI_UNIFORM: case BI_RANDINT: is_shape_slot[2] = true; break;
     default: break;
     }
@@ -336,6 +337,45 @@ Type *check_builtin(Checker *c, Expr *e, const Builtin *b) {
         memcpy(r->dims, x->dims, sizeof(Dim) * (size_t)x->rank);
         r->dims[x->rank] = pos[1]->type->dim;
         r->ellipsis = x->ellipsis;
+        return r;
+    }
+    case BI_TRANSPOSE: {
+        /* output axis i is input axis perm[i]; a negative axis counts from the end */
+        Expr *pe = pos[1];
+        if (pe->kind != EX_LIST) {
+            diag_error(c->d, pe->span, "`transpose` needs a permutation of the axes such as [0, 2, 1]");
+            return type_error(c->a);
+        }
+        if (x->ellipsis) {
+            diag_error(c->d, pos[0]->span, "cannot transpose %s: its `...` axes are unknown here (`.mT` swaps the last two)",
+                       ty(c, x));
+            return type_error(c->a);
+        }
+        if (pe->args.len != x->rank) {
+            diag_error(c->d, pe->span, "`transpose` of %s needs a permutation of its %d axes, not %d", ty(c, x), x->rank,
+                       pe->args.len);
+            return type_error(c->a);
+        }
+        Type *r = copy_type(c, x);
+        bool *seen = arena_alloc(c->a, (size_t)x->rank);
+        for (int i = 0; i < pe->args.len; i++) {
+            Expr *ae = pe->args.items[i].value;
+            Type *at = value_of(c, ae);
+            if (at->kind == TY_ERROR) return at;
+            long k;
+            if (!is_int_value(at, &k) || k < -x->rank || k >= x->rank) {
+                diag_error(c->d, ae->span, "`transpose` of %s: axis %s is not one of its %d axes", ty(c, x),
+                           span_text(c, ae->span), x->rank);
+                return type_error(c->a);
+            }
+            if (k < 0) k += x->rank;
+            if (seen[k]) {
+                diag_error(c->d, ae->span, "`transpose` of %s: axis %ld appears twice", ty(c, x), k);
+                return type_error(c->a);
+            }
+            seen[k] = true;
+            r->dims[i] = x->dims[k];
+        }
         return r;
     }
     case BI_ARANGE: {

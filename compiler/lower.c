@@ -664,39 +664,91 @@ static Val lower_index(Lower *L, Frame *f, const Expr *e) {
     return v_node(drop_axes(L, x, drop, e->span));
 }
 
-static Val lower_transpose(Lower *L, int x, Span at) {
+/* `.T` reverses every axis, `.mT` swaps the last two (numpy). */
+static int lower_transpose(Lower *L, int x, bool all, Span at) {
     IrShape s = shape_of(L, x);
-    if (s.rank < 2) return v_node(x);
     int perm[IR_MAX_RANK];
-    for (int i = 0; i < s.rank; i++) perm[i] = s.rank - 1 - i;
-    return v_node(ir_transpose(L->g, x, perm, at));
+    for (int i = 0; i < s.rank; i++) perm[i] = all ? s.rank - 1 - i : i;
+    if (!all && s.rank >= 2) {
+        perm[s.rank - 1] = s.rank - 2;
+        perm[s.rank - 2] = s.rank - 1;
+    }
+    return ir_transpose(L->g, x, perm, at);
 }
 
-/* `a @ b.T` and `a.T @ b` become one matmul with a transpose flag. */
+/* An operand of `@`, with a transpose of its last two axes (`.mT`, or `.T` of a
+ * matrix) left to the product's flag instead of being materialized. */
+static bool matmul_operand(Lower *L, Frame *f, const Expr *e, int *x, bool *trans) {
+    *trans = false;
+    if (e->kind != EX_TRANSPOSE) return need_node(L, lower_expr(L, f, e), e->span, x);
+    if (!need_node(L, lower_expr(L, f, e->lhs), e->lhs->span, x)) return false;
+    bool all = strcmp(e->str, "T") == 0;
+    if (!all || shape_of(L, *x).rank == 2) *trans = true;
+    else *x = lower_transpose(L, *x, all, e->span);
+    return true;
+}
+
+/* The product of dims, or false (reported) when it is a multiple of B times B. */
+static bool dims_product(Lower *L, const IrDim *d, int n, Span at, IrDim *out) {
+    *out = ir_dim_const(1);
+    for (int i = 0; i < n; i++)
+        if (!dim_mul(*out, d[i], out)) {
+            diag_error(L->d, at, "this product has a multiple of B times B matrices or rows");
+            call_trail(L);
+            return false;
+        }
+    return true;
+}
+
+/* x viewed as [G, r, c]: broadcast to the leading axes `lead` first when its own
+ * differ (numpy), then the leading axes flattened into one batch axis G. */
+static int as_batch(Lower *L, int x, IrShape lead, IrDim G, Span at) {
+    IrShape s = shape_of(L, x), full = lead;
+    full.d[full.rank++] = s.d[s.rank - 2];
+    full.d[full.rank++] = s.d[s.rank - 1];
+    if (!ir_shape_eq(&full, &s)) x = ir_broadcast(L->g, x, full, at);
+    IrDim three[3] = {G, s.d[s.rank - 2], s.d[s.rank - 1]};
+    return ir_reshape(L->g, x, ir_shape(3, three), at);
+}
+
+/* numpy's matmul. [..., M, K] @ [K, N] is one 2-D product over all the rows;
+ * otherwise the leading axes broadcast and are flattened into one batch axis
+ * of a 3-D product (a loop of sgemm calls), reshaped back. */
 static Val lower_matmul(Lower *L, Frame *f, const Expr *e) {
-    bool ta = e->lhs->kind == EX_TRANSPOSE, tb = e->rhs->kind == EX_TRANSPOSE;
     int x, y;
-    if (!need_node(L, lower_expr(L, f, ta ? e->lhs->lhs : e->lhs), e->lhs->span, &x) ||
-        !need_node(L, lower_expr(L, f, tb ? e->rhs->lhs : e->rhs), e->rhs->span, &y))
-        return v_none();
-    if (ta && shape_of(L, x).rank != 2) x = lower_transpose(L, x, e->lhs->span).node, ta = false;
-    if (tb && shape_of(L, y).rank != 2) y = lower_transpose(L, y, e->rhs->span).node, tb = false;
+    bool ta, tb;
+    if (!matmul_operand(L, f, e->lhs, &x, &ta) || !matmul_operand(L, f, e->rhs, &y, &tb)) return v_none();
     IrShape sx = shape_of(L, x), sy = shape_of(L, y);
-    if (sx.rank > 2 && sy.rank == 2 && !ta) {
-        /* [..., M, K] @ [K, N]: the leading axes are rows of one 2-D product */
-        IrDim rows = ir_dim_const(1);
-        for (int i = 0; i + 1 < sx.rank; i++)
-            if (!dim_mul(rows, sx.d[i], &rows)) {
-                diag_error(L->d, e->span, "the rows of this product are a multiple of B times B");
-                return v_none();
-            }
+    if (sx.rank == 2 && sy.rank == 2) return v_node(ir_matmul(L->g, x, y, ta, tb, e->span));
+    if (sy.rank == 2 && !ta) {
+        IrDim rows;
+        if (!dims_product(L, sx.d, sx.rank - 1, e->span, &rows)) return v_none();
         IrDim flat[2] = {rows, sx.d[sx.rank - 1]};
         int m = ir_matmul(L->g, ir_reshape(L->g, x, ir_shape(2, flat), e->span), y, false, tb, e->span);
         IrShape out = sx;
         out.d[out.rank - 1] = shape_of(L, m).d[1];
         return v_node(ir_reshape(L->g, m, out, e->span));
     }
-    return v_node(ir_matmul(L->g, x, y, ta, tb, e->span));
+    IrShape lx = {.rank = sx.rank - 2}, ly = {.rank = sy.rank - 2}, lead = {0};
+    for (int i = 0; i < lx.rank; i++) lx.d[i] = sx.d[i];
+    for (int i = 0; i < ly.rank; i++) ly.d[i] = sy.d[i];
+    if (lx.rank < 0 || ly.rank < 0 || !ir_broadcast_shape(&lx, &ly, &lead)) {
+        StrBuf a = {0}, b = {0};
+        ir_shape_print(&sx, &a);
+        ir_shape_print(&sy, &b);
+        diag_error(L->d, e->span, "`@` of %s and %s: the leading axes do not broadcast", a.data, b.data);
+        sb_free(&a);
+        sb_free(&b);
+        call_trail(L);
+        return v_none();
+    }
+    IrDim G;
+    if (!dims_product(L, lead.d, lead.rank, e->span, &G)) return v_none();
+    int m = ir_matmul(L->g, as_batch(L, x, lead, G, e->span), as_batch(L, y, lead, G, e->span), ta, tb, e->span);
+    IrShape out = lead;
+    out.d[out.rank++] = shape_of(L, m).d[1];
+    out.d[out.rank++] = shape_of(L, m).d[2];
+    return v_node(ir_reshape(L->g, m, out, e->span));
 }
 
 Val lower_expr(Lower *L, Frame *f, const Expr *e) {
@@ -726,7 +778,7 @@ Val lower_expr(Lower *L, Frame *f, const Expr *e) {
     case EX_TRANSPOSE: {
         int x;
         if (!need_node(L, lower_expr(L, f, e->lhs), e->span, &x)) return v_none();
-        return lower_transpose(L, x, e->span);
+        return v_node(lower_transpose(L, x, strcmp(e->str, "T") == 0, e->span));
     }
     case EX_TUPLE:
     case EX_LIST: {

@@ -267,6 +267,19 @@ Val lower_builtin(Lower *L, Frame *f, const Expr *call, const char *name) {
         }
         return v_node(ir_reshape(g, x, s, at));
     }
+    if (strcmp(name, "transpose") == 0) {
+        int x;
+        if (!need_node(L, eval_arg(L, f, call, 0, "x"), at, &x)) return v_none();
+        Val pv = eval_arg(L, f, call, 1, "perm");
+        int rank = shape_of(L, x).rank, perm[IR_MAX_RANK];
+        if (pv.kind != V_TUPLE || pv.n != rank) return v_none();   /* check reported it */
+        for (int i = 0; i < rank; i++) {
+            int64_t k;
+            if (!need_int(L, pv.elems[i], at, "an axis", &k)) return v_none();
+            perm[i] = (int)(k < 0 ? k + rank : k);
+        }
+        return v_node(ir_transpose(g, x, perm, at));
+    }
     if (strcmp(name, "concat") == 0) {
         int x, y;
         if (!need_node(L, eval_arg(L, f, call, 0, "a"), at, &x) ||

@@ -119,10 +119,10 @@ Expr *ast_slice(Arena *a, Span at, Expr *start, Expr *end) {
 }
 
 Expr *ast_field(Arena *a, Diags *d, Span at, Expr *base, const char *name) {
-    bool transpose = strcmp(name, "T") == 0;
+    bool transpose = strcmp(name, "T") == 0 || strcmp(name, "mT") == 0;
     Expr *e = new_expr(a, transpose ? EX_TRANSPOSE : EX_FIELD, at);
     e->lhs = base;
-    if (!transpose) e->str = name;
+    e->str = name;
     return limit_depth(d, e, base->depth);
 }
 
@@ -560,7 +560,7 @@ static void dump_expr(StrBuf *out, const Expr *e, int depth, const char *label) 
         dump_expr(out, e->lhs, depth + 1, NULL);
         return;
     case EX_TRANSPOSE:
-        sb_puts(out, "transpose .T");
+        sb_printf(out, "transpose .%s", e->str);
         dump_at(out, e->span);
         dump_expr(out, e->lhs, depth + 1, NULL);
         return;

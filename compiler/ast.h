@@ -46,7 +46,7 @@ typedef enum {
     EX_INDEX,     /* lhs, args: one entry per axis (EX_SLICE, or an index/gather expression) */
     EX_SLICE,     /* lhs = start or NULL, rhs = end or NULL: `a:b`, `:`, `a:`, `:b` */
     EX_FIELD,     /* lhs, name: `brown.vocab`, `L.mse` */
-    EX_TRANSPOSE, /* lhs: `x.T` */
+    EX_TRANSPOSE, /* lhs: `x.T` (str "T": all axes reversed) or `x.mT` ("mT": the last two swapped) */
     EX_TUPLE,     /* args: `(a, b)` */
     EX_LIST,      /* args: `[a, b]` — shapes in reshape/bernoulli, and lists in settings */
 } ExprKind;
@@ -170,6 +170,7 @@ struct Item {
     /* ITEM_CONST */
     Expr *value;
     double const_value;        /* [resolve] folded value */
+    bool const_from_data;      /* [resolve] made from a dataset property: a dim, evaluated from value */
 
     /* ITEM_DATASET: a block of fields, or `= expr` (csv/skipgram/...) in value */
     Vec(Field) fields;

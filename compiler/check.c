@@ -5,67 +5,16 @@
  * generics) and substitutes them into the declared result. After an error an
  * expression has TY_ERROR, which fits anything, so one mistake reports once.
  */
-#include "sema_impl.h"
+#include "check_impl.h"
 
 #include <math.h>
 #include <string.h>
 
-/* ------------------------------------------------------------ built-ins */
-
-static const Builtin builtins[BI_COUNT] = {
-    {BI_EXP, "exp", 1, 1, {0}, false, false},
-    {BI_LOG, "log", 1, 1, {0}, false, false},
-    {BI_SQRT, "sqrt", 1, 1, {0}, false, false},
-    {BI_ABS, "abs", 1, 1, {0}, false, false},
-    {BI_TANH, "tanh", 1, 1, {0}, false, false},
-    {BI_SIGMOID, "sigmoid", 1, 1, {0}, false, false},
-    {BI_RELU, "relu", 1, 1, {0}, false, false},
-    {BI_MAX, "max", 1, 2, {"axis", "keepdims"}, false, false},
-    {BI_MIN, "min", 1, 2, {"axis", "keepdims"}, false, false},
-    {BI_WHERE, "where", 3, 3, {0}, false, false},
-    {BI_FLOAT, "float", 1, 1, {0}, false, false},
-    {BI_SUM, "sum", 1, 1, {"axis", "keepdims"}, false, false},
-    {BI_MEAN, "mean", 1, 1, {"axis", "keepdims"}, false, false},
-    {BI_LOGSUMEXP, "logsumexp", 1, 1, {"axis", "keepdims"}, false, false},
-    {BI_ARGMAX, "argmax", 1, 1, {"axis", "keepdims"}, false, true},
-    {BI_RESHAPE, "reshape", 2, 2, {0}, false, false},
-    {BI_CONCAT, "concat", 2, 2, {"axis"}, false, false},
-    {BI_ONE_HOT, "one_hot", 2, 2, {0}, false, false},
-    {BI_ARANGE, "arange", 1, 1, {0}, false, true},
-    {BI_BERNOULLI, "bernoulli", 2, 2, {0}, true, true},
-    {BI_NORMAL, "normal", 3, 3, {0}, true, true},
-    {BI_UNIFORM, "uniform", 3, 3, {0}, true, true},
-    {BI_RANDINT, "randint", 3, 3, {0}, true, true},
-    {BI_SHIFT2D, "shift2d", 4, 4, {0}, true, true},
-    {BI_STOP_GRADIENT, "stop_gradient", 1, 1, {0}, false, true},
-};
-
-const Builtin *sema_builtin(const char *name) {
-    for (int i = 0; i < BI_COUNT; i++)
-        if (strcmp(builtins[i].name, name) == 0) return &builtins[i];
-    return NULL;
-}
-
-const Builtin *sema_builtin_by_id(BuiltinId id) { return &builtins[id]; }
-
-const CallInfo *sema_call_info(const Expr *call) { return call->call; }
-
-/* ------------------------------------------------------------- checker */
-
-typedef struct Checker {
-    Program *p;
-    Arena *a;
-    Diags *d;
-    Item *fn;                    /* the function or stage being checked */
-    Span *local_spans;           /* where each local of fn was bound */
-} Checker;
-
-static Type *check_expr(Checker *c, Expr *e);
 static void ensure_sig(Checker *c, Item *fn);
 
-static const char *ty(Checker *c, const Type *t) { return type_str(c->a, t); }
+const char *ty(Checker *c, const Type *t) { return type_str(c->a, t); }
 
-static const char *span_text(Checker *c, Span s) {
+const char *span_text(Checker *c, Span s) {
     if (!s.file || s.off < 0 || (size_t)(s.off + s.len) > s.file->len) return "?";
     return arena_strndup(c->a, s.file->text + s.off, (size_t)s.len);
 }
@@ -75,10 +24,7 @@ static const char *role_word(const Item *it) {
     return ast_role_name(it->role);
 }
 
-/* Integers beyond this are not dims (and would overflow a long when multiplied). */
-#define DIM_LIMIT 1e15
-
-static Type *with_value(Type *t, double v) {
+Type *with_value(Type *t, double v) {
     t->has_value = true;
     t->value = v;
     if (v == floor(v) && fabs(v) < DIM_LIMIT) {
@@ -107,7 +53,7 @@ static Type *weak_dim(Checker *c, Dim d) {
     return t;
 }
 
-static bool is_int_value(const Type *t, long *out) {
+bool is_int_value(const Type *t, long *out) {
     if (t->kind != TY_TENSOR || !t->has_value || t->value != floor(t->value) || fabs(t->value) > DIM_LIMIT)
         return false;
     *out = (long)t->value;
@@ -115,7 +61,7 @@ static bool is_int_value(const Type *t, long *out) {
 }
 
 /* A note at where a value came from: "`enc` declared here with [B, Z]". */
-static void note_origin(Checker *c, const Expr *e) {
+void note_origin(Checker *c, const Expr *e) {
     if (!e || !e->type || e->type->kind != TY_TENSOR) return;
     const char *shape = ty(c, e->type);
     if ((e->kind == EX_NAME || e->kind == EX_FIELD) && e->ref == REF_ARG && c->fn) {
@@ -141,6 +87,18 @@ static const DimSym *prop_sym(Checker *c, Item *ds, const char *name) {
     return NULL;
 }
 
+static bool eval_dim(Checker *c, Item *owner, Expr *e, Dim *out);
+
+/* A const made from a dataset property, as a dim; checked once, at its first
+ * use or by sema_check, so a bad property is reported once, at the const. */
+static bool const_dim(Checker *c, Item *k, Dim *out) {
+    struct SemaItem *s = sema_item(c->a, k);
+    if (s->check_state == 3) return false;
+    bool ok = eval_dim(c, NULL, k->value, out);
+    s->check_state = ok ? 2 : 3;
+    return ok;
+}
+
 /* The value of a dim written in a type or used as an integer. */
 static bool eval_dim(Checker *c, Item *owner, Expr *e, Dim *out) {
     Dim a, b;
@@ -155,6 +113,7 @@ static bool eval_dim(Checker *c, Item *owner, Expr *e, Dim *out) {
     case EX_NAME: case EX_FIELD:
         switch (e->ref) {
         case REF_CONST:
+            if (e->item->const_from_data) return const_dim(c, e->item, out);
             if (e->item->const_value != floor(e->item->const_value) || fabs(e->item->const_value) > DIM_LIMIT) {
                 diag_error(c->d, e->span, "`%s` is %g, not an integer, so it cannot be a dim", e->str,
                            e->item->const_value);
@@ -200,7 +159,7 @@ static bool eval_dim(Checker *c, Item *owner, Expr *e, Dim *out) {
 }
 
 /* A written type to a Type; NULL for `int`. */
-static Type *eval_type(Checker *c, Item *owner, TypeExpr *te) {
+Type *eval_type(Checker *c, Item *owner, TypeExpr *te) {
     if (te->is_int) return NULL;
     Type *t = type_tensor(c->a, te->dtype, te->dims.len, NULL);
     t->ellipsis = te->ellipsis;
@@ -574,353 +533,6 @@ static Type *check_user_call(Checker *c, Expr *e, Item *fn) {
     return t;
 }
 
-/* ----------------------------------------------------------- built-ins */
-
-static Type *value_of(Checker *c, Expr *e);
-
-static bool want_f32(Checker *c, Expr *e, const char *fname) {
-    Type *t = e->type;
-    if (t->kind == TY_TENSOR && t->dtype == DT_I32 && !t->weak) {
-        diag_error(c->d, e->span, "`%s` needs f32, but this is %s: convert with float(...)", fname, ty(c, t));
-        return false;
-    }
-    return true;
-}
-
-static Type *copy_type(Checker *c, const Type *t) {
-    Type *r = type_tensor(c->a, t->dtype, t->rank, t->dims);
-    r->ellipsis = t->ellipsis;
-    return r;
-}
-
-/* `axis = k`, checked against the rank; *axis = -1 - rank when absent. */
-static bool get_axis(Checker *c, Expr *e, const Type *t, int *axis, bool *given) {
-    *given = false;
-    for (int i = 0; i < e->args.len; i++) {
-        Arg *ar = &e->args.items[i];
-        if (!ar->name || strcmp(ar->name, "axis") != 0) continue;
-        Type *at = value_of(c, ar->value);
-        if (at->kind == TY_ERROR) return false;
-        long k;
-        if (!is_int_value(at, &k)) {
-            diag_error(c->d, ar->value->span, "`axis` must be a compile-time integer");
-            return false;
-        }
-        if (k < -t->rank || k >= t->rank || (t->ellipsis && k >= 0)) {
-            diag_error(c->d, ar->value->span, "axis %ld is out of range for %s", k, ty(c, t));
-            return false;
-        }
-        *axis = (int)(k < 0 ? k + t->rank : k);
-        *given = true;
-    }
-    return true;
-}
-
-/* `keepdims = true` or `false` (absent: false). Only the literals: a flag that
- * changes the result's rank must be visible where it is written. */
-static bool get_keepdims(Checker *c, Expr *e, bool *keep) {
-    *keep = false;
-    for (int i = 0; i < e->args.len; i++) {
-        Arg *ar = &e->args.items[i];
-        if (!ar->name || strcmp(ar->name, "keepdims") != 0) continue;
-        if (ar->value->kind != EX_BOOL) {
-            diag_error(c->d, ar->value->span, "`keepdims` must be the literal true or false");
-            return false;
-        }
-        *keep = ar->value->num != 0;
-    }
-    return true;
-}
-
-/* A reduction over `axis` (or everything): the axis is dropped, or kept with size 1
- * under keepdims so the result broadcasts back against x (numpy's rule). */
-static Type *reduce(Checker *c, Expr *e, Type *x, DType out) {
-    int axis;
-    bool given, keep;
-    if (!get_axis(c, e, x, &axis, &given) || !get_keepdims(c, e, &keep)) return type_error(c->a);
-    if (keep) {
-        if (!given && x->ellipsis) {
-            diag_error(c->d, e->span, "`keepdims` needs an `axis` here: the `...` axes of %s are unknown", ty(c, x));
-            return type_error(c->a);
-        }
-        Type *r = copy_type(c, x);
-        r->dtype = out;
-        for (int i = 0; i < x->rank; i++)
-            if (!given || i == axis) r->dims[i] = dim_const(1);
-        return r;
-    }
-    if (!given) return type_scalar(c->a, out);
-    Type *r = type_tensor(c->a, out, x->rank - 1, NULL);
-    r->ellipsis = x->ellipsis;
-    for (int i = 0, j = 0; i < x->rank; i++)
-        if (i != axis) r->dims[j++] = x->dims[i];
-    return r;
-}
-
-/* A shape argument `[B, D]`: each entry an integer known at compile time. */
-static Type *shape_arg(Checker *c, Expr *e, DType dt) {
-    if (e->kind != EX_LIST) {
-        diag_error(c->d, e->span, "expected a shape such as [B, 784]");
-        return type_error(c->a);
-    }
-    Type *t = type_tensor(c->a, dt, e->args.len, NULL);
-    for (int i = 0; i < e->args.len; i++) {
-        Type *d = value_of(c, e->args.items[i].value);
-        if (d->kind == TY_ERROR) return d;
-        if (!d->has_dim) {
-            diag_error(c->d, e->args.items[i].value->span, "a dim of a shape must be a compile-time integer");
-            return type_error(c->a);
-        }
-        t->dims[i] = d->dim;
-    }
-    return t;
-}
-
-static Type *binary_shape(Checker *c, Expr *at, const Type *x, const Type *y, const char *what) {
-    int bad;
-    Type *r = type_broadcast(c->a, x, y, &bad);
-    if (!r) {
-        diag_error(c->d, at->span, "shapes %s and %s do not broadcast in %s", ty(c, x), ty(c, y), what);
-        return NULL;
-    }
-    return r;
-}
-
-static DType join_dtype(const Type *x, const Type *y) {
-    if (x->weak && !y->weak) return y->dtype;
-    if (y->weak && !x->weak) return x->dtype;
-    if (x->weak && y->weak) return x->dtype == DT_I32 && y->dtype == DT_I32 ? DT_I32 : DT_F32;
-    return x->dtype;
-}
-
-static void mark_random(Checker *c, Expr *e) {
-    Item *fn = c->fn;
-    if (!fn) return;
-    if (fn->kind == ITEM_FUNC && fn->role != ROLE_PRETEXT) {
-        diag_error(c->d, e->span, "`%s` draws random numbers: only pretext and stage bodies may, not %s `%s`",
-                   e->callee->str, ast_role_name(fn->role), fn->name);
-        return;
-    }
-    if (!fn->sema->has_random) fn->sema->random_at = e->span;
-    fn->sema->has_random = true;
-}
-
-static Type *check_builtin(Checker *c, Expr *e, const Builtin *b) {
-    int npos = 0;
-    Expr *pos[4] = {0};
-    for (int i = 0; i < e->args.len; i++) {
-        Arg *ar = &e->args.items[i];
-        if (!ar->name) {
-            if (npos < 4) pos[npos] = ar->value;
-            npos++;
-            continue;
-        }
-        bool ok = false;
-        for (int k = 0; k < 3 && b->named[k]; k++) ok |= strcmp(b->named[k], ar->name) == 0;
-        if (!ok) {
-            diag_error(c->d, ar->span, "`%s` has no argument `%s`", b->name, ar->name);
-            return type_error(c->a);
-        }
-    }
-    if (npos < b->min_args || npos > b->max_args) {
-        if (b->min_args == b->max_args)
-            diag_error(c->d, e->span, "`%s` takes %d argument%s, not %d", b->name, b->min_args,
-                       b->min_args == 1 ? "" : "s", npos);
-        else
-            diag_error(c->d, e->span, "`%s` takes %d or %d arguments, not %d", b->name, b->min_args, b->max_args,
-                       npos);
-        return type_error(c->a);
-    }
-    if (b->random) mark_random(c, e);
-    /* shape and integer arguments are checked where they are read */
-    bool is_shape_slot[4] = {0};
-    switch (b->id) {
-    case BI_RESHAPE: case BI_BERNOULLI: is_shape_slot[1] = true; break;
-    case BI_NORMAL: case BI_UNIFORM: case BI_RANDINT: is_shape_slot[2] = true; break;
-    default: break;
-    }
-    for (int i = 0; i < npos; i++) {
-        if (is_shape_slot[i]) continue;
-        if (value_of(c, pos[i])->kind == TY_ERROR) return type_error(c->a);
-    }
-    Type *x = npos ? pos[0]->type : NULL;
-    switch (b->id) {
-    case BI_EXP: case BI_LOG: case BI_SQRT: case BI_TANH: case BI_SIGMOID:
-        if (!want_f32(c, pos[0], b->name)) return type_error(c->a);
-        {
-            Type *r = copy_type(c, x);
-            r->dtype = DT_F32;
-            return r;
-        }
-    case BI_ABS: case BI_RELU: case BI_STOP_GRADIENT:
-        return copy_type(c, x);
-    case BI_FLOAT: {
-        Type *r = copy_type(c, x);
-        r->dtype = DT_F32;
-        return r;
-    }
-    case BI_MAX: case BI_MIN:
-        if (npos == 1) return reduce(c, e, x, x->dtype);
-        if (e->args.len > npos) {
-            diag_error(c->d, e->span, "`%s` of two values is elementwise: `axis` and `keepdims` belong to `%s(x)`",
-                       b->name, b->name);
-            return type_error(c->a);
-        }
-        {
-            Type *y = pos[1]->type;
-            if (!x->weak && !y->weak && x->dtype != y->dtype) {
-                diag_error(c->d, e->span, "`%s` mixes %s and %s: convert with float(...)", b->name, ty(c, x), ty(c, y));
-                return type_error(c->a);
-            }
-            Type *r = binary_shape(c, e, x, y, b->name);
-            if (!r) return type_error(c->a);
-            r->dtype = join_dtype(x, y);
-            return r;
-        }
-    case BI_WHERE: {
-        Type *y = pos[1]->type, *z = pos[2]->type;
-        if (!y->weak && !z->weak && y->dtype != z->dtype) {
-            diag_error(c->d, e->span, "`where` mixes %s and %s", ty(c, y), ty(c, z));
-            return type_error(c->a);
-        }
-        Type *r = binary_shape(c, e, x, y, "`where`");
-        if (r) r = binary_shape(c, e, r, z, "`where`");
-        if (!r) return type_error(c->a);
-        r->dtype = join_dtype(y, z);
-        return r;
-    }
-    case BI_SUM: return reduce(c, e, x, x->dtype);
-    case BI_MEAN: case BI_LOGSUMEXP:
-        if (!want_f32(c, pos[0], b->name)) return type_error(c->a);
-        return reduce(c, e, x, DT_F32);
-    case BI_ARGMAX: return reduce(c, e, x, DT_I32);
-    case BI_RESHAPE: {
-        Type *t = shape_arg(c, pos[1], x->dtype);
-        if (t->kind == TY_ERROR) return t;
-        if (x->ellipsis) {
-            diag_error(c->d, pos[0]->span, "cannot reshape %s: its `...` axes are unknown here", ty(c, x));
-            return type_error(c->a);
-        }
-        Dim nx = dim_const(1), nt = dim_const(1);
-        bool fits = true;
-        for (int i = 0; i < x->rank; i++) fits &= dim_mul(&nx, &nx, &x->dims[i]);
-        for (int i = 0; i < t->rank; i++) fits &= dim_mul(&nt, &nt, &t->dims[i]);
-        /* unequal forms are certainly unequal counts when both are single terms over
-         * the same symbols (constants included); otherwise the run decides */
-        if (fits && !dim_eq(&nx, &nt) && nx.nterms <= 1 && nt.nterms <= 1) {
-            bool same_vars = nx.nterms == nt.nterms &&
-                             (nx.nterms == 0 || (nx.terms[0].nvars == nt.terms[0].nvars &&
-                                                 memcmp(nx.terms[0].vars, nt.terms[0].vars,
-                                                        sizeof(void *) * (size_t)nx.terms[0].nvars) == 0));
-            if (same_vars || (dim_is_const(&nx, NULL) && dim_is_const(&nt, NULL))) {
-                StrBuf sx = {0}, st = {0};
-                dim_print(&nx, &sx);
-                dim_print(&nt, &st);
-                diag_error(c->d, e->span, "cannot reshape %s (%s elements) to %s (%s elements)", ty(c, x), sx.data,
-                           ty(c, t), st.data);
-                sb_free(&sx);
-                sb_free(&st);
-                return type_error(c->a);
-            }
-        }
-        return t;
-    }
-    case BI_CONCAT: {
-        Type *y = pos[1]->type;
-        if (x->dtype != y->dtype) {
-            diag_error(c->d, e->span, "`concat` mixes %s and %s", ty(c, x), ty(c, y));
-            return type_error(c->a);
-        }
-        if (x->rank != y->rank || x->ellipsis != y->ellipsis || x->rank == 0) {
-            diag_error(c->d, e->span, "`concat` needs tensors of the same rank, not %s and %s", ty(c, x), ty(c, y));
-            return type_error(c->a);
-        }
-        int axis;
-        bool given;
-        if (!get_axis(c, e, x, &axis, &given)) return type_error(c->a);
-        if (!given) axis = x->rank - 1;
-        Type *r = copy_type(c, x);
-        for (int i = 0; i < x->rank; i++) {
-            if (i == axis) {
-                if (!dim_add(&r->dims[i], &x->dims[i], &y->dims[i])) {
-                    diag_error(c->d, e->span, "`concat` of %s and %s: the dim is too large", ty(c, x), ty(c, y));
-                    return type_error(c->a);
-                }
-            } else if (!dim_eq(&x->dims[i], &y->dims[i])) {
-                diag_error(c->d, e->span, "`concat` along axis %d needs the other axes equal: %s and %s", axis,
-                           ty(c, x), ty(c, y));
-                return type_error(c->a);
-            }
-        }
-        return r;
-    }
-    case BI_ONE_HOT: {
-        if (x->dtype != DT_I32) {
-            diag_error(c->d, pos[0]->span, "`one_hot` needs i32 labels, not %s", ty(c, x));
-            return type_error(c->a);
-        }
-        long n;
-        if (!pos[1]->type->has_dim || (dim_is_const(&pos[1]->type->dim, &n) && n <= 0)) {
-            diag_error(c->d, pos[1]->span, "the size of `one_hot` must be a positive compile-time integer");
-            return type_error(c->a);
-        }
-        Type *r = type_tensor(c->a, DT_F32, x->rank + 1, NULL);
-        memcpy(r->dims, x->dims, sizeof(Dim) * (size_t)x->rank);
-        r->dims[x->rank] = pos[1]->type->dim;
-        r->ellipsis = x->ellipsis;
-        return r;
-    }
-    case BI_ARANGE: {
-        long n;
-        if (!x->has_dim || (dim_is_const(&x->dim, &n) && n <= 0)) {
-            diag_error(c->d, pos[0]->span, "`arange` needs a positive compile-time integer (a number, const or dim)");
-            return type_error(c->a);
-        }
-        return type_tensor(c->a, DT_I32, 1, &x->dim);
-    }
-    case BI_BERNOULLI: case BI_NORMAL: case BI_UNIFORM: case BI_RANDINT: {
-        int shape_at = b->id == BI_BERNOULLI ? 1 : 2;
-        Type *t = shape_arg(c, pos[shape_at], b->id == BI_RANDINT ? DT_I32 : DT_F32);
-        if (t->kind == TY_ERROR) return t;
-        for (int i = 0; i < shape_at; i++) {
-            if (!binary_shape(c, pos[i], pos[i]->type, t, b->name)) return type_error(c->a);
-            if (b->id == BI_RANDINT && !pos[i]->type->has_dim) {
-                diag_error(c->d, pos[i]->span, "the bounds of `randint` must be compile-time integers");
-                return type_error(c->a);
-            }
-        }
-        return t;
-    }
-    case BI_SHIFT2D: {
-        for (int i = 1; i < 4; i++) {
-            if (!pos[i]->type->has_dim) {
-                diag_error(c->d, pos[i]->span, "`shift2d` needs compile-time integers for h, w and max");
-                return type_error(c->a);
-            }
-        }
-        /* x: [B, h*w]; inside a generic body [B, D] may be anything, so only a
-         * certain difference (a non-zero constant apart) is an error */
-        Dim hw = dim_const(0), diff;
-        long gap = 0;
-        bool sure = dim_mul(&hw, &pos[1]->type->dim, &pos[2]->type->dim) && x->rank == 2 && !x->ellipsis &&
-                    dim_sub(&diff, &x->dims[1], &hw) && dim_is_const(&diff, &gap);
-        if (x->rank != 2 || x->ellipsis || (sure && gap != 0)) {
-            StrBuf s = {0};
-            dim_print(&hw, &s);
-            diag_error(c->d, pos[0]->span, "`shift2d` needs images [B, h*w] with h*w = %s, not %s", s.data, ty(c, x));
-            sb_free(&s);
-            return type_error(c->a);
-        }
-        if (!want_f32(c, pos[0], b->name)) return type_error(c->a);
-        return copy_type(c, x);
-    }
-    case BI_COUNT: break;
-    }
-    return type_error(c->a);
-}
-
-/* ---------------------------------------------------------- expressions */
-
 static Type *check_call(Checker *c, Expr *e) {
     Expr *f = e->callee;
     if ((f->kind == EX_NAME || f->kind == EX_FIELD) && f->ref == REF_FUNC) {
@@ -940,6 +552,53 @@ static Type *check_call(Checker *c, Expr *e) {
     return type_error(c->a);
 }
 
+/* numpy's matmul: the last two axes multiply ([M, K] @ [K, N] -> [M, N]), the
+ * leading axes broadcast (`[B, H, T, D] @ [B, H, D, S]`, `[B, T, D] @ [D, E]`).
+ * `[..., K] @ [K, N]` maps the rows of x. */
+static Type *check_matmul(Checker *c, Expr *e, Type *x, Type *y) {
+    if (x->dtype == DT_I32 || y->dtype == DT_I32) {
+        diag_error(c->d, e->span, "`@` needs f32 matrices, not %s and %s", ty(c, x), ty(c, y));
+        return type_error(c->a);
+    }
+    bool rows = x->ellipsis && x->rank == 1 && !y->ellipsis && y->rank == 2;
+    if (!rows && (x->rank < 2 || y->rank < 2)) {
+        diag_error(c->d, e->span, "`@` multiplies the last two axes: it needs at least 2 axes on each side, not %s and %s",
+                   ty(c, x), ty(c, y));
+        note_origin(c, e->lhs);
+        note_origin(c, e->rhs);
+        return type_error(c->a);
+    }
+    const Dim *k1 = &x->dims[x->rank - 1], *k2 = &y->dims[y->rank - 2];
+    if (!dim_eq(k1, k2)) {
+        diag_error(c->d, e->span, "`@` of %s and %s: the inner dims differ", ty(c, x), ty(c, y));
+        note_origin(c, e->lhs);
+        note_origin(c, e->rhs);
+        return type_error(c->a);
+    }
+    if (rows) {
+        Type *r = copy_type(c, x);
+        r->dims[0] = y->dims[1];
+        return r;
+    }
+    /* the leading axes: numpy broadcasting, as for elementwise operands */
+    Type *lx = type_tensor(c->a, DT_F32, x->rank - 2, x->dims), *ly = type_tensor(c->a, DT_F32, y->rank - 2, y->dims);
+    lx->ellipsis = x->ellipsis;
+    ly->ellipsis = y->ellipsis;
+    int bad;
+    Type *lead = type_broadcast(c->a, lx, ly, &bad);
+    if (!lead) {
+        diag_error(c->d, e->span, "`@` of %s and %s: the leading axes do not broadcast", ty(c, x), ty(c, y));
+        note_origin(c, e->lhs);
+        note_origin(c, e->rhs);
+        return type_error(c->a);
+    }
+    Type *r = type_tensor(c->a, DT_F32, lead->rank + 2, lead->dims);
+    r->ellipsis = lead->ellipsis;
+    r->dims[lead->rank] = x->dims[x->rank - 2];
+    r->dims[lead->rank + 1] = y->dims[y->rank - 1];
+    return r;
+}
+
 static Type *check_binary(Checker *c, Expr *e) {
     Type *x = value_of(c, e->lhs), *y = value_of(c, e->rhs);
     if (x->kind == TY_ERROR) return x;
@@ -954,33 +613,7 @@ static Type *check_binary(Checker *c, Expr *e) {
                        ty(c, x), ty(c, y));
         return type_error(c->a);
     }
-    if (e->op == OP_MATMUL) {
-        if (x->dtype == DT_I32 || y->dtype == DT_I32) {
-            diag_error(c->d, e->span, "`@` needs f32 matrices, not %s and %s", ty(c, x), ty(c, y));
-            return type_error(c->a);
-        }
-        /* [m, k] @ [k, n]; [b, m, k] @ [b, k, n] or [k, n]; [..., k] @ [k, n] maps the rows */
-        bool ok = !y->ellipsis && ((x->ellipsis && x->rank >= 1 && y->rank == 2) ||
-                                   (!x->ellipsis && x->rank == 2 && y->rank == 2) ||
-                                   (!x->ellipsis && x->rank == 3 && (y->rank == 2 || y->rank == 3)));
-        if (!ok) {
-            diag_error(c->d, e->span, "`@` needs 2-D matrices (or 3-D batches), not %s and %s", ty(c, x), ty(c, y));
-            note_origin(c, e->lhs);
-            note_origin(c, e->rhs);
-            return type_error(c->a);
-        }
-        const Dim *k1 = &x->dims[x->rank - 1], *k2 = &y->dims[y->rank - 2];
-        bool batch_ok = y->rank == 2 || dim_eq(&x->dims[0], &y->dims[0]);
-        if (!dim_eq(k1, k2) || !batch_ok) {
-            diag_error(c->d, e->span, "`@` of %s and %s: the inner dims differ", ty(c, x), ty(c, y));
-            note_origin(c, e->lhs);
-            note_origin(c, e->rhs);
-            return type_error(c->a);
-        }
-        Type *r = copy_type(c, x);
-        r->dims[r->rank - 1] = y->dims[y->rank - 1];
-        return r;
-    }
+    if (e->op == OP_MATMUL) return check_matmul(c, e, x, y);
     Type *r = binary_shape(c, e, x, y, arena_printf(c->a, "`%s`", op));
     if (!r) {
         note_origin(c, e->lhs);
@@ -1120,7 +753,12 @@ static Type *check_name(Checker *c, Expr *e) {
         Dim d;
         return eval_dim(c, c->fn, e, &d) ? weak_dim(c, d) : type_error(c->a);
     }
-    case REF_CONST: return weak_number(c, e->item->const_value);
+    case REF_CONST:
+        if (e->item->const_from_data) {
+            Dim d;
+            return const_dim(c, e->item, &d) ? weak_dim(c, d) : type_error(c->a);
+        }
+        return weak_number(c, e->item->const_value);
     case REF_FIELD: {
         DataField *f = &e->item->sema->fields.items[e->slot];
         if (f->type->kind == TY_ERROR) return f->type;
@@ -1179,15 +817,25 @@ static Type *check_expr_inner(Checker *c, Expr *e) {
         return r;
     }
     case EX_TRANSPOSE: {
+        /* numpy: `.T` reverses every axis, `.mT` swaps the last two */
         Type *t = value_of(c, e->lhs);
         if (t->kind == TY_ERROR) return t;
+        bool all = strcmp(e->str, "T") == 0;
         if (t->rank < 2) {
-            diag_error(c->d, e->span, "`.T` needs at least 2 axes, not %s", ty(c, t));
+            diag_error(c->d, e->span, "`.%s` needs at least 2 axes, not %s", e->str, ty(c, t));
+            return type_error(c->a);
+        }
+        if (all && t->ellipsis) {
+            diag_error(c->d, e->span, "`.T` reverses every axis, but the `...` axes of %s are unknown here: "
+                       "use `.mT` (the last two) or transpose(x, [...])", ty(c, t));
             return type_error(c->a);
         }
         Type *r = copy_type(c, t);
-        r->dims[t->rank - 1] = t->dims[t->rank - 2];
-        r->dims[t->rank - 2] = t->dims[t->rank - 1];
+        for (int i = 0; i < t->rank; i++) r->dims[i] = t->dims[all ? t->rank - 1 - i : i];
+        if (!all) {
+            r->dims[t->rank - 1] = t->dims[t->rank - 2];
+            r->dims[t->rank - 2] = t->dims[t->rank - 1];
+        }
         return r;
     }
     case EX_CALL: return check_call(c, e);
@@ -1215,14 +863,14 @@ static Type *check_expr_inner(Checker *c, Expr *e) {
     return type_error(c->a);
 }
 
-static Type *check_expr(Checker *c, Expr *e) {
+Type *check_expr(Checker *c, Expr *e) {
     if (!e) return type_error(c->a);
     if (!e->type) e->type = check_expr_inner(c, e);
     return e->type;
 }
 
 /* An expression that must be a tensor (or a tuple, where a function returns one). */
-static Type *value_of(Checker *c, Expr *e) {
+Type *value_of(Checker *c, Expr *e) {
     Type *t = check_expr(c, e);
     if (t->kind == TY_TENSOR || t->kind == TY_ERROR) return t;
     const char *text = span_text(c, e->span);
@@ -1246,7 +894,7 @@ static Type *value_of(Checker *c, Expr *e) {
 
 /* ------------------------------------------------------------ statements */
 
-static bool same_type(const Type *x, const Type *y) {
+bool same_type(const Type *x, const Type *y) {
     if (x->kind == TY_ERROR || y->kind == TY_ERROR) return true;
     if (x->kind != TY_TENSOR || y->kind != TY_TENSOR) return false;
     if ((x->dtype != y->dtype && !y->weak) || x->ellipsis != y->ellipsis || x->rank != y->rank) return false;
@@ -1312,7 +960,7 @@ static void check_param_init(Checker *c, Stmt *s) {
         diag_error(c->d, v->span, "a `param` starts as glorot, he, zeros, ones, normal(m, s), uniform(a, b) or a number");
 }
 
-static void check_body(Checker *c, Item *it) {
+void check_body(Checker *c, Item *it) {
     struct SemaItem *s = it->sema;
     s->locals = arena_alloc(c->a, sizeof(Type *) * (size_t)(it->n_locals + 1));
     c->local_spans = arena_alloc(c->a, sizeof(Span) * (size_t)(it->n_locals + 1));
@@ -1433,377 +1081,6 @@ static void check_func(Checker *c, Item *fn) {
     }
     check_body(c, fn);
 }
-
-/* ---------------------------------------------------------------- stages */
-
-typedef struct SettingSpec {
-    const char *name;
-    bool train_only;
-} SettingSpec;
-
-static const SettingSpec settings[] = {
-    {"data", false}, {"batch", false}, {"load", false}, {"limit", false},
-    {"epochs", true}, {"steps", true}, {"optimizer", true}, {"schedule", true},
-    {"seed", true}, {"freeze", true}, {"save", true}, {"validate", true},
-    {"show", false}, {"show_width", false}, {"show_count", false}, {"codes", false},
-    {"labels", false}, {"vectors", false}, {"embedding", false}, {"neighbours", false},
-};
-
-/* A call-like setting value: `adam(lr = 1e-3)` or a bare `constant`. */
-static void check_named_call(Checker *c, Expr *v, const char *what, const char *const *names,
-                             const char *const *const *args, int nnames, const char *required) {
-    Expr *callee = v->kind == EX_CALL ? v->callee : v;
-    if (callee->kind != EX_NAME) {
-        diag_error(c->d, v->span, "expected %s", what);
-        return;
-    }
-    int which = -1;
-    for (int i = 0; i < nnames; i++)
-        if (strcmp(callee->str, names[i]) == 0) which = i;
-    if (which < 0) {
-        diag_error(c->d, callee->span, "unknown %s `%s`", what, callee->str);
-        return;
-    }
-    if (v->kind != EX_CALL) {
-        if (required && which < 3 && strcmp(what, "optimizer") == 0)
-            diag_error(c->d, v->span, "optimizer `%s` needs a learning rate: %s(lr = ...)", callee->str, callee->str);
-        return;
-    }
-    const char *const *allowed = args[which];
-    bool has_req = false;
-    for (int i = 0; i < v->args.len; i++) {
-        Arg *ar = &v->args.items[i];
-        const char *nm = ar->name;
-        if (!nm) {
-            if (i == 0 && allowed[0]) nm = allowed[0];
-            else {
-                diag_error(c->d, ar->span, "name the arguments of `%s` (name = value)", callee->str);
-                continue;
-            }
-        }
-        bool ok = false;
-        for (int k = 0; allowed[k]; k++) ok |= strcmp(allowed[k], nm) == 0;
-        if (!ok) {
-            diag_error(c->d, ar->span, "`%s` has no argument `%s`", callee->str, nm);
-            continue;
-        }
-        if (required && strcmp(nm, required) == 0) has_req = true;
-        Type *t = check_expr(c, ar->value);
-        if (t->kind != TY_ERROR && !t->has_value)
-            diag_error(c->d, ar->value->span, "`%s` must be a compile-time number", nm);
-    }
-    if (required && !has_req && strcmp(what, "optimizer") == 0)
-        diag_error(c->d, v->span, "optimizer `%s` needs a learning rate: %s(lr = ...)", callee->str, callee->str);
-}
-
-/* The statement that gave setting `name`, or NULL (seen[] follows settings[]). */
-static Stmt *setting_seen(Stmt *const *seen, const char *name) {
-    for (size_t j = 0; j < sizeof settings / sizeof *settings; j++)
-        if (!strcmp(settings[j].name, name)) return seen[j];
-    return NULL;
-}
-
-static void check_settings(Checker *c, Item *st) {
-    Stmt *seen[sizeof settings / sizeof *settings] = {0};
-    bool train = st->stage_kind == STAGE_TRAIN;
-    for (int i = 0; i < st->body.len; i++) {
-        Stmt *s = st->body.items[i];
-        if (s->kind != ST_SETTING) continue;
-        const char *name = s->names.items[0];
-        Span at = s->name_spans.len ? s->name_spans.items[0] : s->span;
-        int k = -1;
-        for (int j = 0; j < (int)(sizeof settings / sizeof *settings); j++)
-            if (strcmp(settings[j].name, name) == 0 && (train || !settings[j].train_only)) k = j;
-        if (k < 0) {
-            const char *best = NULL;
-            int bd = 3;
-            for (int j = 0; j < (int)(sizeof settings / sizeof *settings); j++) {
-                if (!train && settings[j].train_only) continue;
-                int d = sema_edit_distance(name, settings[j].name, 2);
-                if (d < bd) {
-                    bd = d;
-                    best = settings[j].name;
-                }
-            }
-            if (best)
-                diag_error(c->d, at, "unknown setting `%s` for %s stage; did you mean `%s`?", name,
-                           train ? "a train" : "an eval", best);
-            else
-                diag_error(c->d, at, "unknown setting `%s` for %s stage", name, train ? "a train" : "an eval");
-            continue;
-        }
-        if (seen[k]) {
-            diag_error(c->d, at, "setting `%s` is given twice", name);
-            diag_note(c->d, seen[k]->span, "first given here");
-            continue;
-        }
-        seen[k] = s;
-        Expr *v = s->value;
-        if (!strcmp(name, "batch") || !strcmp(name, "epochs") || !strcmp(name, "steps") ||
-            !strcmp(name, "limit") || !strcmp(name, "seed") || !strcmp(name, "show_width") ||
-            !strcmp(name, "show_count")) {
-            Type *t = check_expr(c, v);
-            long n;
-            if (t->kind == TY_ERROR) continue;
-            if (!is_int_value(t, &n) || n < 0 || (n == 0 && strcmp(name, "seed") != 0))
-                diag_error(c->d, v->span, "`%s` must be a %s integer, not %s", name,
-                           strcmp(name, "seed") ? "positive" : "non-negative", span_text(c, v->span));
-        } else if (!strcmp(name, "show") || !strcmp(name, "neighbours")) {
-            /* show: bindings by name (lowering finds them); neighbours: words in quotes */
-            ExprKind want = !strcmp(name, "show") ? EX_NAME : EX_STR;
-            int n = v->kind == EX_LIST ? v->args.len : 1;
-            for (int j = 0; j < n; j++) {
-                Expr *x = v->kind == EX_LIST ? v->args.items[j].value : v;
-                if (x->kind != want)
-                    diag_error(c->d, x->span, "`%s` lists %s", name,
-                               want == EX_NAME ? "bindings of the stage by name" : "words in quotes");
-            }
-        } else if (!strcmp(name, "codes") || !strcmp(name, "labels")) {
-            if (v->kind != EX_NAME) diag_error(c->d, v->span, "`%s` names a binding of the stage", name);
-        } else if (!strcmp(name, "embedding")) {
-            if (v->kind != EX_NAME ||
-                (v->ref == REF_FUNC && v->item->role != ROLE_ENCODER && v->item->role != ROLE_DECODER))
-                diag_error(c->d, v->span, "`embedding` names the encoder or decoder that holds the table");
-        } else if (!strcmp(name, "load") || !strcmp(name, "save") || !strcmp(name, "vectors")) {
-            if (v->kind != EX_STR) diag_error(c->d, v->span, "`%s` takes a file name in quotes", name);
-        } else if (!strcmp(name, "optimizer")) {
-            static const char *const names[] = {"sgd", "adam", "adamw"};
-            static const char *const sgd[] = {"lr", "momentum", "weight_decay", NULL};
-            static const char *const adam[] = {"lr", "beta1", "beta2", "eps", "weight_decay", NULL};
-            static const char *const *const args[] = {sgd, adam, adam};
-            check_named_call(c, v, "optimizer", names, args, 3, "lr");
-        } else if (!strcmp(name, "schedule")) {
-            static const char *const names[] = {"constant", "linear", "cosine"};
-            static const char *const none[] = {NULL};
-            static const char *const lin[] = {"to", NULL};
-            static const char *const cos[] = {"warmup", NULL};
-            static const char *const *const args[] = {none, lin, cos};
-            check_named_call(c, v, "schedule", names, args, 3, NULL);
-        } else if (!strcmp(name, "freeze")) {
-            int n = v->kind == EX_LIST ? v->args.len : 1;
-            for (int j = 0; j < n; j++) {
-                Expr *x = v->kind == EX_LIST ? v->args.items[j].value : v;
-                if (x->ref == REF_FUNC && x->item->role != ROLE_ENCODER && x->item->role != ROLE_DECODER) {
-                    diag_error(c->d, x->span, "`freeze` names encoders and decoders; `%s` is a %s", x->str,
-                               ast_role_name(x->item->role));
-                    diag_note(c->d, x->item->name_span, "`%s` declared here", x->str);
-                }
-            }
-        } else if (!strcmp(name, "validate")) {
-            if (v->item && v->item->kind == ITEM_STAGE && v->item->stage_kind != STAGE_EVAL) {
-                diag_error(c->d, v->span, "`validate` names an eval stage; `%s` is a train stage", v->str);
-                diag_note(c->d, v->item->name_span, "`%s` declared here", v->str);
-            }
-        }
-    }
-    if (!seen[0] && !st->data) diag_error(c->d, st->name_span, "stage `%s` needs a `data:` setting", st->name);
-    /* settings that only mean something beside another one */
-    static const char *const needs[][2] = {{"labels", "codes"},          {"show_width", "show"},
-                                           {"show_count", "show"},       {"vectors", "embedding"},
-                                           {"neighbours", "embedding"}};
-    for (size_t j = 0; j < sizeof needs / sizeof *needs; j++) {
-        const Stmt *with = setting_seen(seen, needs[j][0]);
-        if (with && !setting_seen(seen, needs[j][1]))
-            diag_error(c->d, with->span, "`%s` goes with `%s`", needs[j][0], needs[j][1]);
-    }
-    if (seen[4] && seen[5]) {
-        diag_error(c->d, seen[5]->span, "give `epochs` or `steps`, not both");
-        diag_note(c->d, seen[4]->span, "`epochs` given here");
-    }
-}
-
-static void check_stage(Checker *c, Item *st) {
-    check_settings(c, st);
-    check_body(c, st);
-}
-
-/* -------------------------------------------------------------- datasets */
-
-static const char *source_name(Expr *e) {
-    return e && e->kind == EX_CALL && e->callee->kind == EX_NAME ? e->callee->str : NULL;
-}
-
-/* Checks a source call's arguments: a path string first, then its named options. */
-static bool check_source_args(Checker *c, Expr *e, const char *const *opts, bool corpus_first) {
-    const char *name = source_name(e);
-    int npos = 0;
-    for (int i = 0; i < e->args.len; i++) {
-        Arg *ar = &e->args.items[i];
-        if (!ar->name) {
-            if (npos++ > 0) {
-                diag_error(c->d, ar->span, "`%s` takes one positional argument", name);
-                return false;
-            }
-            if (corpus_first) {
-                const char *inner = source_name(ar->value);
-                if (!inner || strcmp(inner, "text") != 0) {
-                    diag_error(c->d, ar->value->span, "`%s` needs a corpus: %s(text(\"...\"), ...)", name, name);
-                    return false;
-                }
-                static const char *const text_opts[] = {"lowercase", "min_count", NULL};
-                if (!check_source_args(c, ar->value, text_opts, false)) return false;
-            } else if (ar->value->kind != EX_STR) {
-                diag_error(c->d, ar->value->span, "`%s` needs a path in quotes", name);
-                return false;
-            }
-            continue;
-        }
-        bool ok = false;
-        for (int k = 0; opts[k]; k++) ok |= strcmp(opts[k], ar->name) == 0;
-        if (!ok) {
-            diag_error(c->d, ar->span, "`%s` has no option `%s`", name, ar->name);
-            return false;
-        }
-        Type *t = check_expr(c, ar->value);
-        if (t->kind != TY_ERROR && !t->has_value) {
-            diag_error(c->d, ar->value->span, "option `%s` must be a compile-time number", ar->name);
-            return false;
-        }
-    }
-    if (npos == 0) {
-        diag_error(c->d, e->span, "`%s` needs a %s", name, corpus_first ? "corpus" : "path");
-        return false;
-    }
-    return true;
-}
-
-static bool int_option(Checker *c, Expr *e, const char *opt, long *out, bool required) {
-    for (int i = 0; i < e->args.len; i++) {
-        Arg *ar = &e->args.items[i];
-        if (ar->name && strcmp(ar->name, opt) == 0) {
-            if (!is_int_value(ar->value->type, out) || *out <= 0) {
-                diag_error(c->d, ar->value->span, "option `%s` must be a positive integer", opt);
-                return false;
-            }
-            return true;
-        }
-    }
-    if (required) diag_error(c->d, e->span, "`%s` needs `%s = N`", source_name(e), opt);
-    return false;
-}
-
-/* The source of a field: a source call with scalar arithmetic around it. */
-static const char *check_field_source(Checker *c, Expr *e) {
-    if (!e) return NULL;
-    if (e->kind == EX_BINARY || e->kind == EX_NEG) {
-        const char *inner = NULL;
-        Expr *sides[2] = {e->lhs, e->kind == EX_BINARY ? e->rhs : NULL};
-        for (int i = 0; i < 2; i++) {
-            if (!sides[i]) continue;
-            if (source_name(sides[i]) || sides[i]->kind == EX_BINARY || sides[i]->kind == EX_NEG) {
-                const char *s = check_field_source(c, sides[i]);
-                if (s && inner) {
-                    diag_error(c->d, e->span, "a field has one source");
-                    return NULL;
-                }
-                if (!s) return NULL;
-                inner = s;
-            } else {
-                Type *t = check_expr(c, sides[i]);
-                if (t->kind != TY_ERROR && !t->has_value) {
-                    diag_error(c->d, sides[i]->span, "a source can only be combined with numbers, applied at load");
-                    return NULL;
-                }
-            }
-        }
-        if (!inner) diag_error(c->d, e->span, "a field needs a source: idx, npy, csv or tokens");
-        if (e->kind == EX_BINARY && e->op >= OP_EQ) {
-            diag_error(c->d, e->span, "a source can only take arithmetic (+ - * / ^) with numbers");
-            return NULL;
-        }
-        return inner;
-    }
-    const char *name = source_name(e);
-    if (name && !sema_is_source_name(name)) {
-        diag_error(c->d, e->callee->span, "unknown source `%s`: a field reads idx, npy, csv or tokens", name);
-        return NULL;
-    }
-    if (!name) {
-        diag_error(c->d, e->span, "a field needs a source: idx, npy, csv or tokens");
-        return NULL;
-    }
-    static const char *const none[] = {NULL};
-    static const char *const csv[] = {"columns", NULL};
-    static const char *const tokens[] = {"length", NULL};
-    if (!strcmp(name, "idx") || !strcmp(name, "npy")) return check_source_args(c, e, none, false) ? name : NULL;
-    if (!strcmp(name, "csv")) return check_source_args(c, e, csv, false) ? name : NULL;
-    if (!strcmp(name, "tokens")) return check_source_args(c, e, tokens, false) ? name : NULL;
-    diag_error(c->d, e->span, "`%s` makes a whole dataset: write `dataset NAME = %s(...)`", name, name);
-    return NULL;
-}
-
-static void add_field(Checker *c, Item *ds, const char *name, Type *t, Span at) {
-    DataField f = {name, t, at};
-    vec_push(c->a, &ds->sema->fields, f);
-}
-
-static void add_prop(Checker *c, Item *ds, const char *name) {
-    DataProp pr = {name, sema_new_sym(c->a, SYM_PROP, arena_printf(c->a, "%s.%s", ds->name, name), ds, 0)};
-    vec_push(c->a, &ds->sema->props, pr);
-}
-
-void sema_dataset_fields(Program *p, Item *ds) {
-    Checker cc = {.p = p, .a = p->arena, .d = p->diags}, *c = &cc;
-    sema_item(c->a, ds);
-    for (int i = 0; i < ds->fields.len; i++) {
-        Field *f = &ds->fields.items[i];
-        Type *t = f->type ? eval_type(c, NULL, f->type) : type_error(c->a);
-        if (!t) {
-            diag_error(c->d, f->type->span, "a field is a tensor, not `int`");
-            t = type_error(c->a);
-        } else if (t->kind == TY_TENSOR && t->ellipsis) {
-            diag_error(c->d, f->type->span, "a field's shape must be known: no `...`");
-            t = type_error(c->a);
-        }
-        const char *src = check_field_source(c, f->source);
-        if (src && !strcmp(src, "tokens") && !ds->sema->props.len) add_prop(c, ds, "vocab");
-        add_field(c, ds, f->name, t, f->span);
-    }
-    Expr *v = ds->value;
-    if (!v) return;
-    const char *name = source_name(v);
-    if (!name || !sema_is_source_name(name)) {
-        diag_error(c->d, v->span, "a dataset is a source (csv, tokens, skipgram) or a block of fields");
-        return;
-    }
-    ds->sema->source = name;
-    long n;
-    if (!strcmp(name, "csv")) {
-        static const char *const opts[] = {"columns", NULL};
-        if (!check_source_args(c, v, opts, false) || !int_option(c, v, "columns", &n, true)) return;
-        Dim d = dim_const(n);
-        add_field(c, ds, "x", type_tensor(c->a, DT_F32, 1, &d), v->span);
-    } else if (!strcmp(name, "tokens")) {
-        static const char *const opts[] = {"length", NULL};
-        if (!check_source_args(c, v, opts, false) || !int_option(c, v, "length", &n, true)) return;
-        Dim d = dim_const(n);
-        add_field(c, ds, "x", type_tensor(c->a, DT_I32, 1, &d), v->span);
-        add_prop(c, ds, "vocab");
-    } else if (!strcmp(name, "skipgram")) {
-        static const char *const opts[] = {"window", "negatives", "min_count", "subsample", NULL};
-        if (!check_source_args(c, v, opts, true)) return;
-        if (!int_option(c, v, "negatives", &n, false)) n = 5;
-        long w;
-        if (!int_option(c, v, "window", &w, false)) w = 5;
-        Dim d = dim_const(n);
-        add_field(c, ds, "center", type_scalar(c->a, DT_I32), v->span);
-        add_field(c, ds, "context", type_scalar(c->a, DT_I32), v->span);
-        add_field(c, ds, "negatives", type_tensor(c->a, DT_I32, 1, &d), v->span);
-        add_prop(c, ds, "vocab");
-    } else {
-        diag_error(c->d, v->span, "`%s` needs field types: write `dataset %s { x: [N] = %s(...) }`", name, ds->name,
-                   name);
-    }
-}
-
-int sema_dataset_nfields(const Item *ds) { return ds->sema ? ds->sema->fields.len : 0; }
-
-const char *sema_dataset_field(const Item *ds, int i, const Type **type) {
-    if (!ds->sema || i < 0 || i >= ds->sema->fields.len) return NULL;
-    if (type) *type = ds->sema->fields.items[i].type;
-    return ds->sema->fields.items[i].name;
-}
-
 /* ------------------------------------------------- roles through calls */
 
 /* Whether fn draws random numbers (what == 0) or has parameters (what == 1), itself
@@ -1909,6 +1186,14 @@ static void check_shared_params(Checker *c, Item *fn) {
 bool sema_check(Program *p) {
     Checker c = {.p = p, .a = p->arena, .d = p->diags};
     int errors0 = p->diags->errors;
+    for (int m = 0; m < p->modules.len; m++) {
+        Module *mod = p->modules.items[m];
+        for (int i = 0; i < mod->items.len; i++) {
+            Item *it = mod->items.items[i];
+            Dim d;
+            if (it->kind == ITEM_CONST && it->const_from_data) const_dim(&c, it, &d);
+        }
+    }
     for (int m = 0; m < p->modules.len; m++) {
         Module *mod = p->modules.items[m];
         for (int i = 0; i < mod->items.len; i++) {

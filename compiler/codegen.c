@@ -761,9 +761,9 @@ static void emit_scatter(Cg *cg, KEmit *e) {
     LLVMValueRef out = node_ptr(cg, e, e->k->root), rows = node_ptr(cg, e, r->in[1]);
     LLVMValueRef idx = node_ptr(cg, e, r->in[0]);
     zero_fill(cg, out, numel(cg, e->B, &r->shape));
-    int64_t width = 1;
-    for (int d = 1; d < r->shape.rank; d++) width *= r->shape.d[d].c;
-    LLVMValueRef V = dimv(cg, e->B, r->shape.d[0]), W = i64c(cg, width);
+    /* a table computed in the step (not a parameter) may have rows that depend on B */
+    LLVMValueRef V = dimv(cg, e->B, r->shape.d[0]), W = i64c(cg, 1);
+    for (int d = 1; d < r->shape.rank; d++) W = LLVMBuildNSWMul(b, W, dimv(cg, e->B, r->shape.d[d]), "");
     Loop li = loop_begin(cg, i64c(cg, 0), numel(cg, e->B, &ix->shape));
     LLVMValueRef row = LLVMBuildSExt(b, LLVMBuildLoad2(b, cg->i32, elem_ptr(cg, cg->i32, idx, li.iv), ""), cg->i64, "");
     LLVMBasicBlockRef join = if_begin(cg, LLVMBuildICmp(b, LLVMIntULT, row, V, ""));

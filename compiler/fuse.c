@@ -474,12 +474,6 @@ static bool check_supported(Fuser *f) {
             (x->op == IR_INPUT && (x->index < 0 || x->index >= g->inputs.len)))
             return unsupported(f, n, "table index out of range");
         if (x->shape.rank < 0 || x->shape.rank > IR_MAX_RANK) return unsupported(f, n, "bad rank");
-        if (x->op == IR_SCATTER_ADD || x->op == IR_GATHER) {
-            const IrNode *t = nd(g, x->in[x->op == IR_GATHER ? 0 : 1]);
-            for (int d = 1; d < (x->op == IR_GATHER ? t->shape.rank : x->shape.rank); d++)
-                if ((x->op == IR_GATHER ? t : x)->shape.d[d].b)
-                    return unsupported(f, n, "table rows must not depend on B");
-        }
         if (x->op == IR_UPDATE) {
             if (nd(g, x->in[0])->op != IR_PARAM) return unsupported(f, n, "updates a non-parameter");
             const IrParam *pp = &g->params.items[nd(g, x->in[0])->index];

@@ -585,16 +585,21 @@ static void resolve_type(Resolver *r, TypeExpr *t) {
 
 /* ------------------------------------------------------------- consts */
 
-static bool fold(Resolver *r, Expr *e, double *out);
+/* A const is a number, or a dim known once the data is loaded: a dataset
+ * property combined with numbers by + - * (`const V = toks.vocab + 1`), which
+ * check and lower evaluate as a dim from its expression. */
+typedef enum { FOLD_ERROR, FOLD_NUMBER, FOLD_DATA } FoldResult;
 
-static bool fold_const_item(Resolver *r, Item *it, Span from, double *out) {
+static FoldResult fold(Resolver *r, Expr *e, double *out);
+
+static FoldResult fold_const_item(Resolver *r, Item *it, double *out) {
     struct SemaItem *s = sema_item(r->a, it);
     if (s->state == 1) {
         diag_error(r->d, it->name_span, "const `%s` is defined in terms of itself", it->name);
         s->state = 3;
-        return false;
+        return FOLD_ERROR;
     }
-    if (s->state == 3) return false;
+    if (s->state == 3) return FOLD_ERROR;
     if (s->state == 0) {
         s->state = 1;
         Resolver sub = *r;
@@ -602,50 +607,62 @@ static bool fold_const_item(Resolver *r, Item *it, Span from, double *out) {
         sub.fn = NULL;
         sub.local_names.len = 0;
         resolve_expr(&sub, it->value);
-        double v;
-        bool ok = fold(&sub, it->value, &v);
-        if (s->state == 3) return false;
-        s->state = ok ? 2 : 3;
-        if (!ok) return false;
+        double v = 0;
+        FoldResult res = fold(&sub, it->value, &v);
+        if (s->state == 3) return FOLD_ERROR;
+        s->state = res == FOLD_ERROR ? 3 : 2;
+        if (res == FOLD_ERROR) return FOLD_ERROR;
         it->const_value = v;
+        it->const_from_data = res == FOLD_DATA;
     }
     *out = it->const_value;
-    return true;
+    return it->const_from_data ? FOLD_DATA : FOLD_NUMBER;
 }
 
-static bool fold(Resolver *r, Expr *e, double *out) {
+static FoldResult fold(Resolver *r, Expr *e, double *out) {
     double a, b;
+    FoldResult x, y;
     switch (e->kind) {
-    case EX_NUM: case EX_BOOL: *out = e->num; return true;
+    case EX_NUM: case EX_BOOL: *out = e->num; return FOLD_NUMBER;
     case EX_NEG:
-        if (!fold(r, e->lhs, &a)) return false;
+        x = fold(r, e->lhs, &a);
         *out = -a;
-        return true;
+        return x;
     case EX_NAME: case EX_FIELD:
-        if (e->ref == REF_CONST) return fold_const_item(r, e->item, e->span, out);
+        if (e->ref == REF_CONST) return fold_const_item(r, e->item, out);
+        /* a dataset property: whether the dataset has it is check's to say */
+        if (e->kind == EX_FIELD && e->ref == REF_NONE && e->lhs->kind == EX_NAME && e->lhs->ref == REF_DATASET)
+            return FOLD_DATA;
         if (e->ref != REF_NONE)
             diag_error(r->d, e->span, "a const must be a number computed from numbers and consts");
-        return false;
+        return FOLD_ERROR;
     case EX_BINARY:
-        if (!fold(r, e->lhs, &a) || !fold(r, e->rhs, &b)) return false;
+        x = fold(r, e->lhs, &a);
+        y = fold(r, e->rhs, &b);
+        if (x == FOLD_ERROR || y == FOLD_ERROR) return FOLD_ERROR;
+        if (x == FOLD_DATA || y == FOLD_DATA) {
+            if (e->op == OP_ADD || e->op == OP_SUB || e->op == OP_MUL) return FOLD_DATA;
+            diag_error(r->d, e->span, "a const made from a dataset property is a dim: it combines with + - * only");
+            return FOLD_ERROR;
+        }
         switch (e->op) {
-        case OP_ADD: *out = a + b; return true;
-        case OP_SUB: *out = a - b; return true;
-        case OP_MUL: *out = a * b; return true;
+        case OP_ADD: *out = a + b; return FOLD_NUMBER;
+        case OP_SUB: *out = a - b; return FOLD_NUMBER;
+        case OP_MUL: *out = a * b; return FOLD_NUMBER;
         case OP_DIV:
             if (b == 0) {
                 diag_error(r->d, e->span, "division by zero in a const");
-                return false;
+                return FOLD_ERROR;
             }
             *out = a / b;
-            return true;
-        case OP_POW: *out = pow(a, b); return true;
+            return FOLD_NUMBER;
+        case OP_POW: *out = pow(a, b); return FOLD_NUMBER;
         default: break;
         }
         /* fall through */
     default:
         diag_error(r->d, e->span, "a const must be a number computed from numbers and consts");
-        return false;
+        return FOLD_ERROR;
     }
 }
 
@@ -878,7 +895,7 @@ bool sema_resolve(Program *p) {
         for (int i = 0; i < mod->items.len; i++) {
             double v;
             if (mod->items.items[i]->kind == ITEM_CONST)
-                fold_const_item(&r, mod->items.items[i], mod->items.items[i]->name_span, &v);
+                fold_const_item(&r, mod->items.items[i], &v);
         }
     }
     for (int m = 0; m < p->modules.len; m++) {

@@ -26,7 +26,7 @@ struct SemaItem {
     Vec(Span) call_spans;
 
     /* check */
-    int check_state;             /* 0 not yet, 1 checking, 2 done */
+    int check_state;             /* 0 not yet, 1 checking, 2 done; 3 failed (a const from a dataset property) */
     Type **param_types;          /* per Param; hypers are weak f32 scalars, int args scalars */
     Type **result_types;         /* per declared result */
     Type **locals;               /* per REF_LOCAL slot */

@@ -1,5 +1,6 @@
-/* test_examples_agree.c — every stage of every example (examples/NAME.rl) through the JIT and
- * through the reference interpreter on the same inputs.
+/* test_examples_agree.c — every stage of every example (examples/NAME.rl), and of
+ * every program in tests/agree/ (small programs for one construct each), through
+ * the JIT and through the reference interpreter on the same inputs.
  *
  * Each example is lowered without its data (dataset properties such as
  * `brown.vocab` become SMALL_DIMS) and compiled once by be_compile. Per stage,
@@ -201,9 +202,8 @@ static double run_stage(const BackendStage *bs, const rt_stage *s, int64_t B, vo
     return worst;
 }
 
-static void check_example(const char *file) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/examples/%s", RLC_SOURCE_DIR, file);
+static void check_program(const char *path) {
+    const char *file = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
     printf("%s\n", file);
     Compilation c;
     driver_init(&c);
@@ -241,6 +241,12 @@ static void check_example(const char *file) {
     driver_free(&c);
 }
 
+static void check_example(const char *file) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/examples/%s", RLC_SOURCE_DIR, file);
+    check_program(path);
+}
+
 static void test_autoencoder(void **state) { (void)state; check_example("autoencoder.rl"); }
 static void test_clip(void **state) { (void)state; check_example("clip.rl"); }
 static void test_denoising(void **state) { (void)state; check_example("denoising.rl"); }
@@ -270,6 +276,26 @@ static void test_every_example_listed(void **state) {
     closedir(d);
 }
 
+/* Every program in tests/agree/. */
+static void test_agree_programs(void **state) {
+    (void)state;
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/tests/agree", RLC_SOURCE_DIR);
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int n_programs = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        size_t n = strlen(e->d_name);
+        if (n < 3 || strcmp(e->d_name + n - 3, ".rl") != 0) continue;
+        char path[900];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        check_program(path);
+        n_programs++;
+    }
+    closedir(d);
+    assert_true(n_programs > 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_example_listed),
@@ -281,6 +307,7 @@ int main(void) {
         cmocka_unit_test(test_simclr),
         cmocka_unit_test(test_transfer),
         cmocka_unit_test(test_word2vec),
+        cmocka_unit_test(test_agree_programs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -380,6 +380,37 @@ static void test_keepdims_value(void **state) {
     fx_free(fx);
 }
 
+/* A const made from a dataset property is a dim known once the data is: it
+ * takes the property's value (small_dims here) wherever it is used, also
+ * through arithmetic and another const. */
+static void test_const_from_property(void **state) {
+    Fixture *fx = fx_new();
+    IrProgram *ir = lower_text(fx,
+        "dataset toks = tokens(\"ids.txt\", length = 4)\n"
+        "const V = toks.vocab\n"
+        "const W = 2 * V + 1\n"
+        "encoder enc(x: i32[B, 4]) -> [B, 4, W] {\n"
+        "    param e: [V, W] = zeros\n"
+        "    return e[x]\n"
+        "}\n"
+        "train t {\n"
+        "    data: toks\n"
+        "    minimize mean(enc(x)) + mean(one_hot(x, V))\n"
+        "}\n");
+    assert_non_null(ir);
+    const IrGraph *g = stage(ir, "t")->forward;
+    const IrParam *e = param(g, "enc.e");
+    assert_int_equal(e->shape.d[0].c, 7);
+    assert_int_equal(e->shape.d[1].c, 15);
+    bool one_hot_of_v = false;
+    for (int i = 0; i < g->nodes.len; i++) {
+        const IrNode *n = &g->nodes.items[i];
+        if (n->op == IR_ONE_HOT) one_hot_of_v = n->shape.d[n->shape.rank - 1].c == 7;
+    }
+    assert_true(one_hot_of_v);
+    fx_free(fx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_param_names),
@@ -390,6 +421,7 @@ int main(void) {
         cmocka_unit_test(test_bad_minimize),
         cmocka_unit_test(test_interpreted_value),
         cmocka_unit_test(test_keepdims_value),
+        cmocka_unit_test(test_const_from_property),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

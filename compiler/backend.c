@@ -165,9 +165,11 @@ static void describe_stage(Backend *b, int i) {
 
 /* --------------------------------------------------------------- compile */
 
-/* plan: fuse every stage; jit: also compile it (plan implied). Neither: the
- * reference interpreter runs the steps. */
-static bool prepare(Backend *b, Arena *a, const IrProgram *ir, bool plan, bool jit, StrBuf *why) {
+/* plan: fuse every stage; jit: also compile it (plan implied), reusing the
+ * objects under cache_dir when it is not NULL. Neither: the reference
+ * interpreter runs the steps. */
+static bool prepare(Backend *b, Arena *a, const IrProgram *ir, bool plan, bool jit,
+                    const char *cache_dir, StrBuf *why) {
     bool interp = !plan && !jit;
     *b = (Backend){.arena = a, .ir = ir, .interp = interp};
     int n = ir->stages.len;
@@ -177,6 +179,10 @@ static bool prepare(Backend *b, Arena *a, const IrProgram *ir, bool plan, bool j
     if (jit) {
         b->jit = jit_new(why);
         if (!b->jit) return false;
+        if (!jit_use_cache(b->jit, cache_dir)) {
+            sb_puts(why, "out of memory");
+            return false;
+        }
     }
     for (int i = 0; i < n; i++) {
         BackendStage *s = &b->stages[i];
@@ -209,11 +215,16 @@ static bool prepare(Backend *b, Arena *a, const IrProgram *ir, bool plan, bool j
 }
 
 bool be_compile(Backend *b, Arena *a, const IrProgram *ir, bool interp, StrBuf *why) {
-    return prepare(b, a, ir, !interp, !interp, why);
+    return prepare(b, a, ir, !interp, !interp, NULL, why);
+}
+
+bool be_compile_cached(Backend *b, Arena *a, const IrProgram *ir, const char *cache_dir,
+                       StrBuf *why) {
+    return prepare(b, a, ir, true, true, cache_dir, why);
 }
 
 bool be_plan(Backend *b, Arena *a, const IrProgram *ir, StrBuf *why) {
-    return prepare(b, a, ir, true, false, why);
+    return prepare(b, a, ir, true, false, NULL, why);
 }
 
 void be_free(Backend *b) {

@@ -1131,6 +1131,8 @@ LLVMTargetMachineRef cg_target_machine(const char *cpu, const char *features, bo
     "function(sroa,early-cse," CG_INSTCOMBINE ",simplifycfg,loop-mssa(licm),"       \
     "loop-rotate,loop-vectorize," CG_INSTCOMBINE ",simplifycfg)"
 
+const char *cg_pipeline(void) { return CG_PIPELINE; }
+
 bool cg_optimize(LLVMModuleRef m, LLVMTargetMachineRef tm, StrBuf *why) {
     LLVMPassBuilderOptionsRef opts = LLVMCreatePassBuilderOptions();
     LLVMErrorRef err = LLVMRunPasses(m, CG_PIPELINE, tm, opts);

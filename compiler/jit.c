@@ -5,6 +5,10 @@
  * the JIT finds them without -rdynamic and the linker cannot drop OpenBLAS
  * under --as-needed (notes/llvm-19.md §6.4, §6.5); libc/libm symbols that LLVM
  * itself introduces (expf, memset) come from the process search generator.
+ * Every module is optimised and turned into an object file here, with the
+ * same target machine the JIT would use, and added to the JIT as an object:
+ * that one path serves both a fresh compile and a hit in the object cache
+ * (objcache.c), so a cached step is the same machine code as a fresh one.
  * Every LLVM error becomes a message in *why; nothing here prints or aborts.
  */
 #include "kernel.h"
@@ -23,6 +27,8 @@ struct Jit {
     LLVMOrcThreadSafeContextRef tsctx;
     LLVMTargetMachineRef tm;  /* for passes and assembly; the JIT owns its own */
     StrBuf session_errors;    /* what the execution session reported */
+    char *cache_dir;          /* NULL: no object cache */
+    int cache_hits, cache_misses;
 };
 
 static bool take_error(LLVMErrorRef err, const char *what, StrBuf *why) {
@@ -121,6 +127,7 @@ void jit_free(Jit *j) {
     if (j->tsctx) LLVMOrcDisposeThreadSafeContext(j->tsctx);
     if (j->tm) LLVMDisposeTargetMachine(j->tm);
     sb_free(&j->session_errors);
+    free(j->cache_dir);
     free(j);
 }
 
@@ -129,6 +136,45 @@ LLVMContextRef jit_context(Jit *j) { return LLVMOrcThreadSafeContextGetContext(j
 static void set_target(Jit *j, LLVMModuleRef m) {
     LLVMSetTarget(m, LLVMOrcLLJITGetTripleString(j->lljit));
     LLVMSetDataLayout(m, LLVMOrcLLJITGetDataLayoutStr(j->lljit));
+}
+
+bool jit_use_cache(Jit *j, const char *dir) {
+    free(j->cache_dir);
+    j->cache_dir = dir ? strdup(dir) : NULL;
+    return !dir || j->cache_dir;
+}
+
+void jit_cache_counts(const Jit *j, int *hits, int *misses) {
+    *hits = j->cache_hits;
+    *misses = j->cache_misses;
+}
+
+/* The object code of m (which it takes): from the cache, or optimised and
+ * emitted now and then stored. NULL with a message in why. */
+static LLVMMemoryBufferRef object_for(Jit *j, LLVMModuleRef m, StrBuf *why) {
+    ObjCacheKey key;
+    if (j->cache_dir) {
+        key = objcache_key(m, j->tm, cg_pipeline());
+        LLVMMemoryBufferRef hit = objcache_get(j->cache_dir, &key);
+        if (hit) {
+            j->cache_hits++;
+            LLVMDisposeModule(m);
+            return hit;
+        }
+        j->cache_misses++;
+    }
+    LLVMMemoryBufferRef obj = NULL;
+    char *msg = NULL;
+    if (!cg_optimize(m, j->tm, why)) {
+        obj = NULL;
+    } else if (LLVMTargetMachineEmitToMemoryBuffer(j->tm, m, LLVMObjectFile, &msg, &obj)) {
+        sb_printf(why, "emitting object code: %s", msg);
+        obj = NULL;
+    }
+    LLVMDisposeMessage(msg);
+    LLVMDisposeModule(m);
+    if (obj && j->cache_dir) objcache_put(j->cache_dir, &key, obj);
+    return obj;
 }
 
 RlcStepFn jit_compile(Jit *j, LLVMModuleRef m, const char *step_name, StrBuf *why) {
@@ -141,14 +187,10 @@ RlcStepFn jit_compile(Jit *j, LLVMModuleRef m, const char *step_name, StrBuf *wh
         return NULL;
     }
     LLVMDisposeMessage(msg);
-    if (!cg_optimize(m, j->tm, why)) {
-        LLVMDisposeModule(m);
-        return NULL;
-    }
-    LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(m, j->tsctx);
-    if (take_error(LLVMOrcLLJITAddLLVMIRModule(j->lljit, LLVMOrcLLJITGetMainJITDylib(j->lljit),
-                                               tsm),
-                   "adding the module", why))
+    LLVMMemoryBufferRef obj = object_for(j, m, why);
+    if (!obj) return NULL;
+    if (take_error(LLVMOrcLLJITAddObjectFile(j->lljit, LLVMOrcLLJITGetMainJITDylib(j->lljit), obj),
+                   "adding the object", why))
         return NULL;
     LLVMOrcExecutorAddress addr = 0;
     j->session_errors.len = 0;

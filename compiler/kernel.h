@@ -119,6 +119,11 @@ LLVMContextRef jit_context(Jit *j);
 /* Optimizes m (default<O2>, host target), adds it to the JIT (which takes it,
  * also on failure) and returns the address of its function `step_name`. */
 RlcStepFn jit_compile(Jit *j, LLVMModuleRef m, const char *step_name, StrBuf *why);
+/* jit_compile for n modules at once, each in its own LLVM context (the caller's,
+ * to dispose after this returns): those the cache lacks are optimised and
+ * compiled in parallel, one thread per core. Takes every module; fills fns. */
+bool jit_compile_many(Jit *j, int n, LLVMModuleRef *modules, const char *const *step_names,
+                      RlcStepFn *fns, StrBuf *why);
 /* Assembly of a copy of m after the JIT's optimization (tests, --llvm asm). */
 bool jit_emit_asm(Jit *j, LLVMModuleRef m, StrBuf *out, StrBuf *why);
 /* Keep and reuse compiled objects under dir (NULL: none, the default). False

@@ -165,9 +165,39 @@ static void describe_stage(Backend *b, int i) {
 
 /* --------------------------------------------------------------- compile */
 
-/* plan: fuse every stage; jit: also compile it (plan implied). Neither: the
- * reference interpreter runs the steps. */
-static bool prepare(Backend *b, Arena *a, const IrProgram *ir, bool plan, bool jit, StrBuf *why) {
+/* Emits every stage's module, each in a context of its own so that LLVM can
+ * compile them in parallel (jit_compile_many), and fills in their functions. */
+static bool compile_stages(Backend *b, Arena *a, StrBuf *why) {
+    int n = b->ir->stages.len;
+    LLVMContextRef *contexts = arena_alloc(a, sizeof *contexts * (size_t)(n + 1));
+    LLVMModuleRef *modules = arena_alloc(a, sizeof *modules * (size_t)(n + 1));
+    const char **names = arena_alloc(a, sizeof *names * (size_t)(n + 1));
+    RlcStepFn *fns = arena_alloc(a, sizeof *fns * (size_t)(n + 1));
+    int emitted = 0;
+    for (; emitted < n; emitted++) {
+        names[emitted] = arena_printf(a, "rlc_step_%d", emitted);
+        contexts[emitted] = LLVMContextCreate();
+        modules[emitted] = cg_emit(b->stages[emitted].plan, contexts[emitted], names[emitted], why);
+        if (!modules[emitted]) break;
+    }
+    bool ok = emitted == n && jit_compile_many(b->jit, n, modules, names, fns, why);
+    for (int i = 0; i < n; i++) {
+        b->stages[i].fn = ok ? fns[i] : NULL;
+        b->stages[i].compiles += ok;
+    }
+    if (emitted < n) {
+        for (int i = 0; i < emitted; i++) LLVMDisposeModule(modules[i]);
+        LLVMContextDispose(contexts[emitted]);
+    }
+    for (int i = 0; i < emitted; i++) LLVMContextDispose(contexts[i]);
+    return ok;
+}
+
+/* plan: fuse every stage; jit: also compile it (plan implied), reusing the
+ * objects under cache_dir when it is not NULL. Neither: the reference
+ * interpreter runs the steps. */
+static bool prepare(Backend *b, Arena *a, const IrProgram *ir, bool plan, bool jit,
+                    const char *cache_dir, StrBuf *why) {
     bool interp = !plan && !jit;
     *b = (Backend){.arena = a, .ir = ir, .interp = interp};
     int n = ir->stages.len;
@@ -177,6 +207,10 @@ static bool prepare(Backend *b, Arena *a, const IrProgram *ir, bool plan, bool j
     if (jit) {
         b->jit = jit_new(why);
         if (!b->jit) return false;
+        if (!jit_use_cache(b->jit, cache_dir)) {
+            sb_puts(why, "out of memory");
+            return false;
+        }
     }
     for (int i = 0; i < n; i++) {
         BackendStage *s = &b->stages[i];
@@ -185,16 +219,9 @@ static bool prepare(Backend *b, Arena *a, const IrProgram *ir, bool plan, bool j
             s->plan = fuse_plan(a, s->ir->graph, why);
             if (!s->plan) return false;
         }
-        if (jit) {
-            char *fname = arena_printf(a, "rlc_step_%d", i);
-            LLVMModuleRef m = cg_emit(s->plan, jit_context(b->jit), fname, why);
-            if (!m) return false;
-            s->fn = jit_compile(b->jit, m, fname, why);
-            if (!s->fn) return false;
-            s->compiles++;
-        }
-        describe_stage(b, i);
     }
+    if (jit && !compile_stages(b, a, why)) return false;
+    for (int i = 0; i < n; i++) describe_stage(b, i);
     b->compile_seconds = now_seconds() - t0;
     rt_dataset_spec *ds = arena_alloc(a, sizeof *ds * (size_t)(ir->datasets.len + 1));
     for (int i = 0; i < ir->datasets.len; i++) ds[i] = *ir->datasets.items[i];
@@ -209,11 +236,16 @@ static bool prepare(Backend *b, Arena *a, const IrProgram *ir, bool plan, bool j
 }
 
 bool be_compile(Backend *b, Arena *a, const IrProgram *ir, bool interp, StrBuf *why) {
-    return prepare(b, a, ir, !interp, !interp, why);
+    return prepare(b, a, ir, !interp, !interp, NULL, why);
+}
+
+bool be_compile_cached(Backend *b, Arena *a, const IrProgram *ir, const char *cache_dir,
+                       StrBuf *why) {
+    return prepare(b, a, ir, true, true, cache_dir, why);
 }
 
 bool be_plan(Backend *b, Arena *a, const IrProgram *ir, StrBuf *why) {
-    return prepare(b, a, ir, true, false, why);
+    return prepare(b, a, ir, true, false, NULL, why);
 }
 
 void be_free(Backend *b) {

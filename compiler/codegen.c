@@ -15,6 +15,7 @@
 #include "kernel.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <llvm-c/Analysis.h>
@@ -1096,9 +1097,16 @@ void cg_print_module(LLVMModuleRef m, StrBuf *out) {
 
 /* ----------------------------------------------------------- target side */
 
-LLVMTargetMachineRef cg_target_machine(const char *cpu, const char *features, bool pic, StrBuf *why) {
+static void initialize_native_target(void) {
     LLVMInitializeNativeTarget();
     LLVMInitializeNativeAsmPrinter();
+}
+
+LLVMTargetMachineRef cg_target_machine(const char *cpu, const char *features, bool pic, StrBuf *why) {
+    /* once: the JIT's compile workers create target machines concurrently, and
+     * target registration writes LLVM's global registry */
+    static pthread_once_t initialized = PTHREAD_ONCE_INIT;
+    pthread_once(&initialized, initialize_native_target);
     char *triple = LLVMGetDefaultTargetTriple();
     LLVMTargetRef target;
     char *msg = NULL;
@@ -1130,6 +1138,8 @@ LLVMTargetMachineRef cg_target_machine(const char *cpu, const char *features, bo
 #define CG_PIPELINE                                                                   \
     "function(sroa,early-cse," CG_INSTCOMBINE ",simplifycfg,loop-mssa(licm),"       \
     "loop-rotate,loop-vectorize," CG_INSTCOMBINE ",simplifycfg)"
+
+const char *cg_pipeline(void) { return CG_PIPELINE; }
 
 bool cg_optimize(LLVMModuleRef m, LLVMTargetMachineRef tm, StrBuf *why) {
     LLVMPassBuilderOptionsRef opts = LLVMCreatePassBuilderOptions();

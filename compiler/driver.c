@@ -8,6 +8,7 @@
 #include "driver.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -184,16 +185,25 @@ int driver_run(const char *path, const RunOptions *o, FILE *out, FILE *err) {
     Backend be;
     StrBuf why = {0};
     int status = 1;
-    if (!be_compile(&be, &c.arena, ir, o->interp, &why)) {
+    char *cache_dir = o->interp || o->no_cache ? NULL : objcache_default_dir();
+    bool compiled = o->interp ? be_compile(&be, &c.arena, ir, true, &why)
+                              : be_compile_cached(&be, &c.arena, ir, cache_dir, &why);
+    free(cache_dir);
+    if (!compiled) {
         fprintf(err, "%s: error: %s\n", path, why.data ? why.data : "the back end failed");
         goto done;
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     be.prog.hash = be_program_hash(&c.program);
-    if (!o->quiet)
-        fprintf(out, "compile: %.1f ms (parse to ready, %s)\n",
+    if (!o->quiet) {
+        fprintf(out, "compile: %.1f ms (parse to ready, %s",
                 1e3 * ((double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec)),
                 o->interp ? "reference interpreter" : "LLVM JIT");
+        int hits = 0, misses = 0;
+        if (be.jit) jit_cache_counts(be.jit, &hits, &misses);
+        if (hits + misses) fprintf(out, ", %d of %d steps from the cache", hits, hits + misses);
+        fputs(")\n", out);
+    }
     FILE *step_log = NULL;
     if (o->step_log && !(step_log = fopen(o->step_log, "w"))) {
         fprintf(err, "%s: error: cannot write %s: %s\n", path, o->step_log, strerror(errno));

@@ -49,6 +49,7 @@ typedef struct RunOptions {
     uint64_t seed;
     bool interp;             /* every step through the reference interpreter */
     bool quiet;
+    bool no_cache;           /* compile every step afresh, neither reading nor writing the cache */
     const char *step_log;    /* --log-steps FILE: `STAGE STEP LOSS` per train step */
 } RunOptions;
 int driver_run(const char *path, const RunOptions *o, FILE *out, FILE *err);

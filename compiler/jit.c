@@ -5,11 +5,16 @@
  * the JIT finds them without -rdynamic and the linker cannot drop OpenBLAS
  * under --as-needed (notes/llvm-19.md §6.4, §6.5); libc/libm symbols that LLVM
  * itself introduces (expf, memset) come from the process search generator.
+ * Every module is optimised and turned into an object file here, with the
+ * same target machine the JIT would use, and added to the JIT as an object:
+ * that one path serves both a fresh compile and a hit in the object cache
+ * (objcache.c), so a cached step is the same machine code as a fresh one.
  * Every LLVM error becomes a message in *why; nothing here prints or aborts.
  */
 #include "kernel.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <llvm-c/Analysis.h>
@@ -17,12 +22,15 @@
 #include <llvm-c/LLJIT.h>
 #include <llvm-c/Orc.h>
 #include <llvm-c/Target.h>
+#include <unistd.h>
 
 struct Jit {
     LLVMOrcLLJITRef lljit;
     LLVMOrcThreadSafeContextRef tsctx;
     LLVMTargetMachineRef tm;  /* for passes and assembly; the JIT owns its own */
     StrBuf session_errors;    /* what the execution session reported */
+    char *cache_dir;          /* NULL: no object cache */
+    int cache_hits, cache_misses;
 };
 
 static bool take_error(LLVMErrorRef err, const char *what, StrBuf *why) {
@@ -80,8 +88,6 @@ static bool define_runtime_symbols(Jit *j, StrBuf *why) {
 }
 
 Jit *jit_new(StrBuf *why) {
-    LLVMInitializeNativeTarget();
-    LLVMInitializeNativeAsmPrinter();
     Jit *j = calloc(1, sizeof *j);
     if (!j) {
         sb_puts(why, "out of memory");
@@ -121,6 +127,7 @@ void jit_free(Jit *j) {
     if (j->tsctx) LLVMOrcDisposeThreadSafeContext(j->tsctx);
     if (j->tm) LLVMDisposeTargetMachine(j->tm);
     sb_free(&j->session_errors);
+    free(j->cache_dir);
     free(j);
 }
 
@@ -131,24 +138,42 @@ static void set_target(Jit *j, LLVMModuleRef m) {
     LLVMSetDataLayout(m, LLVMOrcLLJITGetDataLayoutStr(j->lljit));
 }
 
-RlcStepFn jit_compile(Jit *j, LLVMModuleRef m, const char *step_name, StrBuf *why) {
-    set_target(j, m);
+bool jit_use_cache(Jit *j, const char *dir) {
+    free(j->cache_dir);
+    j->cache_dir = dir ? strdup(dir) : NULL;
+    return !dir || j->cache_dir;
+}
+
+void jit_cache_counts(const Jit *j, int *hits, int *misses) {
+    *hits = j->cache_hits;
+    *misses = j->cache_misses;
+}
+
+static bool verify(LLVMModuleRef m, StrBuf *why) {
     char *msg = NULL;
-    if (LLVMVerifyModule(m, LLVMReturnStatusAction, &msg)) {
-        sb_printf(why, "generated code does not verify: %s", msg);
-        LLVMDisposeMessage(msg);
-        LLVMDisposeModule(m);
-        return NULL;
+    bool bad = LLVMVerifyModule(m, LLVMReturnStatusAction, &msg);
+    if (bad) sb_printf(why, "generated code does not verify: %s", msg);
+    LLVMDisposeMessage(msg);
+    return !bad;
+}
+
+/* Optimises m and emits its object code with tm; m stays the caller's. */
+static LLVMMemoryBufferRef emit_object(LLVMModuleRef m, LLVMTargetMachineRef tm, StrBuf *why) {
+    if (!cg_optimize(m, tm, why)) return NULL;
+    LLVMMemoryBufferRef obj = NULL;
+    char *msg = NULL;
+    if (LLVMTargetMachineEmitToMemoryBuffer(tm, m, LLVMObjectFile, &msg, &obj)) {
+        sb_printf(why, "emitting object code: %s", msg);
+        obj = NULL;
     }
     LLVMDisposeMessage(msg);
-    if (!cg_optimize(m, j->tm, why)) {
-        LLVMDisposeModule(m);
-        return NULL;
-    }
-    LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(m, j->tsctx);
-    if (take_error(LLVMOrcLLJITAddLLVMIRModule(j->lljit, LLVMOrcLLJITGetMainJITDylib(j->lljit),
-                                               tsm),
-                   "adding the module", why))
+    return obj;
+}
+
+/* Adds an object (which the JIT takes) and returns the address of step_name. */
+static RlcStepFn add_object(Jit *j, LLVMMemoryBufferRef obj, const char *step_name, StrBuf *why) {
+    if (take_error(LLVMOrcLLJITAddObjectFile(j->lljit, LLVMOrcLLJITGetMainJITDylib(j->lljit), obj),
+                   "adding the object", why))
         return NULL;
     LLVMOrcExecutorAddress addr = 0;
     j->session_errors.len = 0;
@@ -157,6 +182,110 @@ RlcStepFn jit_compile(Jit *j, LLVMModuleRef m, const char *step_name, StrBuf *wh
         return NULL;
     }
     return (RlcStepFn)(uintptr_t)addr;
+}
+
+/* One module of a jit_compile_many call: found in the cache, or compiled by
+ * one of the workers. */
+typedef struct Pending {
+    LLVMModuleRef module;
+    ObjCacheKey key;
+    LLVMMemoryBufferRef obj;
+    bool from_cache;
+    StrBuf why;
+} Pending;
+
+typedef struct Workers {
+    Pending *pending;
+    int n;
+    int next; /* the next module to claim, under lock */
+    pthread_mutex_t lock;
+} Workers;
+
+/* Claims modules one at a time and compiles those not found in the cache. */
+static void drain(Workers *w, LLVMTargetMachineRef tm, const char *no_tm) {
+    for (;;) {
+        pthread_mutex_lock(&w->lock);
+        int i = w->next < w->n ? w->next++ : -1;
+        pthread_mutex_unlock(&w->lock);
+        if (i < 0) return;
+        Pending *p = &w->pending[i];
+        if (p->obj) continue;
+        if (tm) p->obj = emit_object(p->module, tm, &p->why);
+        else sb_puts(&p->why, no_tm);
+    }
+}
+
+/* Each extra worker has its own target machine (a TargetMachine is not safe
+ * to share between threads) and each module its own context, so no LLVM
+ * state is shared between workers. */
+static void *compile_worker(void *arg) {
+    StrBuf why = {0};
+    LLVMTargetMachineRef tm = cg_target_machine(NULL, NULL, false, &why);
+    drain(arg, tm, why.data ? why.data : "cannot create a target machine");
+    if (tm) LLVMDisposeTargetMachine(tm);
+    sb_free(&why);
+    return NULL;
+}
+
+/* Compiles the modules that the cache did not have, on up to one thread per core. */
+static void compile_missing(Pending *pending, int n, int missing, LLVMTargetMachineRef tm) {
+    Workers w = {.pending = pending, .n = n};
+    pthread_mutex_init(&w.lock, NULL);
+    enum { MAX_THREADS = 16 };
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    long extra = (cores < missing ? cores : missing) - 1;
+    pthread_t threads[MAX_THREADS];
+    int started = 0;
+    while (started < extra && started < MAX_THREADS &&
+           pthread_create(&threads[started], NULL, compile_worker, &w) == 0)
+        started++;
+    drain(&w, tm, "");
+    for (int t = 0; t < started; t++) pthread_join(threads[t], NULL);
+    pthread_mutex_destroy(&w.lock);
+}
+
+bool jit_compile_many(Jit *j, int n, LLVMModuleRef *modules, const char *const *step_names,
+                      RlcStepFn *fns, StrBuf *why) {
+    Pending *pending = calloc((size_t)(n > 0 ? n : 1), sizeof *pending);
+    bool ok = pending != NULL;
+    if (!ok) sb_puts(why, "out of memory");
+    int missing = 0;
+    for (int i = 0; ok && i < n; i++) {
+        Pending *p = &pending[i];
+        set_target(j, modules[i]);
+        ok = verify(modules[i], why);
+        p->module = modules[i];
+        if (ok && j->cache_dir) {
+            p->key = objcache_key(p->module, j->tm, cg_pipeline());
+            p->obj = objcache_get(j->cache_dir, &p->key);
+            p->from_cache = p->obj != NULL;
+            j->cache_hits += p->from_cache;
+            j->cache_misses += !p->from_cache;
+        }
+        missing += p->obj == NULL;
+    }
+    if (ok && missing) compile_missing(pending, n, missing, j->tm);
+    for (int i = 0; i < n; i++) {
+        Pending *p = pending ? &pending[i] : NULL;
+        if (ok && !p->obj) {
+            sb_puts(why, p->why.data ? p->why.data : "compiling a step failed");
+            ok = false;
+        }
+        if (ok && j->cache_dir && !p->from_cache) objcache_put(j->cache_dir, &p->key, p->obj);
+        fns[i] = ok ? add_object(j, p->obj, step_names[i], why) : NULL;
+        if (!ok && p && p->obj) LLVMDisposeMemoryBuffer(p->obj);
+        ok = ok && fns[i];
+        LLVMDisposeModule(modules[i]);
+        if (p) sb_free(&p->why);
+    }
+    free(pending);
+    return ok;
+}
+
+RlcStepFn jit_compile(Jit *j, LLVMModuleRef m, const char *step_name, StrBuf *why) {
+    RlcStepFn fn = NULL;
+    jit_compile_many(j, 1, &m, &step_name, &fn, why);
+    return fn;
 }
 
 bool jit_emit_asm(Jit *j, LLVMModuleRef m, StrBuf *out, StrBuf *why) {

@@ -96,6 +96,7 @@ LLVMModuleRef cg_emit(const KernelPlan *p, LLVMContextRef ctx, const char *step_
 /* Textual LLVM IR for `rlc dump --llvm`. */
 void cg_print_module(LLVMModuleRef m, StrBuf *out);
 /* The optimization every compiled module gets (default<O2> for tm's CPU). */
+const char *cg_pipeline(void);
 bool cg_optimize(LLVMModuleRef m, LLVMTargetMachineRef tm, StrBuf *why);
 /* A target machine for cpu/features (NULL: the host's), PIC when pic. */
 LLVMTargetMachineRef cg_target_machine(const char *cpu, const char *features, bool pic,
@@ -118,7 +119,32 @@ LLVMContextRef jit_context(Jit *j);
 /* Optimizes m (default<O2>, host target), adds it to the JIT (which takes it,
  * also on failure) and returns the address of its function `step_name`. */
 RlcStepFn jit_compile(Jit *j, LLVMModuleRef m, const char *step_name, StrBuf *why);
+/* jit_compile for n modules at once, each in its own LLVM context (the caller's,
+ * to dispose after this returns): those the cache lacks are optimised and
+ * compiled in parallel, one thread per core. Takes every module; fills fns. */
+bool jit_compile_many(Jit *j, int n, LLVMModuleRef *modules, const char *const *step_names,
+                      RlcStepFn *fns, StrBuf *why);
 /* Assembly of a copy of m after the JIT's optimization (tests, --llvm asm). */
 bool jit_emit_asm(Jit *j, LLVMModuleRef m, StrBuf *out, StrBuf *why);
+/* Keep and reuse compiled objects under dir (NULL: none, the default). False
+ * when out of memory. */
+bool jit_use_cache(Jit *j, const char *dir);
+/* How many jit_compile calls found their object in the cache, and how many did not. */
+void jit_cache_counts(const Jit *j, int *hits, int *misses);
+
+/* ---------------------------------------------------------- object cache */
+
+/* The name of a module's object in the cache: a hash of its IR text, the
+ * target, the pass pipeline and the rlc and LLVM versions (objcache.c). */
+typedef struct ObjCacheKey {
+    char hex[33];
+} ObjCacheKey;
+ObjCacheKey objcache_key(LLVMModuleRef m, LLVMTargetMachineRef tm, const char *pipeline);
+/* The object stored under key, or NULL when absent or damaged. */
+LLVMMemoryBufferRef objcache_get(const char *dir, const ObjCacheKey *key);
+/* Stores obj under key (atomically; a failure only means no entry). */
+void objcache_put(const char *dir, const ObjCacheKey *key, LLVMMemoryBufferRef obj);
+/* $XDG_CACHE_HOME/rlc, else $HOME/.cache/rlc (malloc'd); NULL when neither is set. */
+char *objcache_default_dir(void);
 
 #endif

@@ -1,0 +1,235 @@
+/* test_objcache.c — the persistent object cache of `rlc run` (objcache.c):
+ *  - a second run of the same program takes every step from the cache and
+ *    trains bit for bit as the first and as a --no-cache run (the stages of
+ *    the first run are compiled in parallel);
+ *  - a changed program misses;
+ *  - a damaged entry (bit flip, truncation, a foreign file under its name) is
+ *    a miss: the step is compiled again, the run is unchanged, and the entry
+ *    is whole again afterwards. */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "driver.h"
+
+static char dir[256];
+
+static const char *program =
+    "use std.nn\n"
+    "dataset d { x: [3] = csv(\"points.csv\", columns = 3) }\n"
+    "encoder f(x: [B, 3]) -> [B, 3] = dense(tanh(dense(x, 8)), 3)\n"
+    "train fit {\n"
+    "    data: d  batch: 4  epochs: 2  optimizer: adam(lr = 0.01)  save: \"fit.rlw\"\n"
+    "    e = f(x) - x\n"
+    "    minimize mean(e * e)\n"
+    "}\n"
+    "eval score {\n"
+    "    data: d  batch: 5\n"
+    "    report err = mean(abs(f(x) - x))\n"
+    "}\n";
+
+/* Both stages compile in one jit_compile_many call, in parallel where there are cores. */
+enum { STAGES = 2 };
+
+static void write_file(const char *name, const char *text) {
+    FILE *f = fopen(name, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static char *slurp(const char *name, size_t *n) {
+    FILE *f = fopen(name, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    rewind(f);
+    char *s = malloc(*n + 1);
+    assert_non_null(s);
+    assert_int_equal(fread(s, 1, *n, f), *n);
+    s[*n] = '\0';
+    fclose(f);
+    return s;
+}
+
+static bool same_file(const char *a, const char *b) {
+    size_t na, nb;
+    char *sa = slurp(a, &na), *sb = slurp(b, &nb);
+    bool same = na == nb && memcmp(sa, sb, na) == 0;
+    free(sa);
+    free(sb);
+    return same;
+}
+
+/* Runs prog.rl; its step log and parameters land in TAG.steps and TAG.rlw.
+ * Returns how many steps came from the cache, and sets *compiled to how many
+ * were looked up. */
+static int run_as(const char *tag, bool no_cache, int *compiled) {
+    char log[64];
+    snprintf(log, sizeof log, "%s.steps", tag);
+    RunOptions o = {.threads = 1, .quiet = false, .no_cache = no_cache, .step_log = log};
+    FILE *out = tmpfile();
+    assert_non_null(out);
+    assert_int_equal(driver_run("prog.rl", &o, out, stderr), 0);
+    rewind(out);
+    char line[512];
+    int hits = 0, total = 0;
+    while (fgets(line, sizeof line, out)) {
+        const char *c = strstr(line, " steps from the cache");
+        if (strncmp(line, "compile:", 8) != 0 || !c) continue;
+        const char *p = c;
+        while (p > line && p[-1] != ',') p--;
+        assert_int_equal(sscanf(p, " %d of %d", &hits, &total), 2);
+    }
+    fclose(out);
+    char rlw[64];
+    snprintf(rlw, sizeof rlw, "%s.rlw", tag);
+    assert_int_equal(rename("fit.rlw", rlw), 0);
+    *compiled = total;
+    return hits;
+}
+
+/* The paths of the entries in the cache (at most 8). */
+static int entries(char names[8][512]) {
+    DIR *d = opendir("cache/rlc");
+    if (!d) return 0;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) && n < 8;) {
+        size_t len = strlen(e->d_name);
+        if (len > 2 && strcmp(e->d_name + len - 2, ".o") == 0)
+            snprintf(names[n++], 512, "cache/rlc/%s", e->d_name);
+    }
+    closedir(d);
+    return n;
+}
+
+static void test_second_run_hits_and_trains_the_same(void **state) {
+    (void)state;
+    int compiled;
+    assert_int_equal(run_as("first", false, &compiled), 0);
+    assert_int_equal(compiled, STAGES);
+    char names[8][512];
+    assert_int_equal(entries(names), STAGES);
+    assert_int_equal(run_as("second", false, &compiled), STAGES);
+    assert_int_equal(run_as("fresh", true, &compiled), 0);
+    assert_int_equal(compiled, 0); /* --no-cache does not look */
+    assert_true(same_file("first.steps", "second.steps"));
+    assert_true(same_file("first.steps", "fresh.steps"));
+    assert_true(same_file("first.rlw", "second.rlw"));
+    assert_true(same_file("first.rlw", "fresh.rlw"));
+}
+
+static void test_changed_program_misses(void **state) {
+    (void)state;
+    int compiled;
+    run_as("warm", false, &compiled);
+    size_t n;
+    char *text = slurp("prog.rl", &n);
+    char *edit = malloc(n + 16);
+    assert_non_null(edit);
+    const char *at = strstr(text, "dense(x, 8)");
+    snprintf(edit, n + 16, "%.*sdense(x, 9)%s", (int)(at - text), text, at + strlen("dense(x, 8)"));
+    write_file("prog.rl", edit);
+    assert_int_equal(run_as("changed", false, &compiled), 0);
+    assert_int_equal(compiled, STAGES);
+    write_file("prog.rl", text);
+    free(text);
+    free(edit);
+}
+
+static void damage_and_rerun(void (*damage)(const char *path)) {
+    int compiled;
+    run_as("whole", false, &compiled);
+    char names[8][512];
+    int n = entries(names);
+    assert_true(n >= 1);
+    for (int i = 0; i < n; i++) damage(names[i]);
+    assert_int_equal(run_as("damaged", false, &compiled), 0);
+    assert_true(same_file("whole.steps", "damaged.steps"));
+    assert_true(same_file("whole.rlw", "damaged.rlw"));
+    /* the recompiled step replaced the damaged entry */
+    int hits = run_as("mended", false, &compiled);
+    assert_int_equal(compiled, STAGES);
+    assert_int_equal(hits, STAGES);
+}
+
+static void flip_a_payload_byte(const char *path) {
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    fseek(f, -100, SEEK_END);
+    int c = fgetc(f);
+    fseek(f, -100, SEEK_END);
+    fputc(c ^ 0x10, f);
+    fclose(f);
+}
+
+static void cut_in_half(const char *path) {
+    size_t n;
+    char *s = slurp(path, &n);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fwrite(s, 1, n / 2, f);
+    fclose(f);
+    free(s);
+}
+
+static void replace_with_foreign_file(const char *path) { write_file(path, "not an object\n"); }
+
+static void test_flipped_byte_is_a_miss(void **state) {
+    (void)state;
+    damage_and_rerun(flip_a_payload_byte);
+}
+
+static void test_truncated_entry_is_a_miss(void **state) {
+    (void)state;
+    damage_and_rerun(cut_in_half);
+}
+
+static void test_foreign_file_is_a_miss(void **state) {
+    (void)state;
+    damage_and_rerun(replace_with_foreign_file);
+}
+
+static int setup(void **state) {
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/rlc_objcache_XXXXXX");
+    if (!mkdtemp(dir) || chdir(dir) != 0) return -1;
+    FILE *f = fopen("points.csv", "w");
+    if (!f) return -1;
+    fprintf(f, "a,b,c\n");
+    for (int i = 0; i < 10; i++) fprintf(f, "%g,%g,%g\n", 0.1 * i, 1.0 - 0.07 * i, 0.3 * (i % 3));
+    fclose(f);
+    if (!(f = fopen("prog.rl", "w"))) return -1;
+    fputs(program, f);
+    fclose(f);
+    char cache[300];
+    snprintf(cache, sizeof cache, "%s/cache", dir);
+    return setenv("XDG_CACHE_HOME", cache, 1);
+}
+
+static int teardown(void **state) {
+    (void)state;
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_second_run_hits_and_trains_the_same),
+        cmocka_unit_test(test_changed_program_misses),
+        cmocka_unit_test(test_flipped_byte_is_a_miss),
+        cmocka_unit_test(test_truncated_entry_is_a_miss),
+        cmocka_unit_test(test_foreign_file_is_a_miss),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

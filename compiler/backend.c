@@ -55,12 +55,6 @@ static bool explain_nonfinite(void *user, const rt_step_ctx *ctx, char *msg, siz
     const IrNode *n = &g->nodes.items[id];
     const Span *sp = &n->span;
     const char *part = n->backward ? "the gradient of" : "the value of";
-    if (n->op == IR_INPUT) {   /* the data itself: a NaN or inf read from the file */
-        const IrInput *in = &g->inputs.items[n->index];
-        snprintf(msg, cap, "field `%s` of dataset `%s` holds a value that is not finite (check the data file)",
-                 in->field, in->dataset);
-        return true;
-    }
     if (!sp->file) {
         snprintf(msg, cap, "%s IR node %%%d (%s) is the first that is not finite", part, id,
                  ir_op_info[n->op].name);

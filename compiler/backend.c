@@ -4,6 +4,7 @@
  * rt_run_program (runtime/trainer.c) runs.
  */
 #include "backend.h"
+#include "bounds.h"
 #include "present.h"
 
 #include <math.h>
@@ -146,6 +147,7 @@ static void describe_stage(Backend *b, int i) {
         .params = params,
         .n_inputs = g->inputs.len,
         .inputs = inputs,
+        .input_limits = bounds_inputs(b->arena, g),
         .n_reports = g->reports.len,
         .reports = reports,
         .opt = optimizer(&g->optim),

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 /* ------------------------------------------------------------ paths */
@@ -58,6 +59,19 @@ bool rt_resolve_data_path(const char *base_dir, const char *path, char *out, siz
         if (len && try_candidate(p, len, path, out, cap, looked, sizeof looked)) return true;
         p = colon ? colon + 1 : p + len;
     }
+    /* an installed rlc (PREFIX/bin/rlc) or trainer finds PREFIX/share/rlc/data */
+    char exe[RT_PATH_MAX];
+    ssize_t n_exe = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n_exe > 0) {
+        exe[n_exe] = 0;
+        char share[RT_PATH_MAX + 32];
+        snprintf(share, sizeof share, "%.*s/../share/rlc/data", (int)(strrchr(exe, '/') - exe), exe);
+        if (try_candidate(share, strlen(share), path, out, cap, looked, sizeof looked)) return true;
+    }
+    /* the data/ folder of the source tree librlrt was built from, where
+     * scripts/setup.sh puts the Brown corpus */
+    const char *source = RLC_SOURCE_DATA;
+    if (try_candidate(source, strlen(source), path, out, cap, looked, sizeof looked)) return true;
     const char *sys = "/usr/share/datasets";
     if (try_candidate(sys, strlen(sys), path, out, cap, looked, sizeof looked)) return true;
     rt_fail(err, "cannot find data file '%s' (looked in: %s)", path, looked);

@@ -144,6 +144,9 @@ static void test_missing_file_lists_places(void **state) {
     assert_null(load1(&f, 1, &err));
     assert_error_names(&err, "none.gz", "/usr/share/datasets/nowhere/none.gz");
     assert_error_names(&err, "extra/nowhere/none.gz", dir);
+    /* beside an installed program (PREFIX/bin -> PREFIX/share/rlc/data), then the
+     * source tree's data/ that scripts/setup.sh fills */
+    assert_error_names(&err, "/../share/rlc/data/nowhere/none.gz", RLC_SOURCE_DIR "/data/nowhere/none.gz");
     /* found through RL_DATA_PATH */
     unsigned char img[64];
     size_t n = make_images(img);

@@ -130,9 +130,12 @@ static int create_temp(const char *target, char *tmp, size_t cap) {
             return -1;
         }
         /* Another save's clean-up may have locked the file between our open and
-         * our lock, and then removed it: start again with a new name. */
+         * our lock, and then removed it: start again with a new name. Where the
+         * file system has no locks, clean-ups cannot lock it either, so they
+         * leave it alone and the file is written unlocked. */
         struct stat st;
-        if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &st) == 0 && st.st_nlink > 0) return fd;
+        bool taken = flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+        if (!taken && fstat(fd, &st) == 0 && st.st_nlink > 0) return fd;
         close(fd);
     }
     errno = EEXIST;

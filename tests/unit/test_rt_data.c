@@ -565,7 +565,8 @@ static void test_nonfinite_data(void **state) {
     assert_null(load1(&fd, 1, &err));
     assert_error_names(&err, "d.idx: example 1 holds NaN", NULL);
     /* a value made infinite by the load's arithmetic */
-    write_file("c.csv", "a\n1\n\n3e38\n", 11);
+    const char *big = "a\n1\n\n3e38\n";
+    write_file("c.csv", big, strlen(big));
     rt_field_spec fo = field("x", false, 1, RT_SRC_CSV, "c.csv");
     fo.columns = 1;
     fo.n_ops = 1;
@@ -579,7 +580,8 @@ static void test_nonfinite_data(void **state) {
  * (csv, tokens) or example (npy). */
 static void test_index_limits(void **state) {
     (void)state;
-    write_file("y.csv", "y\n0\n2\n\n3\n1\n", 13);
+    const char *ys = "y\n0\n2\n\n3\n1\n";
+    write_file("y.csv", ys, strlen(ys));
     rt_field_spec f = field("y", true, 1, RT_SRC_CSV, "y.csv");
     f.columns = 1;
     rt_error err = {0};

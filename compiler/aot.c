@@ -142,7 +142,13 @@ static void emit_stage_tables(StrBuf *out, int si, const rt_stage *s, const Kern
         }
         sb_puts(out, "NULL};\n");
     }
-    sb_puts(out, "\n");
+    sb_printf(out, "static const rt_index_limit limits_%d[] = {", si);
+    for (int i = 0; s->input_limits && i < s->n_inputs; i++) {
+        sb_printf(out, "{%lldLL, ", (long long)s->input_limits[i].limit);
+        c_string(out, s->input_limits[i].use);
+        sb_puts(out, "}, ");
+    }
+    sb_puts(out, "{0}};\n\n");
 }
 
 static void emit_stage(StrBuf *out, int si, const rt_stage *s) {
@@ -157,9 +163,9 @@ static void emit_stage(StrBuf *out, int si, const rt_stage *s) {
     sb_puts(out, ", .save = ");
     c_string(out, s->save);
     sb_printf(out, ", .validate = %d, .n_freeze = %d, .freeze = freeze_%d,\n     .n_params = %d, "
-                   ".params = params_%d, .n_inputs = %d, .inputs = inputs_%d, .n_reports = %d, "
-                   ".reports = reports_%d,\n",
-              s->validate, s->n_freeze, si, s->n_params, si, s->n_inputs, si, s->n_reports, si);
+                   ".params = params_%d, .n_inputs = %d, .inputs = inputs_%d, .input_limits = limits_%d, "
+                   ".n_reports = %d, .reports = reports_%d,\n",
+              s->validate, s->n_freeze, si, s->n_params, si, s->n_inputs, si, si, s->n_reports, si);
     sb_printf(out, "     .opt = {.kind = %d, .lr = ", (int)o->kind);
     double vals[6] = {o->lr, o->momentum, o->beta1, o->beta2, o->eps, o->weight_decay};
     const char *fields[6] = {"lr", "momentum", "beta1", "beta2", "eps", "weight_decay"};

@@ -4,6 +4,7 @@
  * rt_run_program (runtime/trainer.c) runs.
  */
 #include "backend.h"
+#include "bounds.h"
 #include "present.h"
 
 #include <math.h>
@@ -55,12 +56,6 @@ static bool explain_nonfinite(void *user, const rt_step_ctx *ctx, char *msg, siz
     const IrNode *n = &g->nodes.items[id];
     const Span *sp = &n->span;
     const char *part = n->backward ? "the gradient of" : "the value of";
-    if (n->op == IR_INPUT) {   /* the data itself: a NaN or inf read from the file */
-        const IrInput *in = &g->inputs.items[n->index];
-        snprintf(msg, cap, "field `%s` of dataset `%s` holds a value that is not finite (check the data file)",
-                 in->field, in->dataset);
-        return true;
-    }
     if (!sp->file) {
         snprintf(msg, cap, "%s IR node %%%d (%s) is the first that is not finite", part, id,
                  ir_op_info[n->op].name);
@@ -152,6 +147,7 @@ static void describe_stage(Backend *b, int i) {
         .params = params,
         .n_inputs = g->inputs.len,
         .inputs = inputs,
+        .input_limits = bounds_inputs(b->arena, g),
         .n_reports = g->reports.len,
         .reports = reports,
         .opt = optimizer(&g->optim),

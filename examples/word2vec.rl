@@ -6,9 +6,9 @@
 # per-pair step of 0.025 decaying linearly to 0 (negative_sampling sums over the batch, as word2vec
 # sums over pairs, so lr is that per-pair step).
 #
-# The corpus is looked up as "brown/" on RL_DATA_PATH (scripts/main.sh sets it to data/, where the
-# set-up puts the corpus). The vocabulary is saved beside the parameters; the word vectors are
-# the parameter `word.e` in word2vec.rlw.
+# The corpus is looked up as "brown/": on RL_DATA_PATH, else in the repository's data/ folder, where
+# scripts/setup.sh puts it (docs/language.md gives the whole order). The vocabulary is saved beside
+# the parameters; the word vectors are the parameter `word.e` in word2vec.rlw.
 use std.nn
 use std.loss
 

@@ -1,14 +1,14 @@
 /* ckpt.c — safetensors parameter files: an atomic writer, and a reader that
- * trusts nothing (a strict little JSON parser, then every offset and size checked). */
+ * trusts nothing (a strict little JSON parser, then every offset, size and value
+ * checked), in time linear in the header up to a log factor. */
 #define _POSIX_C_SOURCE 200809L
-#include "rlrt.h"
+#include "fileio.h"
 
 #include <errno.h>
-#include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* ------------------------------------------------------------ JSON */
 
@@ -18,7 +18,7 @@ typedef struct json {
     json_kind kind;
     double num;
     char *str;                 /* J_STR */
-    int n;                     /* J_ARR, J_OBJ: items */
+    int n, cap;                /* J_ARR, J_OBJ: items, and room for them */
     char **keys;               /* J_OBJ */
     struct json **items;
 } json;
@@ -27,6 +27,7 @@ typedef struct jparser {
     const char *p, *end;
     const char *error;
     int depth;
+    char detail[160];          /* an error that names something points here */
 } jparser;
 
 static void json_free(json *j) {
@@ -120,18 +121,46 @@ static char *parse_string(jparser *ps) {
 
 static json *parse_value(jparser *ps);
 
+/* Appends an item; room grows by doubling, so n items cost O(n). */
 static bool push_item(json *j, char *key, json *item) {
-    json **ni = realloc(j->items, (size_t)(j->n + 1) * sizeof *ni);
-    if (!ni) return false;
-    j->items = ni;
-    if (j->kind == J_OBJ) {
-        char **nk = realloc(j->keys, (size_t)(j->n + 1) * sizeof *nk);
-        if (!nk) return false;
-        j->keys = nk;
-        j->keys[j->n] = key;
+    if (j->n == j->cap) {
+        int nc = j->cap ? 2 * j->cap : 8;
+        json **ni = realloc(j->items, (size_t)nc * sizeof *ni);
+        if (!ni) return false;
+        j->items = ni;
+        if (j->kind == J_OBJ) {
+            char **nk = realloc(j->keys, (size_t)nc * sizeof *nk);
+            if (!nk) return false;
+            j->keys = nk;
+        }
+        j->cap = nc;
     }
+    if (j->kind == J_OBJ) j->keys[j->n] = key;
     j->items[j->n++] = item;
     return true;
+}
+
+static int cmp_key(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* An object's keys must differ: sorted, equal keys are neighbours (n log n). */
+static bool unique_keys(jparser *ps, const json *j) {
+    if (j->n < 2) return true;
+    char **sorted = malloc((size_t)j->n * sizeof *sorted);
+    if (!sorted) {
+        ps->error = "out of memory";
+        return false;
+    }
+    memcpy(sorted, j->keys, (size_t)j->n * sizeof *sorted);
+    qsort(sorted, (size_t)j->n, sizeof *sorted, cmp_key);
+    for (int i = 1; i < j->n && !ps->error; i++) {
+        if (strcmp(sorted[i - 1], sorted[i]) != 0) continue;
+        snprintf(ps->detail, sizeof ps->detail, "duplicate key '%.100s'", sorted[i]);
+        ps->error = ps->detail;
+    }
+    free(sorted);
+    return !ps->error;
 }
 
 static json *parse_container(jparser *ps, json *j, char close) {
@@ -146,10 +175,8 @@ static json *parse_container(jparser *ps, json *j, char close) {
         skip_ws(ps);
         if (j->kind == J_OBJ) {
             if (!(key = parse_string(ps))) break;
-            for (int i = 0; i < j->n; i++)
-                if (strcmp(j->keys[i], key) == 0) ps->error = "duplicate key";
             skip_ws(ps);
-            if (ps->error || ps->p >= ps->end || *ps->p != ':') {
+            if (ps->p >= ps->end || *ps->p != ':') {
                 if (!ps->error) ps->error = "expected ':'";
                 free(key);
                 break;
@@ -170,6 +197,7 @@ static json *parse_container(jparser *ps, json *j, char close) {
         }
         if (ps->p < ps->end && *ps->p == close) {
             ps->p++;
+            if (j->kind == J_OBJ && !unique_keys(ps, j)) break;
             return j;
         }
         ps->error = close == '}' ? "expected ',' or '}'" : "expected ',' or ']'";
@@ -239,8 +267,9 @@ static json *parse_value(jparser *ps) {
     return j;
 }
 
-static json *json_parse(const char *s, size_t n, const char **error) {
-    jparser ps = {s, s + n, NULL, 0};
+/* The value of s[0, n), or NULL with the reason in error. */
+static json *json_parse(const char *s, size_t n, char *error, size_t cap) {
+    jparser ps = {.p = s, .end = s + n};
     json *j = parse_value(&ps);
     skip_ws(&ps);
     if (j && ps.p != ps.end) {
@@ -248,7 +277,7 @@ static json *json_parse(const char *s, size_t n, const char **error) {
         json_free(j);
         j = NULL;
     }
-    *error = ps.error;
+    if (ps.error) snprintf(error, cap, "%s", ps.error);
     return j;
 }
 
@@ -345,40 +374,19 @@ bool rt_ckpt_write(const char *path, const rt_tensor_ref *tensors, int n, const 
         rt_fail(err, "%s: out of memory while writing", path);
         return false;
     }
-    char *tmp = malloc(strlen(path) + 16);
-    if (!tmp) {
-        free(h.s);
-        rt_fail(err, "%s: out of memory while writing", path);
-        return false;
-    }
-    sprintf(tmp, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(tmp);
-    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
-    bool ok = f != NULL;
+    rt_replace out;
+    bool ok = rt_replace_begin(&out, path, "parameter file", err);
     if (ok) {
         unsigned char len8[8];
         for (int k = 0; k < 8; k++) len8[k] = (unsigned char)((uint64_t)h.n >> (8 * k));
-        ok = fwrite(len8, 1, 8, f) == 8 && fwrite(h.s, 1, h.n, f) == h.n;
+        ok = fwrite(len8, 1, 8, out.f) == 8 && fwrite(h.s, 1, h.n, out.f) == h.n;
         for (int i = 0; ok && i < n; i++) {
             size_t cnt = (size_t)numel_of(&tensors[i]);
-            ok = fwrite(tensors[i].data, 4, cnt, f) == cnt;
+            ok = fwrite(tensors[i].data, 4, cnt, out.f) == cnt;
         }
-        ok = fflush(f) == 0 && ok;
-        ok = fsync(fileno(f)) == 0 && ok;
-        ok = fclose(f) == 0 && ok;
-    } else if (fd >= 0) {
-        close(fd);
+        /* a failed fwrite leaves the stream's error set: commit reports it */
+        ok = rt_replace_commit(&out, err);
     }
-    int saved = errno;
-    if (ok && rename(tmp, path) != 0) {
-        saved = errno;
-        ok = false;
-    }
-    if (!ok) {
-        if (fd >= 0) unlink(tmp);
-        rt_fail(err, "%s: cannot write the parameter file: %s", path, strerror(saved));
-    }
-    free(tmp);
     free(h.s);
     return ok;
 }
@@ -389,6 +397,7 @@ struct rt_ckpt {
     char *path;
     int n;
     rt_tensor_ref *tensors;
+    const rt_tensor_ref **by_name;  /* the tensors sorted by name: rt_ckpt_find bisects */
     int n_meta;
     char **keys, **values;
     float *data;
@@ -402,6 +411,7 @@ void rt_ckpt_free(rt_ckpt *c) {
         free(c->values[i]);
     }
     free(c->tensors);
+    free(c->by_name);
     free(c->keys);
     free(c->values);
     free(c->data);
@@ -412,6 +422,63 @@ void rt_ckpt_free(rt_ckpt *c) {
 static bool is_count(const json *j) {
     return j && j->kind == J_NUM && j->num >= 0 && j->num == (double)(int64_t)j->num &&
            j->num < 9.0e15;
+}
+
+static int cmp_start(const void *a, const void *b) {
+    const rt_tensor_ref *x = *(const rt_tensor_ref *const *)a, *y = *(const rt_tensor_ref *const *)b;
+    return x->data < y->data ? -1 : x->data > y->data;
+}
+
+static int cmp_name(const void *a, const void *b) {
+    return strcmp((*(const rt_tensor_ref *const *)a)->name, (*(const rt_tensor_ref *const *)b)->name);
+}
+
+/* Tensors may not share bytes: sorted by start, each must end before the next
+ * begins (empty tensors hold no bytes). */
+static bool check_overlaps(rt_ckpt *c, rt_error *err) {
+    const rt_tensor_ref **order = malloc((size_t)(c->n ? c->n : 1) * sizeof *order);
+    if (!order) return false;
+    int m = 0;
+    for (int i = 0; i < c->n; i++)
+        if (numel_of(&c->tensors[i]) > 0) order[m++] = &c->tensors[i];
+    qsort(order, (size_t)m, sizeof *order, cmp_start);
+    bool ok = true;
+    for (int i = 1; ok && i < m; i++) {
+        const rt_tensor_ref *a = order[i - 1], *b = order[i];
+        if (a->data + numel_of(a) <= b->data) continue;
+        long long a0 = (long long)((char *)a->data - (char *)c->data), b0 = (long long)((char *)b->data - (char *)c->data);
+        rt_fail(err, "%s: tensors '%s' (bytes [%lld, %lld)) and '%s' (bytes [%lld, %lld)) overlap",
+                c->path, a->name, a0, a0 + 4 * (long long)numel_of(a), b->name, b0,
+                b0 + 4 * (long long)numel_of(b));
+        ok = false;
+    }
+    free(order);
+    return ok;
+}
+
+/* Every value must be finite: a NaN or an infinity in a parameter file comes from a
+ * run that diverged, and would spoil every step that reads it. */
+static bool check_values(const rt_ckpt *c, rt_error *err) {
+    for (int i = 0; i < c->n; i++) {
+        const rt_tensor_ref *t = &c->tensors[i];
+        int64_t n = numel_of(t);
+        for (int64_t k = 0; k < n; k++) {
+            if (isfinite(t->data[k])) continue;
+            rt_fail(err, "%s: tensor '%s' holds %s at element %lld: the file was saved from a "
+                    "run that diverged, or is damaged", c->path, t->name,
+                    isnan(t->data[k]) ? "NaN" : "an infinity", (long long)k);
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool index_names(rt_ckpt *c) {
+    c->by_name = malloc((size_t)(c->n ? c->n : 1) * sizeof *c->by_name);
+    if (!c->by_name) return false;
+    for (int i = 0; i < c->n; i++) c->by_name[i] = &c->tensors[i];
+    qsort(c->by_name, (size_t)c->n, sizeof *c->by_name, cmp_name);
+    return true;
 }
 
 /* Checks one tensor entry against the data section; fills t (name not set). */
@@ -490,8 +557,8 @@ rt_ckpt *rt_ckpt_read(const char *path, rt_error *err) {
         rt_fail(err, "%s: cannot read the parameter file", path);
         goto done;
     }
-    const char *jerr = NULL;
-    root = json_parse(hdr, hl, &jerr);
+    char jerr[200] = "";
+    root = json_parse(hdr, hl, jerr, sizeof jerr);
     if (!root || root->kind != J_OBJ) {
         rt_fail(err, "%s: bad safetensors header: %s", path, root ? "not a JSON object" : jerr);
         goto done;
@@ -531,7 +598,7 @@ rt_ckpt *rt_ckpt_read(const char *path, rt_error *err) {
         if (!t->name) goto done;
         c->n++;
     }
-    ok = true;
+    ok = check_overlaps(c, err) && check_values(c, err) && index_names(c);
 done:
     if (!ok && !(err && err->failed)) rt_fail(err, "%s: out of memory while reading", path);
     fclose(f);
@@ -548,9 +615,9 @@ int rt_ckpt_count(const rt_ckpt *c) { return c->n; }
 const rt_tensor_ref *rt_ckpt_tensor(const rt_ckpt *c, int i) { return &c->tensors[i]; }
 
 const rt_tensor_ref *rt_ckpt_find(const rt_ckpt *c, const char *name) {
-    for (int i = 0; i < c->n; i++)
-        if (strcmp(c->tensors[i].name, name) == 0) return &c->tensors[i];
-    return NULL;
+    rt_tensor_ref key = {.name = name};
+    const rt_tensor_ref *k = &key, *const *hit = bsearch(&k, c->by_name, (size_t)c->n, sizeof *c->by_name, cmp_name);
+    return hit ? *hit : NULL;
 }
 
 const char *rt_ckpt_meta(const rt_ckpt *c, const char *key) {
@@ -566,12 +633,32 @@ static void fmt_shape(const rt_tensor_ref *t, char *buf, size_t cap) {
     if (used < cap) snprintf(buf + used, cap - used, "]");
 }
 
+/* Names the file uses for optimizer and resume state, not parameters. */
+static bool is_state_name(const char *name) { return strncmp(name, "__", 2) == 0; }
+
+/* Appends name to a comma-separated list in buf, or counts it once buf is full. */
+static void list_name(char *buf, size_t cap, int *listed, int *more, const char *name) {
+    size_t used = strlen(buf);
+    if (used + strlen(name) + 16 < cap) {
+        snprintf(buf + used, cap - used, "%s%s", *listed ? ", " : "", name);
+        (*listed)++;
+    } else {
+        (*more)++;
+    }
+}
+
+static void end_list(char *buf, size_t cap, int more) {
+    size_t used = strlen(buf);
+    if (more) snprintf(buf + used, cap - used, " and %d more", more);
+}
+
 int rt_ckpt_load_into(const rt_ckpt *c, const rt_tensor_ref *targets, int n, rt_error *err) {
     char list[900] = "";
     int bad = 0, loaded = 0;
     for (int i = 0; i < n; i++) {
         const rt_tensor_ref *src = rt_ckpt_find(c, targets[i].name);
         if (!src) continue;
+        loaded++;
         bool same = src->rank == targets[i].rank;
         for (int d = 0; same && d < src->rank; d++) same = src->dims[d] == targets[i].dims[d];
         if (same) continue;
@@ -588,11 +675,56 @@ int rt_ckpt_load_into(const rt_ckpt *c, const rt_tensor_ref *targets, int n, rt_
                 bad > 1 ? "s" : "", bad > 1 ? "" : "es", list);
         return -1;
     }
+    if (n > 0 && loaded == 0) {
+        char file[400] = "", stage[400] = "";
+        int nf = 0, mf = 0, ns = 0, ms = 0;
+        for (int i = 0; i < c->n; i++)
+            if (!is_state_name(c->tensors[i].name)) list_name(file, sizeof file, &nf, &mf, c->tensors[i].name);
+        for (int i = 0; i < n; i++) list_name(stage, sizeof stage, &ns, &ms, targets[i].name);
+        end_list(file, sizeof file, mf);
+        end_list(stage, sizeof stage, ms);
+        rt_fail(err, "%s: no tensor of the file is a parameter here, so nothing would be loaded "
+                "(the file holds: %s; the parameters here: %s)", c->path, nf ? file : "no parameters",
+                stage);
+        return -1;
+    }
     for (int i = 0; i < n; i++) {
         const rt_tensor_ref *src = rt_ckpt_find(c, targets[i].name);
-        if (!src) continue;
-        memcpy(targets[i].data, src->data, (size_t)numel_of(src) * 4);
-        loaded++;
+        if (src) memcpy(targets[i].data, src->data, (size_t)numel_of(src) * 4);
     }
     return loaded;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+bool rt_ckpt_load_summary(const rt_ckpt *c, const rt_tensor_ref *targets, int n, char *buf, size_t cap) {
+    char got[300] = "", missing[300] = "", unused[300] = "";
+    int ng = 0, mg = 0, nm = 0, mm = 0, nu = 0, mu = 0;
+    const char **wanted = malloc((size_t)(n ? n : 1) * sizeof *wanted);
+    for (int i = 0; i < n; i++) {
+        if (wanted) wanted[i] = targets[i].name;
+        if (rt_ckpt_find(c, targets[i].name)) list_name(got, sizeof got, &ng, &mg, targets[i].name);
+        else list_name(missing, sizeof missing, &nm, &mm, targets[i].name);
+    }
+    if (wanted) {
+        qsort(wanted, (size_t)n, sizeof *wanted, cmp_str);
+        for (int i = 0; i < c->n; i++) {
+            const char *name = c->by_name[i]->name;
+            if (!is_state_name(name) && !bsearch(&name, wanted, (size_t)n, sizeof *wanted, cmp_str))
+                list_name(unused, sizeof unused, &nu, &mu, name);
+        }
+    }
+    free(wanted);
+    buf[0] = 0;
+    if (nm + mm == 0 && nu + mu == 0) return false;
+    end_list(got, sizeof got, mg);
+    end_list(missing, sizeof missing, mm);
+    end_list(unused, sizeof unused, mu);
+    size_t used = (size_t)snprintf(buf, cap, "%s: loaded %d of %d parameters (%s)", c->path, ng + mg,
+                                   n, ng + mg ? got : "none");
+    if (nm + mm && used < cap)
+        used += (size_t)snprintf(buf + used, cap - used, "; not in the file, so as initialised: %s", missing);
+    if (nu + mu && used < cap)
+        snprintf(buf + used, cap - used, "; in the file but not parameters here: %s", unused);
+    return true;
 }

@@ -5,12 +5,14 @@
 #include "data_internal.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 /* ------------------------------------------------------------ paths */
@@ -57,6 +59,19 @@ bool rt_resolve_data_path(const char *base_dir, const char *path, char *out, siz
         if (len && try_candidate(p, len, path, out, cap, looked, sizeof looked)) return true;
         p = colon ? colon + 1 : p + len;
     }
+    /* an installed rlc (PREFIX/bin/rlc) or trainer finds PREFIX/share/rlc/data */
+    char exe[RT_PATH_MAX];
+    ssize_t n_exe = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n_exe > 0) {
+        exe[n_exe] = 0;
+        char share[RT_PATH_MAX + 32];
+        snprintf(share, sizeof share, "%.*s/../share/rlc/data", (int)(strrchr(exe, '/') - exe), exe);
+        if (try_candidate(share, strlen(share), path, out, cap, looked, sizeof looked)) return true;
+    }
+    /* the data/ folder of the source tree librlrt was built from, where
+     * scripts/setup.sh puts the Brown corpus */
+    const char *source = RLC_SOURCE_DATA;
+    if (try_candidate(source, strlen(source), path, out, cap, looked, sizeof looked)) return true;
     const char *sys = "/usr/share/datasets";
     if (try_candidate(sys, strlen(sys), path, out, cap, looked, sizeof looked)) return true;
     rt_fail(err, "cannot find data file '%s' (looked in: %s)", path, looked);
@@ -97,6 +112,17 @@ static bool read_all(const char *path, unsigned char **data, size_t *len, rt_err
         if (got == 0) break;
         n += (size_t)got;
     }
+    /* zlib hands over what it inflated of a gzip stream cut short, then stops
+     * without an error from gzread: only gzerror tells that the trailer (CRC and
+     * length) never came */
+    int code = Z_OK;
+    const char *why = buf ? gzerror(f, &code) : NULL;
+    if (buf && code != Z_OK) {
+        rt_fail(err, "%s: compressed data cut short (%s): the file is truncated", path, why);
+        free(buf);
+        gzclose(f);
+        return false;
+    }
     gzclose(f);
     if (!buf) {
         rt_fail(err, "%s: out of memory while reading", path);
@@ -135,7 +161,9 @@ double rt_raw_get(const rt_raw *r, int64_t i) {
 
 void rt_raw_free(rt_raw *r) {
     free(r->data);
+    free(r->lines);
     r->data = NULL;
+    r->lines = NULL;
 }
 
 /* ------------------------------------------------------------ idx */
@@ -225,12 +253,14 @@ static bool load_csv(const char *path, int64_t columns, rt_raw *out, rt_error *e
         return false;
     }
     if (!read_all(path, &buf, &len, err)) return false;
-    size_t cap = 1024, n = 0;
+    size_t cap = 1024, n = 0, lines_cap = 64, rows = 0;
     float *vals = malloc(cap * sizeof *vals);
+    int64_t *lines = malloc(lines_cap * sizeof *lines);
     char *text = (char *)buf;
     int64_t line = 0;
     size_t pos = 0;
-    bool ok = vals != NULL;
+    bool ok = vals && lines;
+    if (!ok) rt_fail(err, "%s: out of memory", path);
     while (ok && pos < len) {
         size_t end = pos;
         while (end < len && text[end] != '\n') end++;
@@ -255,6 +285,12 @@ static bool load_csv(const char *path, int64_t columns, rt_raw *out, rt_error *e
                     cell[cl] = 0;
                     errno = 0;
                     double v = strtod(cell, &endp);
+                    if (*endp == 0 && !isfinite((float)v)) {
+                        rt_fail(err, "%s:%lld: value %lld is not a finite f32: '%s'", path,
+                                (long long)line, (long long)found + 1, cell);
+                        ok = false;
+                        break;
+                    }
                     if (*endp == 0 && found < columns) {
                         if (n == cap) {
                             float *nv = realloc(vals, cap * 2 * sizeof *vals);
@@ -284,17 +320,30 @@ static bool load_csv(const char *path, int64_t columns, rt_raw *out, rt_error *e
                         (long long)line, (long long)columns, (long long)columns, (long long)found);
                 ok = false;
             }
+            if (ok && rows == lines_cap) {
+                int64_t *nl = realloc(lines, 2 * lines_cap * sizeof *lines);
+                if (!nl) {
+                    rt_fail(err, "%s: out of memory", path);
+                    ok = false;
+                } else {
+                    lines = nl;
+                    lines_cap *= 2;
+                }
+            }
+            if (ok) lines[rows++] = line;
         }
         pos = end + 1;
     }
     free(buf);
     if (!ok) {
         free(vals);
+        free(lines);
         return false;
     }
     out->type = RAW_F32;
     out->data = vals;
-    out->n = (int64_t)(n / (size_t)columns);
+    out->lines = lines;
+    out->n = (int64_t)rows;
     out->per = columns;
     return true;
 }
@@ -386,8 +435,19 @@ static bool load_npy(const char *path, rt_raw *out, rt_error *err) {
     }
     int64_t n = nd ? dims[0] : 1, per = 1;
     size_t have = len - head - hl;
-    for (int k = 1; k < nd; k++) per = per > ((int64_t)1 << 40) ? per : per * dims[k];
-    if (per > ((int64_t)1 << 40) || (per > 0 && (uint64_t)n > have / 4 / (uint64_t)per)) {
+    /* each dim is at most 2^40, so a product is checked before it can wrap */
+    for (int k = 1; k < nd; k++) {
+        if (dims[k] && per > ((int64_t)1 << 40) / dims[k]) {
+            rt_fail(err, "%s: shape in .npy header is too large: %.60s", path, sh);
+            goto done;
+        }
+        per *= dims[k];
+    }
+    if (per == 0 && n > 0) {
+        rt_fail(err, "%s: shape %.60s holds no values per example", path, sh);
+        goto done;
+    }
+    if (per > 0 && (uint64_t)n > have / 4 / (uint64_t)per) {
         rt_fail(err, "%s: short file: shape needs %.0f bytes of data, found %zu", path,
                 (double)n * (double)per * 4.0, have);
         goto done;
@@ -419,10 +479,13 @@ static bool load_tokens(const char *path, int64_t length, rt_raw *out, rt_error 
     size_t lines = 0;
     for (size_t i = 0; i < len; i++) lines += buf[i] == '\n';
     if (len && buf[len - 1] != '\n') lines++;
-    int32_t *ids = calloc(lines ? lines * (size_t)length : 1, sizeof *ids);
+    /* calloc checks lines * length * 4; lines * length must not wrap first */
+    bool fits = (uint64_t)length <= SIZE_MAX / (lines ? lines : 1);
+    int32_t *ids = fits ? calloc(lines ? lines * (size_t)length : 1, sizeof *ids) : NULL;
     if (!ids) {
         free(buf);
-        rt_fail(err, "%s: out of memory", path);
+        rt_fail(err, "%s: %s for %zu lines of length %lld", path, fits ? "out of memory" : "too large",
+                lines, (long long)length);
         return false;
     }
     int64_t n = 0, vocab = 1, line = 0;
@@ -459,6 +522,7 @@ static bool load_tokens(const char *path, int64_t length, rt_raw *out, rt_error 
     out->n = n;
     out->per = length;
     out->vocab = vocab;
+    out->line_per_example = true;
     return true;
 }
 
@@ -691,6 +755,20 @@ bool rt_corpus_load(const char *base_dir, const char *path, bool lowercase, int6
 
 /* ------------------------------------------------------------ one field's source */
 
+/* Floating-point sources (idx, npy; csv checks each cell as it reads it) may hold
+ * no NaN or infinity: one would spoil every step whose batch holds it. */
+static bool all_finite(const rt_raw *r, rt_error *err) {
+    if (r->type != RAW_F32 && r->type != RAW_F64) return true;
+    for (int64_t i = 0; i < r->n * r->per; i++) {
+        double v = rt_raw_get(r, i);
+        if (isfinite(v)) continue;
+        rt_fail(err, "%s: example %lld holds %s (value %lld of the example)", r->path,
+                (long long)(i / r->per), isnan(v) ? "NaN" : "an infinity", (long long)(i % r->per) + 1);
+        return false;
+    }
+    return true;
+}
+
 bool rt_raw_load(const rt_field_spec *f, const char *base_dir, bool lowercase, int64_t min_count,
                  rt_raw *out, rt_corpus *corpus, rt_error *err) {
     memset(out, 0, sizeof *out);
@@ -711,13 +789,17 @@ bool rt_raw_load(const rt_field_spec *f, const char *base_dir, bool lowercase, i
         rt_fail(err, "%s: is a folder; only text() reads folders", out->path);
         return false;
     }
+    bool ok = false;
     switch (f->kind) {
-    case RT_SRC_IDX: return load_idx(out->path, out, err);
-    case RT_SRC_CSV: return load_csv(out->path, f->columns, out, err);
-    case RT_SRC_NPY: return load_npy(out->path, out, err);
-    case RT_SRC_TOKENS: return load_tokens(out->path, f->length, out, err);
-    case RT_SRC_TEXT: break;
+    case RT_SRC_IDX: ok = load_idx(out->path, out, err); break;
+    case RT_SRC_CSV: ok = load_csv(out->path, f->columns, out, err); break;
+    case RT_SRC_NPY: ok = load_npy(out->path, out, err); break;
+    case RT_SRC_TOKENS: ok = load_tokens(out->path, f->length, out, err); break;
+    case RT_SRC_TEXT: rt_fail(err, "%s: unknown source kind", out->path); break;
     }
-    rt_fail(err, "%s: unknown source kind", out->path);
-    return false;
+    if (ok && !all_finite(out, err)) {
+        rt_raw_free(out);
+        ok = false;
+    }
+    return ok;
 }

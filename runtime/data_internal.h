@@ -16,6 +16,8 @@ typedef struct rt_raw {
     int64_t n, per;
     int64_t vocab;            /* tokens and text: largest id + 1; else 0 */
     char path[RT_PATH_MAX];   /* the resolved file, for messages */
+    int64_t *lines;           /* csv: the line of each example (1-based); NULL otherwise */
+    bool line_per_example;    /* tokens: example k is line k + 1 */
 } rt_raw;
 
 /* A tokenised text: word ids (words under min_count dropped), sentences as

@@ -2,7 +2,9 @@
  * other, scalar ops applied once, per-epoch order (shuffle, limit), batches, and
  * the skip-gram sampler. Every random choice is a Philox draw addressed by
  * (seed, epoch, position), so an epoch is the same whatever runs it. */
+#define _POSIX_C_SOURCE 200809L
 #include "data_internal.h"
+#include "fileio.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -14,6 +16,9 @@ typedef struct ds_field {
     bool is_i32;
     int64_t numel;
     void *data;               /* n examples x numel, f32 or i32 */
+    char *path;               /* the source file, for messages (NULL: generated) */
+    int64_t *lines;           /* csv: the line of each example; NULL otherwise */
+    bool line_per_example;    /* tokens: example k is line k + 1 */
 } ds_field;
 
 struct rt_dataset {
@@ -68,25 +73,47 @@ static double apply_ops(const rt_field_spec *f, double x) {
     return x;
 }
 
-/* Converts a source into the field's element type, scalar ops applied. */
-static bool fill_field(ds_field *fl, const rt_field_spec *f, const rt_raw *r, rt_error *err) {
+/* Writes where example ex of a field came from: "FILE:LINE" or "FILE: example N". */
+static void where(const ds_field *fl, int64_t ex, char *buf, size_t cap) {
+    if (fl->lines) snprintf(buf, cap, "%s:%lld", fl->path, (long long)fl->lines[ex]);
+    else if (fl->line_per_example) snprintf(buf, cap, "%s:%lld", fl->path, (long long)ex + 1);
+    else snprintf(buf, cap, "%s: example %lld (counted from 0)", fl->path ? fl->path : "?", (long long)ex);
+}
+
+/* Converts a source into the field's element type, scalar ops applied; keeps
+ * where each example came from, for later messages. */
+static bool fill_field(ds_field *fl, const rt_field_spec *f, rt_raw *r, rt_error *err) {
+    /* the readers checked n * per values against the file's size */
     int64_t total = r->n * r->per;
     fl->data = malloc((size_t)(total ? total : 1) * 4);
-    if (!fl->data) {
+    fl->path = strdup(r->path);
+    if (!fl->data || !fl->path) {
         rt_fail(err, "%s: out of memory for field %s", r->path, f->name);
         return false;
     }
+    fl->lines = r->lines;
+    fl->line_per_example = r->line_per_example;
+    r->lines = NULL;
     for (int64_t i = 0; i < total; i++) {
         double v = apply_ops(f, rt_raw_get(r, i));
+        char at[RT_PATH_MAX + 32];
         if (!fl->is_i32) {
-            ((float *)fl->data)[i] = (float)v;
-        } else if (v != floor(v) || v < INT32_MIN || v > INT32_MAX) {
-            rt_fail(err, "%s: value %g (example %lld) does not fit the i32 field %s", r->path, v,
-                    (long long)(i / r->per), f->name);
+            float x = (float)v;
+            if (isfinite(x)) {
+                ((float *)fl->data)[i] = x;
+                continue;
+            }
+            where(fl, i / r->per, at, sizeof at);
+            rt_fail(err, "%s: value %lld of field %s is %g after the load's arithmetic, not a finite "
+                    "f32", at, (long long)(i % r->per) + 1, f->name, v);
             return false;
-        } else {
-            ((int32_t *)fl->data)[i] = (int32_t)v;
         }
+        if (v != floor(v) || v < INT32_MIN || v > INT32_MAX) {
+            where(fl, i / r->per, at, sizeof at);
+            rt_fail(err, "%s: value %g does not fit the i32 field %s", at, v, f->name);
+            return false;
+        }
+        ((int32_t *)fl->data)[i] = (int32_t)v;
     }
     return true;
 }
@@ -104,7 +131,13 @@ static bool load_fields(rt_dataset *ds, const rt_dataset_spec *spec, rt_error *e
         snprintf(fl->name, sizeof fl->name, "%s", f->name);
         fl->is_i32 = f->is_i32;
         fl->numel = 1;
-        for (int d = 0; d < f->rank; d++) fl->numel *= f->dims[d];
+        for (int d = 0; d < f->rank; d++) {
+            if (f->dims[d] < 0 || (f->dims[d] && fl->numel > ((int64_t)1 << 40) / f->dims[d])) {
+                rt_fail(err, "dataset %s: field %s is too large", ds->name, f->name);
+                return false;
+            }
+            fl->numel *= f->dims[d];
+        }
         rt_raw r;
         rt_corpus c = {0};
         if (!rt_raw_load(f, spec->base_dir, spec->lowercase, spec->min_count, &r, &c, err)) return false;
@@ -285,7 +318,11 @@ static bool load_skipgram(rt_dataset *ds, const rt_dataset_spec *spec, rt_error 
 void rt_dataset_free(rt_dataset *ds) {
     if (!ds) return;
     if (!ds->skipgram)
-        for (int k = 0; k < ds->n_fields; k++) free(ds->fields[k].data);
+        for (int k = 0; k < ds->n_fields; k++) {
+            free(ds->fields[k].data);
+            free(ds->fields[k].path);
+            free(ds->fields[k].lines);
+        }
     free(ds->fields);
     rt_corpus_free(&ds->corpus);
     free(ds->alias_keep);
@@ -389,6 +426,24 @@ int64_t rt_dataset_fill(const rt_dataset *ds, int64_t index, int64_t batch, cons
     return rows;
 }
 
+bool rt_dataset_check_index(const rt_dataset *ds, int field, int64_t limit, const char *use,
+                            rt_error *err) {
+    /* skipgram draws its ids from the vocabulary, which the tables are sized by */
+    if (ds->skipgram || limit <= 0 || field < 0 || field >= ds->n_fields) return true;
+    const ds_field *fl = &ds->fields[field];
+    if (!fl->is_i32) return true;
+    const int32_t *v = fl->data;
+    for (int64_t i = 0; i < ds->n * fl->numel; i++) {
+        if (v[i] >= 0 && v[i] < limit) continue;
+        char at[RT_PATH_MAX + 32];
+        where(fl, i / fl->numel, at, sizeof at);
+        rt_fail(err, "%s: field %s holds %d, but it is used as %s, so it must lie in [0, %lld)", at,
+                fl->name, (int)v[i], use ? use : "an index", (long long)limit);
+        return false;
+    }
+    return true;
+}
+
 int64_t rt_dataset_vocab_size(const rt_dataset *ds) { return ds->corpus.n_words; }
 
 const char *rt_dataset_word(const rt_dataset *ds, int64_t id) {
@@ -396,15 +451,8 @@ const char *rt_dataset_word(const rt_dataset *ds, int64_t id) {
 }
 
 bool rt_dataset_write_vocab(const rt_dataset *ds, const char *path, rt_error *err) {
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        rt_fail(err, "%s: cannot write the vocabulary", path);
-        return false;
-    }
-    for (int64_t i = 0; i < ds->corpus.n_words; i++) fprintf(f, "%s\n", ds->corpus.words[i]);
-    if (fclose(f) != 0) {
-        rt_fail(err, "%s: write error", path);
-        return false;
-    }
-    return true;
+    rt_replace out;
+    if (!rt_replace_begin(&out, path, "vocabulary", err)) return false;
+    for (int64_t i = 0; i < ds->corpus.n_words; i++) fprintf(out.f, "%s\n", ds->corpus.words[i]);
+    return rt_replace_commit(&out, err);
 }

@@ -108,6 +108,12 @@ int64_t rt_dataset_batches(const rt_dataset *ds, int64_t batch);
  * i32 as the field is) and returns its row count (smaller for the last batch). */
 int64_t rt_dataset_fill(const rt_dataset *ds, int64_t index, int64_t batch, const int *fields,
                         int n, void *const *out);
+/* Checks that every value of an i32 field lies in [0, limit) (limit <= 0, an f32
+ * field or a skipgram dataset: nothing to check). The error names the file and
+ * the line (csv, tokens) or the example, the value, and `use`: what the program
+ * uses the values for ("a class of one_hot(y, 10) at f.rl:3:9"). */
+bool rt_dataset_check_index(const rt_dataset *ds, int field, int64_t limit, const char *use,
+                            rt_error *err);
 /* Vocabulary (text and skipgram sources): word of an id, and the whole list
  * written one word per line in id order (the file `save` puts beside parameters). */
 int64_t rt_dataset_vocab_size(const rt_dataset *ds);
@@ -135,12 +141,15 @@ typedef struct rt_meta {
 #define RT_CKPT_FORMAT "rlc-1"
 
 /* Writes atomically: a temporary file in the same folder, flushed and fsync'd,
- * then renamed over path, so a reader sees the old file or the new one, whole. */
+ * then renamed over path and the folder fsync'd, so a reader sees the old file or
+ * the new one, whole. A symbolic link at path is followed (its target is
+ * replaced); the file keeps its mode (a new one follows the umask); temporary
+ * files of earlier saves of the file that were killed are removed. */
 bool rt_ckpt_write(const char *path, const rt_tensor_ref *tensors, int n, const rt_meta *meta,
                    int n_meta, rt_error *err);
 
 /* A file read back and validated (header JSON, dtypes, shapes, offsets inside the
- * data and matching the shapes). */
+ * data and matching the shapes, no two tensors sharing bytes, every value finite). */
 typedef struct rt_ckpt rt_ckpt;
 rt_ckpt *rt_ckpt_read(const char *path, rt_error *err);
 void rt_ckpt_free(rt_ckpt *c);
@@ -149,9 +158,15 @@ const rt_tensor_ref *rt_ckpt_tensor(const rt_ckpt *c, int i);
 const rt_tensor_ref *rt_ckpt_find(const rt_ckpt *c, const char *name);
 const char *rt_ckpt_meta(const rt_ckpt *c, const char *key);  /* NULL when absent */
 /* `load`: copies every tensor of the file whose name is among targets into it.
- * Shapes must agree; every disagreement is listed in one error. Returns the number
- * of tensors copied, or -1 on error (then nothing is copied). */
+ * Shapes must agree; every disagreement is listed in one error; a file none of
+ * whose tensors is among n > 0 targets is an error too. Returns the number of
+ * tensors copied, or -1 on error (then nothing is copied). */
 int rt_ckpt_load_into(const rt_ckpt *c, const rt_tensor_ref *targets, int n, rt_error *err);
+/* When a load matches only in part, writes one line to buf saying which targets
+ * were loaded, which are not in the file, and which parameters of the file are
+ * not among targets (names starting "__", optimizer state, are not parameters),
+ * and returns true; returns false (buf empty) when both sides match whole. */
+bool rt_ckpt_load_summary(const rt_ckpt *c, const rt_tensor_ref *targets, int n, char *buf, size_t cap);
 
 /* ============================================================ ABI: generated code */
 
@@ -327,6 +342,12 @@ typedef struct rt_stage_end {
     FILE *out;                         /* where to print what it found; NULL: print nothing */
 } rt_stage_end;
 
+/* What the values of an i32 input index: they must lie in [0, limit). */
+typedef struct rt_index_limit {
+    int64_t limit;                     /* 0: not used as an index, nothing to check */
+    const char *use;                   /* for the message: "a row of word.e (12 rows) at f.rl:5:12" */
+} rt_index_limit;
+
 typedef struct rt_stage {
     const char *name;
     bool train;                        /* false: eval */
@@ -344,6 +365,8 @@ typedef struct rt_stage {
     const rt_param_spec *params;       /* in graph order: rt_step_ctx.params follows it */
     int n_inputs;
     const char *const *inputs;         /* dataset field names, in graph input order */
+    const rt_index_limit *input_limits; /* per input, or NULL: checked against the data before
+                                          the first stage runs */
     int n_reports;
     const char *const *reports;
     rt_optimizer opt;

@@ -5,10 +5,12 @@
  * non-finite. It prints progress; everything else it reports as values. */
 #define _POSIX_C_SOURCE 200809L
 #include "rlrt.h"
+#include "fileio.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -179,7 +181,8 @@ static void stage_release(stage_run *sr) {
 
 static int opt_copies(const rt_optimizer *o) { return o->kind == RT_OPT_SGD ? 1 : 2; }
 
-static bool load_params(const stage_run *sr, const char *path, rt_error *err) {
+/* report: where a load that matches only in part says what it took (NULL: nowhere). */
+static bool load_params(const stage_run *sr, const char *path, FILE *report, rt_error *err) {
     rt_ckpt *c = rt_ckpt_read(path, err);
     if (!c) return false;
     const rt_stage *s = sr->s;
@@ -192,6 +195,9 @@ static bool load_params(const stage_run *sr, const char *path, rt_error *err) {
         t[i].data = sr->params[i];
     }
     ok = ok && rt_ckpt_load_into(c, t, s->n_params, err) >= 0;
+    char summary[1024];
+    if (ok && report && rt_ckpt_load_summary(c, t, s->n_params, summary, sizeof summary))
+        fprintf(report, "stage %s: %s\n", s->name, summary);
     free(t);
     rt_ckpt_free(c);
     return ok;
@@ -254,7 +260,8 @@ static bool stage_prepare(run *r, const rt_stage *s, bool validating, stage_run 
             if (!(sr->opt_state[i] = calloc((size_t)(n ? n : 1), sizeof(float)))) goto oom;
         }
     }
-    if (s->load && !validating && !load_params(sr, s->load, err)) return false;
+    if (s->load && !validating && !load_params(sr, s->load, r->opt->quiet ? NULL : r->out, err))
+        return false;
     size_t ws = s->workspace_bytes ? s->workspace_bytes(s->user, s->batch) : 0;
     if (ws && !(sr->workspace = aligned_alloc(64, (ws + 63) / 64 * 64))) goto oom;
     sr->ctx = (rt_step_ctx){
@@ -344,13 +351,14 @@ static bool save_stage(run *r, stage_run *sr, int64_t epoch, int64_t step, rt_er
     rt_meta meta[] = {{"format", RT_CKPT_FORMAT}, {"program", hash}, {"source", r->prog->name ? r->prog->name : ""},
                       {"stage", s->name}, {"step", st}, {"epoch", ep}, {"rng", rng},
                       {"data_cursor", cursor}};
-    if (ok) ok = rt_ckpt_write(s->save, t, n, meta, (int)(sizeof meta / sizeof *meta), err);
-    else rt_fail(err, "%s: out of memory while saving", s->save);
+    if (!ok) rt_fail(err, "%s: out of memory while saving", s->save);
+    /* the vocabulary first: a parameter file on disk always has its vocabulary */
     if (ok && rt_dataset_vocab_size(sr->ds) > 0) {
         char vp[1100];
         snprintf(vp, sizeof vp, "%s.vocab", s->save);
         ok = rt_dataset_write_vocab(sr->ds, vp, err);
     }
+    if (ok) ok = rt_ckpt_write(s->save, t, n, meta, (int)(sizeof meta / sizeof *meta), err);
     for (int i = 0; names && i < n; i++) free(names[i]);
     free(names);
     free(t);
@@ -389,21 +397,46 @@ static bool stage_end(run *r, const rt_stage *s, rt_error *err) {
 
 /* ------------------------------------------------------------ train */
 
-static FILE *open_metrics(run *r, const rt_stage *s, const rt_stage *val, rt_error *err) {
+/* A comma-separated line, built by appending (what does not fit is cut). */
+typedef struct csv_line {
+    char text[1 << 14];
+    size_t n;
+} csv_line;
+
+static void csv_add(csv_line *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void csv_add(csv_line *l, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    if (l->n < sizeof l->text) {
+        int w = vsnprintf(l->text + l->n, sizeof l->text - l->n, fmt, ap);
+        if (w > 0) l->n += (size_t)w;
+    }
+    va_end(ap);
+}
+
+/* RUNS/STAGE/metrics.csv, appended to: one row per epoch (fileio.h). */
+static rt_metrics *open_metrics(run *r, const rt_stage *s, const rt_stage *val, rt_error *err) {
     char dir[1024], path[1100];
     snprintf(dir, sizeof dir, "%s/%s", r->runs_dir, s->name);
     if (!make_dirs(dir, err)) return NULL;
     snprintf(path, sizeof path, "%s/metrics.csv", dir);
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        rt_fail(err, "cannot write %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    fprintf(f, "epoch,step,loss");
-    for (int k = 0; k < s->n_reports; k++) fprintf(f, ",%s", s->reports[k]);
-    for (int k = 0; val && k < val->n_reports; k++) fprintf(f, ",%s.%s", val->name, val->reports[k]);
-    fprintf(f, ",time\n");
-    return f;
+    csv_line h = {.n = 0};
+    csv_add(&h, "epoch,step,loss");
+    for (int k = 0; k < s->n_reports; k++) csv_add(&h, ",%s", s->reports[k]);
+    for (int k = 0; val && k < val->n_reports; k++) csv_add(&h, ",%s.%s", val->name, val->reports[k]);
+    csv_add(&h, ",time");
+    return rt_metrics_open(path, h.text, err);
+}
+
+/* One row: epoch, step, loss, the reports, the validation's reports, seconds. */
+static bool metrics_row(rt_metrics *m, int64_t epoch, int64_t step, double loss, const double *rep,
+                        int n_rep, const double *vrep, int n_vrep, double seconds, rt_error *err) {
+    csv_line l = {.n = 0};
+    csv_add(&l, "%" PRId64 ",%" PRId64 ",%.6g", epoch, step, loss);
+    for (int k = 0; k < n_rep; k++) csv_add(&l, ",%.6g", rep[k]);
+    for (int k = 0; k < n_vrep; k++) csv_add(&l, ",%.6g", vrep[k]);
+    csv_add(&l, ",%.3f", seconds);
+    return rt_metrics_row(m, l.text, err);
 }
 
 static void progress(run *r, const rt_stage *s, int64_t epoch, int64_t epochs, int64_t step,
@@ -515,7 +548,7 @@ static bool run_train(run *r, const rt_stage *s, rt_error *err) {
         val = &r->prog->stages[s->validate];
     }
     stage_run sr = {0};
-    FILE *metrics = NULL;
+    rt_metrics *metrics = NULL;
     double *rsum = calloc((size_t)s->n_reports + 1, sizeof *rsum);
     double *vrep = calloc((size_t)(val ? val->n_reports : 0) + 1, sizeof *vrep);
     bool ok = rsum && vrep && stage_prepare(r, s, false, &sr, err);
@@ -611,11 +644,9 @@ static bool run_train(run *r, const rt_stage *s, rt_error *err) {
             saved_epoch = e;
         }
         double now = now_s();
-        fprintf(metrics, "%" PRId64 ",%" PRId64 ",%.6g", e + 1, step, loss);
-        for (int k = 0; k < s->n_reports; k++) fprintf(metrics, ",%.6g", rsum[k]);
-        for (int k = 0; val && k < val->n_reports; k++) fprintf(metrics, ",%.6g", vrep[k]);
-        fprintf(metrics, ",%.3f\n", now - t0);
-        fflush(metrics);
+        if (!(ok = metrics_row(metrics, e + 1, step, loss, rsum, s->n_reports, vrep,
+                               val ? val->n_reports : 0, now - t0, err)))
+            break;
         if (!r->opt->quiet) {
             fprintf(r->out, "%s%s  epoch %" PRId64 "/%" PRId64 "  loss %.4f", r->tty ? "\r\x1b[K" : "",
                     s->name, e + 1, shown_epochs, loss);
@@ -633,7 +664,7 @@ static bool run_train(run *r, const rt_stage *s, rt_error *err) {
         if (corpus_words > 0 && step_time > 0) fprintf(r->out, ", %.0f words/s", words_done / step_time);
         fprintf(r->out, "\n");
     }
-    if (metrics) fclose(metrics);
+    ok = rt_metrics_close(metrics, err) && ok;
     snap_free(&start, &sr);
     free(rsum);
     free(vrep);
@@ -649,14 +680,9 @@ static bool run_eval_stage(run *r, const rt_stage *s, rt_error *err) {
     }
     double t0 = now_s();
     bool ok = run_eval(r, s, false, &loss, rep, err);
-    FILE *metrics = ok ? open_metrics(r, s, NULL, err) : NULL;
-    if (metrics) {
-        fprintf(metrics, "1,0,%.6g", loss);
-        for (int k = 0; k < s->n_reports; k++) fprintf(metrics, ",%.6g", rep[k]);
-        fprintf(metrics, ",%.3f\n", now_s() - t0);
-        fclose(metrics);
-    }
-    ok = ok && metrics;
+    rt_metrics *metrics = ok ? open_metrics(r, s, NULL, err) : NULL;
+    ok = metrics && metrics_row(metrics, 1, 0, loss, rep, s->n_reports, NULL, 0, now_s() - t0, err);
+    ok = rt_metrics_close(metrics, err) && ok;
     if (ok && !r->opt->quiet) {
         fprintf(r->out, "%s", s->name);
         print_reports(r->out, s, rep, "");
@@ -708,6 +734,26 @@ static bool check_dims(run *r, rt_error *err) {
     return true;
 }
 
+/* The data of every stage that runs, checked against what its i32 inputs index
+ * (classes, table rows) before the first step: a label past the classes or an id
+ * past a table would otherwise train silently on zeros. */
+static bool check_indices(run *r, rt_error *err) {
+    const rt_program *prog = r->prog;
+    for (int i = 0; i < prog->n_stages; i++) {
+        const rt_stage *s = &prog->stages[i];
+        if (!s->input_limits || !stage_runs(prog, r->opt, i)) continue;
+        for (int k = 0; k < s->n_inputs; k++) {
+            if (s->input_limits[k].limit <= 0) continue;
+            rt_dataset *ds = dataset_of(r, s->dataset, err);
+            if (!ds) return false;
+            int f = rt_dataset_field_index(ds, s->inputs[k]);
+            if (f >= 0 && !rt_dataset_check_index(ds, f, s->input_limits[k].limit, s->input_limits[k].use, err))
+                return false;
+        }
+    }
+    return true;
+}
+
 bool rt_run_program(const rt_program *prog, const rt_run_options *options, rt_error *err) {
     rt_run_options none = {0};
     const rt_run_options *o = options ? options : &none;
@@ -724,7 +770,7 @@ bool rt_run_program(const rt_program *prog, const rt_run_options *options, rt_er
     r.pool = rt_pool_create(o->threads > 0 ? o->threads : 1);
     bool ok = r.data && r.pool;
     if (!ok) rt_fail(err, "out of memory");
-    ok = ok && check_dims(&r, err);
+    ok = ok && check_dims(&r, err) && check_indices(&r, err);
     for (int i = 0; ok && i < prog->n_stages; i++) {
         const rt_stage *s = &prog->stages[i];
         if (o->stage && strcmp(s->name, o->stage) != 0) continue;

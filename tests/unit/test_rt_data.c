@@ -144,6 +144,9 @@ static void test_missing_file_lists_places(void **state) {
     assert_null(load1(&f, 1, &err));
     assert_error_names(&err, "none.gz", "/usr/share/datasets/nowhere/none.gz");
     assert_error_names(&err, "extra/nowhere/none.gz", dir);
+    /* beside an installed program (PREFIX/bin -> PREFIX/share/rlc/data), then the
+     * source tree's data/ that scripts/setup.sh fills */
+    assert_error_names(&err, "/../share/rlc/data/nowhere/none.gz", RLC_SOURCE_DIR "/data/nowhere/none.gz");
     /* found through RL_DATA_PATH */
     unsigned char img[64];
     size_t n = make_images(img);
@@ -466,6 +469,150 @@ static void test_skipgram_subsampling(void **state) {
     assert_true(frac[1] < 0.3);
 }
 
+/* A gzip file cut before its trailer is an error, not a shorter corpus. */
+static void test_truncated_gzip(void **state) {
+    (void)state;
+    unsigned char img[64];
+    size_t n = make_images(img);
+    write_gz("whole.gz", img, n);
+    char p[512];
+    snprintf(p, sizeof p, "%s/whole.gz", dir);
+    FILE *f = fopen(p, "rb");
+    unsigned char gz[256];
+    size_t len = fread(gz, 1, sizeof gz, f);
+    fclose(f);
+    /* without its 8-byte trailer (CRC, length), then cut inside the data too */
+    size_t cuts[2] = {len - 8, len / 2};
+    for (int c = 0; c < 2; c++) {
+        write_file("cut.gz", gz, cuts[c]);
+        rt_field_spec fs = field("x", false, 4, RT_SRC_IDX, "cut.gz");
+        rt_error err = {0};
+        assert_null(load1(&fs, 1, &err));
+        assert_error_names(&err, "cut.gz", "compressed data cut short");
+    }
+    /* and the same for a text corpus */
+    write_gz("words.gz", "a b c\nd e f\n", 12);
+    snprintf(p, sizeof p, "%s/words.gz", dir);
+    f = fopen(p, "rb");
+    len = fread(gz, 1, sizeof gz, f);
+    fclose(f);
+    write_file("words_cut.gz", gz, len - 4);
+    rt_field_spec t = field("w", true, 1, RT_SRC_TEXT, "words_cut.gz");
+    rt_error err = {0};
+    assert_null(load1(&t, 1, &err));
+    assert_error_names(&err, "words_cut.gz", "compressed data cut short");
+}
+
+/* Counts that would overflow: an npy shape whose product passes 2^64, a tokens
+ * length that no memory holds. */
+static void test_overflowing_counts(void **state) {
+    (void)state;
+    unsigned char buf[512];
+    float v[2] = {1, 2};
+    const char *shapes[3] = {"(2, 1099511627776, 1099511627776)", "(1, 65536, 65536, 65536, 65536)",
+                             "(4611686018427387904, 1)"};
+    const char *why[3] = {"too large", "too large", "malformed shape"};
+    for (int k = 0; k < 3; k++) {
+        write_file("big.npy", buf, make_npy(buf, 1, "<f4", shapes[k], v, sizeof v));
+        rt_field_spec f = field("x", false, 1, RT_SRC_NPY, "big.npy");
+        rt_error err = {0};
+        assert_null(load1(&f, 1, &err));
+        assert_error_names(&err, "big.npy", why[k]);
+    }
+    /* 9 lines x 2^61 ids wraps 64 bits */
+    write_file("t.txt", "1\n2\n3\n4\n5\n6\n7\n8\n9\n", 18);
+    rt_field_spec t = field("t", true, 2, RT_SRC_TOKENS, "t.txt");
+    t.length = INT64_C(1) << 61;
+    rt_error err = {0};
+    assert_null(load1(&t, 1, &err));
+    assert_error_names(&err, "t.txt", "too large");
+}
+
+/* NaN and infinity in data are errors at load naming the file and line or example;
+ * so is a finite value that f32 cannot hold, or that the load's arithmetic spoils. */
+static void test_nonfinite_data(void **state) {
+    (void)state;
+    const char *csv[3] = {"a,b\n1,2\n3,nan\n", "a,b\n1,2\n\n-inf,4\n", "a,b\n1e39,2\n"};
+    const char *msg[3] = {"c.csv:3: value 2 is not a finite f32: 'nan'",
+                          "c.csv:4: value 1 is not a finite f32: '-inf'",
+                          "c.csv:2: value 1 is not a finite f32: '1e39'"};
+    for (int k = 0; k < 3; k++) {
+        write_file("c.csv", csv[k], strlen(csv[k]));
+        rt_field_spec f = field("x", false, 2, RT_SRC_CSV, "c.csv");
+        f.columns = 2;
+        rt_error err = {0};
+        assert_null(load1(&f, 1, &err));
+        assert_error_names(&err, msg[k], NULL);
+    }
+    unsigned char buf[512];
+    float v[6] = {1, 2, 3, 4, INFINITY, 6};
+    write_file("n.npy", buf, make_npy(buf, 1, "<f4", "(3, 2)", v, sizeof v));
+    rt_field_spec f = field("x", false, 2, RT_SRC_NPY, "n.npy");
+    rt_error err = {0};
+    assert_null(load1(&f, 1, &err));
+    assert_error_names(&err, "n.npy: example 2 holds an infinity (value 1 of the example)", NULL);
+    v[4] = NAN;
+    write_file("n.npy", buf, make_npy(buf, 1, "<f4", "(3, 2)", v, sizeof v));
+    err = (rt_error){0};
+    assert_null(load1(&f, 1, &err));
+    assert_error_names(&err, "n.npy: example 2 holds NaN", NULL);
+    /* IDX of doubles: 2 examples of 1 value, the second NaN (big-endian) */
+    unsigned char idx[24] = {0, 0, 0x0E, 1, 0, 0, 0, 2, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0,
+                             0x7f, 0xf8, 0, 0, 0, 0, 0, 0};
+    write_file("d.idx", idx, sizeof idx);
+    rt_field_spec fd = field("x", false, 1, RT_SRC_IDX, "d.idx");
+    err = (rt_error){0};
+    assert_null(load1(&fd, 1, &err));
+    assert_error_names(&err, "d.idx: example 1 holds NaN", NULL);
+    /* a value made infinite by the load's arithmetic */
+    const char *big = "a\n1\n\n3e38\n";
+    write_file("c.csv", big, strlen(big));
+    rt_field_spec fo = field("x", false, 1, RT_SRC_CSV, "c.csv");
+    fo.columns = 1;
+    fo.n_ops = 1;
+    fo.ops[0] = (rt_scalar_op){'*', false, 10};
+    err = (rt_error){0};
+    assert_null(load1(&fo, 1, &err));
+    assert_error_names(&err, "c.csv:4: value 1 of field x is 3e+39 after the load's arithmetic", NULL);
+}
+
+/* Indices checked against what the program uses them for, naming file and line
+ * (csv, tokens) or example (npy). */
+static void test_index_limits(void **state) {
+    (void)state;
+    const char *ys = "y\n0\n2\n\n3\n1\n";
+    write_file("y.csv", ys, strlen(ys));
+    rt_field_spec f = field("y", true, 1, RT_SRC_CSV, "y.csv");
+    f.columns = 1;
+    rt_error err = {0};
+    rt_dataset *ds = load1(&f, 1, &err);
+    assert_non_null(ds);
+    assert_true(rt_dataset_check_index(ds, 0, 4, "a class of one_hot(y, 4)", &err));
+    assert_false(rt_dataset_check_index(ds, 0, 3, "a class of one_hot(y, 3) at t.rl:4:9", &err));
+    assert_error_names(&err, "y.csv:5: field y holds 3, but it is used as a class of one_hot(y, 3) "
+                             "at t.rl:4:9, so it must lie in [0, 3)", NULL);
+    rt_dataset_free(ds);
+    write_file("t.txt", "1 2\n4 0\n", 8);
+    rt_field_spec t = field("t", true, 2, RT_SRC_TOKENS, "t.txt");
+    t.length = 2;
+    err = (rt_error){0};
+    ds = load1(&t, 1, &err);
+    assert_non_null(ds);
+    assert_false(rt_dataset_check_index(ds, 0, 4, "a row of e.w (4 rows)", &err));
+    assert_error_names(&err, "t.txt:2: field t holds 4, but it is used as a row of e.w (4 rows)", NULL);
+    rt_dataset_free(ds);
+    unsigned char buf[512];
+    int32_t iv[3] = {0, -1, 1};
+    write_file("k.npy", buf, make_npy(buf, 1, "<i4", "(3,)", iv, sizeof iv));
+    rt_field_spec k = field("k", true, 1, RT_SRC_NPY, "k.npy");
+    err = (rt_error){0};
+    ds = load1(&k, 1, &err);
+    assert_non_null(ds);
+    assert_false(rt_dataset_check_index(ds, 0, 2, "a row of e.w (2 rows)", &err));
+    assert_error_names(&err, "k.npy: example 1 (counted from 0): field k holds -1", NULL);
+    rt_dataset_free(ds);
+}
+
 /* Every single-byte corruption of small idx and npy files either loads or fails
  * with a message naming the file; none crashes (run under ASan in build-asan). */
 static void test_corruption_never_crashes(void **state) {
@@ -512,7 +659,9 @@ int main(void) {
         cmocka_unit_test(test_npy), cmocka_unit_test(test_text_and_tokens),
         cmocka_unit_test(test_epochs_shuffle_limit_partial), cmocka_unit_test(test_skipgram),
         cmocka_unit_test(test_skipgram_window_and_negatives), cmocka_unit_test(test_skipgram_subsampling),
-        cmocka_unit_test(test_corruption_never_crashes),
+        cmocka_unit_test(test_corruption_never_crashes), cmocka_unit_test(test_truncated_gzip),
+        cmocka_unit_test(test_overflowing_counts), cmocka_unit_test(test_nonfinite_data),
+        cmocka_unit_test(test_index_limits),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -119,7 +119,7 @@ static void test_trains_saves_and_loads(void **state) {
     FILE *f = fopen(mp, "r");
     assert_non_null(f);
     assert_non_null(fgets(line, sizeof line, f));
-    assert_string_equal(line, "epoch,step,loss,mae,check.mae,time\n");
+    assert_string_equal(line, "run,epoch,step,loss,mae,check.mae,time\n");
     int rows = 0;
     while (fgets(line, sizeof line, f)) rows++;
     fclose(f);

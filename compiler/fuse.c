@@ -27,7 +27,7 @@ const char *kernel_kind_name(KernelKind k) {
     static const char *const names[] = {
         [K_LOOP] = "loop",       [K_REDUCE] = "reduce",   [K_ARGMAX] = "argmax",
         [K_SGEMM] = "sgemm",     [K_RANDOM] = "random",   [K_SHIFT2D] = "shift2d",
-        [K_SCATTER] = "scatter", [K_UPDATE] = "update",   [K_SPARSE_UPDATE] = "sparse_update",
+        [K_SCATTER] = "scatter", [K_FOLD] = "fold",       [K_UPDATE] = "update",   [K_SPARSE_UPDATE] = "sparse_update",
     };
     return names[k];
 }
@@ -243,7 +243,8 @@ static bool decide(Fuser *f) {
             /* x(d, d) evaluates d twice at the same index: LLVM's GVN keeps one. */
             bool repeat = (i > 0 && x->in[0] == in) || (i > 1 && x->in[1] == in);
             if (!repeat) copies[in] += f->st[n] == ST_INLINE ? copies[n] : 1;
-            if (x->op == IR_BROADCAST || (under_bcast[n] && f->st[n] == ST_INLINE))
+            /* an unfold reads each element up to kh*kw times: like a broadcast */
+            if (x->op == IR_BROADCAST || x->op == IR_UNFOLD || (under_bcast[n] && f->st[n] == ST_INLINE))
                 under_bcast[in] = true;
             if (x->op == IR_RESHAPE) f->force_mem[in] = true;
         }
@@ -320,6 +321,7 @@ static KernelKind kind_of(IrOp op) {
     case IRC_MATMUL: return K_SGEMM;
     case IRC_RANDOM: return op == IR_SHIFT2D ? K_SHIFT2D : K_RANDOM;
     case IRC_GATHER: return op == IR_SCATTER_ADD ? K_SCATTER : K_LOOP;
+    case IRC_WINDOW: return K_FOLD;
     default: return K_LOOP;
     }
 }

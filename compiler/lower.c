@@ -250,6 +250,24 @@ static bool dataset_prop(Lower *L, const Item *ds, const char *prop, Span at, Ir
     return true;
 }
 
+/* x / y (exact) or x // y of dims; only a constant divisor of every B term
+ * divides a dim that involves B. False with an error at `at`. */
+static bool ir_dim_div(Lower *L, IrDim x, IrDim y, bool floor_div, Span at, IrDim *out) {
+    if (y.b != 0 || y.c == 0 || x.b % y.c != 0) {
+        diag_error(L->d, at, "this division of dims is not known at compile time");
+        return false;
+    }
+    int64_t q = x.c / y.c;
+    if (x.c % y.c != 0 && (x.c < 0) != (y.c < 0)) q--;
+    if (!floor_div && x.c % y.c != 0) {
+        diag_error(L->d, at, "%lld / %lld leaves a remainder: `/` of dims must be exact (`//` rounds down)",
+                   (long long)x.c, (long long)y.c);
+        return false;
+    }
+    *out = (IrDim){(int32_t)(x.b / y.c), q};
+    return true;
+}
+
 typedef enum { DIM_OK, DIM_UNBOUND, DIM_ERROR } DimResult;
 
 /* A dim as written in a type: numbers, consts, size variables and int
@@ -308,6 +326,8 @@ static DimResult eval_dim(Lower *L, const Frame *f, const Expr *e, IrDim *out) {
             if (dim_mul(x, y, out)) return DIM_OK;
             diag_error(L->d, e->span, "a dim may not be a multiple of B times B");
             return DIM_ERROR;
+        case OP_DIV:
+        case OP_FLOORDIV: return ir_dim_div(L, x, y, e->op == OP_FLOORDIV, e->span, out) ? DIM_OK : DIM_ERROR;
         default: break;
         }
         break;
@@ -451,6 +471,7 @@ static double fold(BinOp op, double x, double y) {
     case OP_SUB: return x - y;
     case OP_MUL: return x * y;
     case OP_DIV: return x / y;
+    case OP_FLOORDIV: return floor(x / y);
     case OP_POW: return pow(x, y);
     case OP_EQ: return x == y;
     case OP_NE: return x != y;
@@ -471,6 +492,7 @@ static IrOp binop_ir(BinOp op) {
     case OP_DIV: return IR_DIV;
     case OP_POW: return IR_POW;
     case OP_EQ: return IR_EQ;
+    case OP_FLOORDIV: break;
     case OP_NE: return IR_NE;
     case OP_LT: return IR_LT;
     case OP_LE: return IR_LE;
@@ -493,6 +515,14 @@ static Val lower_binop(Lower *L, BinOp op, Val x, Val y, Span at) {
     double a, b;
     if (static_num(x, &a) && static_num(y, &b)) {
         return v_num(fold(op, a, b));
+    }
+    if (op == OP_FLOORDIV) {
+        IrDim dx, dy, q;
+        if (!val_to_dim(x, &dx) || !val_to_dim(y, &dy)) {
+            diag_error(L->d, at, "`//` divides integers known at compile time");
+            return v_none();
+        }
+        return ir_dim_div(L, dx, dy, true, at, &q) ? v_dim(q) : v_none();
     }
     /* dims stay dims through + - * so `arange(2 * B)` and `[B, 2*Z]` work */
     IrDim dx, dy;
@@ -703,6 +733,64 @@ static bool lower_random(Lower *L, Frame *f, const Expr *call, const char *name,
     return false;
 }
 
+/* An integer argument of an image built-in, `dflt` when absent. */
+static bool image_int(Lower *L, Frame *f, const Expr *call, int pos, const char *name, int64_t dflt,
+                      int64_t *out) {
+    const Expr *e = arg_of(call, pos, name);
+    if (!e) {
+        *out = dflt;
+        return true;
+    }
+    return need_int(L, lower_expr(L, f, e), e->span, name, out);
+}
+
+/* conv2d, conv_transpose2d, max_pool2d, avg_pool2d, upsample2d, global_avg_pool,
+ * dropout (lower_image.c); false when `name` is none of them. */
+static bool lower_image_builtin(Lower *L, Frame *f, const Expr *call, const char *name, Val *out) {
+    static const char *const names[] = {"conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d",
+                                        "upsample2d", "global_avg_pool", "dropout"};
+    int which = -1;
+    for (int i = 0; i < 7; i++)
+        if (strcmp(names[i], name) == 0) which = i;
+    if (which < 0) return false;
+    *out = v_none();
+    Span at = call->span;
+    int x, w = -1;
+    if (!need_node(L, eval_arg(L, f, call, 0, "x"), at, &x)) return true;
+    if (which <= 1 && !need_node(L, eval_arg(L, f, call, 1, "w"), at, &w)) return true;
+    const IrShape *xs = &node_of(L, x)->shape;
+    if (which != 6 && (xs->d[1].b || xs->d[2].b || xs->d[3].b)) {
+        diag_error(L->d, at, "`%s`: channels, height and width must not depend on the batch size", name);
+        return true;
+    }
+    int64_t a1, a2, a3;
+    switch (which) {
+    case 0:
+    case 1:
+        if (image_int(L, f, call, 2, "stride", 1, &a1) && image_int(L, f, call, 3, "padding", 0, &a2) &&
+            image_int(L, f, call, 4, which ? "output_padding" : "dilation", which ? 0 : 1, &a3))
+            *out = v_node(which ? lower_conv_transpose2d(L->g, x, w, a1, a2, a3, at)
+                                : lower_conv2d(L->g, x, w, a1, a2, a3, at));
+        return true;
+    case 2:
+    case 3:
+        if (image_int(L, f, call, 1, "k", 1, &a1) && image_int(L, f, call, 2, "stride", a1, &a2) &&
+            image_int(L, f, call, 3, "padding", 0, &a3))
+            *out = v_node(lower_pool2d(L->g, x, which == 2, a1, a2, a3, at));
+        return true;
+    case 4:
+        if (image_int(L, f, call, 1, "factor", 1, &a1)) *out = v_node(lower_upsample2d(L->g, x, a1, at));
+        return true;
+    case 5: *out = v_node(lower_global_avg_pool(L->g, x, at)); return true;
+    default: {
+        double p;
+        if (need_static(L, eval_arg(L, f, call, 1, "p"), at, "p", &p))
+            *out = v_node(lower_dropout(L->g, x, p, L->settings->is_train, random_stream(L), at));
+        return true;
+    }
+    }
+}
+
 static Val lower_builtin(Lower *L, Frame *f, const Expr *call, const char *name) {
     static const struct {
         const char *name;
@@ -715,6 +803,8 @@ static Val lower_builtin(Lower *L, Frame *f, const Expr *call, const char *name)
     };
     Span at = call->span;
     IrGraph *g = L->g;
+    Val image;
+    if (lower_image_builtin(L, f, call, name, &image)) return image;
 
     for (size_t i = 0; i < sizeof unary / sizeof unary[0]; i++) {
         if (strcmp(unary[i].name, name) != 0) continue;

@@ -195,7 +195,7 @@ static bool eval_dim(Checker *c, Item *owner, Expr *e, Dim *out) {
     case EX_BINARY:
         if (!eval_dim(c, owner, e->lhs, &a) || !eval_dim(c, owner, e->rhs, &b)) return false;
         if (e->op == OP_DIV || e->op == OP_FLOORDIV)
-            return sema_dim_div(c->a, c->d, owner, out, &a, &b, e->op == OP_FLOORDIV, e->span);
+            return sema_dim_div(c->a, c->d, owner, out, &a, &b, e->op == OP_FLOORDIV, false, e->span);
         if ((e->op == OP_ADD && dim_add(out, &a, &b)) || (e->op == OP_SUB && dim_sub(out, &a, &b)) ||
             (e->op == OP_MUL && dim_mul(out, &a, &b)))
             return true;
@@ -1062,9 +1062,12 @@ static Type *check_binary(Checker *c, Expr *e) {
                   (e->op == OP_SUB && dim_sub(&d, &x->dim, &y->dim)) ||
                   (e->op == OP_MUL && dim_mul(&d, &x->dim, &y->dim));
         if (!ok && e->op == OP_FLOORDIV) {
-            if (!sema_dim_div(c->a, c->d, c->fn, &d, &x->dim, &y->dim, true, e->span)) return type_error(c->a);
+            if (!sema_dim_div(c->a, c->d, c->fn, &d, &x->dim, &y->dim, true, false, e->span)) return type_error(c->a);
             ok = true;
         }
+        /* `N / h` with a symbol: an exact quotient if it is used as a dim */
+        if (!ok && e->op == OP_DIV && sym && c->fn)
+            ok = sema_dim_div(c->a, c->d, c->fn, &d, &x->dim, &y->dim, false, true, e->span);
         if (ok && (sym || !r->has_dim)) {
             r->has_dim = true;
             r->dim = d;

@@ -30,14 +30,22 @@ static long floor_div(long x, long y) {
 }
 
 static const DimSym *quotient_sym(Arena *a, Item *owner, const Dim *num, const Dim *den, bool floor_div_kind,
-                                  Span at) {
+                                  bool soft, Span at) {
     struct SemaItem *s = sema_item(a, owner);
     for (int i = 0; i < s->quots.len; i++) {
-        const DimSym *q = s->quots.items[i];
-        if (q->floor_div == floor_div_kind && dim_eq(q->num, num) && dim_eq(q->den, den)) return q;
+        DimSym *q = s->quots.items[i];
+        if (q->floor_div == floor_div_kind && dim_eq(q->num, num) && dim_eq(q->den, den)) {
+            if (!soft && q->soft) {
+                q->soft = false;
+                q->at = at;
+            }
+            return q;
+        }
     }
-    const char *name = arena_printf(a, "(%s) %s %s", dim_text(a, num), floor_div_kind ? "//" : "/",
-                                    dim_text(a, den));
+    bool group = num->nterms > 1, group_den = den->nterms > 1 || (den->nterms == 1 && den->terms[0].nvars > 1);
+    const char *name = arena_printf(a, "%s%s%s %s %s%s%s", group ? "(" : "", dim_text(a, num), group ? ")" : "",
+                                    floor_div_kind ? "//" : "/", group_den ? "(" : "", dim_text(a, den),
+                                    group_den ? ")" : "");
     DimSym *q = sema_new_sym(a, SYM_QUOT, name, owner, -1);
     Dim *n = arena_alloc(a, sizeof *n), *d = arena_alloc(a, sizeof *d);
     *n = *num;
@@ -45,13 +53,14 @@ static const DimSym *quotient_sym(Arena *a, Item *owner, const Dim *num, const D
     q->num = n;
     q->den = d;
     q->floor_div = floor_div_kind;
+    q->soft = soft;
     q->at = at;
     vec_push(a, &s->quots, q);
     return q;
 }
 
 bool sema_dim_div(Arena *a, Diags *d, Item *owner, Dim *out, const Dim *num, const Dim *den, bool floor_div_kind,
-                  Span at) {
+                  bool soft, Span at) {
     long dv, nv;
     if (dim_is_const(den, &dv)) {
         if (dv == 0) {
@@ -80,7 +89,7 @@ bool sema_dim_div(Arena *a, Diags *d, Item *owner, Dim *out, const Dim *num, con
         diag_error(d, at, "this division needs dims known here");
         return false;
     }
-    *out = dim_sym(quotient_sym(a, owner, num, den, floor_div_kind, at));
+    *out = dim_sym(quotient_sym(a, owner, num, den, floor_div_kind, soft, at));
     return true;
 }
 
@@ -94,10 +103,13 @@ bool sema_bind_quotients(Arena *a, Diags *d, Item *callee, Item *caller, DimEnv 
         if (!dim_subst(&num, q->num, env, callee, &num_done) || !dim_subst(&den, q->den, env, callee, &den_done))
             return false;
         if (!num_done || !den_done) continue;   /* not needed for what this call binds */
+        long nv, dv;
+        /* a soft quotient that is not exact here was a number, not a dim: left unbound */
+        if (q->soft && dim_is_const(&num, &nv) && dim_is_const(&den, &dv) && (dv == 0 || nv % dv != 0)) continue;
         int before = d->items.len;
-        if (!sema_dim_div(a, d, caller, &val, &num, &den, q->floor_div, q->at)) {
+        if (!sema_dim_div(a, d, caller, &val, &num, &den, q->floor_div, false, q->at)) {
             if (d->items.len != before)
-                diag_note(d, call, "with the dims of this call of `%s`: (%s) %s %s", callee->name,
+                diag_note(d, call, "with the dims of this call of `%s`: %s %s %s", callee->name,
                           dim_text(a, &num), q->floor_div ? "//" : "/", dim_text(a, &den));
             return false;
         }

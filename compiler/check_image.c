@@ -80,7 +80,7 @@ static Dim num(long v) { return dim_const(v); }
 static bool window_out(ImageCheck *ic, Dim len, Dim k, Dim stride, Dim pad, Dim dil, const char *axis, Dim *out) {
     Dim span = sub(sub(add(len, mul(num(2), pad)), mul(dil, sub(k, num(1)))), num(1));
     Dim q;
-    if (!sema_dim_div(ic->a, ic->d, ic->fn, &q, &span, &stride, true, ic->call->span)) return false;
+    if (!sema_dim_div(ic->a, ic->d, ic->fn, &q, &span, &stride, true, false, ic->call->span)) return false;
     *out = add(q, num(1));
     long v;
     if (dim_is_const(out, &v) && v < 1) {

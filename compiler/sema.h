@@ -27,6 +27,8 @@ typedef struct DimSym {
     int slot;                /* VAR/INT_ARG/HYPER: index in owner->dim_names (REF_DIM's slot) */
     const Dim *num, *den;    /* QUOT: the quotient's operands, in the owner's symbols */
     bool floor_div;          /* QUOT: `//` (else `/`, exact) */
+    bool soft;               /* QUOT: an expression's `/` of dims, maybe a real division: unbound
+                              * (not an error) where it is not exact */
     Span at;                 /* QUOT: the `/` or `//` (or the call) that made it */
 } DimSym;
 

@@ -43,7 +43,7 @@ typedef struct Cg {
     LLVMModuleRef M;
     LLVMBuilderRef b;
     LLVMTypeRef f32, f64, i8, i32, i64, i1, ptr, voidt, ctx_t, range_t;
-    Fn sgemm, random_fill, shift2d, col2im, pfor, tanhf, sgd_rows, adam_rows;
+    Fn sgemm, random_fill, shift2d, col2im, im2col, pfor, tanhf, sgd_rows, adam_rows;
     unsigned noalias;
 } Cg;
 
@@ -771,9 +771,11 @@ static void emit_random(Cg *cg, KEmit *e) {
     call(cg, cg->random_fill, args, 9);
 }
 
-/* fold: rt_col2im with the node's window, split over the pool by image plane. */
+/* fold: rt_col2im with the node's window, split over the pool by image plane;
+ * a stored unfold: rt_im2col. */
 static void emit_fold(Cg *cg, KEmit *e) {
-    const IrNode *r = nd(cg, e->k->root), *cols = nd(cg, r->in[0]);
+    const IrNode *r = nd(cg, e->k->root);
+    const IrNode *cols = r->op == IR_UNFOLD ? r : nd(cg, r->in[0]);
     const IrWindow *w = &r->win;
     LLVMBuilderRef b = cg->b;
     LLVMTypeRef arr = LLVMArrayType2(cg->i64, 11);
@@ -783,9 +785,10 @@ static void emit_fold(Cg *cg, KEmit *e) {
                           i64c(cg, cols->shape.d[4].c), i64c(cg, cols->shape.d[5].c),
                           i64c(cg, w->stride), i64c(cg, w->pad), i64c(cg, w->dil)};
     for (int i = 0; i < 11; i++) LLVMBuildStore(b, v[i], elem_ptr(cg, cg->i64, win, i64c(cg, i)));
-    LLVMValueRef args[4] = {ctx_field(cg, e->ctx, CTX_POOL, cg->ptr), node_ptr(cg, e, e->k->root),
-                            node_ptr(cg, e, r->in[0]), win};
-    call(cg, cg->col2im, args, 4);
+    LLVMValueRef args[5] = {ctx_field(cg, e->ctx, CTX_POOL, cg->ptr), node_ptr(cg, e, e->k->root),
+                            node_ptr(cg, e, r->in[0]), win, f32c(cg, r->a)};
+    if (r->op == IR_UNFOLD) call(cg, cg->im2col, args, 5);
+    else call(cg, cg->col2im, args, 4);
 }
 
 /* out = zeros; out[idx[i]] += rows[i] in order of i (the interpreter's order). */
@@ -939,7 +942,8 @@ static LLVMValueRef emit_kernel(Cg *cg, int ki, KEmit *e) {
     case K_RANDOM:
     case K_SHIFT2D: emit_random(cg, e); break;
     case K_SCATTER: emit_scatter(cg, e); break;
-    case K_FOLD: emit_fold(cg, e); break;
+    case K_FOLD:
+    case K_IM2COL: emit_fold(cg, e); break;
     case K_SPARSE_UPDATE: emit_sparse_update(cg, e); break;
     }
     LLVMBuildRetVoid(cg->b);
@@ -1066,6 +1070,8 @@ static void init_types(Cg *cg) {
     cg->shift2d = declare(cg, "rt_shift2d", cg->voidt, sh, 9);
     LLVMTypeRef c2[4] = {p, p, p, p};
     cg->col2im = declare(cg, "rt_col2im", cg->voidt, c2, 4);
+    LLVMTypeRef i2[5] = {p, p, p, p, f32};
+    cg->im2col = declare(cg, "rt_im2col", cg->voidt, i2, 5);
     LLVMTypeRef pf[4] = {p, i64, p, p};
     cg->pfor = declare(cg, "rt_parallel_for", cg->voidt, pf, 4);
     cg->tanhf = declare(cg, "tanhf", f32, &f32, 1);

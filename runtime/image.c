@@ -1,7 +1,9 @@
-/* image.c — rt_col2im, the fold of IR_FOLD (the gradient of a convolution's or
- * pooling's window extraction, and conv_transpose2d's scatter). The forward
- * window extraction (unfold) is generated inline by codegen; this is its
- * adjoint, which adds overlapping windows back into the image. */
+/* image.c — the windows of an image batch for generated code: rt_im2col, an
+ * unfold that is stored (the column matrix a convolution's sgemm reads: one
+ * memcpy per row run at stride 1), and rt_col2im, the fold of IR_FOLD (the
+ * gradient of a convolution's or pooling's window extraction, and
+ * conv_transpose2d's scatter), which adds overlapping windows back into the
+ * image. An unfold read inside another kernel (pooling) is generated inline. */
 #include "rlrt.h"
 
 #include <string.h>
@@ -55,4 +57,55 @@ void rt_col2im(rt_pool *pool, float *out, const float *cols, const rt_window *w)
         rt_parallel_for(pool, planes, col2im_planes, &a);
     else
         col2im_planes(&a, 0, planes);
+}
+
+typedef struct Im2col {
+    float *out;
+    const float *x;
+    rt_window w;
+    float fill;
+} Im2col;
+
+/* Rows [lo, hi) of the column matrix, row = (c * kh + i) * kw + j: its n*oh
+ * output rows of ow values each. A copy, so any split gives the same result. */
+static void im2col_rows(void *arg, int64_t lo, int64_t hi) {
+    const Im2col *a = arg;
+    const rt_window *w = &a->w;
+    int64_t plane = w->h * w->w, window = w->oh * w->ow;
+    for (int64_t r = lo; r < hi; r++) {
+        int64_t c = r / (w->kh * w->kw), i = r / w->kw % w->kh, j = r % w->kw;
+        int64_t x0 = j * w->dil - w->pad;
+        /* the columns q with 0 <= q*stride + x0 < width */
+        int64_t qlo = x0 >= 0 ? 0 : (-x0 + w->stride - 1) / w->stride;
+        int64_t qhi = w->w - x0 <= 0 ? 0 : (w->w - x0 - 1) / w->stride + 1;
+        if (qhi > w->ow) qhi = w->ow;
+        if (qlo > qhi) qlo = qhi;
+        for (int64_t n = 0; n < w->n; n++) {
+            const float *img = a->x + (n * w->c + c) * plane;
+            float *dst = a->out + (r * w->n + n) * window;
+            for (int64_t p = 0; p < w->oh; p++, dst += w->ow) {
+                int64_t y = p * w->stride - w->pad + i * w->dil;
+                if (y < 0 || y >= w->h) {
+                    for (int64_t q = 0; q < w->ow; q++) dst[q] = a->fill;
+                    continue;
+                }
+                const float *row = img + y * w->w + x0;
+                for (int64_t q = 0; q < qlo; q++) dst[q] = a->fill;
+                if (w->stride == 1)
+                    memcpy(dst + qlo, row + qlo, sizeof(float) * (size_t)(qhi - qlo));
+                else
+                    for (int64_t q = qlo; q < qhi; q++) dst[q] = row[q * w->stride];
+                for (int64_t q = qhi; q < w->ow; q++) dst[q] = a->fill;
+            }
+        }
+    }
+}
+
+void rt_im2col(rt_pool *pool, float *out, const float *x, const rt_window *w, float fill) {
+    Im2col a = {out, x, *w, fill};
+    int64_t rows = w->c * w->kh * w->kw;
+    if (rows * w->n * w->oh * w->ow >= (int64_t)1 << 18)
+        rt_parallel_for(pool, rows, im2col_rows, &a);
+    else
+        im2col_rows(&a, 0, rows);
 }

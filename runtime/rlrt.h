@@ -193,6 +193,9 @@ typedef struct rt_window {
 /* out [n, c, h, w] = the sum of cols [c, kh, kw, n, oh, ow] added back where each
  * window element lies (elements outside the image are dropped): col2im. */
 void rt_col2im(rt_pool *pool, float *out, const float *cols, const rt_window *w);
+/* cols [c, kh, kw, n, oh, ow] = the window elements of x [n, c, h, w], `fill` where a
+ * window leaves the image: im2col (IR_UNFOLD stored). */
+void rt_im2col(rt_pool *pool, float *cols, const float *x, const rt_window *w, float fill);
 
 /* Runs fn(ctx, lo, hi) over [0, n) split into contiguous ranges on the pool's threads. */
 typedef void (*rt_range_fn)(void *ctx, int64_t lo, int64_t hi);

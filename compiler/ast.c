@@ -389,6 +389,7 @@ const char *ast_binop_text(BinOp op) {
     case OP_SUB: return "-";
     case OP_MUL: return "*";
     case OP_DIV: return "/";
+    case OP_FLOORDIV: return "//";
     case OP_MATMUL: return "@";
     case OP_POW: return "^";
     case OP_EQ: return "==";

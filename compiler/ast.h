@@ -53,6 +53,7 @@ typedef enum {
 
 typedef enum {
     OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MATMUL, OP_POW,
+    OP_FLOORDIV,  /* `//`: compile-time integers (dims) only */
     OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE,
 } BinOp;
 

@@ -251,6 +251,18 @@ static void vjp_scatter_add(Ad *ad, int y, int g) {
     send(ad, y, 1, ir_gather(ad->g, g, in(ad, y, 0), ad->at));
 }
 
+/* y = unfold(x) (windows of x): dx = fold(g), each window element's gradient
+ * added back to the image element it read; the fill read outside x gets none. */
+static void vjp_unfold(Ad *ad, int y, int g) {
+    send(ad, y, 0, ir_fold(ad->g, g, N(ad, y)->win, ad->at));
+}
+
+/* y = fold(x): every element of x was added into one element of y (or dropped
+ * outside it), so dx = unfold(g) with zeros where x's window leaves the image. */
+static void vjp_fold(Ad *ad, int y, int g) {
+    send(ad, y, 0, ir_unfold(ad->g, g, N(ad, y)->win, 0.0, ad->at));
+}
+
 /* The table: ops without a rule (leaves, random sources, comparisons, sign,
  * argmax, one_hot, float(), stop_gradient, update) pass no gradient back. */
 static const VjpRule vjp_rules[IR_OP_COUNT] = {
@@ -282,6 +294,8 @@ static const VjpRule vjp_rules[IR_OP_COUNT] = {
     [IR_MATMUL] = vjp_matmul,
     [IR_GATHER] = vjp_gather,
     [IR_SCATTER_ADD] = vjp_scatter_add,
+    [IR_UNFOLD] = vjp_unfold,
+    [IR_FOLD] = vjp_fold,
 };
 
 /* Does a gradient flow from y back into its input k? */

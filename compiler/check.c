@@ -145,12 +145,14 @@ static bool eval_dim(Checker *c, Item *owner, Expr *e, Dim *out) {
         }
     case EX_BINARY:
         if (!eval_dim(c, owner, e->lhs, &a) || !eval_dim(c, owner, e->rhs, &b)) return false;
+        if (e->op == OP_DIV || e->op == OP_FLOORDIV)
+            return sema_dim_div(c->a, c->d, owner, out, &a, &b, e->op == OP_FLOORDIV, false, e->span);
         if ((e->op == OP_ADD && dim_add(out, &a, &b)) || (e->op == OP_SUB && dim_sub(out, &a, &b)) ||
             (e->op == OP_MUL && dim_mul(out, &a, &b)))
             return true;
         diag_error(c->d, e->span, e->op == OP_ADD || e->op == OP_SUB || e->op == OP_MUL
                                       ? "this dim is too large or has too many terms"
-                                      : "a dim may only combine dims with + - *");
+                                      : "a dim may only combine dims with + - * / //");
         return false;
     default:
         diag_error(c->d, e->span, "`%s` is not a dim", span_text(c, e->span));
@@ -201,6 +203,10 @@ static void ensure_sig(Checker *c, Item *fn) {
             Type *h = type_scalar(c->a, DT_F32);
             h->weak = true;
             s->param_types[i] = d->kind == TY_ERROR ? d : with_value(h, d->value);
+            /* an integer hyper is a dim symbol in the body, bound at each call */
+            for (int k = 0; k < s->dims.len && h->has_dim; k++)
+                if (s->dims.items[k]->kind == SYM_HYPER && strcmp(s->dims.items[k]->name, pa->name) == 0)
+                    h->dim = dim_sym(s->dims.items[k]);
         }
     }
     for (int i = 0; i < fn->results.len; i++) {
@@ -367,6 +373,23 @@ static void unify_arg(Unify *u, Param *pa, Expr *arg, const Type *pt, PendingVec
     }
 }
 
+/* A result dim that comes out zero or negative at a call (a kernel larger than
+ * its padded input: `(2 + 2*0 - 3) // 1 + 1`) is an error at the call, with a
+ * note at the declaration. */
+static bool result_sizes_positive(Checker *c, Item *fn, const Type *r, Span at) {
+    if (r->kind != TY_TENSOR) return true;
+    for (int i = 0; i < r->rank; i++) {
+        long v;
+        if (dim_is_const(&r->dims[i], &v) && v <= 0) {
+            diag_error(c->d, at, "this call of `%s` would give %s: axis %d has size %ld", fn->name, ty(c, r), i, v);
+            diag_note(c->d, fn->results.items[0]->span, "`%s` declared here with result %s", fn->name,
+                      span_text(c, fn->results.items[0]->span));
+            return false;
+        }
+    }
+    return true;
+}
+
 /* The declared result in the caller's terms. */
 static Type *subst_type(Unify *u, const Type *rt, Span at) {
     Checker *c = u->c;
@@ -497,6 +520,12 @@ static Type *check_user_call(Checker *c, Expr *e, Item *fn) {
             }
         }
         vec_push(c->a, &ci->hypers, hv);
+        /* an integer hyper binds its dim symbol (`stride` in `(H - k) // stride + 1`) */
+        for (int j = 0; j < s->dims.len && !isnan(hv) && hv == floor(hv) && fabs(hv) < DIM_LIMIT; j++)
+            if (s->dims.items[j]->kind == SYM_HYPER && strcmp(s->dims.items[j]->name, pa->name) == 0) {
+                DimBinding b = {s->dims.items[j], dim_const((long)hv), pa->name};
+                vec_push(c->a, &ci->dims.items, b);
+            }
     }
     PendingVec pending = {0};
     for (int k = 0; k < n && !u.failed; k++) {
@@ -519,10 +548,13 @@ static Type *check_user_call(Checker *c, Expr *e, Item *fn) {
             u.failed = true;
         }
     }
-    if (u.failed) return type_error(c->a);
+    if (u.failed || !sema_bind_quotients(c->a, c->d, fn, c->fn, &ci->dims, e->span)) return type_error(c->a);
     e->call = ci;
     if (fn->role == ROLE_ENCODER || fn->role == ROLE_DECODER) vec_push(c->a, &s->calls, e);
-    if (fn->results.len == 1 && !fn->result_is_tuple) return subst_type(&u, s->result_types[0], e->span);
+    if (fn->results.len == 1 && !fn->result_is_tuple) {
+        Type *r = subst_type(&u, s->result_types[0], e->span);
+        return result_sizes_positive(c, fn, r, e->span) ? r : type_error(c->a);
+    }
     Type *t = arena_alloc(c->a, sizeof *t);
     t->kind = TY_TUPLE;
     for (int i = 0; i < fn->results.len; i++) {
@@ -614,6 +646,11 @@ static Type *check_binary(Checker *c, Expr *e) {
         return type_error(c->a);
     }
     if (e->op == OP_MATMUL) return check_matmul(c, e, x, y);
+    if (e->op == OP_FLOORDIV && !(x->has_value && y->has_value) && !(x->has_dim && y->has_dim)) {
+        diag_error(c->d, e->span, "`//` divides integers known at compile time (dims), not %s and %s", ty(c, x),
+                   ty(c, y));
+        return type_error(c->a);
+    }
     Type *r = binary_shape(c, e, x, y, arena_printf(c->a, "`%s`", op));
     if (!r) {
         note_origin(c, e->lhs);
@@ -630,15 +667,31 @@ static Type *check_binary(Checker *c, Expr *e) {
         case OP_SUB: v = a - b; break;
         case OP_MUL: v = a * b; break;
         case OP_DIV: ok = b != 0; v = ok ? a / b : 0; break;
+        case OP_FLOORDIV: ok = b != 0; v = ok ? floor(a / b) : 0; break;
         case OP_POW: v = pow(a, b); break;
         default: ok = false; break;
         }
         if (ok) with_value(r, v);
     }
-    if (x->has_dim && y->has_dim && !r->has_dim) {
-        r->has_dim = (e->op == OP_ADD && dim_add(&r->dim, &x->dim, &y->dim)) ||
-                     (e->op == OP_SUB && dim_sub(&r->dim, &x->dim, &y->dim)) ||
-                     (e->op == OP_MUL && dim_mul(&r->dim, &x->dim, &y->dim));
+    /* Dims (symbols included: an integer hyper in a layer's body) combine as dims;
+     * `/` of dims stays a dim only when exact. */
+    if (x->has_dim && y->has_dim) {
+        Dim d;
+        bool sym = !dim_is_const(&x->dim, NULL) || !dim_is_const(&y->dim, NULL);
+        bool ok = (e->op == OP_ADD && dim_add(&d, &x->dim, &y->dim)) ||
+                  (e->op == OP_SUB && dim_sub(&d, &x->dim, &y->dim)) ||
+                  (e->op == OP_MUL && dim_mul(&d, &x->dim, &y->dim));
+        if (!ok && e->op == OP_FLOORDIV) {
+            if (!sema_dim_div(c->a, c->d, c->fn, &d, &x->dim, &y->dim, true, false, e->span)) return type_error(c->a);
+            ok = true;
+        }
+        /* `N / h` with a symbol: an exact quotient if it is used as a dim */
+        if (!ok && e->op == OP_DIV && sym && c->fn)
+            ok = sema_dim_div(c->a, c->d, c->fn, &d, &x->dim, &y->dim, false, true, e->span);
+        if (ok && (sym || !r->has_dim)) {
+            r->has_dim = true;
+            r->dim = d;
+        }
     }
     return r;
 }

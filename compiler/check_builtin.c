@@ -33,6 +33,14 @@ static const Builtin builtins[BI_COUNT] = {
     {BI_RANDINT, "randint", 3, 3, {0}, true, true},
     {BI_SHIFT2D, "shift2d", 4, 4, {0}, true, true},
     {BI_STOP_GRADIENT, "stop_gradient", 1, 1, {0}, false, true},
+    {BI_CONV2D, "conv2d", 2, 5, {"stride", "padding", "dilation"}, false, false},
+    {BI_CONV_TRANSPOSE2D, "conv_transpose2d", 2, 5, {"stride", "padding", "output_padding"}, false, false},
+    {BI_MAX_POOL2D, "max_pool2d", 2, 4, {"stride", "padding"}, false, false},
+    {BI_AVG_POOL2D, "avg_pool2d", 2, 4, {"stride", "padding"}, false, false},
+    {BI_UPSAMPLE2D, "upsample2d", 2, 2, {0}, false, false},
+    {BI_GLOBAL_AVG_POOL, "global_avg_pool", 1, 1, {0}, false, false},
+    /* random, but the one random op a layer may reach (§8.2): not `random` here */
+    {BI_DROPOUT, "dropout", 2, 2, {0}, false, false},
 };
 
 const Builtin *sema_builtin(const char *name) {
@@ -176,11 +184,11 @@ static void mark_random(Checker *c, Expr *e) {
 
 Type *check_builtin(Checker *c, Expr *e, const Builtin *b) {
     int npos = 0;
-    Expr *pos[4] = {0};
+    Expr *pos[5] = {0};
     for (int i = 0; i < e->args.len; i++) {
         Arg *ar = &e->args.items[i];
         if (!ar->name) {
-            if (npos < 4) pos[npos] = ar->value;
+            if (npos < 5) pos[npos] = ar->value;
             npos++;
             continue;
         }
@@ -202,7 +210,7 @@ Type *check_builtin(Checker *c, Expr *e, const Builtin *b) {
     }
     if (b->random) mark_random(c, e);
     /* shape and integer arguments are checked where they are read */
-    bool is_shape_slot[4] = {0};
+    bool is_shape_slot[5] = {0};
     switch (b->id) {
     case BI_RESHAPE: case BI_BERNOULLI: case BI_TRANSPOSE: is_shape_slot[1] = true; break;
     case BI_NORMAL: case BI_UNIFORM: case BI_RANDINT: is_shape_slot[2] = true; break;
@@ -422,6 +430,11 @@ Type *check_builtin(Checker *c, Expr *e, const Builtin *b) {
         if (!want_f32(c, pos[0], b->name)) return type_error(c->a);
         return copy_type(c, x);
     }
+    case BI_CONV2D: case BI_CONV_TRANSPOSE2D: case BI_MAX_POOL2D: case BI_AVG_POOL2D: case BI_UPSAMPLE2D:
+    case BI_GLOBAL_AVG_POOL: case BI_DROPOUT:
+        for (int i = 0; i < e->args.len; i++)
+            if (e->args.items[i].name && value_of(c, e->args.items[i].value)->kind == TY_ERROR) return type_error(c->a);
+        return sema_check_image(c->a, c->d, c->fn, e, b->id);
     case BI_COUNT: break;
     }
     return type_error(c->a);

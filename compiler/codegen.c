@@ -44,7 +44,7 @@ typedef struct Cg {
     LLVMModuleRef M;
     LLVMBuilderRef b;
     LLVMTypeRef f32, f64, i8, i32, i64, i1, ptr, voidt, ctx_t, range_t;
-    Fn sgemm, random_fill, shift2d, pfor, tanhf, sgd_rows, adam_rows;
+    Fn sgemm, random_fill, shift2d, col2im, im2col, pfor, tanhf, sgd_rows, adam_rows;
     unsigned noalias;
 } Cg;
 
@@ -443,6 +443,23 @@ static LLVMValueRef compute_at(Cg *cg, KEmit *e, int n, LLVMValueRef *idx, bool 
         return LLVMBuildSelect(b, first, value_at(cg, e, x->in[0], sub, false),
                                value_at(cg, e, x->in[1], sub1, false), "");
     }
+    case IR_UNFOLD: {
+        /* window element (c, i, j, n, p, q) reads x[n, c, p*s - pad + i*d, q*s - pad + j*d] */
+        const IrWindow *w = &x->win;
+        LLVMValueRef hs[2];
+        for (int a = 0; a < 2; a++) {
+            LLVMValueRef at = LLVMBuildNSWMul(b, idx[4 + a], i64c(cg, w->stride), "");
+            at = LLVMBuildNSWAdd(b, at, LLVMBuildNSWMul(b, idx[1 + a], i64c(cg, w->dil), ""), "");
+            hs[a] = LLVMBuildNSWSub(b, at, i64c(cg, w->pad), "");
+        }
+        LLVMValueRef inside = LLVMBuildAnd(b, LLVMBuildICmp(b, LLVMIntULT, hs[0], i64c(cg, w->h), ""),
+                                           LLVMBuildICmp(b, LLVMIntULT, hs[1], i64c(cg, w->w), ""), "");
+        sub[0] = idx[3];
+        sub[1] = idx[0];
+        sub[2] = clamp_index(cg, hs[0], i64c(cg, w->h));
+        sub[3] = clamp_index(cg, hs[1], i64c(cg, w->w));
+        return LLVMBuildSelect(b, inside, value_at(cg, e, x->in[0], sub, false), f32c(cg, x->a), "");
+    }
     case IR_ONE_HOT: {
         int r = x->shape.rank;
         LLVMValueRef v = value_at(cg, e, x->in[0], idx, false);
@@ -755,6 +772,26 @@ static void emit_random(Cg *cg, KEmit *e) {
     call(cg, cg->random_fill, args, 9);
 }
 
+/* fold: rt_col2im with the node's window, split over the pool by image plane;
+ * a stored unfold: rt_im2col. */
+static void emit_fold(Cg *cg, KEmit *e) {
+    const IrNode *r = nd(cg, e->k->root);
+    const IrNode *cols = r->op == IR_UNFOLD ? r : nd(cg, r->in[0]);
+    const IrWindow *w = &r->win;
+    LLVMBuilderRef b = cg->b;
+    LLVMTypeRef arr = LLVMArrayType2(cg->i64, 11);
+    LLVMValueRef win = entry_alloca(cg, e, arr);
+    LLVMValueRef v[11] = {dimv(cg, e->B, cols->shape.d[3]), i64c(cg, cols->shape.d[0].c), i64c(cg, w->h),
+                          i64c(cg, w->w), i64c(cg, w->kh), i64c(cg, w->kw),
+                          i64c(cg, cols->shape.d[4].c), i64c(cg, cols->shape.d[5].c),
+                          i64c(cg, w->stride), i64c(cg, w->pad), i64c(cg, w->dil)};
+    for (int i = 0; i < 11; i++) LLVMBuildStore(b, v[i], elem_ptr(cg, cg->i64, win, i64c(cg, i)));
+    LLVMValueRef args[5] = {ctx_field(cg, e->ctx, CTX_POOL, cg->ptr), node_ptr(cg, e, e->k->root),
+                            node_ptr(cg, e, r->in[0]), win, f32c(cg, r->a)};
+    if (r->op == IR_UNFOLD) call(cg, cg->im2col, args, 5);
+    else call(cg, cg->col2im, args, 4);
+}
+
 /* out = zeros; out[idx[i]] += rows[i] in order of i (the interpreter's order). */
 static void emit_scatter(Cg *cg, KEmit *e) {
     const IrNode *r = nd(cg, e->k->root), *ix = nd(cg, r->in[0]);
@@ -906,6 +943,8 @@ static LLVMValueRef emit_kernel(Cg *cg, int ki, KEmit *e) {
     case K_RANDOM:
     case K_SHIFT2D: emit_random(cg, e); break;
     case K_SCATTER: emit_scatter(cg, e); break;
+    case K_FOLD:
+    case K_IM2COL: emit_fold(cg, e); break;
     case K_SPARSE_UPDATE: emit_sparse_update(cg, e); break;
     }
     LLVMBuildRetVoid(cg->b);
@@ -1030,6 +1069,10 @@ static void init_types(Cg *cg) {
     cg->random_fill = declare(cg, "rt_random_fill", cg->voidt, rf, 9);
     LLVMTypeRef sh[9] = {p, p, i64, i64, i64, i64, i64, i64, i64};
     cg->shift2d = declare(cg, "rt_shift2d", cg->voidt, sh, 9);
+    LLVMTypeRef c2[4] = {p, p, p, p};
+    cg->col2im = declare(cg, "rt_col2im", cg->voidt, c2, 4);
+    LLVMTypeRef i2[5] = {p, p, p, p, f32};
+    cg->im2col = declare(cg, "rt_im2col", cg->voidt, i2, 5);
     LLVMTypeRef pf[4] = {p, i64, p, p};
     cg->pfor = declare(cg, "rt_parallel_for", cg->voidt, pf, 4);
     cg->tanhf = declare(cg, "tanhf", f32, &f32, 1);

@@ -27,7 +27,8 @@ const char *kernel_kind_name(KernelKind k) {
     static const char *const names[] = {
         [K_LOOP] = "loop",       [K_REDUCE] = "reduce",   [K_ARGMAX] = "argmax",
         [K_SGEMM] = "sgemm",     [K_RANDOM] = "random",   [K_SHIFT2D] = "shift2d",
-        [K_SCATTER] = "scatter", [K_UPDATE] = "update",   [K_SPARSE_UPDATE] = "sparse_update",
+        [K_SCATTER] = "scatter", [K_FOLD] = "fold",       [K_IM2COL] = "im2col",
+        [K_UPDATE] = "update",   [K_SPARSE_UPDATE] = "sparse_update",
     };
     return names[k];
 }
@@ -238,12 +239,15 @@ static bool decide(Fuser *f) {
         for (int i = 0; i < x->nin; i++) {
             int in = x->in[i];
             /* A sparse update hands its scatter's operands to the runtime as memory. */
-            bool inl = evaluates_inline(x, i, sparse) && f->st[n] != ST_IN_SPARSE;
+            /* a stored unfold is an im2col call: its image must be in memory */
+            bool inl = evaluates_inline(x, i, sparse) && f->st[n] != ST_IN_SPARSE &&
+                       !(x->op == IR_UNFOLD && f->st[n] == ST_ROOT);
             if (!inl) consumer_needs_mem[in] = true;
             /* x(d, d) evaluates d twice at the same index: LLVM's GVN keeps one. */
             bool repeat = (i > 0 && x->in[0] == in) || (i > 1 && x->in[1] == in);
             if (!repeat) copies[in] += f->st[n] == ST_INLINE ? copies[n] : 1;
-            if (x->op == IR_BROADCAST || (under_bcast[n] && f->st[n] == ST_INLINE))
+            /* an unfold reads each element up to kh*kw times: like a broadcast */
+            if (x->op == IR_BROADCAST || x->op == IR_UNFOLD || (under_bcast[n] && f->st[n] == ST_INLINE))
                 under_bcast[in] = true;
             if (x->op == IR_RESHAPE) f->force_mem[in] = true;
         }
@@ -315,11 +319,13 @@ static bool reads_updated_param(Fuser *f, const Kernel *k) {
 }
 
 static KernelKind kind_of(IrOp op) {
+    if (op == IR_UNFOLD) return K_IM2COL;
     switch (ir_op_info[op].cls) {
     case IRC_REDUCE: return op == IR_ARGMAX ? K_ARGMAX : K_REDUCE;
     case IRC_MATMUL: return K_SGEMM;
     case IRC_RANDOM: return op == IR_SHIFT2D ? K_SHIFT2D : K_RANDOM;
     case IRC_GATHER: return op == IR_SCATTER_ADD ? K_SCATTER : K_LOOP;
+    case IRC_WINDOW: return K_FOLD;
     default: return K_LOOP;
     }
 }

@@ -52,6 +52,10 @@ static const int rand_kind[IR_OP_COUNT] = {
  * same numbers. False when the scratch buffer cannot be allocated. */
 static bool eval_random(Ev *e, const IrNode *n, double *out, int64_t count) {
     InterpRun *r = e->r;
+    if (n->dropout_mask && r->mean_masks) {
+        for (int64_t i = 0; i < count; i++) out[i] = n->a;
+        return true;
+    }
     if (n->op == IR_SHIFT2D) {
         Dims in = dims(e, n->in[0]);
         float *buf = malloc(sizeof(float) * (size_t)(2 * count + 1));
@@ -170,6 +174,29 @@ static void eval_gather(Ev *e, const IrNode *n, double *out, const Dims *od) {
     }
 }
 
+/* The image element that window element (c, i, j, n, p, q) of an unfold reads,
+ * or -1 when it lies outside the image (xd: [N, C, H, W]). */
+static int64_t window_source(const IrWindow *w, const Dims *xd, const int64_t *idx) {
+    int64_t h = idx[4] * w->stride - w->pad + idx[1] * w->dil;
+    int64_t v = idx[5] * w->stride - w->pad + idx[2] * w->dil;
+    if (h < 0 || h >= xd->d[2] || v < 0 || v >= xd->d[3]) return -1;
+    return idx[3] * xd->st[0] + idx[0] * xd->st[1] + h * xd->st[2] + v * xd->st[3];
+}
+
+/* fold: every window element added back into the image element it was read
+ * from, in the order of the windows' elements. */
+static void eval_fold(Ev *e, const IrNode *n, double *out, const Dims *od) {
+    const double *x = val(e, n, 0);
+    Dims xd = dims(e, n->in[0]);
+    int64_t idx[IR_MAX_RANK];
+    for (int64_t o = 0; o < od->n; o++) out[o] = 0;
+    for (int64_t i = 0; i < xd.n; i++) {
+        unravel(i, &xd, idx);
+        int64_t to = window_source(&n->win, od, idx);
+        if (to >= 0) out[to] += x[i];
+    }
+}
+
 /* Movement ops: each output element reads one input element (or zero). */
 static void eval_move(Ev *e, const IrNode *n, double *out, const Dims *od) {
     const double *x = val(e, n, 0);
@@ -183,6 +210,14 @@ static void eval_move(Ev *e, const IrNode *n, double *out, const Dims *od) {
         int64_t k = ir_dim_value(n->dim, e->B);
         for (int64_t i = 0; i < xd.n; i++)
             for (int64_t j = 0; j < k; j++) out[i * k + j] = (int64_t)x[i] == j;
+        return;
+    }
+    if (n->op == IR_UNFOLD) {
+        for (int64_t o = 0; o < od->n; o++) {
+            unravel(o, od, idx);
+            int64_t from = window_source(&n->win, &xd, idx);
+            out[o] = from >= 0 ? x[from] : n->a;
+        }
         return;
     }
     int64_t lo = ir_dim_value((IrDim){n->start_b, n->start}, e->B);
@@ -281,6 +316,7 @@ static bool eval_node(Ev *e, int id) {
     case IRC_MOVE: eval_move(e, n, out, &od); break;
     case IRC_MATMUL: eval_matmul(e, n, out); break;
     case IRC_GATHER: eval_gather(e, n, out, &od); break;
+    case IRC_WINDOW: eval_fold(e, n, out, &od); break;
     case IRC_UPDATE: break;
     }
     if (r->f32 && n->dtype == IR_F32)

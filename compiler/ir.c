@@ -148,6 +148,19 @@ static const IrNode *in_node(const IrGraph *g, const IrNode *n, int k) {
     return &g->nodes.items[n->in[k]];
 }
 
+int64_t ir_window_out(int64_t len, int64_t k, int64_t stride, int64_t pad, int64_t dil) {
+    int64_t span = len + 2 * pad - dil * (k - 1) - 1;
+    /* floor division, as Python's // (span may be negative) */
+    int64_t q = span / stride;
+    if (span % stride != 0 && span < 0) q--;
+    return q + 1;
+}
+
+static bool window_ok(const IrWindow *w) {
+    return w->kh >= 1 && w->kw >= 1 && w->stride >= 1 && w->pad >= 0 && w->dil >= 1 && w->h >= 1 &&
+           w->w >= 1;
+}
+
 /* The matrix dims of a matmul operand after its transpose flag: rows, cols. */
 static void mat_dims(const IrShape *s, bool trans, IrDim *rows, IrDim *cols) {
     IrDim r = s->d[s->rank - 2], c = s->d[s->rank - 1];
@@ -320,9 +333,37 @@ static bool ir_infer(const IrGraph *g, IrNode *n, StrBuf *why) {
             n->shape.d[n->shape.rank++] = n->dim;
             n->dtype = IR_F32;
             return true;
+        case IR_UNFOLD: {
+            const IrWindow *w = &n->win;
+            if (!window_ok(w) || x->shape.rank != 4 || x->dtype != IR_F32 || x->shape.d[1].b ||
+                x->shape.d[2].b || x->shape.d[3].b || x->shape.d[2].c != w->h || x->shape.d[3].c != w->w)
+                return fail(why, "unfold needs f32 [N, C, %lld, %lld] and a valid window, got %s",
+                            (long long)w->h, (long long)w->w, shape_str(&x->shape, s0, sizeof s0));
+            int64_t oh = ir_window_out(w->h, w->kh, w->stride, w->pad, w->dil);
+            int64_t ow = ir_window_out(w->w, w->kw, w->stride, w->pad, w->dil);
+            if (oh <= 0 || ow <= 0) return fail(why, "unfold: the window does not fit the image");
+            IrDim d[6] = {x->shape.d[1], ir_dim_const(w->kh), ir_dim_const(w->kw), x->shape.d[0],
+                          ir_dim_const(oh), ir_dim_const(ow)};
+            n->shape = ir_shape(6, d);
+            n->dtype = IR_F32;
+            return true;
+        }
         default:
             return fail(why, "unknown movement op");
         }
+    case IRC_WINDOW: {
+        const IrWindow *w = &n->win;
+        const IrShape *xs = &x->shape;
+        if (!window_ok(w) || xs->rank != 6 || x->dtype != IR_F32 || xs->d[0].b || xs->d[1].b ||
+            xs->d[2].b || xs->d[4].b || xs->d[5].b || xs->d[1].c != w->kh || xs->d[2].c != w->kw ||
+            xs->d[4].c != ir_window_out(w->h, w->kh, w->stride, w->pad, w->dil) ||
+            xs->d[5].c != ir_window_out(w->w, w->kw, w->stride, w->pad, w->dil))
+            return fail(why, "fold of %s does not match its window", shape_str(xs, s0, sizeof s0));
+        IrDim d[4] = {xs->d[3], xs->d[0], ir_dim_const(w->h), ir_dim_const(w->w)};
+        n->shape = ir_shape(4, d);
+        n->dtype = IR_F32;
+        return true;
+    }
     case IRC_MATMUL: {
         int r = x->shape.rank;
         if ((r != 2 && r != 3) || y->shape.rank != r)
@@ -554,6 +595,19 @@ int ir_shift2d(IrGraph *g, int x, int64_t h, int64_t w, int64_t max, int stream,
     return add_inferred(g, n);
 }
 
+int ir_unfold(IrGraph *g, int x, IrWindow win, double fill, Span at) {
+    IrNode n = node(IR_UNFOLD, 1, x, 0, 0, at);
+    n.win = win;
+    n.a = fill;
+    return add_inferred(g, n);
+}
+
+int ir_fold(IrGraph *g, int cols, IrWindow win, Span at) {
+    IrNode n = node(IR_FOLD, 1, cols, 0, 0, at);
+    n.win = win;
+    return add_inferred(g, n);
+}
+
 int ir_dimval(IrGraph *g, IrDim d, IrDType dt, Span at) {
     IrNode n = node(IR_DIMVAL, 0, 0, 0, 0, at);
     n.dim = d;
@@ -616,7 +670,9 @@ static void print_attrs(const IrGraph *g, const IrNode *n, StrBuf *out) {
             sb_printf(out, " %s.%s", g->inputs.items[n->index].dataset,
                       g->inputs.items[n->index].field);
         break;
-    case IR_BERNOULLI: sb_printf(out, " p=%.9g stream=%d", n->a, n->index); break;
+    case IR_BERNOULLI:
+        sb_printf(out, " p=%.9g stream=%d%s", n->a, n->index, n->dropout_mask ? " dropout" : "");
+        break;
     case IR_NORMAL: sb_printf(out, " mean=%.9g std=%.9g stream=%d", n->a, n->b, n->index); break;
     case IR_UNIFORM:
     case IR_RANDINT: sb_printf(out, " lo=%.9g hi=%.9g stream=%d", n->a, n->b, n->index); break;
@@ -650,6 +706,13 @@ static void print_attrs(const IrGraph *g, const IrNode *n, StrBuf *out) {
         break;
     case IR_CONCAT: sb_printf(out, " axis=%d", n->axis); break;
     case IR_ONE_HOT: sb_puts(out, " n="); dim_print(n->dim, out); break;
+    case IR_UNFOLD:
+    case IR_FOLD:
+        sb_printf(out, " k=%lldx%lld stride=%lld pad=%lld dil=%lld image=%lldx%lld", (long long)n->win.kh,
+                  (long long)n->win.kw, (long long)n->win.stride, (long long)n->win.pad,
+                  (long long)n->win.dil, (long long)n->win.h, (long long)n->win.w);
+        if (n->op == IR_UNFOLD) sb_printf(out, " fill=%.9g", n->a);
+        break;
     case IR_MATMUL:
         if (n->trans_a) sb_puts(out, " trans_a");
         if (n->trans_b) sb_puts(out, " trans_b");

@@ -39,7 +39,7 @@ typedef enum {
 
 typedef enum {
     IRC_LEAF, IRC_RANDOM, IRC_UNARY, IRC_BINARY, IRC_TERNARY,
-    IRC_REDUCE, IRC_MOVE, IRC_MATMUL, IRC_GATHER, IRC_UPDATE,
+    IRC_REDUCE, IRC_MOVE, IRC_MATMUL, IRC_GATHER, IRC_WINDOW, IRC_UPDATE,
 } IrClass;
 
 typedef struct IrOpInfo {
@@ -50,6 +50,13 @@ typedef struct IrOpInfo {
 extern const IrOpInfo ir_op_info[IR_OP_COUNT];
 
 /* ------------------------------------------------------------------ nodes */
+
+/* The windows of IR_UNFOLD / IR_FOLD over an image [N, C, h, w]: kernel kh x kw,
+ * window p, q starts at (p*stride - pad, q*stride - pad), taps dil apart. */
+typedef struct IrWindow {
+    int64_t kh, kw, stride, pad, dil;
+    int64_t h, w;            /* the image's height and width (all int64: no padding bytes, memcmp-able) */
+} IrWindow;
 
 typedef struct IrNode {
     IrOp op;
@@ -71,6 +78,8 @@ typedef struct IrNode {
     int perm[IR_MAX_RANK];   /* TRANSPOSE */
     bool trans_a, trans_b;   /* MATMUL */
     IrDim dim;               /* DIMVAL value; ONE_HOT n (c); SHIFT2D h (c) */
+    IrWindow win;            /* UNFOLD, FOLD; UNFOLD's fill value is `a` */
+    bool dropout_mask;       /* BERNOULLI: a dropout's mask; pictures take its mean (`a`) */
 } IrNode;
 
 /* ----------------------------------------------------------------- graphs */
@@ -199,6 +208,12 @@ int ir_one_hot(IrGraph *g, int idx, int64_t n_classes, Span at);
 /* IR_BERNOULLI/NORMAL/UNIFORM/RANDINT with parameters a, b on RNG stream `stream`. */
 int ir_random(IrGraph *g, IrOp op, IrShape shape, double a, double b, int stream, Span at);
 int ir_shift2d(IrGraph *g, int x, int64_t h, int64_t w, int64_t max, int stream, Span at);
+/* x [N, C, win.h, win.w] -> [C, kh, kw, N, OH, OW] with OH = (h + 2 pad - dil (kh - 1) - 1) / stride + 1,
+ * elements outside x read as `fill`; ir_fold is its adjoint (sums back into [N, C, h, w]). */
+int ir_unfold(IrGraph *g, int x, IrWindow win, double fill, Span at);
+int ir_fold(IrGraph *g, int cols, IrWindow win, Span at);
+/* The output extent of windows along one axis: (len + 2 pad - dil (k - 1) - 1) // stride + 1. */
+int64_t ir_window_out(int64_t len, int64_t k, int64_t stride, int64_t pad, int64_t dil);
 int ir_dimval(IrGraph *g, IrDim d, IrDType dt, Span at);
 int ir_arange(IrGraph *g, int64_t count, Span at);
 /* Append a param / input to its table and its leaf node; returns the node id

@@ -51,6 +51,8 @@ typedef enum {
     K_RANDOM,    /* rt_random_fill */
     K_SHIFT2D,   /* rt_shift2d */
     K_SCATTER,   /* dense scatter_add: zero fill, then add rows in order */
+    K_FOLD,      /* fold (col2im): rt_col2im, split over image planes */
+    K_IM2COL,    /* a stored unfold (im2col): rt_im2col, split over rows */
     K_UPDATE,    /* dense optimizer update of one parameter, gradient chain fused in */
     K_SPARSE_UPDATE, /* scatter_add feeding an update: touches only the rows read */
 } KernelKind;

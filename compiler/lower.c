@@ -119,6 +119,24 @@ static bool dataset_prop(Lower *L, const Item *ds, const char *prop, Span at, Ir
     return true;
 }
 
+/* x / y (exact) or x // y of dims; only a constant divisor of every B term
+ * divides a dim that involves B. False with an error at `at`. */
+static bool ir_dim_div(Lower *L, IrDim x, IrDim y, bool floor_div, Span at, IrDim *out) {
+    if (y.b != 0 || y.c == 0 || x.b % y.c != 0) {
+        diag_error(L->d, at, "this division of dims is not known at compile time");
+        return false;
+    }
+    int64_t q = x.c / y.c;
+    if (x.c % y.c != 0 && (x.c < 0) != (y.c < 0)) q--;
+    if (!floor_div && x.c % y.c != 0) {
+        diag_error(L->d, at, "%lld / %lld leaves a remainder: `/` of dims must be exact (`//` rounds down)",
+                   (long long)x.c, (long long)y.c);
+        return false;
+    }
+    *out = (IrDim){(int32_t)(x.b / y.c), q};
+    return true;
+}
+
 typedef enum { DIM_OK, DIM_UNBOUND, DIM_ERROR } DimResult;
 
 static DimResult eval_dim(Lower *L, const Frame *f, const Expr *e, IrDim *out);
@@ -177,6 +195,8 @@ static DimResult eval_dim(Lower *L, const Frame *f, const Expr *e, IrDim *out) {
             if (dim_mul(x, y, out)) return DIM_OK;
             diag_error(L->d, e->span, "a dim may not be a multiple of B times B");
             return DIM_ERROR;
+        case OP_DIV:
+        case OP_FLOORDIV: return ir_dim_div(L, x, y, e->op == OP_FLOORDIV, e->span, out) ? DIM_OK : DIM_ERROR;
         default: break;
         }
         break;
@@ -320,6 +340,7 @@ double fold(BinOp op, double x, double y) {
     case OP_SUB: return x - y;
     case OP_MUL: return x * y;
     case OP_DIV: return x / y;
+    case OP_FLOORDIV: return floor(x / y);
     case OP_POW: return pow(x, y);
     case OP_EQ: return x == y;
     case OP_NE: return x != y;
@@ -340,6 +361,7 @@ static IrOp binop_ir(BinOp op) {
     case OP_DIV: return IR_DIV;
     case OP_POW: return IR_POW;
     case OP_EQ: return IR_EQ;
+    case OP_FLOORDIV: break;
     case OP_NE: return IR_NE;
     case OP_LT: return IR_LT;
     case OP_LE: return IR_LE;
@@ -362,6 +384,14 @@ Val lower_binop(Lower *L, BinOp op, Val x, Val y, Span at) {
     double a, b;
     if (static_num(x, &a) && static_num(y, &b)) {
         return v_num(fold(op, a, b));
+    }
+    if (op == OP_FLOORDIV) {
+        IrDim dx, dy, q;
+        if (!val_to_dim(x, &dx) || !val_to_dim(y, &dy)) {
+            diag_error(L->d, at, "`//` divides integers known at compile time");
+            return v_none();
+        }
+        return ir_dim_div(L, dx, dy, true, at, &q) ? v_dim(q) : v_none();
     }
     /* dims stay dims through + - * so `arange(2 * B)` and `[B, 2*Z]` work */
     IrDim dx, dy;

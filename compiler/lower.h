@@ -31,6 +31,16 @@ typedef struct LowerOptions {
  * to `d` with a span; returns NULL when there were any. */
 IrProgram *lower_program(const Program *p, Diags *d, const LowerOptions *o);
 
+/* lower_image.c: the image built-ins (rl-language.md §8.2) as IR, for lower.c.
+ * x is [N, C, H, W] with constant C, H, W; check.c has checked every size. */
+int lower_conv2d(IrGraph *g, int x, int w, int64_t stride, int64_t pad, int64_t dil, Span at);
+int lower_conv_transpose2d(IrGraph *g, int x, int w, int64_t stride, int64_t pad, int64_t out_pad, Span at);
+int lower_pool2d(IrGraph *g, int x, bool is_max, int64_t k, int64_t stride, int64_t pad, Span at);
+int lower_upsample2d(IrGraph *g, int x, int64_t factor, Span at);
+int lower_global_avg_pool(IrGraph *g, int x, Span at);
+/* train: x * mask / (1 - p), the mask a bernoulli(1 - p) marked dropout_mask; else x. */
+int lower_dropout(IrGraph *g, int x, double p, bool train, int stream, Span at);
+
 /* What `rlc dump FILE --ir | --grad [--raw]` prints, for every stage or the one
  * named `only` (NULL: all):
  *   --ir          the forward graph of each stage, simplified;

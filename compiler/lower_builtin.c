@@ -187,6 +187,64 @@ static bool lower_random(Lower *L, Frame *f, const Expr *call, const char *name,
     return false;
 }
 
+/* An integer argument of an image built-in, `dflt` when absent. */
+static bool image_int(Lower *L, Frame *f, const Expr *call, int pos, const char *name, int64_t dflt,
+                      int64_t *out) {
+    const Expr *e = arg_of(call, pos, name);
+    if (!e) {
+        *out = dflt;
+        return true;
+    }
+    return need_int(L, lower_expr(L, f, e), e->span, name, out);
+}
+
+/* conv2d, conv_transpose2d, max_pool2d, avg_pool2d, upsample2d, global_avg_pool,
+ * dropout (lower_image.c); false when `name` is none of them. */
+static bool lower_image_builtin(Lower *L, Frame *f, const Expr *call, const char *name, Val *out) {
+    static const char *const names[] = {"conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d",
+                                        "upsample2d", "global_avg_pool", "dropout"};
+    int which = -1;
+    for (int i = 0; i < 7; i++)
+        if (strcmp(names[i], name) == 0) which = i;
+    if (which < 0) return false;
+    *out = v_none();
+    Span at = call->span;
+    int x, w = -1;
+    if (!need_node(L, eval_arg(L, f, call, 0, "x"), at, &x)) return true;
+    if (which <= 1 && !need_node(L, eval_arg(L, f, call, 1, "w"), at, &w)) return true;
+    const IrShape *xs = &node_of(L, x)->shape;
+    if (which != 6 && (xs->d[1].b || xs->d[2].b || xs->d[3].b)) {
+        diag_error(L->d, at, "`%s`: channels, height and width must not depend on the batch size", name);
+        return true;
+    }
+    int64_t a1, a2, a3;
+    switch (which) {
+    case 0:
+    case 1:
+        if (image_int(L, f, call, 2, "stride", 1, &a1) && image_int(L, f, call, 3, "padding", 0, &a2) &&
+            image_int(L, f, call, 4, which ? "output_padding" : "dilation", which ? 0 : 1, &a3))
+            *out = v_node(which ? lower_conv_transpose2d(L->g, x, w, a1, a2, a3, at)
+                                : lower_conv2d(L->g, x, w, a1, a2, a3, at));
+        return true;
+    case 2:
+    case 3:
+        if (image_int(L, f, call, 1, "k", 1, &a1) && image_int(L, f, call, 2, "stride", a1, &a2) &&
+            image_int(L, f, call, 3, "padding", 0, &a3))
+            *out = v_node(lower_pool2d(L->g, x, which == 2, a1, a2, a3, at));
+        return true;
+    case 4:
+        if (image_int(L, f, call, 1, "factor", 1, &a1)) *out = v_node(lower_upsample2d(L->g, x, a1, at));
+        return true;
+    case 5: *out = v_node(lower_global_avg_pool(L->g, x, at)); return true;
+    default: {
+        double p;
+        if (need_static(L, eval_arg(L, f, call, 1, "p"), at, "p", &p))
+            *out = v_node(lower_dropout(L->g, x, p, L->settings->is_train, random_stream(L), at));
+        return true;
+    }
+    }
+}
+
 Val lower_builtin(Lower *L, Frame *f, const Expr *call, const char *name) {
     static const struct {
         const char *name;
@@ -199,6 +257,8 @@ Val lower_builtin(Lower *L, Frame *f, const Expr *call, const char *name) {
     };
     Span at = call->span;
     IrGraph *g = L->g;
+    Val image;
+    if (lower_image_builtin(L, f, call, name, &image)) return image;
 
     for (size_t i = 0; i < sizeof unary / sizeof unary[0]; i++) {
         if (strcmp(unary[i].name, name) != 0) continue;

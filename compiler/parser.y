@@ -133,12 +133,12 @@ static bool parse_resync(ParseState *ps, SkipMode mode);
 %token <str> ENCODER "'encoder'" DECODER "'decoder'" PRETEXT "'pretext'" LOSS "'loss'"
 %token <str> PARAM "'param'" RETURN "'return'" TRAIN "'train'" EVAL "'eval'"
 %token <str> MINIMIZE "'minimize'" REPORT "'report'" TRUE "'true'" FALSE "'false'"
-%token ELLIPSIS "'...'" ARROW "'->'" EQ "'=='" NE "'!='" LE "'<='" GE "'>='"
+%token ELLIPSIS "'...'" ARROW "'->'" EQ "'=='" NE "'!='" LE "'<='" GE "'>='" FLOORDIV "'//'"
 %token CALL_LPAREN "'(' of a call"
 
 %nonassoc EQ NE '<' LE '>' GE
 %left '+' '-'
-%left '*' '/' '@'
+%left '*' '/' FLOORDIV '@'
 %precedence UMINUS
 %right '^'
 
@@ -296,6 +296,8 @@ dim
     | dim '+' dim               { $$ = ast_binary(A, D, @$, OP_ADD, $1, $3); }
     | dim '-' dim               { $$ = ast_binary(A, D, @$, OP_SUB, $1, $3); }
     | dim '*' dim               { $$ = ast_binary(A, D, @$, OP_MUL, $1, $3); }
+    | dim '/' dim               { $$ = ast_binary(A, D, @$, OP_DIV, $1, $3); }
+    | dim FLOORDIV dim          { $$ = ast_binary(A, D, @$, OP_FLOORDIV, $1, $3); }
     | '(' dim ')'               { $$ = $2; }
     ;
 
@@ -307,6 +309,7 @@ expr
     | expr '^' expr             { $$ = ast_binary(A, D, @$, OP_POW, $1, $3); }
     | expr '*' expr             { $$ = ast_binary(A, D, @$, OP_MUL, $1, $3); }
     | expr '/' expr             { $$ = ast_binary(A, D, @$, OP_DIV, $1, $3); }
+    | expr FLOORDIV expr        { $$ = ast_binary(A, D, @$, OP_FLOORDIV, $1, $3); }
     | expr '@' expr             { $$ = ast_binary(A, D, @$, OP_MATMUL, $1, $3); }
     | expr '+' expr             { $$ = ast_binary(A, D, @$, OP_ADD, $1, $3); }
     | expr '-' expr             { $$ = ast_binary(A, D, @$, OP_SUB, $1, $3); }
@@ -535,7 +538,7 @@ static int yylex(YYSTYPE *lval, YYLTYPE *lloc, ParseState *ps) {
 /* ------------------------------------------------------------- messages */
 
 static bool is_operator(yysymbol_kind_t s) {
-    static const int ops[] = {'+', '-', '*', '/', '@', '^', '<', '>', '.', '[', EQ, NE, LE, GE, CALL_LPAREN};
+    static const int ops[] = {'+', '-', '*', '/', FLOORDIV, '@', '^', '<', '>', '.', '[', EQ, NE, LE, GE, CALL_LPAREN};
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
         if (s == YYTRANSLATE(ops[i])) return true;
     return false;

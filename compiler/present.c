@@ -231,7 +231,7 @@ static bool draw(const IrStage *st, const rt_stage_end *end, rt_error *err) {
         }
     }
     if (ok) n = rt_dataset_fill(ds, 0, n, fields, ni, inputs);
-    InterpRun r = {.g = g, .B = n, .seed = end->seed, .f32 = true, .params_f32 = params,
+    InterpRun r = {.g = g, .B = n, .seed = end->seed, .f32 = true, .mean_masks = true, .params_f32 = params,
                    .inputs = (void *const *)inputs};
     if (ok && !interp_run(&r)) {
         rt_fail(err, "stage %s: out of memory evaluating the pictures", st->name);

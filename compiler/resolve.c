@@ -656,6 +656,13 @@ static FoldResult fold(Resolver *r, Expr *e, double *out) {
             }
             *out = a / b;
             return FOLD_NUMBER;
+        case OP_FLOORDIV:
+            if (b == 0) {
+                diag_error(r->d, e->span, "division by zero in a const");
+                return FOLD_ERROR;
+            }
+            *out = floor(a / b);
+            return FOLD_NUMBER;
         case OP_POW: *out = pow(a, b); return FOLD_NUMBER;
         default: break;
         }
@@ -727,6 +734,10 @@ static void resolve_func(Resolver *r, Item *it) {
         if (pa->type && pa->type->is_int) {
             vec_push(r->a, &it->dim_names, pa->name);
             vec_push(r->a, &it->sema->dims, sema_new_sym(r->a, SYM_INT_ARG, pa->name, it, it->dim_names.len - 1));
+        } else if (!pa->type) {
+            /* a hyper-parameter may be a dim of the signature: `(H + 2 * padding - k) // stride + 1` */
+            vec_push(r->a, &it->dim_names, pa->name);
+            vec_push(r->a, &it->sema->dims, sema_new_sym(r->a, SYM_HYPER, pa->name, it, it->dim_names.len - 1));
         }
     }
     r->in_sig = true;

@@ -12,16 +12,24 @@
 
 /* ------------------------------------------------------------------ dims */
 
-/* A symbol a dim may mention: a size variable or `int` argument of one function
- * (`B`, `n`), a stage's batch size `B`, or a dataset property (`brown.vocab`). */
-typedef enum { SYM_VAR, SYM_INT_ARG, SYM_BATCH, SYM_PROP } DimSymKind;
+/* A symbol a dim may mention: a size variable, `int` argument or hyper-parameter of
+ * one function (`B`, `n`, `stride`), a stage's batch size `B`, a dataset property
+ * (`brown.vocab`), or a quotient `num / den`, `num // den` that is not known yet
+ * (check_dims.c: it gets its value where the owner is called). */
+typedef enum { SYM_VAR, SYM_INT_ARG, SYM_BATCH, SYM_PROP, SYM_HYPER, SYM_QUOT } DimSymKind;
 
+typedef struct Dim Dim;
 typedef struct DimSym {
     DimSymKind kind;
     const char *name;        /* as printed: "B", "n", "brown.vocab" */
     int id;                  /* unique in the compilation: orders terms canonically */
     Item *owner;             /* the function or stage (VAR/INT_ARG/BATCH), the dataset (PROP) */
-    int slot;                /* VAR/INT_ARG: index in owner->dim_names (REF_DIM's slot) */
+    int slot;                /* VAR/INT_ARG/HYPER: index in owner->dim_names (REF_DIM's slot) */
+    const Dim *num, *den;    /* QUOT: the quotient's operands, in the owner's symbols */
+    bool floor_div;          /* QUOT: `//` (else `/`, exact) */
+    bool soft;               /* QUOT: an expression's `/` of dims, maybe a real division: unbound
+                              * (not an error) where it is not exact */
+    Span at;                 /* QUOT: the `/` or `//` (or the call) that made it */
 } DimSym;
 
 enum { DIM_MAX_TERMS = 8, DIM_MAX_VARS = 6 };
@@ -36,10 +44,10 @@ typedef struct DimTerm {
 /* A dim in canonical polynomial form: a sum of terms with distinct var lists,
  * sorted, no zero coefficients. Equal dims have equal forms, so `2*B` and
  * `B+B` compare equal. A constant has nterms == 0 (value 0) or one term with no vars. */
-typedef struct Dim {
+struct Dim {
     int nterms;
     DimTerm terms[DIM_MAX_TERMS];
-} Dim;
+};
 
 Dim dim_const(long v);
 Dim dim_sym(const DimSym *s);
@@ -117,6 +125,8 @@ typedef enum {
     BI_RESHAPE, BI_CONCAT, BI_ONE_HOT, BI_ARANGE, BI_TRANSPOSE,
     BI_BERNOULLI, BI_NORMAL, BI_UNIFORM, BI_RANDINT, BI_SHIFT2D,
     BI_STOP_GRADIENT,
+    BI_CONV2D, BI_CONV_TRANSPOSE2D, BI_MAX_POOL2D, BI_AVG_POOL2D, BI_UPSAMPLE2D, BI_GLOBAL_AVG_POOL,
+    BI_DROPOUT,              /* images (§8.2): check_image.c, lower_image.c */
     BI_COUNT
 } BuiltinId;
 

@@ -38,6 +38,7 @@ struct SemaItem {
     Vec(DataField) fields;       /* ITEM_DATASET */
     Vec(DataProp) props;         /* ITEM_DATASET */
     const char *source;          /* ITEM_DATASET: the outer source name (`skipgram`, `csv`, ...) */
+    Vec(DimSym *) quots;         /* ITEM_FUNC/STAGE: its SYM_QUOT symbols, in the order made */
 };
 
 /* The resolver creates symbols; check reads and adds (dataset properties, batches). */
@@ -50,6 +51,20 @@ int sema_edit_distance(const char *a, const char *b, int cap);
 /* Computes a dataset's fields and properties (check.c; resolve calls it so that
  * stage bodies can bind field names). */
 void sema_dataset_fields(Program *p, Item *ds);
+
+/* check_dims.c. *out = num / den (exact) or num // den (floor_div): folded when
+ * known, else the owner's quotient symbol (soft: made by an expression's `/`,
+ * which may be a real division); false with an error at `at` (a zero divisor,
+ * a remainder of `/`). */
+bool sema_dim_div(Arena *a, Diags *d, Item *owner, Dim *out, const Dim *num, const Dim *den, bool floor_div,
+                  bool soft, Span at);
+/* Binds the callee's quotient symbols in env from the call's other bindings;
+ * false after an error (at the `/`, with a note at the call). */
+bool sema_bind_quotients(Arena *a, Diags *d, Item *callee, Item *caller, DimEnv *env, Span call);
+
+/* check_image.c: the result type of an image built-in call whose arguments are
+ * all checked (error type after a reported error). */
+Type *sema_check_image(Arena *a, Diags *d, Item *fn, Expr *call, BuiltinId id);
 
 /* Source names accepted in datasets and setting names/optimizers in stages. */
 bool sema_is_source_name(const char *name);

@@ -49,7 +49,7 @@ static int rewrite(const IrGraph *ng, IrNode *n, bool past_autodiff) {
         case IRC_BINARY: make_const(n, ir_eval_binary(n->op, in0->a, in1->a)); return -1;
         case IRC_TERNARY: make_const(n, in0->a != 0 ? in1->a : ng->nodes.items[n->in[2]].a); return -1;
         case IRC_MOVE:
-            if (n->op == IR_PAD || n->op == IR_ONE_HOT || n->op == IR_CONCAT) break;
+            if (n->op == IR_PAD || n->op == IR_ONE_HOT || n->op == IR_CONCAT || n->op == IR_UNFOLD) break;
             make_const(n, in0->a);
             return -1;
         case IRC_REDUCE: {
@@ -137,7 +137,8 @@ static bool same_node(const IrNode *x, const IrNode *y) {
            x->index == y->index && x->axis == y->axis && x->start == y->start &&
            x->end == y->end && x->start_b == y->start_b && x->end_b == y->end_b &&
            x->axes == y->axes && memcmp(x->perm, y->perm, sizeof x->perm) == 0 &&
-           x->trans_a == y->trans_a && x->trans_b == y->trans_b && ir_dim_eq(x->dim, y->dim);
+           x->trans_a == y->trans_a && x->trans_b == y->trans_b && ir_dim_eq(x->dim, y->dim) &&
+           memcmp(&x->win, &y->win, sizeof x->win) == 0 && x->dropout_mask == y->dropout_mask;
 }
 
 static uint64_t mix(uint64_t h, uint64_t v) { return (h ^ v) * 0x100000001B3ull; }

@@ -43,6 +43,7 @@ static double node_flops(const IrGraph *g, const IrNode *n, int64_t B) {
     case IRC_TERNARY:
     case IRC_RANDOM: return numel(&n->shape, B);
     case IRC_REDUCE: return numel(&g->nodes.items[n->in[0]].shape, B);
+    case IRC_WINDOW: return numel(&g->nodes.items[n->in[0]].shape, B);
     case IRC_GATHER:
         return n->op == IR_SCATTER_ADD ? numel(&g->nodes.items[n->in[1]].shape, B) : 0;
     case IRC_UPDATE:

@@ -200,6 +200,18 @@ void rt_random_fill(int kind, void *out, int64_t lo, int64_t hi, double a, doubl
 void rt_shift2d(float *out, const float *in, int64_t n, int64_t h, int64_t w, int64_t max,
                 uint64_t seed, uint64_t stream, uint64_t step);
 
+/* Images (image.c). The windows of an image batch [n, c, h, w]: kernel kh x kw,
+ * window (p, q) of oh x ow starts at (p*stride - pad, q*stride - pad), taps dil apart. */
+typedef struct rt_window {
+    int64_t n, c, h, w, kh, kw, oh, ow, stride, pad, dil;
+} rt_window;
+/* out [n, c, h, w] = the sum of cols [c, kh, kw, n, oh, ow] added back where each
+ * window element lies (elements outside the image are dropped): col2im. */
+void rt_col2im(rt_pool *pool, float *out, const float *cols, const rt_window *w);
+/* cols [c, kh, kw, n, oh, ow] = the window elements of x [n, c, h, w], `fill` where a
+ * window leaves the image: im2col (IR_UNFOLD stored). */
+void rt_im2col(rt_pool *pool, float *cols, const float *x, const rt_window *w, float fill);
+
 /* Runs fn(ctx, lo, hi) over [0, n) split into contiguous ranges on the pool's threads. */
 typedef void (*rt_range_fn)(void *ctx, int64_t lo, int64_t hi);
 void rt_parallel_for(rt_pool *pool, int64_t n, rt_range_fn fn, void *ctx);
@@ -293,7 +305,8 @@ void rt_rng_shuffle(rt_rng *r, int64_t *items, int64_t n); /* Fisher-Yates */
 /* Parameter initialisation. The draw uses (seed, rt_hash_name(name)), so a
  * parameter's initial value depends on its name and the seed only, never on the
  * order parameters are created in. Fans: rank 1 -> fan_in = fan_out = dims[0];
- * rank >= 2 -> fan_in = product of all dims but the last, fan_out = the last. */
+ * rank 4 (a convolution weight [out, in, kh, kw]) -> fan_in = in*kh*kw, fan_out = out*kh*kw;
+ * other ranks >= 2 -> fan_in = product of all dims but the last, fan_out = the last. */
 typedef enum {
     RT_INIT_GLOROT,     /* uniform(-l, l), l = sqrt(6 / (fan_in + fan_out)) */
     RT_INIT_HE,         /* normal(0, sqrt(2 / fan_in)) */

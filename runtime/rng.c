@@ -428,6 +428,10 @@ void rt_init_param(float *p, const int64_t *dims, int rank, rt_init_kind kind, d
     double fan_in = 1, fan_out = 1;
     if (rank == 1) {
         fan_in = fan_out = (double)dims[0];
+    } else if (rank == 4) {
+        /* a convolution's weight [out, in, kh, kw] (PyTorch's convention) */
+        fan_in = (double)(dims[1] * dims[2] * dims[3]);
+        fan_out = (double)(dims[0] * dims[2] * dims[3]);
     } else if (rank >= 2) {
         for (int d = 0; d < rank - 1; d++) fan_in *= (double)dims[d];
         fan_out = (double)dims[rank - 1];

@@ -17,6 +17,26 @@ layer linear(x: [..., I], n: int) -> [..., n] {
     return x @ w
 }
 
+# 2-D convolution over images [B, C, H, W]: conv2d with weight [out, C, k, k] (He-normal) and a bias
+# [out] (zeros) per output channel.
+layer conv(x: [B, C, H, W], out: int, k: int, stride = 1, padding = 0, dilation = 1)
+        -> [B, out, (H + 2 * padding - dilation * (k - 1) - 1) // stride + 1,
+                    (W + 2 * padding - dilation * (k - 1) - 1) // stride + 1] {
+    param w: [out, C, k, k] = he
+    param b: [out] = zeros
+    return conv2d(x, w, stride = stride, padding = padding, dilation = dilation) + reshape(b, [out, 1, 1])
+}
+
+# Transposed 2-D convolution (the upsampling `deconv`): weight [C, out, k, k] (He-normal), bias [out].
+layer deconv(x: [B, C, H, W], out: int, k: int, stride = 1, padding = 0, output_padding = 0)
+        -> [B, out, (H - 1) * stride - 2 * padding + k + output_padding,
+                    (W - 1) * stride - 2 * padding + k + output_padding] {
+    param w: [C, out, k, k] = he
+    param b: [out] = zeros
+    return conv_transpose2d(x, w, stride = stride, padding = padding, output_padding = output_padding)
+           + reshape(b, [out, 1, 1])
+}
+
 # Table look-up: row ids[...] of an [n, dim] table initialised from N(0, 1).
 layer embedding(ids: i32[...], n: int, dim: int) -> [..., dim] {
     param e: [n, dim] = normal(0, 1)

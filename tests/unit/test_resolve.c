@@ -72,11 +72,13 @@ static void test_refs_and_slots(void **state) {
     Item *k = item(m, "K");
     assert_true(fabs(k->const_value - 7) < 1e-12);
     Item *g = item(m, "g");
-    /* dims: the int argument first, then size variables in order of appearance */
-    assert_int_equal(g->dim_names.len, 3);
+    /* dims: the int argument and the hyper first (a hyper may be a dim of the signature),
+     * then size variables in order of appearance */
+    assert_int_equal(g->dim_names.len, 4);
     assert_string_equal(g->dim_names.items[0], "n");
-    assert_string_equal(g->dim_names.items[1], "B");
-    assert_string_equal(g->dim_names.items[2], "D");
+    assert_string_equal(g->dim_names.items[1], "keep");
+    assert_string_equal(g->dim_names.items[2], "B");
+    assert_string_equal(g->dim_names.items[3], "D");
     assert_int_equal(g->n_locals, 2);
     Stmt *s0 = g->body.items[0], *s1 = g->body.items[1];
     assert_int_equal(s0->slot, 0);

@@ -1,0 +1,102 @@
+/* lower_image.c — the image built-ins of rl-language.md §8.2 as IR (lower.c
+ * reads their arguments and calls these).
+ *
+ * Two IR ops carry all of them: `unfold` gathers the windows of x [N, C, H, W]
+ * into [C, KH, KW, N, OH, OW] (an inlined index computation: im2col), and
+ * `fold` is its adjoint (col2im, the runtime's rt_col2im). Then
+ *   conv2d           = reshape(w, [O, C*KH*KW]) @ reshape(unfold(x), [C*KH*KW, N*OH*OW]),
+ *                      reshaped to [O, N, OH, OW] and transposed to [N, O, OH, OW]
+ *                      (one sgemm over the whole batch; its gradients are the
+ *                      matmul rules and a fold);
+ *   conv_transpose2d = fold(reshape(w, [C, O*KH*KW])^T @ reshape(x^(1,0,2,3), [C, N*H*W]))
+ *                      (the input gradient of a conv2d with that weight);
+ *   max_pool2d       = reduce_max of unfold(x) filled with -inf over (KH, KW)
+ *                      (ties split the gradient as `max` does);
+ *   avg_pool2d       = the sum over the window / (k*k), zeros outside (PyTorch's
+ *                      count_include_pad);
+ *   upsample2d       = a broadcast of [N, C, H, 1, W, 1] to [N, C, H, f, W, f];
+ *   global_avg_pool  = the mean over H and W;
+ *   dropout          = x * bernoulli(1 - p) * 1/(1 - p) in a train stage, x elsewhere.
+ */
+#include "lower.h"
+
+#include <math.h>
+
+static IrDim times(IrDim d, int64_t k) { return (IrDim){(int32_t)(d.b * k), d.c * k}; }
+
+static const IrShape *shape(IrGraph *g, int id) { return &g->nodes.items[id].shape; }
+
+/* [N, O, H, W] from [O, N, H, W]. */
+static int swap01(IrGraph *g, int x, Span at) {
+    static const int perm[4] = {1, 0, 2, 3};
+    return ir_transpose(g, x, perm, at);
+}
+
+static IrWindow window(const IrShape *x, int64_t kh, int64_t kw, int64_t stride, int64_t pad, int64_t dil) {
+    return (IrWindow){kh, kw, stride, pad, dil, x->d[2].c, x->d[3].c};
+}
+
+int lower_conv2d(IrGraph *g, int x, int w, int64_t stride, int64_t pad, int64_t dil, Span at) {
+    IrShape xs = *shape(g, x), ws = *shape(g, w);
+    int64_t O = ws.d[0].c, K = ws.d[1].c * ws.d[2].c * ws.d[3].c;
+    int cols = ir_unfold(g, x, window(&xs, ws.d[2].c, ws.d[3].c, stride, pad, dil), 0.0, at);
+    const IrShape *cs = shape(g, cols);
+    IrDim N = cs->d[3], OH = cs->d[4], OW = cs->d[5];
+    IrDim cols2[2] = {ir_dim_const(K), times(N, OH.c * OW.c)}, w2[2] = {ir_dim_const(O), ir_dim_const(K)};
+    int y = ir_matmul(g, ir_reshape(g, w, ir_shape(2, w2), at), ir_reshape(g, cols, ir_shape(2, cols2), at),
+                      false, false, at);
+    IrDim y4[4] = {ir_dim_const(O), N, OH, OW};
+    return swap01(g, ir_reshape(g, y, ir_shape(4, y4), at), at);
+}
+
+int lower_conv_transpose2d(IrGraph *g, int x, int w, int64_t stride, int64_t pad, int64_t out_pad, Span at) {
+    IrShape xs = *shape(g, x), ws = *shape(g, w);
+    IrDim N = xs.d[0];
+    int64_t C = xs.d[1].c, H = xs.d[2].c, W = xs.d[3].c;
+    int64_t O = ws.d[1].c, KH = ws.d[2].c, KW = ws.d[3].c;
+    IrDim x2[2] = {ir_dim_const(C), times(N, H * W)}, w2[2] = {ir_dim_const(C), ir_dim_const(O * KH * KW)};
+    int xm = ir_reshape(g, swap01(g, x, at), ir_shape(2, x2), at);
+    int cols = ir_matmul(g, ir_reshape(g, w, ir_shape(2, w2), at), xm, true, false, at);
+    IrDim c6[6] = {ir_dim_const(O), ir_dim_const(KH), ir_dim_const(KW), N, ir_dim_const(H), ir_dim_const(W)};
+    IrWindow win = {KH, KW, stride, pad, 1, (H - 1) * stride - 2 * pad + KH + out_pad,
+                    (W - 1) * stride - 2 * pad + KW + out_pad};
+    return ir_fold(g, ir_reshape(g, cols, ir_shape(6, c6), at), win, at);
+}
+
+int lower_pool2d(IrGraph *g, int x, bool is_max, int64_t k, int64_t stride, int64_t pad, Span at) {
+    IrShape xs = *shape(g, x);
+    int u = ir_unfold(g, x, window(&xs, k, k, stride, pad, 1), is_max ? -INFINITY : 0.0, at);
+    int r = ir_reduce(g, is_max ? IR_RMAX : IR_SUM, u, (1u << 1) | (1u << 2), at);
+    const IrShape *us = shape(g, u);
+    IrDim d4[4] = {us->d[0], us->d[3], us->d[4], us->d[5]};
+    int y = swap01(g, ir_reshape(g, r, ir_shape(4, d4), at), at);
+    if (is_max) return y;
+    int scale = ir_const(g, 1.0 / (double)(k * k), (IrShape){0}, IR_F32, at);
+    return ir_binary(g, IR_MUL, y, scale, at);
+}
+
+int lower_upsample2d(IrGraph *g, int x, int64_t factor, Span at) {
+    IrShape xs = *shape(g, x);
+    IrDim one = ir_dim_const(1), f = ir_dim_const(factor);
+    IrDim d6[6] = {xs.d[0], xs.d[1], xs.d[2], one, xs.d[3], one};
+    IrDim b6[6] = {xs.d[0], xs.d[1], xs.d[2], f, xs.d[3], f};
+    IrDim d4[4] = {xs.d[0], xs.d[1], times(xs.d[2], factor), times(xs.d[3], factor)};
+    int spread = ir_broadcast(g, ir_reshape(g, x, ir_shape(6, d6), at), ir_shape(6, b6), at);
+    return ir_reshape(g, spread, ir_shape(4, d4), at);
+}
+
+int lower_global_avg_pool(IrGraph *g, int x, Span at) {
+    IrShape xs = *shape(g, x);
+    int s = ir_reduce(g, IR_SUM, x, (1u << 2) | (1u << 3), at);
+    int r = ir_reshape(g, s, ir_shape(2, xs.d), at);
+    int scale = ir_const(g, 1.0 / (double)(xs.d[2].c * xs.d[3].c), (IrShape){0}, IR_F32, at);
+    return ir_binary(g, IR_MUL, r, scale, at);
+}
+
+int lower_dropout(IrGraph *g, int x, double p, bool train, int stream, Span at) {
+    if (!train || p == 0) return x;
+    int keep = ir_random(g, IR_BERNOULLI, *shape(g, x), 1 - p, 0, stream, at);
+    g->nodes.items[keep].dropout_mask = true;
+    int scale = ir_const(g, 1.0 / (1 - p), (IrShape){0}, IR_F32, at);
+    return ir_binary(g, IR_MUL, ir_binary(g, IR_MUL, x, keep, at), scale, at);
+}

@@ -193,6 +193,16 @@ static const char *source_name(Expr *e) {
     return e && e->kind == EX_CALL && e->callee->kind == EX_NAME ? e->callee->str : NULL;
 }
 
+/* text(..., unit = "word" | "char"): the one option that is a string. */
+static bool check_unit_option(Checker *c, Arg *ar) {
+    Expr *v = ar->value;
+    if (v->kind == EX_STR && (!strcmp(v->str, "word") || !strcmp(v->str, "char"))) return true;
+    diag_error(c->d, v->span, "`unit` is \"word\" or \"char\"");
+    return false;
+}
+
+static const char *const text_opts[] = {"lowercase", "min_count", "unit", NULL};
+
 /* Checks a source call's arguments: a path string first, then its named options. */
 static bool check_source_args(Checker *c, Expr *e, const char *const *opts, bool corpus_first) {
     const char *name = source_name(e);
@@ -210,7 +220,6 @@ static bool check_source_args(Checker *c, Expr *e, const char *const *opts, bool
                     diag_error(c->d, ar->value->span, "`%s` needs a corpus: %s(text(\"...\"), ...)", name, name);
                     return false;
                 }
-                static const char *const text_opts[] = {"lowercase", "min_count", NULL};
                 if (!check_source_args(c, ar->value, text_opts, false)) return false;
             } else if (ar->value->kind != EX_STR) {
                 diag_error(c->d, ar->value->span, "`%s` needs a path in quotes", name);
@@ -223,6 +232,10 @@ static bool check_source_args(Checker *c, Expr *e, const char *const *opts, bool
         if (!ok) {
             diag_error(c->d, ar->span, "`%s` has no option `%s`", name, ar->name);
             return false;
+        }
+        if (!strcmp(ar->name, "unit")) {
+            if (!check_unit_option(c, ar)) return false;
+            continue;
         }
         Type *t = check_expr(c, ar->value);
         if (t->kind != TY_ERROR && !t->has_value) {
@@ -252,6 +265,23 @@ static bool int_option(Checker *c, Expr *e, const char *opt, long *out, bool req
     return false;
 }
 
+/* sequences' `length` and `stride`: positive integers; an error names the
+ * dataset. *out stays 0 when the option is absent, -1 when it is wrong. */
+static bool window_option(Checker *c, Item *ds, Expr *e, const char *opt, long *out) {
+    for (int i = 0; i < e->args.len; i++) {
+        Arg *ar = &e->args.items[i];
+        if (!ar->name || strcmp(ar->name, opt) != 0) continue;
+        if (!is_int_value(ar->value->type, out) || *out <= 0) {
+            diag_error(c->d, ar->value->span, "`%s` of the sequences of dataset `%s` must be a positive integer, not %s",
+                       opt, ds->name, span_text(c, ar->value->span));
+            *out = -1;
+            return false;
+        }
+        return true;
+    }
+    return false;
+}
+
 /* The source of a field: a source call with scalar arithmetic around it. */
 static const char *check_field_source(Checker *c, Expr *e) {
     if (!e) return NULL;
@@ -276,7 +306,7 @@ static const char *check_field_source(Checker *c, Expr *e) {
                 }
             }
         }
-        if (!inner) diag_error(c->d, e->span, "a field needs a source: idx, npy, csv or tokens");
+        if (!inner) diag_error(c->d, e->span, "a field needs a source: idx, npy, csv, tokens or text");
         if (e->kind == EX_BINARY && e->op >= OP_EQ) {
             diag_error(c->d, e->span, "a source can only take arithmetic (+ - * / ^) with numbers");
             return NULL;
@@ -285,11 +315,11 @@ static const char *check_field_source(Checker *c, Expr *e) {
     }
     const char *name = source_name(e);
     if (name && !sema_is_source_name(name)) {
-        diag_error(c->d, e->callee->span, "unknown source `%s`: a field reads idx, npy, csv or tokens", name);
+        diag_error(c->d, e->callee->span, "unknown source `%s`: a field reads idx, npy, csv, tokens or text", name);
         return NULL;
     }
     if (!name) {
-        diag_error(c->d, e->span, "a field needs a source: idx, npy, csv or tokens");
+        diag_error(c->d, e->span, "a field needs a source: idx, npy, csv, tokens or text");
         return NULL;
     }
     static const char *const none[] = {NULL};
@@ -298,6 +328,7 @@ static const char *check_field_source(Checker *c, Expr *e) {
     if (!strcmp(name, "idx") || !strcmp(name, "npy")) return check_source_args(c, e, none, false) ? name : NULL;
     if (!strcmp(name, "csv")) return check_source_args(c, e, csv, false) ? name : NULL;
     if (!strcmp(name, "tokens")) return check_source_args(c, e, tokens, false) ? name : NULL;
+    if (!strcmp(name, "text")) return check_source_args(c, e, text_opts, false) ? name : NULL;
     diag_error(c->d, e->span, "`%s` makes a whole dataset: write `dataset NAME = %s(...)`", name, name);
     return NULL;
 }
@@ -326,14 +357,15 @@ void sema_dataset_fields(Program *p, Item *ds) {
             t = type_error(c->a);
         }
         const char *src = check_field_source(c, f->source);
-        if (src && !strcmp(src, "tokens") && !ds->sema->props.len) add_prop(c, ds, "vocab");
+        if (src && (!strcmp(src, "tokens") || !strcmp(src, "text")) && !ds->sema->props.len)
+            add_prop(c, ds, "vocab");
         add_field(c, ds, f->name, t, f->span);
     }
     Expr *v = ds->value;
     if (!v) return;
     const char *name = source_name(v);
     if (!name || !sema_is_source_name(name)) {
-        diag_error(c->d, v->span, "a dataset is a source (csv, tokens, skipgram) or a block of fields");
+        diag_error(c->d, v->span, "a dataset is a source (csv, tokens, text, sequences, skipgram) or a block of fields");
         return;
     }
     ds->sema->source = name;
@@ -359,6 +391,23 @@ void sema_dataset_fields(Program *p, Item *ds) {
         add_field(c, ds, "center", type_scalar(c->a, DT_I32), v->span);
         add_field(c, ds, "context", type_scalar(c->a, DT_I32), v->span);
         add_field(c, ds, "negatives", type_tensor(c->a, DT_I32, 1, &d), v->span);
+        add_prop(c, ds, "vocab");
+    } else if (!strcmp(name, "sequences")) {
+        static const char *const opts[] = {"length", "stride", NULL};
+        if (!check_source_args(c, v, opts, true)) return;
+        long len = 0, stride = 0;
+        bool has_len = window_option(c, ds, v, "length", &len);
+        window_option(c, ds, v, "stride", &stride); /* reports a bad stride; absent: = length */
+        if (!has_len) {
+            if (len == 0) diag_error(c->d, v->span, "`sequences` of dataset `%s` needs `length = L`", ds->name);
+            return;
+        }
+        Dim d = dim_const(len);
+        add_field(c, ds, "ids", type_tensor(c->a, DT_I32, 1, &d), v->span);
+        add_prop(c, ds, "vocab");
+    } else if (!strcmp(name, "text")) {
+        if (!check_source_args(c, v, text_opts, false)) return;
+        add_field(c, ds, "x", type_scalar(c->a, DT_I32), v->span);
         add_prop(c, ds, "vocab");
     } else {
         diag_error(c->d, v->span, "`%s` needs field types: write `dataset %s { x: [N] = %s(...) }`", name, ds->name,

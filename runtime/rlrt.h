@@ -57,18 +57,25 @@ typedef struct rt_field_spec {
 } rt_field_spec;
 
 /* A dataset as the compiler describes it. A `skipgram` dataset has the fields
- * center: i32, context: i32, negatives: i32[negatives], drawn fresh each epoch. */
+ * center: i32, context: i32, negatives: i32[negatives], drawn fresh each epoch.
+ * A `sequences` dataset has the field ids: i32[seq_length]: windows of the corpus's
+ * token ids (0: a word under min_count, 1..: the others by falling count), one
+ * starting every seq_stride tokens. Both read the corpus text_path, as do text()
+ * fields, with the options lowercase, char_unit and min_count. */
 typedef struct rt_dataset_spec {
     const char *name;
     const char *base_dir;              /* the folder of the .rl file: paths resolve from here first */
     int n_fields;
     rt_field_spec *fields;
     bool skipgram;
-    const char *text_path;             /* skipgram: the text() corpus */
+    const char *text_path;             /* skipgram, sequences: the text() corpus */
     bool lowercase;
     int64_t min_count;
     int64_t window, negatives;
     double subsample;
+    bool char_unit;                    /* text(unit = "char"): every byte is a token */
+    bool sequences;
+    int64_t seq_length, seq_stride;
 } rt_dataset_spec;
 
 /* Where a data file is: path itself when absolute; else base_dir/path, then each
@@ -90,8 +97,9 @@ int rt_dataset_field_index(const rt_dataset *ds, const char *name);   /* -1 when
 const char *rt_dataset_field_name(const rt_dataset *ds, int field);
 int64_t rt_dataset_field_numel(const rt_dataset *ds, int field);
 bool rt_dataset_field_is_i32(const rt_dataset *ds, int field);
-/* Named integer properties: `vocab` (text, tokens: largest id + 1, skipgram);
- * `words` (text, skipgram: in-vocabulary words of the corpus, before subsampling). */
+/* Named integer properties: `vocab` (tokens: largest id + 1; text fields and
+ * sequences: kept words + 1, unknown included; skipgram: kept words); `words`
+ * (skipgram: in-vocabulary words of the corpus, before subsampling). */
 bool rt_dataset_property(const rt_dataset *ds, const char *name, int64_t *value);
 /* Examples available: loaded ones, or for skipgram those of the current epoch
  * (epoch 0 is drawn at load, so this is never 0 for a non-empty corpus). */
@@ -108,8 +116,9 @@ int64_t rt_dataset_batches(const rt_dataset *ds, int64_t batch);
  * i32 as the field is) and returns its row count (smaller for the last batch). */
 int64_t rt_dataset_fill(const rt_dataset *ds, int64_t index, int64_t batch, const int *fields,
                         int n, void *const *out);
-/* Vocabulary (text and skipgram sources): word of an id, and the whole list
- * written one word per line in id order (the file `save` puts beside parameters). */
+/* Vocabulary (text, sequences and skipgram sources): word of an id ("<unk>" for
+ * id 0 of text and sequences), and the whole list written one word per line in
+ * id order (the file `save` puts beside parameters). */
 int64_t rt_dataset_vocab_size(const rt_dataset *ds);
 const char *rt_dataset_word(const rt_dataset *ds, int64_t id);
 bool rt_dataset_write_vocab(const rt_dataset *ds, const char *path, rt_error *err);

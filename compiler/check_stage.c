@@ -2,6 +2,7 @@
  * properties (§4.1). */
 #include "check_impl.h"
 
+#include <math.h>
 #include <string.h>
 
 /* ---------------------------------------------------------------- stages */
@@ -64,6 +65,39 @@ static void check_named_call(Checker *c, Expr *v, const char *what, const char *
     }
     if (required && !has_req && strcmp(what, "optimizer") == 0)
         diag_error(c->d, v->span, "optimizer `%s` needs a learning rate: %s(lr = ...)", callee->str, callee->str);
+}
+
+/* A schedule's `warmup` is a whole number of steps, `to` a fraction of the peak
+ * rate in [0, 1]. */
+static void check_schedule_values(Checker *c, Expr *v) {
+    if (v->kind != EX_CALL) return;
+    for (int i = 0; i < v->args.len; i++) {
+        Arg *ar = &v->args.items[i];
+        const Type *t = ar->value->type;
+        if (!ar->name || !t || !t->has_value) continue;
+        if (!strcmp(ar->name, "warmup") && (t->value < 0 || t->value != floor(t->value)))
+            diag_error(c->d, ar->value->span, "`warmup` is a number of steps (an integer >= 0), not %s",
+                       span_text(c, ar->value->span));
+        if (!strcmp(ar->name, "to") && !(t->value >= 0 && t->value <= 1))
+            diag_error(c->d, ar->value->span, "`to` is a fraction of the peak learning rate, in [0, 1], not %s",
+                       span_text(c, ar->value->span));
+    }
+}
+
+/* A warm-up longer than a run of `steps` steps never reaches the peak rate. */
+static void check_warmup_fits(Checker *c, const Stmt *schedule, const Stmt *steps) {
+    if (!schedule || !steps || schedule->value->kind != EX_CALL) return;
+    long n;
+    if (!steps->value->type || !is_int_value(steps->value->type, &n)) return;
+    for (int i = 0; i < schedule->value->args.len; i++) {
+        Arg *ar = &schedule->value->args.items[i];
+        const Type *t = ar->value->type;
+        if (ar->name && !strcmp(ar->name, "warmup") && t && t->has_value && t->value > (double)n) {
+            diag_error(c->d, ar->value->span, "a warm-up of %s steps is longer than the run (`steps: %ld`)",
+                       span_text(c, ar->value->span), n);
+            diag_note(c->d, steps->span, "`steps` given here");
+        }
+    }
 }
 
 /* The statement that gave setting `name`, or NULL (seen[] follows settings[]). */
@@ -144,11 +178,11 @@ static void check_settings(Checker *c, Item *st) {
             check_named_call(c, v, "optimizer", names, args, 3, "lr");
         } else if (!strcmp(name, "schedule")) {
             static const char *const names[] = {"constant", "linear", "cosine"};
-            static const char *const none[] = {NULL};
-            static const char *const lin[] = {"to", NULL};
-            static const char *const cos[] = {"warmup", NULL};
-            static const char *const *const args[] = {none, lin, cos};
+            static const char *const warm[] = {"warmup", NULL};
+            static const char *const decay[] = {"warmup", "to", NULL};
+            static const char *const *const args[] = {warm, decay, decay};
             check_named_call(c, v, "schedule", names, args, 3, NULL);
+            check_schedule_values(c, v);
         } else if (!strcmp(name, "freeze")) {
             int n = v->kind == EX_LIST ? v->args.len : 1;
             for (int j = 0; j < n; j++) {
@@ -176,6 +210,7 @@ static void check_settings(Checker *c, Item *st) {
         if (with && !setting_seen(seen, needs[j][1]))
             diag_error(c->d, with->span, "`%s` goes with `%s`", needs[j][0], needs[j][1]);
     }
+    check_warmup_fits(c, setting_seen(seen, "schedule"), setting_seen(seen, "steps"));
     if (seen[4] && seen[5]) {
         diag_error(c->d, seen[5]->span, "give `epochs` or `steps`, not both");
         diag_note(c->d, seen[4]->span, "`epochs` given here");

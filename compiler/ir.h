@@ -113,8 +113,8 @@ typedef struct IrOptim {
     IrOptKind kind;
     double lr, momentum, beta1, beta2, eps, weight_decay;
     IrSchedKind schedule;
-    double sched_to;         /* linear(to = ...) as a fraction of lr */
-    int64_t warmup;          /* cosine(warmup = steps) */
+    double sched_to;         /* linear/cosine(to = ...): the final rate as a fraction of lr */
+    int64_t warmup;          /* steps of linear warm-up from 0, every schedule */
 } IrOptim;
 
 typedef struct IrGraph {

@@ -275,7 +275,8 @@ static void lower_optimizer(Lower *L, const Expr *e, IrOptim *o) {
     }
 }
 
-/* constant; linear(to = 0); cosine(warmup = steps) */
+/* constant(warmup = 0); linear(warmup = 0, to = 0); cosine(warmup = 0, to = 0):
+ * `to` a fraction of the peak rate. */
 static void lower_schedule(Lower *L, const Expr *e, IrOptim *o) {
     const char *name = e->kind == EX_NAME ? e->str : callee_name(e);
     double v;
@@ -283,13 +284,15 @@ static void lower_schedule(Lower *L, const Expr *e, IrOptim *o) {
         o->schedule = SCHED_CONSTANT;
     } else if (name && strcmp(name, "linear") == 0) {
         o->schedule = SCHED_LINEAR;
-        if (e->kind == EX_CALL && named_number(L, e, "to", &v)) o->sched_to = v;
     } else if (name && strcmp(name, "cosine") == 0) {
         o->schedule = SCHED_COSINE;
-        if (e->kind == EX_CALL && named_number(L, e, "warmup", &v)) o->warmup = (int64_t)v;
     } else {
-        diag_error(L->d, e->span, "the schedule is constant, linear(to = ...) or cosine(warmup = ...)");
+        diag_error(L->d, e->span, "the schedule is constant, linear(...) or cosine(...)");
+        return;
     }
+    if (e->kind != EX_CALL) return;
+    if (named_number(L, e, "warmup", &v)) o->warmup = (int64_t)v;
+    if (o->schedule != SCHED_CONSTANT && named_number(L, e, "to", &v)) o->sched_to = v;
 }
 
 static bool setting_is(const char *name, const char *const *list) {
@@ -438,8 +441,8 @@ static void dump_stage_header(const IrStage *s, StrBuf *out) {
         if (o->kind == OPT_SGD) sb_printf(out, " momentum=%g", o->momentum);
         else sb_printf(out, " beta1=%g beta2=%g eps=%g", o->beta1, o->beta2, o->eps);
         sb_printf(out, " weight_decay=%g schedule=%s", o->weight_decay, sched[o->schedule]);
-        if (o->schedule == SCHED_LINEAR) sb_printf(out, " to=%g", o->sched_to);
-        if (o->schedule == SCHED_COSINE) sb_printf(out, " warmup=%lld", (long long)o->warmup);
+        if (o->warmup) sb_printf(out, " warmup=%lld", (long long)o->warmup);
+        if (o->schedule != SCHED_CONSTANT) sb_printf(out, " to=%g", o->sched_to);
         sb_puts(out, "\n");
     }
 }

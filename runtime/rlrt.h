@@ -225,9 +225,11 @@ bool rt_update_adam_rows(float *table, int64_t table_rows, int64_t width, const 
                          int64_t step, void *scratch);
 
 /* Learning-rate schedules. step is 0-based, total the stage's step count.
- * Every kind first warms up linearly over `warmup` steps (lr*(step+1)/warmup);
- * linear then goes from lr to `to` over the remaining steps, cosine follows half a
- * cosine from lr to `to`. */
+ * Every kind first warms up linearly over `warmup` steps (lr*(step+1)/warmup, so
+ * step warmup-1 runs at lr); linear then goes from lr to lr*to over the remaining
+ * steps (step s at lr + (lr*to - lr)*(s - warmup)/(total - warmup)), cosine
+ * follows half a cosine from lr to lr*to over them; constant stays at lr. A run
+ * shorter than its warm-up ends still warming up. */
 enum { RT_SCHED_CONSTANT, RT_SCHED_LINEAR, RT_SCHED_COSINE };
 float rt_schedule_lr(int kind, double lr, int64_t step, int64_t total, int64_t warmup, double to);
 
@@ -313,7 +315,7 @@ typedef struct rt_optimizer {
     double lr, momentum, beta1, beta2, eps, weight_decay;
     int schedule;                      /* RT_SCHED_* */
     int64_t warmup;
-    double to;                         /* linear/cosine: the final learning rate */
+    double to;                         /* linear/cosine: the final rate, a fraction of lr */
 } rt_optimizer;
 
 typedef struct rt_param_spec {

@@ -18,6 +18,7 @@ static const SettingSpec settings[] = {
     {"seed", true}, {"freeze", true}, {"save", true}, {"validate", true},
     {"show", false}, {"show_width", false}, {"show_count", false}, {"codes", false},
     {"labels", false}, {"vectors", false}, {"embedding", false}, {"neighbours", false},
+    {"clip_grad_norm", true},
 };
 
 /* A call-like setting value: `adam(lr = 1e-3)` or a bare `constant`. */
@@ -152,6 +153,11 @@ static void check_settings(Checker *c, Item *st) {
             if (!is_int_value(t, &n) || n < 0 || (n == 0 && strcmp(name, "seed") != 0))
                 diag_error(c->d, v->span, "`%s` must be a %s integer, not %s", name,
                            strcmp(name, "seed") ? "positive" : "non-negative", span_text(c, v->span));
+        } else if (!strcmp(name, "clip_grad_norm")) {
+            Type *t = check_expr(c, v);
+            if (t->kind != TY_ERROR && !(t->has_value && t->value > 0))
+                diag_error(c->d, v->span, "`clip_grad_norm` is the largest norm of the gradients, a number > 0, not %s",
+                           span_text(c, v->span));
         } else if (!strcmp(name, "show") || !strcmp(name, "neighbours")) {
             /* show: bindings by name (lowering finds them); neighbours: words in quotes */
             ExprKind want = !strcmp(name, "show") ? EX_NAME : EX_STR;

@@ -305,7 +305,7 @@ static bool setting_is(const char *name, const char *const *list) {
  * seed 0, one epoch, adam(lr = 1e-3) when no optimizer is named. */
 void lower_settings(Lower *L, const Item *st, IrStage *s, IrOptim *o) {
     static const char *const train_only[] = {"epochs", "steps", "optimizer", "schedule", "seed",
-                                             "save", "validate", "freeze", NULL};
+                                             "save", "validate", "freeze", "clip_grad_norm", NULL};
     static const char *const all[] = {"data",  "batch",   "limit",     "load",       "show",
                                       "show_width", "show_count", "codes", "labels", "vectors",
                                       "embedding", "neighbours", NULL};
@@ -378,6 +378,10 @@ void lower_settings(Lower *L, const Item *st, IrStage *s, IrOptim *o) {
             lower_optimizer(L, t->value, o);
         } else if (strcmp(name, "schedule") == 0) {
             lower_schedule(L, t->value, o);
+        } else if (strcmp(name, "clip_grad_norm") == 0) {
+            double x;
+            if (const_number(t->value, &x) && x > 0) o->clip_norm = x;
+            else diag_error(L->d, t->value->span, "`clip_grad_norm` must be a number > 0");
         }
     }
     if (!s->dataset) diag_error(L->d, st->name_span, "stage `%s` has no `data:` setting", st->name);
@@ -443,6 +447,7 @@ static void dump_stage_header(const IrStage *s, StrBuf *out) {
         sb_printf(out, " weight_decay=%g schedule=%s", o->weight_decay, sched[o->schedule]);
         if (o->warmup) sb_printf(out, " warmup=%lld", (long long)o->warmup);
         if (o->schedule != SCHED_CONSTANT) sb_printf(out, " to=%g", o->sched_to);
+        if (o->clip_norm > 0) sb_printf(out, " clip_grad_norm=%g", o->clip_norm);
         sb_puts(out, "\n");
     }
 }

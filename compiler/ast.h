@@ -139,12 +139,14 @@ typedef enum {
 
 typedef enum { STAGE_TRAIN, STAGE_EVAL } StageKind;
 
-/* A function argument: `x: [B, D]`, `n: int`, or `keep = 0.7` (a hyper with a default). */
+/* A function argument: `x: [B, D]`, `n: int`, `keep = 0.7` (a hyper with a
+ * default), or `mask: [...] = 1` (a tensor that, when not given, is the number
+ * broadcast to its shape). */
 typedef struct Param {
     Span span;
     const char *name;
     TypeExpr *type;            /* NULL for a hyper-parameter with a default */
-    Expr *default_value;       /* NULL unless `name = value` */
+    Expr *default_value;       /* NULL unless `name = value` or `name: type = value` */
 } Param;
 
 /* A dataset field: `x: [784] = idx("...") / 255`. */

@@ -191,6 +191,14 @@ static void ensure_sig(Checker *c, Item *fn) {
         } else if (pa->type) {
             s->param_types[i] = eval_type(c, fn, pa->type);
             if (pa->type->ellipsis) s->ell_used = true;
+            if (pa->default_value) {
+                Checker sub = *c;
+                sub.fn = NULL;
+                Type *d = check_expr(&sub, pa->default_value);
+                if (d->kind != TY_ERROR && !d->has_value)
+                    diag_error(c->d, pa->default_value->span,
+                               "the default of tensor argument `%s` must be a compile-time number", pa->name);
+            }
         } else {
             Checker sub = *c;
             sub.fn = NULL;
@@ -530,7 +538,8 @@ static Type *check_user_call(Checker *c, Expr *e, Item *fn) {
     PendingVec pending = {0};
     for (int k = 0; k < n && !u.failed; k++) {
         Param *pa = &fn->params.items[k];
-        if (pa->type && !pa->type->is_int) unify_arg(&u, pa, given[k], s->param_types[k], &pending);
+        /* an omitted tensor argument is its default broadcast to the shape the others give */
+        if (pa->type && !pa->type->is_int && given[k]) unify_arg(&u, pa, given[k], s->param_types[k], &pending);
     }
     for (int round = 0; round < 2 && !u.failed; round++) {
         for (int i = 0; i < pending.len && !u.failed; i++) {

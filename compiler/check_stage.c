@@ -2,6 +2,7 @@
  * properties (§4.1). */
 #include "check_impl.h"
 
+#include <math.h>
 #include <string.h>
 
 /* ---------------------------------------------------------------- stages */
@@ -17,6 +18,7 @@ static const SettingSpec settings[] = {
     {"seed", true}, {"freeze", true}, {"save", true}, {"validate", true},
     {"show", false}, {"show_width", false}, {"show_count", false}, {"codes", false},
     {"labels", false}, {"vectors", false}, {"embedding", false}, {"neighbours", false},
+    {"clip_grad_norm", true},
 };
 
 /* A call-like setting value: `adam(lr = 1e-3)` or a bare `constant`. */
@@ -64,6 +66,39 @@ static void check_named_call(Checker *c, Expr *v, const char *what, const char *
     }
     if (required && !has_req && strcmp(what, "optimizer") == 0)
         diag_error(c->d, v->span, "optimizer `%s` needs a learning rate: %s(lr = ...)", callee->str, callee->str);
+}
+
+/* A schedule's `warmup` is a whole number of steps, `to` a fraction of the peak
+ * rate in [0, 1]. */
+static void check_schedule_values(Checker *c, Expr *v) {
+    if (v->kind != EX_CALL) return;
+    for (int i = 0; i < v->args.len; i++) {
+        Arg *ar = &v->args.items[i];
+        const Type *t = ar->value->type;
+        if (!ar->name || !t || !t->has_value) continue;
+        if (!strcmp(ar->name, "warmup") && (t->value < 0 || t->value != floor(t->value)))
+            diag_error(c->d, ar->value->span, "`warmup` is a number of steps (an integer >= 0), not %s",
+                       span_text(c, ar->value->span));
+        if (!strcmp(ar->name, "to") && !(t->value >= 0 && t->value <= 1))
+            diag_error(c->d, ar->value->span, "`to` is a fraction of the peak learning rate, in [0, 1], not %s",
+                       span_text(c, ar->value->span));
+    }
+}
+
+/* A warm-up longer than a run of `steps` steps never reaches the peak rate. */
+static void check_warmup_fits(Checker *c, const Stmt *schedule, const Stmt *steps) {
+    if (!schedule || !steps || schedule->value->kind != EX_CALL) return;
+    long n;
+    if (!steps->value->type || !is_int_value(steps->value->type, &n)) return;
+    for (int i = 0; i < schedule->value->args.len; i++) {
+        Arg *ar = &schedule->value->args.items[i];
+        const Type *t = ar->value->type;
+        if (ar->name && !strcmp(ar->name, "warmup") && t && t->has_value && t->value > (double)n) {
+            diag_error(c->d, ar->value->span, "a warm-up of %s steps is longer than the run (`steps: %ld`)",
+                       span_text(c, ar->value->span), n);
+            diag_note(c->d, steps->span, "`steps` given here");
+        }
+    }
 }
 
 /* The statement that gave setting `name`, or NULL (seen[] follows settings[]). */
@@ -118,6 +153,11 @@ static void check_settings(Checker *c, Item *st) {
             if (!is_int_value(t, &n) || n < 0 || (n == 0 && strcmp(name, "seed") != 0))
                 diag_error(c->d, v->span, "`%s` must be a %s integer, not %s", name,
                            strcmp(name, "seed") ? "positive" : "non-negative", span_text(c, v->span));
+        } else if (!strcmp(name, "clip_grad_norm")) {
+            Type *t = check_expr(c, v);
+            if (t->kind != TY_ERROR && !(t->has_value && t->value > 0))
+                diag_error(c->d, v->span, "`clip_grad_norm` is the largest norm of the gradients, a number > 0, not %s",
+                           span_text(c, v->span));
         } else if (!strcmp(name, "show") || !strcmp(name, "neighbours")) {
             /* show: bindings by name (lowering finds them); neighbours: words in quotes */
             ExprKind want = !strcmp(name, "show") ? EX_NAME : EX_STR;
@@ -144,11 +184,11 @@ static void check_settings(Checker *c, Item *st) {
             check_named_call(c, v, "optimizer", names, args, 3, "lr");
         } else if (!strcmp(name, "schedule")) {
             static const char *const names[] = {"constant", "linear", "cosine"};
-            static const char *const none[] = {NULL};
-            static const char *const lin[] = {"to", NULL};
-            static const char *const cos[] = {"warmup", NULL};
-            static const char *const *const args[] = {none, lin, cos};
+            static const char *const warm[] = {"warmup", NULL};
+            static const char *const decay[] = {"warmup", "to", NULL};
+            static const char *const *const args[] = {warm, decay, decay};
             check_named_call(c, v, "schedule", names, args, 3, NULL);
+            check_schedule_values(c, v);
         } else if (!strcmp(name, "freeze")) {
             int n = v->kind == EX_LIST ? v->args.len : 1;
             for (int j = 0; j < n; j++) {
@@ -176,6 +216,7 @@ static void check_settings(Checker *c, Item *st) {
         if (with && !setting_seen(seen, needs[j][1]))
             diag_error(c->d, with->span, "`%s` goes with `%s`", needs[j][0], needs[j][1]);
     }
+    check_warmup_fits(c, setting_seen(seen, "schedule"), setting_seen(seen, "steps"));
     if (seen[4] && seen[5]) {
         diag_error(c->d, seen[5]->span, "give `epochs` or `steps`, not both");
         diag_note(c->d, seen[4]->span, "`epochs` given here");
@@ -192,6 +233,16 @@ void check_stage(Checker *c, Item *st) {
 static const char *source_name(Expr *e) {
     return e && e->kind == EX_CALL && e->callee->kind == EX_NAME ? e->callee->str : NULL;
 }
+
+/* text(..., unit = "word" | "char"): the one option that is a string. */
+static bool check_unit_option(Checker *c, Arg *ar) {
+    Expr *v = ar->value;
+    if (v->kind == EX_STR && (!strcmp(v->str, "word") || !strcmp(v->str, "char"))) return true;
+    diag_error(c->d, v->span, "`unit` is \"word\" or \"char\"");
+    return false;
+}
+
+static const char *const text_opts[] = {"lowercase", "min_count", "unit", NULL};
 
 /* Checks a source call's arguments: a path string first, then its named options. */
 static bool check_source_args(Checker *c, Expr *e, const char *const *opts, bool corpus_first) {
@@ -210,7 +261,6 @@ static bool check_source_args(Checker *c, Expr *e, const char *const *opts, bool
                     diag_error(c->d, ar->value->span, "`%s` needs a corpus: %s(text(\"...\"), ...)", name, name);
                     return false;
                 }
-                static const char *const text_opts[] = {"lowercase", "min_count", NULL};
                 if (!check_source_args(c, ar->value, text_opts, false)) return false;
             } else if (ar->value->kind != EX_STR) {
                 diag_error(c->d, ar->value->span, "`%s` needs a path in quotes", name);
@@ -223,6 +273,10 @@ static bool check_source_args(Checker *c, Expr *e, const char *const *opts, bool
         if (!ok) {
             diag_error(c->d, ar->span, "`%s` has no option `%s`", name, ar->name);
             return false;
+        }
+        if (!strcmp(ar->name, "unit")) {
+            if (!check_unit_option(c, ar)) return false;
+            continue;
         }
         Type *t = check_expr(c, ar->value);
         if (t->kind != TY_ERROR && !t->has_value) {
@@ -252,6 +306,23 @@ static bool int_option(Checker *c, Expr *e, const char *opt, long *out, bool req
     return false;
 }
 
+/* sequences' `length` and `stride`: positive integers; an error names the
+ * dataset. *out stays 0 when the option is absent, -1 when it is wrong. */
+static bool window_option(Checker *c, Item *ds, Expr *e, const char *opt, long *out) {
+    for (int i = 0; i < e->args.len; i++) {
+        Arg *ar = &e->args.items[i];
+        if (!ar->name || strcmp(ar->name, opt) != 0) continue;
+        if (!is_int_value(ar->value->type, out) || *out <= 0) {
+            diag_error(c->d, ar->value->span, "`%s` of the sequences of dataset `%s` must be a positive integer, not %s",
+                       opt, ds->name, span_text(c, ar->value->span));
+            *out = -1;
+            return false;
+        }
+        return true;
+    }
+    return false;
+}
+
 /* The source of a field: a source call with scalar arithmetic around it. */
 static const char *check_field_source(Checker *c, Expr *e) {
     if (!e) return NULL;
@@ -276,7 +347,7 @@ static const char *check_field_source(Checker *c, Expr *e) {
                 }
             }
         }
-        if (!inner) diag_error(c->d, e->span, "a field needs a source: idx, npy, csv or tokens");
+        if (!inner) diag_error(c->d, e->span, "a field needs a source: idx, npy, csv, tokens or text");
         if (e->kind == EX_BINARY && e->op >= OP_EQ) {
             diag_error(c->d, e->span, "a source can only take arithmetic (+ - * / ^) with numbers");
             return NULL;
@@ -285,11 +356,11 @@ static const char *check_field_source(Checker *c, Expr *e) {
     }
     const char *name = source_name(e);
     if (name && !sema_is_source_name(name)) {
-        diag_error(c->d, e->callee->span, "unknown source `%s`: a field reads idx, npy, csv or tokens", name);
+        diag_error(c->d, e->callee->span, "unknown source `%s`: a field reads idx, npy, csv, tokens or text", name);
         return NULL;
     }
     if (!name) {
-        diag_error(c->d, e->span, "a field needs a source: idx, npy, csv or tokens");
+        diag_error(c->d, e->span, "a field needs a source: idx, npy, csv, tokens or text");
         return NULL;
     }
     static const char *const none[] = {NULL};
@@ -298,6 +369,7 @@ static const char *check_field_source(Checker *c, Expr *e) {
     if (!strcmp(name, "idx") || !strcmp(name, "npy")) return check_source_args(c, e, none, false) ? name : NULL;
     if (!strcmp(name, "csv")) return check_source_args(c, e, csv, false) ? name : NULL;
     if (!strcmp(name, "tokens")) return check_source_args(c, e, tokens, false) ? name : NULL;
+    if (!strcmp(name, "text")) return check_source_args(c, e, text_opts, false) ? name : NULL;
     diag_error(c->d, e->span, "`%s` makes a whole dataset: write `dataset NAME = %s(...)`", name, name);
     return NULL;
 }
@@ -326,14 +398,15 @@ void sema_dataset_fields(Program *p, Item *ds) {
             t = type_error(c->a);
         }
         const char *src = check_field_source(c, f->source);
-        if (src && !strcmp(src, "tokens") && !ds->sema->props.len) add_prop(c, ds, "vocab");
+        if (src && (!strcmp(src, "tokens") || !strcmp(src, "text")) && !ds->sema->props.len)
+            add_prop(c, ds, "vocab");
         add_field(c, ds, f->name, t, f->span);
     }
     Expr *v = ds->value;
     if (!v) return;
     const char *name = source_name(v);
     if (!name || !sema_is_source_name(name)) {
-        diag_error(c->d, v->span, "a dataset is a source (csv, tokens, skipgram) or a block of fields");
+        diag_error(c->d, v->span, "a dataset is a source (csv, tokens, text, sequences, skipgram) or a block of fields");
         return;
     }
     ds->sema->source = name;
@@ -359,6 +432,23 @@ void sema_dataset_fields(Program *p, Item *ds) {
         add_field(c, ds, "center", type_scalar(c->a, DT_I32), v->span);
         add_field(c, ds, "context", type_scalar(c->a, DT_I32), v->span);
         add_field(c, ds, "negatives", type_tensor(c->a, DT_I32, 1, &d), v->span);
+        add_prop(c, ds, "vocab");
+    } else if (!strcmp(name, "sequences")) {
+        static const char *const opts[] = {"length", "stride", NULL};
+        if (!check_source_args(c, v, opts, true)) return;
+        long len = 0, stride = 0;
+        bool has_len = window_option(c, ds, v, "length", &len);
+        window_option(c, ds, v, "stride", &stride); /* reports a bad stride; absent: = length */
+        if (!has_len) {
+            if (len == 0) diag_error(c->d, v->span, "`sequences` of dataset `%s` needs `length = L`", ds->name);
+            return;
+        }
+        Dim d = dim_const(len);
+        add_field(c, ds, "ids", type_tensor(c->a, DT_I32, 1, &d), v->span);
+        add_prop(c, ds, "vocab");
+    } else if (!strcmp(name, "text")) {
+        if (!check_source_args(c, v, text_opts, false)) return;
+        add_field(c, ds, "x", type_scalar(c->a, DT_I32), v->span);
         add_prop(c, ds, "vocab");
     } else {
         diag_error(c->d, v->span, "`%s` needs field types: write `dataset %s { x: [N] = %s(...) }`", name, ds->name,

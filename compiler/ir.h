@@ -122,8 +122,9 @@ typedef struct IrOptim {
     IrOptKind kind;
     double lr, momentum, beta1, beta2, eps, weight_decay;
     IrSchedKind schedule;
-    double sched_to;         /* linear(to = ...) as a fraction of lr */
-    int64_t warmup;          /* cosine(warmup = steps) */
+    double sched_to;         /* linear/cosine(to = ...): the final rate as a fraction of lr */
+    int64_t warmup;          /* steps of linear warm-up from 0, every schedule */
+    double clip_norm;        /* clip_grad_norm: > 0 scales the gradients to this global norm */
 } IrOptim;
 
 typedef struct IrGraph {

@@ -544,6 +544,7 @@ static Val inline_call(Lower *L, Frame *caller, const Item *fn, const Expr *call
             Frame empty = {.namer = f.namer};
             args[i] = lower_expr(L, &empty, p->default_value);
             if (args[i].kind == V_NONE) return v_none();
+            if (p->type && !p->type->is_int) continue; /* broadcast once the shapes are known */
         }
         if (p->type && p->type->is_int) {
             IrDim d;
@@ -562,9 +563,20 @@ static Val inline_call(Lower *L, Frame *caller, const Item *fn, const Expr *call
     for (int pass = 0; pass < 2; pass++)
         for (int i = 0; i < np; i++) {
             const Param *p = &fn->params.items[i];
-            if (p->type && !p->type->is_int && args[i].kind == V_NODE)
+            if (given[i] && p->type && !p->type->is_int && args[i].kind == V_NODE)
                 unify(L, &f, p->type, shape_of(L, args[i].node), pass == 1);
         }
+    /* An omitted tensor argument: its default number in the shape its type names. */
+    for (int i = 0; i < np; i++) {
+        const Param *p = &fn->params.items[i];
+        if (given[i] || !p->type || p->type->is_int) continue;
+        IrShape s;
+        if (!type_shape(L, &f, p->type, &s)) return v_none();
+        int id = materialize(L, args[i], p->type->dtype == DT_I32 ? IR_I32 : IR_F32, call->span);
+        if (id < 0) return v_none();
+        args[i] = v_node(ir_broadcast(L->g, id, s, call->span));
+        bind(L, &f, p->name, args[i]);
+    }
 
     L->calls[L->depth].at = call->span;
     L->calls[L->depth].fn = fn;

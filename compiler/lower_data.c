@@ -53,20 +53,39 @@ static const char *path_arg(Lower *L, const Expr *call) {
     return NULL;
 }
 
+/* text(path, lowercase, min_count, unit): the corpus options, kept per dataset
+ * (a dataset reads one corpus). min_count 1 keeps every word. */
+static bool lower_text_options(Lower *L, const Expr *text, rt_dataset_spec *ds) {
+    double v;
+    if (ds->min_count < 1) ds->min_count = 1;
+    if (named_number(L, text, "lowercase", &v)) ds->lowercase = v != 0;
+    if (named_number(L, text, "min_count", &v)) ds->min_count = (int64_t)v;
+    const Expr *unit = arg_of(text, -1, "unit");
+    ds->char_unit = unit && unit->kind == EX_STR && strcmp(unit->str, "char") == 0;
+    const char *path = path_arg(L, text);
+    if (ds->text_path && path && strcmp(ds->text_path, path) != 0) {
+        diag_error(L->d, text->span, "dataset `%s` reads one text corpus; it already reads \"%s\"", ds->name,
+                   ds->text_path);
+        return false;
+    }
+    ds->text_path = path;
+    return path != NULL;
+}
+
 /* idx(...) / 255, 255 - csv(...), -(npy(...) - 0.5) * 2: the source call, and its
  * scalar arithmetic applied once at load, innermost first. */
-static bool lower_source(Lower *L, const Expr *e, rt_field_spec *fs) {
+static bool lower_source(Lower *L, const Expr *e, rt_dataset_spec *ds, rt_field_spec *fs) {
     double v;
     if (e->kind == EX_BINARY && e->op != OP_MATMUL && e->op <= OP_DIV) {
         bool value_first = const_number(e->lhs, &v);
         if (!value_first && !const_number(e->rhs, &v)) goto bad;
-        if (!lower_source(L, value_first ? e->rhs : e->lhs, fs)) return false;
+        if (!lower_source(L, value_first ? e->rhs : e->lhs, ds, fs)) return false;
         if (fs->n_ops == RT_MAX_LOAD_OPS) goto bad;
         fs->ops[fs->n_ops++] = (rt_scalar_op){"+-*/"[e->op], value_first, v};
         return true;
     }
     if (e->kind == EX_NEG) {
-        if (!lower_source(L, e->lhs, fs) || fs->n_ops == RT_MAX_LOAD_OPS) return false;
+        if (!lower_source(L, e->lhs, ds, fs) || fs->n_ops == RT_MAX_LOAD_OPS) return false;
         fs->ops[fs->n_ops++] = (rt_scalar_op){'*', false, -1};
         return true;
     }
@@ -82,6 +101,7 @@ static bool lower_source(Lower *L, const Expr *e, rt_field_spec *fs) {
         fs->path = path_arg(L, e);
         if (named_number(L, e, "columns", &v)) fs->columns = (int64_t)v;
         if (named_number(L, e, "length", &v)) fs->length = (int64_t)v;
+        if (fs->kind == RT_SRC_TEXT && !lower_text_options(L, e, ds)) return false;
         return fs->path != NULL;
     }
 bad:
@@ -116,9 +136,7 @@ static bool lower_skipgram(Lower *L, const Expr *e, rt_dataset_spec *ds) {
     ds->skipgram = true;
     ds->window = ds->negatives = ds->min_count = 5;
     ds->subsample = 1e-3;
-    ds->text_path = path_arg(L, corpus);
-    if (named_number(L, corpus, "lowercase", &v)) ds->lowercase = v != 0;
-    if (named_number(L, corpus, "min_count", &v)) ds->min_count = (int64_t)v;
+    if (!lower_text_options(L, corpus, ds)) return false;
     if (named_number(L, e, "min_count", &v)) ds->min_count = (int64_t)v;
     if (named_number(L, e, "window", &v)) ds->window = (int64_t)v;
     if (named_number(L, e, "negatives", &v)) ds->negatives = (int64_t)v;
@@ -129,6 +147,25 @@ static bool lower_skipgram(Lower *L, const Expr *e, rt_dataset_spec *ds) {
     fs[2] = (rt_field_spec){.name = "negatives", .is_i32 = true, .rank = 1, .dims = {ds->negatives},
                             .kind = RT_SRC_TEXT, .path = ds->text_path};
     return ds->text_path != NULL;
+}
+
+/* sequences(text(...), length = L, stride = L): one field ids: i32[L]. */
+static bool lower_sequences(Lower *L, const Expr *e, rt_dataset_spec *ds) {
+    const Expr *corpus = arg_of(e, 0, "corpus");
+    const char *cname = corpus ? callee_name(corpus) : NULL;
+    if (!cname || strcmp(cname, "text") != 0) {
+        diag_error(L->d, e->span, "sequences needs a text(...) corpus");
+        return false;
+    }
+    double v;
+    ds->sequences = true;
+    if (!lower_text_options(L, corpus, ds)) return false;
+    if (named_number(L, e, "length", &v)) ds->seq_length = (int64_t)v;
+    ds->seq_stride = named_number(L, e, "stride", &v) ? (int64_t)v : ds->seq_length;
+    rt_field_spec *fs = new_fields(L, ds, 1);
+    fs[0] = (rt_field_spec){.name = "ids", .is_i32 = true, .rank = 1, .dims = {ds->seq_length},
+                            .kind = RT_SRC_TEXT, .path = ds->text_path};
+    return true;
 }
 
 rt_dataset_spec *lower_dataset(Lower *L, const Item *it) {
@@ -143,12 +180,18 @@ rt_dataset_spec *lower_dataset(Lower *L, const Item *it) {
             lower_skipgram(L, it->value, ds);
             return ds;
         }
+        if (name && strcmp(name, "sequences") == 0) {
+            lower_sequences(L, it->value, ds);
+            return ds;
+        }
         rt_field_spec *fs = new_fields(L, ds, 1);
         fs->name = "x";
-        if (!it->value || !lower_source(L, it->value, fs)) return ds;
+        if (!it->value || !lower_source(L, it->value, ds, fs)) return ds;
         if (fs->kind == RT_SRC_CSV && fs->columns > 0) {
             fs->rank = 1;
             fs->dims[0] = fs->columns;
+        } else if (fs->kind == RT_SRC_TEXT) {
+            fs->is_i32 = true;
         } else if (fs->kind == RT_SRC_TOKENS && fs->length > 0) {
             fs->is_i32 = true;
             fs->rank = 1;
@@ -171,7 +214,7 @@ rt_dataset_spec *lower_dataset(Lower *L, const Item *it) {
         }
         fs[i].rank = s.rank;
         for (int k = 0; k < s.rank; k++) fs[i].dims[k] = s.d[k].c;
-        if (fd->source) lower_source(L, fd->source, &fs[i]);
+        if (fd->source) lower_source(L, fd->source, ds, &fs[i]);
     }
     return ds;
 }
@@ -232,7 +275,8 @@ static void lower_optimizer(Lower *L, const Expr *e, IrOptim *o) {
     }
 }
 
-/* constant; linear(to = 0); cosine(warmup = steps) */
+/* constant(warmup = 0); linear(warmup = 0, to = 0); cosine(warmup = 0, to = 0):
+ * `to` a fraction of the peak rate. */
 static void lower_schedule(Lower *L, const Expr *e, IrOptim *o) {
     const char *name = e->kind == EX_NAME ? e->str : callee_name(e);
     double v;
@@ -240,13 +284,15 @@ static void lower_schedule(Lower *L, const Expr *e, IrOptim *o) {
         o->schedule = SCHED_CONSTANT;
     } else if (name && strcmp(name, "linear") == 0) {
         o->schedule = SCHED_LINEAR;
-        if (e->kind == EX_CALL && named_number(L, e, "to", &v)) o->sched_to = v;
     } else if (name && strcmp(name, "cosine") == 0) {
         o->schedule = SCHED_COSINE;
-        if (e->kind == EX_CALL && named_number(L, e, "warmup", &v)) o->warmup = (int64_t)v;
     } else {
-        diag_error(L->d, e->span, "the schedule is constant, linear(to = ...) or cosine(warmup = ...)");
+        diag_error(L->d, e->span, "the schedule is constant, linear(...) or cosine(...)");
+        return;
     }
+    if (e->kind != EX_CALL) return;
+    if (named_number(L, e, "warmup", &v)) o->warmup = (int64_t)v;
+    if (o->schedule != SCHED_CONSTANT && named_number(L, e, "to", &v)) o->sched_to = v;
 }
 
 static bool setting_is(const char *name, const char *const *list) {
@@ -259,7 +305,7 @@ static bool setting_is(const char *name, const char *const *list) {
  * seed 0, one epoch, adam(lr = 1e-3) when no optimizer is named. */
 void lower_settings(Lower *L, const Item *st, IrStage *s, IrOptim *o) {
     static const char *const train_only[] = {"epochs", "steps", "optimizer", "schedule", "seed",
-                                             "save", "validate", "freeze", NULL};
+                                             "save", "validate", "freeze", "clip_grad_norm", NULL};
     static const char *const all[] = {"data",  "batch",   "limit",     "load",       "show",
                                       "show_width", "show_count", "codes", "labels", "vectors",
                                       "embedding", "neighbours", NULL};
@@ -332,6 +378,10 @@ void lower_settings(Lower *L, const Item *st, IrStage *s, IrOptim *o) {
             lower_optimizer(L, t->value, o);
         } else if (strcmp(name, "schedule") == 0) {
             lower_schedule(L, t->value, o);
+        } else if (strcmp(name, "clip_grad_norm") == 0) {
+            double x;
+            if (const_number(t->value, &x) && x > 0) o->clip_norm = x;
+            else diag_error(L->d, t->value->span, "`clip_grad_norm` must be a number > 0");
         }
     }
     if (!s->dataset) diag_error(L->d, st->name_span, "stage `%s` has no `data:` setting", st->name);
@@ -353,6 +403,10 @@ static void dump_dataset(const rt_dataset_spec *ds, StrBuf *out) {
         sb_printf(out, " skipgram text=\"%s\" lowercase=%d min_count=%lld window=%lld negatives=%lld subsample=%g",
                   ds->text_path, ds->lowercase, (long long)ds->min_count, (long long)ds->window,
                   (long long)ds->negatives, ds->subsample);
+    if (ds->sequences)
+        sb_printf(out, " sequences text=\"%s\" lowercase=%d min_count=%lld length=%lld stride=%lld", ds->text_path,
+                  ds->lowercase, (long long)ds->min_count, (long long)ds->seq_length, (long long)ds->seq_stride);
+    if (ds->char_unit) sb_puts(out, " unit=char");
     sb_puts(out, "\n");
     for (int i = 0; i < ds->n_fields; i++) {
         const rt_field_spec *f = &ds->fields[i];
@@ -391,8 +445,9 @@ static void dump_stage_header(const IrStage *s, StrBuf *out) {
         if (o->kind == OPT_SGD) sb_printf(out, " momentum=%g", o->momentum);
         else sb_printf(out, " beta1=%g beta2=%g eps=%g", o->beta1, o->beta2, o->eps);
         sb_printf(out, " weight_decay=%g schedule=%s", o->weight_decay, sched[o->schedule]);
-        if (o->schedule == SCHED_LINEAR) sb_printf(out, " to=%g", o->sched_to);
-        if (o->schedule == SCHED_COSINE) sb_printf(out, " warmup=%lld", (long long)o->warmup);
+        if (o->warmup) sb_printf(out, " warmup=%lld", (long long)o->warmup);
+        if (o->schedule != SCHED_CONSTANT) sb_printf(out, " to=%g", o->sched_to);
+        if (o->clip_norm > 0) sb_printf(out, " clip_grad_norm=%g", o->clip_norm);
         sb_puts(out, "\n");
     }
 }

@@ -220,7 +220,9 @@ params
 params1
     : NAME ':' type             { $$ = ast_params_add(A, NULL, @$, $1, $3, NULL); }
     | NAME '=' expr             { $$ = ast_params_add(A, NULL, @$, $1, NULL, $3); }
+    | NAME ':' type '=' expr    { $$ = ast_params_add(A, NULL, @$, $1, $3, $5); }
     | params1 ',' NAME ':' type { $$ = ast_params_add(A, $1, span_join(@3, @5), $3, $5, NULL); }
+    | params1 ',' NAME ':' type '=' expr { $$ = ast_params_add(A, $1, span_join(@3, @7), $3, $5, $7); }
     | params1 ',' NAME '=' expr { $$ = ast_params_add(A, $1, span_join(@3, @5), $3, NULL, $5); }
     ;
 

@@ -51,7 +51,7 @@ int sema_edit_distance(const char *a, const char *b, int cap) {
 }
 
 bool sema_is_source_name(const char *name) {
-    static const char *const sources[] = {"idx", "csv", "npy", "text", "tokens", "skipgram"};
+    static const char *const sources[] = {"idx", "csv", "npy", "text", "tokens", "skipgram", "sequences"};
     for (size_t i = 0; i < sizeof sources / sizeof *sources; i++)
         if (strcmp(name, sources[i]) == 0) return true;
     return false;

@@ -1,12 +1,12 @@
 /* data.c — the data sources of rl-language.md §4.1: path look-up, and readers for
- * idx (plain or gzip), csv, npy, tokens and text. Each reader validates what it
- * reads and names the file in every error; none trusts a size it has not checked. */
+ * idx (plain or gzip), csv, npy and tokens (text corpora: corpus.c). Each reader
+ * validates what it reads and names the file in every error; none trusts a size it
+ * has not checked. */
 #define _POSIX_C_SOURCE 200809L
 #include "data_internal.h"
 
 #include <ctype.h>
 #include <math.h>
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,6 +132,12 @@ static bool read_all(const char *path, unsigned char **data, size_t *len, rt_err
     *len = n;
     return true;
 }
+
+bool rt_read_file(const char *path, unsigned char **data, size_t *len, rt_error *err) {
+    return read_all(path, data, len, err);
+}
+
+bool rt_path_is_dir(const char *path) { return is_dir(path); }
 
 /* ------------------------------------------------------------ raw values */
 
@@ -526,233 +532,6 @@ static bool load_tokens(const char *path, int64_t length, rt_raw *out, rt_error 
     return true;
 }
 
-/* ------------------------------------------------------------ text and vocabulary */
-
-typedef struct word_table {
-    char **words;
-    int64_t *counts;
-    int64_t n, cap;
-    int32_t *slots;            /* open addressing: index + 1, 0 = empty */
-    int64_t n_slots;
-} word_table;
-
-static uint64_t hash_bytes(const char *s, size_t n) {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
-    return h;
-}
-
-static bool table_grow(word_table *t) {
-    int64_t ns = t->n_slots ? t->n_slots * 2 : 1024;
-    int32_t *slots = calloc((size_t)ns, sizeof *slots);
-    if (!slots) return false;
-    for (int64_t i = 0; i < t->n; i++) {
-        uint64_t h = hash_bytes(t->words[i], strlen(t->words[i])) & (uint64_t)(ns - 1);
-        while (slots[h]) h = (h + 1) & (uint64_t)(ns - 1);
-        slots[h] = (int32_t)i + 1;
-    }
-    free(t->slots);
-    t->slots = slots;
-    t->n_slots = ns;
-    return true;
-}
-
-/* Index of the word (added with count 0 if new), or -1 when out of memory. */
-static int64_t table_find(word_table *t, const char *w, size_t n) {
-    if (2 * (t->n + 1) > t->n_slots && !table_grow(t)) return -1;
-    uint64_t h = hash_bytes(w, n) & (uint64_t)(t->n_slots - 1);
-    while (t->slots[h]) {
-        const char *s = t->words[t->slots[h] - 1];
-        if (strncmp(s, w, n) == 0 && s[n] == 0) return t->slots[h] - 1;
-        h = (h + 1) & (uint64_t)(t->n_slots - 1);
-    }
-    if (t->n == t->cap) {
-        int64_t nc = t->cap ? t->cap * 2 : 1024;
-        char **nw = realloc(t->words, (size_t)nc * sizeof *nw);
-        if (!nw) return -1;
-        t->words = nw;
-        int64_t *ncnt = realloc(t->counts, (size_t)nc * sizeof *ncnt);
-        if (!ncnt) return -1;
-        t->counts = ncnt;
-        t->cap = nc;
-    }
-    char *copy = malloc(n + 1);
-    if (!copy) return -1;
-    memcpy(copy, w, n);
-    copy[n] = 0;
-    t->words[t->n] = copy;
-    t->counts[t->n] = 0;
-    t->slots[h] = (int32_t)t->n + 1;
-    return t->n++;
-}
-
-typedef struct id_list {
-    int32_t *v;
-    int64_t n, cap;
-} id_list;
-
-static bool list_push(id_list *l, int64_t x) {
-    if (l->n == l->cap) {
-        int64_t nc = l->cap ? l->cap * 2 : 4096;
-        int32_t *nv = realloc(l->v, (size_t)nc * sizeof *nv);
-        if (!nv) return false;
-        l->v = nv;
-        l->cap = nc;
-    }
-    l->v[l->n++] = (int32_t)x;
-    return true;
-}
-
-/* Splits a file into words (white space), a word/TAG token keeping `word`; a
- * newline ends a sentence, pushed as the marker -1. */
-static bool tokenize_file(const char *path, bool lowercase, word_table *t, id_list *out,
-                          rt_error *err) {
-    unsigned char *buf;
-    size_t len;
-    if (!read_all(path, &buf, &len, err)) return false;
-    size_t i = 0;
-    bool ok = true;
-    while (ok && i < len) {
-        if (buf[i] == '\n') {
-            ok = list_push(out, -1);
-            i++;
-            continue;
-        }
-        if (isspace(buf[i])) {
-            i++;
-            continue;
-        }
-        size_t s = i;
-        while (i < len && !isspace(buf[i])) i++;
-        size_t n = i - s;
-        char *w = (char *)buf + s;
-        char *slash = memchr(w, '/', n);
-        for (char *q = slash; q; q = memchr(q + 1, '/', n - (size_t)(q + 1 - w))) slash = q;
-        if (slash && slash > w) n = (size_t)(slash - w); /* the last '/' starts the tag */
-        if (lowercase)
-            for (size_t k = 0; k < n; k++) w[k] = (char)tolower((unsigned char)w[k]);
-        int64_t id = table_find(t, w, n);
-        ok = id >= 0 && list_push(out, id);
-        if (ok) t->counts[id]++;
-    }
-    if (ok) ok = list_push(out, -1);
-    free(buf);
-    if (!ok) rt_fail(err, "%s: out of memory while reading the text", path);
-    return ok;
-}
-
-static int cmp_str(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static const word_table *sort_table;
-static int cmp_by_count(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    int64_t cx = sort_table->counts[x], cy = sort_table->counts[y];
-    if (cx != cy) return cx > cy ? -1 : 1;
-    return strcmp(sort_table->words[x], sort_table->words[y]);
-}
-
-void rt_corpus_free(rt_corpus *c) {
-    for (int64_t i = 0; i < c->n_words; i++) free(c->words[i]);
-    free(c->words);
-    free(c->counts);
-    free(c->ids);
-    free(c->sent);
-    memset(c, 0, sizeof *c);
-}
-
-bool rt_corpus_load(const char *base_dir, const char *path, bool lowercase, int64_t min_count,
-                    rt_corpus *c, rt_error *err) {
-    memset(c, 0, sizeof *c);
-    char full[RT_PATH_MAX];
-    if (!rt_resolve_data_path(base_dir, path, full, sizeof full, err)) return false;
-    word_table t = {0};
-    id_list raw = {0};
-    bool ok = true;
-    if (is_dir(full)) {
-        DIR *d = opendir(full);
-        if (!d) {
-            rt_fail(err, "%s: cannot open folder: %s", full, strerror(errno));
-            return false;
-        }
-        char **names = NULL;
-        size_t nn = 0, cap = 0;
-        struct dirent *e;
-        while (ok && (e = readdir(d))) {
-            if (e->d_name[0] == '.') continue;
-            char fp[RT_PATH_MAX + 256];
-            snprintf(fp, sizeof fp, "%s/%s", full, e->d_name);
-            if (is_dir(fp)) continue;
-            if (nn == cap) {
-                cap = cap ? cap * 2 : 64;
-                char **nv = realloc(names, cap * sizeof *nv);
-                if (!nv) {
-                    ok = false;
-                    break;
-                }
-                names = nv;
-            }
-            names[nn] = strdup(fp);
-            ok = names[nn++] != NULL;
-        }
-        closedir(d);
-        if (ok) qsort(names, nn, sizeof *names, cmp_str); /* file order is sorted order */
-        for (size_t i = 0; ok && i < nn; i++) ok = tokenize_file(names[i], lowercase, &t, &raw, err);
-        for (size_t i = 0; i < nn; i++) free(names[i]);
-        free(names);
-        if (!ok) rt_fail(err, "%s: out of memory while listing the folder", full);
-    } else {
-        ok = tokenize_file(full, lowercase, &t, &raw, err);
-    }
-    int64_t *order = NULL, *remap = NULL;
-    if (ok) {
-        order = malloc((size_t)(t.n ? t.n : 1) * sizeof *order);
-        remap = malloc((size_t)(t.n ? t.n : 1) * sizeof *remap);
-        c->ids = malloc((size_t)(raw.n ? raw.n : 1) * sizeof *c->ids);
-        c->sent = malloc((size_t)(raw.n + 2) * sizeof *c->sent);
-        c->words = malloc((size_t)(t.n ? t.n : 1) * sizeof *c->words);
-        c->counts = malloc((size_t)(t.n ? t.n : 1) * sizeof *c->counts);
-        ok = order && remap && c->ids && c->sent && c->words && c->counts;
-        if (!ok) rt_fail(err, "%s: out of memory while building the vocabulary", full);
-    }
-    if (ok) {
-        for (int64_t i = 0; i < t.n; i++) order[i] = i;
-        sort_table = &t;
-        qsort(order, (size_t)t.n, sizeof *order, cmp_by_count);
-        for (int64_t i = 0; i < t.n; i++) remap[i] = -1;
-        for (int64_t r = 0; r < t.n; r++) {
-            int64_t w = order[r];
-            if (t.counts[w] < min_count) continue;
-            remap[w] = c->n_words;
-            c->words[c->n_words] = t.words[w];
-            c->counts[c->n_words++] = t.counts[w];
-            t.words[w] = NULL;
-        }
-        /* Words under min_count vanish from the stream, as in word2vec; empty
-         * sentences are not kept. */
-        int64_t start = 0;
-        for (int64_t i = 0; i < raw.n; i++) {
-            if (raw.v[i] < 0) {
-                if (c->n > start) c->sent[c->n_sent++] = start;
-                start = c->n;
-            } else if (remap[raw.v[i]] >= 0) {
-                c->ids[c->n++] = (int32_t)remap[raw.v[i]];
-            }
-        }
-        c->sent[c->n_sent] = c->n;
-    }
-    for (int64_t i = 0; i < t.n; i++) free(t.words[i]);
-    free(t.words);
-    free(t.counts);
-    free(t.slots);
-    free(raw.v);
-    free(order);
-    free(remap);
-    if (!ok) rt_corpus_free(c);
-    return ok;
-}
-
 /* ------------------------------------------------------------ one field's source */
 
 /* Floating-point sources (idx, npy; csv checks each cell as it reads it) may hold
@@ -769,21 +548,10 @@ static bool all_finite(const rt_raw *r, rt_error *err) {
     return true;
 }
 
-bool rt_raw_load(const rt_field_spec *f, const char *base_dir, bool lowercase, int64_t min_count,
-                 rt_raw *out, rt_corpus *corpus, rt_error *err) {
+bool rt_raw_load(const rt_field_spec *f, const rt_dataset_spec *ds, rt_raw *out, rt_error *err) {
     memset(out, 0, sizeof *out);
-    if (f->kind == RT_SRC_TEXT) {
-        /* One example per word: its id. */
-        if (!rt_corpus_load(base_dir, f->path, lowercase, min_count, corpus, err)) return false;
-        rt_resolve_data_path(base_dir, f->path, out->path, sizeof out->path, err);
-        out->type = RAW_I32;
-        out->data = corpus->ids;
-        corpus->ids = NULL;
-        out->n = corpus->n;
-        out->per = 1;
-        out->vocab = corpus->n_words;
-        return true;
-    }
+    const char *base_dir = ds->base_dir;
+    if (f->kind == RT_SRC_TEXT) return rt_text_tokens(ds, f->path, out, err);
     if (!rt_resolve_data_path(base_dir, f->path, out->path, sizeof out->path, err)) return false;
     if (is_dir(out->path)) {
         rt_fail(err, "%s: is a folder; only text() reads folders", out->path);

@@ -20,25 +20,61 @@ typedef struct rt_raw {
     bool line_per_example;    /* tokens: example k is line k + 1 */
 } rt_raw;
 
-/* A tokenised text: word ids (words under min_count dropped), sentences as
- * start offsets (a line is a sentence; windows never cross one), and the
- * vocabulary sorted by count (descending) then word. */
+/* A corpus as read (corpus.c): every token's id in the full vocabulary, which
+ * is sorted by falling count, ties by the word's bytes; lines as token offsets
+ * (a newline starts a line; so does each file). Shared and immutable: loaded
+ * corpora are cached for the life of the process. */
+typedef struct rt_text {
+    int32_t *ids;
+    int64_t n;
+    int64_t *lines;           /* n_lines + 1 offsets */
+    int64_t n_lines;
+    char **words;             /* unit "char": a byte as itself, or \xNN when not printable */
+    int64_t *counts;
+    int64_t n_words;
+    char path[RT_PATH_MAX];   /* the resolved file or folder, for messages */
+    char *key;                /* the cache's: path, options, files' sizes and times */
+    struct rt_text *next;
+} rt_text;
+
+/* The corpus at path, read on first use and cached (a file changed on disk since
+ * is read again). NULL with err set when it cannot be read. */
+const rt_text *rt_text_load(const char *base_dir, const char *path, bool lowercase, bool char_unit,
+                            rt_error *err);
+/* Words with count >= min_count: ids [0, kept) of the full vocabulary. */
+int64_t rt_text_kept(const rt_text *t, int64_t min_count);
+/* A text() field: one example per token of the dataset's corpus (text_path
+ * options: lowercase, char_unit, min_count), its id: 0 for a word under
+ * min_count, 1.. the kept words in vocabulary order; vocab = kept + 1. */
+bool rt_text_tokens(const rt_dataset_spec *ds, const char *path, rt_raw *out, rt_error *err);
+/* How many times a corpus was read from disk in this process (cache misses). */
+int64_t rt_text_reads(void);
+
+/* A tokenised text as skipgram samples it: the words under min_count dropped
+ * from the stream (as word2vec does), ids [0, n_words) in vocabulary order, and
+ * sentences as start offsets (a line is a sentence; windows never cross one).
+ * ids and sent are owned; words and counts belong to the cached rt_text. */
 typedef struct rt_corpus {
     int32_t *ids;
     int64_t n;
     int64_t *sent;            /* n_sent + 1 offsets */
     int64_t n_sent;
-    char **words;
-    int64_t *counts;
+    const char *const *words;
+    const int64_t *counts;
     int64_t n_words;
 } rt_corpus;
 
 double rt_raw_get(const rt_raw *r, int64_t i);
-bool rt_raw_load(const rt_field_spec *f, const char *base_dir, bool lowercase, int64_t min_count,
-                 rt_raw *out, rt_corpus *corpus, rt_error *err);
+/* One field's source. A text() field is one example per token: its id, 0 for a
+ * word under the dataset's min_count, 1.. the kept words in vocabulary order. */
+bool rt_raw_load(const rt_field_spec *f, const rt_dataset_spec *ds, rt_raw *out, rt_error *err);
 void rt_raw_free(rt_raw *r);
-bool rt_corpus_load(const char *base_dir, const char *path, bool lowercase, int64_t min_count,
-                    rt_corpus *c, rt_error *err);
+bool rt_corpus_load(const char *base_dir, const char *path, bool lowercase, bool char_unit,
+                    int64_t min_count, rt_corpus *c, rt_error *err);
 void rt_corpus_free(rt_corpus *c);
+
+/* data.c's file helpers, shared with corpus.c. */
+bool rt_read_file(const char *path, unsigned char **data, size_t *len, rt_error *err);
+bool rt_path_is_dir(const char *path);
 
 #endif

@@ -27,7 +27,13 @@ struct rt_dataset {
     ds_field *fields;
     int64_t n;                /* examples loaded (not skipgram) */
     int64_t vocab;            /* the `vocab` property, 0 when none */
-    rt_corpus corpus;         /* text and skipgram: words and ids */
+    rt_corpus corpus;         /* skipgram: words and ids */
+    const rt_text *text;      /* text fields and sequences: the cached corpus */
+    int64_t n_kept;           /* ... its words at or over min_count: ids 1..n_kept, 0 unknown */
+
+    /* sequences: example i is the window of ids [i*stride, i*stride + length) */
+    bool sequences;
+    int64_t seq_length, seq_stride;
 
     /* skipgram */
     bool skipgram;
@@ -139,10 +145,16 @@ static bool load_fields(rt_dataset *ds, const rt_dataset_spec *spec, rt_error *e
             fl->numel *= f->dims[d];
         }
         rt_raw r;
-        rt_corpus c = {0};
-        if (!rt_raw_load(f, spec->base_dir, spec->lowercase, spec->min_count, &r, &c, err)) return false;
-        if (c.n_words && !ds->corpus.n_words) ds->corpus = c;
-        else rt_corpus_free(&c);
+        if (!rt_raw_load(f, spec, &r, err)) return false;
+        if (f->kind == RT_SRC_TEXT && !ds->text) {
+            /* the cached corpus rt_raw_load read: its words name the ids */
+            ds->text = rt_text_load(spec->base_dir, f->path, spec->lowercase, spec->char_unit, err);
+            if (!ds->text) {
+                rt_raw_free(&r);
+                return false;
+            }
+            ds->n_kept = rt_text_kept(ds->text, spec->min_count);
+        }
         if (r.vocab && !ds->vocab) ds->vocab = r.vocab;
         bool ok = true;
         if (r.per != fl->numel) {
@@ -283,8 +295,8 @@ static bool load_skipgram(rt_dataset *ds, const rt_dataset_spec *spec, rt_error 
         rt_fail(err, "dataset %s: skipgram needs window >= 1 and negatives >= 0", ds->name);
         return false;
     }
-    if (!rt_corpus_load(spec->base_dir, spec->text_path, spec->lowercase, spec->min_count,
-                        &ds->corpus, err))
+    if (!rt_corpus_load(spec->base_dir, spec->text_path, spec->lowercase, spec->char_unit,
+                        spec->min_count, &ds->corpus, err))
         return false;
     const rt_corpus *c = &ds->corpus;
     if (c->n_words == 0) {
@@ -311,6 +323,52 @@ static bool load_skipgram(rt_dataset *ds, const rt_dataset_spec *spec, rt_error 
     }
     ds->n_fields = 3;
     return true;
+}
+
+/* ------------------------------------------------------------ sequences */
+
+/* The windows are read from the cached corpus as batches are filled, so a
+ * sequences dataset holds no copy of the text (any stride, any length). */
+static bool load_sequences(rt_dataset *ds, const rt_dataset_spec *spec, rt_error *err) {
+    if (spec->seq_length < 1 || spec->seq_stride < 1) {
+        rt_fail(err, "dataset %s: sequences needs length >= 1 and stride >= 1 (length = %lld, stride = %lld)",
+                ds->name, (long long)spec->seq_length, (long long)spec->seq_stride);
+        return false;
+    }
+    ds->text = rt_text_load(spec->base_dir, spec->text_path, spec->lowercase, spec->char_unit, err);
+    if (!ds->text) return false;
+    const rt_text *t = ds->text;
+    if (t->n == 0) {
+        rt_fail(err, "dataset %s: the corpus '%s' (%s) is empty: it has no token", ds->name,
+                spec->text_path, t->path);
+        return false;
+    }
+    if (t->n < spec->seq_length) {
+        rt_fail(err, "dataset %s: a window of length %lld is longer than the corpus '%s' (%lld tokens)",
+                ds->name, (long long)spec->seq_length, spec->text_path, (long long)t->n);
+        return false;
+    }
+    ds->sequences = true;
+    ds->seq_length = spec->seq_length;
+    ds->seq_stride = spec->seq_stride;
+    ds->n_kept = rt_text_kept(t, spec->min_count);
+    ds->vocab = ds->n_kept + 1;
+    ds->n = (t->n - spec->seq_length) / spec->seq_stride + 1;
+    ds->fields = calloc(1, sizeof *ds->fields);
+    if (!ds->fields) {
+        rt_fail(err, "dataset %s: out of memory", ds->name);
+        return false;
+    }
+    snprintf(ds->fields[0].name, sizeof ds->fields[0].name, "ids");
+    ds->fields[0].is_i32 = true;
+    ds->fields[0].numel = spec->seq_length;
+    ds->n_fields = 1;
+    return true;
+}
+
+static void fill_window(const rt_dataset *ds, int64_t example, int32_t *out) {
+    const int32_t *ids = ds->text->ids + example * ds->seq_stride;
+    for (int64_t k = 0; k < ds->seq_length; k++) out[k] = ids[k] < ds->n_kept ? ids[k] + 1 : 0;
 }
 
 /* ------------------------------------------------------------ the API */
@@ -340,7 +398,9 @@ rt_dataset *rt_dataset_load(const rt_dataset_spec *spec, rt_error *err) {
         return NULL;
     }
     snprintf(ds->name, sizeof ds->name, "%s", spec->name ? spec->name : "?");
-    bool ok = spec->skipgram ? load_skipgram(ds, spec, err) : load_fields(ds, spec, err);
+    bool ok = spec->skipgram    ? load_skipgram(ds, spec, err)
+              : spec->sequences ? load_sequences(ds, spec, err)
+                                : load_fields(ds, spec, err);
     if (ok && rt_dataset_begin_epoch(ds, 0, 0, false, 0) < 0) {
         rt_fail(err, "dataset %s: out of memory", ds->name);
         ok = false;
@@ -418,7 +478,8 @@ int64_t rt_dataset_fill(const rt_dataset *ds, int64_t index, int64_t batch, cons
         for (int64_t r = 0; r < rows; r++) {
             int64_t ex = ds->order[start + r];
             char *dst = (char *)out[k] + (size_t)r * bytes;
-            if (!ds->skipgram) memcpy(dst, (const char *)f->data + (size_t)ex * bytes, bytes);
+            if (ds->sequences) fill_window(ds, ex, (int32_t *)dst);
+            else if (!ds->skipgram) memcpy(dst, (const char *)f->data + (size_t)ex * bytes, bytes);
             else if (fields[k] < 2) memcpy(dst, &ds->pairs[2 * ex + fields[k]], 4);
             else pair_negatives(ds, ex, (int32_t *)dst);
         }
@@ -444,15 +505,21 @@ bool rt_dataset_check_index(const rt_dataset *ds, int field, int64_t limit, cons
     return true;
 }
 
-int64_t rt_dataset_vocab_size(const rt_dataset *ds) { return ds->corpus.n_words; }
+/* Id 0 of a text field or sequences stands for every word under min_count. */
+#define UNKNOWN_WORD "<unk>"
+
+int64_t rt_dataset_vocab_size(const rt_dataset *ds) {
+    return ds->text ? ds->n_kept + 1 : ds->corpus.n_words;
+}
 
 const char *rt_dataset_word(const rt_dataset *ds, int64_t id) {
+    if (ds->text) return id == 0 ? UNKNOWN_WORD : id > 0 && id <= ds->n_kept ? ds->text->words[id - 1] : NULL;
     return id >= 0 && id < ds->corpus.n_words ? ds->corpus.words[id] : NULL;
 }
 
 bool rt_dataset_write_vocab(const rt_dataset *ds, const char *path, rt_error *err) {
     rt_replace out;
     if (!rt_replace_begin(&out, path, "vocabulary", err)) return false;
-    for (int64_t i = 0; i < ds->corpus.n_words; i++) fprintf(out.f, "%s\n", ds->corpus.words[i]);
+    for (int64_t i = 0, n = rt_dataset_vocab_size(ds); i < n; i++) fprintf(out.f, "%s\n", rt_dataset_word(ds, i));
     return rt_replace_commit(&out, err);
 }

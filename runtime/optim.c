@@ -188,13 +188,14 @@ bool rt_update_adam_rows(float *table, int64_t table_rows, int64_t width, const 
 
 float rt_schedule_lr(int kind, double lr, int64_t step, int64_t total, int64_t warmup, double to) {
     if (warmup > 0 && step < warmup) return (float)(lr * (double)(step + 1) / (double)warmup);
-    int64_t span = total - (warmup > 0 ? warmup : 0);
-    double frac = span > 0 ? (double)(step - (warmup > 0 ? warmup : 0)) / (double)span : 1.0;
+    int64_t start = warmup > 0 ? warmup : 0, span = total - start;
+    double frac = span > 0 ? (double)(step - start) / (double)span : 1.0;
     if (frac > 1.0) frac = 1.0;
     if (frac < 0.0) frac = 0.0;
+    double end = lr * to;
     switch (kind) {
-    case RT_SCHED_LINEAR: return (float)(lr + (to - lr) * frac);
-    case RT_SCHED_COSINE: return (float)(to + (lr - to) * 0.5 * (1.0 + cos(RT_PI * frac)));
+    case RT_SCHED_LINEAR: return (float)(lr + (end - lr) * frac);
+    case RT_SCHED_COSINE: return (float)(end + (lr - end) * 0.5 * (1.0 + cos(RT_PI * frac)));
     default: return (float)lr;
     }
 }

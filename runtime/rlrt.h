@@ -57,18 +57,25 @@ typedef struct rt_field_spec {
 } rt_field_spec;
 
 /* A dataset as the compiler describes it. A `skipgram` dataset has the fields
- * center: i32, context: i32, negatives: i32[negatives], drawn fresh each epoch. */
+ * center: i32, context: i32, negatives: i32[negatives], drawn fresh each epoch.
+ * A `sequences` dataset has the field ids: i32[seq_length]: windows of the corpus's
+ * token ids (0: a word under min_count, 1..: the others by falling count), one
+ * starting every seq_stride tokens. Both read the corpus text_path, as do text()
+ * fields, with the options lowercase, char_unit and min_count. */
 typedef struct rt_dataset_spec {
     const char *name;
     const char *base_dir;              /* the folder of the .rl file: paths resolve from here first */
     int n_fields;
     rt_field_spec *fields;
     bool skipgram;
-    const char *text_path;             /* skipgram: the text() corpus */
+    const char *text_path;             /* skipgram, sequences: the text() corpus */
     bool lowercase;
     int64_t min_count;
     int64_t window, negatives;
     double subsample;
+    bool char_unit;                    /* text(unit = "char"): every byte is a token */
+    bool sequences;
+    int64_t seq_length, seq_stride;
 } rt_dataset_spec;
 
 /* Where a data file is: path itself when absolute; else base_dir/path, then each
@@ -90,8 +97,9 @@ int rt_dataset_field_index(const rt_dataset *ds, const char *name);   /* -1 when
 const char *rt_dataset_field_name(const rt_dataset *ds, int field);
 int64_t rt_dataset_field_numel(const rt_dataset *ds, int field);
 bool rt_dataset_field_is_i32(const rt_dataset *ds, int field);
-/* Named integer properties: `vocab` (text, tokens: largest id + 1, skipgram);
- * `words` (text, skipgram: in-vocabulary words of the corpus, before subsampling). */
+/* Named integer properties: `vocab` (tokens: largest id + 1; text fields and
+ * sequences: kept words + 1, unknown included; skipgram: kept words); `words`
+ * (skipgram: in-vocabulary words of the corpus, before subsampling). */
 bool rt_dataset_property(const rt_dataset *ds, const char *name, int64_t *value);
 /* Examples available: loaded ones, or for skipgram those of the current epoch
  * (epoch 0 is drawn at load, so this is never 0 for a non-empty corpus). */
@@ -114,8 +122,9 @@ int64_t rt_dataset_fill(const rt_dataset *ds, int64_t index, int64_t batch, cons
  * uses the values for ("a class of one_hot(y, 10) at f.rl:3:9"). */
 bool rt_dataset_check_index(const rt_dataset *ds, int field, int64_t limit, const char *use,
                             rt_error *err);
-/* Vocabulary (text and skipgram sources): word of an id, and the whole list
- * written one word per line in id order (the file `save` puts beside parameters). */
+/* Vocabulary (text, sequences and skipgram sources): word of an id ("<unk>" for
+ * id 0 of text and sequences), and the whole list written one word per line in
+ * id order (the file `save` puts beside parameters). */
 int64_t rt_dataset_vocab_size(const rt_dataset *ds);
 const char *rt_dataset_word(const rt_dataset *ds, int64_t id);
 bool rt_dataset_write_vocab(const rt_dataset *ds, const char *path, rt_error *err);
@@ -243,9 +252,11 @@ bool rt_update_adam_rows(float *table, int64_t table_rows, int64_t width, const 
                          int64_t step, void *scratch);
 
 /* Learning-rate schedules. step is 0-based, total the stage's step count.
- * Every kind first warms up linearly over `warmup` steps (lr*(step+1)/warmup);
- * linear then goes from lr to `to` over the remaining steps, cosine follows half a
- * cosine from lr to `to`. */
+ * Every kind first warms up linearly over `warmup` steps (lr*(step+1)/warmup, so
+ * step warmup-1 runs at lr); linear then goes from lr to lr*to over the remaining
+ * steps (step s at lr + (lr*to - lr)*(s - warmup)/(total - warmup)), cosine
+ * follows half a cosine from lr to lr*to over them; constant stays at lr. A run
+ * shorter than its warm-up ends still warming up. */
 enum { RT_SCHED_CONSTANT, RT_SCHED_LINEAR, RT_SCHED_COSINE };
 float rt_schedule_lr(int kind, double lr, int64_t step, int64_t total, int64_t warmup, double to);
 
@@ -332,7 +343,7 @@ typedef struct rt_optimizer {
     double lr, momentum, beta1, beta2, eps, weight_decay;
     int schedule;                      /* RT_SCHED_* */
     int64_t warmup;
-    double to;                         /* linear/cosine: the final learning rate */
+    double to;                         /* linear/cosine: the final rate, a fraction of lr */
 } rt_optimizer;
 
 typedef struct rt_param_spec {

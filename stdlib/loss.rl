@@ -10,8 +10,11 @@ loss bce(z: [...], y: [...]) -> f32 = mean(max(z, 0) - z * y + log(1 + exp(-abs(
 
 # Softmax cross-entropy of logits [..., K] against integer labels y in [0, K), averaged over
 # every position (rows, or rows and time steps): -mean_i log softmax(logits_i)[y_i].
-loss cross_entropy(logits: [..., K], y: i32[...]) -> f32 =
-    -mean(sum(one_hot(y, K) * log_softmax(logits), axis = -1))
+# With mask = m (f32 0/1, y's shape: masked LM, padding) the mean is over the positions where m
+# is 1: sum_i m_i nll_i / sum_i m_i, written as a ratio of means; an all-zero mask gives 0, not
+# NaN (the denominator is at least 1e-12). Without a mask, m = 1 and simplify folds it away.
+loss cross_entropy(logits: [..., K], y: i32[...], mask: [...] = 1) -> f32 =
+    -mean(sum(one_hot(y, K) * log_softmax(logits), axis = -1) * mask) / max(mean(mask), 1e-12)
 
 # Fraction of positions whose largest logit is the label (no gradient: argmax).
 fn accuracy(logits: [..., K], y: i32[...]) -> f32 = mean(argmax(logits, axis = -1) == y)

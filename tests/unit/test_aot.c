@@ -55,6 +55,24 @@ static void test_source_literals(void **state) {
     sb_free(&out);
 }
 
+/* A sequences dataset reaches the trainer with its corpus options. */
+static void test_sequences_spec_travels(void **state) {
+    (void)state;
+    rt_field_spec field = {.name = "ids", .is_i32 = true, .rank = 1, .dims = {33}, .kind = RT_SRC_TEXT,
+                           .path = "brown/"};
+    rt_dataset_spec ds = {.name = "brown", .base_dir = "/nonexistent/dir", .n_fields = 1, .fields = &field,
+                          .text_path = "brown/", .lowercase = true, .min_count = 10, .char_unit = true,
+                          .sequences = true, .seq_length = 33, .seq_stride = 32};
+    Backend b = {.prog = {.name = "t.rl", .n_datasets = 1, .datasets = &ds}};
+    StrBuf out = {0};
+    aot_program_source(&b, NULL, 0, &out);
+    const char *want[] = {".text_path = \"brown/\"", ".lowercase = 1, .min_count = 10LL",
+                          ".char_unit = 1, .sequences = 1, .seq_length = 33LL, .seq_stride = 32LL"};
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+        if (!strstr(out.data, want[i])) fail_msg("generated C lacks %s:\n%s", want[i], out.data);
+    sb_free(&out);
+}
+
 /* A step that needs no parameters: the loss is the step number. */
 static void count_step(void *user, rt_step_ctx *ctx) {
     (void)user;
@@ -128,7 +146,7 @@ static void test_dim_checks_and_step_log(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_source_literals),
+        cmocka_unit_test(test_source_literals), cmocka_unit_test(test_sequences_spec_travels),
         cmocka_unit_test(test_dim_checks_and_step_log),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "data_internal.h" /* rt_text_reads: the corpus cache */
 #include "rlrt.h"
 
 static char dir[256];
@@ -258,24 +259,27 @@ static void test_text_and_tokens(void **state) {
     rt_error err = {0};
     rt_dataset *ds = rt_dataset_load(&s, &err);
     assert_false(err.failed);
-    /* counts: the 3, cat 2, then a . and dog rare sat (1 each, by word) */
-    const char *order[] = {"the", "cat", ".", "a", "and", "dog", "rare", "sat"};
+    /* counts: the 3, cat 2, then a . and dog rare sat (1 each, by word); id 0 is
+     * the unknown word, none here with min_count 1 */
+    const char *order[] = {"<unk>", "the", "cat", ".", "a", "and", "dog", "rare", "sat"};
     int64_t vocab;
     assert_true(rt_dataset_property(ds, "vocab", &vocab));
-    assert_int_equal(vocab, 8);
-    for (int i = 0; i < 8; i++) assert_string_equal(rt_dataset_word(ds, i), order[i]);
+    assert_int_equal(vocab, 9);
+    for (int i = 0; i < 9; i++) assert_string_equal(rt_dataset_word(ds, i), order[i]);
     assert_int_equal(rt_dataset_size(ds), 11); /* a.txt before b.txt */
     int32_t w[11];
     int idx = 0;
     void *out[1] = {w};
     rt_dataset_fill(ds, 0, 11, &idx, 1, out);
-    int32_t want[11] = {0, 1, 7, 0, 5, 2, 3, 1, 4, 0, 6};
+    int32_t want[11] = {1, 2, 8, 1, 6, 3, 4, 2, 5, 1, 7};
     assert_memory_equal(w, want, sizeof want);
     char vp[300];
     snprintf(vp, sizeof vp, "%s/vocab.txt", dir);
     assert_true(rt_dataset_write_vocab(ds, vp, &err));
     FILE *vf = fopen(vp, "r");
     char line[64];
+    assert_non_null(fgets(line, sizeof line, vf));
+    assert_string_equal(line, "<unk>\n");
     assert_non_null(fgets(line, sizeof line, vf));
     assert_string_equal(line, "the\n");
     fclose(vf);
@@ -652,6 +656,157 @@ static int teardown(void **state) {
     return system(cmd) == 0 ? 0 : -1;
 }
 
+static rt_dataset_spec seq_spec(const char *name, const char *path, int64_t length, int64_t stride,
+                                int64_t min_count) {
+    rt_dataset_spec s = {.name = name, .base_dir = dir, .sequences = true, .text_path = path,
+                         .min_count = min_count, .seq_length = length, .seq_stride = stride};
+    return s;
+}
+
+/* Windows of ids over files joined in name order: id 0 for a word under
+ * min_count, 1.. by falling count then bytes; the last incomplete window is
+ * not an example. */
+static void test_sequences(void **state) {
+    (void)state;
+    char sub[300];
+    snprintf(sub, sizeof sub, "%s/seq", dir);
+    mkdir(sub, 0700);
+    const char *a = "b a c\na b\n", *b = "a d b\n";
+    write_file("seq/2.txt", b, strlen(b));
+    write_file("seq/1.txt", a, strlen(a));
+    /* tokens: b a c a b a d b; counts a 3, b 3, c 1, d 1: a=1 b=2, c and d unknown */
+    rt_dataset_spec s = seq_spec("seq", "seq", 3, 2, 2);
+    rt_error err = {0};
+    rt_dataset *ds = rt_dataset_load(&s, &err);
+    if (!ds) fail_msg("%s", err.msg);
+    assert_int_equal(rt_dataset_n_fields(ds), 1);
+    assert_string_equal(rt_dataset_field_name(ds, 0), "ids");
+    assert_int_equal(rt_dataset_field_numel(ds, 0), 3);
+    assert_true(rt_dataset_field_is_i32(ds, 0));
+    int64_t vocab;
+    assert_true(rt_dataset_property(ds, "vocab", &vocab));
+    assert_int_equal(vocab, 3);
+    assert_string_equal(rt_dataset_word(ds, 0), "<unk>");
+    assert_string_equal(rt_dataset_word(ds, 1), "a");
+    assert_string_equal(rt_dataset_word(ds, 2), "b");
+    assert_null(rt_dataset_word(ds, 3));
+    /* 8 tokens, windows at 0, 2, 4 (6 would end at 9) */
+    assert_int_equal(rt_dataset_size(ds), 3);
+    int32_t w[9];
+    int idx = 0;
+    void *out[1] = {w};
+    assert_int_equal(rt_dataset_fill(ds, 0, 4, &idx, 1, out), 3);
+    int32_t want[9] = {2, 1, 0, 0, 1, 2, 2, 1, 0};
+    assert_memory_equal(w, want, sizeof want);
+    rt_dataset_free(ds);
+
+    /* stride 1, every word kept */
+    s = seq_spec("seq", "seq", 8, 1, 1);
+    ds = rt_dataset_load(&s, &err);
+    assert_non_null(ds);
+    assert_int_equal(rt_dataset_size(ds), 1);
+    assert_true(rt_dataset_property(ds, "vocab", &vocab));
+    assert_int_equal(vocab, 5);
+    rt_dataset_free(ds);
+}
+
+/* unit = "char": every byte a token, the newline and space included; bytes
+ * that do not print are written \xNN in the vocabulary. */
+static void test_sequences_char_unit(void **state) {
+    (void)state;
+    const char *t = "abba b\n";
+    write_file("chars.txt", t, strlen(t));
+    rt_dataset_spec s = seq_spec("chars", "chars.txt", 7, 7, 1);
+    s.char_unit = true;
+    rt_error err = {0};
+    rt_dataset *ds = rt_dataset_load(&s, &err);
+    if (!ds) fail_msg("%s", err.msg);
+    /* counts: b 3, a 2, then '\n' and ' ' (1 each, by byte: 0x0a before 0x20) */
+    const char *order[] = {"<unk>", "b", "a", "\\x0a", "\\x20"};
+    int64_t vocab;
+    assert_true(rt_dataset_property(ds, "vocab", &vocab));
+    assert_int_equal(vocab, 5);
+    for (int i = 0; i < 5; i++) assert_string_equal(rt_dataset_word(ds, i), order[i]);
+    int32_t w[7];
+    int idx = 0;
+    void *out[1] = {w};
+    assert_int_equal(rt_dataset_fill(ds, 0, 1, &idx, 1, out), 1);
+    int32_t want[7] = {2, 1, 1, 2, 4, 1, 3};
+    assert_memory_equal(w, want, sizeof want);
+    rt_dataset_free(ds);
+}
+
+static void test_sequences_errors_name_the_dataset(void **state) {
+    (void)state;
+    const char *t = "one two three\n";
+    write_file("short.txt", t, strlen(t));
+    write_file("empty.txt", "", 0);
+    rt_error err = {0};
+    rt_dataset_spec s = seq_spec("longer", "short.txt", 4, 4, 1);
+    assert_null(rt_dataset_load(&s, &err));
+    assert_error_names(&err, "dataset longer", "longer than the corpus 'short.txt' (3 tokens)");
+    err = (rt_error){0};
+    s = seq_spec("blank", "empty.txt", 1, 1, 1);
+    assert_null(rt_dataset_load(&s, &err));
+    assert_error_names(&err, "dataset blank", "is empty");
+    err = (rt_error){0};
+    s = seq_spec("zero", "short.txt", 0, 1, 1);
+    assert_null(rt_dataset_load(&s, &err));
+    assert_error_names(&err, "dataset zero", "length >= 1");
+    err = (rt_error){0};
+    s = seq_spec("gone", "no-such-corpus", 2, 2, 1);
+    assert_null(rt_dataset_load(&s, &err));
+    assert_error_names(&err, "no-such-corpus", NULL);
+}
+
+/* A corpus is read once per process whatever loads it (sequences, a text field,
+ * skipgram, with any min_count), and again only when a file changes. */
+static void test_corpus_read_once(void **state) {
+    (void)state;
+    const char *t = "x y z x\n";
+    write_file("cached.txt", t, strlen(t));
+    int64_t before = rt_text_reads();
+    rt_error err = {0};
+    rt_dataset_spec s = seq_spec("c1", "cached.txt", 2, 1, 1);
+    rt_dataset *a = rt_dataset_load(&s, &err);
+    assert_non_null(a);
+    assert_int_equal(rt_text_reads(), before + 1);
+    s.min_count = 2;
+    rt_dataset *b = rt_dataset_load(&s, &err);
+    assert_non_null(b);
+    rt_field_spec f = field("w", true, 1, RT_SRC_TEXT, "cached.txt");
+    rt_dataset_spec fs = {.name = "c3", .base_dir = dir, .n_fields = 1, .fields = &f, .min_count = 1};
+    rt_dataset *c = rt_dataset_load(&fs, &err);
+    assert_non_null(c);
+    rt_dataset_spec sg = {.name = "c4", .base_dir = dir, .skipgram = true, .text_path = "cached.txt",
+                          .min_count = 1, .window = 1, .negatives = 1};
+    rt_dataset *d = rt_dataset_load(&sg, &err);
+    if (!d) fail_msg("%s", err.msg);
+    assert_int_equal(rt_text_reads(), before + 1);
+    int64_t vocab;
+    assert_true(rt_dataset_property(b, "vocab", &vocab));
+    assert_int_equal(vocab, 2); /* only x reaches min_count 2 */
+    rt_dataset_free(a);
+    rt_dataset_free(b);
+    rt_dataset_free(c);
+    rt_dataset_free(d);
+    /* the same corpus in lower case is another reading */
+    s.lowercase = true;
+    a = rt_dataset_load(&s, &err);
+    assert_non_null(a);
+    assert_int_equal(rt_text_reads(), before + 2);
+    rt_dataset_free(a);
+    /* a changed file is read again */
+    const char *t2 = "x y z x w\n";
+    write_file("cached.txt", t2, strlen(t2));
+    s.lowercase = false;
+    a = rt_dataset_load(&s, &err);
+    assert_non_null(a);
+    assert_int_equal(rt_text_reads(), before + 3);
+    assert_int_equal(rt_dataset_size(a), 4);
+    rt_dataset_free(a);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_idx_plain_gz_and_ops), cmocka_unit_test(test_idx_errors_name_the_file),
@@ -661,7 +816,9 @@ int main(void) {
         cmocka_unit_test(test_skipgram_window_and_negatives), cmocka_unit_test(test_skipgram_subsampling),
         cmocka_unit_test(test_corruption_never_crashes), cmocka_unit_test(test_truncated_gzip),
         cmocka_unit_test(test_overflowing_counts), cmocka_unit_test(test_nonfinite_data),
-        cmocka_unit_test(test_index_limits),
+        cmocka_unit_test(test_index_limits), cmocka_unit_test(test_sequences),
+        cmocka_unit_test(test_sequences_char_unit), cmocka_unit_test(test_sequences_errors_name_the_dataset),
+        cmocka_unit_test(test_corpus_read_once),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -140,7 +140,7 @@ static void test_schedules(void **state) {
     assert_float_equal(rt_schedule_lr(RT_SCHED_CONSTANT, 0.1, 50, 100, 0, 0), 0.1, 1e-7);
     assert_float_equal(rt_schedule_lr(RT_SCHED_LINEAR, 0.1, 0, 100, 0, 0), 0.1, 1e-7);
     assert_float_equal(rt_schedule_lr(RT_SCHED_LINEAR, 0.1, 50, 100, 0, 0), 0.05, 1e-7);
-    assert_float_equal(rt_schedule_lr(RT_SCHED_LINEAR, 0.1, 100, 100, 0, 0.01), 0.01, 1e-7);
+    assert_float_equal(rt_schedule_lr(RT_SCHED_LINEAR, 0.1, 100, 100, 0, 0.1), 0.01, 1e-7); /* to: lr * 0.1 */
     assert_float_equal(rt_schedule_lr(RT_SCHED_COSINE, 0.1, 0, 110, 10, 0), 0.01, 1e-7);
     assert_float_equal(rt_schedule_lr(RT_SCHED_COSINE, 0.1, 9, 110, 10, 0), 0.1, 1e-7);
     assert_float_equal(rt_schedule_lr(RT_SCHED_COSINE, 0.1, 10, 110, 10, 0), 0.1, 1e-7);
@@ -148,9 +148,34 @@ static void test_schedules(void **state) {
     assert_float_equal(rt_schedule_lr(RT_SCHED_COSINE, 0.1, 110, 110, 10, 0), 0.0, 1e-7);
 }
 
+/* Warm-up from 0 for every kind (step s < N runs at lr (s+1)/N), then the decay
+ * over the remaining steps to lr * to. */
+static void test_schedule_warmup(void **state) {
+    (void)state;
+    /* constant(warmup = 4) */
+    assert_float_equal(rt_schedule_lr(RT_SCHED_CONSTANT, 0.2, 0, 100, 4, 0), 0.05, 1e-7);
+    assert_float_equal(rt_schedule_lr(RT_SCHED_CONSTANT, 0.2, 2, 100, 4, 0), 0.15, 1e-7);
+    assert_float_equal(rt_schedule_lr(RT_SCHED_CONSTANT, 0.2, 3, 100, 4, 0), 0.2, 1e-7);
+    assert_float_equal(rt_schedule_lr(RT_SCHED_CONSTANT, 0.2, 99, 100, 4, 0), 0.2, 1e-7);
+    /* linear(warmup = 10, to = 0): peak at step 9 and 10, half way at 10 + 45 */
+    assert_float_equal(rt_schedule_lr(RT_SCHED_LINEAR, 0.1, 4, 100, 10, 0), 0.05, 1e-7);
+    assert_float_equal(rt_schedule_lr(RT_SCHED_LINEAR, 0.1, 10, 100, 10, 0), 0.1, 1e-7);
+    assert_float_equal(rt_schedule_lr(RT_SCHED_LINEAR, 0.1, 55, 100, 10, 0), 0.05, 1e-7);
+    assert_float_equal(rt_schedule_lr(RT_SCHED_LINEAR, 0.1, 100, 100, 10, 0), 0.0, 1e-7);
+    /* linear(warmup = 10, to = 0.5) ends at 0.05 */
+    assert_float_equal(rt_schedule_lr(RT_SCHED_LINEAR, 0.1, 55, 100, 10, 0.5), 0.075, 1e-7);
+    assert_float_equal(rt_schedule_lr(RT_SCHED_LINEAR, 0.1, 100, 100, 10, 0.5), 0.05, 1e-7);
+    /* cosine(warmup = 10, to = 0.1): half way between 0.1 and 0.01 at the middle of the decay */
+    assert_float_equal(rt_schedule_lr(RT_SCHED_COSINE, 0.1, 0, 110, 10, 0.1), 0.01, 1e-7);
+    assert_float_equal(rt_schedule_lr(RT_SCHED_COSINE, 0.1, 60, 110, 10, 0.1), 0.055, 1e-7);
+    assert_float_equal(rt_schedule_lr(RT_SCHED_COSINE, 0.1, 110, 110, 10, 0.1), 0.01, 1e-7);
+    /* a run shorter than its warm-up (--steps) is still warming up at its end */
+    assert_float_equal(rt_schedule_lr(RT_SCHED_LINEAR, 0.1, 4, 5, 10, 0), 0.05, 1e-7);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sgd),
+        cmocka_unit_test(test_sgd), cmocka_unit_test(test_schedule_warmup),
         cmocka_unit_test(test_adam_matches_formula),
         cmocka_unit_test(test_rows_sum_duplicates),
         cmocka_unit_test(test_rows_many),

@@ -1,0 +1,504 @@
+/* corpus.c — text corpora (rl-language.md §4.1, §8.3): a file or a folder of
+ * files split into tokens (words on white space, or bytes with unit = "char"),
+ * the vocabulary sorted by falling count then bytes, and a per-process cache so
+ * a corpus is read once however many datasets and phases use it (the compiler
+ * asking `brown.vocab`, then the trainer). What depends on min_count is derived
+ * from the cached text by one pass: the words kept are a prefix of the sorted
+ * vocabulary. */
+#define _POSIX_C_SOURCE 200809L
+#include "data_internal.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* ------------------------------------------------------------ growable arrays */
+
+typedef struct i32_list {
+    int32_t *v;
+    int64_t n, cap;
+} i32_list;
+
+typedef struct i64_list {
+    int64_t *v;
+    int64_t n, cap;
+} i64_list;
+
+static bool push32(i32_list *l, int32_t x) {
+    if (l->n == l->cap) {
+        int64_t nc = l->cap ? l->cap * 2 : 1 << 16;
+        int32_t *nv = realloc(l->v, (size_t)nc * sizeof *nv);
+        if (!nv) return false;
+        l->v = nv;
+        l->cap = nc;
+    }
+    l->v[l->n++] = x;
+    return true;
+}
+
+static bool push64(i64_list *l, int64_t x) {
+    if (l->n == l->cap) {
+        int64_t nc = l->cap ? l->cap * 2 : 1 << 12;
+        int64_t *nv = realloc(l->v, (size_t)nc * sizeof *nv);
+        if (!nv) return false;
+        l->v = nv;
+        l->cap = nc;
+    }
+    l->v[l->n++] = x;
+    return true;
+}
+
+/* ------------------------------------------------------------ the word table */
+
+typedef struct word_table {
+    char **words;
+    int64_t *counts;
+    int64_t n, cap;
+    int32_t *slots;            /* open addressing: index + 1, 0 = empty */
+    int64_t n_slots;
+} word_table;
+
+static uint64_t hash_bytes(const char *s, size_t n) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static bool table_grow(word_table *t) {
+    int64_t ns = t->n_slots ? t->n_slots * 2 : 1024;
+    int32_t *slots = calloc((size_t)ns, sizeof *slots);
+    if (!slots) return false;
+    for (int64_t i = 0; i < t->n; i++) {
+        uint64_t h = hash_bytes(t->words[i], strlen(t->words[i])) & (uint64_t)(ns - 1);
+        while (slots[h]) h = (h + 1) & (uint64_t)(ns - 1);
+        slots[h] = (int32_t)i + 1;
+    }
+    free(t->slots);
+    t->slots = slots;
+    t->n_slots = ns;
+    return true;
+}
+
+/* Index of the word (added with count 0 if new), or -1 when out of memory. */
+static int64_t table_find(word_table *t, const char *w, size_t n) {
+    if (2 * (t->n + 1) > t->n_slots && !table_grow(t)) return -1;
+    uint64_t h = hash_bytes(w, n) & (uint64_t)(t->n_slots - 1);
+    while (t->slots[h]) {
+        const char *s = t->words[t->slots[h] - 1];
+        if (strncmp(s, w, n) == 0 && s[n] == 0) return t->slots[h] - 1;
+        h = (h + 1) & (uint64_t)(t->n_slots - 1);
+    }
+    if (t->n == t->cap) {
+        int64_t nc = t->cap ? t->cap * 2 : 1024;
+        char **nw = realloc(t->words, (size_t)nc * sizeof *nw);
+        if (!nw) return -1;
+        t->words = nw;
+        int64_t *ncnt = realloc(t->counts, (size_t)nc * sizeof *ncnt);
+        if (!ncnt) return -1;
+        t->counts = ncnt;
+        t->cap = nc;
+    }
+    char *copy = malloc(n + 1);
+    if (!copy) return -1;
+    memcpy(copy, w, n);
+    copy[n] = 0;
+    t->words[t->n] = copy;
+    t->counts[t->n] = 0;
+    t->slots[h] = (int32_t)t->n + 1;
+    return t->n++;
+}
+
+static void table_free(word_table *t) {
+    for (int64_t i = 0; i < t->n; i++) free(t->words[i]);
+    free(t->words);
+    free(t->counts);
+    free(t->slots);
+}
+
+/* ------------------------------------------------------------ tokenizing */
+
+/* What one read of a corpus collects: token ids in first-seen order (words) or
+ * byte values (chars), their counts, and where each line starts. */
+typedef struct reading {
+    bool char_unit, lowercase;
+    word_table table;            /* words */
+    int64_t byte_counts[256];    /* chars */
+    i32_list ids;
+    i64_list lines;
+} reading;
+
+/* Words split on white space, a word/TAG token keeping `word` (the last '/'
+ * starts the tag); a newline starts a line. Chars: every byte is a token, the
+ * newline included (it ends its line). */
+static bool tokenize(reading *rd, unsigned char *buf, size_t len) {
+    size_t i = 0;
+    if (rd->char_unit) {
+        for (; i < len; i++) {
+            unsigned char c = rd->lowercase ? (unsigned char)tolower(buf[i]) : buf[i];
+            rd->byte_counts[c]++;
+            if (!push32(&rd->ids, c)) return false;
+            if (c == '\n' && !push64(&rd->lines, rd->ids.n)) return false;
+        }
+        return true;
+    }
+    while (i < len) {
+        if (buf[i] == '\n') {
+            if (!push64(&rd->lines, rd->ids.n)) return false;
+            i++;
+            continue;
+        }
+        if (isspace(buf[i])) {
+            i++;
+            continue;
+        }
+        size_t s = i;
+        while (i < len && !isspace(buf[i])) i++;
+        size_t n = i - s;
+        char *w = (char *)buf + s;
+        char *slash = memchr(w, '/', n);
+        for (char *q = slash; q; q = memchr(q + 1, '/', n - (size_t)(q + 1 - w))) slash = q;
+        if (slash && slash > w) n = (size_t)(slash - w);
+        if (rd->lowercase)
+            for (size_t k = 0; k < n; k++) w[k] = (char)tolower((unsigned char)w[k]);
+        int64_t id = table_find(&rd->table, w, n);
+        if (id < 0 || !push32(&rd->ids, (int32_t)id)) return false;
+        rd->table.counts[id]++;
+    }
+    return true;
+}
+
+/* A file ends its last line: the next file starts a new one. */
+static bool end_file(reading *rd) {
+    if (rd->lines.n && rd->lines.v[rd->lines.n - 1] == rd->ids.n) return true;
+    return push64(&rd->lines, rd->ids.n);
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The files of a corpus: the path itself, or every file of the folder (hidden
+ * files and sub-folders skipped) in sorted name order. */
+static bool list_files(const char *full, char ***names, size_t *count, rt_error *err) {
+    *names = NULL;
+    *count = 0;
+    if (!rt_path_is_dir(full)) {
+        *names = malloc(sizeof **names);
+        if (*names && ((*names)[0] = strdup(full))) {
+            *count = 1;
+            return true;
+        }
+        free(*names);
+        *names = NULL;
+        rt_fail(err, "%s: out of memory", full);
+        return false;
+    }
+    DIR *d = opendir(full);
+    if (!d) {
+        rt_fail(err, "%s: cannot open folder: %s", full, strerror(errno));
+        return false;
+    }
+    bool ok = true;
+    size_t cap = 0;
+    struct dirent *e;
+    while (ok && (e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char fp[RT_PATH_MAX + 256];
+        snprintf(fp, sizeof fp, "%s/%s", full, e->d_name);
+        if (rt_path_is_dir(fp)) continue;
+        if (*count == cap) {
+            cap = cap ? cap * 2 : 64;
+            char **nv = realloc(*names, cap * sizeof *nv);
+            if (!nv) {
+                ok = false;
+                break;
+            }
+            *names = nv;
+        }
+        (*names)[*count] = strdup(fp);
+        ok = (*names)[(*count)++] != NULL;
+    }
+    closedir(d);
+    if (ok) qsort(*names, *count, sizeof **names, cmp_str);
+    else rt_fail(err, "%s: out of memory while listing the folder", full);
+    return ok;
+}
+
+static void free_names(char **names, size_t count) {
+    for (size_t i = 0; i < count; i++) free(names[i]);
+    free(names);
+}
+
+/* The vocabulary sorted by falling count, ties by the word's bytes; ids become
+ * ranks in that order. */
+static const word_table *sort_table;
+static int cmp_by_count(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    int64_t cx = sort_table->counts[x], cy = sort_table->counts[y];
+    if (cx != cy) return cx > cy ? -1 : 1;
+    return strcmp(sort_table->words[x], sort_table->words[y]);
+}
+
+static int64_t byte_counts_sorted[256];
+static int cmp_byte_by_count(const void *a, const void *b) {
+    int x = *(const int *)a, y = *(const int *)b;
+    if (byte_counts_sorted[x] != byte_counts_sorted[y]) return byte_counts_sorted[x] > byte_counts_sorted[y] ? -1 : 1;
+    return x - y;
+}
+
+/* A byte as a vocabulary entry: printable ASCII as itself, anything else (and
+ * the backslash) as \xNN, so the vocabulary file stays one entry a line. */
+static char *byte_word(int c) {
+    char *w = malloc(5);
+    if (!w) return NULL;
+    if (c > 0x20 && c < 0x7f && c != '\\') snprintf(w, 5, "%c", c);
+    else snprintf(w, 5, "\\x%02x", c);
+    return w;
+}
+
+/* Fills t's vocabulary from what was read and turns the ids into ranks. */
+static bool build_vocab(reading *rd, rt_text *t) {
+    int64_t n = 0;
+    int64_t *rank = NULL;
+    if (rd->char_unit) {
+        int order[256];
+        for (int c = 0; c < 256; c++) {
+            order[c] = c;
+            byte_counts_sorted[c] = rd->byte_counts[c];
+            n += rd->byte_counts[c] > 0;
+        }
+        qsort(order, 256, sizeof *order, cmp_byte_by_count);
+        rank = malloc(256 * sizeof *rank);
+        t->words = calloc((size_t)(n ? n : 1), sizeof *t->words);
+        t->counts = malloc((size_t)(n ? n : 1) * sizeof *t->counts);
+        if (!rank || !t->words || !t->counts) goto oom;
+        for (int64_t r = 0; r < n; r++) {
+            rank[order[r]] = r;
+            t->counts[r] = rd->byte_counts[order[r]];
+            if (!(t->words[r] = byte_word(order[r]))) goto oom;
+            t->n_words = r + 1;
+        }
+    } else {
+        word_table *w = &rd->table;
+        n = w->n;
+        int64_t *order = malloc((size_t)(n ? n : 1) * sizeof *order);
+        rank = malloc((size_t)(n ? n : 1) * sizeof *rank);
+        t->words = malloc((size_t)(n ? n : 1) * sizeof *t->words);
+        t->counts = malloc((size_t)(n ? n : 1) * sizeof *t->counts);
+        if (!order || !rank || !t->words || !t->counts) {
+            free(order);
+            goto oom;
+        }
+        for (int64_t i = 0; i < n; i++) order[i] = i;
+        sort_table = w;
+        qsort(order, (size_t)n, sizeof *order, cmp_by_count);
+        for (int64_t r = 0; r < n; r++) {
+            rank[order[r]] = r;
+            t->words[r] = w->words[order[r]];
+            t->counts[r] = w->counts[order[r]];
+            w->words[order[r]] = NULL; /* moved */
+        }
+        t->n_words = n;
+        free(order);
+    }
+    for (int64_t i = 0; i < t->n; i++) t->ids[i] = (int32_t)rank[t->ids[i]];
+    free(rank);
+    return true;
+oom:
+    free(rank);
+    return false;
+}
+
+static void text_free(rt_text *t) {
+    if (!t) return;
+    for (int64_t i = 0; i < t->n_words; i++) free(t->words[i]);
+    free(t->words);
+    free(t->counts);
+    free(t->ids);
+    free(t->lines);
+    free(t->key);
+    free(t);
+}
+
+/* Reads every file of the corpus once. */
+static rt_text *read_text(const char *full, char **names, size_t count, bool lowercase,
+                          bool char_unit, rt_error *err) {
+    reading rd = {.char_unit = char_unit, .lowercase = lowercase};
+    bool ok = true;
+    for (size_t i = 0; ok && i < count; i++) {
+        unsigned char *buf;
+        size_t len;
+        if (!rt_read_file(names[i], &buf, &len, err)) {
+            ok = false;
+            break;
+        }
+        ok = tokenize(&rd, buf, len) && end_file(&rd);
+        free(buf);
+        if (!ok) rt_fail(err, "%s: out of memory while reading the text", names[i]);
+    }
+    rt_text *t = ok ? calloc(1, sizeof *t) : NULL;
+    if (ok && !t) rt_fail(err, "%s: out of memory", full);
+    if (t) {
+        /* lines: starts of every line, then the end */
+        t->ids = rd.ids.v;
+        t->n = rd.ids.n;
+        rd.ids.v = NULL;
+        i64_list starts = {0};
+        bool fine = push64(&starts, 0);
+        for (int64_t k = 0; fine && k < rd.lines.n; k++)
+            if (rd.lines.v[k] > starts.v[starts.n - 1]) fine = push64(&starts, rd.lines.v[k]);
+        if (fine && starts.v[starts.n - 1] != t->n) fine = push64(&starts, t->n);
+        t->lines = starts.v;
+        t->n_lines = starts.n - 1;
+        if (!fine || !build_vocab(&rd, t)) {
+            rt_fail(err, "%s: out of memory while building the vocabulary", full);
+            text_free(t);
+            t = NULL;
+        }
+    }
+    table_free(&rd.table);
+    free(rd.ids.v);
+    free(rd.lines.v);
+    return t;
+}
+
+/* ------------------------------------------------------------ the cache */
+
+/* Loaded corpora, newest first; kept for the life of the process (a corpus is
+ * a few bytes per token: Brown's 1.16 M words take about 5 MB). The key is the
+ * resolved path, the options, and each file's name, size and modification time,
+ * so a file changed on disk is read again. */
+static rt_text *cache;
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static int64_t reads;
+
+static char *cache_key(const char *full, char **names, size_t count, bool lowercase, bool char_unit) {
+    size_t cap = strlen(full) + 32 + count * (RT_PATH_MAX / 16), used = 0;
+    char *key = malloc(cap);
+    if (!key) return NULL;
+    used += (size_t)snprintf(key, cap, "%s|%d%d", full, lowercase, char_unit);
+    for (size_t i = 0; i < count; i++) {
+        struct stat st;
+        if (stat(names[i], &st) != 0) memset(&st, 0, sizeof st);
+        size_t need = strlen(names[i]) + 64;
+        if (used + need >= cap) {
+            cap = 2 * (used + need);
+            char *nk = realloc(key, cap);
+            if (!nk) {
+                free(key);
+                return NULL;
+            }
+            key = nk;
+        }
+        used += (size_t)snprintf(key + used, cap - used, "|%s:%lld:%lld.%09ld", names[i],
+                                 (long long)st.st_size, (long long)st.st_mtim.tv_sec,
+                                 (long)st.st_mtim.tv_nsec);
+    }
+    return key;
+}
+
+const rt_text *rt_text_load(const char *base_dir, const char *path, bool lowercase, bool char_unit,
+                            rt_error *err) {
+    char full[RT_PATH_MAX];
+    if (!rt_resolve_data_path(base_dir, path, full, sizeof full, err)) return NULL;
+    char **names;
+    size_t count;
+    if (!list_files(full, &names, &count, err)) return NULL;
+    char *key = cache_key(full, names, count, lowercase, char_unit);
+    if (!key) {
+        free_names(names, count);
+        rt_fail(err, "%s: out of memory", full);
+        return NULL;
+    }
+    pthread_mutex_lock(&cache_lock);
+    rt_text *t = cache;
+    while (t && strcmp(t->key, key) != 0) t = t->next;
+    if (!t) {
+        t = read_text(full, names, count, lowercase, char_unit, err);
+        if (t) {
+            snprintf(t->path, sizeof t->path, "%s", full);
+            t->key = key;
+            key = NULL;
+            t->next = cache;
+            cache = t;
+            reads++;
+        }
+    }
+    pthread_mutex_unlock(&cache_lock);
+    free(key);
+    free_names(names, count);
+    return t;
+}
+
+int64_t rt_text_reads(void) {
+    pthread_mutex_lock(&cache_lock);
+    int64_t n = reads;
+    pthread_mutex_unlock(&cache_lock);
+    return n;
+}
+
+int64_t rt_text_kept(const rt_text *t, int64_t min_count) {
+    int64_t k = 0;
+    while (k < t->n_words && t->counts[k] >= min_count) k++;
+    return k;
+}
+
+/* ------------------------------------------------------------ views */
+
+void rt_corpus_free(rt_corpus *c) {
+    free(c->ids);
+    free(c->sent);
+    memset(c, 0, sizeof *c);
+}
+
+bool rt_corpus_load(const char *base_dir, const char *path, bool lowercase, bool char_unit,
+                    int64_t min_count, rt_corpus *c, rt_error *err) {
+    memset(c, 0, sizeof *c);
+    const rt_text *t = rt_text_load(base_dir, path, lowercase, char_unit, err);
+    if (!t) return false;
+    int64_t kept = rt_text_kept(t, min_count);
+    c->ids = malloc((size_t)(t->n ? t->n : 1) * sizeof *c->ids);
+    c->sent = malloc((size_t)(t->n_lines + 1) * sizeof *c->sent);
+    if (!c->ids || !c->sent) {
+        rt_corpus_free(c);
+        rt_fail(err, "%s: out of memory", t->path);
+        return false;
+    }
+    /* Words under min_count vanish from the stream, as in word2vec; lines left
+     * empty are not sentences. */
+    for (int64_t s = 0; s < t->n_lines; s++) {
+        int64_t start = c->n;
+        for (int64_t p = t->lines[s]; p < t->lines[s + 1]; p++)
+            if (t->ids[p] < kept) c->ids[c->n++] = t->ids[p];
+        if (c->n > start) c->sent[c->n_sent++] = start;
+    }
+    c->sent[c->n_sent] = c->n;
+    c->words = (const char *const *)t->words;
+    c->counts = t->counts;
+    c->n_words = kept;
+    return true;
+}
+
+bool rt_text_tokens(const rt_dataset_spec *ds, const char *path, rt_raw *out, rt_error *err) {
+    const rt_text *t = rt_text_load(ds->base_dir, path, ds->lowercase, ds->char_unit, err);
+    if (!t) return false;
+    snprintf(out->path, sizeof out->path, "%s", t->path);
+    int64_t kept = rt_text_kept(t, ds->min_count);
+    int32_t *ids = malloc((size_t)(t->n ? t->n : 1) * sizeof *ids);
+    if (!ids) {
+        rt_fail(err, "%s: out of memory", t->path);
+        return false;
+    }
+    for (int64_t p = 0; p < t->n; p++) ids[p] = t->ids[p] < kept ? t->ids[p] + 1 : 0;
+    out->type = RAW_I32;
+    out->data = ids;
+    out->n = t->n;
+    out->per = 1;
+    out->vocab = kept + 1;
+    return true;
+}

@@ -147,6 +147,7 @@ static void describe_stage(Backend *b, int i) {
         .seed = st->seed,
         .load = st->load,
         .save = st->save,
+        .save_every = st->save_every,
         .validate = st->validate ? stage_index(b->ir, st->validate) : -1,
         .n_params = g->params.len,
         .params = params,

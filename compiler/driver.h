@@ -50,6 +50,7 @@ typedef struct RunOptions {
     bool interp;             /* every step through the reference interpreter */
     bool quiet;
     const char *step_log;    /* --log-steps FILE: `STAGE STEP LOSS` per train step */
+    bool resume;             /* --resume: train stages continue from their save files */
 } RunOptions;
 int driver_run(const char *path, const RunOptions *o, FILE *out, FILE *err);
 /* `rlc gradcheck FILE [--stage NAME] [--batch N] [--seed N] [--tolerance X]`. */

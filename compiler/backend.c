@@ -46,28 +46,30 @@ static size_t workspace_bytes(void *user, int64_t B) {
     return s->plan ? kernel_plan_workspace(s->plan, B) : 0;
 }
 
-/* Names the first IR node of the failed step whose value is not finite, and the
- * .rl code it came from, by rerunning the step in the interpreter. */
-static bool explain_nonfinite(void *user, const rt_step_ctx *ctx, char *msg, size_t cap) {
-    BackendStage *s = user;
-    const IrGraph *g = s->ir->graph;
-    int id = interp_first_nonfinite(g, ctx);
-    if (id < 0) return false;
+void be_describe_nonfinite(const IrGraph *g, int id, const char *first, char *msg, size_t cap) {
     const IrNode *n = &g->nodes.items[id];
     const Span *sp = &n->span;
     const char *part = n->backward ? "the gradient of" : "the value of";
     if (!sp->file) {
-        snprintf(msg, cap, "%s IR node %%%d (%s) is the first that is not finite", part, id,
-                 ir_op_info[n->op].name);
-        return true;
+        snprintf(msg, cap, "%s IR node %%%d (%s) is %s", part, id, ir_op_info[n->op].name, first);
+        return;
     }
     int len = sp->len;
     const char *text = sp->file->text + sp->off;
     const char *eol = memchr(text, '\n', (size_t)len);
     if (eol) len = (int)(eol - text);
     if (len > 60) len = 60;
-    snprintf(msg, cap, "%s `%.*s` (%s:%d:%d, IR node %%%d %s) is the first that is not finite", part,
-             len, text, sp->file->path, sp->line, sp->col, id, ir_op_info[n->op].name);
+    snprintf(msg, cap, "%s `%.*s` (%s:%d:%d, IR node %%%d %s) is %s", part, len, text,
+             sp->file->path, sp->line, sp->col, id, ir_op_info[n->op].name, first);
+}
+
+/* Names the first IR node of the failed step whose value is not finite, and the
+ * .rl code it came from, by rerunning the step in the interpreter. */
+static bool explain_nonfinite(void *user, const rt_step_ctx *ctx, char *msg, size_t cap) {
+    BackendStage *s = user;
+    int id = interp_first_nonfinite(s->ir->graph, ctx);
+    if (id < 0) return false;
+    be_describe_nonfinite(s->ir->graph, id, "the first that is not finite", msg, cap);
     return true;
 }
 
@@ -142,6 +144,7 @@ static void describe_stage(Backend *b, int i) {
         .seed = st->seed,
         .load = st->load,
         .save = st->save,
+        .save_every = st->save_every,
         .validate = st->validate ? stage_index(b->ir, st->validate) : -1,
         .n_params = g->params.len,
         .params = params,

@@ -45,6 +45,11 @@ void be_free(Backend *b);
 /* The kernel plan or the LLVM module text of each stage (`rlc dump --kernels|--llvm`). */
 bool be_dump(const IrProgram *ir, bool llvm, const char *only, StrBuf *out, StrBuf *why);
 
+/* What node id of g holds when it is the first non-finite value of a step: the
+ * .rl code it came from (`the value of` / `the gradient of` `TEXT` (file:line:col,
+ * IR node %N op) is FIRST), or for an input the dataset field. */
+void be_describe_nonfinite(const IrGraph *g, int id, const char *first, char *msg, size_t cap);
+
 /* A 64-bit FNV-1a hash of the program's source files: stored in parameter files. */
 uint64_t be_program_hash(const Program *p);
 

@@ -15,7 +15,7 @@ typedef struct SettingSpec {
 static const SettingSpec settings[] = {
     {"data", false}, {"batch", false}, {"load", false}, {"limit", false},
     {"epochs", true}, {"steps", true}, {"optimizer", true}, {"schedule", true},
-    {"seed", true}, {"freeze", true}, {"save", true}, {"validate", true},
+    {"seed", true}, {"freeze", true}, {"save", true}, {"save_every", true}, {"validate", true},
     {"show", false}, {"show_width", false}, {"show_count", false}, {"codes", false},
     {"labels", false}, {"vectors", false}, {"embedding", false}, {"neighbours", false},
     {"clip_grad_norm", true},
@@ -146,7 +146,7 @@ static void check_settings(Checker *c, Item *st) {
         Expr *v = s->value;
         if (!strcmp(name, "batch") || !strcmp(name, "epochs") || !strcmp(name, "steps") ||
             !strcmp(name, "limit") || !strcmp(name, "seed") || !strcmp(name, "show_width") ||
-            !strcmp(name, "show_count")) {
+            !strcmp(name, "show_count") || !strcmp(name, "save_every")) {
             Type *t = check_expr(c, v);
             long n;
             if (t->kind == TY_ERROR) continue;

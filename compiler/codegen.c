@@ -46,6 +46,9 @@ typedef struct Cg {
     LLVMTypeRef f32, f64, i8, i32, i64, i1, ptr, voidt, ctx_t, range_t;
     Fn sgemm, random_fill, shift2d, col2im, im2col, pfor, tanhf, sgd_rows, adam_rows;
     unsigned noalias;
+    /* The checker's module (cg_emit_checker): a dense update kernel only looks at
+     * its gradient and sets this i32 global when an element is not finite. */
+    LLVMValueRef grad_flag;
 } Cg;
 
 /* An argument of a kernel function: one distinct piece of memory. */
@@ -564,6 +567,13 @@ static void loop_body(Cg *cg, KEmit *e, LLVMValueRef *idx, void *ud) {
         const IrShape *ps = &nd(cg, r->in[0])->shape;
         LLVMValueRef off = k->flat ? idx[0] : linearize(cg, e, idx, ps);
         LLVMValueRef g = value_at(cg, e, r->in[1], idx, k->flat);
+        if (cg->grad_flag) {
+            LLVMValueRef d = LLVMBuildFSub(cg->b, g, g, "");
+            LLVMBasicBlockRef join = if_begin(cg, LLVMBuildFCmp(cg->b, LLVMRealUNO, d, d, ""));
+            LLVMBuildStore(cg->b, LLVMConstInt(cg->i32, 1, 0), cg->grad_flag);
+            if_end(cg, join);
+            return;
+        }
         emit_opt_element(cg, e, r->index, ir_shape_numel(ps, 0), off, g);
         return;
     }
@@ -1045,6 +1055,20 @@ static void emit_scalar_out(Cg *cg, StepVals *sv, int n, LLVMValueRef dst) {
     if_end(cg, join);
 }
 
+/* The finished module, or NULL (disposed) with a message when it does not verify. */
+static LLVMModuleRef verified(Cg *cg, StrBuf *why) {
+    LLVMDisposeBuilder(cg->b);
+    char *msg = NULL;
+    if (LLVMVerifyModule(cg->M, LLVMReturnStatusAction, &msg)) {
+        sb_printf(why, "internal error: generated code does not verify: %s", msg);
+        LLVMDisposeMessage(msg);
+        LLVMDisposeModule(cg->M);
+        return NULL;
+    }
+    LLVMDisposeMessage(msg);
+    return cg->M;
+}
+
 static void init_types(Cg *cg) {
     LLVMContextRef C = cg->C;
     cg->f32 = LLVMFloatTypeInContext(C);
@@ -1082,11 +1106,86 @@ static void init_types(Cg *cg) {
     cg->adam_rows = declare(cg, "rt_update_adam_rows", cg->i8, ar, 16);
 }
 
-LLVMModuleRef cg_emit(const KernelPlan *p, LLVMContextRef ctx, const char *step_name, StrBuf *why) {
+/* Returns node id from the checker when the n f32 values at ptr hold a NaN or
+ * an infinity (x - x is NaN exactly for those). */
+static void return_if_nonfinite(Cg *cg, LLVMValueRef fn, LLVMValueRef ptr, LLVMValueRef n, int id) {
+    LLVMBuilderRef b = cg->b;
+    LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(fn);
+    LLVMBuilderRef ab = LLVMCreateBuilderInContext(cg->C);
+    LLVMPositionBuilderBefore(ab, LLVMGetFirstInstruction(entry));
+    LLVMValueRef bad = LLVMBuildAlloca(ab, cg->i1, "bad");
+    LLVMDisposeBuilder(ab);
+    LLVMBuildStore(b, LLVMConstInt(cg->i1, 0, 0), bad);
+    Loop l = loop_begin(cg, i64c(cg, 0), n);
+    LLVMValueRef v = LLVMBuildLoad2(b, cg->f32, elem_ptr(cg, cg->f32, ptr, l.iv), "");
+    LLVMValueRef d = LLVMBuildFSub(b, v, v, "");
+    LLVMValueRef nan = LLVMBuildFCmp(b, LLVMRealUNO, d, d, "");
+    LLVMBuildStore(b, LLVMBuildOr(b, LLVMBuildLoad2(b, cg->i1, bad, ""), nan, ""), bad);
+    loop_end(cg, &l);
+    LLVMBasicBlockRef join = if_begin(cg, LLVMBuildLoad2(b, cg->i1, bad, ""));
+    LLVMBuildRet(b, LLVMConstInt(cg->i32, (unsigned long long)id, 1));
+    LLVMPositionBuilderAtEnd(b, join);
+}
+
+/* The checker `int32 NAME(rt_step_ctx *)`: the step's kernels, looking after each
+ * at what it stored, with the dense updates replaced by a look at their gradients
+ * (so no parameter or optimizer state changes; run on one thread, for the flag);
+ * returns the first node (f32 inputs and parameters in id order, then kernel
+ * roots and dense updates' gradients in execution order) whose value is not
+ * finite, or -1. */
+static void emit_checker(Cg *cg, KEmit *es, LLVMValueRef *ranges, const char *name) {
+    const KernelPlan *p = cg->p;
+    LLVMTypeRef sp = cg->ptr;
+    LLVMValueRef fn = LLVMAddFunction(cg->M, name, LLVMFunctionType(cg->i32, &sp, 1, 0));
+    LLVMPositionBuilderAtEnd(cg->b, LLVMAppendBasicBlockInContext(cg->C, fn, "entry"));
+    StepVals sv;
+    sv.ctx = LLVMGetParam(fn, 0);
+    sv.B = ctx_field(cg, sv.ctx, CTX_B, cg->i64);
+    sv.ws = ctx_field(cg, sv.ctx, CTX_WS, cg->ptr);
+    sv.params = ctx_field(cg, sv.ctx, CTX_PARAMS, cg->ptr);
+    sv.opt = ctx_field(cg, sv.ctx, CTX_OPT, cg->ptr);
+    sv.inputs = ctx_field(cg, sv.ctx, CTX_INPUTS, cg->ptr);
+    sv.pool = ctx_field(cg, sv.ctx, CTX_POOL, cg->ptr);
+    for (int n = 0; n < cg->g->nodes.len; n++) {
+        const IrNode *x = nd(cg, n);
+        if ((x->op != IR_INPUT && x->op != IR_PARAM) || x->dtype != IR_F32) continue;
+        KArg a = {x->op == IR_INPUT ? ARG_INPUT : ARG_PARAM, x->index};
+        return_if_nonfinite(cg, fn, step_arg_ptr(cg, &sv, a), numel(cg, sv.B, &x->shape), n);
+    }
+    for (int i = 0; i < p->kernels.len; i++) {
+        const Kernel *k = &p->kernels.items[i];
+        if (k->kind == K_SPARSE_UPDATE) continue;
+        if (k->kind == K_UPDATE) {
+            LLVMBuildStore(cg->b, LLVMConstInt(cg->i32, 0, 0), cg->grad_flag);
+            emit_call(cg, &sv, i, &es[i], NULL);
+            LLVMValueRef set = LLVMBuildLoad2(cg->b, cg->i32, cg->grad_flag, "");
+            LLVMBasicBlockRef join = if_begin(cg, LLVMBuildIsNotNull(cg->b, set, ""));
+            LLVMBuildRet(cg->b, LLVMConstInt(cg->i32, (unsigned long long)nd(cg, k->root)->in[1], 1));
+            LLVMPositionBuilderAtEnd(cg->b, join);
+            continue;
+        }
+        emit_call(cg, &sv, i, &es[i], ranges[i]);
+        const IrNode *r = nd(cg, k->root);
+        if (r->dtype != IR_F32 || p->buf[k->root].kind != KB_WORK) continue;
+        return_if_nonfinite(cg, fn, step_arg_ptr(cg, &sv, (KArg){ARG_WORK, k->root}),
+                            numel(cg, sv.B, &r->shape), k->root);
+    }
+    LLVMBuildRet(cg->b, LLVMConstInt(cg->i32, (unsigned long long)-1, 1));
+}
+
+/* The step module, or with `checker` the module of emit_checker instead: its own
+ * copy of the kernels, so the step's code is the same with or without it. */
+static LLVMModuleRef emit_module(const KernelPlan *p, LLVMContextRef ctx, const char *step_name,
+                                 bool checker, StrBuf *why) {
     Cg cg = {.p = p, .g = p->g, .C = ctx};
     cg.M = LLVMModuleCreateWithNameInContext(p->g->name ? p->g->name : "stage", ctx);
     cg.b = LLVMCreateBuilderInContext(ctx);
     init_types(&cg);
+    if (checker) {
+        cg.grad_flag = LLVMAddGlobal(cg.M, cg.i32, "grad_flag");
+        LLVMSetLinkage(cg.grad_flag, LLVMInternalLinkage);
+        LLVMSetInitializer(cg.grad_flag, LLVMConstInt(cg.i32, 0, 0));
+    }
 
     int nk = p->kernels.len;
     KEmit *es = arena_alloc(p->arena, sizeof(KEmit) * (size_t)(nk + 1));
@@ -1096,6 +1195,10 @@ LLVMModuleRef cg_emit(const KernelPlan *p, LLVMContextRef ctx, const char *step_
         if (p->kernels.items[i].parallel) ranges[i] = emit_range_wrapper(&cg, i, &es[i]);
     }
 
+    if (checker) {
+        emit_checker(&cg, es, ranges, step_name);
+        return verified(&cg, why);
+    }
     LLVMTypeRef sp = cg.ptr;
     LLVMValueRef step = LLVMAddFunction(cg.M, step_name, LLVMFunctionType(cg.voidt, &sp, 1, 0));
     LLVMPositionBuilderAtEnd(cg.b, LLVMAppendBasicBlockInContext(ctx, step, "entry"));
@@ -1119,17 +1222,15 @@ LLVMModuleRef cg_emit(const KernelPlan *p, LLVMContextRef ctx, const char *step_
         if_end(&cg, join);
     }
     LLVMBuildRetVoid(cg.b);
-    LLVMDisposeBuilder(cg.b);
+    return verified(&cg, why);
+}
 
-    char *msg = NULL;
-    if (LLVMVerifyModule(cg.M, LLVMReturnStatusAction, &msg)) {
-        sb_printf(why, "internal error: generated code does not verify: %s", msg);
-        LLVMDisposeMessage(msg);
-        LLVMDisposeModule(cg.M);
-        return NULL;
-    }
-    LLVMDisposeMessage(msg);
-    return cg.M;
+LLVMModuleRef cg_emit(const KernelPlan *p, LLVMContextRef ctx, const char *step_name, StrBuf *why) {
+    return emit_module(p, ctx, step_name, false, why);
+}
+
+LLVMModuleRef cg_emit_checker(const KernelPlan *p, LLVMContextRef ctx, const char *name, StrBuf *why) {
+    return emit_module(p, ctx, name, true, why);
 }
 
 void cg_print_module(LLVMModuleRef m, StrBuf *out) {

@@ -218,6 +218,7 @@ int driver_run(const char *path, const RunOptions *o, FILE *out, FILE *err) {
         .override_seed = o->override_seed,
         .seed = o->seed,
         .quiet = o->quiet,
+        .resume = o->resume,
         .out = out,
         .step_log = step_log,
     };

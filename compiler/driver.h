@@ -51,6 +51,7 @@ typedef struct RunOptions {
     bool quiet;
     bool no_cache;           /* compile every step afresh, neither reading nor writing the cache */
     const char *step_log;    /* --log-steps FILE: `STAGE STEP LOSS` per train step */
+    bool resume;             /* --resume: train stages continue from their save files */
 } RunOptions;
 int driver_run(const char *path, const RunOptions *o, FILE *out, FILE *err);
 /* `rlc gradcheck FILE [--stage NAME] [--batch N] [--seed N] [--tolerance X]`. */

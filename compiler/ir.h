@@ -156,6 +156,7 @@ typedef struct IrStage {
     int64_t limit;           /* 0: all examples */
     uint64_t seed;
     const char *load, *save; /* NULL when absent */
+    int64_t save_every;      /* > 0: `save` is also written every this many steps */
     const char *validate;    /* eval stage name or NULL */
     Vec(const char *) freeze;
     /* Pictures and exports written when the stage has run (docs/language.md, Extensions).

@@ -95,6 +95,16 @@ const char *kernel_kind_name(KernelKind k);
  * message when the module does not verify (a back-end bug, reported, not crashed). */
 LLVMModuleRef cg_emit(const KernelPlan *p, LLVMContextRef ctx, const char *step_name,
                       StrBuf *why);
+/* The module of a stage's non-finite checker `int32_t NAME(rt_step_ctx *)`: it runs
+ * the step's kernels, but each dense optimizer update only looks at its gradient
+ * (parameters and optimizer state are left as they are), and returns the first
+ * node whose value holds a NaN or an infinity: f32 inputs and parameters by node
+ * id, then kernel roots and dense updates' gradients in execution order; -1 when
+ * none does (sparse updates' gradients are not looked at). Values computed inside
+ * a kernel (inlined) are seen through the root they feed. `rlc build` links it into trainers to name the .rl code of a
+ * non-finite loss, where `rlc run` replays the step in the interpreter instead. */
+LLVMModuleRef cg_emit_checker(const KernelPlan *p, LLVMContextRef ctx, const char *name,
+                              StrBuf *why);
 /* Textual LLVM IR for `rlc dump --llvm`. */
 void cg_print_module(LLVMModuleRef m, StrBuf *out);
 /* The optimization every compiled module gets (default<O2> for tm's CPU). */

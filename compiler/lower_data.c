@@ -305,7 +305,7 @@ static bool setting_is(const char *name, const char *const *list) {
  * seed 0, one epoch, adam(lr = 1e-3) when no optimizer is named. */
 void lower_settings(Lower *L, const Item *st, IrStage *s, IrOptim *o) {
     static const char *const train_only[] = {"epochs", "steps", "optimizer", "schedule", "seed",
-                                             "save", "validate", "freeze", "clip_grad_norm", NULL};
+                                             "save", "save_every", "validate", "freeze", "clip_grad_norm", NULL};
     static const char *const all[] = {"data",  "batch",   "limit",     "load",       "show",
                                       "show_width", "show_count", "codes", "labels", "vectors",
                                       "embedding", "neighbours", NULL};
@@ -344,6 +344,8 @@ void lower_settings(Lower *L, const Item *st, IrStage *s, IrOptim *o) {
             s->load = setting_str(L, t);
         } else if (strcmp(name, "save") == 0) {
             s->save = setting_str(L, t);
+        } else if (strcmp(name, "save_every") == 0) {
+            if (setting_int(L, t, 1, &v)) s->save_every = v;
         } else if (strcmp(name, "validate") == 0) {
             s->validate = setting_name(L, t);
         } else if (strcmp(name, "freeze") == 0) {
@@ -436,6 +438,7 @@ static void dump_stage_header(const IrStage *s, StrBuf *out) {
     if (s->is_train) sb_printf(out, " seed=%llu", (unsigned long long)s->seed);
     if (s->load) sb_printf(out, " load=\"%s\"", s->load);
     if (s->save) sb_printf(out, " save=\"%s\"", s->save);
+    if (s->save_every) sb_printf(out, " save_every=%lld", (long long)s->save_every);
     if (s->validate) sb_printf(out, " validate=%s", s->validate);
     for (int i = 0; i < s->freeze.len; i++) sb_printf(out, "%s%s", i ? "," : " freeze=", s->freeze.items[i]);
     sb_puts(out, "\n");

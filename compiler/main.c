@@ -113,6 +113,8 @@ static int cmd_run(int argc, char **argv) {
             o.quiet = true;
         } else if (strcmp(a, "--no-cache") == 0) {
             o.no_cache = true;
+        } else if (strcmp(a, "--resume") == 0) {
+            o.resume = true;
         } else if (a[0] == '-') {
             return usage_error(cmd, "unknown option '%s' for run", a);
         } else if (file) {
@@ -227,7 +229,7 @@ static int cmd_gradcheck(int argc, char **argv) {
 static const Command commands[] = {
     {"run", "compile a program and run its stages",
      "rlc run FILE.rl [--stage NAME] [--epochs N] [--steps N] [--threads N] [--seed N] [--limit N]\n"
-     "        [--interp] [--quiet] [--log-steps FILE] [--no-cache]\n"
+     "        [--interp] [--quiet] [--log-steps FILE] [--no-cache] [--resume]\n"
      "  Compiles every stage (LLVM JIT) and runs the train and eval stages in the order written.\n"
      "  --stage    run only this stage\n"
      "  --epochs   override the epochs of every train stage\n"
@@ -238,7 +240,9 @@ static const Command commands[] = {
      "  --interp   run each step through the reference interpreter (slow; the oracle)\n"
      "  --quiet    no progress or epoch lines\n"
      "  --log-steps FILE  write `STAGE STEP LOSS` (loss as %.9g) for every train step to FILE\n"
-     "  --no-cache compile every step afresh (default: reuse objects in $XDG_CACHE_HOME/rlc)\n",
+     "  --no-cache compile every step afresh (default: reuse objects in $XDG_CACHE_HOME/rlc)\n"
+     "  --resume   continue each train stage from its `save` file where that records an\n"
+     "             unfinished run (bit for bit as if never stopped); skip finished stages\n",
      cmd_run},
     {"build", "compile a program to a standalone native trainer",
      "rlc build FILE.rl [-o OUT] [--cpu NAME] [--features LIST] [--target TRIPLE] [--quiet]\n"

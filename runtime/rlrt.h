@@ -135,7 +135,8 @@ bool rt_dataset_write_vocab(const rt_dataset *ds, const char *path, rt_error *er
  * header {"NAME": {"dtype": "F32", "shape": [...], "data_offsets": [a, b]}, ...,
  * "__metadata__": {"key": "value"}} padded with spaces to 8 bytes, then the raw
  * little-endian data. Optimizer state travels as extra tensors named
- * "__opt__.KIND.PARAM" (KIND: mom, m, v). */
+ * "__opt__.KIND.PARAM" (KIND: mom, m, v); the metadata of a train stage's file
+ * records where its run stands, for --resume (docs/runtime.md, Resume). */
 typedef struct rt_tensor_ref {
     const char *name;
     int rank;
@@ -381,6 +382,7 @@ typedef struct rt_stage {
     int64_t limit;                     /* > 0: only the first `limit` examples */
     uint64_t seed;
     const char *load, *save;           /* parameter files, or NULL */
+    int64_t save_every;                /* > 0: `save` is also written every this many steps */
     int validate;                      /* index of an eval stage run after each epoch, or -1 */
     int n_freeze;
     const char *const *freeze;         /* components ("enc"): their parameters ("enc.*") are
@@ -436,6 +438,10 @@ typedef struct rt_run_options {
     bool override_seed;
     uint64_t seed;
     bool quiet;                        /* no progress and no epoch lines */
+    /* Continue every train stage from its `save` file where that records an
+     * unfinished run of the same stage; skip a stage whose file records a finished
+     * run (docs/runtime.md, Resume). */
+    bool resume;
     FILE *out;                         /* NULL: stdout */
     const char *runs_dir;              /* metrics go to RUNS/STAGE/metrics.csv; NULL: "runs" */
     /* Called after every epoch of a train stage and once per eval stage run. */
@@ -455,7 +461,7 @@ bool rt_run_program(const rt_program *prog, const rt_run_options *options, rt_er
 
 /* The command line of a standalone trainer built by `rlc build`: its main() is
  * `return rt_trainer_main(&program, dim_checks, n_dim_checks, argc, argv);`. Parses --stage, --epochs, --steps,
- * --threads, --seed, --data-path, --load, --save, --log-steps, --quiet and --help
+ * --threads, --seed, --data-path, --load, --save, --log-steps, --resume, --quiet and --help
  * (which describes the program's datasets and stages), runs the program and
  * returns the exit status (0 done, 1 a run error, 2 a usage error). */
 int rt_trainer_main(const rt_program *prog, const rt_dim_check *dim_checks, int n_dim_checks,

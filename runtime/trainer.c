@@ -316,9 +316,43 @@ static void print_reports(FILE *out, const rt_stage *s, const double *v, const c
     for (int k = 0; k < s->n_reports; k++) fprintf(out, "  %s%s %.4f", prefix, s->reports[k], v[k]);
 }
 
-/* ------------------------------------------------------------ saving */
+/* ------------------------------------------------------------ saving and resuming */
 
-static bool save_stage(run *r, stage_run *sr, int64_t epoch, int64_t step, rt_error *err) {
+/* Where a train stage's run stands between two steps: everything that, with the
+ * parameters and optimizer state, decides the rest of the run. The data order and
+ * every random draw are functions of (seed, epoch) and (seed, step), so the epoch,
+ * the batch within it and the step are the whole position. rows, loss and reports
+ * are the sums so far of the epoch under way, for its averages. */
+typedef struct train_pos {
+    int64_t epoch;            /* 0-based: the epoch of the next step */
+    int64_t batch;            /* the next step's batch within that epoch */
+    int64_t step;             /* steps done */
+    int64_t rows;
+    double loss;
+    double *reports;          /* n_reports sums; NULL: all 0 */
+    bool finished;            /* the stage has run its last step */
+} train_pos;
+
+/* What must be the same for a run to continue another: a file from a run with
+ * other settings would continue a different sequence of steps. The thread count
+ * is recorded apart (it changes at most the last bits of split products). */
+static void run_settings(const stage_run *sr, int64_t epochs, int64_t max_steps, int64_t per_epoch,
+                         char *buf, size_t cap) {
+    static const char *const opts[] = {"sgd", "adam", "adamw"};
+    const rt_stage *s = sr->s;
+    snprintf(buf, cap, "seed=%" PRIu64 " batch=%" PRId64 " limit=%" PRId64 " batches_per_epoch=%"
+             PRId64 " epochs=%" PRId64 " steps=%" PRId64 " optimizer=%s", sr->seed, s->batch, sr->limit,
+             per_epoch, max_steps > 0 ? 0 : epochs, max_steps, opts[s->opt.kind]);
+}
+
+static const char *opt_kind_name(const rt_optimizer *o, int copy) {
+    return o->kind == RT_OPT_SGD ? "mom" : copy == 0 ? "m" : "v";
+}
+
+/* The stage's parameters, their optimizer state as "__opt__.KIND.PARAM" tensors,
+ * and the run's position in the metadata (docs/runtime.md, Resume). */
+static bool save_stage(run *r, stage_run *sr, const train_pos *pos, const char *settings,
+                       rt_error *err) {
     const rt_stage *s = sr->s;
     int np = s->n_params, copies = opt_copies(&s->opt);
     rt_tensor_ref *t = calloc((size_t)np * 3 + 1, sizeof *t);
@@ -330,27 +364,41 @@ static bool save_stage(run *r, stage_run *sr, int64_t epoch, int64_t step, rt_er
         t[n++] = (rt_tensor_ref){p->name, p->rank, {0}, p->data};
         memcpy(t[n - 1].dims, p->dims, sizeof p->dims);
         for (int c = 0; sr->opt_state[i] && c < copies; c++) {
-            const char *kind = s->opt.kind == RT_OPT_SGD ? "mom" : c == 0 ? "m" : "v";
             size_t len = strlen(p->name) + 16;
             if (!(names[n] = malloc(len))) {
                 ok = false;
                 break;
             }
-            snprintf(names[n], len, "__opt__.%s.%s", kind, p->name);
+            snprintf(names[n], len, "__opt__.%s.%s", opt_kind_name(&s->opt, c), p->name);
             t[n] = (rt_tensor_ref){names[n], p->rank, {0}, sr->opt_state[i] + c * p->numel};
             memcpy(t[n].dims, p->dims, sizeof p->dims);
             n++;
         }
     }
-    char hash[32], st[32], ep[32], rng[96], cursor[64];
+    /* Sums as hex floats (%a): read back exactly, so a resumed epoch's average is
+     * the uninterrupted one's. */
+    char hash[32], st[32], ep[32], rng[96], cursor[64], threads[32];
+    size_t sums_cap = 64 + 32 * (size_t)s->n_reports;
+    char *epoch_sums = malloc(sums_cap);
+    ok = ok && epoch_sums;
+    if (epoch_sums) {
+        size_t used = (size_t)snprintf(epoch_sums, sums_cap, "rows=%" PRId64 " loss=%a reports=", pos->rows,
+                                       pos->loss);
+        for (int k = 0; k < s->n_reports && used < sums_cap; k++)
+            used += (size_t)snprintf(epoch_sums + used, sums_cap - used, "%s%a", k ? "," : "",
+                                     pos->reports ? pos->reports[k] : 0.0);
+    }
     snprintf(hash, sizeof hash, "%016" PRIx64, r->prog->hash);
-    snprintf(st, sizeof st, "%" PRId64, step);
-    snprintf(ep, sizeof ep, "%" PRId64, epoch);
-    snprintf(rng, sizeof rng, "philox4x32-10 seed=%" PRIu64 " step=%" PRId64, sr->seed, step);
-    snprintf(cursor, sizeof cursor, "epoch=%" PRId64 " batch=0", epoch);
-    rt_meta meta[] = {{"format", RT_CKPT_FORMAT}, {"program", hash}, {"source", r->prog->name ? r->prog->name : ""},
-                      {"stage", s->name}, {"step", st}, {"epoch", ep}, {"rng", rng},
-                      {"data_cursor", cursor}};
+    snprintf(st, sizeof st, "%" PRId64, pos->step);
+    snprintf(ep, sizeof ep, "%" PRId64, pos->epoch);   /* epochs completed */
+    snprintf(rng, sizeof rng, "philox4x32-10 seed=%" PRIu64 " step=%" PRId64, sr->seed, pos->step);
+    snprintf(cursor, sizeof cursor, "epoch=%" PRId64 " batch=%" PRId64, pos->epoch, pos->batch);
+    snprintf(threads, sizeof threads, "%d", rt_pool_threads(r->pool));
+    rt_meta meta[] = {{"format", RT_CKPT_FORMAT}, {"program", hash},
+                      {"source", r->prog->name ? r->prog->name : ""}, {"stage", s->name},
+                      {"finished", pos->finished ? "true" : "false"}, {"step", st}, {"epoch", ep},
+                      {"rng", rng}, {"data_cursor", cursor}, {"run", settings},
+                      {"threads", threads}, {"epoch_sums", epoch_sums ? epoch_sums : ""}};
     if (!ok) rt_fail(err, "%s: out of memory while saving", s->save);
     /* the vocabulary first: a parameter file on disk always has its vocabulary */
     if (ok && rt_dataset_vocab_size(sr->ds) > 0) {
@@ -362,7 +410,119 @@ static bool save_stage(run *r, stage_run *sr, int64_t epoch, int64_t step, rt_er
     for (int i = 0; names && i < n; i++) free(names[i]);
     free(names);
     free(t);
+    free(epoch_sums);
     return ok;
+}
+
+/* Copies tensor `name` of c into dst (numel values of the stage's shape). */
+static bool resume_tensor(const rt_ckpt *c, const char *path, const char *name, const param *p,
+                          float *dst, rt_error *err) {
+    const rt_tensor_ref *t = rt_ckpt_find(c, name);
+    bool same = t && t->rank == p->rank;
+    for (int d = 0; same && d < p->rank; d++) same = t->dims[d] == p->dims[d];
+    if (!same) {
+        char want[96];
+        shape_str(p->rank, p->dims, want, sizeof want);
+        rt_fail(err, "%s: cannot resume: %s %s", path, name,
+                t ? "has another shape than here" : "is missing");
+        if (t) {
+            size_t used = strlen(err->msg);
+            snprintf(err->msg + used, sizeof err->msg - used, " (%s here)", want);
+        }
+        return false;
+    }
+    memcpy(dst, t->data, (size_t)p->numel * sizeof(float));
+    return true;
+}
+
+static bool parse_sums(const char *text, int n_reports, train_pos *pos) {
+    int used = 0;
+    if (sscanf(text, "rows=%" SCNd64 " loss=%la reports=%n", &pos->rows, &pos->loss, &used) != 2) return false;
+    const char *p = text + used;
+    for (int k = 0; k < n_reports; k++) {
+        char *end;
+        pos->reports[k] = strtod(p, &end);
+        if (end == p || (*end != ',' && *end != 0)) return false;
+        p = *end == ',' ? end + 1 : end;
+    }
+    return *p == 0;
+}
+
+typedef enum { RESUME_FRESH, RESUME_CONTINUE, RESUME_FINISHED, RESUME_ERROR } resume_kind;
+
+/* With --resume: reads the stage's save file, if there is one, and checks that it
+ * comes from this program, this stage and a run with the same settings. A
+ * finished run's parameters are put in the store (later stages see them as if
+ * the stage had run); an unfinished one's also its optimizer state and position. */
+static resume_kind resume_stage(run *r, stage_run *sr, const char *settings, train_pos *pos,
+                                rt_error *err) {
+    const rt_stage *s = sr->s;
+    const char *path = s->save;
+    if (!r->opt->resume || !path) return RESUME_FRESH;
+    if (access(path, F_OK) != 0 && errno == ENOENT) {
+        fprintf(r->out, "%s: no %s yet: starting from step 0\n", s->name, path);
+        return RESUME_FRESH;
+    }
+    rt_ckpt *c = rt_ckpt_read(path, err);
+    if (!c) return RESUME_ERROR;
+    resume_kind kind = RESUME_ERROR;
+    char hash[32];
+    snprintf(hash, sizeof hash, "%016" PRIx64, r->prog->hash);
+    const char *format = rt_ckpt_meta(c, "format"), *prog = rt_ckpt_meta(c, "program");
+    const char *stage = rt_ckpt_meta(c, "stage"), *finished = rt_ckpt_meta(c, "finished");
+    const char *source = rt_ckpt_meta(c, "source"), *run_was = rt_ckpt_meta(c, "run");
+    const char *cursor = rt_ckpt_meta(c, "data_cursor"), *step = rt_ckpt_meta(c, "step");
+    const char *sums = rt_ckpt_meta(c, "epoch_sums"), *threads = rt_ckpt_meta(c, "threads");
+    int64_t cur_epoch = -1, cur_batch = -1;
+    char *end = NULL;
+    if (!format || strcmp(format, RT_CKPT_FORMAT) != 0 || !prog || !stage || !finished || !run_was ||
+        !cursor || !step || !sums) {
+        rt_fail(err, "stage %s: cannot resume from %s: it records no resumable run of rlc (written by "
+                "another tool or an older rlc); move it away to start afresh", s->name, path);
+    } else if (strcmp(prog, hash) != 0) {
+        rt_fail(err, "stage %s: cannot resume from %s: it was written by another program (%s, program "
+                "hash %s; this is %s, hash %s); move it away to start afresh", s->name, path,
+                source && *source ? source : "unnamed", prog, r->prog->name ? r->prog->name : "unnamed",
+                hash);
+    } else if (strcmp(stage, s->name) != 0) {
+        rt_fail(err, "stage %s: cannot resume from %s: it was written by stage %s, not %s", s->name,
+                path, stage, s->name);
+    } else if (strcmp(run_was, settings) != 0) {
+        rt_fail(err, "stage %s: cannot resume from %s: it records a run with %s, but this run has %s "
+                "(resume with the same --steps, --epochs, --limit and --seed, on the same data)",
+                s->name, path, run_was, settings);
+    } else if (sscanf(cursor, "epoch=%" SCNd64 " batch=%" SCNd64, &cur_epoch, &cur_batch) != 2 ||
+               cur_epoch < 0 || cur_batch < 0 || (pos->step = strtoll(step, &end, 10)) < 0 || *end ||
+               !parse_sums(sums, s->n_reports, pos)) {
+        rt_fail(err, "stage %s: cannot resume from %s: its run state is damaged (data_cursor '%s', "
+                "step '%s')", s->name, path, cursor, step);
+    } else {
+        kind = strcmp(finished, "true") == 0 ? RESUME_FINISHED : RESUME_CONTINUE;
+    }
+    int copies = opt_copies(&s->opt);
+    for (int i = 0; kind != RESUME_ERROR && i < s->n_params; i++) {
+        param *p = sr->stored[i];
+        if (!resume_tensor(c, path, p->name, p, p->data, err)) kind = RESUME_ERROR;
+        for (int k = 0; kind == RESUME_CONTINUE && sr->opt_state[i] && k < copies; k++) {
+            char name[512];
+            snprintf(name, sizeof name, "__opt__.%s.%s", opt_kind_name(&s->opt, k), p->name);
+            if (!resume_tensor(c, path, name, p, sr->opt_state[i] + k * p->numel, err)) kind = RESUME_ERROR;
+        }
+    }
+    if (kind == RESUME_FINISHED) {
+        fprintf(r->out, "%s: already finished in %s (step %" PRId64 "): skipped\n", s->name, path, pos->step);
+    } else if (kind == RESUME_CONTINUE) {
+        pos->epoch = cur_epoch;
+        pos->batch = cur_batch;
+        fprintf(r->out, "%s: resuming from %s at step %" PRId64 " (epoch %" PRId64 ", batch %" PRId64 ")\n",
+                s->name, path, pos->step, cur_epoch + 1, cur_batch + 1);
+        if (threads && atoi(threads) != rt_pool_threads(r->pool))
+            fprintf(r->out, "%s: note: the run began with %s threads and goes on with %d: large matrix "
+                    "products may differ in the last bits from an uninterrupted run\n", s->name,
+                    threads, rt_pool_threads(r->pool));
+    }
+    rt_ckpt_free(c);
+    return kind;
 }
 
 /* ------------------------------------------------------------ the end hook */
@@ -506,22 +666,22 @@ static void snap_copy(snapshot *sn, const stage_run *sr, bool to_snap) {
     }
 }
 
-/* Replays epoch e from `start` (taken at its first step, global step step0) until
- * a step's loss or a trained parameter after it is not finite. Then the parameters
- * that step started from are put back and its batch is left in sr->ctx, so
- * explain_nonfinite sees the failing step itself, forward and backward, rather
- * than the parameters it spoiled; *spoiled names the first parameter that step
- * made non-finite, if any. Returns that batch, or -1 when the replay does not
- * fail (or memory runs out): then sr->ctx is the last step as it ran. */
+/* Replays epoch e from `start` (taken before its batch first_b; batch b is global
+ * step step0 + b) until a step's loss or a trained parameter after it is not
+ * finite. Then the parameters that step started from are put back and its batch
+ * is left in sr->ctx, so explain_nonfinite sees the failing step itself, forward
+ * and backward, rather than the parameters it spoiled; *spoiled names the first
+ * parameter that step made non-finite, if any. Returns that batch, or -1 when the
+ * replay does not fail (or memory runs out): then sr->ctx is the last step as it ran. */
 static int64_t replay_epoch(stage_run *sr, snapshot *start, int64_t e, int64_t step0,
-                            int64_t total, int64_t last_b, const char **spoiled) {
+                            int64_t total, int64_t first_b, int64_t last_b, const char **spoiled) {
     const rt_stage *s = sr->s;
     snapshot before = {0};
     int64_t found = -1;
     if (snap_alloc(&before, sr)) {
         snap_copy(start, sr, false);
         rt_dataset_begin_epoch(sr->ds, sr->seed, e, true, sr->limit);
-        for (int64_t b = 0; b <= last_b && found < 0; b++) {
+        for (int64_t b = first_b; b <= last_b && found < 0; b++) {
             snap_copy(&before, sr, true);
             sr->ctx.step = step0 + b;
             sr->ctx.lr = rt_schedule_lr(s->opt.schedule, s->opt.lr, sr->ctx.step, total,
@@ -553,7 +713,6 @@ static bool run_train(run *r, const rt_stage *s, rt_error *err) {
     double *vrep = calloc((size_t)(val ? val->n_reports : 0) + 1, sizeof *vrep);
     bool ok = rsum && vrep && stage_prepare(r, s, false, &sr, err);
     if (!rsum || !vrep) rt_fail(err, "stage %s: out of memory", s->name);
-    if (ok) ok = (metrics = open_metrics(r, s, val, err)) != NULL;
     /* `steps` runs that many steps across as many epochs as it takes; `epochs` runs
      * whole epochs. The schedule's total is exact for steps and for fixed-size data;
      * skipgram epochs vary a little around epoch 0's size. */
@@ -569,62 +728,95 @@ static bool run_train(run *r, const rt_stage *s, rt_error *err) {
                 per_epoch == 0 ? "the dataset is empty" : "neither epochs nor steps is positive");
         ok = false;
     }
+    char settings[320];
+    run_settings(&sr, epochs, max_steps, per_epoch, settings, sizeof settings);
+    train_pos pos = {.reports = rsum};
+    resume_kind resumed = ok ? resume_stage(r, &sr, settings, &pos, err) : RESUME_ERROR;
+    if (resumed == RESUME_ERROR || resumed == RESUME_FINISHED) {
+        free(rsum);
+        free(vrep);
+        stage_release(&sr);
+        return resumed == RESUME_FINISHED;
+    }
+    if (ok) ok = (metrics = open_metrics(r, s, val, err)) != NULL;
     int64_t total = max_steps > 0 ? max_steps : epochs * per_epoch;
     int64_t shown_epochs = max_steps > 0 ? (max_steps + per_epoch - 1) / (per_epoch ? per_epoch : 1) : epochs;
-    int64_t step = 0, saved_epoch = -1, corpus_words = 0;
+    int64_t step = pos.step, saved_step = resumed == RESUME_CONTINUE ? step : -1, corpus_words = 0;
+    bool saved_at_epoch_end = resumed == RESUME_CONTINUE && pos.batch == 0;
     double t0 = now_s(), last_draw = 0, words_done = 0, step_time = 0;
     if (ok) rt_dataset_property(sr.ds, "words", &corpus_words);
     snapshot start = {0};
     if (ok && !(ok = snap_alloc(&start, &sr))) rt_fail(err, "stage %s: out of memory", s->name);
-    for (int64_t e = 0; ok && e < epochs && (max_steps <= 0 || step < max_steps); e++) {
+    for (int64_t e = pos.epoch; ok && e < epochs && (max_steps <= 0 || step < max_steps); e++) {
         rt_dataset_begin_epoch(sr.ds, sr.seed, e, true, stage_limit(r, s));
-        int64_t nb = rt_dataset_batches(sr.ds, s->batch), rows_total = 0, step0 = step;
-        double lsum = 0, te = now_s();
+        /* A resumed epoch goes on from its saved batch with its sums so far. */
+        bool resumed_here = e == pos.epoch;
+        int64_t nb = rt_dataset_batches(sr.ds, s->batch), first_b = resumed_here ? pos.batch : 0;
+        int64_t rows_total = resumed_here ? pos.rows : 0, step0 = step - first_b, last_b = first_b - 1;
+        double lsum = resumed_here ? pos.loss : 0, te = now_s();
+        if (!resumed_here)
+            for (int k = 0; k < s->n_reports; k++) rsum[k] = 0;
         snap_copy(&start, &sr, true);
-        for (int k = 0; k < s->n_reports; k++) rsum[k] = 0;
-        for (int64_t b = 0; b < nb && (max_steps <= 0 || step < max_steps); b++, step++) {
+        bool loss_bad = false;
+        const char *bad = NULL;
+        for (int64_t b = first_b; b < nb && (max_steps <= 0 || step < max_steps); b++) {
             sr.ctx.step = step;
             sr.ctx.lr = rt_schedule_lr(s->opt.schedule, s->opt.lr, step, total, s->opt.warmup, s->opt.to);
             double ts = now_s();
             int64_t rows = run_batch(&sr, b);
             step_time += now_s() - ts;
+            last_b = b;
             if (!isfinite(sr.loss)) {
-                ok = false;
+                loss_bad = true;
                 break;
             }
             if (r->opt->step_log) fprintf(r->opt->step_log, "%s %" PRId64 " %.9g\n", s->name, step, sr.loss);
+            step++;
             rows_total += rows;
             lsum += (double)sr.loss * (double)rows;
             for (int k = 0; k < s->n_reports; k++) rsum[k] += (double)sr.reports[k] * (double)rows;
             if (r->tty && !r->opt->quiet && now_s() - last_draw > 0.1) {
                 last_draw = now_s();
-                progress(r, s, e, shown_epochs, step + 1, total, lsum / (double)rows_total, t0);
+                progress(r, s, e, shown_epochs, step, total, lsum / (double)rows_total, t0);
+            }
+            /* save_every: a save inside the epoch (its end saves anyway). The file
+             * must never hold a spoiled parameter, so they are checked first. */
+            bool last = b + 1 == nb || (max_steps > 0 && step >= max_steps);
+            if (s->save && s->save_every > 0 && step % s->save_every == 0 && !last) {
+                if ((bad = first_nonfinite_param(&sr))) break;
+                train_pos at = {.epoch = e, .batch = b + 1, .step = step, .rows = rows_total,
+                                .loss = lsum, .reports = rsum};
+                if (!(ok = save_stage(r, &sr, &at, settings, err))) break;
+                saved_step = step;
+                saved_at_epoch_end = false;
             }
         }
+        if (!ok) break;
         /* word2vec's speed unit: corpus words per second of training; an epoch that
          * takes part of the pairs (limit) counts that part of the words */
-        if (ok && corpus_words > 0 && rt_dataset_size(sr.ds) > 0)
+        if (corpus_words > 0 && rt_dataset_size(sr.ds) > 0)
             words_done += (double)corpus_words * (double)rows_total / (double)rt_dataset_size(sr.ds);
         /* A non-finite loss stops at once; a parameter spoiled by a non-finite
-         * gradient while the loss stayed finite is found at the epoch's end
-         * (a scan per step would cost as much as a step for large embeddings).
-         * Either way the epoch is replayed to the first failing step. */
-        const char *bad = ok ? first_nonfinite_param(&sr) : NULL;
-        if (!ok || bad) {
-            int64_t last_b = ok ? step - step0 - 1 : step - step0;
+         * gradient while the loss stayed finite is found at the epoch's end, or
+         * before a save inside it (a scan per step would cost as much as a step for
+         * large embeddings). Either way the epoch is replayed to the first failing step. */
+        if (!loss_bad && !bad) bad = first_nonfinite_param(&sr);
+        if (loss_bad || bad) {
             const char *p = NULL;
-            int64_t b = replay_epoch(&sr, &start, e, step0, total, last_b, &p);
+            int64_t b = replay_epoch(&sr, &start, e, step0, total, first_b, last_b, &p);
             if (b < 0) b = last_b;
-            bool loss_bad = !isfinite(sr.loss);
+            bool loss_nonfinite = !isfinite(sr.loss);
             char why[512] = "", what[300], kept[300];
             if (s->explain_nonfinite) s->explain_nonfinite(s->user, &sr.ctx, why, sizeof why);
-            if (loss_bad)
+            if (loss_nonfinite)
                 snprintf(what, sizeof what, "the loss is %s", isnan(sr.loss) ? "NaN" : "infinite");
             else
                 snprintf(what, sizeof what, "parameter %s became non-finite", p ? p : bad);
-            if (s->save && saved_epoch >= 0)
-                snprintf(kept, sizeof kept, "%s keeps the parameters of epoch %" PRId64, s->save,
-                         saved_epoch + 1);
+            if (s->save && saved_step >= 0 && saved_at_epoch_end)
+                snprintf(kept, sizeof kept, "%s keeps the parameters of epoch %" PRId64 " (step %" PRId64
+                         ")", s->save, e, saved_step);
+            else if (s->save && saved_step >= 0)
+                snprintf(kept, sizeof kept, "%s keeps the parameters of step %" PRId64, s->save, saved_step);
             else
                 snprintf(kept, sizeof kept, "nothing was saved");
             if (r->tty && !r->opt->quiet) fprintf(r->out, "\n");
@@ -640,8 +832,11 @@ static bool run_train(run *r, const rt_stage *s, rt_error *err) {
         if (val) ok = run_eval(r, val, true, &vloss, vrep, err);
         if (!ok) break;
         if (s->save) {
-            if (!(ok = save_stage(r, &sr, e + 1, step, err))) break;
-            saved_epoch = e;
+            bool finished = max_steps > 0 ? step >= max_steps : e + 1 >= epochs;
+            train_pos at = {.epoch = e + 1, .step = step, .finished = finished};
+            if (!(ok = save_stage(r, &sr, &at, settings, err))) break;
+            saved_step = step;
+            saved_at_epoch_end = true;
         }
         double now = now_s();
         if (!(ok = metrics_row(metrics, e + 1, step, loss, rsum, s->n_reports, vrep,
@@ -659,8 +854,9 @@ static bool run_train(run *r, const rt_stage *s, rt_error *err) {
     }
     /* The stage's speed, one line that bench/run.sh reads: time per step counts
      * filling the batch and the step itself, not data loading or validation. */
-    if (ok && step > 0) {
-        fprintf(r->out, "%s: %" PRId64 " steps, %.4f ms/step", s->name, step, 1e3 * step_time / (double)step);
+    int64_t ran = step - pos.step;
+    if (ok && ran > 0) {
+        fprintf(r->out, "%s: %" PRId64 " steps, %.4f ms/step", s->name, ran, 1e3 * step_time / (double)ran);
         if (corpus_words > 0 && step_time > 0) fprintf(r->out, ", %.0f words/s", words_done / step_time);
         fprintf(r->out, "\n");
     }

@@ -18,7 +18,7 @@ static const char *const source_names[] = {
 
 static void usage_line(FILE *f, const char *self) {
     fprintf(f, "usage: %s [--stage NAME] [--epochs N] [--steps N] [--threads N] [--seed N] [--data-path DIR]\n"
-               "       [--load FILE] [--save FILE] [--log-steps FILE] [--quiet]\n", self);
+               "       [--load FILE] [--save FILE] [--log-steps FILE] [--resume] [--quiet]\n", self);
 }
 
 static void describe_dataset(FILE *f, const rt_dataset_spec *d) {
@@ -71,6 +71,7 @@ static void describe_stage(FILE *f, const rt_program *p, const rt_stage *s) {
     fprintf(f, "      %" PRId64 " parameters (%" PRId64 " trained)", numel, trained);
     if (s->load) fprintf(f, ", load %s", s->load);
     if (s->save) fprintf(f, ", save %s", s->save);
+    if (s->save_every > 0) fprintf(f, " (and every %" PRId64 " steps)", s->save_every);
     if (s->train && s->validate >= 0 && s->validate < p->n_stages)
         fprintf(f, ", validate %s", p->stages[s->validate].name);
     for (int k = 0; k < s->n_reports; k++) fprintf(f, "%s%s", k ? ", " : ", reports ", s->reports[k]);
@@ -92,6 +93,8 @@ static void help(FILE *f, const char *self, const rt_program *p) {
           "  --load FILE       the first stage that runs loads its parameters from FILE\n"
           "  --save FILE       the last train stage that runs saves its parameters to FILE\n"
           "  --log-steps FILE  write `STAGE STEP LOSS` for every train step to FILE\n"
+          "  --resume          continue each train stage from its save file where that\n"
+          "                    records an unfinished run; skip finished stages\n"
           "  --quiet           no progress or epoch lines\n\ndatasets:\n", f);
     for (int i = 0; i < p->n_datasets; i++) describe_dataset(f, &p->datasets[i]);
     fputs("\nstages:\n", f);
@@ -119,6 +122,10 @@ int rt_trainer_main(const rt_program *prog, const rt_dim_check *dim_checks, int 
         }
         if (strcmp(a, "--quiet") == 0) {
             o.quiet = true;
+            continue;
+        }
+        if (strcmp(a, "--resume") == 0) {
+            o.resume = true;
             continue;
         }
         static const char *const valued[] = {"--stage", "--epochs", "--steps", "--threads", "--seed",

@@ -105,6 +105,24 @@ grep -q "rebuild" "$T/err" || fail "the vocabulary error does not say to rebuild
 # ...but a stage that does not use that dataset still runs.
 ./trainer --quiet --stage ae --steps 2 --data-path "$T/changed" || fail "ae with changed toks"
 
+# A loss that goes non-finite: the trainer names the step and the .rl line:col of
+# the first value its checker finds not finite (a forward value; a gradient that
+# spoils a parameter while the loss stays finite), as rlc run does, with exit 1.
+mkdir -p "$T/nf" && cd "$T/nf" || exit 1
+printf 'a,b\n0.5,0.25\n0.25,0.75\n' > points.csv
+for case in "log 0.3" "sqrt 2"; do
+    set -- $case
+    printf 'dataset d {\n    x: [2] = csv("points.csv", columns = 2)\n}\n\ntrain blow {\n    data:      d\n    batch:     2\n    epochs:    10\n    optimizer: sgd(lr = %s)\n    save:      "%s.rlw"\n    param w: f32 = 1\n    minimize %s(w) + 0 * mean(x)\n}\n' "$2" "$1" "$1" > "$1.rl"
+    "$RLC" build "$1.rl" -o "$1" --quiet || fail "rlc build $1.rl"
+    ./"$1" --threads 1 --quiet 2> "$T/err"
+    expect_err "non-finite $1" $? "$1.rl:12:14"
+done
+./log --threads 1 --quiet 2> "$T/err"
+grep -q "the loss is NaN at step 3 (epoch 4, batch 1): the value of \`log(w)" "$T/err" || { fail "log: message"; cat "$T/err"; }
+./sqrt --threads 1 --quiet 2> "$T/err"
+grep -q "parameter blow.w became non-finite at step 1 (epoch 2, batch 1): the gradient of \`sqrt(w)\`" "$T/err" ||
+    { fail "sqrt: message"; cat "$T/err"; }
+
 # rlc build's own errors.
 cd "$T" || exit 1
 printf 'dataset d { x: [2] = csv("p.csv", columns = 2) }\ntrain s {\n data: d\n optimizer: sgd(lr = 0.1)\n param w: [2] = ones\n minimize mean(x * w)\n}\n' > small.rl

@@ -28,7 +28,8 @@ static void test_source_literals(void **state) {
                    .validate = -1, .n_params = 1, .params = &p, .n_inputs = 1, .inputs = inputs,
                    .n_reports = 1, .reports = reports, .n_freeze = 1, .freeze = freeze,
                    .opt = {.kind = RT_OPT_ADAM, .lr = 0.1, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8}};
-    KernelPlan plan = {.workspace = {{64, 128, 192}}};
+    IrGraph graph = {0};   /* no nodes: the non-finite table holds only its end */
+    KernelPlan plan = {.g = &graph, .workspace = {{64, 128, 192}}};
     BackendStage bs = {.plan = &plan};
     Backend b = {.stages = &bs,
                  .prog = {.name = "t.rl", .hash = 42, .n_datasets = 1, .datasets = &ds, .n_stages = 1, .stages = &st}};
@@ -48,6 +49,9 @@ static void test_source_literals(void **state) {
         "{.dataset = 0, .property = \"vocab\", .value = 10LL}",
         "rt_trainer_main(&program, dim_checks, 1, argc, argv)",
         ".base_dir = \"/nonexistent/dir\"",          /* kept when it cannot be made absolute */
+        ".save_every = 0LL",
+        "int rlc_nonfinite_0(rt_step_ctx *ctx);",     /* the checker, and the hook that runs it */
+        ".explain_nonfinite = explain_0}",
     };
     for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
         if (!strstr(out.data, want[i])) fail_msg("generated C lacks %s:\n%s", want[i], out.data);

@@ -633,7 +633,8 @@ static Type *check_matmul(Checker *c, Expr *e, Type *x, Type *y) {
         note_origin(c, e->rhs);
         return type_error(c->a);
     }
-    Type *r = type_tensor(c->a, DT_F32, lead->rank + 2, lead->dims);
+    Type *r = type_tensor(c->a, DT_F32, lead->rank + 2, NULL);
+    memcpy(r->dims, lead->dims, sizeof(Dim) * (size_t)lead->rank);
     r->ellipsis = lead->ellipsis;
     r->dims[lead->rank] = x->dims[x->rank - 2];
     r->dims[lead->rank + 1] = y->dims[y->rank - 1];

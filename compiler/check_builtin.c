@@ -2,6 +2,7 @@
  * (rl-language.md §5): elementwise, reductions, shape, random. */
 #include "check_impl.h"
 
+#include <math.h>
 #include <string.h>
 
 /* ------------------------------------------------------------ built-ins */
@@ -180,6 +181,35 @@ static void mark_random(Checker *c, Expr *e) {
     }
     if (!fn->sema->has_random) fn->sema->random_at = e->span;
     fn->sema->has_random = true;
+}
+
+/* The arguments of a random source known at compile time, against what the
+ * distribution accepts: a probability in [0, 1], a std of 0 or more, bounds
+ * in order (randint's hi is exclusive, so it must pass lo). */
+static bool random_args_in_domain(Checker *c, const Builtin *b, Expr *const *pos) {
+    const Type *a = pos[0]->type, *z = pos[1]->type;
+    switch (b->id) {
+    case BI_BERNOULLI:
+        if (a->has_value && !(a->value >= 0 && a->value <= 1)) {
+            diag_error(c->d, pos[0]->span, "`bernoulli` needs a probability in [0, 1], not %g", a->value);
+            return false;
+        }
+        return true;
+    case BI_NORMAL:
+        if (z->has_value && !(z->value >= 0 && isfinite(z->value))) {
+            diag_error(c->d, pos[1]->span, "`normal` needs a standard deviation of 0 or more, not %g", z->value);
+            return false;
+        }
+        return true;
+    case BI_UNIFORM: case BI_RANDINT:
+        if (a->has_value && z->has_value && (b->id == BI_RANDINT ? !(z->value > a->value) : !(z->value >= a->value))) {
+            diag_error(c->d, pos[1]->span, "`%s` needs lo %s hi, not lo = %g and hi = %g", b->name,
+                       b->id == BI_RANDINT ? "<" : "<=", a->value, z->value);
+            return false;
+        }
+        return true;
+    default: return true;
+    }
 }
 
 Type *check_builtin(Checker *c, Expr *e, const Builtin *b) {
@@ -395,6 +425,7 @@ Type *check_builtin(Checker *c, Expr *e, const Builtin *b) {
         return type_tensor(c->a, DT_I32, 1, &x->dim);
     }
     case BI_BERNOULLI: case BI_NORMAL: case BI_UNIFORM: case BI_RANDINT: {
+        if (!random_args_in_domain(c, b, pos)) return type_error(c->a);
         int shape_at = b->id == BI_BERNOULLI ? 1 : 2;
         Type *t = shape_arg(c, pos[shape_at], b->id == BI_RANDINT ? DT_I32 : DT_F32);
         if (t->kind == TY_ERROR) return t;

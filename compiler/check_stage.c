@@ -21,6 +21,37 @@ static const SettingSpec settings[] = {
     {"clip_grad_norm", true},
 };
 
+/* The values an optimizer or schedule argument may take: one outside them
+ * trains on nonsense (a negative rate climbs the loss, momentum past 1 or a
+ * negative one diverges, beta >= 1 never forgets). */
+typedef struct ArgDomain {
+    const char *name;
+    double lo, hi;
+    bool lo_open, hi_open, integer;
+    const char *says;
+} ArgDomain;
+
+static const ArgDomain arg_domains[] = {
+    {"lr", 0, INFINITY, true, true, false, "a positive number"},
+    {"momentum", 0, 1, false, true, false, "in [0, 1)"},
+    {"beta1", 0, 1, false, true, false, "in [0, 1)"},
+    {"beta2", 0, 1, false, true, false, "in [0, 1)"},
+    {"eps", 0, INFINITY, true, true, false, "a positive number"},
+    {"weight_decay", 0, INFINITY, false, true, false, "0 or more"},
+    {"to", 0, INFINITY, false, true, false, "0 or more"},
+    {"warmup", 0, INFINITY, false, true, true, "a whole number, 0 or more"},
+};
+
+static void check_arg_domain(Checker *c, const char *name, const Expr *value, double v) {
+    for (size_t i = 0; i < sizeof arg_domains / sizeof *arg_domains; i++) {
+        const ArgDomain *d = &arg_domains[i];
+        if (strcmp(d->name, name) != 0) continue;
+        bool ok = isfinite(v) && (d->lo_open ? v > d->lo : v >= d->lo) && (d->hi_open ? v < d->hi : v <= d->hi) &&
+                  (!d->integer || v == floor(v));
+        if (!ok) diag_error(c->d, value->span, "`%s` must be %s, not %g", name, d->says, v);
+    }
+}
+
 /* A call-like setting value: `adam(lr = 1e-3)` or a bare `constant`. */
 static void check_named_call(Checker *c, Expr *v, const char *what, const char *const *names,
                              const char *const *const *args, int nnames, const char *required) {
@@ -63,6 +94,8 @@ static void check_named_call(Checker *c, Expr *v, const char *what, const char *
         Type *t = check_expr(c, ar->value);
         if (t->kind != TY_ERROR && !t->has_value)
             diag_error(c->d, ar->value->span, "`%s` must be a compile-time number", nm);
+        else if (t->kind != TY_ERROR)
+            check_arg_domain(c, nm, ar->value, t->value);
     }
     if (required && !has_req && strcmp(what, "optimizer") == 0)
         diag_error(c->d, v->span, "optimizer `%s` needs a learning rate: %s(lr = ...)", callee->str, callee->str);

@@ -4,7 +4,14 @@
  * (L(p + h) - L(p - h)) / 2h with h = 1e-6 (1 + |p|) has an error near 1e-9 and
  * any gradient rule that is wrong shows as a large relative error. Random ops
  * draw with the same (seed, stream, step) in every evaluation, so they are
- * held fixed.
+ * held fixed; so is every stop_gradient, at its value at the base point: the
+ * symbolic gradient treats it as a constant, and the differences must too.
+ *
+ * The step adapts to the loss's scale: each evaluation of L is rounded to about
+ * an ulp of |L|, which the difference divides by 2h. A large summed loss (~1e5)
+ * whose entry's slope is small would let that rounding exceed the tolerance,
+ * so h grows until the rounding is a tenth of the error the entry may have:
+ * h >= 2 eps |L| / (0.1 tol max(|g|, floor)). A wrong rule is wrong at every h.
  *
  * Params are drawn uniform in [-s, s] with s = 1/sqrt(fan-in) (the product of
  * every dim but the last; s = 1 for vectors and scalars), the scale a trained
@@ -19,6 +26,7 @@
  */
 #include "interp.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -70,6 +78,7 @@ typedef struct GcState {
     uint64_t seed;
     double **params;
     void **inputs;
+    double **fixed;              /* per node: a stop_gradient's value at the base point, else NULL */
 } GcState;
 
 /* The loss alone: nodes are in topological order, so the prefix of the graph
@@ -77,7 +86,34 @@ typedef struct GcState {
 static double loss_at(const GcState *s) {
     IrGraph fwd = *s->g;
     fwd.nodes.len = s->g->loss + 1;
-    return interp_loss_grad(&fwd, s->B, s->params, s->inputs, s->seed, 0, NULL);
+    InterpRun r = {.g = &fwd, .B = s->B, .seed = s->seed, .params_f64 = s->params, .inputs = s->inputs,
+                   .fixed = s->fixed};
+    double loss = interp_run(&r) ? r.v[fwd.loss][0] : NAN;
+    interp_run_free(&r);
+    return loss;
+}
+
+/* The loss and gradients at the base point; keeps each stop_gradient's value
+ * there in s->fixed. NAN when memory runs out. */
+static double base_point(GcState *s, double **grads) {
+    const IrGraph *g = s->g;
+    InterpRun r = {.g = g, .B = s->B, .seed = s->seed, .params_f64 = s->params, .inputs = s->inputs};
+    double loss = NAN;
+    if (interp_run(&r)) {
+        loss = g->loss >= 0 ? r.v[g->loss][0] : NAN;
+        for (int i = 0; i < g->params.len; i++) {
+            const IrParam *p = &g->params.items[i];
+            int64_t n = ir_shape_numel(&p->shape, s->B);
+            for (int64_t k = 0; k < n; k++) grads[i][k] = p->grad >= 0 ? r.v[p->grad][k] : 0.0;
+        }
+        for (int id = 0; id <= g->loss; id++) {
+            if (g->nodes.items[id].op != IR_STOP_GRAD) continue;
+            s->fixed[id] = r.v[id];
+            r.v[id] = NULL;   /* kept: interp_run_free skips it */
+        }
+    }
+    interp_run_free(&r);
+    return loss;
 }
 
 static void free_state(GcState *s, double **grads) {
@@ -86,8 +122,10 @@ static void free_state(GcState *s, double **grads) {
         if (grads) free(grads[i]);
     }
     for (int i = 0; s->inputs && i < s->g->inputs.len; i++) free(s->inputs[i]);
+    for (int i = 0; s->fixed && i < s->g->nodes.len; i++) free(s->fixed[i]);
     free(s->params);
     free(s->inputs);
+    free(s->fixed);
     free(grads);
 }
 
@@ -136,7 +174,9 @@ static double rel_error(double num, double sym) {
  * gradient is left in *num. */
 static double sample(const GcState *s, double *entry, double base, double sym, double tolerance,
                      double *num) {
-    double keep = *entry, h = 1e-6 * (1.0 + fabs(keep)), best = INFINITY;
+    double rounding = 2 * DBL_EPSILON * fabs(base);
+    double keep = *entry, best = INFINITY;
+    double h = fmax(1e-6 * (1.0 + fabs(keep)), rounding / (0.1 * tolerance * fmax(GC_FLOOR, fabs(sym))));
     for (int attempt = 0; attempt <= GC_RETRIES; attempt++, h /= 16) {
         *entry = keep + h;
         double up = loss_at(s);
@@ -160,13 +200,14 @@ bool ir_gradcheck(const IrGraph *g, int64_t B, uint64_t seed, double tolerance, 
     GcState s = {.g = g, .B = B, .seed = seed};
     s.params = calloc((size_t)g->params.len + 1, sizeof(double *));
     s.inputs = calloc((size_t)g->inputs.len + 1, sizeof(void *));
+    s.fixed = calloc((size_t)g->nodes.len + 1, sizeof(double *));
     double **grads = calloc((size_t)g->params.len + 1, sizeof(double *));
-    if (!s.params || !s.inputs || !grads || !make_state(&s, &rng, grads)) {
+    if (!s.params || !s.inputs || !s.fixed || !grads || !make_state(&s, &rng, grads)) {
         sb_puts(report, "gradcheck: out of memory\n");
         free_state(&s, grads);
         return false;
     }
-    double base = interp_loss_grad(g, B, s.params, s.inputs, seed, 0, grads);
+    double base = base_point(&s, grads);
     bool pass = isfinite(base);
     if (!pass) sb_printf(report, "gradcheck %s: the loss is not finite (%g)\n", g->name, base);
     /* every param is reported, also after a failure: which ones fail tells which rule is wrong */

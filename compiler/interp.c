@@ -333,7 +333,13 @@ bool interp_run(InterpRun *r) {
     for (int id = 0; id < g->nodes.len; id++) {
         const IrNode *n = &g->nodes.items[id];
         if (n->op == IR_UPDATE) continue;
-        if (!eval_node(&e, id)) return false;
+        if (r->fixed && r->fixed[id]) {
+            int64_t cnt = ir_shape_numel(&n->shape, r->B);
+            if (!(r->v[id] = malloc(sizeof(double) * (size_t)(cnt + 1)))) return false;
+            memcpy(r->v[id], r->fixed[id], sizeof(double) * (size_t)cnt);
+        } else if (!eval_node(&e, id)) {
+            return false;
+        }
         if (r->first_nonfinite < 0) {
             int64_t cnt = ir_shape_numel(&n->shape, r->B);
             for (int64_t i = 0; i < cnt; i++)

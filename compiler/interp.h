@@ -24,6 +24,8 @@ typedef struct InterpRun {
     float *const *params_f32;    /* per graph param */
     double *const *params_f64;
     void *const *inputs;         /* per graph input: float or int32_t [B, ...] */
+    double *const *fixed;        /* NULL, or per node: NULL or values used instead of computing the
+                                    node (gradcheck holds stop_gradient at its base-point value) */
 
     /* out */
     double **v;                  /* per node: its numel(shape, B) values, NULL if not evaluated */
@@ -53,7 +55,8 @@ double interp_loss_grad(const IrGraph *g, int64_t B, double *const *params, void
 /* gradcheck.c: for every trained param, compares the symbolic gradient with
  * central finite differences in double on small random inputs (at most ~20
  * sampled entries a param; i32 inputs drawn in the range their gathers and
- * one_hots accept). Writes one line per param with the worst relative error
+ * one_hots accept; stop_gradient's value held at the base point; the step
+ * scaled to the loss). Writes one line per param with the worst relative error
  * to report; true when every one is within tolerance. */
 bool ir_gradcheck(const IrGraph *g, int64_t B, uint64_t seed, double tolerance, StrBuf *report);
 

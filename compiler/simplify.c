@@ -35,7 +35,7 @@ static void make_const(IrNode *n, double v) {
 
 /* Rewrites n (inputs already in the new graph ng). Returns the id of an
  * existing node that equals n, or -1 after changing n in place (or not). */
-static int rewrite(const IrGraph *ng, IrNode *n, bool past_autodiff) {
+static int rewrite(const IrGraph *ng, IrNode *n) {
     const IrNode *in0 = n->nin > 0 ? &ng->nodes.items[n->in[0]] : NULL;
     const IrNode *in1 = n->nin > 1 ? &ng->nodes.items[n->in[1]] : NULL;
     bool all_const = n->nin > 0;
@@ -78,10 +78,9 @@ static int rewrite(const IrGraph *ng, IrNode *n, bool past_autodiff) {
         }
     }
 
+    /* stop_gradient stays, also past autodiff: it costs nothing in a kernel, and
+     * gradcheck holds its value fixed, which needs to find it */
     switch (n->op) {
-    case IR_STOP_GRAD:
-        if (past_autodiff) return n->in[0];
-        break;
     case IR_NEG:
         if (in0->op == IR_NEG) return in0->in[0];
         break;
@@ -232,8 +231,6 @@ static void copy_tables(IrGraph *to, const IrGraph *from) {
 
 IrGraph *simplify_graph(const IrGraph *g) {
     int n = g->nodes.len;
-    /* ad_differentiate sets n_forward; before it, stop_gradient must stay. */
-    bool past_autodiff = g->n_forward > 0;
     IrGraph *ng = ir_graph_new(g->arena, g->name);
     copy_tables(ng, g);
     int *to = malloc(sizeof(int) * ((size_t)n + 1));
@@ -252,7 +249,7 @@ IrGraph *simplify_graph(const IrGraph *g) {
     for (int id = 0; id < n; id++) {
         IrNode x = g->nodes.items[id];
         for (int k = 0; k < x.nin; k++) x.in[k] = to[x.in[k]];
-        int same = rewrite(ng, &x, past_autodiff);
+        int same = rewrite(ng, &x);
         size_t where = 0;
         if (same < 0 && x.op != IR_UPDATE) same = cse_find(&cse, ng, &x, &where);
         if (same < 0) {

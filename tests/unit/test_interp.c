@@ -199,8 +199,12 @@ static void test_simplify_keeps_results(void **state) {
         stops += s->nodes.items[i].op == IR_STOP_GRAD;
         exps += s->nodes.items[i].op == IR_EXP;
     }
+    int stops_before = 0;
+    for (int i = 0; i < g->n_forward; i++) stops_before += g->nodes.items[i].op == IR_STOP_GRAD;
     assert_int_equal(matmuls, 1);
-    assert_int_equal(stops, 0);
+    /* stop_gradient stays past autodiff (gradcheck holds its value fixed) */
+    assert_true(stops_before > 0);
+    assert_int_equal(stops, stops_before);
     assert_int_equal(exps, 0);
     assert_true(s->n_forward > 0 && s->n_forward < s->nodes.len);
 

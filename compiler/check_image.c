@@ -17,6 +17,7 @@ typedef struct ImageCheck {
     Item *fn;
     Expr *call;
     const char *name;
+    bool too_big;      /* a dim did not fit the polynomial form (reported once, at the end) */
 } ImageCheck;
 
 static const char *type_text(ImageCheck *ic, const Type *t) { return type_str(ic->a, t); }
@@ -71,17 +72,34 @@ static bool image(ImageCheck *ic, Expr *e, const char *what) {
     return true;
 }
 
-static Dim add(Dim x, Dim y) { Dim r; return dim_add(&r, &x, &y) ? r : x; }
-static Dim sub(Dim x, Dim y) { Dim r; return dim_sub(&r, &x, &y) ? r : x; }
-static Dim mul(Dim x, Dim y) { Dim r; return dim_mul(&r, &x, &y) ? r : x; }
+/* Dim arithmetic for the size formulas; a result that does not fit sets too_big. */
+static Dim add(ImageCheck *ic, Dim x, Dim y) {
+    Dim r;
+    if (dim_add(&r, &x, &y)) return r;
+    ic->too_big = true;
+    return x;
+}
+static Dim sub(ImageCheck *ic, Dim x, Dim y) {
+    Dim r;
+    if (dim_sub(&r, &x, &y)) return r;
+    ic->too_big = true;
+    return x;
+}
+static Dim mul(ImageCheck *ic, Dim x, Dim y) {
+    Dim r;
+    if (dim_mul(&r, &x, &y)) return r;
+    ic->too_big = true;
+    return x;
+}
 static Dim num(long v) { return dim_const(v); }
 
 /* (len + 2 pad - dil (k - 1) - 1) // stride + 1, or an error at the call when it is known and < 1. */
 static bool window_out(ImageCheck *ic, Dim len, Dim k, Dim stride, Dim pad, Dim dil, const char *axis, Dim *out) {
-    Dim span = sub(sub(add(len, mul(num(2), pad)), mul(dil, sub(k, num(1)))), num(1));
+    Dim span = sub(ic, sub(ic, add(ic, len, mul(ic, num(2), pad)), mul(ic, dil, sub(ic, k, num(1)))), num(1));
+    if (ic->too_big) return true;   /* reported by sema_check_image */
     Dim q;
     if (!sema_dim_div(ic->a, ic->d, ic->fn, &q, &span, &stride, true, false, ic->call->span)) return false;
-    *out = add(q, num(1));
+    *out = add(ic, q, num(1));
     long v;
     if (dim_is_const(out, &v) && v < 1) {
         diag_error(ic->d, ic->call->span,
@@ -130,7 +148,8 @@ static Type *check_conv(ImageCheck *ic, bool transposed) {
     /* (H - 1) stride - 2 padding + KH + output_padding */
     Dim hw[2];
     for (int a = 0; a < 2; a++) {
-        hw[a] = add(sub(add(mul(sub(xd[2 + a], num(1)), stride), wd[2 + a]), mul(num(2), pad)), extra);
+        Dim grown = add(ic, mul(ic, sub(ic, xd[2 + a], num(1)), stride), wd[2 + a]);
+        hw[a] = add(ic, sub(ic, grown, mul(ic, num(2), pad)), extra);
         long v;
         if (dim_is_const(&hw[a], &v) && v < 1) {
             diag_error(ic->d, ic->call->span, "`%s` would give a %s of %ld: the padding %s is too large",
@@ -161,29 +180,42 @@ static Type *check_pool(ImageCheck *ic) {
     return result4(ic, xd[0], xd[1], h, w);
 }
 
+static Type *image_result(ImageCheck *ic, BuiltinId id);
+
 Type *sema_check_image(Arena *a, Diags *d, Item *fn, Expr *call, BuiltinId id) {
-    ImageCheck ic = {a, d, fn, call, sema_builtin_by_id(id)->name};
-    Expr *x = arg(&ic, 0, NULL);
+    ImageCheck ic = {a, d, fn, call, sema_builtin_by_id(id)->name, false};
+    Type *r = image_result(&ic, id);
+    if (ic.too_big && r->kind != TY_ERROR) {
+        diag_error(d, call->span, "the sizes of this `%s` are too large or have too many terms", ic.name);
+        return type_error(a);
+    }
+    return r;
+}
+
+static Type *image_result(ImageCheck *ic, BuiltinId id) {
+    Arena *a = ic->a;
+    Diags *d = ic->d;
+    Expr *x = arg(ic, 0, NULL);
     switch (id) {
-    case BI_CONV2D: return check_conv(&ic, false);
-    case BI_CONV_TRANSPOSE2D: return check_conv(&ic, true);
+    case BI_CONV2D: return check_conv(ic, false);
+    case BI_CONV_TRANSPOSE2D: return check_conv(ic, true);
     case BI_MAX_POOL2D:
-    case BI_AVG_POOL2D: return check_pool(&ic);
+    case BI_AVG_POOL2D: return check_pool(ic);
     case BI_UPSAMPLE2D: {
         Dim f;
-        if (!image(&ic, x, "an input") || !int_arg(&ic, 1, "factor", num(1), 1, &f)) return type_error(a);
+        if (!image(ic, x, "an input") || !int_arg(ic, 1, "factor", num(1), 1, &f)) return type_error(a);
         const Dim *xd = x->type->dims;
-        return result4(&ic, xd[0], xd[1], mul(xd[2], f), mul(xd[3], f));
+        return result4(ic, xd[0], xd[1], mul(ic, xd[2], f), mul(ic, xd[3], f));
     }
     case BI_GLOBAL_AVG_POOL: {
-        if (!image(&ic, x, "an input")) return type_error(a);
+        if (!image(ic, x, "an input")) return type_error(a);
         return type_tensor(a, DT_F32, 2, x->type->dims);
     }
     case BI_DROPOUT: {
-        Expr *p = arg(&ic, 1, NULL);
+        Expr *p = arg(ic, 1, NULL);
         if (x->type->kind == TY_ERROR || p->type->kind == TY_ERROR) return type_error(a);
         if (x->type->kind != TY_TENSOR || (x->type->dtype == DT_I32 && !x->type->weak)) {
-            diag_error(d, x->span, "`dropout` needs an f32 tensor, not %s", type_text(&ic, x->type));
+            diag_error(d, x->span, "`dropout` needs an f32 tensor, not %s", type_text(ic, x->type));
             return type_error(a);
         }
         if (p->type->kind != TY_TENSOR || !p->type->has_value || p->type->rank != 0) {

@@ -155,6 +155,12 @@ ex_simclr() {
     has_file "$d/runs/test/codes.png"
 }
 
+ex_cnn() {
+    run cnn --epochs 1 --limit 5000 || return
+    expect "cnn train loss (untrained 2.30)" "$(metric "$work/cnn" supervised loss)" "<" 1.3
+    expect "cnn test acc" "$(metric "$work/cnn" test acc)" ">" 0.65
+}
+
 ex_clip() {
     run clip --epochs 2 --limit 10000 || return
     local d=$work/clip
@@ -162,7 +168,7 @@ ex_clip() {
     expect "clip zero-shot acc" "$(metric "$d" zero_shot acc)" ">" 0.50
 }
 
-all=(mlp autoencoder denoising inpainting word2vec transfer simclr clip)
+all=(mlp cnn autoencoder denoising inpainting word2vec transfer simclr clip)
 for name in "${@:-${all[@]}}"; do
     echo "== $name"
     "ex_$name"

@@ -38,8 +38,6 @@ static const ArgDomain arg_domains[] = {
     {"beta2", 0, 1, false, true, false, "in [0, 1)"},
     {"eps", 0, INFINITY, true, true, false, "a positive number"},
     {"weight_decay", 0, INFINITY, false, true, false, "0 or more"},
-    {"to", 0, INFINITY, false, true, false, "0 or more"},
-    {"warmup", 0, INFINITY, false, true, true, "a whole number, 0 or more"},
 };
 
 static void check_arg_domain(Checker *c, const char *name, const Expr *value, double v) {

@@ -27,6 +27,6 @@ train s {
 # expect error 11:52: `beta2` must be in [0, 1), not 1
 # expect error 11:61: `eps` must be a positive number, not 0
 # expect error 11:79: `weight_decay` must be 0 or more, not -0.1
-# expect error 12:31: `warmup` must be a whole number, 0 or more, not 2.5
+# expect error 12:31: `warmup` is a number of steps (an integer >= 0), not 2.5
 # expect error 17:41: `momentum` must be in [0, 1), not -5
-# expect error 18:27: `to` must be 0 or more, not -1
+# expect error 18:27: `to` is a fraction of the peak learning rate, in [0, 1], not -1

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: set up, build the plain and the sanitizer flavour, run every test in both,
-# and the unit tests again under each OpenBLAS core type this CPU can run.
+# the unit tests again under each OpenBLAS core type this CPU can run, and each fuzz harness
+# briefly.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 "$here/scripts/setup.sh"
@@ -47,3 +48,7 @@ if [ "$(uname -m)" = x86_64 ]; then
   done
 fi
 
+# libFuzzer on the front end, the data readers and the parameter-file reader: 30 s each with a
+# fixed seed, so a run is repeatable (scripts/fuzz.sh SECONDS runs them longer, seeded at random).
+echo "== fuzz"
+RLC_FUZZ_SEED=1 "$here/scripts/fuzz.sh" 30

@@ -116,6 +116,9 @@ void rt_pool_destroy(rt_pool *pool) {
 
 int rt_pool_threads(const rt_pool *pool) { return pool ? pool->threads : 1; }
 
+/* Only the thread that hands out jobs bumps the generation, so it may read it unlocked. */
+uint64_t rt_pool_jobs(const rt_pool *pool) { return pool ? pool->generation : 0; }
+
 void rt_parallel_for(rt_pool *pool, int64_t n, rt_range_fn fn, void *ctx) {
     if (n <= 0) return;
     if (!pool || pool->threads == 1 || in_job || n == 1) {
@@ -146,18 +149,21 @@ void rt_parallel_for(rt_pool *pool, int64_t n, rt_range_fn fn, void *ctx) {
 
 /* Time inside rt_sgemm, for `rlc run --profile` and tests/perf. */
 static atomic_bool sgemm_counting;
-static _Atomic uint64_t sgemm_ns, sgemm_calls;
+static _Atomic uint64_t sgemm_ns, sgemm_calls, sgemm_split_calls;
 
 void rt_sgemm_profile(bool on) {
     atomic_store(&sgemm_counting, on);
     atomic_store(&sgemm_ns, 0);
     atomic_store(&sgemm_calls, 0);
+    atomic_store(&sgemm_split_calls, 0);
 }
 
 double rt_sgemm_seconds(uint64_t *calls) {
     if (calls) *calls = atomic_load(&sgemm_calls);
     return 1e-9 * (double)atomic_load(&sgemm_ns);
 }
+
+uint64_t rt_sgemm_split_calls(void) { return atomic_load(&sgemm_split_calls); }
 
 static uint64_t now_ns(void) {
     struct timespec ts;
@@ -208,6 +214,7 @@ void rt_sgemm(rt_pool *pool, int trans_a, int trans_b, int64_t M, int64_t N, int
         int64_t most = (j.extent + SGEMM_ALIGN - 1) / SGEMM_ALIGN;
         j.parts = threads < most ? threads : most;
         rt_parallel_for(pool, j.parts, sgemm_part, &j);
+        if (counting) atomic_fetch_add_explicit(&sgemm_split_calls, 1, memory_order_relaxed);
     } else {
         sgemm_block(&j, 0, M, 0, N);
     }

@@ -273,20 +273,27 @@ float rt_schedule_lr(int kind, double lr, int64_t step, int64_t total, int64_t w
 rt_pool *rt_pool_create(int threads);
 void rt_pool_destroy(rt_pool *pool);
 int rt_pool_threads(const rt_pool *pool);
+/* How many rt_parallel_for calls (rt_sgemm's splits included) have run on more
+ * than one of the pool's threads; read it from the thread that hands out the jobs. */
+uint64_t rt_pool_jobs(const rt_pool *pool);
 
 /* C = op(A) op(B), row-major, C is M x N, the inner dimension K (generated code's
- * matrix products). With a pool and at least 2^20 multiply-adds it is split by
- * rows of C (or columns, when N > M) into one block per thread, block edges on
- * multiples of 16; otherwise one cblas_sgemm call. A split product may differ
- * from an unsplit one in the last bits (OpenBLAS's edge kernels), so products
- * are reproducible for a given thread count, not across thread counts. */
+ * matrix products). With a pool of 2+ threads, at least 2^20 multiply-adds and
+ * max(M, N) >= 32 it is split by rows of C (or columns, when N > M) into one block
+ * per thread, block edges on multiples of 16; otherwise one cblas_sgemm call. K is
+ * never split, but OpenBLAS picks its kernel per call by shape, so a split
+ * product may differ from the unsplit one in the last bits: by at most
+ * 2 K u / (1 - K u) sum_k |a_ik| |b_kj| (+ 2 K 2^-126), u = 2^-24, per element
+ * (docs/runtime.md, Determinism). Bit-identical for a given thread count. */
 void rt_sgemm(rt_pool *pool, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
               const float *A, int64_t lda, const float *B, int64_t ldb, float *C, int64_t ldc);
 /* Measurement: rt_sgemm_profile(true) zeroes and starts counting the wall time
  * spent inside rt_sgemm (all threads' calls, summed from the caller's view);
- * rt_sgemm_seconds returns it and the number of calls. */
+ * rt_sgemm_seconds returns it and the number of calls, rt_sgemm_split_calls how
+ * many of those calls were split over the pool. */
 void rt_sgemm_profile(bool on);
 double rt_sgemm_seconds(uint64_t *calls);
+uint64_t rt_sgemm_split_calls(void);
 
 /* ============================================================ random numbers */
 

@@ -4,8 +4,12 @@
  * one step runs both ways on identical inputs and parameters, and the loss,
  * reports, every parameter and its optimizer state after the update must agree
  * to 1e-5 relative error (|a - b| / max(|b|, 1)). A second, smaller batch runs
- * through the same compiled code, and a run on a 2-thread pool must give the
- * same bits as the single-thread run. */
+ * through the same compiled code, and the step runs again on a 2-thread pool:
+ * rlc's own kernels give each output one writer, so unless a matrix product was
+ * split over the pool (rt_sgemm, 2^20 multiply-adds and up: OpenBLAS may then
+ * round differently, within the bound test_determinism checks) the 2-thread
+ * step has the same bits as the 1-thread step; with a split product it is held
+ * to the interpreter's 1e-5 like the 1-thread step (docs/runtime.md, Determinism). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -171,16 +175,23 @@ static Compiled compile(Arena *a, IrGraph *g) {
     return c;
 }
 
+/* What a 2-thread step split: parallel jobs in all, and matrix products. */
+typedef struct Splits {
+    int jobs, products;
+} Splits;
+
 /* One step at each batch size through the JIT (1 thread and a 2-thread pool)
- * and through interp_step. */
-static void check_against_interp(IrGraph *g, const int64_t *Bs, int nB, int32_t idx_max,
-                                 const char *name) {
+ * and through interp_step, within `tolerance` of it; what the 2-thread steps
+ * split, summed. */
+static Splits check_within(IrGraph *g, const int64_t *Bs, int nB, int32_t idx_max, const char *name,
+                           double tolerance) {
     Arena a = {0};
     Compiled c = compile(&a, g);
     rt_pool *pool = rt_pool_create(2);
     int64_t Bmax = 0;
     for (int i = 0; i < nB; i++) Bmax = Bs[i] > Bmax ? Bs[i] : Bmax;
     void *ws = malloc(kernel_plan_workspace(c.plan, Bmax) + 1);
+    Splits all = {0};
     for (int i = 0; i < nB; i++) {
         int64_t B = Bs[i];
         Run ref = {0}, jit = {0}, par = {0};
@@ -192,10 +203,21 @@ static void check_against_interp(IrGraph *g, const int64_t *Bs, int nB, int32_t 
         rt_step_ctx cp = ctx_for(&par, g, B, ws, pool);
         assert_true(interp_step(g, &cr));
         c.fn(&cj);
+        uint64_t jobs = rt_pool_jobs(pool);
+        rt_sgemm_profile(true);
         c.fn(&cp);
-        assert_true(compare_runs(&jit, &ref, g, B, name) <= 1e-5);
-        /* Each output has one writer at any thread count: the same bits. */
-        assert_true(compare_runs(&par, &jit, g, B, "  ...on 2 threads vs 1") == 0.0);
+        Splits split = {(int)(rt_pool_jobs(pool) - jobs), (int)rt_sgemm_split_calls()};
+        rt_sgemm_profile(false);
+        all.jobs += split.jobs;
+        all.products += split.products;
+        assert_true(compare_runs(&jit, &ref, g, B, name) <= tolerance);
+        if (split.products == 0) {
+            /* Each output has one writer at any thread count: the same bits. */
+            assert_true(compare_runs(&par, &jit, g, B, "  ...on 2 threads vs 1") == 0.0);
+        } else {
+            printf("  (%d products split over 2 threads)\n", split.products);
+            assert_true(compare_runs(&par, &ref, g, B, "  ...on 2 threads") <= tolerance);
+        }
         run_free(&par, g, false);
         run_free(&jit, g, false);
         run_free(&ref, g, true);
@@ -204,6 +226,12 @@ static void check_against_interp(IrGraph *g, const int64_t *Bs, int nB, int32_t 
     rt_pool_destroy(pool);
     jit_free(c.jit);
     arena_free(&a);
+    return all;
+}
+
+static Splits check_against_interp(IrGraph *g, const int64_t *Bs, int nB, int32_t idx_max,
+                                   const char *name) {
+    return check_within(g, Bs, nB, idx_max, name, 1e-5);
 }
 
 /* --------------------------------------------------------------- graphs */
@@ -264,20 +292,24 @@ static void test_softmax_cross_entropy(void **state) {
 }
 
 /* Embedding rows gathered by index (with repeats), a dense layer on top. */
+static IrGraph *embedding(Arena *a, IrOptKind opt) {
+    IrGraph *g = ir_graph_new(a, "emb");
+    int table = param(g, "emb", SHAPE(C(50), C(8)));
+    int idx = input(g, "ids", SHAPE(Bd(), C(3)), IR_I32);
+    int w = param(g, "w", SHAPE(C(24), C(1)));
+    int e = ir_reshape(g, ir_gather(g, table, idx, NOSPAN), SHAPE(Bd(), C(24)), NOSPAN);
+    int o = ir_unary(g, IR_TANH, ir_matmul(g, e, w, false, false, NOSPAN), NOSPAN);
+    g->loss = per_batch(g, sum_all(g, mul(g, o, o)));
+    g->optim = (IrOptim){.kind = opt, .lr = 0.05, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
+    ad_differentiate(g);
+    return g;
+}
+
 static void test_embedding_sparse_update(void **state) {
     (void)state;
     for (int k = 0; k < 2; k++) {
         Arena a = {0};
-        IrGraph *g = ir_graph_new(&a, "emb");
-        int table = param(g, "emb", SHAPE(C(50), C(8)));
-        int idx = input(g, "ids", SHAPE(Bd(), C(3)), IR_I32);
-        int w = param(g, "w", SHAPE(C(24), C(1)));
-        int e = ir_reshape(g, ir_gather(g, table, idx, NOSPAN), SHAPE(Bd(), C(24)), NOSPAN);
-        int o = ir_unary(g, IR_TANH, ir_matmul(g, e, w, false, false, NOSPAN), NOSPAN);
-        g->loss = per_batch(g, sum_all(g, mul(g, o, o)));
-        g->optim = (IrOptim){.kind = k ? OPT_ADAM : OPT_SGD, .lr = 0.05, .beta1 = 0.9,
-                             .beta2 = 0.999, .eps = 1e-8};
-        ad_differentiate(g);
+        IrGraph *g = embedding(&a, k ? OPT_ADAM : OPT_SGD);
         StrBuf why = {0};
         KernelPlan *p = fuse_plan(&a, g, &why);
         assert_non_null(p);
@@ -345,8 +377,9 @@ static void test_shared_table_and_simplified(void **state) {
 }
 
 /* A batch large enough that rt_sgemm splits the products over a 2-thread pool
- * (600 x 64 x 32 multiply-adds and up): the step still matches the interpreter,
- * and the 1-thread step to rounding (split products need not be bit-equal). */
+ * (600 x 64 x 32 multiply-adds and up): the step still matches the interpreter.
+ * How close each split product is to the unsplit one is test_determinism's
+ * bound; what the step does with that difference is not bounded in general. */
 static void test_split_products(void **state) {
     (void)state;
     Arena a = {0};
@@ -367,11 +400,16 @@ static void test_split_products(void **state) {
     c.fn(&c1);
     uint64_t serial_calls = 0;
     rt_sgemm_seconds(&serial_calls);
-    c.fn(&c2);
-    rt_sgemm_profile(false);
     assert_int_equal((int)serial_calls, 5); /* every product went through rt_sgemm */
+    assert_int_equal((int)rt_sgemm_split_calls(), 0);
+    rt_sgemm_profile(true);
+    c.fn(&c2);
+    int split = (int)rt_sgemm_split_calls();
+    rt_sgemm_profile(false);
+    printf("  %d of the 5 products split over 2 threads\n", split);
+    assert_true(split > 0);
+    assert_true(compare_runs(&one, &ref, g, B, "ae, 1 thread") <= 1e-5);
     assert_true(compare_runs(&two, &ref, g, B, "ae, products split") <= 1e-5);
-    assert_true(compare_runs(&two, &one, g, B, "  ...2 threads vs 1") <= 1e-6);
     run_free(&two, g, false);
     run_free(&one, g, false);
     run_free(&ref, g, true);
@@ -469,10 +507,8 @@ static void test_concat_slice(void **state) {
 }
 
 /* Every reduction over every axis of [B, 4, 5]. */
-static void test_reductions(void **state) {
-    (void)state;
-    Arena a = {0};
-    IrGraph *g = ir_graph_new(&a, "red");
+static IrGraph *reductions(Arena *a) {
+    IrGraph *g = ir_graph_new(a, "red");
     int x = input(g, "x", SHAPE(Bd(), C(4), C(5)), IR_F32);
     int w = param(g, "w", SHAPE(C(4), C(5)));
     int y = ir_unary(g, IR_EXP, mul(g, x, w), NOSPAN);
@@ -491,8 +527,33 @@ static void test_reductions(void **state) {
                       NOSPAN);
     g->optim = (IrOptim){.kind = OPT_SGD, .lr = 0.001};
     ad_differentiate(g);
+    return g;
+}
+
+static void test_reductions(void **state) {
+    (void)state;
+    Arena a = {0};
     int64_t Bs[] = {40, 9};
-    check_against_interp(g, Bs, 2, 1, "reductions over each axis");
+    check_against_interp(reductions(&a), Bs, 2, 1, "reductions over each axis");
+    arena_free(&a);
+}
+
+/* Batches large enough that rlc's own kernels are split over the 2-thread pool
+ * (2^18 elements and up: [13200, 4, 5] reduced over its inner axes, a gather of
+ * [11000, 3, 8]) while every product stays below rt_sgemm's split: the 2-thread
+ * step must have the same bits as the 1-thread step (check_within). The
+ * reductions' loss sums 2.6e5 float terms of up to ~1e3, whose rounding against
+ * the interpreter's double sums (measured 1.6e-5) exceeds 1e-5: 1e-4 there. */
+static void test_split_kernels_same_bits(void **state) {
+    (void)state;
+    Arena a = {0};
+    int64_t red_B[] = {13200};
+    Splits r = check_within(reductions(&a), red_B, 1, 1, "reductions, kernels split", 1e-4);
+    int64_t emb_B[] = {11000};
+    Splits e = check_against_interp(embedding(&a, OPT_ADAM), emb_B, 1, 50, "embedding, kernels split");
+    printf("  parallel jobs: reductions %d, embedding %d\n", r.jobs, e.jobs);
+    assert_int_equal(r.products + e.products, 0);
+    assert_true(r.jobs > 0 && e.jobs > 0);
     arena_free(&a);
 }
 
@@ -531,6 +592,7 @@ int main(void) {
         cmocka_unit_test(test_batched_matmul),
         cmocka_unit_test(test_concat_slice),
         cmocka_unit_test(test_reductions),
+        cmocka_unit_test(test_split_kernels_same_bits),
         cmocka_unit_test(test_random_ops),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -132,6 +132,10 @@ typedef struct reading {
     i64_list lines;
 } reading;
 
+/* A NUL byte separates words as white space does: words are C strings from
+ * here on (the vocabulary file, the table's look-up), so none may hold one. */
+static bool word_break(unsigned char c) { return isspace(c) || c == 0; }
+
 /* Words split on white space, a word/TAG token keeping `word` (the last '/'
  * starts the tag); a newline starts a line. Chars: every byte is a token, the
  * newline included (it ends its line). */
@@ -152,12 +156,12 @@ static bool tokenize(reading *rd, unsigned char *buf, size_t len) {
             i++;
             continue;
         }
-        if (isspace(buf[i])) {
+        if (word_break(buf[i])) {
             i++;
             continue;
         }
         size_t s = i;
-        while (i < len && !isspace(buf[i])) i++;
+        while (i < len && !word_break(buf[i])) i++;
         size_t n = i - s;
         char *w = (char *)buf + s;
         char *slash = memchr(w, '/', n);

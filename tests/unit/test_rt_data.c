@@ -663,6 +663,26 @@ static rt_dataset_spec seq_spec(const char *name, const char *path, int64_t leng
     return s;
 }
 
+/* A NUL byte separates words: "th\0\0a th\0e" is the words th a th e (the
+ * fuzzer found a word holding a NUL read past its stored copy). */
+static void test_nul_separates_words(void **state) {
+    (void)state;
+    const char text[] = "th\0\0a th\0e\n";
+    write_file("nul.txt", text, sizeof text - 1);
+    rt_dataset_spec s = seq_spec("nul", "nul.txt", 1, 1, 1);
+    rt_error err = {0};
+    rt_dataset *ds = rt_dataset_load(&s, &err);
+    if (!ds) fail_msg("%s", err.msg);
+    int64_t vocab;
+    assert_true(rt_dataset_property(ds, "vocab", &vocab));
+    assert_int_equal(vocab, 4); /* <unk>, th (twice), then a and e by their bytes */
+    assert_string_equal(rt_dataset_word(ds, 1), "th");
+    assert_string_equal(rt_dataset_word(ds, 2), "a");
+    assert_string_equal(rt_dataset_word(ds, 3), "e");
+    assert_int_equal(rt_dataset_size(ds), 4);
+    rt_dataset_free(ds);
+}
+
 /* Windows of ids over files joined in name order: id 0 for a word under
  * min_count, 1.. by falling count then bytes; the last incomplete window is
  * not an example. */
@@ -818,7 +838,7 @@ int main(void) {
         cmocka_unit_test(test_overflowing_counts), cmocka_unit_test(test_nonfinite_data),
         cmocka_unit_test(test_index_limits), cmocka_unit_test(test_sequences),
         cmocka_unit_test(test_sequences_char_unit), cmocka_unit_test(test_sequences_errors_name_the_dataset),
-        cmocka_unit_test(test_corpus_read_once),
+        cmocka_unit_test(test_corpus_read_once), cmocka_unit_test(test_nul_separates_words),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -62,7 +62,7 @@ has_file() {
 neighbours() {
     local line
     line=$(grep "^$2:" "$1/runs/pairs/neighbours.txt" 2>/dev/null)
-    if echo "${line#*:}" | grep -qwE "$3"; then
+    if grep -qwE "$3" <<<"${line#*:}"; then
         echo "  ok    $line"
     else
         echo "  FAIL  $2 has none of ($3) among its neighbours: ${line:-no line}"

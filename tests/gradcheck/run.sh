@@ -22,7 +22,7 @@ for src in "$@"; do
   why=""
   if [ $status != 0 ]; then
     why="rlc gradcheck exited $status"
-  elif ! printf '%s\n' "$out" | grep -q '^ *ok '; then
+  elif ! grep -q '^ *ok ' <<<"$out"; then
     why="no parameter was checked"
   elif [ "$want" != "$got" ]; then
     why="params without a gradient: [$(echo $got)], expected [$(echo $want)]"

@@ -663,7 +663,7 @@ static void print_attrs(const IrGraph *g, const IrNode *n, StrBuf *out) {
     case IR_DIMVAL: sb_puts(out, " dim="); dim_print(n->dim, out); break;
     case IR_PARAM:
         if (n->index >= 0 && n->index < g->params.len)
-            sb_printf(out, " %s", g->params.items[n->index].name);
+            sb_printf(out, " %s%s", g->params.items[n->index].name, g->params.items[n->index].state ? " state" : "");
         break;
     case IR_INPUT:
         if (n->index >= 0 && n->index < g->inputs.len)
@@ -719,7 +719,7 @@ static void print_attrs(const IrGraph *g, const IrNode *n, StrBuf *out) {
         break;
     case IR_UPDATE:
         if (n->index >= 0 && n->index < g->params.len)
-            sb_printf(out, " %s", g->params.items[n->index].name);
+            sb_printf(out, " %s%s", g->params.items[n->index].name, g->params.items[n->index].state ? " assign" : "");
         break;
     default: break;
     }

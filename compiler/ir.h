@@ -94,7 +94,9 @@ typedef struct IrParam {
     IrShape shape;           /* no B */
     IrInit init;
     double init_a, init_b;   /* normal(mean a, std b), uniform(a, b), value a */
-    bool trained;            /* false when frozen or when the stage is an eval */
+    bool trained;            /* false when frozen, when the stage is an eval, and for state */
+    bool state;              /* a `state` tensor (running statistics): never trained; a train
+                                step may overwrite it through an IR_UPDATE (docs/ir.md, State) */
     Span span;
     int node;                /* its IR_PARAM node */
     int grad;                /* node of d loss / d param after autodiff, or -1 */

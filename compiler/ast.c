@@ -217,11 +217,9 @@ Stmt *ast_tuple_assign(Arena *a, Span at, Stmt *targets, Expr *value) {
     return targets;
 }
 
-Stmt *ast_param_stmt(Arena *a, Span at, const char *name, Span name_at, TypeExpr *type, Expr *init,
-                     bool is_state) {
+Stmt *ast_param_stmt(Arena *a, Span at, const char *name, Span name_at, TypeExpr *type, Expr *init) {
     Stmt *s = named_stmt(a, ST_PARAM, at, name, name_at, init);
     s->type = type;
-    s->is_state = is_state;
     return s;
 }
 
@@ -586,7 +584,7 @@ static void dump_stmt(StrBuf *out, const Stmt *s, int depth) {
         if (s->names.len > 1) sb_puts(out, ")");
         break;
     case ST_PARAM:
-        sb_printf(out, "%s %s: ", s->is_state ? "state" : "param", s->names.items[0]);
+        sb_printf(out, "param %s: ", s->names.items[0]);
         dump_type(out, s->type);
         break;
     case ST_RETURN: sb_puts(out, "return"); break;

@@ -110,7 +110,7 @@ struct Expr {
 
 typedef enum {
     ST_ASSIGN,    /* names (one, or several for a tuple) = value */
-    ST_PARAM,     /* param name: type = value (an initializer expression); `state name: ...` too */
+    ST_PARAM,     /* param name: type = value (an initializer expression) */
     ST_RETURN,    /* value */
     ST_MINIMIZE,  /* value */
     ST_REPORT,    /* report name = value */
@@ -123,7 +123,6 @@ struct Stmt {
     Vec(const char *) names;   /* ST_ASSIGN targets; ST_PARAM/ST_REPORT/ST_SETTING: names[0] */
     Vec(Span) name_spans;
     TypeExpr *type;            /* ST_PARAM */
-    bool is_state;             /* ST_PARAM written `state`: never trained, updated by the step */
     Expr *value;
     int slot;                  /* [resolve] ST_ASSIGN/ST_PARAM: REF_LOCAL slot of names[0]; the rest follow */
 };
@@ -258,8 +257,7 @@ TypeExpr *ast_dims_ellipsis(Arena *a);
 Stmt *ast_assign(Arena *a, Span at, const char *name, Span name_at, Expr *value);
 Stmt *ast_targets_add(Arena *a, Stmt *targets, const char *name, Span name_at);
 Stmt *ast_tuple_assign(Arena *a, Span at, Stmt *targets, Expr *value);
-Stmt *ast_param_stmt(Arena *a, Span at, const char *name, Span name_at, TypeExpr *type, Expr *init,
-                     bool is_state);
+Stmt *ast_param_stmt(Arena *a, Span at, const char *name, Span name_at, TypeExpr *type, Expr *init);
 Stmt *ast_return(Arena *a, Span at, Expr *value);
 Stmt *ast_minimize(Arena *a, Span at, Expr *value);
 Stmt *ast_report(Arena *a, Span at, const char *name, Span name_at, Expr *value);

@@ -1056,21 +1056,20 @@ void check_body(Checker *c, Item *it) {
             break;
         }
         case ST_PARAM: {
-            const char *word = st->is_state ? "state" : "param";
             bool ok = is_stage || it->role == ROLE_LAYER || it->role == ROLE_ENCODER || it->role == ROLE_DECODER;
             if (!ok)
-                diag_error(c->d, st->span, "`%s` is only allowed in layer, encoder, decoder and stage bodies, not in %s `%s`",
-                           word, role_word(it), it->name);
+                diag_error(c->d, st->span, "`param` is only allowed in layer, encoder, decoder and stage bodies, not in %s `%s`",
+                           role_word(it), it->name);
             else if (!s->has_param) {
                 s->has_param = true;
                 s->param_at = st->span;
             }
             Type *t = st->type ? eval_type(c, it, st->type) : type_error(c->a);
             if (!t) {
-                diag_error(c->d, st->type->span, "a `%s` is a tensor, not `int`", word);
+                diag_error(c->d, st->type->span, "a `param` is a tensor, not `int`");
                 t = type_error(c->a);
             } else if (t->kind == TY_TENSOR && (t->dtype != DT_F32 || t->ellipsis)) {
-                diag_error(c->d, st->type->span, "a `%s` is an f32 tensor of known shape, not %s", word, ty(c, t));
+                diag_error(c->d, st->type->span, "a `param` is an f32 tensor of known shape, not %s", ty(c, t));
                 t = type_error(c->a);
             }
             s->locals[st->slot] = t;

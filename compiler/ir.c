@@ -743,7 +743,7 @@ void ir_print(const IrGraph *g, StrBuf *out) {
         const IrParam *p = &g->params.items[i];
         sb_printf(out, "param %d %s ", i, p->name);
         ir_shape_print(&p->shape, out);
-        sb_printf(out, " %s %s node=%%%d", init_name(p->init), p->trained ? "trained" : "frozen",
+        sb_printf(out, " %s %s node=%%%d", init_name(p->init), p->state ? "state" : p->trained ? "trained" : "frozen",
                   p->node);
         if (p->grad >= 0) sb_printf(out, " grad=%%%d", p->grad);
         sb_puts(out, "\n");

@@ -485,8 +485,7 @@ static void declare_param(Lower *L, Frame *f, const Stmt *s) {
             bind(L, f, s->names.items[0], v_none());
             return;
         }
-    p.state = s->is_state;
-    p.trained = !p.state && !is_frozen(L, p.component);
+    p.trained = !is_frozen(L, p.component);
     bind(L, f, s->names.items[0], v_node(ir_add_param(L->g, p)));
 }
 

@@ -131,7 +131,7 @@ static bool parse_resync(ParseState *ps, SkipMode mode);
 %token <str> STRING "string"
 %token <str> USE "'use'" AS "'as'" CONST "'const'" DATASET "'dataset'" FN "'fn'" LAYER "'layer'"
 %token <str> ENCODER "'encoder'" DECODER "'decoder'" PRETEXT "'pretext'" LOSS "'loss'"
-%token <str> PARAM "'param'" STATE "'state'" RETURN "'return'" TRAIN "'train'" EVAL "'eval'"
+%token <str> PARAM "'param'" RETURN "'return'" TRAIN "'train'" EVAL "'eval'"
 %token <str> MINIMIZE "'minimize'" REPORT "'report'" TRUE "'true'" FALSE "'false'"
 %token ELLIPSIS "'...'" ARROW "'->'" EQ "'=='" NE "'!='" LE "'<='" GE "'>='" FLOORDIV "'//'"
 %token CALL_LPAREN "'(' of a call"
@@ -252,8 +252,7 @@ stmts
 stmt
     : NAME '=' expr                     { $$ = ast_assign(A, @$, $1, @1, $3); }
     | '(' targets ')' '=' expr          { $$ = ast_tuple_assign(A, @$, $2, $5); }
-    | PARAM NAME ':' type '=' expr      { $$ = ast_param_stmt(A, @$, $2, @2, $4, $6, false); }
-    | STATE NAME ':' type '=' expr      { $$ = ast_param_stmt(A, @$, $2, @2, $4, $6, true); }
+    | PARAM NAME ':' type '=' expr      { $$ = ast_param_stmt(A, @$, $2, @2, $4, $6); }
     | RETURN expr                       { $$ = ast_return(A, @$, $2); }
     | MINIMIZE expr                     { $$ = ast_minimize(A, @$, $2); }
     | REPORT NAME '=' expr              { $$ = ast_report(A, @$, $2, @2, $4); }
@@ -269,7 +268,7 @@ targets
  * may a name after a dot (`use std.loss`, `L.loss`). */
 word
     : NAME | USE | AS | CONST | DATASET | FN | LAYER | ENCODER | DECODER | PRETEXT | LOSS
-    | PARAM | STATE | RETURN | TRAIN | EVAL | MINIMIZE | REPORT | TRUE | FALSE
+    | PARAM | RETURN | TRAIN | EVAL | MINIMIZE | REPORT | TRUE | FALSE
     ;
 
 /* ---------------------------------------------------------------- types */
@@ -397,7 +396,7 @@ static bool is_item_keyword(int k) {
 }
 
 static bool is_stmt_keyword(int k) {
-    return k == PARAM || k == STATE || k == RETURN || k == MINIMIZE || k == REPORT;
+    return k == PARAM || k == RETURN || k == MINIMIZE || k == REPORT;
 }
 
 static bool is_open(int k) { return k == '(' || k == CALL_LPAREN || k == '[' || k == '{'; }

@@ -333,10 +333,12 @@ bool interp_run(InterpRun *r) {
     for (int id = 0; id < g->nodes.len; id++) {
         const IrNode *n = &g->nodes.items[id];
         if (n->op == IR_UPDATE) continue;
-        if (r->fixed && r->fixed[id]) {
+        const double *fixed = r->fixed ? r->fixed[id] : NULL;
+        if (n->eval_with > 0 && r->mean_masks) fixed = r->v[n->eval_with - 1];
+        if (fixed) {
             int64_t cnt = ir_shape_numel(&n->shape, r->B);
             if (!(r->v[id] = malloc(sizeof(double) * (size_t)(cnt + 1)))) return false;
-            memcpy(r->v[id], r->fixed[id], sizeof(double) * (size_t)cnt);
+            memcpy(r->v[id], fixed, sizeof(double) * (size_t)cnt);
         } else if (!eval_node(&e, id)) {
             return false;
         }

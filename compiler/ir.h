@@ -80,6 +80,8 @@ typedef struct IrNode {
     IrDim dim;               /* DIMVAL value; ONE_HOT n (c); SHIFT2D h (c) */
     IrWindow win;            /* UNFOLD, FOLD; UNFOLD's fill value is `a` */
     bool dropout_mask;       /* BERNOULLI: a dropout's mask; pictures take its mean (`a`) */
+    int eval_with;           /* > 0: pictures (eval-like) take node eval_with - 1's value instead:
+                                a batch statistic of batch_norm, replaced by the running one */
 } IrNode;
 
 /* ----------------------------------------------------------------- graphs */

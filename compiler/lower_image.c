@@ -125,7 +125,9 @@ int lower_batch_norm(IrGraph *g, int x, int gamma, int beta, int mean, int var, 
     /* [1, C, 1, 1] or [1, C]: a per-channel vector that broadcasts against x */
     IrShape cs = {.rank = xs.rank};
     for (int i = 0; i < xs.rank; i++) cs.d[i] = ir_dim_const(i == 1 ? xs.d[1].c : 1);
-    int mu, sigma2;
+    /* the running statistics; in a train stage only pictures (eval-like) read them */
+    int mu_run = ir_reshape(g, mean, cs, at), sigma2_run = ir_reshape(g, var, cs, at);
+    int mu = mu_run, sigma2 = sigma2_run;
     if (batch_stats) {
         uint32_t axes = xs.rank == 4 ? (1u << 0) | (1u << 2) | (1u << 3) : 1u << 0;
         int64_t per_row = xs.rank == 4 ? xs.d[2].c * xs.d[3].c : 1;
@@ -140,9 +142,8 @@ int lower_batch_norm(IrGraph *g, int x, int gamma, int beta, int mean, int var, 
         int unbiased = ir_binary(g, IR_DIV, squares, ir_binary(g, IR_SUB, count, one, at), at);
         assign_running(g, mean, mu, momentum, at);
         assign_running(g, var, unbiased, momentum, at);
-    } else {
-        mu = ir_reshape(g, mean, cs, at);
-        sigma2 = ir_reshape(g, var, cs, at);
+        g->nodes.items[mu].eval_with = mu_run + 1;
+        g->nodes.items[sigma2].eval_with = sigma2_run + 1;
     }
     int eps_c = ir_const(g, eps, (IrShape){0}, IR_F32, at);
     int xn = ir_binary(g, IR_DIV, ir_binary(g, IR_SUB, x, mu, at),

@@ -9,7 +9,7 @@ dataset d {
 
 encoder enc(x: [B, 2, 3, 3]) -> [B, 3] {
     h = batch_norm(conv(x, 2, 2), momentum = 0.2)
-    return batch_norm(dense(reshape(tanh(h), [B, 8]), 3))
+    return batch_norm(dense(reshape(tanh(h), [B, 8]), 3), eps = 0.01)
 }
 
 train t {

@@ -3,7 +3,8 @@
 # over images and vectors gives `rlc run`'s loss at every step and writes the same parameter file,
 # bit for bit, running statistics included; the file holds the state (enc.batch_norm0.mean); an
 # eval stage run alone, loading it, loads the state and reports what the eval right after training
-# (same store) reported; a last batch of one example is an error before any step.
+# (same store) reported; a train stage that freezes the encoder assigns no running statistics (its
+# batch_norm runs as in eval); a last batch of one example is an error before any step.
 # usage: batch_norm.sh RLC
 set -u
 RLC=$1
@@ -33,6 +34,15 @@ train t {
     optimizer: adam(lr = 0.01)
     save:      "bn.rlw"
     minimize cross_entropy(dense(enc(x), 3), y)
+}
+
+train tune {
+    data:      d
+    batch:     16
+    steps:     2
+    freeze:    [enc]
+    optimizer: sgd(lr = 0.1)
+    minimize cross_entropy(linear(enc(x), 3), y)
 }
 
 eval after {
@@ -66,6 +76,9 @@ grep -q "loaded 12 of 12 parameters (.*enc.batch_norm0.mean, enc.batch_norm0.var
 after=$(report all.out after) loaded=$(report loaded.out loaded)
 [ -n "$after" ] && [ "$after" = "$loaded" ] ||
     { echo "FAIL: eval after training reports '$after', after loading the file '$loaded'"; fails=1; }
+assigns() { "$RLC" dump bn.rl --ir --stage "$1" | grep -c " assign "; }
+[ "$(assigns t)" -eq 4 ] || { echo "FAIL: stage t assigns $(assigns t) running statistics, not 4"; fails=1; }
+[ "$(assigns tune)" -eq 0 ] || { echo "FAIL: the frozen encoder's statistics are assigned in tune"; fails=1; }
 if "$RLC" run bn.rl --stage t --limit 33 --quiet > one.out 2>&1; then
     echo "FAIL: a last batch of one example ran"; fails=1
 elif ! grep -q "stage t: the last batch of an epoch holds 1 example (33 examples, batch 16), but batch_norm needs at least 2" one.out; then

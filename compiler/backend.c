@@ -112,6 +112,13 @@ static int stage_index(const IrProgram *ir, const char *name) {
     return -1;
 }
 
+/* Whether the step assigns a state tensor: batch_norm's batch statistics, which need 2 rows. */
+static bool updates_state(const IrGraph *g) {
+    for (int n = 0; n < g->nodes.len; n++)
+        if (g->nodes.items[n].op == IR_UPDATE && g->params.items[g->nodes.items[n].index].state) return true;
+    return false;
+}
+
 static void describe_stage(Backend *b, int i) {
     const IrStage *st = &b->ir->stages.items[i];
     const IrGraph *g = st->graph;
@@ -145,6 +152,7 @@ static void describe_stage(Backend *b, int i) {
         .load = st->load,
         .save = st->save,
         .save_every = st->save_every,
+        .min_rows = st->is_train && updates_state(g) ? 2 : 0,
         .validate = st->validate ? stage_index(b->ir, st->validate) : -1,
         .n_params = g->params.len,
         .params = params,

@@ -42,6 +42,8 @@ static const Builtin builtins[BI_COUNT] = {
     {BI_GLOBAL_AVG_POOL, "global_avg_pool", 1, 1, {0}, false, false},
     /* random, but the one random op a layer may reach (§8.2): not `random` here */
     {BI_DROPOUT, "dropout", 2, 2, {0}, false, false},
+    /* a layer with parameters and state, built in: its one signature covers [B, C, H, W] and [B, D] */
+    {BI_BATCH_NORM, "batch_norm", 1, 3, {"momentum", "eps"}, false, false},
 };
 
 const Builtin *sema_builtin(const char *name) {
@@ -55,6 +57,22 @@ const Builtin *sema_builtin_by_id(BuiltinId id) { return &builtins[id]; }
 const CallInfo *sema_call_info(const Expr *call) { return call->call; }
 
 /* ----------------------------------------------------------- built-ins */
+
+/* batch_norm holds parameters like a layer: allowed where a layer call is, and it
+ * makes its caller a holder of parameters (check.c, roles through calls). */
+static bool layer_call_allowed(Checker *c, Expr *e) {
+    Item *fn = c->fn;
+    if (fn->kind == ITEM_FUNC && (fn->role == ROLE_FN || fn->role == ROLE_PRETEXT || fn->role == ROLE_LOSS)) {
+        diag_error(c->d, e->span, "%s `%s` may not have parameters, but `batch_norm` has them",
+                   ast_role_name(fn->role), fn->name);
+        return false;
+    }
+    if (fn->sema && !fn->sema->has_param) {
+        fn->sema->has_param = true;
+        fn->sema->param_at = e->span;
+    }
+    return true;
+}
 
 static bool want_f32(Checker *c, Expr *e, const char *fname) {
     Type *t = e->type;
@@ -462,9 +480,10 @@ Type *check_builtin(Checker *c, Expr *e, const Builtin *b) {
         return copy_type(c, x);
     }
     case BI_CONV2D: case BI_CONV_TRANSPOSE2D: case BI_MAX_POOL2D: case BI_AVG_POOL2D: case BI_UPSAMPLE2D:
-    case BI_GLOBAL_AVG_POOL: case BI_DROPOUT:
+    case BI_GLOBAL_AVG_POOL: case BI_DROPOUT: case BI_BATCH_NORM:
         for (int i = 0; i < e->args.len; i++)
             if (e->args.items[i].name && value_of(c, e->args.items[i].value)->kind == TY_ERROR) return type_error(c->a);
+        if (b->id == BI_BATCH_NORM && !layer_call_allowed(c, e)) return type_error(c->a);
         return sema_check_image(c->a, c->d, c->fn, e, b->id);
     case BI_COUNT: break;
     }

@@ -192,6 +192,39 @@ Type *sema_check_image(Arena *a, Diags *d, Item *fn, Expr *call, BuiltinId id) {
     return r;
 }
 
+/* A number argument known at compile time (default `dflt` when absent), in [lo, hi]. */
+static bool real_arg(ImageCheck *ic, int pos, const char *name, double dflt, double lo, double hi, double *out) {
+    Expr *e = arg(ic, pos, name);
+    *out = dflt;
+    if (!e) return true;
+    if (e->type->kind == TY_ERROR) return false;
+    if (e->type->kind != TY_TENSOR || !e->type->has_value || e->type->rank != 0) {
+        diag_error(ic->d, e->span, "`%s` of `%s` must be a number known at compile time", name, ic->name);
+        return false;
+    }
+    *out = e->type->value;
+    if (!(*out >= lo && *out <= hi)) {
+        diag_error(ic->d, e->span, "`%s` of `%s` must lie in [%g, %g], not %g", name, ic->name, lo, hi, *out);
+        return false;
+    }
+    return true;
+}
+
+/* batch_norm(x, momentum, eps): x f32 [B, C, H, W] or [B, D]; the result has x's shape. */
+static Type *check_batch_norm(ImageCheck *ic) {
+    Expr *x = arg(ic, 0, NULL);
+    const Type *t = x->type;
+    if (t->kind == TY_ERROR) return type_error(ic->a);
+    if (t->kind != TY_TENSOR || t->ellipsis || (t->rank != 2 && t->rank != 4) || (t->dtype == DT_I32 && !t->weak)) {
+        diag_error(ic->d, x->span, "`batch_norm` needs f32 [B, C, H, W] or [B, D], not %s", type_text(ic, t));
+        return type_error(ic->a);
+    }
+    double momentum, eps;
+    if (!real_arg(ic, 1, "momentum", 0.1, 0, 1, &momentum) || !real_arg(ic, 2, "eps", 1e-5, 0, 1, &eps))
+        return type_error(ic->a);
+    return type_tensor(ic->a, DT_F32, t->rank, t->dims);
+}
+
 static Type *image_result(ImageCheck *ic, BuiltinId id) {
     Arena *a = ic->a;
     Diags *d = ic->d;
@@ -231,6 +264,7 @@ static Type *image_result(ImageCheck *ic, BuiltinId id) {
         r->ellipsis = x->type->ellipsis;
         return r;
     }
+    case BI_BATCH_NORM: return check_batch_norm(ic);
     default: return type_error(a);
     }
 }

@@ -574,7 +574,10 @@ static void loop_body(Cg *cg, KEmit *e, LLVMValueRef *idx, void *ud) {
             if_end(cg, join);
             return;
         }
-        emit_opt_element(cg, e, r->index, ir_shape_numel(ps, 0), off, g);
+        if (cg->g->params.items[r->index].state)
+            LLVMBuildStore(cg->b, g, elem_ptr(cg, cg->f32, arg_ptr(e, (KArg){ARG_PARAM, r->index}), off));
+        else
+            emit_opt_element(cg, e, r->index, ir_shape_numel(ps, 0), off, g);
         return;
     }
     LLVMValueRef v = compute_at(cg, e, k->root, idx, k->flat);
@@ -899,7 +902,8 @@ static void collect_args(Cg *cg, KEmit *e) {
     for (int i = 0; i < k->reads.len; i++) add_arg(cg, e, arg_of_node(cg->p, k->reads.items[i]));
     if (k->kind == K_UPDATE || k->kind == K_SPARSE_UPDATE) {
         add_arg(cg, e, (KArg){ARG_PARAM, r->index});
-        if (has_state(&cg->g->optim)) add_arg(cg, e, (KArg){ARG_STATE, r->index});
+        if (has_state(&cg->g->optim) && !cg->g->params.items[r->index].state)
+            add_arg(cg, e, (KArg){ARG_STATE, r->index});
     }
     if (k->kind == K_SPARSE_UPDATE) add_arg(cg, e, (KArg){ARG_SCRATCH, e->kindex});
 }

@@ -333,10 +333,12 @@ bool interp_run(InterpRun *r) {
     for (int id = 0; id < g->nodes.len; id++) {
         const IrNode *n = &g->nodes.items[id];
         if (n->op == IR_UPDATE) continue;
-        if (r->fixed && r->fixed[id]) {
+        const double *fixed = r->fixed ? r->fixed[id] : NULL;
+        if (n->eval_with > 0 && r->mean_masks) fixed = r->v[n->eval_with - 1];
+        if (fixed) {
             int64_t cnt = ir_shape_numel(&n->shape, r->B);
             if (!(r->v[id] = malloc(sizeof(double) * (size_t)(cnt + 1)))) return false;
-            memcpy(r->v[id], r->fixed[id], sizeof(double) * (size_t)cnt);
+            memcpy(r->v[id], fixed, sizeof(double) * (size_t)cnt);
         } else if (!eval_node(&e, id)) {
             return false;
         }
@@ -418,12 +420,17 @@ static bool apply_rows(const IrGraph *g, const IrNode *u, const InterpRun *r, rt
     return ok;
 }
 
-/* Applies one IR_UPDATE with the runtime's optimizer, as the compiled step does. */
+/* Applies one IR_UPDATE with the runtime's optimizer, as the compiled step does;
+ * the update of a state tensor assigns its new value. */
 static bool apply_update(const IrGraph *g, const IrNode *u, const InterpRun *r, rt_step_ctx *ctx) {
-    if (is_rows_grad(g, u->in[1])) return apply_rows(g, u, r, ctx);
-    const double *grad = r->v[u->in[1]];
     const IrParam *p = &g->params.items[u->index];
     int64_t n = ir_shape_numel(&p->shape, ctx->B);
+    if (p->state) {
+        for (int64_t i = 0; i < n; i++) ctx->params[u->index][i] = (float)r->v[u->in[1]][i];
+        return true;
+    }
+    if (is_rows_grad(g, u->in[1])) return apply_rows(g, u, r, ctx);
+    const double *grad = r->v[u->in[1]];
     float *gf = malloc(sizeof(float) * (size_t)(n + 1));
     if (!gf) return false;
     for (int64_t i = 0; i < n; i++) gf[i] = (float)grad[i];

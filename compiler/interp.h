@@ -20,7 +20,9 @@ typedef struct InterpRun {
     int64_t step;                /* random ops draw with (seed, stream, step) */
     bool f32;                    /* round f32 results to float */
     bool stop_at_nonfinite;      /* stop at the first node with a NaN or an infinity */
-    bool mean_masks;             /* dropout masks take their mean: dropout is the identity (pictures) */
+    bool mean_masks;             /* eval-like (pictures): dropout masks take their mean, so dropout is
+                                    the identity, and nodes with eval_with take that node's value
+                                    (batch_norm's running statistics) */
     float *const *params_f32;    /* per graph param */
     double *const *params_f64;
     void *const *inputs;         /* per graph input: float or int32_t [B, ...] */

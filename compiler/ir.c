@@ -663,7 +663,7 @@ static void print_attrs(const IrGraph *g, const IrNode *n, StrBuf *out) {
     case IR_DIMVAL: sb_puts(out, " dim="); dim_print(n->dim, out); break;
     case IR_PARAM:
         if (n->index >= 0 && n->index < g->params.len)
-            sb_printf(out, " %s", g->params.items[n->index].name);
+            sb_printf(out, " %s%s", g->params.items[n->index].name, g->params.items[n->index].state ? " state" : "");
         break;
     case IR_INPUT:
         if (n->index >= 0 && n->index < g->inputs.len)
@@ -719,7 +719,7 @@ static void print_attrs(const IrGraph *g, const IrNode *n, StrBuf *out) {
         break;
     case IR_UPDATE:
         if (n->index >= 0 && n->index < g->params.len)
-            sb_printf(out, " %s", g->params.items[n->index].name);
+            sb_printf(out, " %s%s", g->params.items[n->index].name, g->params.items[n->index].state ? " assign" : "");
         break;
     default: break;
     }
@@ -743,7 +743,7 @@ void ir_print(const IrGraph *g, StrBuf *out) {
         const IrParam *p = &g->params.items[i];
         sb_printf(out, "param %d %s ", i, p->name);
         ir_shape_print(&p->shape, out);
-        sb_printf(out, " %s %s node=%%%d", init_name(p->init), p->trained ? "trained" : "frozen",
+        sb_printf(out, " %s %s node=%%%d", init_name(p->init), p->state ? "state" : p->trained ? "trained" : "frozen",
                   p->node);
         if (p->grad >= 0) sb_printf(out, " grad=%%%d", p->grad);
         sb_puts(out, "\n");
@@ -794,12 +794,17 @@ bool ir_verify(const IrGraph *g, StrBuf *why) {
             return fail(why, "%%%d = %s: shape %s, the rule gives %s", id, info->name,
                         shape_str(&n->shape, s0, sizeof s0), shape_str(&m.shape, s1, sizeof s1));
         if (m.dtype != n->dtype) return fail(why, "%%%d = %s: wrong dtype", id, info->name);
+        if (n->eval_with < 0 || n->eval_with > id ||
+            (n->eval_with > 0 && !ir_shape_eq(&g->nodes.items[n->eval_with - 1].shape, &n->shape)))
+            return fail(why, "%%%d = %s: eval_with %d is not an earlier node of its shape", id, info->name,
+                        n->eval_with - 1);
     }
     for (int i = 0; i < g->params.len; i++) {
         const IrParam *p = &g->params.items[i];
         if (p->node < 0 || p->node >= g->nodes.len || g->nodes.items[p->node].op != IR_PARAM ||
             g->nodes.items[p->node].index != i)
             return fail(why, "param %d (%s): node %%%d is not its param node", i, p->name, p->node);
+        if (p->state && p->trained) return fail(why, "param %d (%s): state is never trained", i, p->name);
         if (p->grad >= g->nodes.len ||
             (p->grad >= 0 && !ir_shape_eq(&g->nodes.items[p->grad].shape, &p->shape)))
             return fail(why, "param %d (%s): bad gradient node %%%d", i, p->name, p->grad);

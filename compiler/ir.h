@@ -80,6 +80,8 @@ typedef struct IrNode {
     IrDim dim;               /* DIMVAL value; ONE_HOT n (c); SHIFT2D h (c) */
     IrWindow win;            /* UNFOLD, FOLD; UNFOLD's fill value is `a` */
     bool dropout_mask;       /* BERNOULLI: a dropout's mask; pictures take its mean (`a`) */
+    int eval_with;           /* > 0: pictures (eval-like) take node eval_with - 1's value instead:
+                                a batch statistic of batch_norm, replaced by the running one */
 } IrNode;
 
 /* ----------------------------------------------------------------- graphs */
@@ -94,7 +96,9 @@ typedef struct IrParam {
     IrShape shape;           /* no B */
     IrInit init;
     double init_a, init_b;   /* normal(mean a, std b), uniform(a, b), value a */
-    bool trained;            /* false when frozen or when the stage is an eval */
+    bool trained;            /* false when frozen, when the stage is an eval, and for state */
+    bool state;              /* a `state` tensor (running statistics): never trained; a train
+                                step may overwrite it through an IR_UPDATE (docs/ir.md, State) */
     Span span;
     int node;                /* its IR_PARAM node */
     int grad;                /* node of d loss / d param after autodiff, or -1 */

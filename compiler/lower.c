@@ -449,6 +449,24 @@ static bool param_init(Lower *L, Frame *f, const Expr *e, IrParam *p) {
     return need_static(L, lower_expr(L, f, e), e->span, "a parameter's initial value", &p->init_a);
 }
 
+int lower_add_param(Lower *L, IrParam p) {
+    for (int i = 0; i < L->g->params.len; i++)
+        if (strcmp(L->g->params.items[i].name, p.name) == 0) return L->g->params.items[i].node;
+    p.trained = !p.state && !is_frozen(L, p.component);
+    return ir_add_param(L->g, p);
+}
+
+const char *lower_layer_prefix(Lower *L, Namer *up, const char *layer) {
+    LayerCount *c = NULL;
+    for (int i = 0; i < up->counts.len; i++)
+        if (strcmp(up->counts.items[i].layer, layer) == 0) c = &up->counts.items[i];
+    if (!c) {
+        vec_push(L->a, &up->counts, ((LayerCount){layer, 0}));
+        c = &up->counts.items[up->counts.len - 1];
+    }
+    return arena_printf(L->a, "%s.%s%d", up->prefix, layer, c->count++);
+}
+
 static void declare_param(Lower *L, Frame *f, const Stmt *s) {
     const char *name = arena_printf(L->a, "%s.%s", f->namer->prefix, s->names.items[0]);
     for (int i = 0; i < L->g->params.len; i++)
@@ -514,16 +532,7 @@ static Val inline_call(Lower *L, Frame *caller, const Item *fn, const Expr *call
     Frame f = {.namer = caller->namer};
     if (fn->role == ROLE_LAYER) {
         Namer *up = caller->namer;
-        int count = 0;
-        LayerCount *c = NULL;
-        for (int i = 0; i < up->counts.len; i++)
-            if (strcmp(up->counts.items[i].layer, fn->name) == 0) c = &up->counts.items[i];
-        if (!c) {
-            vec_push(L->a, &up->counts, ((LayerCount){fn->name, 0}));
-            c = &up->counts.items[up->counts.len - 1];
-        }
-        count = c->count++;
-        fresh.prefix = arena_printf(L->a, "%s.%s%d", up->prefix, fn->name, count);
+        fresh.prefix = lower_layer_prefix(L, up, fn->name);
         fresh.component = up->component;
         f.namer = &fresh;
     } else if (fn->role == ROLE_ENCODER || fn->role == ROLE_DECODER) {

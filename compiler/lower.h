@@ -40,6 +40,11 @@ int lower_upsample2d(IrGraph *g, int x, int64_t factor, Span at);
 int lower_global_avg_pool(IrGraph *g, int x, Span at);
 /* train: x * mask / (1 - p), the mask a bernoulli(1 - p) marked dropout_mask; else x. */
 int lower_dropout(IrGraph *g, int x, double p, bool train, int stream, Span at);
+/* batch_normalize: x [B, C, H, W] or [B, C]; gamma, beta [C]; mean, var the IR_PARAM nodes of
+ * [C] state tensors. batch_stats: normalise with the batch's statistics and append the IR_UPDATEs
+ * of the running ones; otherwise normalise with the running ones. */
+int lower_batch_norm(IrGraph *g, int x, int gamma, int beta, int mean, int var, double momentum,
+                     double eps, bool batch_stats, Span at);
 
 /* What `rlc dump FILE --ir | --grad [--raw]` prints, for every stage or the one
  * named `only` (NULL: all):

@@ -245,6 +245,47 @@ static bool lower_image_builtin(Lower *L, Frame *f, const Expr *call, const char
     }
 }
 
+/* batch_norm(x, momentum, eps) (lower_image.c): a layer's parameters g (ones) and b (zeros) and
+ * its state mean (zeros) and var (ones), all [C], named like a .rl layer's. It uses and updates
+ * the batch's statistics in a train stage unless its component is frozen: a frozen component is
+ * a fixed function, so its batch norm runs as in eval. */
+static Val lower_batch_norm_call(Lower *L, Frame *f, const Expr *call) {
+    Span at = call->span;
+    int x;
+    double momentum = 0.1, eps = 1e-5;
+    if (!need_node(L, eval_arg(L, f, call, 0, "x"), at, &x)) return v_none();
+    const Expr *m = arg_of(call, 1, "momentum"), *e = arg_of(call, 2, "eps");
+    if ((m && !need_static(L, lower_expr(L, f, m), m->span, "momentum", &momentum)) ||
+        (e && !need_static(L, lower_expr(L, f, e), e->span, "eps", &eps)))
+        return v_none();
+    const IrShape *xs = &node_of(L, x)->shape;
+    for (int i = 1; i < xs->rank; i++)
+        if (xs->d[i].b) {
+            diag_error(L->d, at, "`batch_norm`: only the batch axis may depend on the batch size");
+            return v_none();
+        }
+    const char *prefix = lower_layer_prefix(L, f->namer, "batch_norm");
+    IrShape cs = ir_shape(1, &xs->d[1]);
+    static const struct { const char *name; IrInit init; bool state; } vecs[4] = {
+        {"g", INIT_ONES, false}, {"b", INIT_ZEROS, false}, {"mean", INIT_ZEROS, true}, {"var", INIT_ONES, true},
+    };
+    int nodes[4];
+    for (int i = 0; i < 4; i++)
+        nodes[i] = lower_add_param(L, (IrParam){.name = arena_printf(L->a, "%s.%s", prefix, vecs[i].name),
+                                                .component = f->namer->component, .shape = cs,
+                                                .init = vecs[i].init, .state = vecs[i].state, .span = at});
+    bool batch_stats = L->settings->is_train && L->g->params.items[node_of(L, nodes[0])->index].trained;
+    if (batch_stats && L->settings->batch == 1) {
+        diag_error(L->d, at,
+                   "`batch_norm` in train stage `%s` needs at least 2 examples per batch for the batch's "
+                   "variance, but the stage has `batch: 1`", L->settings->name);
+        call_trail(L);
+        return v_none();
+    }
+    return v_node(lower_batch_norm(L->g, x, nodes[0], nodes[1], nodes[2], nodes[3], momentum, eps,
+                                   batch_stats, at));
+}
+
 Val lower_builtin(Lower *L, Frame *f, const Expr *call, const char *name) {
     static const struct {
         const char *name;
@@ -259,6 +300,7 @@ Val lower_builtin(Lower *L, Frame *f, const Expr *call, const char *name) {
     IrGraph *g = L->g;
     Val image;
     if (lower_image_builtin(L, f, call, name, &image)) return image;
+    if (strcmp(name, "batch_norm") == 0) return lower_batch_norm_call(L, f, call);
 
     for (size_t i = 0; i < sizeof unary / sizeof unary[0]; i++) {
         if (strcmp(unary[i].name, name) != 0) continue;

@@ -16,7 +16,12 @@
  *                      count_include_pad);
  *   upsample2d       = a broadcast of [N, C, H, 1, W, 1] to [N, C, H, f, W, f];
  *   global_avg_pool  = the mean over H and W;
- *   dropout          = x * bernoulli(1 - p) * 1/(1 - p) in a train stage, x elsewhere.
+ *   dropout          = x * bernoulli(1 - p) * 1/(1 - p) in a train stage, x elsewhere;
+ *   batch_norm       = (x - mu) / sqrt(var + eps) * g + b per channel, mu and var the batch's
+ *                      (sums over B, H, W; biased variance) in a train stage, whose step also
+ *                      assigns the running statistics (IR_UPDATE of a state tensor), and the
+ *                      running ones elsewhere. Gradients through the batch statistics come from
+ *                      the rules of the sums, products and the sqrt.
  */
 #include "lower.h"
 
@@ -99,4 +104,50 @@ int lower_dropout(IrGraph *g, int x, double p, bool train, int stream, Span at) 
     g->nodes.items[keep].dropout_mask = true;
     int scale = ir_const(g, 1.0 / (1 - p), (IrShape){0}, IR_F32, at);
     return ir_binary(g, IR_MUL, ir_binary(g, IR_MUL, x, keep, at), scale, at);
+}
+
+/* The value of a state tensor's IR_UPDATE: running (1 - momentum) + momentum batch, both [C]. */
+static void assign_running(IrGraph *g, int state, int batch, double momentum, Span at) {
+    const IrNode *p = &g->nodes.items[state];
+    int keep = ir_const(g, 1 - momentum, (IrShape){0}, IR_F32, at);
+    int take = ir_const(g, momentum, (IrShape){0}, IR_F32, at);
+    int batch_c = ir_reshape(g, batch, p->shape, at);
+    int value = ir_binary(g, IR_ADD, ir_binary(g, IR_MUL, state, keep, at),
+                          ir_binary(g, IR_MUL, batch_c, take, at), at);
+    IrNode u = {.op = IR_UPDATE, .nin = 2, .in = {state, value}, .index = p->index,
+                .shape = p->shape, .dtype = IR_F32, .span = at};
+    ir_add_node(g, u);
+}
+
+int lower_batch_norm(IrGraph *g, int x, int gamma, int beta, int mean, int var, double momentum,
+                     double eps, bool batch_stats, Span at) {
+    IrShape xs = *shape(g, x);
+    /* [1, C, 1, 1] or [1, C]: a per-channel vector that broadcasts against x */
+    IrShape cs = {.rank = xs.rank};
+    for (int i = 0; i < xs.rank; i++) cs.d[i] = ir_dim_const(i == 1 ? xs.d[1].c : 1);
+    /* the running statistics; in a train stage only pictures (eval-like) read them */
+    int mu_run = ir_reshape(g, mean, cs, at), sigma2_run = ir_reshape(g, var, cs, at);
+    int mu = mu_run, sigma2 = sigma2_run;
+    if (batch_stats) {
+        uint32_t axes = xs.rank == 4 ? (1u << 0) | (1u << 2) | (1u << 3) : 1u << 0;
+        int64_t per_row = xs.rank == 4 ? xs.d[2].c * xs.d[3].c : 1;
+        IrDim rows = xs.d[0];
+        int count = ir_dimval(g, (IrDim){rows.b * (int32_t)per_row, rows.c * per_row}, IR_F32, at);
+        mu = ir_binary(g, IR_DIV, ir_reduce(g, IR_SUM, x, axes, at), count, at);
+        int xc = ir_binary(g, IR_SUB, x, mu, at);
+        int squares = ir_reduce(g, IR_SUM, ir_binary(g, IR_MUL, xc, xc, at), axes, at);
+        sigma2 = ir_binary(g, IR_DIV, squares, count, at);
+        /* PyTorch's convention: the running variance takes the unbiased batch variance */
+        int one = ir_const(g, 1, (IrShape){0}, IR_F32, at);
+        int unbiased = ir_binary(g, IR_DIV, squares, ir_binary(g, IR_SUB, count, one, at), at);
+        assign_running(g, mean, mu, momentum, at);
+        assign_running(g, var, unbiased, momentum, at);
+        g->nodes.items[mu].eval_with = mu_run + 1;
+        g->nodes.items[sigma2].eval_with = sigma2_run + 1;
+    }
+    int eps_c = ir_const(g, eps, (IrShape){0}, IR_F32, at);
+    int xn = ir_binary(g, IR_DIV, ir_binary(g, IR_SUB, x, mu, at),
+                       ir_unary(g, IR_SQRT, ir_binary(g, IR_ADD, sigma2, eps_c, at), at), at);
+    return ir_binary(g, IR_ADD, ir_binary(g, IR_MUL, xn, ir_reshape(g, gamma, cs, at), at),
+                     ir_reshape(g, beta, cs, at), at);
 }

@@ -159,6 +159,11 @@ void lower_body(Lower *L, Frame *f, const Item *owner);
 /* lower_builtin.c */
 const Expr *arg_of(const Expr *call, int pos, const char *name);
 Val eval_arg(Lower *L, Frame *f, const Expr *call, int pos, const char *name);
+/* The parameter prefix of the next call of `layer` in the component instance `up` ("enc.dense0"). */
+const char *lower_layer_prefix(Lower *L, Namer *up, const char *layer);
+/* Adds p (trained unless state or frozen) unless the stage has a parameter of that
+ * name already (a component called twice shares it); returns its node. */
+int lower_add_param(Lower *L, IrParam p);
 int to_f32(Lower *L, int x, Span at);
 Val lower_builtin(Lower *L, Frame *f, const Expr *call, const char *name);
 

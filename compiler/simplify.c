@@ -249,6 +249,8 @@ IrGraph *simplify_graph(const IrGraph *g) {
     for (int id = 0; id < n; id++) {
         IrNode x = g->nodes.items[id];
         for (int k = 0; k < x.nin; k++) x.in[k] = to[x.in[k]];
+        /* pictures run the forward graph as lowered: a simplified graph never runs eval-like */
+        x.eval_with = 0;
         int same = rewrite(ng, &x);
         size_t where = 0;
         if (same < 0 && x.op != IR_UPDATE) same = cse_find(&cse, ng, &x, &where);

@@ -77,7 +77,7 @@ static void summarize_stage(const IrStage *s, StrBuf *out) {
     sb_printf(out, "stage %s (%s, data %s, batch %lld)\n", s->name, s->is_train ? "train" : "eval",
               s->dataset, (long long)B);
 
-    double total = 0, trained = 0;
+    double total = 0, trained = 0, state = 0;
     int width = 9;
     for (int i = 0; i < g->params.len; i++) {
         int w = (int)strlen(g->params.items[i].name);
@@ -91,12 +91,15 @@ static void summarize_stage(const IrStage *s, StrBuf *out) {
         double n = numel(&p->shape, B);
         total += n;
         if (p->trained) trained += n;
+        if (p->state) state += n;
         sb_printf(out, "  %-*s  %-16s %12.0f  %s\n", width, p->name, shape.data ? shape.data : "[]", n,
-                  p->trained ? "trained" : "frozen");
+                  p->state ? "state" : p->trained ? "trained" : "frozen");
         sb_free(&shape);
     }
-    sb_printf(out, "  parameters: %d tensors, %.0f numbers (%.0f trained, %.0f frozen)\n", g->params.len,
-              total, trained, total - trained);
+    sb_printf(out, "  parameters: %d tensors, %.0f numbers (%.0f trained, %.0f frozen", g->params.len,
+              total, trained, total - trained - state);
+    if (state) sb_printf(out, ", %.0f state: running statistics", state);
+    sb_puts(out, ")\n");
 
     double fwd = 0, bwd = 0, upd = 0, act = 0;
     for (int id = 0; id < g->nodes.len; id++) {

@@ -390,6 +390,8 @@ typedef struct rt_stage {
     uint64_t seed;
     const char *load, *save;           /* parameter files, or NULL */
     int64_t save_every;                /* > 0: `save` is also written every this many steps */
+    int64_t min_rows;                  /* train: a batch of fewer rows is an error found before the
+                                          first step (batch_norm's batch variance needs 2) */
     int validate;                      /* index of an eval stage run after each epoch, or -1 */
     int n_freeze;
     const char *const *freeze;         /* components ("enc"): their parameters ("enc.*") are

@@ -722,6 +722,15 @@ static bool run_train(run *r, const rt_stage *s, rt_error *err) {
     if (ok) {
         rt_dataset_begin_epoch(sr.ds, sr.seed, 0, true, stage_limit(r, s));
         per_epoch = rt_dataset_batches(sr.ds, s->batch);
+        /* PyTorch's choice: a batch too small for the batch statistics is an error, not dropped */
+        int64_t last = rt_dataset_epoch_size(sr.ds) % s->batch;
+        if (last > 0 && last < s->min_rows) {
+            rt_fail(err, "stage %s: the last batch of an epoch holds %lld example%s (%lld examples, batch %lld), "
+                    "but batch_norm needs at least %lld per batch in a train stage: change `batch` or `limit`",
+                    s->name, (long long)last, last == 1 ? "" : "s", (long long)rt_dataset_epoch_size(sr.ds),
+                    (long long)s->batch, (long long)s->min_rows);
+            ok = false;
+        }
     }
     if (ok && (per_epoch == 0 || epochs <= 0)) {
         rt_fail(err, "stage %s: nothing to train (%s)", s->name,

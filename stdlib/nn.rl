@@ -37,6 +37,10 @@ layer deconv(x: [B, C, H, W], out: int, k: int, stride = 1, padding = 0, output_
            + reshape(b, [out, 1, 1])
 }
 
+# batch_norm(x, momentum = 0.1, eps = 1e-5) is built in (docs/language.md): one layer for images
+# [B, C, H, W] and vectors [B, D], which a .rl signature cannot say; its scale `g`, shift `b` and
+# running statistics `mean`, `var` (state) are named like this file's layers' (enc.batch_norm0.g).
+
 # Table look-up: row ids[...] of an [n, dim] table initialised from N(0, 1).
 layer embedding(ids: i32[...], n: int, dim: int) -> [..., dim] {
     param e: [n, dim] = normal(0, 1)

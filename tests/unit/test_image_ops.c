@@ -337,6 +337,8 @@ static void check_program(const char *file) {
 static void test_conv_programs_agree(void **state) { (void)state; check_program("img_conv.rl"); }
 static void test_pool_programs_agree(void **state) { (void)state; check_program("img_pool.rl"); }
 static void test_dropout_programs_agree(void **state) { (void)state; check_program("img_dropout.rl"); }
+/* the running statistics are parameters of the step here: their assignment is compared too */
+static void test_batch_norm_programs_agree(void **state) { (void)state; check_program("nn_batch_norm.rl"); }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
@@ -349,6 +351,7 @@ int main(void) {
         cmocka_unit_test(test_conv_programs_agree),
         cmocka_unit_test(test_pool_programs_agree),
         cmocka_unit_test(test_dropout_programs_agree),
+        cmocka_unit_test(test_batch_norm_programs_agree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

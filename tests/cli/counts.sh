@@ -72,6 +72,11 @@ expect "gradcheck: batch" 2 "--batch needs a whole number from 1 to 4096, not '4
     "$RLC" gradcheck fit.rl --batch 4097
 expect "gradcheck: seed" 2 "--seed needs a whole number from 0 to 18446744073709551615, not '-1' (negative)" \
     "$RLC" gradcheck fit.rl --seed -1
+# Epochs within bounds whose steps are not: 2 batches an epoch.
+printf 'a,b\n1,2\n3,4\n5,6\n7,8\n1,2\n3,4\n5,6\n7,8\n' > x.csv
+expect "run: epochs times batches past 2^53" 1 \
+    "stage fit: 9007199254740992 epochs of 2 steps each are more than 2^53 steps" \
+    "$RLC" run fit.rl --epochs $MAX --quiet
 
 [ "$fails" -eq 0 ] && echo "all count cases pass"
 [ "$fails" -eq 0 ]

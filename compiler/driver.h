@@ -21,8 +21,11 @@ bool driver_parse(Compilation *c, const char *path);
 /* The front end: parse, then the semantic phases. False on any error. */
 bool driver_front(Compilation *c, const char *path);
 
-/* `rlc check FILE...`: each file through the front end, diagnostics to err.
- * Returns the exit status: 0 clean, 1 on any error. */
+/* `rlc check FILE...`: each file through the front end, then every stage
+ * lowered, differentiated and planned into kernels as `rlc run` does before
+ * its first step (no code generated). A dataset property whose data cannot be
+ * read takes a placeholder size with a warning. Diagnostics to err. Returns
+ * the exit status: 0 clean (warnings allowed), 1 on any error. */
 int driver_check(const char *const *paths, int npaths, FILE *err);
 /* `rlc dump FILE --ast`: the parsed tree to out, diagnostics to err. */
 int driver_dump_ast(const char *path, FILE *out, FILE *err);

@@ -133,10 +133,14 @@ typedef struct Fuser {
     StrBuf *why;
 } Fuser;
 
+/* Lowering refuses what a program can write and the fuser cannot plan, at the
+ * code; a refusal here is a compiler bug, named with the .rl line its node came
+ * from where it has one, so the report can be traced to the source. */
 static bool unsupported(Fuser *f, int n, const char *what) {
-    IrOp op = nd(f->g, n)->op;
-    sb_printf(f->why, "node %d (%s): %s", n,
-              (unsigned)op < IR_OP_COUNT ? ir_op_info[op].name : "?", what);
+    const IrNode *x = nd(f->g, n);
+    sb_printf(f->why, "node %d (%s", n, (unsigned)x->op < IR_OP_COUNT ? ir_op_info[x->op].name : "?");
+    if (x->span.file) sb_printf(f->why, ", from %s:%d:%d", x->span.file->path, x->span.line, x->span.col);
+    sb_printf(f->why, "): %s", what);
     return false;
 }
 

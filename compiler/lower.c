@@ -104,7 +104,12 @@ static bool dataset_prop(Lower *L, const Item *ds, const char *prop, Span at, Ir
         value = L->o->small_dims;
     } else if (L->o && L->o->dataset_dim && spec) {
         char why[512] = "";
-        if (!L->o->dataset_dim(L->o->dataset_dim_ctx, spec, prop, &value, why, sizeof why)) {
+        bool known = L->o->dataset_dim(L->o->dataset_dim_ctx, spec, prop, &value, why, sizeof why);
+        if (!known && L->o->placeholder_dims > 0) {
+            value = L->o->placeholder_dims;
+            diag_warning(L->d, at, "cannot know `%s.%s` (%s): checked with %lld in its place", ds->name,
+                         prop, why, (long long)value);
+        } else if (!known) {
             diag_error(L->d, at, "cannot know `%s.%s`: %s", ds->name, prop, why);
             vec_push(L->a, &L->props, ((PropEntry){ds, prop, 0, true}));
             return false;
@@ -868,6 +873,20 @@ static void check_sizes(Lower *L) {
     int64_t Bs[3] = {1, IR_MAX_RANK + 1, L->settings->batch > 0 ? L->settings->batch : 1};
     for (; L->sized < L->g->nodes.len; L->sized++) {
         const IrNode *n = &L->g->nodes.items[L->sized];
+        /* The fuser sizes buffers as polynomials in B of degree 2 at most (one
+         * B^2 term: a [B, B] similarity); each axis that involves B adds one. */
+        int b_axes = 0;
+        for (int d = 0; d < n->shape.rank; d++) b_axes += n->shape.d[d].b != 0;
+        if (b_axes > 2) {
+            StrBuf sb = {0};
+            ir_shape_print(&n->shape, &sb);
+            diag_error(L->d, node_span(L, n), "a tensor of shape %s grows as B^%d with the batch size; "
+                       "at most two axes may involve B", sb.data, b_axes);
+            sb_free(&sb);
+            call_trail(L);
+            L->sized = L->g->nodes.len;
+            return;
+        }
         int k = 0;
         while (k < 3 && ir_shape_fits(&n->shape, Bs[k], NULL)) k++;
         if (k == 3) continue;

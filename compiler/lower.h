@@ -23,6 +23,9 @@ typedef struct LowerOptions {
     /* Gradient checks run without the data: with small_dims > 0 every dataset
      * property is that number and the callback is not asked. */
     int64_t small_dims;
+    /* `rlc check`: > 0, a property the callback cannot answer (the data is
+     * missing) takes this size with a warning at the property, not an error. */
+    int64_t placeholder_dims;
     int64_t batch;                 /* > 0: overrides every stage's `batch:` */
 } LowerOptions;
 

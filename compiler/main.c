@@ -4,13 +4,13 @@
  * its usage text, and the function that parses its arguments. Adding a
  * command is adding a row.
  */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "driver.h"
+#include "rlrt.h"
 
 typedef struct Command {
     const char *name;
@@ -76,11 +76,15 @@ static int cmd_dump(int argc, char **argv) {
     return driver_dump_ir(file, strcmp(what, "--grad") == 0, raw, stage, stdout, stderr);
 }
 
-/* A whole non-negative number for an option, or -1. */
-static long long option_number(const char *s) {
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    return (*s && !*end && v >= 0) ? v : -1;
+/* A count option's value, parsed by the runtime's parser (as a built trainer
+ * parses its own); false after printing the usage error, which names the option,
+ * the value and why. */
+static bool count_option(const Command *cmd, const char *option, const char *value, uint64_t min, uint64_t max,
+                         uint64_t *out) {
+    rt_error err = {0};
+    if (rt_parse_count(option, value, min, max, out, &err)) return true;
+    usage_error(cmd, "%s", err.msg);
+    return false;
 }
 
 static int cmd_run(int argc, char **argv) {
@@ -99,14 +103,16 @@ static int cmd_run(int argc, char **argv) {
         } else if (strcmp(a, "--log-steps") == 0) {
             o.step_log = argv[++i];
         } else if (takes_value) {
-            long long v = option_number(argv[++i]);
-            if (v < 0 || (v == 0 && strcmp(a, "--seed") != 0))
-                return usage_error(cmd, "'%s' is not a valid count here", argv[i]);
-            if (strcmp(a, "--epochs") == 0) o.epochs = v;
-            else if (strcmp(a, "--steps") == 0) o.steps = v;
-            else if (strcmp(a, "--threads") == 0) o.threads = (int)v;
-            else if (strcmp(a, "--limit") == 0) o.limit = v;
-            else o.override_seed = true, o.seed = (uint64_t)v;
+            bool is_seed = strcmp(a, "--seed") == 0, is_threads = strcmp(a, "--threads") == 0;
+            uint64_t v;
+            if (!count_option(cmd, a, argv[++i], is_seed ? 0 : 1,
+                              is_seed ? UINT64_MAX : is_threads ? RT_MAX_THREADS : RT_MAX_COUNT, &v))
+                return 2;
+            if (strcmp(a, "--epochs") == 0) o.epochs = (int64_t)v;
+            else if (strcmp(a, "--steps") == 0) o.steps = (int64_t)v;
+            else if (is_threads) o.threads = (int)v;
+            else if (strcmp(a, "--limit") == 0) o.limit = (int64_t)v;
+            else o.override_seed = true, o.seed = v;
         } else if (strcmp(a, "--interp") == 0) {
             o.interp = true;
         } else if (strcmp(a, "--quiet") == 0) {
@@ -183,13 +189,9 @@ static int cmd_summary(int argc, char **argv) {
     return driver_summary(argv[1], stdout, stderr);
 }
 
-/* A whole-argument number: no trailing text, no overflow. */
-static bool parse_int(const char *s, long long lo, long long *v) {
-    char *end;
-    errno = 0;
-    *v = strtoll(s, &end, 10);
-    return *s && !*end && errno == 0 && *v >= lo;
-}
+/* gradcheck's batch: finite differences cost a forward pass per parameter entry,
+ * so a batch past this is a typo rather than a check anyone waits for. */
+enum { GRADCHECK_MAX_BATCH = 4096 };
 
 static int cmd_gradcheck(int argc, char **argv) {
     const Command *cmd = find_command("gradcheck");
@@ -200,15 +202,15 @@ static int cmd_gradcheck(int argc, char **argv) {
         bool takes_value = strcmp(opt, "--stage") == 0 || strcmp(opt, "--batch") == 0 ||
                            strcmp(opt, "--seed") == 0 || strcmp(opt, "--tolerance") == 0;
         if (takes_value && i + 1 == argc) return usage_error(cmd, "%s needs a value", opt);
-        long long n;
+        uint64_t n;
         if (strcmp(opt, "--stage") == 0) {
             o.stage = argv[++i];
         } else if (strcmp(opt, "--batch") == 0) {
-            if (!parse_int(argv[++i], 1, &n)) return usage_error(cmd, "--batch needs a count >= 1, not '%s'", argv[i]);
-            o.batch = n;
+            if (!count_option(cmd, opt, argv[++i], 1, GRADCHECK_MAX_BATCH, &n)) return 2;
+            o.batch = (int64_t)n;
         } else if (strcmp(opt, "--seed") == 0) {
-            if (!parse_int(argv[++i], 0, &n)) return usage_error(cmd, "--seed needs an integer >= 0, not '%s'", argv[i]);
-            o.seed = (uint64_t)n;
+            if (!count_option(cmd, opt, argv[++i], 0, UINT64_MAX, &n)) return 2;
+            o.seed = n;
         } else if (strcmp(opt, "--tolerance") == 0) {
             char *end;
             o.tolerance = strtod(argv[++i], &end);
@@ -232,11 +234,11 @@ static const Command commands[] = {
      "        [--interp] [--quiet] [--log-steps FILE] [--no-cache] [--resume]\n"
      "  Compiles every stage (LLVM JIT) and runs the train and eval stages in the order written.\n"
      "  --stage    run only this stage\n"
-     "  --epochs   override the epochs of every train stage\n"
-     "  --steps    run every train stage for this many steps instead\n"
-     "  --threads  threads for kernels and OpenBLAS (default: every core)\n"
-     "  --seed     override every stage's seed\n"
-     "  --limit    use at most N examples per epoch in every stage (a reduced budget)\n"
+     "  --epochs   override the epochs of every train stage (1 to 2^53)\n"
+     "  --steps    run every train stage for this many steps instead (1 to 2^53)\n"
+     "  --threads  threads for kernels and OpenBLAS (1 to 1024; default: every core)\n"
+     "  --seed     override every stage's seed (0 to 2^64-1)\n"
+     "  --limit    use at most N examples per epoch in every stage, a reduced budget (1 to 2^53)\n"
      "  --interp   run each step through the reference interpreter (slow; the oracle)\n"
      "  --quiet    no progress or epoch lines\n"
      "  --log-steps FILE  write `STAGE STEP LOSS` (loss as %.9g) for every train step to FILE\n"
@@ -258,7 +260,10 @@ static const Command commands[] = {
      cmd_build},
     {"check", "check a program and report its errors",
      "rlc check FILE.rl...\n"
-     "  Parses and checks each file; prints every error with its source line.\n"
+     "  Parses and checks each file, then lowers, differentiates and plans every stage as\n"
+     "  `rlc run` does before its first step (no code generated); prints every error with its\n"
+     "  source line. Sizes only the data knows (`brown.vocab`) are read from the data; when it\n"
+     "  cannot be found, a warning says so and 6 stands in.\n"
      "  Exit status 0 when all are clean, 1 on any error.\n",
      cmd_check},
     {"dump", "print a phase's output as text",
@@ -283,8 +288,8 @@ static const Command commands[] = {
      "  trained parameter's symbolic gradient with central differences, in double precision.\n"
      "  Prints the worst relative error per parameter; eval stages are skipped.\n"
      "  --stage      only that stage\n"
-     "  --batch      the batch size B (default 4)\n"
-     "  --seed       the random inputs, params and sampled entries (default 1)\n"
+     "  --batch      the batch size B (1 to 4096; default 4)\n"
+     "  --seed       the random inputs, params and sampled entries (0 to 2^64-1; default 1)\n"
      "  --tolerance  the largest relative error that passes (default 1e-4)\n"
      "  Exit status 0 when every gradient is within tolerance, 1 otherwise.\n",
      cmd_gradcheck},

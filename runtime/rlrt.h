@@ -23,6 +23,21 @@ typedef struct rt_error {
 
 void rt_fail(rt_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The bounds of the counts on a command line (`rlc run`, a built trainer):
+ * threads 1..RT_MAX_THREADS; epochs, steps and limit 1..RT_MAX_COUNT (2^53, so
+ * a step number stays exact in the double the schedules compute with); seed
+ * 0..2^64-1. */
+#define RT_MAX_THREADS 1024
+#define RT_MAX_COUNT ((uint64_t)1 << 53)
+
+/* Parses s, the value of a command-line option, as a whole decimal number in
+ * [min, max]: digits only (no sign, space, or trailing text), never wrapped.
+ * On failure the error reads "OPTION needs a whole number from MIN to MAX, not
+ * 'S' (WHY)", WHY one of empty, negative, not a number, text after the number,
+ * too large, too small. */
+bool rt_parse_count(const char *option, const char *s, uint64_t min, uint64_t max, uint64_t *out,
+                    rt_error *err);
+
 /* ============================================================ datasets */
 
 typedef enum {

@@ -737,6 +737,12 @@ static bool run_train(run *r, const rt_stage *s, rt_error *err) {
                 per_epoch == 0 ? "the dataset is empty" : "neither epochs nor steps is positive");
         ok = false;
     }
+    /* The schedule computes with the step number in a double: keep it exact. */
+    if (ok && max_steps <= 0 && epochs > (int64_t)RT_MAX_COUNT / per_epoch) {
+        rt_fail(err, "stage %s: %" PRId64 " epochs of %" PRId64 " steps each are more than 2^53 steps", s->name,
+                epochs, per_epoch);
+        ok = false;
+    }
     char settings[320];
     run_settings(&sr, epochs, max_steps, per_epoch, settings, sizeof settings);
     train_pos pos = {.reports = rsum};

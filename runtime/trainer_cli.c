@@ -84,10 +84,10 @@ static void help(FILE *f, const char *self, const rt_program *p) {
                "order, as `rlc run` would: the same seed and data give the same loss at every step.\n\n",
             p->name ? p->name : "an .rl program");
     fputs("  --stage NAME      run only this stage\n"
-          "  --epochs N        override the epochs of every train stage\n"
-          "  --steps N         run every train stage for this many steps instead\n"
-          "  --threads N       threads for kernels and OpenBLAS (default: every core)\n"
-          "  --seed N          override every stage's seed\n"
+          "  --epochs N        override the epochs of every train stage (1 to 2^53)\n"
+          "  --steps N         run every train stage for this many steps instead (1 to 2^53)\n"
+          "  --threads N       threads for kernels and OpenBLAS (1 to 1024; default: every core)\n"
+          "  --seed N          override every stage's seed (0 to 2^64-1)\n"
           "  --data-path DIR   look for the data files in DIR first (then RL_DATA_PATH,\n"
           "                    then /usr/share/datasets); default: the .rl file's folder\n"
           "  --load FILE       the first stage that runs loads its parameters from FILE\n"
@@ -99,13 +99,6 @@ static void help(FILE *f, const char *self, const rt_program *p) {
     for (int i = 0; i < p->n_datasets; i++) describe_dataset(f, &p->datasets[i]);
     fputs("\nstages:\n", f);
     for (int i = 0; i < p->n_stages; i++) describe_stage(f, p, &p->stages[i]);
-}
-
-static long long count_arg(const char *s) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    return (*s && !*end && errno == 0 && v >= 0) ? v : -1;
 }
 
 int rt_trainer_main(const rt_program *prog, const rt_dim_check *dim_checks, int n_dim_checks,
@@ -144,15 +137,18 @@ int rt_trainer_main(const rt_program *prog, const rt_dim_check *dim_checks, int 
         else if (strcmp(a, "--save") == 0) save = v;
         else if (strcmp(a, "--log-steps") == 0) log_path = v;
         else {
-            long long n = count_arg(v);
-            bool is_seed = strcmp(a, "--seed") == 0;
-            if (n < 0 || (n == 0 && !is_seed) || (strcmp(a, "--threads") == 0 && n > 4096)) {
-                fprintf(stderr, "%s: '%s' is not a valid value for %s\n", self, v, a);
+            bool is_seed = strcmp(a, "--seed") == 0, is_threads = strcmp(a, "--threads") == 0;
+            uint64_t n;
+            rt_error err = {0};
+            if (!rt_parse_count(a, v, is_seed ? 0 : 1, is_seed ? UINT64_MAX : is_threads ? RT_MAX_THREADS : RT_MAX_COUNT,
+                                &n, &err)) {
+                fprintf(stderr, "%s: %s\n", self, err.msg);
+                usage_line(stderr, self);
                 return 2;
             }
-            if (is_seed) o.override_seed = true, o.seed = (uint64_t)n;
-            else if (strcmp(a, "--epochs") == 0) o.epochs = n;
-            else if (strcmp(a, "--steps") == 0) o.steps = n;
+            if (is_seed) o.override_seed = true, o.seed = n;
+            else if (strcmp(a, "--epochs") == 0) o.epochs = (int64_t)n;
+            else if (strcmp(a, "--steps") == 0) o.steps = (int64_t)n;
             else o.threads = (int)n;
         }
     }

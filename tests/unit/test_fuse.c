@@ -170,6 +170,24 @@ static void test_rejects_bad_graph(void **state) {
     arena_free(&a);
 }
 
+/* A refusal names the .rl line its node came from (lowering refuses a shape
+ * with three axes of size B first; a graph built by hand reaches the fuser). */
+static void test_refusal_names_its_source(void **state) {
+    (void)state;
+    Arena a = {0};
+    IrGraph *g = ir_graph_new(&a, "t");
+    SrcFile file = {.path = "cube.rl", .text = "", .len = 0};
+    Span at = {.file = &file, .line = 11, .col = 9};
+    int x = input(g, SHAPE(Bd(), C(1), C(1)), IR_F32);
+    int cube = ir_broadcast(g, x, SHAPE(Bd(), Bd(), Bd()), at);
+    g->loss = ir_reshape(g, ir_reduce(g, IR_SUM, cube, 7, NOSPAN), (IrShape){0}, NOSPAN);
+    StrBuf why = {0};
+    assert_null(fuse_plan(&a, g, &why));
+    assert_non_null(strstr(why.data, "(broadcast, from cube.rl:11:9): size grows faster than B^2"));
+    sb_free(&why);
+    arena_free(&a);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dense_bias_relu),
@@ -178,6 +196,7 @@ int main(void) {
         cmocka_unit_test(test_training_step_counts),
         cmocka_unit_test(test_buffer_reuse),
         cmocka_unit_test(test_rejects_bad_graph),
+        cmocka_unit_test(test_refusal_names_its_source),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,7 @@
 # Benchmark workload 8: one SimCLR step of examples/simclr_cnn.rl: two views of each image (random
 # crop of side 60-100% resized back to 28x28 by bilinear resampling, horizontal flip half the time,
-# brightness times U(0.6, 1.4)), the CNN encoder conv 16 -> pool -> conv 32 -> pool -> dense 128,
-# projection 128-128-64, NT-Xent at temperature 0.5, batch 256 (512 views), Adam. The peer is
+# brightness times U(0.6, 1.4)), the CNN encoder conv 16 -> pool -> conv 32 -> pool (1,568
+# features), projection 1568-128-64, NT-Xent at temperature 0.5, batch 256 (512 views), Adam. The peer is
 # torch_simclr_cnn.py.
 use std.nn
 use std.loss
@@ -24,13 +24,13 @@ pretext view(x: [B, 1, 28, 28]) -> [B, 1, 28, 28] {
     return reshape(v * uniform(0.6, 1.4, [B, 1, 1]), [B, 1, 28, 28])
 }
 
-encoder enc(x: [B, 1, 28, 28]) -> [B, 128] {
+encoder enc(x: [B, 1, 28, 28]) -> [B, 1568] {
     h = max_pool2d(relu(conv(x, 16, 3, padding = 1)), 2)
     h = max_pool2d(relu(conv(h, 32, 3, padding = 1)), 2)
-    return relu(dense(reshape(h, [B, 32 * 7 * 7]), 128))
+    return reshape(h, [B, 32 * 7 * 7])
 }
 
-decoder proj(h: [B, 128]) -> [B, 64] = dense(relu(dense(h, 128)), 64)
+decoder proj(h: [B, 1568]) -> [B, 64] = dense(relu(dense(h, 128)), 64)
 
 train simclr_cnn_b256 {
     data:      fashion

@@ -3,8 +3,8 @@
 
 Two views of each image by the same formula as the .rl file (a random crop of side 60-100%,
 resized back to 28x28 by bilinear resampling written as two batched matrix products, mirrored
-half the time, brightness times U(0.6, 1.4)); encoder conv 16 -> pool -> conv 32 -> pool -> dense
-128 (ReLU), projection 128-128-64; NT-Xent at temperature 0.5 over the 2B views; Adam(1e-3).
+half the time, brightness times U(0.6, 1.4)); encoder conv 16 -> pool -> conv 32 -> pool (1,568
+features), projection 1568-128-64; NT-Xent at temperature 0.5 over the 2B views; Adam(1e-3).
 Prints one line: `steps=N ms_per_step=X` (see common.py for what is timed).
 """
 import argparse
@@ -49,9 +49,8 @@ def main():
     batches = Batches(torch.from_numpy(fashion_images()).view(-1, 1, 28, 28), a.batch)
 
     enc = nn.Sequential(conv(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                        conv(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                        nn.Flatten(), dense(32 * 7 * 7, 128), nn.ReLU())
-    proj = nn.Sequential(dense(128, 128), nn.ReLU(), dense(128, 64))
+                        conv(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten())
+    proj = nn.Sequential(dense(32 * 7 * 7, 128), nn.ReLU(), dense(128, 64))
     opt = torch.optim.Adam(list(enc.parameters()) + list(proj.parameters()), lr=1e-3)
 
     def step():

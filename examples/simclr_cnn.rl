@@ -1,8 +1,10 @@
 # Ideas 6 and 5 on a convolutional encoder: SimCLR pre-training without labels, then what it buys.
 # Each image gives two random views; a CNN encoder and a projection head map both, and NT-Xent
 # (temperature 0.5) asks every view to find its partner among the 2B - 1 other views of the batch.
-# The representation (the encoder's 128 numbers, before the projection head, as in SimCLR) is
-# evaluated twice, on the 10,000 test images:
+# The representation is the encoder's output, before the projection head, as in SimCLR: the
+# 32 x 7 x 7 = 1,568 features of the convolutions (where SimCLR's ResNet gives its pooled
+# features); the head g(h) is the MLP 1568-128-64 above it. It is evaluated twice, on the 10,000
+# test images:
 #  - with all 60,000 labels: a linear probe on the frozen encoder, beside the same linear
 #    classifier on the raw pixels (stage `pixels`): the representation must beat the pixels;
 #  - with 1,000 labels (`limit: 1000`, idea 5, transfer): a linear probe on the frozen encoder,
@@ -10,7 +12,7 @@
 use std.nn
 use std.loss
 
-const H = 128            # the representation
+const H = 32 * 7 * 7     # the representation: the convolutions' features
 const P = 64             # the projection the loss sees
 const K = 10
 
@@ -51,17 +53,17 @@ pretext view(x: [B, 1, 28, 28], smin = 0.6, flip = 0.5, dark = 0.6, bright = 1.4
     return reshape(v * uniform(dark, bright, [B, 1, 1]), [B, 1, 28, 28])
 }
 
-# The CNN trunk: conv 16 -> pool -> conv 32 -> pool -> dense 128 (the representation).
+# The CNN trunk: conv 16 -> pool -> conv 32 -> pool, flattened.
 layer trunk(x: [B, 1, 28, 28]) -> [B, H] {
     h = max_pool2d(relu(conv(x, 16, 3, padding = 1)), 2)      # [B, 16, 14, 14]
     h = max_pool2d(relu(conv(h, 32, 3, padding = 1)), 2)      # [B, 32, 7, 7]
-    return relu(dense(reshape(h, [B, 32 * 7 * 7]), H))
+    return reshape(h, [B, H])
 }
 
 encoder enc(x: [B, 1, 28, 28]) -> [B, H] = trunk(x)
 
 # SimCLR's projection head g(h): a small MLP; the loss is computed on its output.
-decoder proj(h: [B, H]) -> [B, P] = dense(relu(dense(h, H)), P)
+decoder proj(h: [B, H]) -> [B, P] = dense(relu(dense(h, 128)), P)
 
 # The heads: linear classifiers (each a decoder, so its eval stage uses the trained weights).
 decoder head(h: [B, H]) -> [B, K] = dense(h, K)

@@ -215,10 +215,12 @@ def view(x, gen, smin=0.6, flip=0.5, dark=0.6, bright=1.4):
     return (v * u(dark, bright)).view(b, 1, 28, 28)
 
 
+H = 32 * 7 * 7   # the representation: the convolutions' features
+
+
 def trunk():
     return nn.Sequential(conv(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                         conv(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Flatten(), dense(32 * 7 * 7, 128), nn.ReLU())
+                         conv(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten())
 
 
 def nt_xent(z1, z2, tau=0.5):
@@ -232,7 +234,7 @@ def run_simclr_cnn(r):
     x, y, xt, yt = data()
     g = r.gen
     enc = trunk()
-    proj = nn.Sequential(dense(128, 128), nn.ReLU(), dense(128, 64))
+    proj = nn.Sequential(dense(H, 128), nn.ReLU(), dense(128, 64))
     test_acc = lambda name, model: evaluate(name, lambda i: {"acc": accuracy(model(xt[i]), yt[i])}, len(xt))
     r.train("contrast", [enc, proj], lambda i: nt_xent(proj(enc(view(x[i], g))), proj(enc(view(x[i], g)))),
             len(x), 256, 5, 1e-3)
@@ -241,7 +243,7 @@ def run_simclr_cnn(r):
         p.requires_grad_(False)
     enc.eval()
     if r.wants("probe"):
-        head = dense(128, 10)
+        head = dense(H, 10)
         r.train("probe", [head], lambda i: F.cross_entropy(head(enc(x[i])), y[i]), len(x), 128, 3, 1e-2)
         test_acc("test", lambda v: head(enc(v)))
     if r.wants("pixels"):
@@ -251,17 +253,17 @@ def run_simclr_cnn(r):
     # 1,000 labels: `limit: 1000`, 50 epochs (an explicit --epochs overrides it, as in rlc)
     n1k = min(1000, r.a.limit)
     if r.wants("probe_1k"):
-        head = dense(128, 10)
+        head = dense(H, 10)
         r.train("probe_1k", [head], lambda i: F.cross_entropy(head(enc(x[i])), y[i]), n1k, 64, 50, 1e-2)
         test_acc("probe_1k_test", lambda v: head(enc(v)))
     if r.wants("tune_1k"):
         tuned = trunk()
         tuned.load_state_dict(pretrained)
-        head = dense(128, 10)
+        head = dense(H, 10)
         r.train("tune_1k", [tuned, head], lambda i: F.cross_entropy(head(tuned(x[i])), y[i]), n1k, 64, 50, 3e-4)
         test_acc("tune_1k_test", lambda v: head(tuned(v)))
     if r.wants("scratch_1k"):
-        scratch, head = trunk(), dense(128, 10)
+        scratch, head = trunk(), dense(H, 10)
         r.train("scratch_1k", [scratch, head], lambda i: F.cross_entropy(head(scratch(x[i])), y[i]),
                 n1k, 64, 50, 1e-3)
         test_acc("scratch_1k_test", lambda v: head(scratch(v)))

@@ -25,6 +25,15 @@ def fashion_images(path=os.path.join(FASHION, "train-images-idx3-ubyte.gz")):
     return np.frombuffer(data, dtype=np.uint8, offset=16).reshape(n, 784).astype(np.float32) / 255
 
 
+def fashion_labels(path=os.path.join(FASHION, "train-labels-idx1-ubyte.gz")):
+    """The IDX label file as int64 [N]."""
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    if int.from_bytes(data[0:4], "big") != 0x00000801:
+        raise SystemExit(f"{path}: not an IDX label file (bad magic)")
+    return np.frombuffer(data, dtype=np.uint8, offset=8).astype(np.int64)
+
+
 def setup_threads(n):
     """Intra-op threads; OpenBLAS reads OPENBLAS_NUM_THREADS, which run.sh sets to the same n."""
     torch.set_num_threads(n)

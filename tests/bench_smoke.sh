@@ -43,7 +43,7 @@ fi
 if ! RLC="$rlc" "$here/bench/run.sh" --quick "${mode[@]}" --out "$tmp/quick.md" >"$tmp/quick.log" 2>&1; then
   echo "FAIL: bench/run.sh --quick ${mode[*]} failed:"; tail -n 20 "$tmp/quick.log" | sed 's/^/    /'; failed=1
 else
-  for w in ae_b32 ae_b256 dae_b32 dae_b256 simclr_b256; do
+  for w in ae_b32 ae_b256 dae_b32 dae_b256 simclr_b256 cnn_b64 simclr_cnn_b256; do
     grep -qE "^\| env \| 1 \| $w \| ms/step \|" "$tmp/quick.md" || { echo "FAIL: no table row for $w"; failed=1; }
   done
   [ "$(grep -cE '^\| env \| 1 \| sgns \| words/s \|' "$tmp/quick.md")" -eq 2 ] ||

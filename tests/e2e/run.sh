@@ -168,7 +168,35 @@ ex_clip() {
     expect "clip zero-shot acc" "$(metric "$d" zero_shot acc)" ">" 0.50
 }
 
-all=(mlp cnn autoencoder denoising inpainting word2vec transfer simclr clip)
+ex_conv_denoising() {
+    run conv_denoising --epochs 2 --limit 5000 || return
+    local d=$work/conv_denoising
+    expect "conv denoise mse_px" "$(metric "$d" denoise_test mse_px)" "<" 0.06
+    expect "conv denoise mse_px / corrupted" "$(awk -v a="$(metric "$d" denoise_test mse_px)" \
+        -v b="$(metric "$d" denoise_test mse_corrupted)" 'BEGIN { print a / b }')" "<" 0.8
+    expect "conv masked mse_px / masked input" "$(awk -v a="$(metric "$d" masked_test mse_px)" \
+        -v b="$(metric "$d" masked_test mse_corrupted)" 'BEGIN { print a / b }')" "<" 0.6
+    has_file "$d/runs/denoise_test/show.png"
+    has_file "$d/runs/masked_test/show.png"
+}
+
+# Every stage for 2 epochs of at most 5,000 images (the 1,000-label stages: 2 epochs of their
+# 1,000): the contrastive loss must fall and every classifier must be far above chance; the
+# targets of the full run (the probe above the pixels, transfer above scratch) need the full budget.
+ex_simclr_cnn() {
+    run simclr_cnn --epochs 2 --limit 5000 || return
+    local d=$work/simclr_cnn
+    expect "simclr_cnn NT-Xent (untrained 6.24)" "$(metric "$d" contrast loss)" "<" 5.6
+    expect "simclr_cnn probe acc" "$(metric "$d" test acc)" ">" 0.65
+    expect "simclr_cnn raw-pixel acc" "$(metric "$d" pixels_test acc)" ">" 0.55
+    expect "simclr_cnn 1k probe acc" "$(metric "$d" probe_1k_test acc)" ">" 0.55
+    expect "simclr_cnn 1k fine-tune acc" "$(metric "$d" tune_1k_test acc)" ">" 0.45
+    expect "simclr_cnn 1k scratch acc" "$(metric "$d" scratch_1k_test acc)" ">" 0.5
+    has_file "$d/runs/views/show.png"
+    has_file "$d/runs/test/codes.png"
+}
+
+all=(mlp autoencoder denoising inpainting word2vec transfer simclr clip cnn conv_denoising simclr_cnn)
 for name in "${@:-${all[@]}}"; do
     echo "== $name"
     "ex_$name"

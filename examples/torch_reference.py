@@ -88,17 +88,21 @@ class Run:
         n = min(n, self.a.limit)
         params = [p for m in modules for p in m.parameters()]
         opt = torch.optim.Adam(params, lr=lr)
-        t0, loss = time.perf_counter(), None
+        t0 = time.perf_counter()
         for e in range(epochs):
             for m in modules:
                 m.train()
             perm = torch.randperm(n, generator=self.gen)
+            total = 0.0
             for i in range(0, n, batch):
-                loss = loss_of(perm[i:i + batch])
+                idx = perm[i:i + batch]
+                loss = loss_of(idx)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-            print(f"{stage} epoch {e + 1}/{epochs} loss {loss.item():.4f}  "
+                total += loss.item() * len(idx)
+            # the epoch's row-weighted mean, as rlc prints it
+            print(f"{stage} epoch {e + 1}/{epochs} loss {total / n:.4f}  "
                   f"({time.perf_counter() - t0:.1f} s)", flush=True)
             if after_epoch:
                 after_epoch()
@@ -252,16 +256,17 @@ def run_simclr_cnn(r):
         test_acc("pixels_test", pix)
     # 1,000 labels: `limit: 1000`, 50 epochs (an explicit --epochs overrides it, as in rlc)
     n1k = min(1000, r.a.limit)
+    probe_head = dense(H, 10)
     if r.wants("probe_1k"):
-        head = dense(H, 10)
-        r.train("probe_1k", [head], lambda i: F.cross_entropy(head(enc(x[i])), y[i]), n1k, 64, 50, 1e-2)
-        test_acc("probe_1k_test", lambda v: head(enc(v)))
-    if r.wants("tune_1k"):
+        r.train("probe_1k", [probe_head], lambda i: F.cross_entropy(probe_head(enc(x[i])), y[i]),
+                n1k, 64, 50, 1e-2)
+        test_acc("probe_1k_test", lambda v: probe_head(enc(v)))
+    if r.wants("tune_1k"):   # LP-FT: the pre-trained encoder and the probe above, Adam 1e-4
         tuned = trunk()
         tuned.load_state_dict(pretrained)
-        head = dense(H, 10)
-        r.train("tune_1k", [tuned, head], lambda i: F.cross_entropy(head(tuned(x[i])), y[i]), n1k, 64, 50, 3e-4)
-        test_acc("tune_1k_test", lambda v: head(tuned(v)))
+        r.train("tune_1k", [tuned, probe_head], lambda i: F.cross_entropy(probe_head(tuned(x[i])), y[i]),
+                n1k, 64, 50, 1e-4)
+        test_acc("tune_1k_test", lambda v: probe_head(tuned(v)))
     if r.wants("scratch_1k"):
         scratch, head = trunk(), dense(H, 10)
         r.train("scratch_1k", [scratch, head], lambda i: F.cross_entropy(head(scratch(x[i])), y[i]),

@@ -252,19 +252,21 @@ static void check_example(const char *file) {
 static void test_autoencoder(void **state) { (void)state; check_example("autoencoder.rl"); }
 static void test_clip(void **state) { (void)state; check_example("clip.rl"); }
 static void test_cnn(void **state) { (void)state; check_example("cnn.rl"); }
+static void test_conv_denoising(void **state) { (void)state; check_example("conv_denoising.rl"); }
 static void test_denoising(void **state) { (void)state; check_example("denoising.rl"); }
 static void test_inpainting(void **state) { (void)state; check_example("inpainting.rl"); }
 static void test_mlp(void **state) { (void)state; check_example("mlp.rl"); }
 static void test_simclr(void **state) { (void)state; check_example("simclr.rl"); }
+static void test_simclr_cnn(void **state) { (void)state; check_example("simclr_cnn.rl"); }
 static void test_transfer(void **state) { (void)state; check_example("transfer.rl"); }
 static void test_word2vec(void **state) { (void)state; check_example("word2vec.rl"); }
 
 /* A new example must be added to the list above: every .rl file in examples/ is covered. */
 static void test_every_example_listed(void **state) {
     (void)state;
-    static const char *listed[] = {"autoencoder.rl", "clip.rl",    "cnn.rl",       "denoising.rl",
-                                   "inpainting.rl",  "mlp.rl",     "simclr.rl",    "transfer.rl",
-                                   "word2vec.rl"};
+    static const char *listed[] = {"autoencoder.rl", "clip.rl",    "cnn.rl",        "conv_denoising.rl",
+                                   "denoising.rl",   "inpainting.rl", "mlp.rl",     "simclr.rl",
+                                   "simclr_cnn.rl",  "transfer.rl", "word2vec.rl"};
     char dir[600];
     snprintf(dir, sizeof dir, "%s/examples", RLC_SOURCE_DIR);
     DIR *d = opendir(dir);
@@ -306,10 +308,12 @@ int main(void) {
         cmocka_unit_test(test_autoencoder),
         cmocka_unit_test(test_clip),
         cmocka_unit_test(test_cnn),
+        cmocka_unit_test(test_conv_denoising),
         cmocka_unit_test(test_denoising),
         cmocka_unit_test(test_inpainting),
         cmocka_unit_test(test_mlp),
         cmocka_unit_test(test_simclr),
+        cmocka_unit_test(test_simclr_cnn),
         cmocka_unit_test(test_transfer),
         cmocka_unit_test(test_word2vec),
         cmocka_unit_test(test_agree_programs),

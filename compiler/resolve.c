@@ -703,6 +703,15 @@ static void resolve_stmts(Resolver *r, Item *it) {
             for (int k = 0; k < s->names.len; k++) bind_local(r, s->names.items[k]);
             break;
         case ST_PARAM:
+            /* a parameter is stored and loaded by its name: two of one name would be one tensor */
+            for (int k = 0; k < i; k++) {
+                const Stmt *before = it->body.items[k];
+                if (before->kind == ST_PARAM && strcmp(before->names.items[0], s->names.items[0]) == 0) {
+                    diag_error(r->d, s->span, "`param %s` is declared twice in `%s`", s->names.items[0], it->name);
+                    diag_note(r->d, before->span, "first declared here");
+                    break;
+                }
+            }
             resolve_type(r, s->type);
             resolve_init(r, s->value);
             s->slot = it->n_locals;

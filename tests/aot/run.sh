@@ -86,7 +86,7 @@ done
 ./trainer --quiet --stage ae --data-path "$T/src" --load "$T/none.rlw" 2> "$T/err"
 expect_err "--load of a missing file" $? "none.rlw"
 ./trainer --epochs 0 2> "$T/err"
-expect_err "--epochs 0" $? "--epochs needs a whole number from 1 to"
+expect_err "--epochs 0" $? "--epochs needs a whole number from 1 to 9007199254740992, not '0' (too small)"
 ./trainer --bogus 2> "$T/err"
 expect_err "unknown option" $? "unknown option '--bogus'"
 ./trainer --stage nope --data-path "$T/src" 2> "$T/err"

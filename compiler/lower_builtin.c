@@ -159,6 +159,29 @@ static Val lower_reduction(Lower *L, Frame *f, const Expr *call, const char *nam
 static int random_stream(Lower *L) { return L->streams++; }
 
 /* bernoulli / normal / uniform / randint; false when `name` is none of them. */
+/* rlc check rejects literal arguments out of their domain; this catches the
+ * values only known per call, a hyper-parameter overridden at the call site
+ * (`denoise(x, keep = 2)` reaching `bernoulli(keep, ...)`). */
+static bool random_args_in_domain(Lower *L, const Expr *call, IrOp op, double a, double b) {
+    const Expr *second = arg_of(call, 1, op == IR_BERNOULLI ? "shape" : op == IR_NORMAL ? "std" : "hi");
+    const Expr *first = arg_of(call, 0, op == IR_BERNOULLI ? "p" : op == IR_NORMAL ? "mean" : "lo");
+    Span at = call->span;
+    if (op == IR_BERNOULLI && !(a >= 0 && a <= 1)) {
+        diag_error(L->d, first ? first->span : at, "`bernoulli` needs a probability in [0, 1], not %g", a);
+        return false;
+    }
+    if (op == IR_NORMAL && !(b >= 0 && isfinite(b))) {
+        diag_error(L->d, second ? second->span : at, "`normal` needs a standard deviation of 0 or more, not %g", b);
+        return false;
+    }
+    if ((op == IR_UNIFORM && !(b >= a)) || (op == IR_RANDINT && !(b > a))) {
+        diag_error(L->d, second ? second->span : at, "`%s` needs lo %s hi, not lo = %g and hi = %g",
+                   op == IR_RANDINT ? "randint" : "uniform", op == IR_RANDINT ? "<" : "<=", a, b);
+        return false;
+    }
+    return true;
+}
+
 static bool lower_random(Lower *L, Frame *f, const Expr *call, const char *name, Val *out) {
     static const struct {
         const char *name, *a, *b;
@@ -179,6 +202,7 @@ static bool lower_random(Lower *L, Frame *f, const Expr *call, const char *name,
         if (table[i].b &&
             !need_static(L, eval_arg(L, f, call, k++, table[i].b), call->span, table[i].b, &b))
             return true;
+        if (!random_args_in_domain(L, call, table[i].op, a, b)) return true;
         IrShape s;
         if (shape_arg(L, eval_arg(L, f, call, k, "shape"), call->span, &s))
             *out = v_node(ir_random(L->g, table[i].op, s, a, b, random_stream(L), call->span));

@@ -1186,10 +1186,11 @@ static void check_roles(Checker *c, Item *fn) {
 
 typedef Vec(Type *) TypeVec;
 
-static void param_shapes_expr(Checker *c, Expr *e, const DimEnv *env, TypeVec *out);
+static void param_shapes_expr(Checker *c, Expr *e, const DimEnv *env, TypeVec *out, int depth);
 
 /* The shapes of every parameter fn owns (its own and its layers', in call order),
- * with fn's dim symbols replaced by env. */
+ * with fn's dim symbols replaced by env. depth bounds the walk: a layer that
+ * calls itself is an error from resolve, but this runs regardless. */
 static void param_shapes(Checker *c, Item *fn, const DimEnv *env, TypeVec *out, int depth) {
     if (!fn->sema || !fn->sema->locals || depth > 64) return;
     for (int i = 0; i < fn->body.len; i++) {
@@ -1201,16 +1202,16 @@ static void param_shapes(Checker *c, Item *fn, const DimEnv *env, TypeVec *out, 
             for (int k = 0; k < t->rank; k++) dim_subst(&r->dims[k], &t->dims[k], env, NULL, NULL);
             vec_push(c->a, out, r);
         } else if (st->value) {
-            param_shapes_expr(c, st->value, env, out);
+            param_shapes_expr(c, st->value, env, out, depth);
         }
     }
 }
 
-static void param_shapes_expr(Checker *c, Expr *e, const DimEnv *env, TypeVec *out) {
+static void param_shapes_expr(Checker *c, Expr *e, const DimEnv *env, TypeVec *out, int depth) {
     if (!e) return;
-    param_shapes_expr(c, e->lhs, env, out);
-    param_shapes_expr(c, e->rhs, env, out);
-    for (int i = 0; i < e->args.len; i++) param_shapes_expr(c, e->args.items[i].value, env, out);
+    param_shapes_expr(c, e->lhs, env, out, depth);
+    param_shapes_expr(c, e->rhs, env, out, depth);
+    for (int i = 0; i < e->args.len; i++) param_shapes_expr(c, e->args.items[i].value, env, out, depth);
     if (e->kind != EX_CALL || !e->call || e->callee->ref != REF_FUNC || e->callee->item->role != ROLE_LAYER) return;
     /* a layer instance: its bindings, seen through the outer call's */
     DimEnv inner = {0};
@@ -1219,7 +1220,7 @@ static void param_shapes_expr(Checker *c, Expr *e, const DimEnv *env, TypeVec *o
         dim_subst(&b.value, &b.value, env, NULL, NULL);
         vec_push(c->a, &inner.items, b);
     }
-    param_shapes(c, e->callee->item, &inner, out, 1);
+    param_shapes(c, e->callee->item, &inner, out, depth + 1);
 }
 
 /* Every call of an encoder or decoder shares one set of parameters, so each

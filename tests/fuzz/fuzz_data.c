@@ -75,19 +75,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     f.columns = 1;
     for (size_t i = 0; i < size && data[i] != '\n'; i++) f.columns += data[i] == ',';
     rt_raw raw;
-    rt_corpus corpus = {0};
     rt_error err = {0};
-    if (!rt_raw_load(&f, fuzz_dir(), true, 1, &raw, &corpus, &err)) {
-        rt_corpus_free(&corpus);
-        return 0;
-    }
+    rt_dataset_spec ds = {.name = "fuzz", .base_dir = fuzz_dir(), .lowercase = true, .min_count = 1};
+    if (!rt_raw_load(&f, &ds, &raw, &err)) return 0;
     f.dims[0] = raw.per;
     /* integer sources into an i32 field (checked per value), the others into f32,
      * with a scalar op as `x / 255` would add */
     f.is_i32 = raw.type != RAW_F32 && raw.type != RAW_F64;
     if (!f.is_i32) f.ops[f.n_ops++] = (rt_scalar_op){.op = '/', .value = 255};
     rt_raw_free(&raw);
-    rt_corpus_free(&corpus);
     load_as_dataset(&f);
     if (FUZZ_FORMAT == FUZZ_TEXT) load_skipgram(name);
     return 0;

@@ -1264,10 +1264,12 @@ LLVMTargetMachineRef cg_target_machine(const char *cpu, const char *features, bo
         LLVMDisposeMessage(triple);
         return NULL;
     }
+    /* A named CPU brings its own features: the host's would add, say, AVX-512
+     * to --cpu x86-64-v3 and the trainer would not run on the machines it names. */
     char *host_cpu = cpu ? NULL : LLVMGetHostCPUName();
-    char *host_features = features ? NULL : LLVMGetHostCPUFeatures();
+    char *host_features = features || cpu ? NULL : LLVMGetHostCPUFeatures();
     LLVMTargetMachineRef tm = LLVMCreateTargetMachine(
-        target, triple, cpu ? cpu : host_cpu, features ? features : host_features,
+        target, triple, cpu ? cpu : host_cpu, features ? features : cpu ? "" : host_features,
         LLVMCodeGenLevelDefault, pic ? LLVMRelocPIC : LLVMRelocDefault,
         pic ? LLVMCodeModelDefault : LLVMCodeModelJITDefault);
     LLVMDisposeMessage(host_cpu);

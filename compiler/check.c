@@ -1282,9 +1282,3 @@ bool sema_check(Program *p) {
     }
     return p->diags->errors == errors0;
 }
-
-bool sema_run(Program *p) {
-    bool ok = sema_resolve(p);
-    /* check runs even after resolve errors: unresolved names are TY_ERROR and stay quiet */
-    return sema_check(p) && ok;
-}

@@ -149,8 +149,12 @@ const Builtin *sema_builtin_by_id(BuiltinId id);
  * p->diags; true when no error was reported. */
 bool sema_run(Program *p);
 
-/* The two halves, for tests: resolve must run before check. */
-bool sema_resolve(Program *p);
+/* The passes sema_run makes, in its order (sema.c): the declarations' names
+ * and consts, then each dataset's fields (sema_impl.h), then the bodies' names,
+ * then every type. */
+typedef struct Resolution Resolution;
+Resolution *sema_resolve_declarations(Program *p);
+void sema_resolve_bodies(Resolution *res);
 bool sema_check(Program *p);
 
 /* The symbol of a function's size variable / int argument (REF_DIM slot), or a

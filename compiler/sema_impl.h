@@ -41,15 +41,15 @@ struct SemaItem {
     Vec(DimSym *) quots;         /* ITEM_FUNC/STAGE: its SYM_QUOT symbols, in the order made */
 };
 
-/* The resolver creates symbols; check reads and adds (dataset properties, batches). */
+/* sema.c. The resolver creates symbols; check reads and adds (dataset properties, batches). */
 DimSym *sema_new_sym(Arena *a, DimSymKind kind, const char *name, Item *owner, int slot);
 struct SemaItem *sema_item(Arena *a, Item *it);
 
 /* Edit distance for "did you mean" (capped; returns > cap when farther). */
 int sema_edit_distance(const char *a, const char *b, int cap);
 
-/* Computes a dataset's fields and properties (check.c; resolve calls it so that
- * stage bodies can bind field names). */
+/* Computes a dataset's fields and properties (check_stage.c; sema_run calls it
+ * between resolving the declarations and the bodies, which bind field names). */
 void sema_dataset_fields(Program *p, Item *ds);
 
 /* check_dims.c. *out = num / den (exact) or num // den (floor_div): folded when

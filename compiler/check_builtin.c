@@ -168,6 +168,7 @@ static Type *shape_arg(Checker *c, Expr *e, DType dt) {
             return type_error(c->a);
         }
         t->dims[i] = d->dim;
+        sema_dim_used_as_size(c->fn, &d->dim);
     }
     return t;
 }
@@ -305,7 +306,16 @@ Type *check_builtin(Checker *c, Expr *e, const Builtin *b) {
     case BI_WHERE: {
         Type *y = pos[1]->type, *z = pos[2]->type;
         if (!y->weak && !z->weak && y->dtype != z->dtype) {
-            diag_error(c->d, e->span, "`where` mixes %s and %s", ty(c, y), ty(c, z));
+            diag_error(c->d, e->span, "`where` branches mix %s and %s: both i32 or both f32, convert with float(...)",
+                       ty(c, y), ty(c, z));
+            return type_error(c->a);
+        }
+        /* an i32 result would truncate a fraction silently */
+        const Type *frac = y->weak && y->dtype == DT_F32 ? y : z->weak && z->dtype == DT_F32 ? z : NULL;
+        if (frac && (!frac->has_value || frac->value == floor(frac->value))) frac = NULL;
+        if (frac && (y->weak ? z : y)->dtype == DT_I32 && !(y->weak && z->weak)) {
+            diag_error(c->d, pos[frac == y ? 1 : 2]->span, "`where` with an i32 branch takes an integer here, not %g",
+                       frac->value);
             return type_error(c->a);
         }
         Type *r = binary_shape(c, e, x, y, "`where`");

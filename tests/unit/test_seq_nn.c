@@ -3,7 +3,7 @@
  * causal_mask is 1 where the key position is at most the query position; with
  * it, attention's first query sees only the first value; a causal `mha` gives
  * the same outputs at positions before a change to a later input, and a
- * non-causal one does not. */
+ * non-causal one does not; einsum equals its products written out as sums. */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,7 +29,7 @@ static void write_file(const char *name, const char *text) {
     fclose(f);
 }
 
-enum { N_REPORTS = 7 };
+enum { N_REPORTS = 10 };
 
 /* Runs the eval stage and reads its one metrics row (the reports in order). */
 static void reports(bool interp, double *r) {
@@ -50,17 +50,18 @@ static void reports(bool interp, double *r) {
     assert_non_null(m);
     char head[256], line[512], last[512] = "";
     assert_non_null(fgets(head, sizeof head, m));
-    assert_string_equal(head, "run,epoch,step,loss,cells,below,above,first,causal_past,causal_last,full_past,time\n");
+    assert_string_equal(head, "run,epoch,step,loss,cells,below,above,first,causal_past,causal_last,full_past,einsum_qk,einsum_perm,"
+                                     "einsum_size,time\n");
     /* metrics.csv keeps every run: this run's row is the last */
     while (fgets(line, sizeof line, m)) snprintf(last, sizeof last, "%s", line);
     double run, epoch, step, loss;
-    assert_int_equal(sscanf(last, "%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf", &run, &epoch, &step, &loss, &r[0],
-                            &r[1], &r[2], &r[3], &r[4], &r[5], &r[6]), 4 + N_REPORTS);
+    assert_int_equal(sscanf(last, "%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf", &run, &epoch, &step, &loss,
+                            &r[0], &r[1], &r[2], &r[3], &r[4], &r[5], &r[6], &r[7], &r[8], &r[9]), 4 + N_REPORTS);
     assert_int_equal((int)run, interp + 1);
     fclose(m);
 }
 
-static void test_causal_attention(void **state) {
+static void test_attention_and_einsum(void **state) {
     (void)state;
     for (int interp = 0; interp < 2; interp++) {
         double r[N_REPORTS];
@@ -72,6 +73,9 @@ static void test_causal_attention(void **state) {
         assert_true(r[4] < 1e-5);      /* causal: the past does not see the change at position 2 */
         assert_true(r[5] > 0.1);       /* ... position 2 does */
         assert_true(r[6] > 0.1);       /* not causal: every position sees it */
+        assert_true(r[7] < 1e-5);      /* einsum's batched product: q k^T written out */
+        assert_true(r[8] < 1e-5);      /* ... and a result in another order */
+        assert_true(r[9] == 3 * 4 * 3); /* [T, B, T] */
     }
 }
 
@@ -100,6 +104,11 @@ static int setup(void **state) {
                "    report causal_past = sum(abs(causal(x)[:, 0:2, :] - causal(y)[:, 0:2, :]))\n"
                "    report causal_last = sum(abs(causal(x)[:, 2, :] - causal(y)[:, 2, :]))\n"
                "    report full_past = sum(abs(full(x)[:, 0:2, :] - full(y)[:, 0:2, :]))\n"
+               "    report einsum_qk = sum(abs(einsum(\"bhtd,bhsd->bhts\", q, v)\n"
+               "                           - sum(reshape(q, [B, 1, 3, 1, 2]) * reshape(v, [B, 1, 1, 3, 2]), axis = -1)))\n"
+               "    report einsum_perm = sum(abs(einsum(\"btd,bsd->sbt\", x, y)\n"
+               "                             - transpose(sum(reshape(x, [B, 3, 1, 4]) * reshape(y, [B, 1, 3, 4]), axis = -1), [2, 0, 1])))\n"
+               "    report einsum_size = sum(einsum(\"btd,bsd->sbt\", x, y) * 0 + 1)\n"
                "}\n");
     return chdir(dir); /* runs/ is relative to the working directory */
 }
@@ -113,7 +122,7 @@ static int teardown(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_causal_attention),
+        cmocka_unit_test(test_attention_and_einsum),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

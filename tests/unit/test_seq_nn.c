@@ -16,49 +16,21 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "driver.h"
-
-static char dir[256];
-
-static void write_file(const char *name, const char *text) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
+#include "scratch.h"
 
 enum { N_REPORTS = 10 };
 
 /* Runs the eval stage and reads its one metrics row (the reports in order). */
 static void reports(bool interp, double *r) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/seq.rl", dir);
-    FILE *o = tmpfile(), *e = tmpfile();
     RunOptions opts = {.threads = 1, .quiet = true, .interp = interp};
-    if (driver_run(path, &opts, o, e) != 0) {
-        char msg[2048];
-        rewind(e);
-        msg[fread(msg, 1, sizeof msg - 1, e)] = 0;
-        fail_msg("rlc run: %s", msg);
-    }
-    fclose(o);
-    fclose(e);
-    snprintf(path, sizeof path, "%s/runs/e/metrics.csv", dir);
-    FILE *m = fopen(path, "r");
-    assert_non_null(m);
-    char head[256], line[512], last[512] = "";
-    assert_non_null(fgets(head, sizeof head, m));
-    assert_string_equal(head, "run,epoch,step,loss,cells,below,above,first,causal_past,causal_last,full_past,einsum_qk,einsum_perm,"
-                                     "einsum_size,time\n");
-    /* metrics.csv keeps every run: this run's row is the last */
-    while (fgets(line, sizeof line, m)) snprintf(last, sizeof last, "%s", line);
-    double run, epoch, step, loss;
-    assert_int_equal(sscanf(last, "%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf", &run, &epoch, &step, &loss,
-                            &r[0], &r[1], &r[2], &r[3], &r[4], &r[5], &r[6], &r[7], &r[8], &r[9]), 4 + N_REPORTS);
-    assert_int_equal((int)run, interp + 1);
-    fclose(m);
+    scratch_run_ok("seq.rl", &opts);
+    double row[4 + N_REPORTS];
+    scratch_last_metrics("e",
+                         "run,epoch,step,loss,cells,below,above,first,causal_past,causal_last,full_past,einsum_qk,"
+                         "einsum_perm,einsum_size,time",
+                         row, 4 + N_REPORTS);
+    assert_int_equal((int)row[0], interp + 1);  /* metrics.csv keeps every run */
+    memcpy(r, row + 4, N_REPORTS * sizeof *r);
 }
 
 static void test_attention_and_einsum(void **state) {
@@ -81,10 +53,9 @@ static void test_attention_and_einsum(void **state) {
 
 static int setup(void **state) {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/rlc-seq-XXXXXX");
-    if (!mkdtemp(dir)) return -1;
-    write_file("h.csv", "c0,c1,c2,c3,c4,c5,c6,c7,c8,c9,c10,c11\n-0.731,0.695,0.528,-0.490,-0.009,-0.101,0.303,0.577,-0.812,-0.943,0.672,-0.134\n0.525,-0.996,-0.109,0.443,-0.542,0.891,0.803,-0.939,-0.949,0.083,0.878,-0.238\n-0.567,-0.156,-0.942,-0.557,-0.124,-0.008,-0.534,-0.538,-0.562,-0.081,-0.420,-0.957\n0.675,0.113,0.285,-0.628,0.985,0.720,-0.758,-0.335,0.443,0.422,0.873,-0.156\n");
-    write_file("seq.rl",
+    if (scratch_enter("seq") != 0) return -1;
+    scratch_write("h.csv", "c0,c1,c2,c3,c4,c5,c6,c7,c8,c9,c10,c11\n-0.731,0.695,0.528,-0.490,-0.009,-0.101,0.303,0.577,-0.812,-0.943,0.672,-0.134\n0.525,-0.996,-0.109,0.443,-0.542,0.891,0.803,-0.939,-0.949,0.083,0.878,-0.238\n-0.567,-0.156,-0.942,-0.557,-0.124,-0.008,-0.534,-0.538,-0.562,-0.081,-0.420,-0.957\n0.675,0.113,0.285,-0.628,0.985,0.720,-0.758,-0.335,0.443,0.422,0.873,-0.156\n");
+    scratch_write("seq.rl",
                "use std.nn\n"
                "dataset d { h: [12] = csv(\"h.csv\", columns = 12) }\n"
                "encoder causal(h: [B, 3, 4]) -> [B, 3, 4] = mha(h, 2, causal = true)\n"
@@ -110,14 +81,12 @@ static int setup(void **state) {
                "                             - transpose(sum(reshape(x, [B, 3, 1, 4]) * reshape(y, [B, 1, 3, 4]), axis = -1), [2, 0, 1])))\n"
                "    report einsum_size = sum(einsum(\"btd,bsd->sbt\", x, y) * 0 + 1)\n"
                "}\n");
-    return chdir(dir); /* runs/ is relative to the working directory */
+    return 0;
 }
 
 static int teardown(void **state) {
     (void)state;
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return chdir("/") == 0 && system(cmd) == 0 ? 0 : -1;
+    return scratch_leave();
 }
 
 int main(void) {

@@ -14,7 +14,10 @@
  * the other (and stay independent of the thread count: a thread takes whole rows).
  * That holds when every member reads what an earlier member stored only at the row
  * it is computing, which is what this file checks, edge by edge through the member's
- * inlined nodes. plan_buffers keeps every buffer a member reads, and every member's
+ * inlined nodes. To make chains contiguous, kernels between members are moved: one
+ * that reads nothing of the group runs before it (the gradient seed of a loss, which
+ * is a constant), one that needs a member's whole output after it (the loss's sum over
+ * every row); their data dependences are kept, so the step computes the same values. plan_buffers keeps every buffer a member reads, and every member's
  * output, alive until the group's last member (a slot freed inside the group could be
  * taken by a later member while rows of the old value are still to be read).
  */
@@ -89,30 +92,82 @@ static bool reads_own_rows(const IrGraph *g, const Kernel *k, IrDim rows, const 
     return ok;
 }
 
+/* Whether k reads a node stored by a kernel marked in `by` (through reshape views). */
+static bool reads_from(const IrGraph *g, const Kernel *k, const bool *by) {
+    for (int i = 0; i < k->reads.len; i++) {
+        int n = k->reads.items[i];
+        while (nd(g, n)->op == IR_RESHAPE) n = nd(g, n)->in[0];
+        if (by[n]) return true;
+    }
+    return false;
+}
+
+/* How many kernels a group may leave behind it (those that need a member's whole
+ * output, like the loss's sum over every row) while it looks for more members. */
+enum { MAX_DEFERRED = 8 };
+
 void fuse_row_groups(KernelPlan *p) {
     const IrGraph *g = p->g;
-    int N = g->nodes.len;
-    bool *made = arena_alloc(p->arena, (size_t)N + 1);
+    int N = g->nodes.len, n = p->kernels.len;
+    bool *made = arena_alloc(p->arena, (size_t)N + 1);     /* stored by a member */
+    bool *waits = arena_alloc(p->arena, (size_t)N + 1);    /* stored by a deferred kernel */
     bool *row = arena_alloc(p->arena, (size_t)N + 1);
-    int first = -1; /* the open group's first kernel */
-    IrDim rows = {0, 0};
-    for (int i = 0; i <= p->kernels.len; i++) {
-        const Kernel *k = i < p->kernels.len ? &p->kernels.items[i] : NULL;
-        if (first >= 0 && k && row_kernel(g, k) && dim_eq(iteration_shape(g, k)->d[0], rows) &&
-            reads_own_rows(g, k, rows, made, row)) {
+    int *order = arena_alloc(p->arena, sizeof(int) * (size_t)(n + 1));   /* placed kernels */
+    int *rest = arena_alloc(p->arena, sizeof(int) * (size_t)(n + 1));    /* still to place */
+    int *next = arena_alloc(p->arena, sizeof(int) * (size_t)(n + 1));
+    int *before = arena_alloc(p->arena, sizeof(int) * (size_t)(n + 1));
+    int *members = arena_alloc(p->arena, sizeof(int) * (size_t)(n + 1));
+    int *after = arena_alloc(p->arena, sizeof(int) * (size_t)(n + 1));
+    int placed = 0, nrest = n;
+    for (int i = 0; i < n; i++) rest[i] = i;
+    while (nrest > 0) {
+        const Kernel *k = &p->kernels.items[rest[0]];
+        IrDim rows = row_kernel(g, k) ? iteration_shape(g, k)->d[0] : (IrDim){0, 1};
+        int nb = 0, nm = 0, na = 0, j = 1;
+        if (!(rows.b == 0 && rows.c <= 1)) { /* a row kernel over more than one row */
+            /* Kernels after the first member join the group when they read its stores
+             * row by row; one that reads nothing of the group (nor of what waits) runs
+             * before it; one that needs what a member stored in other rows waits after it. */
+            members[nm++] = rest[0];
             made[k->root] = true;
-            continue;
+            for (; j < nrest; j++) {
+                const Kernel *c = &p->kernels.items[rest[j]];
+                if (c->kind == K_UPDATE || c->kind == K_SPARSE_UPDATE) break;
+                bool waiting = reads_from(g, c, waits);
+                if (!waiting && row_kernel(g, c) && dim_eq(iteration_shape(g, c)->d[0], rows) &&
+                    reads_own_rows(g, c, rows, made, row)) {
+                    members[nm++] = rest[j];
+                    made[c->root] = true;
+                } else if (!waiting && !reads_from(g, c, made)) {
+                    before[nb++] = rest[j];
+                } else if (na < MAX_DEFERRED) {
+                    after[na++] = rest[j];
+                    waits[c->root] = true;
+                } else {
+                    break;
+                }
+            }
+            for (int m = 0; m < j; m++) made[p->kernels.items[rest[m]].root] = waits[p->kernels.items[rest[m]].root] = false;
         }
-        if (first >= 0) {
-            if (i - first >= 2) vec_push(p->arena, &p->row_groups, ((KRowGroup){first, i - first}));
-            for (int j = first; j < i; j++) made[p->kernels.items[j].root] = false;
+        int nn = 0;
+        if (nm < 2) { /* no group: the first kernel is placed, the rest keep their order */
+            order[placed++] = rest[0];
+            for (int m = 1; m < nrest; m++) next[nn++] = rest[m];
+        } else {
+            /* what ran before the group and the group are placed; the kernels that
+             * waited are looked at again, as the start of another group perhaps */
+            for (int m = 0; m < nb; m++) order[placed++] = before[m];
+            vec_push(p->arena, &p->row_groups, ((KRowGroup){placed, nm}));
+            for (int m = 0; m < nm; m++) order[placed++] = members[m];
+            for (int m = 0; m < na; m++) next[nn++] = after[m];
+            for (int m = j; m < nrest; m++) next[nn++] = rest[m];
         }
-        first = -1;
-        /* a group over a single row would only add a loop */
-        if (k && row_kernel(g, k) && !(iteration_shape(g, k)->d[0].b == 0 && iteration_shape(g, k)->d[0].c <= 1)) {
-            first = i;
-            rows = iteration_shape(g, k)->d[0];
-            made[k->root] = true;
-        }
+        int *t = rest;
+        rest = next;
+        next = t;
+        nrest = nn;
     }
+    Kernel *was = arena_alloc(p->arena, sizeof(Kernel) * (size_t)(n + 1));
+    for (int i = 0; i < n; i++) was[i] = p->kernels.items[i];
+    for (int i = 0; i < n; i++) p->kernels.items[i] = was[order[i]];
 }

@@ -23,8 +23,8 @@
 #                  OpenBLAS setting, no install and no compile-time section (the smoke test: it
 #                  checks that the harness works)
 #   --peers-only   run the PyTorch/gensim peers alone
-#   --only "W..."  only these workloads of 1-4, 7, 8 (ae_b32 ae_b256 dae_b32 dae_b256 simclr_b256
-#                  sgns cnn_b64 simclr_cnn_b256); the roofline keeps the ones of them it covers
+#   --only "W..."  only these workloads of 1-4, 7-9 (ae_b32 ae_b256 dae_b32 dae_b256 simclr_b256
+#                  sgns cnn_b64 simclr_cnn_b256 gpt_b32); the roofline keeps the ones of them it covers
 #   --reps N       repetitions of the ms/step workloads (default 5)
 #   --sgns-reps N  repetitions of the skip-gram workload (default 3: one rlc run is ~20 s)
 #   --peer-configs "stock tuned"   which peer configurations run (default: tuned only, to fit
@@ -180,6 +180,7 @@ workloads=(
   "simclr_b256|simclr.rl|simclr_b256|25|5|torch:torch_simclr.py --batch 256"
   "cnn_b64|cnn.rl|cnn_b64|100|10|torch:torch_cnn.py --batch 64"
   "simclr_cnn_b256|simclr_cnn.rl|simclr_cnn_b256|20|3|torch:torch_simclr_cnn.py --batch 256"
+  "gpt_b32|gpt.rl|gpt_b32|20|3|torch:torch_gpt.py --batch 32"
   "sgns|sgns.rl|sgns|||gensim:gensim_w2v.py;torch_sgns:torch_sgns.py"
 )
 
@@ -265,7 +266,7 @@ if [ $peers_only = 0 ] && [ $skip_roofline = 0 ]; then
   for setting in "${settings[@]}"; do
     for t in $threads_list; do
       for w in "ae_b32|ae.rl|200|20" "ae_b256|ae.rl|50|10" "simclr_b256|simclr.rl|25|5" \
-               "cnn_b64|cnn.rl|100|10" "simclr_cnn_b256|simclr_cnn.rl|20|3"; do
+               "cnn_b64|cnn.rl|100|10" "simclr_cnn_b256|simclr_cnn.rl|20|3" "gpt_b32|gpt.rl|20|3"; do
         IFS='|' read -r stage rl full_steps quick_steps <<<"$w"
         [ -z "$only" ] || [[ " $only " == *" $stage "* ]] || continue
         steps=$full_steps; [ $quick = 1 ] && steps=$quick_steps

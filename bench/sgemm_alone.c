@@ -1,5 +1,7 @@
 /* sgemm_alone.c — OpenBLAS's own GFLOP/s for one sgemm shape, measured alone (workload 6).
- *     sgemm_alone ORDER TRANSA TRANSB M N K THREADS
+ *     sgemm_alone ORDER TRANSA TRANSB M N K THREADS [cpu]
+ * With `cpu` the rounds are timed in the process's CPU time (user + sys of every thread),
+ * the measure for a machine other jobs load (bench/products_alone.sh); else in wall time.
  * (the CBLAS enum values, as sgemm_shim.c logs them). Operands are filled once; the call is
  * repeated until 0.3 s have passed after a warm-up, and the best of 5 such rounds is printed
  * as `gflops=X` (2 M N K flops per call). */
@@ -7,23 +9,27 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include <cblas.h>
 
 void openblas_set_num_threads(int n);
 
+static clockid_t clock_id = CLOCK_MONOTONIC;
+
 static double now(void) {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(clock_id, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 int main(int argc, char **argv) {
-    if (argc != 8) {
-        fputs("usage: sgemm_alone ORDER TRANSA TRANSB M N K THREADS\n", stderr);
+    if (argc != 8 && !(argc == 9 && strcmp(argv[8], "cpu") == 0)) {
+        fputs("usage: sgemm_alone ORDER TRANSA TRANSB M N K THREADS [cpu]\n", stderr);
         return 2;
     }
+    if (argc == 9) clock_id = CLOCK_PROCESS_CPUTIME_ID;
     int order = atoi(argv[1]), ta = atoi(argv[2]), tb = atoi(argv[3]);
     int m = atoi(argv[4]), n = atoi(argv[5]), k = atoi(argv[6]), threads = atoi(argv[7]);
     if (m <= 0 || n <= 0 || k <= 0 || threads <= 0 || (order != CblasRowMajor && order != CblasColMajor)) {

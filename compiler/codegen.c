@@ -44,7 +44,7 @@ typedef struct Cg {
     LLVMModuleRef M;
     LLVMBuilderRef b;
     LLVMTypeRef f32, f64, i8, i32, i64, i1, ptr, voidt, ctx_t, range_t;
-    Fn sgemm, random_fill, shift2d, col2im, im2col, pfor, tanhf, sgd_rows, adam_rows;
+    Fn sgemm, random_fill, shift2d, col2im, im2col, pfor, sgd_rows, adam_rows;
     unsigned noalias;
     /* The checker's module (cg_emit_checker): a dense update kernel only looks at
      * its gradient and sets this i32 global when an element is not finite. */
@@ -303,6 +303,31 @@ static LLVMValueRef exp_f32(Cg *cg, LLVMValueRef x) {
     return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealUNO, x, x, ""), x, res, "");
 }
 
+/* tanh as Cephes' tanhf, inline so that it vectorizes (a `tanhf` call per element was
+ * 15% of the GPT step of bench/gpt.rl, its GELUs): below |x| = 0.625 an odd minimax
+ * polynomial x + x^3 P(x^2), above it 1 - 2 / (e^{2|x|} + 1) with x's sign (e^{2|x|}
+ * overflows to +inf past |x| = 44.4, giving exactly 1). Within 2 ulp of tanhf; NaN
+ * stays NaN (it takes the exp side). */
+static LLVMValueRef tanh_f32(Cg *cg, LLVMValueRef x) {
+    LLVMBuilderRef b = cg->b;
+    LLVMFastMathFlags c = LLVMFastMathAllowContract;
+    LLVMValueRef one = f32c(cg, 1.0);
+    LLVMValueRef ax = intrinsic(cg, "llvm.fabs", cg->f32, &x, 1);
+    LLVMValueRef e = exp_f32(cg, LLVMBuildFMul(b, ax, f32c(cg, 2.0), ""));
+    LLVMValueRef big = LLVMBuildFSub(b, one, LLVMBuildFDiv(b, f32c(cg, 2.0), LLVMBuildFAdd(b, e, one, ""), ""), "");
+    static const double P[] = {-5.70498872745e-3, 2.06390887954e-2, -5.37397155531e-2,
+                               1.33314422036e-1, -3.33332819422e-1};
+    LLVMValueRef z = fmf(LLVMBuildFMul(b, x, x, ""), c);
+    LLVMValueRef p = f32c(cg, P[0]);
+    for (int i = 1; i < 5; i++)
+        p = fmf(LLVMBuildFAdd(b, fmf(LLVMBuildFMul(b, p, z, ""), c), f32c(cg, P[i]), ""), c);
+    LLVMValueRef small = fmf(LLVMBuildFAdd(b, fmf(LLVMBuildFMul(b, fmf(LLVMBuildFMul(b, p, z, ""), c), x, ""), c),
+                                           x, ""), c);
+    /* the sign of x on both sides (the polynomial's x + x^3 P would turn -0 into +0) */
+    LLVMValueRef xs[2] = {LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLT, ax, f32c(cg, 0.625), ""), small, big, ""), x};
+    return intrinsic(cg, "llvm.copysign", cg->f32, xs, 2);
+}
+
 static LLVMValueRef unary(Cg *cg, IrOp op, LLVMValueRef x, IrDType in_dt) {
     LLVMBuilderRef b = cg->b;
     if (in_dt == IR_I32) {
@@ -329,7 +354,7 @@ static LLVMValueRef unary(Cg *cg, IrOp op, LLVMValueRef x, IrDType in_dt) {
         return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, x, zero, ""), one,
                                LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLT, x, zero, ""),
                                                f32c(cg, -1.0), zero, ""), "");
-    case IR_TANH: return call(cg, cg->tanhf, &x, 1);
+    case IR_TANH: return tanh_f32(cg, x);
     case IR_SIGMOID: {
         /* 1 / (1 + e^-x) */
         LLVMValueRef nx = LLVMBuildFNeg(b, x, "");
@@ -367,7 +392,15 @@ static LLVMValueRef binary(Cg *cg, IrOp op, LLVMValueRef x, LLVMValueRef y, IrDT
     case IR_SUB: return fmf(LLVMBuildFSub(b, x, y, ""), LLVMFastMathAllowContract);
     case IR_MUL: return fmf(LLVMBuildFMul(b, x, y, ""), LLVMFastMathAllowContract);
     case IR_DIV: return LLVMBuildFDiv(b, x, y, "");
-    case IR_POW: return intrinsic(cg, "llvm.pow", cg->f32, xy, 2);
+    case IR_POW:
+        /* x^3 (GELU's) as two multiplies: llvm.pow folds only x^2 and x^0.5 without
+         * fast-math, and a powf call per element does not vectorize */
+        if (LLVMIsAConstantFP(y)) {
+            LLVMBool lost;
+            if (LLVMConstRealGetDouble(y, &lost) == 3.0)
+                return LLVMBuildFMul(b, LLVMBuildFMul(b, x, x, ""), x, "");
+        }
+        return intrinsic(cg, "llvm.pow", cg->f32, xy, 2);
     case IR_MAX: return intrinsic(cg, "llvm.maxnum", cg->f32, xy, 2);
     case IR_MIN: return intrinsic(cg, "llvm.minnum", cg->f32, xy, 2);
     default: return bool_to_f32(cg, LLVMBuildFCmp(b, fcmp[op], x, y, ""));
@@ -622,6 +655,18 @@ static LLVMValueRef reduce_combine(Cg *cg, IrOp op, IrDType dt, LLVMValueRef a, 
     if (op == IR_SUM) {
         if (dt == IR_I32) return LLVMBuildAdd(cg->b, a, v, "");
         return fmf(LLVMBuildFAdd(cg->b, a, v, ""), reassoc ? LLVMFastMathAllowReassoc : 0);
+    }
+    if (reassoc && dt == IR_F32) {
+        /* A register max/min vectorizes only with nnan (LLVM 19), so a NaN element is
+         * first replaced by the identity: maxnum skips NaN anyway, and the accumulator
+         * starts at the identity, so this is the same value, now from an operation whose
+         * operands are never NaN. nsz: a tie of -0 and +0 may give either (in a fixed
+         * order: a row is reduced by one thread). The GPT step's max over its
+         * [B, T, vocab] logits took 9% of the step as a scalar chain. */
+        LLVMValueRef nan = LLVMBuildFCmp(cg->b, LLVMRealUNO, v, v, "");
+        LLVMValueRef xy[2] = {a, LLVMBuildSelect(cg->b, nan, reduce_identity(cg, op, dt), v, "")};
+        return fmf(intrinsic(cg, op == IR_RMAX ? "llvm.maxnum" : "llvm.minnum", cg->f32, xy, 2),
+                   LLVMFastMathNoNaNs | LLVMFastMathNoSignedZeros);
     }
     return binary(cg, op == IR_RMAX ? IR_MAX : IR_MIN, a, v, dt);
 }
@@ -1049,6 +1094,102 @@ static void emit_call(Cg *cg, StepVals *sv, int ki, KEmit *e, LLVMValueRef range
     (void)ki;
 }
 
+/* ------------------------------------------------------------- row groups */
+
+/* The member's range for row o: [o, o + 1) of its outer loop, or for a flat kernel
+ * the row's elements [o R, (o + 1) R), R = its element count / rows. */
+static void member_range(Cg *cg, const Kernel *k, LLVMValueRef B, LLVMValueRef rows, LLVMValueRef o,
+                         LLVMValueRef *lo, LLVMValueRef *hi) {
+    LLVMValueRef outer, work;
+    kernel_extent(cg, k, B, &outer, &work);
+    LLVMValueRef per = k->flat ? LLVMBuildSDiv(cg->b, work, rows, "") : i64c(cg, 1);
+    *lo = LLVMBuildNSWMul(cg->b, o, per, "");
+    *hi = LLVMBuildNSWAdd(cg->b, *lo, per, "");
+}
+
+static LLVMValueRef group_rows(Cg *cg, const KRowGroup *rg, LLVMValueRef B) {
+    const Kernel *k = &cg->p->kernels.items[rg->first];
+    const IrNode *r = nd(cg, k->root);
+    const IrShape *s = k->kind == K_REDUCE ? &nd(cg, r->in[0])->shape : &r->shape;
+    return dimv(cg, B, s->d[0]);
+}
+
+/* gI_rows(argv, lo, hi): argv = {ctx, the first member's buffers, the next's, ...};
+ * for each row o in [lo, hi) every member over row o, in plan order (fuse_rows.c). */
+static LLVMValueRef emit_row_group(Cg *cg, int gi, KEmit *es) {
+    const KRowGroup *rg = &cg->p->row_groups.items[gi];
+    char name[64];
+    snprintf(name, sizeof name, "g%d_rows", gi);
+    LLVMValueRef fn = LLVMAddFunction(cg->M, name, cg->range_t);
+    LLVMSetLinkage(fn, LLVMInternalLinkage);
+    LLVMBuilderRef b = cg->b;
+    LLVMPositionBuilderAtEnd(b, LLVMAppendBasicBlockInContext(cg->C, fn, "entry"));
+    LLVMValueRef argv = LLVMGetParam(fn, 0);
+    LLVMValueRef ctx = LLVMBuildLoad2(b, cg->ptr, argv, "");
+    LLVMValueRef B = ctx_field(cg, ctx, CTX_B, cg->i64);
+    LLVMValueRef rows = group_rows(cg, rg, B);
+    int at = 1, most = 0;
+    for (int m = 0; m < rg->count; m++) most = es[rg->first + m].args.len > most ? es[rg->first + m].args.len : most;
+    LLVMValueRef *args = arena_alloc(cg->p->arena, sizeof(LLVMValueRef) * (size_t)(rg->count * (most + 3)));
+    for (int m = 0; m < rg->count; m++) {
+        LLVMValueRef *a = args + m * (most + 3);
+        KEmit *e = &es[rg->first + m];
+        a[0] = ctx;
+        for (int i = 0; i < e->args.len; i++, at++)
+            a[1 + i] = LLVMBuildLoad2(b, cg->ptr, elem_ptr(cg, cg->ptr, argv, i64c(cg, at)), "");
+    }
+    Loop l = loop_begin(cg, LLVMGetParam(fn, 1), LLVMGetParam(fn, 2));
+    for (int m = 0; m < rg->count; m++) {
+        LLVMValueRef *a = args + m * (most + 3);
+        KEmit *e = &es[rg->first + m];
+        int na = e->args.len;
+        member_range(cg, e->k, B, rows, l.iv, &a[na + 1], &a[na + 2]);
+        LLVMBuildCall2(b, LLVMGlobalGetValueType(e->fn), e->fn, a, (unsigned)na + 3, "");
+    }
+    loop_end(cg, &l);
+    LLVMBuildRetVoid(b);
+    return fn;
+}
+
+/* The step's call of a row group: split over the pool by rows when the members
+ * together touch enough elements, as emit_call splits one kernel. */
+static void emit_row_group_call(Cg *cg, StepVals *sv, int gi, KEmit *es, LLVMValueRef group_fn) {
+    const KRowGroup *rg = &cg->p->row_groups.items[gi];
+    LLVMBuilderRef b = cg->b;
+    int n = 1;
+    for (int m = 0; m < rg->count; m++) n += es[rg->first + m].args.len;
+    LLVMValueRef argv = LLVMBuildArrayAlloca(b, cg->ptr, i64c(cg, n), "argv");
+    LLVMBuildStore(b, sv->ctx, argv);
+    LLVMValueRef work = i64c(cg, 0);
+    for (int m = 0, at = 1; m < rg->count; m++) {
+        KEmit *e = &es[rg->first + m];
+        for (int i = 0; i < e->args.len; i++, at++)
+            LLVMBuildStore(b, step_arg_ptr(cg, sv, e->args.items[i]), elem_ptr(cg, cg->ptr, argv, i64c(cg, at)));
+        LLVMValueRef outer, w;
+        kernel_extent(cg, e->k, sv->B, &outer, &w);
+        work = LLVMBuildNSWAdd(b, work, w, "");
+    }
+    LLVMValueRef rows = group_rows(cg, rg, sv->B);
+    LLVMValueRef big = LLVMBuildAnd(
+        b, LLVMBuildICmp(b, LLVMIntSGE, work, i64c(cg, PARALLEL_MIN_ELEMS), ""),
+        LLVMBuildAnd(b, LLVMBuildICmp(b, LLVMIntSGT, rows, i64c(cg, 1), ""),
+                     LLVMBuildIsNotNull(b, sv->pool, ""), ""), "");
+    LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(b));
+    LLVMBasicBlockRef par = LLVMAppendBasicBlockInContext(cg->C, fn, "gpar");
+    LLVMBasicBlockRef ser = LLVMAppendBasicBlockInContext(cg->C, fn, "gser");
+    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(cg->C, fn, "gnext");
+    LLVMBuildCondBr(b, big, par, ser);
+    LLVMPositionBuilderAtEnd(b, par);
+    LLVMValueRef pargs[4] = {sv->pool, rows, group_fn, argv};
+    call(cg, cg->pfor, pargs, 4);
+    LLVMBuildBr(b, join);
+    LLVMPositionBuilderAtEnd(b, ser);
+    LLVMValueRef sargs[3] = {argv, i64c(cg, 0), rows};
+    LLVMBuildCall2(b, cg->range_t, group_fn, sargs, 3, "");
+    LLVMBuildBr(b, join);
+    LLVMPositionBuilderAtEnd(b, join);
+}
+
 /* *dst = element 0 of node n, as f32, when dst is not NULL. */
 static void emit_scalar_out(Cg *cg, StepVals *sv, int n, LLVMValueRef dst) {
     LLVMBuilderRef b = cg->b;
@@ -1104,7 +1245,6 @@ static void init_types(Cg *cg) {
     cg->im2col = declare(cg, "rt_im2col", cg->voidt, i2, 5);
     LLVMTypeRef pf[4] = {p, i64, p, p};
     cg->pfor = declare(cg, "rt_parallel_for", cg->voidt, pf, 4);
-    cg->tanhf = declare(cg, "tanhf", f32, &f32, 1);
     LLVMTypeRef sr[11] = {p, i64, i64, p, p, i64, p, f32, f32, f32, p};
     cg->sgd_rows = declare(cg, "rt_update_sgd_rows", cg->i8, sr, 11);
     LLVMTypeRef ar[16] = {p, i64, i64, p, p, i64, p, p, f32, f32, f32, f32, f32, cg->i8, i64, p};
@@ -1204,6 +1344,8 @@ static LLVMModuleRef emit_module(const KernelPlan *p, LLVMContextRef ctx, const 
         emit_checker(&cg, es, ranges, step_name);
         return verified(&cg, why);
     }
+    LLVMValueRef *groups = arena_alloc(p->arena, sizeof(LLVMValueRef) * (size_t)(p->row_groups.len + 1));
+    for (int gi = 0; gi < p->row_groups.len; gi++) groups[gi] = emit_row_group(&cg, gi, es);
     LLVMTypeRef sp = cg.ptr;
     LLVMValueRef step = LLVMAddFunction(cg.M, step_name, LLVMFunctionType(cg.voidt, &sp, 1, 0));
     LLVMPositionBuilderAtEnd(cg.b, LLVMAppendBasicBlockInContext(ctx, step, "entry"));
@@ -1215,7 +1357,14 @@ static LLVMModuleRef emit_module(const KernelPlan *p, LLVMContextRef ctx, const 
     sv.opt = ctx_field(&cg, sv.ctx, CTX_OPT, cg.ptr);
     sv.inputs = ctx_field(&cg, sv.ctx, CTX_INPUTS, cg.ptr);
     sv.pool = ctx_field(&cg, sv.ctx, CTX_POOL, cg.ptr);
-    for (int i = 0; i < nk; i++) emit_call(&cg, &sv, i, &es[i], ranges[i]);
+    for (int i = 0, gi = 0; i < nk; i++) {
+        if (gi < p->row_groups.len && p->row_groups.items[gi].first == i) {
+            emit_row_group_call(&cg, &sv, gi, es, groups[gi]);
+            i += p->row_groups.items[gi++].count - 1;
+        } else {
+            emit_call(&cg, &sv, i, &es[i], ranges[i]);
+        }
+    }
     const IrGraph *g = p->g;
     if (g->loss >= 0) emit_scalar_out(&cg, &sv, g->loss, ctx_field(&cg, sv.ctx, CTX_LOSS, cg.ptr));
     if (g->reports.len) {

@@ -408,6 +408,19 @@ static void plan_buffers(Fuser *f) {
         const Kernel *k = &p->kernels.items[i];
         for (int j = 0; j < k->reads.len; j++) last[base_of(g, p, k->reads.items[j])] = i;
     }
+    /* A row group reads and writes row by row: what its members read or store stays
+     * alive until its last member has run (fuse_rows.c). */
+    int *group_end = arena_alloc(f->a, sizeof(int) * (size_t)(p->kernels.len + 1));
+    for (int i = 0; i < p->kernels.len; i++) group_end[i] = i;
+    for (int i = 0; i < p->row_groups.len; i++) {
+        KRowGroup rg = p->row_groups.items[i];
+        for (int j = rg.first; j < rg.first + rg.count; j++) group_end[j] = rg.first + rg.count - 1;
+    }
+    for (int i = 0; i < p->kernels.len; i++) {
+        const Kernel *k = &p->kernels.items[i];
+        for (int j = 0; j < k->reads.len; j++) last[base_of(g, p, k->reads.items[j])] = group_end[i];
+        if (group_end[i] != i && last[k->root] < group_end[i]) last[k->root] = group_end[i];
+    }
     if (g->loss >= 0) last[base_of(g, p, g->loss)] = INT_MAX;
     for (int i = 0; i < g->reports.len; i++) last[base_of(g, p, g->reports.items[i].node)] = INT_MAX;
 
@@ -433,11 +446,17 @@ static void plan_buffers(Fuser *f) {
         slot_of[k->root] = s;
         p->buf[k->root] = (KBuf){.kind = KB_WORK, .offset = slots.items[s].offset,
                                  .size = slots.items[s].size};
-        for (int j = 0; j < k->reads.len; j++) {
-            int b = base_of(g, p, k->reads.items[j]);
-            if (last[b] == i && p->buf[b].kind == KB_WORK) slots.items[slot_of[b]].free = true;
+        if (group_end[i] != i) continue; /* frees wait for the group's end */
+        int from = i;
+        while (from > 0 && group_end[from - 1] == i) from--;
+        for (int m = from; m <= i; m++) {
+            const Kernel *km = &p->kernels.items[m];
+            for (int j = 0; j < km->reads.len; j++) {
+                int b = base_of(g, p, km->reads.items[j]);
+                if (last[b] == i && p->buf[b].kind == KB_WORK) slots.items[slot_of[b]].free = true;
+            }
+            if (last[km->root] < 0 || last[km->root] == i) slots.items[slot_of[km->root]].free = true;
         }
-        if (last[k->root] < 0) slots.items[s].free = true; /* stored, never read */
     }
     /* The sparse updates' sort space for (row, position) pairs, after everything
      * else: its size follows the runtime's rt_rows_scratch_bytes, linear in rows. */
@@ -517,6 +536,7 @@ KernelPlan *fuse_plan(Arena *a, const IrGraph *g, StrBuf *why) {
         }
     if (!mark_live(&f) || !check_supported(&f) || !decide(&f)) return NULL;
     build_kernels(&f);
+    fuse_row_groups(f.p);
     plan_buffers(&f);
     return f.p;
 }
@@ -553,5 +573,9 @@ void kernel_plan_print(const KernelPlan *p, StrBuf *out) {
             ksize_print(p->buf[k->root].offset, out);
         }
         sb_puts(out, "\n");
+    }
+    for (int i = 0; i < p->row_groups.len; i++) {
+        KRowGroup rg = p->row_groups.items[i];
+        sb_printf(out, "rows k%d-k%d\n", rg.first, rg.first + rg.count - 1);
     }
 }

@@ -71,10 +71,17 @@ typedef struct Kernel {
                           * where their indices and rows are copied end to end */
 } Kernel;
 
+/* Kernels first .. first + count - 1 run row by row: each over row o of axis 0
+ * (one outer index), then each over row o + 1 (fuse_rows.c). */
+typedef struct KRowGroup {
+    int first, count;
+} KRowGroup;
+
 typedef struct KernelPlan {
     const IrGraph *g;
     Arena *arena;
     Vec(Kernel) kernels;   /* in execution order */
+    Vec(KRowGroup) row_groups; /* ascending, disjoint */
     KBuf *buf;             /* per IR node */
     KSize workspace;       /* bytes of scratch the step needs at batch B */
 } KernelPlan;
@@ -82,6 +89,9 @@ typedef struct KernelPlan {
 /* Groups the live nodes of g into kernels and plans its buffers; NULL with a
  * message in *why when g uses something the back end cannot compile. */
 KernelPlan *fuse_plan(Arena *a, const IrGraph *g, StrBuf *why);
+/* Finds the row groups of p's kernels (fuse_rows.c); fuse_plan calls it before
+ * placing buffers, which keeps a group's buffers alive through the whole group. */
+void fuse_row_groups(KernelPlan *p);
 /* Bytes of ctx->workspace a step at batch size B needs. */
 size_t kernel_plan_workspace(const KernelPlan *p, int64_t B);
 /* Stable text for `rlc dump --kernels`: one kernel a line with its IR nodes. */

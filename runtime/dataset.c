@@ -493,6 +493,15 @@ bool rt_dataset_check_index(const rt_dataset *ds, int field, int64_t limit, cons
     if (ds->skipgram || limit <= 0 || field < 0 || field >= ds->n_fields) return true;
     const ds_field *fl = &ds->fields[field];
     if (!fl->is_i32) return true;
+    /* sequences hold no ids (windows are read from the corpus as batches fill): every id is
+     * below the vocabulary */
+    if (ds->sequences) {
+        if (ds->vocab <= limit) return true;
+        rt_fail(err, "dataset %s: field %s holds ids up to %lld (its vocabulary), but it is used as %s, "
+                "so it must lie in [0, %lld)", ds->name, fl->name, (long long)ds->vocab - 1,
+                use ? use : "an index", (long long)limit);
+        return false;
+    }
     const int32_t *v = fl->data;
     for (int64_t i = 0; i < ds->n * fl->numel; i++) {
         if (v[i] >= 0 && v[i] < limit) continue;

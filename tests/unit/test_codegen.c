@@ -158,7 +158,7 @@ typedef struct Compiled {
 static Compiled compile(Arena *a, IrGraph *g) {
     StrBuf why = {0};
     Compiled c = {0};
-    assert_true(ir_verify(g, &why));
+    if (!ir_verify(g, &why)) fail_msg("ir_verify: %s", why.data);
     c.plan = fuse_plan(a, g, &why);
     if (!c.plan) fprintf(stderr, "fuse: %s\n", why.data);
     assert_non_null(c.plan);
@@ -288,6 +288,104 @@ static void test_softmax_cross_entropy(void **state) {
     ad_differentiate(g);
     int64_t Bs[] = {64, 5};
     check_against_interp(g, Bs, 2, 10, "softmax cross-entropy");
+    arena_free(&a);
+}
+
+/* Masked attention (a row softmax with an additive causal mask, [B, 2, 6, 6]) and a softmax
+ * cross-entropy over a [B, 6, 40] "vocabulary", each a chain of kernels that fuse_rows.c runs
+ * row by row: against the interpreter, and bit for bit against the same plan run kernel after
+ * kernel (its row groups dropped), at 1 and 2 threads. */
+static IrGraph *attention_lm(Arena *a) {
+    IrGraph *g = ir_graph_new(a, "attn");
+    int x = input(g, "x", SHAPE(Bd(), C(6), C(8)), IR_F32);
+    int y = input(g, "y", SHAPE(Bd(), C(6)), IR_I32);
+    int wq = param(g, "wq", SHAPE(C(8), C(8))), wo = param(g, "wo", SHAPE(C(8), C(40)));
+    IrDim B6 = {6, 0}, B2 = {2, 0};
+    int xq = ir_matmul(g, ir_reshape(g, x, SHAPE(B6, C(8)), NOSPAN), wq, false, false, NOSPAN);
+    int q = ir_transpose(g, ir_reshape(g, xq, SHAPE(Bd(), C(6), C(2), C(4)), NOSPAN), (int[]){0, 2, 1, 3}, NOSPAN);
+    int q3 = ir_reshape(g, q, SHAPE(B2, C(6), C(4)), NOSPAN);
+    int s = ir_reshape(g, ir_matmul(g, q3, q3, false, true, NOSPAN), SHAPE(Bd(), C(2), C(6), C(6)), NOSPAN);
+    int row = ir_reshape(g, ir_arange(g, 6, NOSPAN), SHAPE(C(6), C(1)), NOSPAN);
+    int col = ir_reshape(g, ir_arange(g, 6, NOSPAN), SHAPE(C(1), C(6)), NOSPAN);
+    int mask = mul(g, scalar(g, -1e9), sub(g, scalar(g, 1), ir_binary(g, IR_GE, row, col, NOSPAN)));
+    int z = add(g, mul(g, s, scalar(g, 0.5)), mask);
+    int e = ir_unary(g, IR_EXP, sub(g, z, ir_reduce(g, IR_RMAX, z, 8, NOSPAN)), NOSPAN);
+    int att = ir_reshape(g, ir_binary(g, IR_DIV, e, ir_reduce(g, IR_SUM, e, 8, NOSPAN), NOSPAN),
+                         SHAPE(B2, C(6), C(6)), NOSPAN);
+    int o = ir_reshape(g, ir_matmul(g, att, q3, false, false, NOSPAN), SHAPE(Bd(), C(2), C(6), C(4)), NOSPAN);
+    int h = ir_reshape(g, ir_transpose(g, o, (int[]){0, 2, 1, 3}, NOSPAN), SHAPE(Bd(), C(6), C(8)), NOSPAN);
+    int hx = ir_reshape(g, add(g, h, x), SHAPE(B6, C(8)), NOSPAN);
+    int logits = ir_reshape(g, ir_matmul(g, hx, wo, false, false, NOSPAN), SHAPE(Bd(), C(6), C(40)), NOSPAN);
+    int m = ir_unary(g, IR_STOP_GRAD, ir_reduce(g, IR_RMAX, logits, 4, NOSPAN), NOSPAN);
+    int zl = sub(g, logits, m);
+    int lse = ir_unary(g, IR_LOG, ir_reduce(g, IR_SUM, ir_unary(g, IR_EXP, zl, NOSPAN), 4, NOSPAN), NOSPAN);
+    int pick = mul(g, ir_one_hot(g, y, 40, NOSPAN), sub(g, zl, lse));
+    g->loss = per_batch(g, ir_unary(g, IR_NEG, sum_all(g, pick), NOSPAN));
+    g->optim = (IrOptim){.kind = OPT_ADAM, .lr = 0.01, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
+    ad_differentiate(g);
+    return g;
+}
+
+static void test_row_groups(void **state) {
+    (void)state;
+    Arena a = {0};
+    IrGraph *g = attention_lm(&a);
+    int64_t Bs[] = {1200, 7};
+    Splits split = check_against_interp(g, Bs, 2, 40, "attention + lm softmax, row groups");
+    assert_true(split.jobs > 0);
+    StrBuf why = {0};
+    KernelPlan *grouped = fuse_plan(&a, g, &why), *plain = fuse_plan(&a, g, &why);
+    assert_non_null(grouped);
+    assert_non_null(plain);
+    /* the forward softmax (max, exp, sum, divide) runs in one group, and so do the
+     * log-softmax and its gradient */
+    assert_true(grouped->row_groups.len >= 3);
+    int covered = 0;
+    for (int i = 0; i < grouped->row_groups.len; i++) covered += grouped->row_groups.items[i].count;
+    printf("  %d row groups over %d of %d kernels\n", grouped->row_groups.len, covered, grouped->kernels.len);
+    /* the log-softmax's exp and the logits' gradient, both [B, 6, 40], in one group: the
+     * loss's gradient seed runs before it, the loss's sum over all rows after it */
+    int most = 0;
+    for (int i = 0; i < grouped->row_groups.len; i++) {
+        int wide = 0;
+        for (int j = 0; j < grouped->row_groups.items[i].count; j++) {
+            const Kernel *k = &grouped->kernels.items[grouped->row_groups.items[i].first + j];
+            const IrShape *rs = &g->nodes.items[k->root].shape;
+            wide += k->kind == K_LOOP && rs->rank == 3 && rs->d[2].c == 40;
+        }
+        most = wide > most ? wide : most;
+    }
+    assert_int_equal(most, 2);
+    plain->row_groups.len = 0;
+    Jit *jit = jit_new(&why);
+    assert_non_null(jit);
+    LLVMModuleRef mg = cg_emit(grouped, jit_context(jit), "grouped", &why);
+    LLVMModuleRef mp = cg_emit(plain, jit_context(jit), "plain", &why);
+    assert_non_null(mg);
+    assert_non_null(mp);
+    RlcStepFn fg = jit_compile(jit, mg, "grouped", &why), fp = jit_compile(jit, mp, "plain", &why);
+    assert_non_null(fg);
+    assert_non_null(fp);
+    rt_pool *pool = rt_pool_create(2);
+    for (int threads = 1; threads <= 2; threads++) {
+        int64_t B = 1200;
+        Run x = {0}, y = {0};
+        run_init(&x, g, B, 40);
+        run_copy(&y, &x, g, B);
+        void *wg = malloc(kernel_plan_workspace(grouped, B) + 1), *wp = malloc(kernel_plan_workspace(plain, B) + 1);
+        rt_step_ctx cx = ctx_for(&x, g, B, wg, threads == 2 ? pool : NULL);
+        rt_step_ctx cy = ctx_for(&y, g, B, wp, threads == 2 ? pool : NULL);
+        fg(&cx);
+        fp(&cy);
+        assert_true(compare_runs(&x, &y, g, B, threads == 2 ? "row groups vs none, 2 threads" : "row groups vs none") == 0.0);
+        free(wg);
+        free(wp);
+        run_free(&y, g, false);
+        run_free(&x, g, true);
+    }
+    rt_pool_destroy(pool);
+    jit_free(jit);
+    sb_free(&why);
     arena_free(&a);
 }
 
@@ -465,6 +563,64 @@ static void test_exp_accuracy(void **state) {
     arena_free(&a);
 }
 
+/* The inline tanh against libm's tanhf, and x^3 (two multiplies) against powf: within 4 ulp
+ * (of the result, or of 1 near 0 for tanh's tiny values), both sides of the |x| = 0.625 switch,
+ * saturation to exactly +-1, signed zero and NaN kept. */
+static void test_tanh_cube_accuracy(void **state) {
+    (void)state;
+    Arena a = {0};
+    IrGraph *g = ir_graph_new(&a, "tanh");
+    int x = input(g, "x", SHAPE(Bd()), IR_F32);
+    int t = ir_unary(g, IR_TANH, x, NOSPAN);
+    int cube = ir_binary(g, IR_POW, x, ir_const(g, 3.0, SHAPE(Bd()), IR_F32, NOSPAN), NOSPAN);
+    ir_add_report(g, "sum", ir_reduce(g, IR_SUM, t, 1, NOSPAN), NOSPAN);
+    ir_add_report(g, "max", ir_reduce(g, IR_RMAX, t, 1, NOSPAN), NOSPAN);
+    ir_add_report(g, "csum", ir_reduce(g, IR_SUM, cube, 1, NOSPAN), NOSPAN);
+    ir_add_report(g, "cmax", ir_reduce(g, IR_RMAX, cube, 1, NOSPAN), NOSPAN);
+    Compiled c = compile(&a, g);
+    assert_int_equal(c.plan->buf[t].kind, KB_WORK);
+    assert_int_equal(c.plan->buf[cube].kind, KB_WORK);
+    enum { N = 40000 };
+    float *xs = malloc(sizeof(float) * N);
+    for (int i = 0; i < N - 8; i++) xs[i] = -12.0f + 24.0f * (float)i / (float)(N - 8);
+    const float special[8] = {0.0f, -0.0f, 1e-30f, 0.625f, -0.62499994f, 50.0f, -INFINITY, NAN};
+    memcpy(xs + N - 8, special, sizeof special);
+    void *ws = malloc(kernel_plan_workspace(c.plan, N) + 64);
+    float reports[4];
+    void *inputs[1] = {xs};
+    rt_step_ctx ctx = {.B = N, .inputs = inputs, .reports = reports, .workspace = ws};
+    c.fn(&ctx);
+    const float *got = (const float *)((char *)ws + ksize_eval(c.plan->buf[t].offset, N));
+    const float *got3 = (const float *)((char *)ws + ksize_eval(c.plan->buf[cube].offset, N));
+    double worst = 0, worst3 = 0;
+    for (int i = 0; i < N; i++) {
+        if (isnan(xs[i])) {
+            assert_true(isnan(got[i]) && isnan(got3[i]));
+            continue;
+        }
+        float want = tanhf(xs[i]);
+        if (fabsf(xs[i]) >= 10.0f) assert_true(got[i] == want); /* exactly +-1 */
+        if (xs[i] == 0.0f) assert_true(got[i] == 0.0f && signbit(got[i]) == signbit(xs[i]));
+        float scale = fmaxf(fabsf(want), 1.0f / 8388608.0f);
+        double ulp = fabs((double)got[i] - want) / (nextafterf(scale, INFINITY) - scale);
+        worst = fmax(worst, ulp);
+        if (isinf(xs[i])) continue;
+        float want3 = powf(xs[i], 3.0f);
+        float s3 = fmaxf(fabsf(want3), 1e-30f);
+        worst3 = fmax(worst3, fabs((double)got3[i] - want3) / (nextafterf(s3, INFINITY) - s3));
+    }
+    printf("  tanh: worst %.2f ulp from tanhf; x^3: worst %.2f ulp from powf\n", worst, worst3);
+    /* the vectorized register max skips the NaN element, as maxnum does */
+    assert_true(reports[1] == 1.0f);
+    assert_true(reports[3] == 125000.0f);
+    assert_true(worst <= 4);
+    assert_true(worst3 <= 4);
+    free(ws);
+    free(xs);
+    jit_free(c.jit);
+    arena_free(&a);
+}
+
 /* Batched 3-D products with transpose flags: [B,4,6] x [B,5,6]^T. */
 static void test_batched_matmul(void **state) {
     (void)state;
@@ -589,6 +745,8 @@ int main(void) {
         cmocka_unit_test(test_shared_table_and_simplified),
         cmocka_unit_test(test_split_products),
         cmocka_unit_test(test_exp_accuracy),
+        cmocka_unit_test(test_tanh_cube_accuracy),
+        cmocka_unit_test(test_row_groups),
         cmocka_unit_test(test_batched_matmul),
         cmocka_unit_test(test_concat_slice),
         cmocka_unit_test(test_reductions),

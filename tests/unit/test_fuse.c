@@ -188,6 +188,57 @@ static void test_refusal_names_its_source(void **state) {
     arena_free(&a);
 }
 
+static int group_of(const KernelPlan *p, int root) {
+    for (int i = 0; i < p->kernels.len; i++) {
+        if (p->kernels.items[i].root != root) continue;
+        for (int j = 0; j < p->row_groups.len; j++)
+            if (i >= p->row_groups.items[j].first && i < p->row_groups.items[j].first + p->row_groups.items[j].count)
+                return j;
+        return -1;
+    }
+    return -2;
+}
+
+/* A row softmax's kernels (max, exp, sum, divide) run as one row group; a kernel that
+ * reads a member's rows shifted along axis 0 does not join it, and every buffer the
+ * group reads or writes stays alive (its own slot) until the group has run. */
+static void test_row_groups(void **state) {
+    (void)state;
+    Arena a = {0};
+    IrGraph *g = ir_graph_new(&a, "t");
+    int x = input(g, SHAPE(C(6), C(8)), IR_F32);
+    int e = ir_unary(g, IR_EXP, ir_binary(g, IR_SUB, x, ir_reduce(g, IR_RMAX, x, 2, NOSPAN), NOSPAN), NOSPAN);
+    int sm = ir_binary(g, IR_DIV, e, ir_reduce(g, IR_SUM, e, 2, NOSPAN), NOSPAN);
+    int rot = ir_concat(g, ir_slice(g, sm, 0, 1, 6, NOSPAN), ir_slice(g, sm, 0, 0, 1, NOSPAN), 0, NOSPAN);
+    int shifted = ir_unary(g, IR_EXP, ir_binary(g, IR_ADD, rot, e, NOSPAN), NOSPAN);
+    g->loss = ir_reshape(g, ir_reduce(g, IR_SUM, ir_binary(g, IR_MUL, shifted, shifted, NOSPAN), 3, NOSPAN),
+                         (IrShape){0}, NOSPAN);
+    /* a second reader: `shifted` is stored by a loop kernel over the same 6 rows */
+    ir_add_report(g, "max", ir_reshape(g, ir_reduce(g, IR_RMAX, shifted, 3, NOSPAN), (IrShape){0}, NOSPAN), NOSPAN);
+    KernelPlan *p = plan(&a, g);
+    StrBuf out = {0};
+    kernel_plan_print(p, &out);
+    printf("%s", out.data);
+    assert_int_equal(kernel_with(p, shifted)->root, shifted);
+    assert_int_equal(kernel_with(p, shifted)->kind, K_LOOP);
+    int gs = group_of(p, sm);
+    assert_true(gs >= 0);
+    assert_int_equal(group_of(p, e), gs);
+    assert_int_equal(p->row_groups.items[gs].count, 4); /* max, exp, sum, divide */
+    assert_true(group_of(p, shifted) != gs);
+    assert_non_null(strstr(out.data, "rows k0-k3"));
+    /* no two buffers of the group share memory */
+    const KRowGroup *rg = &p->row_groups.items[gs];
+    for (int i = rg->first; i < rg->first + rg->count; i++)
+        for (int j = rg->first; j < i; j++) {
+            KBuf bi = p->buf[p->kernels.items[i].root], bj = p->buf[p->kernels.items[j].root];
+            assert_true(bi.offset.c[0] + bi.size.c[0] <= bj.offset.c[0] ||
+                        bj.offset.c[0] + bj.size.c[0] <= bi.offset.c[0]);
+        }
+    sb_free(&out);
+    arena_free(&a);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dense_bias_relu),
@@ -197,6 +248,7 @@ int main(void) {
         cmocka_unit_test(test_buffer_reuse),
         cmocka_unit_test(test_rejects_bad_graph),
         cmocka_unit_test(test_refusal_names_its_source),
+        cmocka_unit_test(test_row_groups),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

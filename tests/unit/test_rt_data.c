@@ -710,6 +710,11 @@ static void test_sequences(void **state) {
     assert_string_equal(rt_dataset_word(ds, 1), "a");
     assert_string_equal(rt_dataset_word(ds, 2), "b");
     assert_null(rt_dataset_word(ds, 3));
+    /* the windows are not stored: the ids are checked against the vocabulary */
+    assert_true(rt_dataset_check_index(ds, 0, 3, "a class of one_hot(ids, 3)", &err));
+    assert_false(rt_dataset_check_index(ds, 0, 2, "a class of one_hot(ids, 2) at t.rl:4:9", &err));
+    assert_non_null(strstr(err.msg, "dataset seq: field ids holds ids up to 2"));
+    assert_non_null(strstr(err.msg, "[0, 2)"));
     /* 8 tokens, windows at 0, 2, 4 (6 would end at 9) */
     assert_int_equal(rt_dataset_size(ds), 3);
     int32_t w[9];

@@ -164,9 +164,12 @@ def thread_identity(raw, qrows):
 
 
 def compile_table(crows):
-    out = ["| example | compile (ms) | 1-epoch run, wall (ms) | compile share |", "|---|---|---|---|"]
-    for name, c, wall in crows:
-        out.append(f"| {name} | {float(c):.0f} | {int(wall)} | {100 * float(c) / int(wall):.1f}% |")
+    out = ["| example | first compile, wall (ms) | first, CPU (ms) | cached, wall (ms) | cached, CPU (ms) "
+           "| 1-epoch run, wall (ms) | first compile's share | load |",
+           "|---|---|---|---|---|---|---|---|"]
+    for name, c, wall, cpu, c2, cpu2, load in crows:
+        out.append(f"| {name} | {float(c):.0f} | {float(cpu):.0f} | {float(c2):.0f} | {float(cpu2):.0f} "
+                   f"| {int(wall)} | {100 * float(c) / int(wall):.1f}% | {load} |")
     return out
 
 
@@ -241,8 +244,10 @@ def main():
             body += ["", "Same vectors at any thread count? (first repetition, same OpenBLAS setting)", ""] + same
     c = rows(os.path.join(a.raw, "compile.tsv"))
     if c:
-        body += ["", "Compile time (parse to ready-to-run, as rlc reports it) and its share of a "
-                 "1-epoch run of every example (1 thread):", ""] + compile_table(c)
+        body += ["", "Compile time of every example (parse to ready-to-run, as rlc reports it: wall, and the "
+                 "process's CPU time to ready, start-up included), first with an empty object cache (a "
+                 "1-epoch run, 1 thread; the share is of that run) and cached (the second of two "
+                 "more runs); load = the 1-minute load average after the runs:", ""] + compile_table(c)
     s = rows(os.path.join(a.raw, "sgemm.tsv"))
     if s:
         body += [""] + roofline(s)

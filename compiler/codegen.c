@@ -923,20 +923,23 @@ static void emit_sparse_update(Cg *cg, KEmit *e) {
     LLVMValueRef lr = ctx_field(cg, e->ctx, CTX_LR, cg->f32);
     LLVMValueRef idx, rows, n_rows;
     sparse_rows(cg, e, scratch, width, &idx, &rows, &n_rows);
-    LLVMValueRef common[6] = {table, i64c(cg, s->shape.d[0].c), i64c(cg, width), idx, rows, n_rows};
+    /* The runtime splits the update over the pool by table row (bit-identical at any count). */
+    LLVMValueRef pool = ctx_field(cg, e->ctx, CTX_POOL, cg->ptr);
+    LLVMValueRef common[7] = {pool, table, i64c(cg, s->shape.d[0].c), i64c(cg, width), idx, rows, n_rows};
     if (o->kind == OPT_SGD) {
-        LLVMValueRef args[11] = {common[0], common[1], common[2], common[3], common[4], common[5], st, lr,
-                                 f32c(cg, (float)o->momentum), f32c(cg, (float)o->weight_decay), scratch};
-        call(cg, cg->sgd_rows, args, 11);
+        LLVMValueRef args[12] = {common[0], common[1], common[2], common[3], common[4], common[5], common[6],
+                                 st, lr, f32c(cg, (float)o->momentum), f32c(cg, (float)o->weight_decay),
+                                 scratch};
+        call(cg, cg->sgd_rows, args, 12);
         return;
     }
     LLVMValueRef v = elem_ptr(cg, cg->f32, st, i64c(cg, count));
-    LLVMValueRef args[16] = {common[0], common[1], common[2], common[3], common[4], common[5], st, v, lr,
-                             f32c(cg, (float)o->beta1), f32c(cg, (float)o->beta2), f32c(cg, (float)o->eps),
+    LLVMValueRef args[17] = {common[0], common[1], common[2], common[3], common[4], common[5], common[6], st, v,
+                             lr, f32c(cg, (float)o->beta1), f32c(cg, (float)o->beta2), f32c(cg, (float)o->eps),
                              f32c(cg, (float)o->weight_decay), LLVMConstInt(cg->i8, o->kind == OPT_ADAMW, 0),
                              ctx_field(cg, e->ctx, CTX_STEP, cg->i64), scratch};
     (void)b;
-    call(cg, cg->adam_rows, args, 16);
+    call(cg, cg->adam_rows, args, 17);
 }
 
 /* ------------------------------------------------------------ kernel args */
@@ -1245,10 +1248,10 @@ static void init_types(Cg *cg) {
     cg->im2col = declare(cg, "rt_im2col", cg->voidt, i2, 5);
     LLVMTypeRef pf[4] = {p, i64, p, p};
     cg->pfor = declare(cg, "rt_parallel_for", cg->voidt, pf, 4);
-    LLVMTypeRef sr[11] = {p, i64, i64, p, p, i64, p, f32, f32, f32, p};
-    cg->sgd_rows = declare(cg, "rt_update_sgd_rows", cg->i8, sr, 11);
-    LLVMTypeRef ar[16] = {p, i64, i64, p, p, i64, p, p, f32, f32, f32, f32, f32, cg->i8, i64, p};
-    cg->adam_rows = declare(cg, "rt_update_adam_rows", cg->i8, ar, 16);
+    LLVMTypeRef sr[12] = {p, p, i64, i64, p, p, i64, p, f32, f32, f32, p};
+    cg->sgd_rows = declare(cg, "rt_update_sgd_rows", cg->i8, sr, 12);
+    LLVMTypeRef ar[17] = {p, p, i64, i64, p, p, i64, p, p, f32, f32, f32, f32, f32, cg->i8, i64, p};
+    cg->adam_rows = declare(cg, "rt_update_adam_rows", cg->i8, ar, 17);
 }
 
 /* Returns node id from the checker when the n f32 values at ptr hold a NaN or

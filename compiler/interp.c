@@ -410,10 +410,10 @@ static bool apply_rows(const IrGraph *g, const IrNode *u, const InterpRun *r, rt
     float *st = ctx->opt_state ? ctx->opt_state[u->index] : NULL;
     int64_t n = V * width;
     if (ok && o->kind == OPT_SGD)
-        ok = rt_update_sgd_rows(param, V, width, ri, gf, n_rows, o->momentum != 0 ? st : NULL,
+        ok = rt_update_sgd_rows(NULL, param, V, width, ri, gf, n_rows, o->momentum != 0 ? st : NULL,
                                 ctx->lr, (float)o->momentum, (float)o->weight_decay, NULL);
     else if (ok)
-        ok = rt_update_adam_rows(param, V, width, ri, gf, n_rows, st, st + n, ctx->lr,
+        ok = rt_update_adam_rows(NULL, param, V, width, ri, gf, n_rows, st, st + n, ctx->lr,
                                  (float)o->beta1, (float)o->beta2, (float)o->eps,
                                  (float)o->weight_decay, o->kind == OPT_ADAMW, ctx->step, NULL);
     free(ri);

@@ -52,14 +52,20 @@ void rt_update_adam(float *param, const float *grad, float *m, float *v, int64_t
 }
 
 /* Scratch layout: 2 x n_rows (row, position) pairs (the radix sort's two buffers),
- * then one summed row of width. */
+ * then one summed row of width for each part the update may be split into. */
 typedef struct row_ref {
     int32_t row;
     int32_t pos;
 } row_ref;
 
+/* Parts a sparse update is split into at most, and the work (rows x width) each
+ * part must keep: waking the pool costs ~10-20 us, the update of one 100-float
+ * row at a random place in the table ~0.1-0.2 us, so a part of 2^15 floats
+ * (~330 such rows) is 2-4x the wake. */
+enum { ROWS_MAX_PARTS = 8, ROWS_PART_FLOATS = 1 << 15 };
+
 size_t rt_rows_scratch_bytes(int64_t n_rows, int64_t width) {
-    return 2 * (size_t)n_rows * sizeof(row_ref) + (size_t)width * sizeof(float);
+    return 2 * (size_t)n_rows * sizeof(row_ref) + ROWS_MAX_PARTS * (size_t)width * sizeof(float);
 }
 
 /* Groups the refs by row in linear time: a least-significant-digit radix sort on the
@@ -96,9 +102,60 @@ static inline void add_row(float *restrict sum, const float *restrict g, int64_t
  * occurs once is applied straight from the gradient (its "sum" is that row). */
 typedef void (*row_apply_fn)(void *ctx, int64_t row, const float *g, int64_t width);
 
-static inline bool for_each_summed_row(int64_t table_rows, int64_t width, const int32_t *rows,
-                                       const float *grad, int64_t n_rows, void *scratch,
-                                       row_apply_fn apply, void *ctx) {
+/* One sparse update after the sort: the sorted refs, and what each group of
+ * equal rows is applied with. */
+typedef struct rows_job {
+    const row_ref *refs;
+    int64_t n, table_rows, width;
+    const float *grad;
+    float *sums; /* one row of width per part */
+    int64_t parts;
+    row_apply_fn apply;
+    void *ctx;
+} rows_job;
+
+/* The first ref at or after k that starts a group of equal rows. */
+static int64_t group_start(const row_ref *refs, int64_t n, int64_t k) {
+    while (k > 0 && k < n && refs[k].row == refs[k - 1].row) k++;
+    return k;
+}
+
+/* Applies the groups that start in [from, to), summing duplicates into sum. */
+static void apply_groups(const rows_job *j, int64_t from, int64_t to, float *sum) {
+    const row_ref *refs = j->refs;
+    int64_t width = j->width;
+    for (int64_t k = from; k < to;) {
+        int32_t row = refs[k].row;
+        const float *g0 = j->grad + (int64_t)refs[k].pos * width;
+        int64_t next = k + 1;
+        if (next < j->n && refs[next].row == row) {
+            memcpy(sum, g0, (size_t)width * sizeof(float));
+            for (; next < j->n && refs[next].row == row; next++)
+                add_row(sum, j->grad + (int64_t)refs[next].pos * width, width);
+            g0 = sum;
+        }
+        if (row >= 0 && row < j->table_rows) j->apply(j->ctx, row, g0, width);
+        k = next;
+    }
+}
+
+/* Parts [lo, hi) of the update. Part p owns the groups that start in
+ * [n p / parts, n (p + 1) / parts), each boundary moved forward to a group's
+ * start, so every table row is updated by one part, from the same sum in the
+ * same order whatever the number of parts: the result is bit-identical at any
+ * thread count (owner computes). */
+static void rows_part(void *ctx, int64_t lo, int64_t hi) {
+    const rows_job *j = ctx;
+    for (int64_t p = lo; p < hi; p++) {
+        int64_t from = group_start(j->refs, j->n, j->n * p / j->parts);
+        int64_t to = group_start(j->refs, j->n, j->n * (p + 1) / j->parts);
+        apply_groups(j, from, to, j->sums + p * j->width);
+    }
+}
+
+static inline bool for_each_summed_row(rt_pool *pool, int64_t table_rows, int64_t width,
+                                       const int32_t *rows, const float *grad, int64_t n_rows,
+                                       void *scratch, row_apply_fn apply, void *ctx) {
     void *owned = NULL;
     if (n_rows <= 0) return true;
     if (!scratch) {
@@ -107,22 +164,15 @@ static inline bool for_each_summed_row(int64_t table_rows, int64_t width, const 
         scratch = owned;
     }
     row_ref *buf = scratch;
-    float *sum = (float *)(buf + 2 * n_rows);
     for (int64_t k = 0; k < n_rows; k++) buf[k] = (row_ref){rows[k], (int32_t)k};
-    const row_ref *refs = radix_sort_rows(buf, buf + n_rows, n_rows);
-    for (int64_t k = 0; k < n_rows;) {
-        int32_t row = refs[k].row;
-        const float *g0 = grad + (int64_t)refs[k].pos * width;
-        int64_t j = k + 1;
-        if (j < n_rows && refs[j].row == row) {
-            memcpy(sum, g0, (size_t)width * sizeof(float));
-            for (; j < n_rows && refs[j].row == row; j++)
-                add_row(sum, grad + (int64_t)refs[j].pos * width, width);
-            g0 = sum;
-        }
-        if (row >= 0 && row < table_rows) apply(ctx, row, g0, width);
-        k = j;
+    rows_job j = {radix_sort_rows(buf, buf + n_rows, n_rows), n_rows, table_rows, width, grad,
+                  (float *)(buf + 2 * n_rows), 1, apply, ctx};
+    int64_t worth = n_rows * width / ROWS_PART_FLOATS, threads = rt_pool_threads(pool);
+    if (threads > 1 && worth >= 2) {
+        j.parts = threads < ROWS_MAX_PARTS ? threads : ROWS_MAX_PARTS;
+        if (j.parts > worth) j.parts = worth;
     }
+    rt_parallel_for(pool, j.parts, rows_part, &j);
     free(owned);
     return true;
 }
@@ -153,11 +203,11 @@ static void sgd_row(void *ctx, int64_t row, const float *g, int64_t width) {
                    c->momentum, c->wd);
 }
 
-bool rt_update_sgd_rows(float *table, int64_t table_rows, int64_t width, const int32_t *rows,
-                        const float *grad, int64_t n_rows, float *mom, float lr, float momentum,
-                        float weight_decay, void *scratch) {
+bool rt_update_sgd_rows(rt_pool *pool, float *table, int64_t table_rows, int64_t width,
+                        const int32_t *rows, const float *grad, int64_t n_rows, float *mom,
+                        float lr, float momentum, float weight_decay, void *scratch) {
     sgd_rows_ctx c = {table, mom, lr, momentum, weight_decay};
-    return for_each_summed_row(table_rows, width, rows, grad, n_rows, scratch, sgd_row, &c);
+    return for_each_summed_row(pool, table_rows, width, rows, grad, n_rows, scratch, sgd_row, &c);
 }
 
 typedef struct adam_rows_ctx {
@@ -177,13 +227,13 @@ static void adam_row(void *ctx, int64_t row, const float *g, int64_t width) {
                     c->l2, &c->coef);
 }
 
-bool rt_update_adam_rows(float *table, int64_t table_rows, int64_t width, const int32_t *rows,
-                         const float *grad, int64_t n_rows, float *m, float *v, float lr,
-                         float beta1, float beta2, float eps, float weight_decay, bool decoupled,
-                         int64_t step, void *scratch) {
+bool rt_update_adam_rows(rt_pool *pool, float *table, int64_t table_rows, int64_t width,
+                         const int32_t *rows, const float *grad, int64_t n_rows, float *m, float *v,
+                         float lr, float beta1, float beta2, float eps, float weight_decay,
+                         bool decoupled, int64_t step, void *scratch) {
     adam_rows_ctx c = {table, m, v, decoupled ? 0.0f : weight_decay,
                        adam_coefs(lr, beta1, beta2, eps, weight_decay, decoupled, step)};
-    return for_each_summed_row(table_rows, width, rows, grad, n_rows, scratch, adam_row, &c);
+    return for_each_summed_row(pool, table_rows, width, rows, grad, n_rows, scratch, adam_row, &c);
 }
 
 float rt_schedule_lr(int kind, double lr, int64_t step, int64_t total, int64_t warmup, double to) {

@@ -171,9 +171,22 @@ static uint64_t now_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Below this many multiply-adds a product runs on the calling thread: waking
- * the pool costs about as much as the work. */
-enum { SGEMM_SPLIT_MACS = 1 << 20, SGEMM_ALIGN = 16 };
+/* The cost model of a split: a product goes to p parts only when each part
+ * keeps at least SGEMM_PART_MACS multiply-adds. Splitting costs a wake of the
+ * pool (10-20 us measured on this 2-vCPU AMD EPYC, idle; far more when the
+ * machine is loaded and the worker's vCPU is busy) and 12-15% more CPU in all
+ * (each part packs its own copy of the shared operand, in smaller blocks: same
+ * shapes, rt_sgemm at 1 and 2 threads, getrusage). With t1 the one-call time,
+ * a 2-way split gains when t1/2 * 1.15 + wake < t1, i.e. t1 > 2.4 wake; 2^22
+ * multiply-adds is 40-90 us at the 50-105 GFLOP/s OpenBLAS reaches here, a
+ * margin of 2-4x over that. Under the old rule (2^20 in all) every batch-32
+ * auto-encoder product of 6.4M multiply-adds split, and the step ran slower at
+ * 2 threads than at 1 (issue 14: 1.36 vs 1.06 ms); now those run as one call,
+ * as at 1 thread, and the batch-256 products (51M) still split. A fixed model,
+ * not a timing taken at run time: which products split decides the last bits
+ * of a split product (docs/runtime.md, Determinism), so the decision must be
+ * the same in every run with the same thread count. */
+enum { SGEMM_PART_MACS = 1 << 22, SGEMM_ALIGN = 16 };
 
 typedef struct sgemm_job {
     bool ta, tb, by_rows;
@@ -210,8 +223,9 @@ void rt_sgemm(rt_pool *pool, int trans_a, int trans_b, int64_t M, int64_t N, int
     uint64_t t0 = counting ? now_ns() : 0;
     sgemm_job j = {trans_a != 0, trans_b != 0, M >= N, M, N, K, lda, ldb, ldc, 1, M >= N ? M : N, A, B, C};
     int threads = pool && !in_job ? pool->threads : 1;
-    if (threads > 1 && M * N * K >= SGEMM_SPLIT_MACS && j.extent >= 2 * SGEMM_ALIGN) {
-        int64_t most = (j.extent + SGEMM_ALIGN - 1) / SGEMM_ALIGN;
+    int64_t most = (j.extent + SGEMM_ALIGN - 1) / SGEMM_ALIGN, worth = M * N * K / SGEMM_PART_MACS;
+    if (most > worth) most = worth;
+    if (threads > 1 && most >= 2 && j.extent >= 2 * SGEMM_ALIGN) {
         j.parts = threads < most ? threads : most;
         rt_parallel_for(pool, j.parts, sgemm_part, &j);
         if (counting) atomic_fetch_add_explicit(&sgemm_split_calls, 1, memory_order_relaxed);

@@ -257,15 +257,17 @@ void rt_update_adam(float *param, const float *grad, float *m, float *v, int64_t
  * touched table row gets exactly one update (lazy Adam: untouched rows keep their
  * m and v). scratch: rt_rows_scratch_bytes(n_rows, width) bytes, or NULL to let the
  * runtime allocate; returns false only when that allocation fails. Rows out of
- * [0, table_rows) are ignored. */
+ * [0, table_rows) are ignored. With a pool of 2+ threads a large update is split
+ * by table row (each row updated by one thread from the same sum): the result is
+ * bit-identical at any thread count. pool NULL: the calling thread. */
 size_t rt_rows_scratch_bytes(int64_t n_rows, int64_t width);
-bool rt_update_sgd_rows(float *table, int64_t table_rows, int64_t width, const int32_t *rows,
-                        const float *grad, int64_t n_rows, float *mom, float lr, float momentum,
-                        float weight_decay, void *scratch);
-bool rt_update_adam_rows(float *table, int64_t table_rows, int64_t width, const int32_t *rows,
-                         const float *grad, int64_t n_rows, float *m, float *v, float lr,
-                         float beta1, float beta2, float eps, float weight_decay, bool decoupled,
-                         int64_t step, void *scratch);
+bool rt_update_sgd_rows(rt_pool *pool, float *table, int64_t table_rows, int64_t width,
+                        const int32_t *rows, const float *grad, int64_t n_rows, float *mom,
+                        float lr, float momentum, float weight_decay, void *scratch);
+bool rt_update_adam_rows(rt_pool *pool, float *table, int64_t table_rows, int64_t width,
+                         const int32_t *rows, const float *grad, int64_t n_rows, float *m, float *v,
+                         float lr, float beta1, float beta2, float eps, float weight_decay,
+                         bool decoupled, int64_t step, void *scratch);
 
 /* Learning-rate schedules. step is 0-based, total the stage's step count.
  * Every kind first warms up linearly over `warmup` steps (lr*(step+1)/warmup, so
@@ -293,9 +295,11 @@ int rt_pool_threads(const rt_pool *pool);
 uint64_t rt_pool_jobs(const rt_pool *pool);
 
 /* C = op(A) op(B), row-major, C is M x N, the inner dimension K (generated code's
- * matrix products). With a pool of 2+ threads, at least 2^20 multiply-adds and
- * max(M, N) >= 32 it is split by rows of C (or columns, when N > M) into one block
- * per thread, block edges on multiples of 16; otherwise one cblas_sgemm call. K is
+ * matrix products). With a pool of 2+ threads it is split by rows of C (or
+ * columns, when N > M) into p = min(threads, M N K / 2^22, ceil(max(M, N) / 16))
+ * blocks, edges on multiples of 16, when p >= 2 and max(M, N) >= 32 (each part
+ * keeps 2^22 multiply-adds: pool.c's cost model); otherwise one cblas_sgemm
+ * call. K is
  * never split, but OpenBLAS picks its kernel per call by shape, so a split
  * product may differ from the unsplit one in the last bits: by at most
  * 2 K u / (1 - K u) sum_k |a_ik| |b_kj| (+ 2 K 2^-126), u = 2^-24, per element

@@ -6,7 +6,7 @@
  * to 1e-5 relative error (|a - b| / max(|b|, 1)). A second, smaller batch runs
  * through the same compiled code, and the step runs again on a 2-thread pool:
  * rlc's own kernels give each output one writer, so unless a matrix product was
- * split over the pool (rt_sgemm, 2^20 multiply-adds and up: OpenBLAS may then
+ * split over the pool (rt_sgemm, parts of 2^22 multiply-adds and up: OpenBLAS may then
  * round differently, within the bound test_determinism checks) the 2-thread
  * step has the same bits as the 1-thread step; with a split product it is held
  * to the interpreter's 1e-5 like the 1-thread step (docs/runtime.md, Determinism). */
@@ -475,7 +475,7 @@ static void test_shared_table_and_simplified(void **state) {
 }
 
 /* A batch large enough that rt_sgemm splits the products over a 2-thread pool
- * (600 x 64 x 32 multiply-adds and up): the step still matches the interpreter.
+ * (parts of 2^22 multiply-adds: 4200 x 64 x 32 is two): the step still matches the interpreter.
  * How close each split product is to the unsplit one is test_determinism's
  * bound; what the step does with that difference is not bounded in general. */
 static void test_split_products(void **state) {
@@ -484,7 +484,7 @@ static void test_split_products(void **state) {
     IrGraph *g = autoencoder(&a, OPT_ADAM);
     Compiled c = compile(&a, g);
     rt_pool *pool = rt_pool_create(2);
-    int64_t B = 600;
+    int64_t B = 4200;
     void *ws = malloc(kernel_plan_workspace(c.plan, B) + 1);
     Run ref = {0}, one = {0}, two = {0};
     run_init(&ref, g, B, 1);

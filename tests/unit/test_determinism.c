@@ -159,8 +159,8 @@ static void fill_mixed(float *x, int64_t n, uint64_t *s) {
 static void test_split_product_within_bound(void **state) {
     (void)state;
     static const int64_t shapes[][3] = {
-        {600, 32, 64}, {600, 64, 32}, {64, 600, 32}, {1001, 97, 53},
-        {40, 40, 1000}, {33, 40000, 1}, {257, 300, 300}, {2000, 20, 40},
+        {4801, 32, 64}, {4801, 64, 32}, {64, 4801, 32}, {2001, 97, 53},
+        {300, 40, 1000}, {33, 130000, 2}, {257, 300, 300}, {12000, 20, 40},
     };
     rt_pool *one = rt_pool_create(1); /* OpenBLAS on one thread, as in every run */
     rt_pool *pools[3] = {rt_pool_create(2), rt_pool_create(3), rt_pool_create(4)};

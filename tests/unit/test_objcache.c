@@ -54,6 +54,13 @@ static int run_as(const char *tag, bool no_cache, int *compiled) {
     while (fgets(line, sizeof line, out)) {
         const char *c = strstr(line, " steps from the cache");
         if (strncmp(line, "compile:", 8) != 0 || !c) continue;
+        /* the process's CPU time to ready, beside the wall time */
+        const char *cpu = strstr(line, " ms CPU since rlc started");
+        assert_non_null(cpu);
+        while (cpu > line && cpu[-1] != ',') cpu--;
+        double cpu_ms = -1;
+        assert_int_equal(sscanf(cpu, " %lf", &cpu_ms), 1);
+        assert_true(cpu_ms > 0);
         const char *p = c;
         while (p > line && p[-1] != ',') p--;
         assert_int_equal(sscanf(p, " %d of %d", &hits, &total), 2);

@@ -65,7 +65,7 @@ static void test_rows_sum_duplicates(void **state) {
         for (int c = 0; c < W; c++) dense_g[rows[k] * W + c] += grad[k * W + c];
     /* momentum 0.9 and weight decay: a duplicate applied twice would differ */
     float mom[R * W] = {0}, dmom[R * W] = {0};
-    assert_true(rt_update_sgd_rows(table, R, W, rows, grad, K, mom, 0.1f, 0.9f, 0.5f, NULL));
+    assert_true(rt_update_sgd_rows(NULL, table, R, W, rows, grad, K, mom, 0.1f, 0.9f, 0.5f, NULL));
     for (int r = 0; r < R; r++)
         if (r == 1 || r == 3) rt_update_sgd(dense_t + r * W, dense_g + r * W, dmom + r * W, W, 0.1f, 0.9f, 0.5f);
     assert_memory_equal(table, dense_t, sizeof table);
@@ -73,7 +73,7 @@ static void test_rows_sum_duplicates(void **state) {
     float m[R * W] = {0}, v[R * W] = {0}, dm[R * W] = {0}, dv[R * W] = {0};
     char scratch[256];
     assert_true(rt_rows_scratch_bytes(K, W) <= sizeof scratch);
-    assert_true(rt_update_adam_rows(table, R, W, rows, grad, K, m, v, 0.01f, 0.9f, 0.999f, 1e-8f,
+    assert_true(rt_update_adam_rows(NULL, table, R, W, rows, grad, K, m, v, 0.01f, 0.9f, 0.999f, 1e-8f,
                                     0.0f, false, 4, scratch));
     for (int r = 0; r < R; r++)
         if (r == 1 || r == 3)
@@ -85,10 +85,12 @@ static void test_rows_sum_duplicates(void **state) {
 
 /* Many rows, duplicated in scattered positions, rows above 65,535 (three radix bytes
  * differ), negative and past-the-end rows: each valid row gets one update with its
- * gradient rows summed in position order, bit for bit as the dense reference. */
+ * gradient rows summed in position order, bit for bit as the dense reference, on
+ * the calling thread and split by row over pools of 1, 2, 3 and 5 threads (the
+ * update is large enough to split; 5 threads put part edges inside runs of a row). */
 static void test_rows_many(void **state) {
     (void)state;
-    enum { R = 70000, W = 5, K = 4096, DISTINCT = 300 };
+    enum { R = 70000, W = 40, K = 4096, DISTINCT = 300 };
     float *table = malloc(sizeof(float) * R * W), *ref = malloc(sizeof(float) * R * W);
     float *mom = calloc(R * W, sizeof(float)), *rmom = calloc(R * W, sizeof(float));
     float *grad = malloc(sizeof(float) * K * W);
@@ -124,13 +126,62 @@ static void test_rows_many(void **state) {
         }
         if (any) rt_update_sgd(ref + (int64_t)r * W, sum, rmom + (int64_t)r * W, W, 0.1f, 0.9f, 0.01f);
     }
-    assert_true(rt_update_sgd_rows(table, R, W, rows, grad, K, mom, 0.1f, 0.9f, 0.01f, NULL));
-    assert_memory_equal(table, ref, sizeof(float) * R * W);
-    assert_memory_equal(mom, rmom, sizeof(float) * R * W);
+    const int threads[] = {0, 1, 2, 3, 5};
+    for (size_t t = 0; t < sizeof threads / sizeof threads[0]; t++) {
+        rt_pool *p = threads[t] ? rt_pool_create(threads[t]) : NULL;
+        assert_true(!threads[t] || p);
+        for (int i = 0; i < R * W; i++) table[i] = (float)cos(i * 0.01);
+        memset(mom, 0, sizeof(float) * R * W);
+        assert_true(rt_update_sgd_rows(p, table, R, W, rows, grad, K, mom, 0.1f, 0.9f, 0.01f, NULL));
+        assert_memory_equal(table, ref, sizeof(float) * R * W);
+        assert_memory_equal(mom, rmom, sizeof(float) * R * W);
+        rt_pool_destroy(p);
+    }
     free(table);
     free(ref);
     free(mom);
     free(rmom);
+    free(grad);
+    free(rows);
+}
+
+/* Lazy Adam split by row: the same bits at 1 and 2 threads, for an update of many
+ * duplicated rows (a skip-gram batch's shape: 1,536 rows of 100 into 14,000). */
+static void test_rows_adam_threads(void **state) {
+    (void)state;
+    enum { R = 14000, W = 100, K = 1536 };
+    float *grad = malloc(sizeof(float) * K * W);
+    int32_t *rows = malloc(sizeof(int32_t) * K);
+    float *t[2], *m[2], *v[2];
+    assert_non_null(grad);
+    assert_non_null(rows);
+    uint32_t x = 777;
+    for (int k = 0; k < K; k++) {
+        x = x * 1664525u + 1013904223u;
+        rows[k] = (int32_t)((x >> 8) % 900); /* ~1.7 occurrences a row */
+        for (int c = 0; c < W; c++) grad[k * W + c] = (float)sin(k * 0.11 + c * 0.7);
+    }
+    for (int run = 0; run < 2; run++) {
+        t[run] = malloc(sizeof(float) * R * W);
+        m[run] = calloc(R * W, sizeof(float));
+        v[run] = calloc(R * W, sizeof(float));
+        assert_true(t[run] && m[run] && v[run]);
+        for (int i = 0; i < R * W; i++) t[run][i] = (float)cos(i * 0.003);
+        rt_pool *p = rt_pool_create(run + 1);
+        assert_non_null(p);
+        for (int step = 0; step < 3; step++)
+            assert_true(rt_update_adam_rows(p, t[run], R, W, rows, grad, K, m[run], v[run], 0.01f,
+                                            0.9f, 0.999f, 1e-8f, 0.01f, true, step, NULL));
+        rt_pool_destroy(p);
+    }
+    assert_memory_equal(t[0], t[1], sizeof(float) * R * W);
+    assert_memory_equal(m[0], m[1], sizeof(float) * R * W);
+    assert_memory_equal(v[0], v[1], sizeof(float) * R * W);
+    for (int run = 0; run < 2; run++) {
+        free(t[run]);
+        free(m[run]);
+        free(v[run]);
+    }
     free(grad);
     free(rows);
 }
@@ -179,6 +230,7 @@ int main(void) {
         cmocka_unit_test(test_adam_matches_formula),
         cmocka_unit_test(test_rows_sum_duplicates),
         cmocka_unit_test(test_rows_many),
+        cmocka_unit_test(test_rows_adam_threads),
         cmocka_unit_test(test_schedules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

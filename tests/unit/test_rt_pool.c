@@ -101,7 +101,7 @@ static void ref_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const fl
  * included) give op(A) op(B) at every transpose, and OpenBLAS stays on one thread. */
 static void test_sgemm_split(void **state) {
     (void)state;
-    static const int64_t shapes[][3] = {{301, 97, 53}, {40, 1111, 29}, {256, 256, 64}, {5, 7, 3}};
+    static const int64_t shapes[][3] = {{2001, 97, 53}, {40, 8111, 29}, {256, 256, 256}, {5, 7, 3}};
     rt_pool *pools[3] = {NULL, rt_pool_create(2), rt_pool_create(3)};
     assert_int_equal(openblas_get_num_threads(), 1);
     rt_sgemm_profile(true);
@@ -136,12 +136,45 @@ static void test_sgemm_split(void **state) {
     rt_pool_destroy(pools[2]);
 }
 
+/* The cost model (pool.c): a product splits only into parts of 2^22 multiply-adds
+ * or more. The batch-32 auto-encoder's products (32 x 256 x 784, 6.4M) stay one
+ * call at 2 threads, bit-identical to the 1-thread product; its batch-256 ones
+ * (51M) split, at 2 threads and at 16. */
+static void test_sgemm_split_cost_model(void **state) {
+    (void)state;
+    static const struct { int64_t M, N, K; int threads; bool split; } cases[] = {
+        {32, 256, 784, 2, false}, {256, 32, 784, 2, false}, {784, 256, 32, 2, false},
+        {256, 256, 784, 2, true}, {256, 256, 784, 16, true}, {2048, 2048, 1, 2, false},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int64_t M = cases[c].M, N = cases[c].N, K = cases[c].K;
+        float *A = calloc((size_t)(M * K), sizeof(float)), *B = calloc((size_t)(K * N), sizeof(float));
+        float *C = malloc(sizeof(float) * (size_t)(M * N)), *C1 = malloc(sizeof(float) * (size_t)(M * N));
+        assert_true(A && B && C && C1);
+        for (int64_t i = 0; i < M * K; i++) A[i] = (float)((i * 37 % 101) - 50) / 50.0f;
+        for (int64_t i = 0; i < K * N; i++) B[i] = (float)((i * 53 % 97) - 48) / 48.0f;
+        rt_pool *pool = rt_pool_create(cases[c].threads);
+        rt_sgemm(NULL, 0, 0, M, N, K, A, K, B, N, C1, N);
+        uint64_t jobs = rt_pool_jobs(pool);
+        rt_sgemm_profile(true);
+        rt_sgemm(pool, 0, 0, M, N, K, A, K, B, N, C, N);
+        int split = (int)rt_sgemm_split_calls();
+        rt_sgemm_profile(false);
+        assert_int_equal(split, cases[c].split);
+        assert_int_equal((int)(rt_pool_jobs(pool) - jobs), cases[c].split);
+        if (!cases[c].split) assert_memory_equal(C, C1, sizeof(float) * (size_t)(M * N));
+        rt_pool_destroy(pool);
+        free(A), free(B), free(C), free(C1);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cover_exactly_once),
         cmocka_unit_test(test_nested_runs_inline),
         cmocka_unit_test(test_random_fill_independent_of_threads),
         cmocka_unit_test(test_sgemm_split),
+        cmocka_unit_test(test_sgemm_split_cost_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

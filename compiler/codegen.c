@@ -636,11 +636,28 @@ static void emit_loop(Cg *cg, KEmit *e) {
 }
 
 typedef struct ReduceState {
-    LLVMValueRef acc;
+    LLVMValueRef acc, total;
     bool mem_acc;
-    int split;        /* dims [0, split) outer, [split, rank) reduced into acc */
+    /* loops order[0, split) outside; kept-major: order[split, rows) the reduced axes in
+     * front of a kept one, each row's partial added to total in that order */
+    int split, rows;
+    int order[IR_MAX_RANK];
     LLVMValueRef *lo, *hi;
 } ReduceState;
+
+/* Loops over the axes order[d, to), outermost first; idx[axis] = the loop variables. */
+static void nest_order(Cg *cg, KEmit *e, const int *order, int d, int to, LLVMValueRef *lo,
+                       LLVMValueRef *hi, LLVMValueRef *idx, BodyFn body, void *ud) {
+    if (d == to) {
+        body(cg, e, idx, ud);
+        return;
+    }
+    int axis = order[d];
+    Loop l = loop_begin(cg, lo[axis], hi[axis]);
+    idx[axis] = l.iv;
+    nest_order(cg, e, order, d + 1, to, lo, hi, idx, body, ud);
+    loop_end(cg, &l);
+}
 
 static LLVMValueRef reduce_identity(Cg *cg, IrOp op, IrDType dt) {
     if (dt == IR_I32) {
@@ -680,16 +697,40 @@ static void reduce_inner(Cg *cg, KEmit *e, LLVMValueRef *idx, void *ud) {
     LLVMBuildStore(cg->b, reduce_combine(cg, r->op, r->dtype, a, v, true), rs->acc);
 }
 
+/* One row of the trailing reduced axes, summed in acc. */
+static void reduce_row(Cg *cg, KEmit *e, LLVMValueRef *idx, ReduceState *rs) {
+    const IrNode *r = nd(cg, e->k->root);
+    LLVMBuildStore(cg->b, reduce_identity(cg, r->op, r->dtype), rs->acc);
+    nest_order(cg, e, rs->order, rs->rows, r->shape.rank, rs->lo, rs->hi, idx, reduce_inner, rs);
+}
+
+/* Kept-major: a row's partial joins the total as the row-major form adds it to the output. */
+static void reduce_row_into_total(Cg *cg, KEmit *e, LLVMValueRef *idx, void *ud) {
+    ReduceState *rs = ud;
+    const IrNode *r = nd(cg, e->k->root);
+    LLVMTypeRef t = elem_type(cg, r->dtype);
+    reduce_row(cg, e, idx, rs);
+    LLVMValueRef total = LLVMBuildLoad2(cg->b, t, rs->total, "");
+    LLVMBuildStore(cg->b, reduce_combine(cg, r->op, r->dtype, total, LLVMBuildLoad2(cg->b, t, rs->acc, ""), false),
+                   rs->total);
+}
+
 static void reduce_outer(Cg *cg, KEmit *e, LLVMValueRef *idx, void *ud) {
     ReduceState *rs = ud;
     const IrNode *r = nd(cg, e->k->root);
     LLVMTypeRef t = elem_type(cg, r->dtype);
-    LLVMBuildStore(cg->b, reduce_identity(cg, r->op, r->dtype), rs->acc);
-    nest(cg, e, rs->split, r->shape.rank, rs->lo, rs->hi, idx, reduce_inner, rs);
+    LLVMValueRef result = rs->acc;
+    if (rs->total) {
+        LLVMBuildStore(cg->b, reduce_identity(cg, r->op, r->dtype), rs->total);
+        nest_order(cg, e, rs->order, rs->split, rs->rows, rs->lo, rs->hi, idx, reduce_row_into_total, rs);
+        result = rs->total;
+    } else {
+        reduce_row(cg, e, idx, rs);
+    }
     LLVMValueRef oidx[IR_MAX_RANK];
     for (int i = 0; i < r->shape.rank; i++) oidx[i] = (r->axes >> i) & 1u ? i64c(cg, 0) : idx[i];
     LLVMValueRef op = elem_ptr(cg, t, node_ptr(cg, e, e->k->root), linearize(cg, e, oidx, &r->shape));
-    LLVMValueRef acc = LLVMBuildLoad2(cg->b, t, rs->acc, "");
+    LLVMValueRef acc = LLVMBuildLoad2(cg->b, t, result, "");
     if (rs->mem_acc) acc = reduce_combine(cg, r->op, r->dtype, LLVMBuildLoad2(cg->b, t, op, ""), acc, false);
     LLVMBuildStore(cg->b, acc, op);
 }
@@ -702,31 +743,58 @@ static void reduce_init(Cg *cg, KEmit *e, LLVMValueRef *idx, void *ud) {
     (void)ud;
 }
 
-/* The input is walked in its own row-major order. Trailing reduced axes are
- * summed in a register (vectorized, reassociated); a reduced axis in front of a
- * kept one accumulates in the output, in input order, so each output still has
- * exactly one writer and splitting the first kept axis across threads is safe. */
+/* The first kept axis of a kept-major reduction: its outer loop, split across threads. */
+static int first_kept(const IrNode *r) {
+    int i = 0;
+    while ((r->axes >> i) & 1u) i++;
+    return i;
+}
+
+/* Row-major (the default): the input is walked in its own order. Trailing reduced
+ * axes are summed in a register (vectorized, reassociated); a reduced axis in front
+ * of a kept one accumulates in the output, in input order, so each output still has
+ * exactly one writer and splitting the first kept axis across threads is safe.
+ * Kept-major (reduce_kept_major): the kept axes outside, then the reduced axes in
+ * front of a kept one, each row of the trailing ones summed in a register and added
+ * to a register total in the row-major form's order (the same sums, bit for bit),
+ * with no pass that initializes the output and no read-modify-write of it per row.
+ * (Unrolling a pooling window's loops so the last kept axis vectorizes was tried:
+ * LLVM gathers the strided elements, and gathers are slow on AMD's cores: 1.5x slower.) */
 static void emit_reduce(Cg *cg, KEmit *e) {
     const IrNode *r = nd(cg, e->k->root);
     const IrShape *s = &nd(cg, r->in[0])->shape;
     int rank = s->rank, last_kept = -1;
     for (int i = 0; i < rank; i++)
         if (!((r->axes >> i) & 1u)) last_kept = i;
-    ReduceState rs = {.split = last_kept + 1};
-    for (int i = 0; i < last_kept; i++)
-        if ((r->axes >> i) & 1u) rs.mem_acc = true;
+    ReduceState rs = {.split = last_kept + 1, .rows = last_kept + 1};
+    for (int i = 0; i < rank; i++) rs.order[i] = i;
     LLVMValueRef lo[IR_MAX_RANK], hi[IR_MAX_RANK], idx[IR_MAX_RANK];
-    if (rs.mem_acc) {
-        bool first_reduced = r->axes & 1u;
-        shape_ranges(cg, e, &r->shape, first_reduced ? i64c(cg, 0) : e->lo,
-                     first_reduced ? i64c(cg, 1) : e->hi, lo, hi);
-        nest(cg, e, 0, rank, lo, hi, idx, reduce_init, NULL);
+    if (reduce_kept_major(s, r->axes)) {
+        int n = 0;
+        for (int i = 0; i <= last_kept; i++)
+            if (!((r->axes >> i) & 1u)) rs.order[n++] = i;
+        rs.split = n;
+        for (int i = 0; i <= last_kept; i++)
+            if ((r->axes >> i) & 1u) rs.order[n++] = i;
+        rs.total = entry_alloca(cg, e, elem_type(cg, r->dtype));
+        shape_ranges(cg, e, s, i64c(cg, 0), dimv(cg, e->B, s->d[0]), lo, hi);
+        lo[first_kept(r)] = e->lo;
+        hi[first_kept(r)] = e->hi;
+    } else {
+        for (int i = 0; i < last_kept; i++)
+            if ((r->axes >> i) & 1u) rs.mem_acc = true;
+        if (rs.mem_acc) {
+            bool first_reduced = r->axes & 1u;
+            shape_ranges(cg, e, &r->shape, first_reduced ? i64c(cg, 0) : e->lo,
+                         first_reduced ? i64c(cg, 1) : e->hi, lo, hi);
+            nest(cg, e, 0, rank, lo, hi, idx, reduce_init, NULL);
+        }
+        shape_ranges(cg, e, s, e->lo, e->hi, lo, hi);
     }
-    shape_ranges(cg, e, s, e->lo, e->hi, lo, hi);
     rs.lo = lo;
     rs.hi = hi;
     rs.acc = entry_alloca(cg, e, elem_type(cg, r->dtype));
-    nest(cg, e, 0, rs.split, lo, hi, idx, reduce_outer, &rs);
+    nest_order(cg, e, rs.order, 0, rs.split, lo, hi, idx, reduce_outer, &rs);
 }
 
 typedef struct ArgmaxState {
@@ -970,6 +1038,10 @@ static void kernel_extent(Cg *cg, const Kernel *k, LLVMValueRef B, LLVMValueRef 
         *outer = k->flat ? *work : s->rank ? dimv(cg, B, s->d[0]) : i64c(cg, 1);
         break;
     case K_REDUCE:
+        *outer = !s->rank ? i64c(cg, 1)
+                 : reduce_kept_major(s, r->axes) ? dimv(cg, B, s->d[first_kept(r)])
+                                                 : dimv(cg, B, s->d[0]);
+        break;
     case K_ARGMAX: *outer = s->rank ? dimv(cg, B, s->d[0]) : i64c(cg, 1); break;
     case K_RANDOM: *outer = *work; break;
     default: *outer = i64c(cg, 1); break;

@@ -292,6 +292,16 @@ static Kernel make_kernel(Fuser *f, int root, KernelKind kind) {
     return k;
 }
 
+bool reduce_kept_major(const IrShape *in, uint32_t axes) {
+    if (in->rank == 0 || !((axes >> (in->rank - 1)) & 1u)) return false;
+    bool reduced_seen = false;
+    for (int i = 0; i < in->rank; i++) {
+        if ((axes >> i) & 1u) reduced_seen = true;
+        else if (reduced_seen) return true;
+    }
+    return false;
+}
+
 static bool is_flat(Fuser *f, const Kernel *k) {
     for (int i = 0; i < k->nodes.len; i++) {
         const IrNode *x = nd(f->g, k->nodes.items[i]);
@@ -368,7 +378,10 @@ static void build_kernels(Fuser *f) {
             k->flat = is_flat(f, k);
             k->parallel = true;
             break;
-        case K_REDUCE: k->parallel = r->shape.rank > 0 && !(r->axes & 1u); break;
+        case K_REDUCE:
+            k->parallel = r->shape.rank > 0 &&
+                          (!(r->axes & 1u) || reduce_kept_major(&nd(g, r->in[0])->shape, r->axes));
+            break;
         case K_ARGMAX: k->parallel = r->shape.rank > 0 && !(r->axes & 1u); break;
         case K_RANDOM: k->parallel = true; break;
         default: break;

@@ -97,6 +97,13 @@ size_t kernel_plan_workspace(const KernelPlan *p, int64_t B);
 /* Stable text for `rlc dump --kernels`: one kernel a line with its IR nodes. */
 void kernel_plan_print(const KernelPlan *p, StrBuf *out);
 const char *kernel_kind_name(KernelKind k);
+/* Whether a reduction of `in` over `axes` runs kept-major: its innermost axis is
+ * reduced and a reduced axis comes before a kept one (a bias or batch-norm gradient
+ * over [N, C, H, W], a tiled pooling). Then the kept axes are the outer loops, the
+ * first of them split across threads, and every reduced axis is summed in a
+ * register, each output written once; otherwise the input is walked in row-major
+ * order, accumulating into the output. */
+bool reduce_kept_major(const IrShape *in, uint32_t axes);
 
 /* ---------------------------------------------------------------- codegen */
 

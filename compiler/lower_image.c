@@ -11,7 +11,8 @@
  *   conv_transpose2d = fold(reshape(w, [C, O*KH*KW])^T @ reshape(x^(1,0,2,3), [C, N*H*W]))
  *                      (the input gradient of a conv2d with that weight);
  *   max_pool2d       = reduce_max of unfold(x) filled with -inf over (KH, KW)
- *                      (ties split the gradient as `max` does);
+ *                      (ties split the gradient as `max` does); windows that tile
+ *                      the image reduce x viewed as [N, C, H/k, k, W/k, k] instead;
  *   avg_pool2d       = the sum over the window / (k*k), zeros outside (PyTorch's
  *                      count_include_pad);
  *   upsample2d       = a broadcast of [N, C, H, 1, W, 1] to [N, C, H, f, W, f];
@@ -68,13 +69,31 @@ int lower_conv_transpose2d(IrGraph *g, int x, int w, int64_t stride, int64_t pad
     return ir_fold(g, ir_reshape(g, cols, ir_shape(6, c6), at), win, at);
 }
 
+/* A pooling whose windows tile the image (stride k, no padding, k divides H and W)
+ * is a reduction of x itself viewed as [N, C, H/k, k, W/k, k]: no unfold, no
+ * transposes, and its gradient is an elementwise kernel in x's layout instead of
+ * a fold. Same values and ties as the windowed form (each pixel is in one window). */
+static int tiled_pool(IrGraph *g, int x, bool is_max, int64_t k, Span at) {
+    IrShape xs = *shape(g, x);
+    IrDim kd = ir_dim_const(k), oh = ir_dim_const(xs.d[2].c / k), ow = ir_dim_const(xs.d[3].c / k);
+    IrDim d6[6] = {xs.d[0], xs.d[1], oh, kd, ow, kd}, d4[4] = {xs.d[0], xs.d[1], oh, ow};
+    int tiles = ir_reshape(g, x, ir_shape(6, d6), at);
+    int r = ir_reduce(g, is_max ? IR_RMAX : IR_SUM, tiles, (1u << 3) | (1u << 5), at);
+    return ir_reshape(g, r, ir_shape(4, d4), at);
+}
+
 int lower_pool2d(IrGraph *g, int x, bool is_max, int64_t k, int64_t stride, int64_t pad, Span at) {
     IrShape xs = *shape(g, x);
-    int u = ir_unfold(g, x, window(&xs, k, k, stride, pad, 1), is_max ? -INFINITY : 0.0, at);
-    int r = ir_reduce(g, is_max ? IR_RMAX : IR_SUM, u, (1u << 1) | (1u << 2), at);
-    const IrShape *us = shape(g, u);
-    IrDim d4[4] = {us->d[0], us->d[3], us->d[4], us->d[5]};
-    int y = swap01(g, ir_reshape(g, r, ir_shape(4, d4), at), at);
+    int y;
+    if (stride == k && pad == 0 && xs.d[2].c % k == 0 && xs.d[3].c % k == 0) {
+        y = tiled_pool(g, x, is_max, k, at);
+    } else {
+        int u = ir_unfold(g, x, window(&xs, k, k, stride, pad, 1), is_max ? -INFINITY : 0.0, at);
+        int r = ir_reduce(g, is_max ? IR_RMAX : IR_SUM, u, (1u << 1) | (1u << 2), at);
+        const IrShape *us = shape(g, u);
+        IrDim d4[4] = {us->d[0], us->d[3], us->d[4], us->d[5]};
+        y = swap01(g, ir_reshape(g, r, ir_shape(4, d4), at), at);
+    }
     if (is_max) return y;
     int scale = ir_const(g, 1.0 / (double)(k * k), (IrShape){0}, IR_F32, at);
     return ir_binary(g, IR_MUL, y, scale, at);

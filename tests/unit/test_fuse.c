@@ -112,6 +112,34 @@ static void test_chain_into_reduction(void **state) {
     arena_free(&a);
 }
 
+/* A bias or batch-norm gradient over [B, C, H, W] (axes 0, 2, 3) and a tiled pooling
+ * (axes 3, 5 of [B, C, OH, k, OW, k]) run kept-major, split over their first kept axis;
+ * a dense bias gradient (axis 0 of [B, F]) keeps the row-major walk, which vectorizes
+ * across F and cannot be split over B. */
+static void test_kept_major_reduction(void **state) {
+    (void)state;
+    Arena a = {0};
+    IrGraph *g = ir_graph_new(&a, "t");
+    int x = input(g, SHAPE(Bd(), C(4), C(3), C(3)), IR_F32);
+    int bias = ir_reduce(g, IR_SUM, ir_unary(g, IR_EXP, x, NOSPAN), (1u << 0) | (1u << 2) | (1u << 3), NOSPAN);
+    int tiles = ir_reshape(g, input(g, SHAPE(Bd(), C(2), C(4), C(4)), IR_F32),
+                           SHAPE(Bd(), C(2), C(2), C(2), C(2), C(2)), NOSPAN);
+    int pool = ir_reduce(g, IR_RMAX, tiles, (1u << 3) | (1u << 5), NOSPAN);
+    int dense = ir_reduce(g, IR_SUM, ir_unary(g, IR_EXP, input(g, SHAPE(Bd(), C(8)), IR_F32), NOSPAN), 1u, NOSPAN);
+    assert_true(reduce_kept_major(&g->nodes.items[x].shape, 0xdu));
+    assert_false(reduce_kept_major(&g->nodes.items[x].shape, 0x3u)); /* innermost kept */
+    assert_false(reduce_kept_major(&g->nodes.items[x].shape, 0xcu)); /* no reduced axis before a kept one */
+    int total = ir_binary(g, IR_ADD, ir_reduce(g, IR_SUM, bias, 0xfu, NOSPAN),
+                          ir_binary(g, IR_ADD, ir_reduce(g, IR_SUM, pool, 0x3fu, NOSPAN),
+                                    ir_reduce(g, IR_SUM, dense, 0x3u, NOSPAN), NOSPAN), NOSPAN);
+    g->loss = ir_reshape(g, total, (IrShape){0}, NOSPAN);
+    KernelPlan *p = plan(&a, g);
+    assert_true(kernel_with(p, bias)->parallel);
+    assert_true(kernel_with(p, pool)->parallel);
+    assert_false(kernel_with(p, dense)->parallel);
+    arena_free(&a);
+}
+
 /* A dense training step: every update fuses with the elementwise chain that
  * makes its gradient, weight gradients come from sgemm with transpose flags. */
 static void test_training_step_counts(void **state) {
@@ -244,6 +272,7 @@ int main(void) {
         cmocka_unit_test(test_dense_bias_relu),
         cmocka_unit_test(test_light_op_recomputed),
         cmocka_unit_test(test_chain_into_reduction),
+        cmocka_unit_test(test_kept_major_reduction),
         cmocka_unit_test(test_training_step_counts),
         cmocka_unit_test(test_buffer_reuse),
         cmocka_unit_test(test_rejects_bad_graph),

@@ -156,15 +156,22 @@ static void test_conv_transpose2d_meaning(void **state) {
     one_op_end(&o, &r);
 }
 
-static void check_pool(bool is_max) {
-    enum { C = 2, H = 7, W = 5, K = 3, S = 2, P = 1 };
-    enum { OH = (H + 2 * P - K) / S + 1, OW = (W + 2 * P - K) / S + 1 };
+/* The windowed pooling against a direct loop; (K, S, P) = (2, 2, 0) on a 6x4 image is
+ * the tiled form (windows that tile the image, lowered without an unfold). */
+static void check_pool(bool is_max, int H, int W, int K, int S, int P) {
+    enum { C = 2, MAX_OUT = N * C * 8 * 8 };
+    int OH = (H + 2 * P - K) / S + 1, OW = (W + 2 * P - K) / S + 1;
+    assert_true(N * C * OH * OW <= MAX_OUT);
     OneOp o;
     one_op_begin(&o, C, H, W, NULL);
     int y = lower_pool2d(o.g, o.x, is_max, K, S, P, (Span){0});
+    bool tiles = S == K && P == 0 && H % K == 0 && W % K == 0;
+    int unfolds = 0;
+    for (int i = 0; i < o.g->nodes.len; i++) unfolds += o.g->nodes.items[i].op == IR_UNFOLD;
+    assert_int_equal(unfolds, tiles ? 0 : 1);
     InterpRun r;
     const double *got = one_op_run(&o, y, &r, false);
-    double want[N * C * OH * OW];
+    double want[MAX_OUT];
     for (int nc = 0; nc < N * C; nc++)
         for (int p = 0; p < OH; p++)
             for (int q = 0; q < OW; q++) {
@@ -183,8 +190,17 @@ static void check_pool(bool is_max) {
     one_op_end(&o, &r);
 }
 
-static void test_max_pool_meaning(void **state) { (void)state; check_pool(true); }
-static void test_avg_pool_meaning(void **state) { (void)state; check_pool(false); }
+static void test_max_pool_meaning(void **state) {
+    (void)state;
+    check_pool(true, 7, 5, 3, 2, 1);
+    check_pool(true, 6, 4, 2, 2, 0);
+}
+
+static void test_avg_pool_meaning(void **state) {
+    (void)state;
+    check_pool(false, 7, 5, 3, 2, 1);
+    check_pool(false, 6, 4, 2, 2, 0);
+}
 
 static void test_upsample_and_global_pool_meaning(void **state) {
     (void)state;

@@ -34,8 +34,11 @@ static const IrShape *iteration_shape(const IrGraph *g, const Kernel *k) {
 }
 
 /* A kernel that can run one row at a time: its outer loop is axis 0 of its
- * iteration shape (or, flat, a linear index whose rows are the same) and may be split. */
+ * iteration shape (or, flat, a linear index whose rows are the same) and may be split.
+ * A split reduction over axis 0 (kept-major, fuse.c) loops over a kept axis outside
+ * and sums every row into each output: not row-local. */
 static bool row_kernel(const IrGraph *g, const Kernel *k) {
+    if (k->kind == K_REDUCE && (nd(g, k->root)->axes & 1u)) return false;
     return (k->kind == K_LOOP || k->kind == K_REDUCE) && k->parallel && iteration_shape(g, k)->rank >= 1;
 }
 

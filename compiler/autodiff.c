@@ -223,6 +223,13 @@ static void vjp_concat(Ad *ad, int y, int g) {
  *   A^T W   : dA = W g^T        dW = A g
  *   A^T W^T : dA = W^T g^T      dW = g^T A^T
  * Batched [G, M, K] operands use the same rules per batch. */
+/* The gradient of a 2-D operand shared by every batch element of a batched
+ * product: the per-element gradients d [G, ., .] summed over G. */
+static int batch_summed(Ad *ad, int d, int x) {
+    if (N(ad, d)->shape.rank == N(ad, x)->shape.rank) return d;
+    return ir_reshape(ad->g, ir_reduce(ad->g, IR_SUM, d, 1u, ad->at), N(ad, x)->shape, ad->at);
+}
+
 static void vjp_matmul(Ad *ad, int y, int g) {
     const IrNode *n = N(ad, y);
     int a = n->in[0], w = n->in[1];
@@ -230,12 +237,12 @@ static void vjp_matmul(Ad *ad, int y, int g) {
     if (want(ad, y, 0)) {
         int d = !ta ? ir_matmul(ad->g, g, w, false, !tw, ad->at)
                     : ir_matmul(ad->g, w, g, tw, true, ad->at);
-        send(ad, y, 0, d);
+        send(ad, y, 0, batch_summed(ad, d, a));
     }
     if (want(ad, y, 1)) {
         int d = !tw ? ir_matmul(ad->g, a, g, !ta, false, ad->at)
                     : ir_matmul(ad->g, g, a, true, ta, ad->at);
-        send(ad, y, 1, d);
+        send(ad, y, 1, batch_summed(ad, d, w));
     }
 }
 

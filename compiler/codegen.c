@@ -775,9 +775,9 @@ static void zero_fill(Cg *cg, LLVMValueRef p, LLVMValueRef n) {
 static void emit_sgemm(Cg *cg, KEmit *e) {
     const IrNode *r = nd(cg, e->k->root), *a = nd(cg, r->in[0]), *bm = nd(cg, r->in[1]);
     LLVMBuilderRef b = cg->b;
-    int rk = r->shape.rank;
-    LLVMValueRef ra = dimv(cg, e->B, a->shape.d[rk - 2]), ca = dimv(cg, e->B, a->shape.d[rk - 1]);
-    LLVMValueRef rb = dimv(cg, e->B, bm->shape.d[rk - 2]), cb = dimv(cg, e->B, bm->shape.d[rk - 1]);
+    int rk = r->shape.rank, rka = a->shape.rank, rkb = bm->shape.rank;
+    LLVMValueRef ra = dimv(cg, e->B, a->shape.d[rka - 2]), ca = dimv(cg, e->B, a->shape.d[rka - 1]);
+    LLVMValueRef rb = dimv(cg, e->B, bm->shape.d[rkb - 2]), cb = dimv(cg, e->B, bm->shape.d[rkb - 1]);
     LLVMValueRef M = r->trans_a ? ca : ra, K = r->trans_a ? ra : ca, N = r->trans_b ? rb : cb;
     LLVMValueRef C = node_ptr(cg, e, e->k->root);
     LLVMValueRef mn = LLVMBuildNSWMul(b, M, N, "");
@@ -791,8 +791,9 @@ static void emit_sgemm(Cg *cg, KEmit *e) {
     LLVMValueRef nonempty = LLVMBuildICmp(b, LLVMIntSGT, mn, i64c(cg, 0), "");
     LLVMBasicBlockRef j2 = if_begin(cg, nonempty);
     Loop l = loop_begin(cg, i64c(cg, 0), G);
-    LLVMValueRef ao = LLVMBuildNSWMul(b, l.iv, LLVMBuildNSWMul(b, ra, ca, ""), "");
-    LLVMValueRef bo = LLVMBuildNSWMul(b, l.iv, LLVMBuildNSWMul(b, rb, cb, ""), "");
+    /* a 2-D operand of a batched product is every batch element's: stride 0, no copies */
+    LLVMValueRef ao = rka == 3 ? LLVMBuildNSWMul(b, l.iv, LLVMBuildNSWMul(b, ra, ca, ""), "") : i64c(cg, 0);
+    LLVMValueRef bo = rkb == 3 ? LLVMBuildNSWMul(b, l.iv, LLVMBuildNSWMul(b, rb, cb, ""), "") : i64c(cg, 0);
     LLVMValueRef co = LLVMBuildNSWMul(b, l.iv, mn, "");
     LLVMValueRef args[12] = {
         ctx_field(cg, e->ctx, CTX_POOL, cg->ptr),
@@ -1413,10 +1414,12 @@ LLVMTargetMachineRef cg_target_machine(const char *cpu, const char *features, bo
         LLVMDisposeMessage(triple);
         return NULL;
     }
+    /* A named CPU brings its own features: the host's would add, say, AVX-512
+     * to --cpu x86-64-v3 and the trainer would not run on the machines it names. */
     char *host_cpu = cpu ? NULL : LLVMGetHostCPUName();
-    char *host_features = features ? NULL : LLVMGetHostCPUFeatures();
+    char *host_features = features || cpu ? NULL : LLVMGetHostCPUFeatures();
     LLVMTargetMachineRef tm = LLVMCreateTargetMachine(
-        target, triple, cpu ? cpu : host_cpu, features ? features : host_features,
+        target, triple, cpu ? cpu : host_cpu, features ? features : cpu ? "" : host_features,
         LLVMCodeGenLevelDefault, pic ? LLVMRelocPIC : LLVMRelocDefault,
         pic ? LLVMCodeModelDefault : LLVMCodeModelJITDefault);
     LLVMDisposeMessage(host_cpu);

@@ -125,10 +125,11 @@ static bool eval_reduce(Ev *e, const IrNode *n, double *out, const Dims *od) {
 static void eval_matmul(Ev *e, const IrNode *n, double *out) {
     Dims ad = dims(e, n->in[0]), bd = dims(e, n->in[1]), od = dims_of(&n->shape, e->B);
     const double *A = val(e, n, 0), *Bm = val(e, n, 1);
-    int r = od.rank;
+    int r = od.rank, ra = ad.rank, rb = bd.rank;
     int64_t G = r == 3 ? od.d[0] : 1, M = od.d[r - 2], N = od.d[r - 1];
-    int64_t K = n->trans_a ? ad.d[r - 2] : ad.d[r - 1];
-    int64_t as = ad.d[r - 2] * ad.d[r - 1], bs = bd.d[r - 2] * bd.d[r - 1];
+    int64_t K = n->trans_a ? ad.d[ra - 2] : ad.d[ra - 1];
+    /* a 2-D operand of a batched product is every batch element's: stride 0 */
+    int64_t as = ra == 3 ? ad.d[1] * ad.d[2] : 0, bs = rb == 3 ? bd.d[1] * bd.d[2] : 0;
     /* op(A)[i, k] is at a[i*ai + k*ak] */
     int64_t ai = n->trans_a ? 1 : K, ak = n->trans_a ? M : 1;
     for (int64_t gi = 0; gi < G; gi++) {

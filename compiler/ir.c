@@ -365,20 +365,21 @@ static bool ir_infer(const IrGraph *g, IrNode *n, StrBuf *why) {
         return true;
     }
     case IRC_MATMUL: {
-        int r = x->shape.rank;
-        if ((r != 2 && r != 3) || y->shape.rank != r)
-            return fail(why, "matmul of %s and %s: both 2-D or both 3-D",
+        /* 2-D or 3-D [G, ., .]; a 2-D side beside a 3-D one is shared by every batch element */
+        int rx = x->shape.rank, ry = y->shape.rank, r = rx > ry ? rx : ry;
+        if (rx < 2 || rx > 3 || ry < 2 || ry > 3)
+            return fail(why, "matmul of %s and %s: each 2-D or 3-D",
                         shape_str(&x->shape, s0, sizeof s0), shape_str(&y->shape, s1, sizeof s1));
         if (x->dtype != IR_F32 || y->dtype != IR_F32) return fail(why, "matmul needs f32");
         IrDim m, ka, kb, nn;
         mat_dims(&x->shape, n->trans_a, &m, &ka);
         mat_dims(&y->shape, n->trans_b, &kb, &nn);
-        if (!ir_dim_eq(ka, kb) || (r == 3 && !ir_dim_eq(x->shape.d[0], y->shape.d[0])))
+        if (!ir_dim_eq(ka, kb) || (rx == 3 && ry == 3 && !ir_dim_eq(x->shape.d[0], y->shape.d[0])))
             return fail(why, "matmul of %s%s and %s%s: inner dims differ",
                         shape_str(&x->shape, s0, sizeof s0), n->trans_a ? "^T" : "",
                         shape_str(&y->shape, s1, sizeof s1), n->trans_b ? "^T" : "");
         n->shape.rank = r;
-        if (r == 3) n->shape.d[0] = x->shape.d[0];
+        if (r == 3) n->shape.d[0] = (rx == 3 ? x : y)->shape.d[0];
         n->shape.d[r - 2] = m;
         n->shape.d[r - 1] = nn;
         n->dtype = IR_F32;

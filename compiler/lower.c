@@ -769,7 +769,8 @@ static int as_batch(Lower *L, int x, IrShape lead, IrDim G, Span at) {
 
 /* numpy's matmul. [..., M, K] @ [K, N] is one 2-D product over all the rows;
  * otherwise the leading axes broadcast and are flattened into one batch axis
- * of a 3-D product (a loop of sgemm calls), reshaped back. */
+ * of a 3-D product (a loop of sgemm calls), reshaped back; a 2-D side stays 2-D
+ * and the product reads it for every batch element. */
 static Val lower_matmul(Lower *L, Frame *f, const Expr *e) {
     int x, y;
     bool ta, tb;
@@ -800,7 +801,10 @@ static Val lower_matmul(Lower *L, Frame *f, const Expr *e) {
     }
     IrDim G;
     if (!dims_product(L, lead.d, lead.rank, e->span, &G)) return v_none();
-    int m = ir_matmul(L->g, as_batch(L, x, lead, G, e->span), as_batch(L, y, lead, G, e->span), ta, tb, e->span);
+    /* a 2-D side is read by every batch element (a zero stride), not copied per element */
+    int ax = sx.rank == 2 ? x : as_batch(L, x, lead, G, e->span);
+    int ay = sy.rank == 2 ? y : as_batch(L, y, lead, G, e->span);
+    int m = ir_matmul(L->g, ax, ay, ta, tb, e->span);
     IrShape out = lead;
     out.d[out.rank++] = shape_of(L, m).d[1];
     out.d[out.rank++] = shape_of(L, m).d[2];

@@ -14,56 +14,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* ------------------------------------------------------------ utilities */
-
-DimSym *sema_new_sym(Arena *a, DimSymKind kind, const char *name, Item *owner, int slot) {
-    static int next_id = 1;
-    DimSym *s = arena_alloc(a, sizeof *s);
-    s->kind = kind;
-    s->name = name;
-    s->owner = owner;
-    s->slot = slot;
-    s->id = next_id++;
-    return s;
-}
-
-struct SemaItem *sema_item(Arena *a, Item *it) {
-    if (!it->sema) it->sema = arena_alloc(a, sizeof(struct SemaItem));
-    return it->sema;
-}
-
-int sema_edit_distance(const char *a, const char *b, int cap) {
-    int n = (int)strlen(a), m = (int)strlen(b);
-    if (abs(n - m) > cap || n > 63 || m > 63) return cap + 1;
-    int prev[64], cur[64];
-    for (int j = 0; j <= m; j++) prev[j] = j;
-    for (int i = 1; i <= n; i++) {
-        cur[0] = i;
-        for (int j = 1; j <= m; j++) {
-            int c = prev[j - 1] + (a[i - 1] != b[j - 1]);
-            if (prev[j] + 1 < c) c = prev[j] + 1;
-            if (cur[j - 1] + 1 < c) c = cur[j - 1] + 1;
-            cur[j] = c;
-        }
-        memcpy(prev, cur, sizeof(int) * (size_t)(m + 1));
-    }
-    return prev[m];
-}
-
-bool sema_is_source_name(const char *name) {
-    static const char *const sources[] = {"idx", "csv", "npy", "text", "tokens", "skipgram", "sequences"};
-    for (size_t i = 0; i < sizeof sources / sizeof *sources; i++)
-        if (strcmp(name, sources[i]) == 0) return true;
-    return false;
-}
-
-bool sema_is_init_name(const char *name) {
-    static const char *const inits[] = {"glorot", "he", "zeros", "ones", "normal", "uniform"};
-    for (size_t i = 0; i < sizeof inits / sizeof *inits; i++)
-        if (strcmp(name, inits[i]) == 0) return true;
-    return false;
-}
-
 /* -------------------------------------------------------------- modules */
 
 /* The items of every module by name, hashed, and each module's unqualified
@@ -900,50 +850,56 @@ static void find_cycles(Resolver *r, Item *it, ItemStack *stack) {
 
 /* ------------------------------------------------------------------ API */
 
-bool sema_resolve(Program *p) {
-    Names names = {0};
-    Resolver r = {.p = p, .a = p->arena, .d = p->diags, .names = &names};
-    int errors0 = p->diags->errors;
-    load_modules(&r);
-    index_names(&r);
-    for (int m = 0; m < p->modules.len; m++) check_duplicates(&r, p->modules.items[m]);
-    /* consts first (dataset field types use them), then datasets (stage bodies bind
-     * their fields), then functions and stages */
+/* The name index and module keys outlive the first pass: the bodies are
+ * resolved after check has given each dataset its fields. */
+struct Resolution {
+    Resolver r;
+    Names names;
+};
+
+Resolution *sema_resolve_declarations(Program *p) {
+    Resolution *res = arena_alloc(p->arena, sizeof *res);
+    res->r = (Resolver){.p = p, .a = p->arena, .d = p->diags, .names = &res->names};
+    Resolver *r = &res->r;
+    load_modules(r);
+    index_names(r);
+    for (int m = 0; m < p->modules.len; m++) check_duplicates(r, p->modules.items[m]);
+    /* consts first (dataset field types use them), then datasets */
     for (int m = 0; m < p->modules.len; m++) {
         Module *mod = p->modules.items[m];
-        r.mod = mod;
+        r->mod = mod;
         for (int i = 0; i < mod->items.len; i++) {
             double v;
             if (mod->items.items[i]->kind == ITEM_CONST)
-                fold_const_item(&r, mod->items.items[i], &v);
+                fold_const_item(r, mod->items.items[i], &v);
         }
     }
     for (int m = 0; m < p->modules.len; m++) {
         Module *mod = p->modules.items[m];
         for (int i = 0; i < mod->items.len; i++)
-            if (mod->items.items[i]->kind == ITEM_DATASET) resolve_dataset(&r, mod->items.items[i]);
+            if (mod->items.items[i]->kind == ITEM_DATASET) resolve_dataset(r, mod->items.items[i]);
     }
-    for (int m = 0; m < p->modules.len; m++) {
-        Module *mod = p->modules.items[m];
-        for (int i = 0; i < mod->items.len; i++)
-            if (mod->items.items[i]->kind == ITEM_DATASET) sema_dataset_fields(p, mod->items.items[i]);
-    }
+    return res;
+}
+
+void sema_resolve_bodies(Resolution *res) {
+    Resolver *r = &res->r;
+    Program *p = r->p;
     for (int m = 0; m < p->modules.len; m++) {
         Module *mod = p->modules.items[m];
         for (int i = 0; i < mod->items.len; i++) {
             Item *it = mod->items.items[i];
-            r.mod = mod;
-            if (it->kind == ITEM_FUNC) resolve_func(&r, it);
-            else if (it->kind == ITEM_STAGE) resolve_stage(&r, it);
+            r->mod = mod;
+            if (it->kind == ITEM_FUNC) resolve_func(r, it);
+            else if (it->kind == ITEM_STAGE) resolve_stage(r, it);
         }
     }
     ItemStack stack = {0};
     for (int m = 0; m < p->modules.len; m++) {
         Module *mod = p->modules.items[m];
         for (int i = 0; i < mod->items.len; i++)
-            if (mod->items.items[i]->kind == ITEM_FUNC) find_cycles(&r, mod->items.items[i], &stack);
+            if (mod->items.items[i]->kind == ITEM_FUNC) find_cycles(r, mod->items.items[i], &stack);
     }
-    return p->diags->errors == errors0;
 }
 
 const DimSym *sema_dim_sym(const Item *fn, int slot) {

@@ -128,6 +128,7 @@ typedef enum {
     BI_CONV2D, BI_CONV_TRANSPOSE2D, BI_MAX_POOL2D, BI_AVG_POOL2D, BI_UPSAMPLE2D, BI_GLOBAL_AVG_POOL,
     BI_DROPOUT,              /* images (§8.2): check_image.c, lower_image.c */
     BI_BATCH_NORM,           /* the layer of §8.2 (parameters and state): check_image.c, lower_image.c */
+    BI_EINSUM,               /* §8.1: two operands; einsum.c parses the spec */
     BI_COUNT
 } BuiltinId;
 
@@ -149,8 +150,12 @@ const Builtin *sema_builtin_by_id(BuiltinId id);
  * p->diags; true when no error was reported. */
 bool sema_run(Program *p);
 
-/* The two halves, for tests: resolve must run before check. */
-bool sema_resolve(Program *p);
+/* The passes sema_run makes, in its order (sema.c): the declarations' names
+ * and consts, then each dataset's fields (sema_impl.h), then the bodies' names,
+ * then every type. */
+typedef struct Resolution Resolution;
+Resolution *sema_resolve_declarations(Program *p);
+void sema_resolve_bodies(Resolution *res);
 bool sema_check(Program *p);
 
 /* The symbol of a function's size variable / int argument (REF_DIM slot), or a

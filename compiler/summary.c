@@ -23,7 +23,7 @@ static double matmul_flops(const IrGraph *g, const IrNode *n, int64_t B) {
     const IrShape *y = &g->nodes.items[n->in[1]].shape;
     int r = x->rank;
     if (r < 2 || y->rank < 2) return 0;
-    double groups = r == 3 ? (double)ir_dim_value(x->d[0], B) : 1;
+    double groups = n->shape.rank == 3 ? (double)ir_dim_value(n->shape.d[0], B) : 1;
     double m = (double)ir_dim_value(x->d[n->trans_a ? r - 1 : r - 2], B);
     double k = (double)ir_dim_value(x->d[n->trans_a ? r - 2 : r - 1], B);
     double cols = (double)ir_dim_value(y->d[n->trans_b ? y->rank - 2 : y->rank - 1], B);

@@ -18,21 +18,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "driver.h"
+#include "scratch.h"
 #include "rlrt.h"
 
-static char dir[256];
 
 enum { NW = 6, NE = 15, N = NW + NE };
-
-static void write_file(const char *name, const char *text) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
 
 /* Runs one step of the program with `clip_grad_norm: clip` (none when clip <= 0)
  * and returns w then e, as saved, in out. */
@@ -56,24 +46,12 @@ static void step(double clip, bool interp, float *out) {
              "    param e: [5, 3] = normal(0, 1)\n"
              "    minimize mean((x @ w - e[k]) ^ 2)\n"
              "}\n",
-             clip_line, dir);
-    write_file("clip.rl", prog);
-    char path[512];
-    snprintf(path, sizeof path, "%s/clip.rl", dir);
-    FILE *o = tmpfile(), *e = tmpfile();
+             clip_line, scratch_dir());
+    scratch_write("clip.rl", prog);
     RunOptions opts = {.threads = 1, .quiet = true, .interp = interp};
-    int status = driver_run(path, &opts, o, e);
-    if (status != 0) {
-        char msg[2048];
-        rewind(e);
-        msg[fread(msg, 1, sizeof msg - 1, e)] = 0;
-        fail_msg("rlc run: %s", msg);
-    }
-    fclose(o);
-    fclose(e);
-    snprintf(path, sizeof path, "%s/clip.rlw", dir);
+    scratch_run_ok("clip.rl", &opts);
     rt_error err = {0};
-    rt_ckpt *c = rt_ckpt_read(path, &err);
+    rt_ckpt *c = rt_ckpt_read("clip.rlw", &err);
     if (!c) fail_msg("%s", err.msg);
     const rt_tensor_ref *w = rt_ckpt_find(c, "t.w"), *t = rt_ckpt_find(c, "t.e");
     assert_non_null(w);
@@ -123,18 +101,15 @@ static void test_clip_grad_norm(void **state) {
 
 static int setup(void **state) {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/rlc-clip-XXXXXX");
-    if (!mkdtemp(dir)) return -1;
-    write_file("p.csv", "a,b\n1,2\n3,-1\n0.5,2\n-2,1\n");
-    write_file("k.csv", "k\n1\n3\n1\n4\n");
-    return chdir(dir); /* runs/ is relative to the working directory */
+    if (scratch_enter("clip") != 0) return -1;
+    scratch_write("p.csv", "a,b\n1,2\n3,-1\n0.5,2\n-2,1\n");
+    scratch_write("k.csv", "k\n1\n3\n1\n4\n");
+    return 0;
 }
 
 static int teardown(void **state) {
     (void)state;
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return chdir("/") == 0 && system(cmd) == 0 ? 0 : -1;
+    return scratch_leave();
 }
 
 int main(void) {

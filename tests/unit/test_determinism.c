@@ -27,8 +27,7 @@
 
 #include "backend.h"
 #include "driver.h"
-
-static char dir[256];
+#include "scratch.h"
 
 static const char *program =
     "use std.nn\n"
@@ -69,68 +68,26 @@ static const char *program =
     "    report err = mean(e * e)\n"
     "}\n";
 
-/* A whole file's bytes (NUL-terminated); *len its size. */
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) fail_msg("cannot read %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    char *buf = malloc((size_t)n + 1);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = 0;
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
-
 /* Runs the whole program at `threads`; its parameter files and metrics (without
  * the time column) are kept under the name `tag`. */
 static void run_as(const char *tag, int threads) {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "rm -rf %s/runs %s/*.rlw", dir, dir);
-    assert_int_equal(system(cmd), 0);
-    char path[512];
-    snprintf(path, sizeof path, "%s/prog.rl", dir);
-    FILE *out = tmpfile(), *err = tmpfile();
+    assert_int_equal(system("rm -rf runs *.rlw"), 0);
     RunOptions o = {.threads = threads, .quiet = true};
-    int status = driver_run(path, &o, out, err);
-    if (status != 0) {
-        char msg[2048];
-        rewind(err);
-        msg[fread(msg, 1, sizeof msg - 1, err)] = 0;
-        fail_msg("rlc run: %s", msg);
-    }
-    fclose(out);
-    fclose(err);
+    scratch_run_ok("prog.rl", &o);
     /* metrics: drop the last column (wall time) */
+    char cmd[1024];
     snprintf(cmd, sizeof cmd,
-             "cd %s && for s in noise fit check; do sed 's/,[^,]*$//' runs/$s/metrics.csv > %s.$s.csv; done"
+             "for s in noise fit check; do sed 's/,[^,]*$//' runs/$s/metrics.csv > %s.$s.csv; done"
              " && mv noise.rlw %s.noise.params && mv fit.rlw %s.fit.params",
-             dir, tag, tag, tag);
+             tag, tag, tag);
     assert_int_equal(system(cmd), 0);
-}
-
-static bool same_file(const char *a, const char *b) {
-    char pa[512], pb[512];
-    snprintf(pa, sizeof pa, "%s/%s", dir, a);
-    snprintf(pb, sizeof pb, "%s/%s", dir, b);
-    size_t na, nb;
-    char *x = slurp(pa, &na), *y = slurp(pb, &nb);
-    bool same = na == nb && memcmp(x, y, na) == 0;
-    free(x);
-    free(y);
-    return same;
 }
 
 /* Every tensor of two parameter files, name, shape and bits; their metadata
  * may differ (it records the thread count a run used). */
 static bool same_tensors(const char *a, const char *b) {
-    char pa[512], pb[512];
-    snprintf(pa, sizeof pa, "%s/%s", dir, a);
-    snprintf(pb, sizeof pb, "%s/%s", dir, b);
     rt_error err = {0};
-    rt_ckpt *x = rt_ckpt_read(pa, &err), *y = rt_ckpt_read(pb, &err);
+    rt_ckpt *x = rt_ckpt_read(a, &err), *y = rt_ckpt_read(b, &err);
     assert_non_null(x);
     assert_non_null(y);
     bool same = rt_ckpt_count(x) == rt_ckpt_count(y);
@@ -153,11 +110,11 @@ static void test_same_seed_same_threads_same_bits(void **state) {
     (void)state;
     run_as("a", 2);
     run_as("b", 2);
-    assert_true(same_file("a.noise.params", "b.noise.params"));
-    assert_true(same_file("a.fit.params", "b.fit.params"));
-    assert_true(same_file("a.noise.csv", "b.noise.csv"));
-    assert_true(same_file("a.fit.csv", "b.fit.csv"));
-    assert_true(same_file("a.check.csv", "b.check.csv"));
+    assert_true(scratch_same_file("a.noise.params", "b.noise.params"));
+    assert_true(scratch_same_file("a.fit.params", "b.fit.params"));
+    assert_true(scratch_same_file("a.noise.csv", "b.noise.csv"));
+    assert_true(scratch_same_file("a.fit.csv", "b.fit.csv"));
+    assert_true(scratch_same_file("a.check.csv", "b.check.csv"));
 }
 
 static void test_one_vs_two_threads(void **state) {
@@ -167,11 +124,11 @@ static void test_one_vs_two_threads(void **state) {
     /* identical random draws, and nothing else that depends on the thread count: every
      * tensor bit for bit (the files differ only in the `threads` their metadata records) */
     assert_true(same_tensors("t1.noise.params", "t2.noise.params"));
-    assert_true(same_file("t1.noise.csv", "t2.noise.csv"));
+    assert_true(scratch_same_file("t1.noise.csv", "t2.noise.csv"));
     /* products of 4 x 2 x 16 multiply-adds: far below rt_sgemm's split, one call each */
     assert_true(same_tensors("t1.fit.params", "t2.fit.params"));
-    assert_true(same_file("t1.fit.csv", "t2.fit.csv"));
-    assert_true(same_file("t1.check.csv", "t2.check.csv"));
+    assert_true(scratch_same_file("t1.fit.csv", "t2.fit.csv"));
+    assert_true(scratch_same_file("t1.check.csv", "t2.check.csv"));
 }
 
 static uint64_t lcg(uint64_t *s) {
@@ -268,11 +225,9 @@ static void test_split_product_within_bound(void **state) {
 
 static void test_compiled_once_partial_batch_kept(void **state) {
     (void)state;
-    char path[512];
-    snprintf(path, sizeof path, "%s/prog.rl", dir);
     Compilation c;
     driver_init(&c);
-    IrProgram *ir = driver_lower(&c, path);
+    IrProgram *ir = driver_lower(&c, "prog.rl");
     assert_non_null(ir);
     Backend be;
     StrBuf why = {0};
@@ -302,28 +257,19 @@ static void test_compiled_once_partial_batch_kept(void **state) {
 
 static int setup(void **state) {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/rlc_determinism_XXXXXX");
-    if (!mkdtemp(dir)) return -1;
-    char path[512];
-    snprintf(path, sizeof path, "%s/points.csv", dir);
-    FILE *f = fopen(path, "w");
+    if (scratch_enter("determinism") != 0) return -1;
+    FILE *f = fopen("points.csv", "w");
     if (!f) return -1;
     fprintf(f, "a,b\n");
     for (int i = 0; i < 10; i++) fprintf(f, "%g,%g\n", 0.1 * i, 1.0 - 0.07 * i);
     fclose(f);
-    snprintf(path, sizeof path, "%s/prog.rl", dir);
-    if (!(f = fopen(path, "w"))) return -1;
-    fputs(program, f);
-    fclose(f);
-    /* save: and runs/ are relative to the working directory */
-    return chdir(dir);
+    scratch_write("prog.rl", program);
+    return 0;
 }
 
 static int teardown(void **state) {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return scratch_leave();
 }
 
 int main(void) {

@@ -177,6 +177,36 @@ static void test_shapes_with_batch(void **state) {
     fx_free(fx);
 }
 
+/* A 2-D side of a batched `@` ([3, 4] @ [B, 2, 4, 3], and a transposed 3-D left side
+ * beside a 2-D right one) stays 2-D in the product, which reads it for every batch
+ * element: nothing broadcasts it to the batch first, forward or backward. */
+static void test_matmul_shared_side(void **state) {
+    Fixture *fx = fx_new();
+    IrProgram *ir = lower_text(fx, with_prelude(fx,
+        "train s {\n"
+        "    data: d\n"
+        "    param u: [3, 4] = uniform(-1, 1)\n"
+        "    k = reshape(concat(x, x, axis = 1), [B, 2, 4, 1]) * reshape(x[:, 0:3], [B, 1, 1, 3])\n"
+        "    minimize mean(u @ k) + mean(k.mT @ u.T)\n"
+        "}\n"));
+    assert_non_null(ir);
+    const IrStage *s = stage(ir, "s");
+    for (int pass = 0; pass < 2; pass++) {
+        const IrGraph *g = pass ? s->graph : s->forward;
+        int shared = 0, u = param(g, "s.u")->node;
+        for (int i = 0; i < g->nodes.len; i++) {
+            const IrNode *n = &g->nodes.items[i];
+            if (n->op == IR_BROADCAST) assert_int_not_equal(n->in[0], u);
+            if (n->op != IR_MATMUL) continue;
+            int ra = g->nodes.items[n->in[0]].shape.rank, rb = g->nodes.items[n->in[1]].shape.rank;
+            shared += (n->in[0] == u || n->in[1] == u) && ra != rb;
+            assert_int_equal(n->shape.rank, ra > rb ? ra : rb);
+        }
+        assert_int_equal(shared, 2);
+    }
+    fx_free(fx);
+}
+
 /* freeze makes a component's parameters untrained; an eval stage trains nothing. */
 static void test_freeze_and_eval(void **state) {
     Fixture *fx = fx_new();
@@ -422,6 +452,7 @@ int main(void) {
         cmocka_unit_test(test_interpreted_value),
         cmocka_unit_test(test_keepdims_value),
         cmocka_unit_test(test_const_from_property),
+        cmocka_unit_test(test_matmul_shared_side),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

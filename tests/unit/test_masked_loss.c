@@ -15,46 +15,16 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "driver.h"
-
-static char dir[256];
-
-static void write_file(const char *name, const char *text) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
+#include "scratch.h"
 
 /* Runs the eval stage and reads its one metrics row: masked, by_hand, plain, mean_nll, none. */
 static void reports(bool interp, double *r) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/mask.rl", dir);
-    FILE *o = tmpfile(), *e = tmpfile();
     RunOptions opts = {.threads = 1, .quiet = true, .interp = interp};
-    if (driver_run(path, &opts, o, e) != 0) {
-        char msg[2048];
-        rewind(e);
-        msg[fread(msg, 1, sizeof msg - 1, e)] = 0;
-        fail_msg("rlc run: %s", msg);
-    }
-    fclose(o);
-    fclose(e);
-    snprintf(path, sizeof path, "%s/runs/e/metrics.csv", dir);
-    FILE *m = fopen(path, "r");
-    assert_non_null(m);
-    char head[256], line[512], last[512] = "";
-    assert_non_null(fgets(head, sizeof head, m));
-    assert_string_equal(head, "run,epoch,step,loss,masked,by_hand,plain,mean_nll,none,time\n");
-    /* metrics.csv keeps every run: this run's row is the last */
-    while (fgets(line, sizeof line, m)) snprintf(last, sizeof last, "%s", line);
-    double run, epoch, step, loss;
-    assert_int_equal(sscanf(last, "%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf", &run, &epoch, &step, &loss, &r[0], &r[1],
-                            &r[2], &r[3], &r[4]), 9);
-    assert_int_equal((int)run, interp + 1);
-    fclose(m);
+    scratch_run_ok("mask.rl", &opts);
+    double row[9];
+    scratch_last_metrics("e", "run,epoch,step,loss,masked,by_hand,plain,mean_nll,none,time", row, 9);
+    assert_int_equal((int)row[0], interp + 1);  /* metrics.csv keeps every run */
+    memcpy(r, row + 4, 5 * sizeof *r);
 }
 
 static void test_masked_cross_entropy(void **state) {
@@ -72,12 +42,11 @@ static void test_masked_cross_entropy(void **state) {
 
 static int setup(void **state) {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/rlc-mask-XXXXXX");
-    if (!mkdtemp(dir)) return -1;
-    write_file("l.csv", "a,b,c\n1,2,0.5\n3,-1,2\n0.5,2,-1\n-2,1,0\n");
-    write_file("y.csv", "y\n0\n2\n1\n2\n");
-    write_file("m.csv", "m\n1\n0\n1\n0\n");
-    write_file("mask.rl",
+    if (scratch_enter("mask") != 0) return -1;
+    scratch_write("l.csv", "a,b,c\n1,2,0.5\n3,-1,2\n0.5,2,-1\n-2,1,0\n");
+    scratch_write("y.csv", "y\n0\n2\n1\n2\n");
+    scratch_write("m.csv", "m\n1\n0\n1\n0\n");
+    scratch_write("mask.rl",
                "use std.loss\n"
                "use std.nn\n"
                "dataset d {\n"
@@ -95,14 +64,12 @@ static int setup(void **state) {
                "    report mean_nll = mean(nll)\n"
                "    report none = cross_entropy(l, y, mask = m * 0)\n"
                "}\n");
-    return chdir(dir); /* runs/ is relative to the working directory */
+    return 0;
 }
 
 static int teardown(void **state) {
     (void)state;
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return chdir("/") == 0 && system(cmd) == 0 ? 0 : -1;
+    return scratch_leave();
 }
 
 int main(void) {

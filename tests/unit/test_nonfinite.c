@@ -26,41 +26,19 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "driver.h"
+#include "scratch.h"
 #include "rlrt.h"
 
-static char dir[256];
-
-static void write_file(const char *name, const char *text) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
-/* Runs `rlc run dir/name --threads 1`; returns the exit status, stderr in msg. */
+/* Runs `rlc run NAME --threads 1`; returns the exit status, stderr in msg. */
 static int rlc_run(const char *name, char *msg, size_t cap, bool interp) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *out = tmpfile(), *err = tmpfile();
     RunOptions o = {.threads = 1, .quiet = true, .interp = interp};
-    int status = driver_run(path, &o, out, err);
-    rewind(err);
-    size_t n = fread(msg, 1, cap - 1, err);
-    msg[n] = 0;
-    fclose(out);
-    fclose(err);
-    return status;
+    return scratch_run(name, &o, msg, cap);
 }
 
 /* The value of the one parameter in a parameter file. */
 static float saved_w(const char *file, const char *param) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, file);
     rt_error err = {0};
-    rt_ckpt *c = rt_ckpt_read(path, &err);
+    rt_ckpt *c = rt_ckpt_read(file, &err);
     if (!c) fail_msg("%s", err.msg);
     const rt_tensor_ref *t = rt_ckpt_find(c, param);
     assert_non_null(t);
@@ -89,7 +67,7 @@ static void expect_in(const char *msg, const char *part) {
 }
 
 static void check_log(bool interp) {
-    write_file("log.rl", PROGRAM("0.3", "log.rlw", "log(w)"));
+    scratch_write("log.rl", PROGRAM("0.3", "log.rlw", "log(w)"));
     char msg[2048];
     assert_int_equal(rlc_run("log.rl", msg, sizeof msg, interp), 1);
     printf("%s", msg);
@@ -107,7 +85,7 @@ static void test_log_forward_interp(void **state) { (void)state; check_log(true)
 
 static void test_sqrt_backward(void **state) {
     (void)state;
-    write_file("sqrt.rl", PROGRAM("2", "sqrt.rlw", "sqrt(w)"));
+    scratch_write("sqrt.rl", PROGRAM("2", "sqrt.rlw", "sqrt(w)"));
     char msg[2048];
     assert_int_equal(rlc_run("sqrt.rl", msg, sizeof msg, false), 1);
     printf("%s", msg);
@@ -123,8 +101,8 @@ static void test_sqrt_backward(void **state) {
  * before any step runs. */
 static void test_nan_in_data(void **state) {
     (void)state;
-    write_file("nan.csv", "a,b\n0.5,nan\n0.25,0.75\n");
-    write_file("nan.rl",
+    scratch_write("nan.csv", "a,b\n0.5,nan\n0.25,0.75\n");
+    scratch_write("nan.rl",
                "dataset d { x: [2] = csv(\"nan.csv\", columns = 2) }\n"
                "train t {\n    data: d\n    batch: 2\n    optimizer: sgd(lr = 0.1)\n"
                "    param w: f32 = 1\n    minimize w * mean(x)\n}\n");
@@ -136,18 +114,14 @@ static void test_nan_in_data(void **state) {
 
 static int setup(void **state) {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/rlc_nonfinite_XXXXXX");
-    if (!mkdtemp(dir)) return -1;
-    write_file("points.csv", "a,b\n0.5,0.5\n0.25,0.75\n");
-    /* save: and runs/ are relative to the working directory */
-    return chdir(dir);
+    if (scratch_enter("nonfinite") != 0) return -1;
+    scratch_write("points.csv", "a,b\n0.5,0.5\n0.25,0.75\n");
+    return 0;
 }
 
 static int teardown(void **state) {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return scratch_leave();
 }
 
 int main(void) {

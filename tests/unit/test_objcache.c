@@ -19,9 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "driver.h"
-
-static char dir[256];
+#include "scratch.h"
 
 static const char *program =
     "use std.nn\n"
@@ -39,36 +37,6 @@ static const char *program =
 
 /* Both stages compile in one jit_compile_many call, in parallel where there are cores. */
 enum { STAGES = 2 };
-
-static void write_file(const char *name, const char *text) {
-    FILE *f = fopen(name, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
-static char *slurp(const char *name, size_t *n) {
-    FILE *f = fopen(name, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    *n = (size_t)ftell(f);
-    rewind(f);
-    char *s = malloc(*n + 1);
-    assert_non_null(s);
-    assert_int_equal(fread(s, 1, *n, f), *n);
-    s[*n] = '\0';
-    fclose(f);
-    return s;
-}
-
-static bool same_file(const char *a, const char *b) {
-    size_t na, nb;
-    char *sa = slurp(a, &na), *sb = slurp(b, &nb);
-    bool same = na == nb && memcmp(sa, sb, na) == 0;
-    free(sa);
-    free(sb);
-    return same;
-}
 
 /* Runs prog.rl; its step log and parameters land in TAG.steps and TAG.rlw.
  * Returns how many steps came from the cache, and sets *compiled to how many
@@ -122,10 +90,10 @@ static void test_second_run_hits_and_trains_the_same(void **state) {
     assert_int_equal(run_as("second", false, &compiled), STAGES);
     assert_int_equal(run_as("fresh", true, &compiled), 0);
     assert_int_equal(compiled, 0); /* --no-cache does not look */
-    assert_true(same_file("first.steps", "second.steps"));
-    assert_true(same_file("first.steps", "fresh.steps"));
-    assert_true(same_file("first.rlw", "second.rlw"));
-    assert_true(same_file("first.rlw", "fresh.rlw"));
+    assert_true(scratch_same_file("first.steps", "second.steps"));
+    assert_true(scratch_same_file("first.steps", "fresh.steps"));
+    assert_true(scratch_same_file("first.rlw", "second.rlw"));
+    assert_true(scratch_same_file("first.rlw", "fresh.rlw"));
 }
 
 static void test_changed_program_misses(void **state) {
@@ -133,15 +101,15 @@ static void test_changed_program_misses(void **state) {
     int compiled;
     run_as("warm", false, &compiled);
     size_t n;
-    char *text = slurp("prog.rl", &n);
+    char *text = scratch_slurp("prog.rl", &n);
     char *edit = malloc(n + 16);
     assert_non_null(edit);
     const char *at = strstr(text, "dense(x, 8)");
     snprintf(edit, n + 16, "%.*sdense(x, 9)%s", (int)(at - text), text, at + strlen("dense(x, 8)"));
-    write_file("prog.rl", edit);
+    scratch_write("prog.rl", edit);
     assert_int_equal(run_as("changed", false, &compiled), 0);
     assert_int_equal(compiled, STAGES);
-    write_file("prog.rl", text);
+    scratch_write("prog.rl", text);
     free(text);
     free(edit);
 }
@@ -154,8 +122,8 @@ static void damage_and_rerun(void (*damage)(const char *path)) {
     assert_true(n >= 1);
     for (int i = 0; i < n; i++) damage(names[i]);
     assert_int_equal(run_as("damaged", false, &compiled), 0);
-    assert_true(same_file("whole.steps", "damaged.steps"));
-    assert_true(same_file("whole.rlw", "damaged.rlw"));
+    assert_true(scratch_same_file("whole.steps", "damaged.steps"));
+    assert_true(scratch_same_file("whole.rlw", "damaged.rlw"));
     /* the recompiled step replaced the damaged entry */
     int hits = run_as("mended", false, &compiled);
     assert_int_equal(compiled, STAGES);
@@ -174,7 +142,7 @@ static void flip_a_payload_byte(const char *path) {
 
 static void cut_in_half(const char *path) {
     size_t n;
-    char *s = slurp(path, &n);
+    char *s = scratch_slurp(path, &n);
     FILE *f = fopen(path, "wb");
     assert_non_null(f);
     fwrite(s, 1, n / 2, f);
@@ -182,7 +150,7 @@ static void cut_in_half(const char *path) {
     free(s);
 }
 
-static void replace_with_foreign_file(const char *path) { write_file(path, "not an object\n"); }
+static void replace_with_foreign_file(const char *path) { scratch_write(path, "not an object\n"); }
 
 static void test_flipped_byte_is_a_miss(void **state) {
     (void)state;
@@ -201,8 +169,7 @@ static void test_foreign_file_is_a_miss(void **state) {
 
 static int setup(void **state) {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/rlc_objcache_XXXXXX");
-    if (!mkdtemp(dir) || chdir(dir) != 0) return -1;
+    if (scratch_enter("objcache") != 0) return -1;
     FILE *f = fopen("points.csv", "w");
     if (!f) return -1;
     fprintf(f, "a,b,c\n");
@@ -212,15 +179,13 @@ static int setup(void **state) {
     fputs(program, f);
     fclose(f);
     char cache[300];
-    snprintf(cache, sizeof cache, "%s/cache", dir);
+    snprintf(cache, sizeof cache, "%s/cache", scratch_dir());
     return setenv("XDG_CACHE_HOME", cache, 1);
 }
 
 static int teardown(void **state) {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return scratch_leave();
 }
 
 int main(void) {

@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """Compares the parameters of two rlc parameter files (safetensors) tensor by tensor.
 usage: compare.py A.rlw B.rlw TOLERANCE
-Prints the largest relative difference |a - b| / max(|a|, |b|, 1e-3) over every element of
-every parameter and state tensor (not the optimizer's __opt__ tensors), and exits 1 when it is
-over TOLERANCE, when a tensor is missing from either file, or when a value is not finite.
+Prints the largest relative difference over the parameter and state tensors (not the
+optimizer's __opt__ tensors): per tensor, max |a - b| over its elements divided by max |a|, the
+tensor's scale (an element near zero would otherwise make rounding look large); exits 1 when
+it is over TOLERANCE, when a tensor is missing from either file, or when a value is not finite.
 """
 import array
 import json
@@ -40,12 +41,16 @@ def main():
     for name in sorted(a):
         if len(a[name]) != len(b[name]):
             raise SystemExit(f"{name}: {len(a[name])} values against {len(b[name])}")
+        scale, diff, at = 0.0, 0.0, 0
         for i, (x, y) in enumerate(zip(a[name], b[name])):
             if not (math.isfinite(x) and math.isfinite(y)):
                 raise SystemExit(f"{name}[{i}]: {x} and {y}")
-            d = abs(x - y) / max(abs(x), abs(y), 1e-3)
-            if d > worst:
-                worst, where = d, f"{name}[{i}] ({x!r} against {y!r})"
+            scale = max(scale, abs(x))
+            if abs(x - y) > diff:
+                diff, at = abs(x - y), i
+        d = diff / scale if scale > 0 else diff
+        if d > worst:
+            worst, where = d, f"{name}[{at}] ({a[name][at]!r} against {b[name][at]!r}, scale {scale:.3g})"
     print(f"max relative difference {worst:.3g}" + (f" at {where}" if where else ""))
     sys.exit(0 if worst <= tol else 1)
 

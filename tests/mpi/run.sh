@@ -1,0 +1,176 @@
+#!/bin/sh
+# Data-parallel training under Open MPI (docs/mpi.md): `mpirun -np 2 rlc run` trains an
+# auto-encoder (dropout and Gaussian noise drawn per example), SimCLR (nt_xent across the global
+# batch) and a batch_norm CNN (batch statistics across the processes) for 32 steps each, with
+# sgd and with adam, and ends with the parameters of the one-process run (compare.py: per
+# tensor max |a - b| / max |a| <= 1e-4); an epoch's last batch is partial (60 examples, batch 8).
+# A trainer built with `rlc build --procs 2` does the same under mpirun; gradients through the
+# collectives pass `rlc gradcheck` under mpirun; a batch that 2 does not divide, and a trainer
+# built for 1 process run by 2, are errors that say so (status 1).
+# usage: run.sh RLC
+set -u
+RLC=$1
+HERE=$(cd "$(dirname "$0")" && pwd)
+if ! command -v mpirun >/dev/null 2>&1; then
+    echo "mpirun is missing (scripts/setup.sh installs openmpi-bin): skipped"
+    exit 77
+fi
+MPIRUN="mpirun -np 2 --allow-run-as-root --oversubscribe"
+T=$(mktemp -d "${TMPDIR:-/tmp}/rlc-mpi.XXXXXX") || exit 1
+trap 'rm -rf "$T"' EXIT
+cd "$T" || exit 1
+# 61 rows: a header and 60 examples (csv skips the first row)
+awk 'BEGIN { srand(7); for (i = 0; i < 61; i++) { for (j = 0; j < 32; j++) printf "%s%.3f", j ? "," : "", rand(); printf "\n" } }' > x.csv
+awk 'BEGIN { srand(9); for (i = 0; i < 61; i++) { for (j = 0; j < 32; j++) printf "%s%.3f", j ? "," : "", 2 * rand() - 1; printf "\n" } }' > xc.csv
+awk 'BEGIN { srand(8); for (i = 0; i < 61; i++) printf "%d\n", int(rand() * 3) }' > y.csv
+
+cat > ae.rl <<'RL'
+use std.nn
+use std.loss
+
+dataset d {
+    x: [32] = csv("x.csv", columns = 32)
+}
+
+encoder enc(x: [B, 32]) -> [B, 8] = tanh(dense(relu(dense(x, 24)), 8))
+decoder dec(z: [B, 8]) -> [B, 32] = sigmoid(dense(z, 32))
+
+train with_sgd {
+    data:      d
+    batch:     8
+    steps:     32
+    optimizer: sgd(lr = 0.5, momentum = 0.9)
+    save:      "sgd.rlw"
+    minimize mse(dec(enc(dropout(x, 0.25))), x)
+}
+
+train with_adam {
+    data:      d
+    batch:     8
+    steps:     32
+    optimizer: adam(lr = 0.01)
+    save:      "adam.rlw"
+    minimize mse(dec(enc(x + normal(0, 0.1, [B, 32]))), x)
+}
+RL
+cat > simclr.rl <<'RL'
+use std.nn
+use std.loss
+
+dataset d {
+    x: [32] = csv("x.csv", columns = 32)
+}
+
+encoder enc(x: [B, 32]) -> [B, 16] = relu(dense(x, 16))
+decoder proj(h: [B, 16]) -> [B, 8] = dense(relu(dense(h, 16)), 8)
+
+train with_sgd {
+    data:      d
+    batch:     8
+    steps:     32
+    optimizer: sgd(lr = 0.02, momentum = 0.5)
+    save:      "sgd.rlw"
+    minimize nt_xent(proj(enc(dropout(x, 0.2))), proj(enc(x + normal(0, 0.1, [B, 32]))), tau = 0.5)
+}
+
+train with_adam {
+    data:      d
+    batch:     8
+    steps:     32
+    optimizer: adam(lr = 0.002)
+    save:      "adam.rlw"
+    minimize nt_xent(proj(enc(dropout(x, 0.2))), proj(enc(x + normal(0, 0.1, [B, 32]))), tau = 0.5)
+}
+RL
+cat > bn.rl <<'RL'
+use std.nn
+use std.loss
+
+dataset d {
+    x: [2, 4, 4] = csv("xc.csv", columns = 32)
+    y: i32 = csv("y.csv", columns = 1)
+}
+
+encoder enc(x: [B, 2, 4, 4]) -> [B, 6] {
+    h = max_pool2d(batch_norm(relu(conv(x, 3, 3, padding = 1))), 2)
+    return batch_norm(relu(dense(reshape(h, [B, 12]), 6)), momentum = 0.2)
+}
+
+train with_sgd {
+    data:      d
+    batch:     8
+    steps:     32
+    optimizer: sgd(lr = 0.05, momentum = 0.5)
+    save:      "sgd.rlw"
+    minimize cross_entropy(dense(enc(x), 3), y)
+}
+
+train with_adam {
+    data:      d
+    batch:     8
+    steps:     32
+    optimizer: adam(lr = 0.002)
+    save:      "adam.rlw"
+    minimize cross_entropy(dense(enc(x), 3), y)
+}
+RL
+
+fails=0
+fail() {
+    echo "FAIL: $*"
+    fails=$((fails + 1))
+}
+
+# Each stage alone (a fresh parameter store), in its own folder per process count.
+for p in ae simclr bn; do
+    for opt in sgd adam; do
+        mkdir -p "one/$p" "two/$p"
+        (cd "one/$p" && "$RLC" run "$T/$p.rl" --stage "with_$opt" --threads 1 --quiet > out.txt 2>&1) ||
+            fail "$p $opt: one process: $(cat "one/$p/out.txt")"
+        (cd "two/$p" && $MPIRUN "$RLC" run "$T/$p.rl" --stage "with_$opt" --threads 1 --quiet > out.txt 2>&1) ||
+            fail "$p $opt: two processes: $(cat "two/$p/out.txt")"
+        if r=$(python3 "$HERE/compare.py" "one/$p/$opt.rlw" "two/$p/$opt.rlw" 1e-4 2>&1); then
+            echo "ok   $p $opt: $r"
+        else
+            fail "$p $opt: $r"
+        fi
+    done
+done
+
+# The gradients through the collectives, in the interpreter's doubles.
+for p in simclr bn; do
+    $MPIRUN "$RLC" gradcheck "$p.rl" > gc.txt 2>&1 || fail "gradcheck of $p under mpirun: $(cat gc.txt)"
+done
+
+# A standalone trainer for two processes.
+if "$RLC" build ae.rl --procs 2 -o ae2 --quiet > build.txt 2>&1; then
+    mkdir -p built && (cd built && $MPIRUN ../ae2 --stage with_adam --threads 1 --quiet > out.txt 2>&1) ||
+        fail "trainer under mpirun: $(cat built/out.txt)"
+    if r=$(python3 "$HERE/compare.py" one/ae/adam.rlw built/adam.rlw 1e-4 2>&1); then
+        echo "ok   built trainer: $r"
+    else
+        fail "built trainer: $r"
+    fi
+else
+    fail "rlc build --procs 2: $(cat build.txt)"
+fi
+
+# Errors that name what is wrong, with status 1.
+sed 's/batch:     8/batch:     7/' ae.rl > odd.rl
+$MPIRUN "$RLC" run odd.rl --stage with_sgd --quiet > odd.txt 2>&1
+status=$?
+if [ $status -eq 0 ] || ! grep -q "batch 7 is not a multiple of the 2 processes" odd.txt; then
+    fail "batch 7 over 2 processes (status $status): $(cat odd.txt)"
+fi
+if "$RLC" build ae.rl -o ae1 --quiet > build1.txt 2>&1; then
+    $MPIRUN ./ae1 --stage with_sgd --quiet > one_for_two.txt 2>&1
+    status=$?
+    if [ $status -eq 0 ] || ! grep -q "compiled for 1 process but runs in 2" one_for_two.txt; then
+        fail "a one-process trainer under mpirun -np 2 (status $status): $(cat one_for_two.txt)"
+    fi
+else
+    fail "rlc build: $(cat build1.txt)"
+fi
+
+[ $fails -eq 0 ] && echo "all mpi checks passed"
+[ $fails -eq 0 ]

@@ -6,7 +6,8 @@
 # tensor max |a - b| / max |a| <= 1e-4); an epoch's last batch is partial (60 examples, batch 8).
 # A trainer built with `rlc build --procs 2` does the same under mpirun; gradients through the
 # collectives pass `rlc gradcheck` under mpirun; a batch that 2 does not divide, and a trainer
-# built for 1 process run by 2, are errors that say so (status 1).
+# built for 1 process run by 2, are errors that say so (status 1); a process killed with SIGKILL
+# ends the job with a message naming its rank.
 # usage: run.sh RLC
 set -u
 RLC=$1
@@ -170,6 +171,35 @@ if "$RLC" build ae.rl -o ae1 --quiet > build1.txt 2>&1; then
     fi
 else
     fail "rlc build: $(cat build1.txt)"
+fi
+
+# A process that dies (SIGKILL) stops the others with a message naming its rank, never a hang:
+# Open MPI's mpirun ends the job when a process of it exits on a signal.
+sed 's/steps:     32/steps:     1000000/' ae.rl > long.rl
+$MPIRUN "$RLC" run long.rl --stage with_adam --threads 1 --quiet > killed.txt 2>&1 &
+job=$!
+victim=""
+for _ in $(seq 1 300); do
+    for pid in $(ps -o pid= --ppid $job 2>/dev/null); do
+        if tr '\0' '\n' < "/proc/$pid/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=1" &&
+           grep -q "long.rl" "/proc/$pid/cmdline" 2>/dev/null; then
+            victim=$pid
+        fi
+    done
+    [ -n "$victim" ] && break
+    sleep 0.1
+done
+if [ -z "$victim" ]; then
+    fail "no process of rank 1 found to kill"
+    kill $job 2>/dev/null
+else
+    sleep 1
+    kill -9 "$victim"
+fi
+wait $job
+status=$?
+if [ $status -eq 0 ] || ! grep -q "rank 1" killed.txt; then
+    fail "rank 1 killed (status $status): $(cat killed.txt)"
 fi
 
 [ $fails -eq 0 ] && echo "all mpi checks passed"

@@ -7,7 +7,7 @@
 # A trainer built with `rlc build --procs 2` does the same under mpirun; gradients through the
 # collectives pass `rlc gradcheck` under mpirun; a batch that 2 does not divide, and a trainer
 # built for 1 process run by 2, are errors that say so (status 1); a process killed with SIGKILL
-# ends the job with a message naming its rank.
+# ends the job with a message naming its rank; --resume continues a killed run exactly.
 # usage: run.sh RLC
 set -u
 RLC=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -211,6 +211,31 @@ wait $job
 status=$?
 if [ $status -eq 0 ] || ! grep -q "rank 1" killed.txt; then
     fail "rank 1 killed (status $status): $(cat killed.txt)"
+fi
+
+# --resume under mpirun: a run whose rank 1 is killed after a save inside it continues from that
+# save and ends with the parameters of an uninterrupted two-process run, bit for bit (when the
+# run finished before the kill, --resume skips it and the files are the same too).
+sed 's/steps:     32/steps:     150\n    save_every: 10/' ae.rl > resume.rl
+mkdir -p whole cut
+(cd whole && $MPIRUN "$RLC" run ../resume.rl --stage with_adam --threads 1 --quiet > out.txt 2>&1) ||
+    fail "uninterrupted run: $(cat whole/out.txt)"
+(cd cut && exec $MPIRUN "$RLC" run ../resume.rl --stage with_adam --threads 1 --quiet > out.txt 2>&1) &
+job=$!
+for _ in $(seq 1 600); do
+    [ -f cut/adam.rlw ] && break
+    sleep 0.05
+done
+for pid in $(ps -o pid= --ppid $job 2>/dev/null); do
+    tr '\0' '\n' < "/proc/$pid/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=1" && kill -9 "$pid"
+done
+wait $job
+(cd cut && $MPIRUN "$RLC" run ../resume.rl --stage with_adam --threads 1 --resume > resumed.txt 2>&1) ||
+    fail "--resume under mpirun: $(cat cut/resumed.txt)"
+if r=$(python3 "$HERE/compare.py" whole/adam.rlw cut/adam.rlw 0 2>&1); then
+    echo "ok   resumed under mpirun: $(grep -o "resuming from [^ ]* at step [0-9]*\|already finished" cut/resumed.txt | head -1); $r"
+else
+    fail "resumed under mpirun: $r"
 fi
 
 [ $fails -eq 0 ] && echo "all mpi checks passed"

@@ -791,6 +791,8 @@ static bool run_train(run *r, const rt_stage *s, rt_error *err) {
     rt_mpi_profile(true);
     for (int64_t e = pos.epoch; ok && e < epochs && (max_steps <= 0 || step < max_steps); e++) {
         rt_dataset_begin_epoch(sr.ds, sr.seed, e, true, stage_limit(r, s));
+        /* skip-gram epochs vary in size: each one's last batch must split too */
+        if (!(ok = last_batch_shares(r, &sr, err))) break;
         /* A resumed epoch goes on from its saved batch with its sums so far. */
         bool resumed_here = e == pos.epoch;
         int64_t nb = rt_dataset_batches(sr.ds, s->batch), first_b = resumed_here ? pos.batch : 0;

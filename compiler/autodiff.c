@@ -377,6 +377,35 @@ static void clip_gradients(IrGraph *g, int *update_grad) {
     }
 }
 
+/* Sharded (shard.c): each process holds its copy of the loss and of every
+ * parameter, and has differentiated the sum of the N copies of the loss; the
+ * gradient of the one loss is the mean of the copies' gradients. The gradients go
+ * over the processes as one bucket, every gradient flattened and joined, in one
+ * all-reduce (one synchronisation a step, not one per parameter). */
+static void mean_over_processes(IrGraph *g) {
+    int bucket = -1;
+    Span at = {0};
+    for (int i = 0; i < g->params.len; i++) {
+        const IrParam *p = &g->params.items[i];
+        if (p->grad < 0) continue;
+        at = p->span;
+        IrDim n = ir_dim_const(ir_shape_numel(&p->shape, 0));
+        int flat = ir_reshape(g, p->grad, ir_shape(1, &n), at);
+        bucket = bucket < 0 ? flat : ir_concat(g, bucket, flat, 0, at);
+    }
+    if (bucket < 0) return;
+    int sum = ir_collective(g, IR_ALLREDUCE, bucket, 0, g->procs, at);
+    int mean = ir_binary(g, IR_MUL, sum, ir_const(g, 1.0 / (double)g->procs, (IrShape){0}, IR_F32, at), at);
+    int64_t offset = 0;
+    for (int i = 0; i < g->params.len; i++) {
+        IrParam *p = &g->params.items[i];
+        if (p->grad < 0) continue;
+        int64_t n = ir_shape_numel(&p->shape, 0);
+        p->grad = ir_reshape(g, ir_slice(g, mean, 0, offset, offset + n, p->span), p->shape, p->span);
+        offset += n;
+    }
+}
+
 void ad_differentiate(IrGraph *g) {
     int n = g->nodes.len;
     g->n_forward = n;
@@ -423,15 +452,8 @@ void ad_differentiate(IrGraph *g) {
         IrParam *p = &g->params.items[i];
         p->grad = -1;
         if (p->trained && ad.adj[p->node] >= 0) p->grad = ad.adj[p->node];
-        /* Sharded (shard.c): each process holds its copy of the loss and of every
-         * parameter, and has differentiated the sum of the N copies of the loss;
-         * the gradient of the one loss is the mean of the copies' gradients. */
-        if (p->grad >= 0 && g->procs > 1) {
-            ad.at = p->span;
-            p->grad = bin(&ad, IR_MUL, ir_collective(g, IR_ALLREDUCE, p->grad, 0, g->procs, p->span),
-                          ir_const(g, 1.0 / (double)g->procs, p->shape, IR_F32, p->span));
-        }
     }
+    if (g->procs > 1) mean_over_processes(g);
     int *update_grad = arena_alloc(g->arena, sizeof(int) * (size_t)(g->params.len + 1));
     for (int i = 0; i < g->params.len; i++) update_grad[i] = g->params.items[i].grad;
     if (g->optim.clip_norm > 0) clip_gradients(g, update_grad);

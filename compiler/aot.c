@@ -243,8 +243,8 @@ void aot_program_source(const Backend *b, const rt_dim_check *checks, int n_chec
     sb_puts(out, "    {0}\n};\n\nstatic const rt_program program = {.name = ");
     c_string(out, p->name);
     sb_printf(out, ", .hash = %lluULL, .n_datasets = %d, .datasets = datasets,\n"
-                   "    .n_stages = %d, .stages = stages};\n\n",
-              (unsigned long long)p->hash, p->n_datasets, p->n_stages);
+                   "    .n_stages = %d, .stages = stages, .procs = %d};\n\n",
+              (unsigned long long)p->hash, p->n_datasets, p->n_stages, p->procs);
     sb_printf(out, "int main(int argc, char **argv) {\n"
                    "    return rt_trainer_main(&program, dim_checks, %d, argc, argv);\n}\n", n_checks);
 }
@@ -457,8 +457,8 @@ bool aot_build(const Backend *b, const rt_dim_check *checks, int n_checks, const
             vec_push(&a, &argv, arena_printf(&a, "%s/check%d.o", dir, i));
         }
         vec_push(&a, &argv, (char *)lib);
-        /* The sanitizer runtime, when librlrt itself was built with one. */
-        char *extra = arena_strdup(&a, RLC_RUNTIME_LDFLAGS);
+        /* The sanitizer runtime, when librlrt itself was built with one, and MPI. */
+        char *extra = arena_printf(&a, "%s %s", RLC_RUNTIME_LDFLAGS, RLC_MPI_LIBRARIES);
         for (char *t = strtok(extra, " "); t; t = strtok(NULL, " ")) vec_push(&a, &argv, t);
         const char *libs[] = {"-lopenblas", "-lz", "-lm", "-lpthread"};
         for (int i = 0; i < 4; i++) vec_push(&a, &argv, (char *)libs[i]);

@@ -270,6 +270,21 @@ static void vjp_fold(Ad *ad, int y, int g) {
     send(ad, y, 0, ir_unfold(ad->g, g, N(ad, y)->win, 0.0, ad->at));
 }
 
+/* Collectives (docs/mpi.md): each process holds its own copy of a replicated
+ * value, and the gradient of a copy is its part of the whole, so each rule is
+ * the adjoint over all processes. y = allreduce(x): every copy of y is the sum of
+ * every x, dx = allreduce(g). y = allgather(x): dx = this process's rows of the
+ * sum of every process's g, reduce_scatter(g); and the other way round. y =
+ * shard(x): dx = g in this process's rows, zeros elsewhere, unshard(g); and back. */
+static void vjp_collective(Ad *ad, int y, int g) {
+    static const IrOp adjoint[IR_OP_COUNT] = {
+        [IR_ALLREDUCE] = IR_ALLREDUCE, [IR_ALLGATHER] = IR_REDUCE_SCATTER,
+        [IR_REDUCE_SCATTER] = IR_ALLGATHER, [IR_SHARD] = IR_UNSHARD, [IR_UNSHARD] = IR_SHARD,
+    };
+    const IrNode *n = N(ad, y);
+    send(ad, y, 0, ir_collective(ad->g, adjoint[n->op], g, n->axis, n->dim.c, ad->at));
+}
+
 /* The table: ops without a rule (leaves, random sources, comparisons, sign,
  * argmax, one_hot, float(), stop_gradient, update) pass no gradient back. */
 static const VjpRule vjp_rules[IR_OP_COUNT] = {
@@ -303,6 +318,11 @@ static const VjpRule vjp_rules[IR_OP_COUNT] = {
     [IR_SCATTER_ADD] = vjp_scatter_add,
     [IR_UNFOLD] = vjp_unfold,
     [IR_FOLD] = vjp_fold,
+    [IR_ALLREDUCE] = vjp_collective,
+    [IR_ALLGATHER] = vjp_collective,
+    [IR_REDUCE_SCATTER] = vjp_collective,
+    [IR_SHARD] = vjp_collective,
+    [IR_UNSHARD] = vjp_collective,
 };
 
 /* Does a gradient flow from y back into its input k? */
@@ -364,6 +384,35 @@ static void clip_gradients(IrGraph *g, int *update_grad) {
     }
 }
 
+/* Sharded (shard.c): each process holds its copy of the loss and of every
+ * parameter, and has differentiated the sum of the N copies of the loss; the
+ * gradient of the one loss is the mean of the copies' gradients. The gradients go
+ * over the processes as one bucket, every gradient flattened and joined, in one
+ * all-reduce (one synchronisation a step, not one per parameter). */
+static void mean_over_processes(IrGraph *g) {
+    int bucket = -1;
+    Span at = {0};
+    for (int i = 0; i < g->params.len; i++) {
+        const IrParam *p = &g->params.items[i];
+        if (p->grad < 0) continue;
+        at = p->span;
+        IrDim n = ir_dim_const(ir_shape_numel(&p->shape, 0));
+        int flat = ir_reshape(g, p->grad, ir_shape(1, &n), at);
+        bucket = bucket < 0 ? flat : ir_concat(g, bucket, flat, 0, at);
+    }
+    if (bucket < 0) return;
+    int sum = ir_collective(g, IR_ALLREDUCE, bucket, 0, g->procs, at);
+    int mean = ir_binary(g, IR_MUL, sum, ir_const(g, 1.0 / (double)g->procs, (IrShape){0}, IR_F32, at), at);
+    int64_t offset = 0;
+    for (int i = 0; i < g->params.len; i++) {
+        IrParam *p = &g->params.items[i];
+        if (p->grad < 0) continue;
+        int64_t n = ir_shape_numel(&p->shape, 0);
+        p->grad = ir_reshape(g, ir_slice(g, mean, 0, offset, offset + n, p->span), p->shape, p->span);
+        offset += n;
+    }
+}
+
 void ad_differentiate(IrGraph *g) {
     int n = g->nodes.len;
     g->n_forward = n;
@@ -411,6 +460,7 @@ void ad_differentiate(IrGraph *g) {
         p->grad = -1;
         if (p->trained && ad.adj[p->node] >= 0) p->grad = ad.adj[p->node];
     }
+    if (g->procs > 1) mean_over_processes(g);
     int *update_grad = arena_alloc(g->arena, sizeof(int) * (size_t)(g->params.len + 1));
     for (int i = 0; i < g->params.len; i++) update_grad[i] = g->params.items[i].grad;
     if (g->optim.clip_norm > 0) clip_gradients(g, update_grad);

@@ -44,7 +44,7 @@ typedef struct Cg {
     LLVMModuleRef M;
     LLVMBuilderRef b;
     LLVMTypeRef f32, f64, i8, i32, i64, i1, ptr, voidt, ctx_t, range_t;
-    Fn sgemm, random_fill, shift2d, col2im, im2col, pfor, sgd_rows, adam_rows;
+    Fn sgemm, random_fill, shift2d, col2im, im2col, pfor, sgd_rows, adam_rows, collective;
     unsigned noalias;
     /* The checker's module (cg_emit_checker): a dense update kernel only looks at
      * its gradient and sets this i32 global when an element is not finite. */
@@ -899,6 +899,32 @@ static void emit_random(Cg *cg, KEmit *e) {
     call(cg, cg->random_fill, args, 9);
 }
 
+/* A collective over the processes: rt_collective on the node's local view
+ * [outer, blocks * B, inner] (the input's for a gather or unshard, else the
+ * output's; allreduce: one flat block). */
+static void emit_collective(Cg *cg, KEmit *e) {
+    const IrNode *r = nd(cg, e->k->root), *x = nd(cg, r->in[0]);
+    LLVMBuilderRef b = cg->b;
+    bool to_global = r->op == IR_ALLGATHER || r->op == IR_UNSHARD;
+    const IrShape *local = to_global ? &x->shape : &r->shape;
+    LLVMValueRef outer = i64c(cg, 1), inner = i64c(cg, 1), blocks = i64c(cg, 1), rows = i64c(cg, 1);
+    int kind = RT_COLL_ALLREDUCE;
+    if (r->op == IR_ALLREDUCE) {
+        inner = numel(cg, e->B, &x->shape);
+    } else {
+        for (int i = 0; i < r->axis; i++) outer = LLVMBuildNSWMul(b, outer, dimv(cg, e->B, local->d[i]), "");
+        for (int i = r->axis + 1; i < local->rank; i++)
+            inner = LLVMBuildNSWMul(b, inner, dimv(cg, e->B, local->d[i]), "");
+        blocks = i64c(cg, local->d[r->axis].b);
+        rows = e->B;
+        kind = r->op == IR_ALLGATHER ? RT_COLL_ALLGATHER : r->op == IR_REDUCE_SCATTER ? RT_COLL_REDUCE_SCATTER
+             : r->op == IR_SHARD ? RT_COLL_SHARD : RT_COLL_UNSHARD;
+    }
+    LLVMValueRef args[8] = {LLVMConstInt(cg->i32, (unsigned)kind, 0), i64c(cg, r->dim.c),
+                            node_ptr(cg, e, e->k->root), node_ptr(cg, e, r->in[0]), outer, blocks, rows, inner};
+    call(cg, cg->collective, args, 8);
+}
+
 /* fold: rt_col2im with the node's window, split over the pool by image plane;
  * a stored unfold: rt_im2col. */
 static void emit_fold(Cg *cg, KEmit *e) {
@@ -1081,6 +1107,7 @@ static LLVMValueRef emit_kernel(Cg *cg, int ki, KEmit *e) {
     case K_FOLD:
     case K_IM2COL: emit_fold(cg, e); break;
     case K_SPARSE_UPDATE: emit_sparse_update(cg, e); break;
+    case K_COLLECTIVE: emit_collective(cg, e); break;
     }
     LLVMBuildRetVoid(cg->b);
     return e->fn;
@@ -1318,6 +1345,8 @@ static void init_types(Cg *cg) {
     cg->col2im = declare(cg, "rt_col2im", cg->voidt, c2, 4);
     LLVMTypeRef i2[5] = {p, p, p, p, f32};
     cg->im2col = declare(cg, "rt_im2col", cg->voidt, i2, 5);
+    LLVMTypeRef co[8] = {i32, i64, p, p, i64, i64, i64, i64};
+    cg->collective = declare(cg, "rt_collective", cg->voidt, co, 8);
     LLVMTypeRef pf[4] = {p, i64, p, p};
     cg->pfor = declare(cg, "rt_parallel_for", cg->voidt, pf, 4);
     LLVMTypeRef sr[12] = {p, p, i64, i64, p, p, i64, p, f32, f32, f32, p};

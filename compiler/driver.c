@@ -89,9 +89,18 @@ static bool dataset_dim_from_data(void *ctx, const rt_dataset_spec *spec, const 
     return ok;
 }
 
+/* The processes the steps are sharded for: --procs, else those of the mpirun
+ * this runs in (1 alone). */
+static int64_t shard_procs;
+
+void driver_set_procs(int64_t procs) { shard_procs = procs; }
+
+static int64_t procs_to_compile_for(void) { return shard_procs > 0 ? shard_procs : rt_mpi_size(); }
+
 static IrProgram *lower_recording(Compilation *c, const char *path, DataDims *rec) {
     if (!driver_front(c, path)) return NULL;
-    LowerOptions o = {.dataset_dim = dataset_dim_from_data, .dataset_dim_ctx = rec};
+    LowerOptions o = {.dataset_dim = dataset_dim_from_data, .dataset_dim_ctx = rec,
+                      .procs = procs_to_compile_for()};
     return lower_program(&c->program, &c->diags, &o);
 }
 
@@ -185,15 +194,25 @@ int driver_dump_backend(const char *path, bool llvm, const char *stage, FILE *ou
     return status;
 }
 
+static int cores_per_process(void) {
+    int n = (int)sysconf(_SC_NPROCESSORS_ONLN) / rt_mpi_size();
+    return n > 1 ? n : 1;
+}
+
 int driver_run(const char *path, const RunOptions *o, FILE *out, FILE *err) {
     Compilation c;
     driver_init(&c);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     IrProgram *ir = driver_lower(&c, path);
+    /* under mpirun every process compiles the same program: rank 0 alone speaks */
+    bool root = rt_mpi_rank() == 0;
+    FILE *quiet = NULL;
+    if (!root && (quiet = fopen("/dev/null", "w"))) out = err = quiet;
     diag_print(&c.diags, err);
     if (!ir) {
         driver_free(&c);
+        if (quiet) fclose(quiet);
         return 1;
     }
     if (o->stage) {
@@ -202,6 +221,7 @@ int driver_run(const char *path, const RunOptions *o, FILE *out, FILE *err) {
         if (!found) {
             fprintf(err, "%s: error: no stage named `%s`\n", path, o->stage);
             driver_free(&c);
+            if (quiet) fclose(quiet);
             return 1;
         }
     }
@@ -218,6 +238,7 @@ int driver_run(const char *path, const RunOptions *o, FILE *out, FILE *err) {
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     be.prog.hash = be_program_hash(&c.program);
+    be.prog.procs = (int)procs_to_compile_for();
     if (!o->quiet) {
         /* CPU time of the whole process so far (loading rlc and LLVM included): on a
          * loaded machine the wall time above mostly measures the other work. */
@@ -233,7 +254,7 @@ int driver_run(const char *path, const RunOptions *o, FILE *out, FILE *err) {
         fputs(")\n", out);
     }
     FILE *step_log = NULL;
-    if (o->step_log && !(step_log = fopen(o->step_log, "w"))) {
+    if (o->step_log && root && !(step_log = fopen(o->step_log, "w"))) {
         fprintf(err, "%s: error: cannot write %s: %s\n", path, o->step_log, strerror(errno));
         goto done;
     }
@@ -242,7 +263,8 @@ int driver_run(const char *path, const RunOptions *o, FILE *out, FILE *err) {
         .epochs = o->epochs,
         .steps = o->steps,
         .limit = o->limit,
-        .threads = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN),
+        /* every core by default, shared among the processes of a data-parallel run */
+        .threads = o->threads > 0 ? o->threads : cores_per_process(),
         .override_seed = o->override_seed,
         .seed = o->seed,
         .quiet = o->quiet,
@@ -256,12 +278,13 @@ int driver_run(const char *path, const RunOptions *o, FILE *out, FILE *err) {
         rt_fail(&rerr, "cannot write %s: %s", o->step_log, strerror(errno));
         ok = false;
     }
-    if (!ok) fprintf(err, "%s: error: %s\n", path, rerr.msg);
+    if (!ok) rt_mpi_report(err, path, &rerr);
     status = ok ? 0 : 1;
 done:
     be_free(&be);
     sb_free(&why);
     driver_free(&c);
+    if (quiet) fclose(quiet);
     return status;
 }
 
@@ -280,6 +303,7 @@ int driver_build(const char *path, const BuildOptions *o, FILE *out, FILE *err) 
     bool ok = be_plan(&be, &c.arena, ir, &why);
     if (ok) {
         be.prog.hash = be_program_hash(&c.program);
+        be.prog.procs = (int)procs_to_compile_for();
         rt_dim_check *checks = arena_alloc(&c.arena, sizeof *checks * (size_t)(rec.dims.len + 1));
         int n = 0;
         for (int i = 0; i < rec.dims.len; i++) {
@@ -299,16 +323,27 @@ int driver_build(const char *path, const BuildOptions *o, FILE *out, FILE *err) 
     return ok ? 0 : 1;
 }
 
+static int gradcheck(const char *path, const GradcheckOptions *o, FILE *out, FILE *err);
+
 GradcheckOptions driver_gradcheck_defaults(void) {
     return (GradcheckOptions){.batch = 4, .small_dims = 6, .seed = 1, .tolerance = 1e-4};
 }
 
 int driver_gradcheck(const char *path, const GradcheckOptions *o, FILE *out, FILE *err) {
+    /* under mpirun (a check of the collectives' gradients): rank 0 alone speaks */
+    FILE *quiet = rt_mpi_rank() != 0 ? fopen("/dev/null", "w") : NULL;
+    if (quiet) out = err = quiet;
+    int status = gradcheck(path, o, out, err);
+    if (quiet) fclose(quiet);
+    return status;
+}
+
+static int gradcheck(const char *path, const GradcheckOptions *o, FILE *out, FILE *err) {
     Compilation c;
     driver_init(&c);
     IrProgram *ir = NULL;
     if (driver_front(&c, path)) {
-        LowerOptions lo = {.small_dims = o->small_dims, .batch = o->batch};
+        LowerOptions lo = {.small_dims = o->small_dims, .batch = o->batch, .procs = procs_to_compile_for()};
         ir = lower_program(&c.program, &c.diags, &lo);
     }
     diag_print(&c.diags, err);

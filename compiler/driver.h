@@ -57,6 +57,10 @@ typedef struct RunOptions {
     bool resume;             /* --resume: train stages continue from their save files */
 } RunOptions;
 int driver_run(const char *path, const RunOptions *o, FILE *out, FILE *err);
+/* Shard every stage for this many processes (docs/mpi.md) in what the driver
+ * compiles next: `rlc build --procs N`, `rlc dump --procs N`. 0 (the default):
+ * for the processes of the mpirun rlc runs in, 1 alone. */
+void driver_set_procs(int64_t procs);
 /* `rlc gradcheck FILE [--stage NAME] [--batch N] [--seed N] [--tolerance X]`. */
 typedef struct GradcheckOptions {
     const char *stage;           /* NULL: every train stage */

@@ -29,6 +29,7 @@ const char *kernel_kind_name(KernelKind k) {
         [K_SGEMM] = "sgemm",     [K_RANDOM] = "random",   [K_SHIFT2D] = "shift2d",
         [K_SCATTER] = "scatter", [K_FOLD] = "fold",       [K_IM2COL] = "im2col",
         [K_UPDATE] = "update",   [K_SPARSE_UPDATE] = "sparse_update",
+        [K_COLLECTIVE] = "collective",
     };
     return names[k];
 }
@@ -340,6 +341,7 @@ static KernelKind kind_of(IrOp op) {
     case IRC_RANDOM: return op == IR_SHIFT2D ? K_SHIFT2D : K_RANDOM;
     case IRC_GATHER: return op == IR_SCATTER_ADD ? K_SCATTER : K_LOOP;
     case IRC_WINDOW: return K_FOLD;
+    case IRC_COLLECTIVE: return K_COLLECTIVE;
     default: return K_LOOP;
     }
 }

@@ -43,6 +43,32 @@ static const IrNode *node_at(const Ev *e, int id) { return &e->g->nodes.items[id
 static Dims dims(const Ev *e, int id) { return dims_of(&node_at(e, id)->shape, e->B); }
 static const double *val(const Ev *e, const IrNode *n, int k) { return e->r->v[n->in[k]]; }
 
+static const int coll_kind[IR_OP_COUNT] = {
+    [IR_ALLREDUCE] = RT_COLL_ALLREDUCE, [IR_ALLGATHER] = RT_COLL_ALLGATHER,
+    [IR_REDUCE_SCATTER] = RT_COLL_REDUCE_SCATTER, [IR_SHARD] = RT_COLL_SHARD,
+    [IR_UNSHARD] = RT_COLL_UNSHARD,
+};
+
+/* A collective through the runtime (mpi.c), on the interpreter's doubles (an
+ * i32 id is exact in a double, so gathers and shards move ids as they are). */
+static bool eval_collective(Ev *e, const IrNode *n, double *out) {
+    const IrNode *x = node_at(e, n->in[0]);
+    Dims in = dims(e, n->in[0]);
+    /* the local side of the batch axis: the input of a gather or unshard, else the output */
+    bool to_global = n->op == IR_ALLGATHER || n->op == IR_UNSHARD;
+    const IrShape *local = to_global ? &x->shape : &n->shape;
+    int64_t outer = 1, inner = 1, blocks = 1, rows = 1;
+    if (n->op == IR_ALLREDUCE) inner = in.n;
+    else {
+        for (int i = 0; i < n->axis; i++) outer *= ir_dim_value(local->d[i], e->B);
+        for (int i = n->axis + 1; i < local->rank; i++) inner *= ir_dim_value(local->d[i], e->B);
+        blocks = local->d[n->axis].b;
+        rows = e->B;
+    }
+    rt_collective_f64(coll_kind[n->op], n->dim.c, out, val(e, n, 0), outer, blocks, rows, inner);
+    return true;
+}
+
 static const int rand_kind[IR_OP_COUNT] = {
     [IR_BERNOULLI] = RT_RAND_BERNOULLI, [IR_NORMAL] = RT_RAND_NORMAL,
     [IR_UNIFORM] = RT_RAND_UNIFORM,     [IR_RANDINT] = RT_RAND_RANDINT,
@@ -319,6 +345,9 @@ static bool eval_node(Ev *e, int id) {
     case IRC_GATHER: eval_gather(e, n, out, &od); break;
     case IRC_WINDOW: eval_fold(e, n, out, &od); break;
     case IRC_UPDATE: break;
+    case IRC_COLLECTIVE:
+        if (!eval_collective(e, n, out)) return false;
+        break;
     }
     if (r->f32 && n->dtype == IR_F32)
         for (int64_t i = 0; i < od.n; i++) out[i] = (float)out[i];

@@ -415,6 +415,26 @@ static bool ir_infer(const IrGraph *g, IrNode *n, StrBuf *why) {
         n->shape = x->shape;
         n->dtype = IR_F32;
         return true;
+    case IRC_COLLECTIVE: {
+        int64_t procs = n->dim.c;
+        n->shape = x->shape;
+        n->dtype = x->dtype;
+        if (procs < 2) return fail(why, "%s over %lld processes", info->name, (long long)procs);
+        if (n->op == IR_ALLREDUCE)
+            return x->dtype == IR_F32 ? true : fail(why, "allreduce needs f32");
+        if (n->axis < 0 || n->axis >= x->shape.rank)
+            return fail(why, "%s axis %d out of range for %s", info->name, n->axis,
+                        shape_str(&x->shape, s0, sizeof s0));
+        IrDim d = x->shape.d[n->axis];
+        bool to_global = n->op == IR_ALLGATHER || n->op == IR_UNSHARD;
+        if (d.c != 0 || d.b <= 0 || (!to_global && d.b % procs != 0))
+            return fail(why, "%s along axis %d of %s: the axis is not the batch axis of %lld processes",
+                        info->name, n->axis, shape_str(&x->shape, s0, sizeof s0), (long long)procs);
+        if ((n->op == IR_REDUCE_SCATTER || n->op == IR_UNSHARD) && x->dtype != IR_F32)
+            return fail(why, "%s needs f32", info->name);
+        n->shape.d[n->axis].b = to_global ? d.b * (int32_t)procs : d.b / (int32_t)procs;
+        return true;
+    }
     }
     return fail(why, "unknown op class");
 }
@@ -436,7 +456,7 @@ int ir_add_node(IrGraph *g, IrNode n) {
 
 /* Appends n after inferring its shape; a node that breaks its rule keeps what
  * the rule could fill in and is left for ir_verify to report. */
-static int add_inferred(IrGraph *g, IrNode n) {
+int ir_add_inferred(IrGraph *g, IrNode n) {
     for (int i = 0; i < n.nin; i++)
         if (n.in[i] < 0 || n.in[i] >= g->nodes.len) return ir_add_node(g, n);
     ir_infer(g, &n, NULL);
@@ -459,11 +479,11 @@ int ir_const(IrGraph *g, double value, IrShape shape, IrDType dt, Span at) {
     n.a = value;
     n.shape = shape;
     n.dtype = dt;
-    return add_inferred(g, n);
+    return ir_add_inferred(g, n);
 }
 
 int ir_unary(IrGraph *g, IrOp op, int x, Span at) {
-    return add_inferred(g, node(op, 1, x, 0, 0, at));
+    return ir_add_inferred(g, node(op, 1, x, 0, 0, at));
 }
 
 static const IrShape *shape_of(const IrGraph *g, int id) { return &g->nodes.items[id].shape; }
@@ -481,7 +501,7 @@ int ir_binary(IrGraph *g, IrOp op, int x, int y, Span at) {
         x = broadcast_if_needed(g, x, &s, at);
         y = broadcast_if_needed(g, y, &s, at);
     }
-    return add_inferred(g, node(op, 2, x, y, 0, at));
+    return ir_add_inferred(g, node(op, 2, x, y, 0, at));
 }
 
 int ir_where(IrGraph *g, int c, int x, int y, Span at) {
@@ -493,32 +513,32 @@ int ir_where(IrGraph *g, int c, int x, int y, Span at) {
         x = broadcast_if_needed(g, x, &t, at);
         y = broadcast_if_needed(g, y, &t, at);
     }
-    return add_inferred(g, node(IR_WHERE, 3, c, x, y, at));
+    return ir_add_inferred(g, node(IR_WHERE, 3, c, x, y, at));
 }
 
 int ir_broadcast(IrGraph *g, int x, IrShape to, Span at) {
     IrNode n = node(IR_BROADCAST, 1, x, 0, 0, at);
     n.shape = to;
-    return add_inferred(g, n);
+    return ir_add_inferred(g, n);
 }
 
 int ir_reduce(IrGraph *g, IrOp op, int x, uint32_t axes, Span at) {
     IrNode n = node(op, 1, x, 0, 0, at);
     n.axes = axes;
-    return add_inferred(g, n);
+    return ir_add_inferred(g, n);
 }
 
 int ir_reshape(IrGraph *g, int x, IrShape to, Span at) {
     IrNode n = node(IR_RESHAPE, 1, x, 0, 0, at);
     n.shape = to;
-    return add_inferred(g, n);
+    return ir_add_inferred(g, n);
 }
 
 int ir_transpose(IrGraph *g, int x, const int *perm, Span at) {
     IrNode n = node(IR_TRANSPOSE, 1, x, 0, 0, at);
     int rank = x >= 0 && x < g->nodes.len ? shape_of(g, x)->rank : 0;
     for (int i = 0; i < rank; i++) n.perm[i] = perm[i];
-    return add_inferred(g, n);
+    return ir_add_inferred(g, n);
 }
 
 /* Slice and pad bounds are dims (b*B + c): a concat along the batch axis is
@@ -530,7 +550,7 @@ static int ir_bounded(IrGraph *g, IrOp op, int x, int axis, IrDim lo, IrDim hi, 
     n.start = lo.c;
     n.end_b = hi.b;
     n.end = hi.c;
-    return add_inferred(g, n);
+    return ir_add_inferred(g, n);
 }
 
 int ir_slice(IrGraph *g, int x, int axis, int64_t start, int64_t end, Span at) {
@@ -552,30 +572,30 @@ int ir_pad_dim(IrGraph *g, int x, int axis, IrDim before, IrDim after, Span at) 
 int ir_concat(IrGraph *g, int x, int y, int axis, Span at) {
     IrNode n = node(IR_CONCAT, 2, x, y, 0, at);
     n.axis = axis;
-    return add_inferred(g, n);
+    return ir_add_inferred(g, n);
 }
 
 int ir_matmul(IrGraph *g, int x, int y, bool trans_a, bool trans_b, Span at) {
     IrNode n = node(IR_MATMUL, 2, x, y, 0, at);
     n.trans_a = trans_a;
     n.trans_b = trans_b;
-    return add_inferred(g, n);
+    return ir_add_inferred(g, n);
 }
 
 int ir_gather(IrGraph *g, int table, int idx, Span at) {
-    return add_inferred(g, node(IR_GATHER, 2, table, idx, 0, at));
+    return ir_add_inferred(g, node(IR_GATHER, 2, table, idx, 0, at));
 }
 
 int ir_scatter_add(IrGraph *g, int idx, int rows, IrShape table_shape, Span at) {
     IrNode n = node(IR_SCATTER_ADD, 2, idx, rows, 0, at);
     n.shape = table_shape;
-    return add_inferred(g, n);
+    return ir_add_inferred(g, n);
 }
 
 int ir_one_hot(IrGraph *g, int idx, int64_t n_classes, Span at) {
     IrNode n = node(IR_ONE_HOT, 1, idx, 0, 0, at);
     n.dim = ir_dim_const(n_classes);
-    return add_inferred(g, n);
+    return ir_add_inferred(g, n);
 }
 
 int ir_random(IrGraph *g, IrOp op, IrShape shape, double a, double b, int stream, Span at) {
@@ -584,7 +604,7 @@ int ir_random(IrGraph *g, IrOp op, IrShape shape, double a, double b, int stream
     n.a = a;
     n.b = b;
     n.index = stream;
-    return add_inferred(g, n);
+    return ir_add_inferred(g, n);
 }
 
 int ir_shift2d(IrGraph *g, int x, int64_t h, int64_t w, int64_t max, int stream, Span at) {
@@ -593,34 +613,41 @@ int ir_shift2d(IrGraph *g, int x, int64_t h, int64_t w, int64_t max, int stream,
     n.start = w;
     n.end = max;
     n.index = stream;
-    return add_inferred(g, n);
+    return ir_add_inferred(g, n);
 }
 
 int ir_unfold(IrGraph *g, int x, IrWindow win, double fill, Span at) {
     IrNode n = node(IR_UNFOLD, 1, x, 0, 0, at);
     n.win = win;
     n.a = fill;
-    return add_inferred(g, n);
+    return ir_add_inferred(g, n);
 }
 
 int ir_fold(IrGraph *g, int cols, IrWindow win, Span at) {
     IrNode n = node(IR_FOLD, 1, cols, 0, 0, at);
     n.win = win;
-    return add_inferred(g, n);
+    return ir_add_inferred(g, n);
 }
 
 int ir_dimval(IrGraph *g, IrDim d, IrDType dt, Span at) {
     IrNode n = node(IR_DIMVAL, 0, 0, 0, 0, at);
     n.dim = d;
     n.dtype = dt;
-    return add_inferred(g, n);
+    return ir_add_inferred(g, n);
+}
+
+int ir_collective(IrGraph *g, IrOp op, int x, int axis, int64_t procs, Span at) {
+    IrNode n = node(op, 1, x, 0, 0, at);
+    n.axis = op == IR_ALLREDUCE ? 0 : axis;
+    n.dim = ir_dim_const(procs);
+    return ir_add_inferred(g, n);
 }
 
 int ir_arange(IrGraph *g, int64_t count, Span at) {
     IrNode n = node(IR_ARANGE, 0, 0, 0, 0, at);
     n.shape.rank = 1;
     n.shape.d[0] = ir_dim_const(count);
-    return add_inferred(g, n);
+    return ir_add_inferred(g, n);
 }
 
 int ir_add_param(IrGraph *g, IrParam p) {
@@ -628,7 +655,7 @@ int ir_add_param(IrGraph *g, IrParam p) {
     vec_push(g->arena, &g->params, p);
     IrNode n = node(IR_PARAM, 0, 0, 0, 0, p.span);
     n.index = g->params.len - 1;
-    int id = add_inferred(g, n);
+    int id = ir_add_inferred(g, n);
     g->params.items[n.index].node = id;
     return id;
 }
@@ -637,7 +664,7 @@ int ir_add_input(IrGraph *g, IrInput in) {
     vec_push(g->arena, &g->inputs, in);
     IrNode n = node(IR_INPUT, 0, 0, 0, 0, (Span){0});
     n.index = g->inputs.len - 1;
-    int id = add_inferred(g, n);
+    int id = ir_add_inferred(g, n);
     g->inputs.items[n.index].node = id;
     return id;
 }
@@ -718,6 +745,11 @@ static void print_attrs(const IrGraph *g, const IrNode *n, StrBuf *out) {
         if (n->trans_a) sb_puts(out, " trans_a");
         if (n->trans_b) sb_puts(out, " trans_b");
         break;
+    case IR_ALLREDUCE: sb_printf(out, " procs=%lld", (long long)n->dim.c); break;
+    case IR_ALLGATHER:
+    case IR_REDUCE_SCATTER:
+    case IR_SHARD:
+    case IR_UNSHARD: sb_printf(out, " axis=%d procs=%lld", n->axis, (long long)n->dim.c); break;
     case IR_UPDATE:
         if (n->index >= 0 && n->index < g->params.len)
             sb_printf(out, " %s%s", g->params.items[n->index].name, g->params.items[n->index].state ? " assign" : "");

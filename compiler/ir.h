@@ -39,7 +39,7 @@ typedef enum {
 
 typedef enum {
     IRC_LEAF, IRC_RANDOM, IRC_UNARY, IRC_BINARY, IRC_TERNARY,
-    IRC_REDUCE, IRC_MOVE, IRC_MATMUL, IRC_GATHER, IRC_WINDOW, IRC_UPDATE,
+    IRC_REDUCE, IRC_MOVE, IRC_MATMUL, IRC_GATHER, IRC_WINDOW, IRC_UPDATE, IRC_COLLECTIVE,
 } IrClass;
 
 typedef struct IrOpInfo {
@@ -140,6 +140,7 @@ typedef struct IrGraph {
     Vec(IrReport) reports;
     int loss;                /* the minimized scalar, or -1 in an eval stage */
     int n_forward;           /* nodes [0, n_forward) are the forward graph */
+    int64_t procs;           /* > 1: sharded over that many processes (shard.c, docs/mpi.md) */
     IrOptim optim;
 } IrGraph;
 
@@ -207,6 +208,7 @@ int ir_matmul(IrGraph *g, int x, int y, bool trans_a, bool trans_b, Span at);
 int ir_gather(IrGraph *g, int table, int idx, Span at);
 int ir_scatter_add(IrGraph *g, int idx, int rows, IrShape table_shape, Span at);
 int ir_add_node(IrGraph *g, IrNode n);   /* raw append; shape and dtype as given */
+int ir_add_inferred(IrGraph *g, IrNode n); /* append with shape and dtype by the op's rule */
 /* slice / pad with bounds that may involve B (ir_slice/ir_pad: constant bounds). */
 int ir_slice_dim(IrGraph *g, int x, int axis, IrDim start, IrDim end, Span at);
 int ir_pad_dim(IrGraph *g, int x, int axis, IrDim before, IrDim after, Span at);
@@ -221,6 +223,9 @@ int ir_fold(IrGraph *g, int cols, IrWindow win, Span at);
 /* The output extent of windows along one axis: (len + 2 pad - dil (k - 1) - 1) // stride + 1. */
 int64_t ir_window_out(int64_t len, int64_t k, int64_t stride, int64_t pad, int64_t dil);
 int ir_dimval(IrGraph *g, IrDim d, IrDType dt, Span at);
+/* A collective (IR_ALLREDUCE ... IR_UNSHARD) over `procs` processes along the batch
+ * axis `axis` (ignored by allreduce). */
+int ir_collective(IrGraph *g, IrOp op, int x, int axis, int64_t procs, Span at);
 int ir_arange(IrGraph *g, int64_t count, Span at);
 /* Append a param / input to its table and its leaf node; returns the node id
  * (the table entry's node field is set; a param's grad starts at -1). */

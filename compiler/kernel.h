@@ -55,6 +55,7 @@ typedef enum {
     K_IM2COL,    /* a stored unfold (im2col): rt_im2col, split over rows */
     K_UPDATE,    /* dense optimizer update of one parameter, gradient chain fused in */
     K_SPARSE_UPDATE, /* scatter_add feeding an update: touches only the rows read */
+    K_COLLECTIVE,    /* rt_collective: a sum, gather or scatter over the processes (mpi.c) */
 } KernelKind;
 
 typedef struct Kernel {

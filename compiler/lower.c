@@ -21,6 +21,7 @@
  * on how check laid out its slots.
  */
 #include "lower_impl.h"
+#include "shard.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -1057,6 +1058,7 @@ static IrGraph *copy_graph(Arena *a, const IrGraph *g) {
     c->loss = g->loss;
     c->n_forward = g->n_forward;
     c->optim = g->optim;
+    c->procs = g->procs;
     return c;
 }
 
@@ -1098,13 +1100,18 @@ static void lower_stage(Lower *L, const Item *st) {
     if (L->d->errors != errors || !verified(L, L->g, "lowering")) return;
 
     s.forward = L->g;
+    IrGraph *body = L->g;
+    if (L->o->procs > 1) {
+        body = shard_graph(L->g, L->o->procs);
+        if (!verified(L, body, "sharding")) return;
+    }
     if (s.is_train) {
-        s.raw = copy_graph(L->a, L->g);
+        s.raw = copy_graph(L->a, body);
         ad_differentiate(s.raw);
         if (!verified(L, s.raw, "autodiff")) return;
         s.graph = simplify_graph(s.raw);
     } else {
-        s.graph = simplify_graph(s.forward);
+        s.graph = simplify_graph(body);
     }
     if (!verified(L, s.graph, "simplify")) return;
     vec_push(L->a, &L->ir->stages, s);

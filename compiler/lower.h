@@ -27,6 +27,8 @@ typedef struct LowerOptions {
      * missing) takes this size with a warning at the property, not an error. */
     int64_t placeholder_dims;
     int64_t batch;                 /* > 0: overrides every stage's `batch:` */
+    int64_t procs;                 /* > 1: every stage sharded over that many processes
+                                      (shard.c, docs/mpi.md); 0 or 1: one process */
 } LowerOptions;
 
 /* Lowers every dataset and every stage of a checked program. Train stages are

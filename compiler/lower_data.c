@@ -1,6 +1,7 @@
 /* lower_data.c — datasets become rt_dataset_spec (rl-language.md §4.1), stage
  * settings become IrStage (§6), and `rlc dump --ir/--grad` prints them. */
 #include "lower_impl.h"
+#include "shard.h"
 
 #include <stdlib.h>
 
@@ -466,7 +467,11 @@ void lower_dump(const IrProgram *ir, bool grad, bool raw, const char *only, StrB
         const IrGraph *g;
         if (grad && s->is_train) g = raw ? s->raw : s->graph;
         else if (raw) g = s->forward;
-        else g = s->is_train ? simplify_graph(s->forward) : s->graph;
+        else if (!s->is_train) g = s->graph;
+        /* a sharded stage (docs/mpi.md) shows its forward graph with the collectives */
+        else g = simplify_graph(s->graph->procs > 1 ? shard_graph(s->forward, s->graph->procs) : s->forward);
+        if (s->graph->procs > 1) sb_printf(out, "procs %lld (one process's share of each batch)\n",
+                                           (long long)s->graph->procs);
         ir_print(g, out);
     }
 }

@@ -40,6 +40,8 @@ static int cmd_check(int argc, char **argv) {
     return driver_check((const char *const *)argv + 1, argc - 1, stderr);
 }
 
+static bool procs_option(const Command *cmd, int argc, char **argv, int *i);
+
 static int cmd_dump(int argc, char **argv) {
     const Command *cmd = find_command("dump");
     const char *file = NULL, *what = NULL, *stage = NULL;
@@ -54,6 +56,8 @@ static int cmd_dump(int argc, char **argv) {
         } else if (strcmp(argv[i], "--stage") == 0) {
             if (i + 1 == argc) return usage_error(cmd, "%s", "--stage needs a stage name");
             stage = argv[++i];
+        } else if (strcmp(argv[i], "--procs") == 0) {
+            if (!procs_option(cmd, argc, argv, &i)) return 2;
         } else if (argv[i][0] == '-') {
             return usage_error(cmd, "unknown option '%s' for dump", argv[i]);
         } else if (file) {
@@ -85,6 +89,22 @@ static bool count_option(const Command *cmd, const char *option, const char *val
     if (rt_parse_count(option, value, min, max, out, &err)) return true;
     usage_error(cmd, "%s", err.msg);
     return false;
+}
+
+/* The largest --procs: far past any machine a step is compiled for here. */
+enum { MAX_PROCS = 1 << 20 };
+
+/* --procs N (at argv[*i]): shard the steps for N processes (docs/mpi.md). */
+static bool procs_option(const Command *cmd, int argc, char **argv, int *i) {
+    uint64_t n;
+    if (*i + 1 == argc) {
+        usage_error(cmd, "%s", "--procs needs a value");
+        return false;
+    }
+    if (!count_option(cmd, argv[*i], argv[*i + 1], 1, MAX_PROCS, &n)) return false;
+    ++*i;
+    driver_set_procs((int64_t)n);
+    return true;
 }
 
 static int cmd_run(int argc, char **argv) {
@@ -163,6 +183,8 @@ static int cmd_build(int argc, char **argv) {
             *slot = argv[++i];
         } else if (strcmp(a, "--quiet") == 0) {
             o.quiet = true;
+        } else if (strcmp(a, "--procs") == 0) {
+            if (!procs_option(cmd, argc, argv, &i)) return 2;
         } else if (a[0] == '-') {
             return usage_error(cmd, "unknown option '%s' for build", a);
         } else if (file) {
@@ -247,7 +269,7 @@ static const Command commands[] = {
      "             unfinished run (bit for bit as if never stopped); skip finished stages\n",
      cmd_run},
     {"build", "compile a program to a standalone native trainer",
-     "rlc build FILE.rl [-o OUT] [--cpu NAME] [--features LIST] [--target TRIPLE] [--quiet]\n"
+     "rlc build FILE.rl [-o OUT] [--cpu NAME] [--features LIST] [--target TRIPLE] [--procs N] [--quiet]\n"
      "  Emits every stage's step as native code and links it with librlrt, OpenBLAS and zlib\n"
      "  (using `cc`, or the program RLC_LINKER names) into one executable that runs the stages\n"
      "  as `rlc run` does, without LLVM or the .rl source. `OUT --help` lists its options.\n"
@@ -256,6 +278,8 @@ static const Command commands[] = {
      "              any AVX2 machine; the same loss bit for bit as rlc run needs the default)\n"
      "  --features  LLVM feature list for that processor (e.g. +avx2,-avx512f)\n"
      "  --target    the target triple; must be this machine's (the trainer links here)\n"
+     "  --procs     a trainer for `mpirun -np N OUT`: data-parallel over N processes (docs/mpi.md;\n"
+     "              default 1, or the processes of the mpirun rlc itself runs in)\n"
      "  --quiet     no `built` line\n",
      cmd_build},
     {"check", "check a program and report its errors",
@@ -267,14 +291,16 @@ static const Command commands[] = {
      "  Exit status 0 when all are clean, 1 on any error.\n",
      cmd_check},
     {"dump", "print a phase's output as text",
-     "rlc dump FILE.rl --ast | --ir | --grad | --kernels | --llvm [--raw] [--stage NAME]\n"
+     "rlc dump FILE.rl --ast | --ir | --grad | --kernels | --llvm [--raw] [--stage NAME] [--procs N]\n"
      "  --ast    the syntax tree, each node with its line:column\n"
      "  --ir     the datasets, and each stage's settings and forward graph (simplified)\n"
      "  --grad   each stage's forward + backward + update graph (simplified)\n"
      "  --kernels  the fusion plan: which IR nodes went into which kernel\n"
      "  --llvm   the LLVM module of each stage, before optimization\n"
      "  --raw    with --ir/--grad: the graph as lowered (and differentiated), before simplify\n"
-     "  --stage  only that stage\n",
+     "  --stage  only that stage\n"
+     "  --procs  each step as one of N data-parallel processes runs it, with its collectives\n"
+     "           (docs/mpi.md; default 1, or the processes of the mpirun rlc runs in)\n",
      cmd_dump},
     {"summary", "parameters, FLOPs and memory of each stage",
      "rlc summary FILE.rl\n"
@@ -329,5 +355,13 @@ int main(int argc, char **argv) {
             return 0;
         }
     }
-    return cmd->run(argc - 1, argv + 1);
+    /* under mpirun: join the job (alone, MPI is never started) */
+    rt_error err = {0};
+    if (!rt_mpi_start(&argc, &argv, &err)) {
+        fprintf(stderr, "rlc: error: %s\n", err.msg);
+        return 1;
+    }
+    int status = cmd->run(argc - 1, argv + 1);
+    rt_mpi_finish();
+    return status;
 }

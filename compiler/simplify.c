@@ -196,6 +196,7 @@ static IrGraph *sweep(IrGraph *g, int old_forward_end) {
     }
     IrGraph *out = ir_graph_new(g->arena, g->name);
     out->optim = g->optim;
+    out->procs = g->procs;
     out->params = g->params;
     out->inputs = g->inputs;
     out->reports = g->reports;
@@ -223,6 +224,7 @@ static IrGraph *sweep(IrGraph *g, int old_forward_end) {
 
 static void copy_tables(IrGraph *to, const IrGraph *from) {
     to->optim = from->optim;
+    to->procs = from->procs;
     for (int i = 0; i < from->params.len; i++) vec_push(to->arena, &to->params, from->params.items[i]);
     for (int i = 0; i < from->inputs.len; i++) vec_push(to->arena, &to->inputs, from->inputs.items[i]);
     for (int i = 0; i < from->reports.len; i++)

@@ -49,7 +49,8 @@ static double node_flops(const IrGraph *g, const IrNode *n, int64_t B) {
     case IRC_UPDATE:
         return numel(&n->shape, B) * update_flops_per_element(&g->optim);
     case IRC_LEAF:
-    case IRC_MOVE: return 0;
+    case IRC_MOVE:
+    case IRC_COLLECTIVE: return 0;
     }
     return 0;
 }

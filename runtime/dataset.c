@@ -467,11 +467,23 @@ int64_t rt_dataset_batches(const rt_dataset *ds, int64_t batch) {
     return batch > 0 ? (ds->n_epoch + batch - 1) / batch : 0;
 }
 
-int64_t rt_dataset_fill(const rt_dataset *ds, int64_t index, int64_t batch, const int *fields,
-                        int n, void *const *out) {
+int64_t rt_dataset_batch_rows(const rt_dataset *ds, int64_t index, int64_t batch) {
     int64_t start = index * batch;
     if (batch <= 0 || start < 0 || start >= ds->n_epoch) return 0;
-    int64_t rows = ds->n_epoch - start < batch ? ds->n_epoch - start : batch;
+    return ds->n_epoch - start < batch ? ds->n_epoch - start : batch;
+}
+
+int64_t rt_dataset_fill(const rt_dataset *ds, int64_t index, int64_t batch, const int *fields,
+                        int n, void *const *out) {
+    return rt_dataset_fill_range(ds, index, batch, 0, batch, fields, n, out);
+}
+
+int64_t rt_dataset_fill_range(const rt_dataset *ds, int64_t index, int64_t batch, int64_t first,
+                              int64_t count, const int *fields, int n, void *const *out) {
+    int64_t in_batch = rt_dataset_batch_rows(ds, index, batch);
+    if (first < 0 || count <= 0 || first >= in_batch) return 0;
+    int64_t start = index * batch + first;
+    int64_t rows = in_batch - first < count ? in_batch - first : count;
     for (int k = 0; k < n; k++) {
         const ds_field *f = &ds->fields[fields[k]];
         size_t bytes = (size_t)f->numel * 4;

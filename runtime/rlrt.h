@@ -18,6 +18,9 @@
 /* Runtime errors are values: a message that says where and what. */
 typedef struct rt_error {
     bool failed;
+    /* Data-parallel runs (docs/mpi.md): the same error on every process, found
+     * before any step (rank 0 alone says it; none needs stopping). */
+    bool everywhere;
     char msg[1024];
 } rt_error;
 
@@ -131,6 +134,12 @@ int64_t rt_dataset_batches(const rt_dataset *ds, int64_t batch);
  * i32 as the field is) and returns its row count (smaller for the last batch). */
 int64_t rt_dataset_fill(const rt_dataset *ds, int64_t index, int64_t batch, const int *fields,
                         int n, void *const *out);
+/* The rows of batch `index` (0 past the epoch's end), and rt_dataset_fill of only
+ * `count` of them from row `first` of the batch on (a process's share, docs/mpi.md):
+ * returns the rows copied. */
+int64_t rt_dataset_batch_rows(const rt_dataset *ds, int64_t index, int64_t batch);
+int64_t rt_dataset_fill_range(const rt_dataset *ds, int64_t index, int64_t batch, int64_t first,
+                              int64_t count, const int *fields, int n, void *const *out);
 /* Checks that every value of an i32 field lies in [0, limit) (limit <= 0, an f32
  * field or a skipgram dataset: nothing to check). The error names the file and
  * the line (csv, tokens) or the example, the value, and `use`: what the program
@@ -314,6 +323,42 @@ void rt_sgemm_profile(bool on);
 double rt_sgemm_seconds(uint64_t *calls);
 uint64_t rt_sgemm_split_calls(void);
 
+/* ============================================================ many processes (mpi.c) */
+
+/* docs/mpi.md. MPI is started only in a process launched by mpirun (Open MPI's
+ * OMPI_COMM_WORLD_SIZE, PMIX_RANK or PMI_SIZE in the environment): alone, a
+ * program never touches MPI and the size is 1, the rank 0. */
+bool rt_mpi_start(int *argc, char ***argv, rt_error *err);
+void rt_mpi_finish(void);
+/* Ends every process of the job with that status (nothing when alone). */
+void rt_mpi_abort(int status);
+int rt_mpi_size(void);
+int rt_mpi_rank(void);
+/* true when ok is true on every process (a collective: every process calls it). */
+bool rt_mpi_all_ok(bool ok);
+/* Prints a run's error as `WHO: error: MSG` (another process than rank 0 says
+ * which it is; an error found `everywhere` only rank 0 prints), then, when
+ * other processes may be waiting on this one, ends the whole job. */
+void rt_mpi_report(FILE *to, const char *who, const rt_error *err);
+/* Time and bytes in rt_collective since the last rt_mpi_profile call. */
+void rt_mpi_profile(bool on);
+double rt_mpi_seconds(uint64_t *bytes);
+
+/* The collectives of a step sharded over `procs` processes (each process holds
+ * `rows` rows of each of `blocks` blocks along the batch axis of a tensor viewed
+ * as [outer, blocks * rows, inner], 4-byte elements; globally block j holds every
+ * process's rows in rank order). ALLREDUCE: out = the sum over processes of in
+ * (f32, n = outer*blocks*rows*inner). ALLGATHER: local in -> global out.
+ * REDUCE_SCATTER: global f32 in -> this process's rows of the sum over processes.
+ * SHARD: global in -> this process's rows. UNSHARD: local in -> global out with
+ * zeros in the other processes' rows. Results are bit-identical on every process. */
+enum { RT_COLL_ALLREDUCE, RT_COLL_ALLGATHER, RT_COLL_REDUCE_SCATTER, RT_COLL_SHARD, RT_COLL_UNSHARD };
+void rt_collective(int op, int64_t procs, void *out, const void *in, int64_t outer, int64_t blocks,
+                   int64_t rows, int64_t inner);
+/* The same on doubles: the interpreter's values (rlc run --interp, rlc gradcheck). */
+void rt_collective_f64(int op, int64_t procs, double *out, const double *in, int64_t outer, int64_t blocks,
+                       int64_t rows, int64_t inner);
+
 /* ============================================================ random numbers */
 
 /* Philox-4x32-10 (Salmon et al., SC'11): 4 x 32 random bits from a 128-bit counter
@@ -454,6 +499,8 @@ typedef struct rt_program {
     const rt_dataset_spec *datasets;
     int n_stages;
     const rt_stage *stages;
+    int procs;                         /* the processes its steps were sharded for (docs/mpi.md);
+                                          0 or 1: one process */
 } rt_program;
 
 typedef struct rt_run_options {

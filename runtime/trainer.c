@@ -114,6 +114,10 @@ typedef struct run {
     FILE *out;
     bool tty;
     const char *runs_dir;
+    /* Data-parallel (docs/mpi.md): `procs` processes, this one `rank`; only rank 0
+     * (root) prints and writes files. */
+    int procs, rank;
+    bool root;
 } run;
 
 static double now_s(void) {
@@ -161,6 +165,7 @@ typedef struct stage_run {
     float *reports;
     void *workspace;
     float loss;
+    int procs, rank;          /* each step computes rows/procs rows of its batch from row rank*that */
     rt_step_ctx ctx;
 } stage_run;
 
@@ -225,10 +230,13 @@ static bool stage_prepare(run *r, const rt_stage *s, bool validating, stage_run 
     sr->s = s;
     sr->seed = r->opt->override_seed ? r->opt->seed : s->seed;
     sr->limit = stage_limit(r, s);
+    sr->procs = r->procs;
+    sr->rank = r->rank;
     if (s->batch <= 0) {
         rt_fail(err, "stage %s: batch must be positive", s->name);
         return false;
     }
+
     if (!(sr->ds = dataset_of(r, s->dataset, err))) return false;
     int np = s->n_params, ni = s->n_inputs;
     sr->fields = calloc((size_t)ni + 1, sizeof *sr->fields);
@@ -276,15 +284,28 @@ oom:
 }
 
 
-/* Runs batch b of the current epoch; returns its row count. */
+/* Runs batch b of the current epoch; returns its row count (the whole batch's
+ * when sharded: this process reads and computes its share, rows/procs of them). */
 static int64_t run_batch(stage_run *sr, int64_t b) {
     const rt_stage *s = sr->s;
-    int64_t rows = rt_dataset_fill(sr->ds, b, s->batch, sr->fields, s->n_inputs, sr->inputs);
-    sr->ctx.B = rows;
+    int64_t rows = rt_dataset_batch_rows(sr->ds, b, s->batch), share = rows / sr->procs;
+    sr->ctx.B = rt_dataset_fill_range(sr->ds, b, s->batch, share * sr->rank, share, sr->fields, s->n_inputs,
+                                      sr->inputs);
     sr->loss = 0;
     for (int k = 0; k < s->n_reports; k++) sr->reports[k] = 0;
     s->step(s->user, &sr->ctx);
     return rows;
+}
+
+/* Sharded: the epoch's last batch, when partial, must split evenly too. */
+static bool last_batch_shares(const run *r, const stage_run *sr, rt_error *err) {
+    int64_t last = rt_dataset_epoch_size(sr->ds) % sr->s->batch;
+    if (last % r->procs == 0) return true;
+    rt_fail(err, "stage %s: the last batch of an epoch holds %" PRId64 " examples (%" PRId64 " examples, batch %"
+            PRId64 "), not a multiple of the %d processes (mpirun -np %d): change `batch` or `limit`",
+            sr->s->name, last, rt_dataset_epoch_size(sr->ds), sr->s->batch, r->procs, r->procs);
+    err->everywhere = true;
+    return false;
 }
 
 /* An eval stage over its data: row-weighted averages of loss and reports. */
@@ -294,6 +315,9 @@ static bool run_eval(run *r, const rt_stage *s, bool validating, double *loss, d
     bool ok = stage_prepare(r, s, validating, &sr, err);
     if (ok) {
         rt_dataset_begin_epoch(sr.ds, sr.seed, 0, false, stage_limit(r, s));
+        ok = last_batch_shares(r, &sr, err);
+    }
+    if (ok) {
         int64_t nb = rt_dataset_batches(sr.ds, s->batch), rows_total = 0;
         double lsum = 0;
         for (int k = 0; k < s->n_reports; k++) reports[k] = 0;
@@ -353,6 +377,7 @@ static const char *opt_kind_name(const rt_optimizer *o, int copy) {
  * and the run's position in the metadata (docs/runtime.md, Resume). */
 static bool save_stage(run *r, stage_run *sr, const train_pos *pos, const char *settings,
                        rt_error *err) {
+    if (!r->root) return true;
     const rt_stage *s = sr->s;
     int np = s->n_params, copies = opt_copies(&s->opt);
     rt_tensor_ref *t = calloc((size_t)np * 3 + 1, sizeof *t);
@@ -530,7 +555,7 @@ static resume_kind resume_stage(run *r, stage_run *sr, const char *settings, tra
 /* Hands the stage's parameters (by then all in the store) and its data to its
  * at_end hook, with RUNS/STAGE created for what the hook writes. */
 static bool stage_end(run *r, const rt_stage *s, rt_error *err) {
-    if (!s->at_end) return true;
+    if (!s->at_end || !r->root) return true;
     char dir[1024];
     snprintf(dir, sizeof dir, "%s/%s", r->runs_dir, s->name);
     if (!make_dirs(dir, err)) return false;
@@ -731,6 +756,7 @@ static bool run_train(run *r, const rt_stage *s, rt_error *err) {
                     (long long)s->batch, (long long)s->min_rows);
             ok = false;
         }
+        ok = ok && last_batch_shares(r, &sr, err);
     }
     if (ok && (per_epoch == 0 || epochs <= 0)) {
         rt_fail(err, "stage %s: nothing to train (%s)", s->name,
@@ -753,7 +779,7 @@ static bool run_train(run *r, const rt_stage *s, rt_error *err) {
         stage_release(&sr);
         return resumed == RESUME_FINISHED;
     }
-    if (ok) ok = (metrics = open_metrics(r, s, val, err)) != NULL;
+    if (ok && r->root) ok = (metrics = open_metrics(r, s, val, err)) != NULL;
     int64_t total = max_steps > 0 ? max_steps : epochs * per_epoch;
     int64_t shown_epochs = max_steps > 0 ? (max_steps + per_epoch - 1) / (per_epoch ? per_epoch : 1) : epochs;
     int64_t step = pos.step, saved_step = resumed == RESUME_CONTINUE ? step : -1, corpus_words = 0;
@@ -762,8 +788,11 @@ static bool run_train(run *r, const rt_stage *s, rt_error *err) {
     if (ok) rt_dataset_property(sr.ds, "words", &corpus_words);
     snapshot start = {0};
     if (ok && !(ok = snap_alloc(&start, &sr))) rt_fail(err, "stage %s: out of memory", s->name);
+    rt_mpi_profile(true);
     for (int64_t e = pos.epoch; ok && e < epochs && (max_steps <= 0 || step < max_steps); e++) {
         rt_dataset_begin_epoch(sr.ds, sr.seed, e, true, stage_limit(r, s));
+        /* skip-gram epochs vary in size: each one's last batch must split too */
+        if (!(ok = last_batch_shares(r, &sr, err))) break;
         /* A resumed epoch goes on from its saved batch with its sums so far. */
         bool resumed_here = e == pos.epoch;
         int64_t nb = rt_dataset_batches(sr.ds, s->batch), first_b = resumed_here ? pos.batch : 0;
@@ -785,7 +814,7 @@ static bool run_train(run *r, const rt_stage *s, rt_error *err) {
                 loss_bad = true;
                 break;
             }
-            if (r->opt->step_log) fprintf(r->opt->step_log, "%s %" PRId64 " %.9g\n", s->name, step, sr.loss);
+            if (r->opt->step_log && r->root) fprintf(r->opt->step_log, "%s %" PRId64 " %.9g\n", s->name, step, sr.loss);
             step++;
             rows_total += rows;
             lsum += (double)sr.loss * (double)rows;
@@ -854,8 +883,8 @@ static bool run_train(run *r, const rt_stage *s, rt_error *err) {
             saved_at_epoch_end = true;
         }
         double now = now_s();
-        if (!(ok = metrics_row(metrics, e + 1, step, loss, rsum, s->n_reports, vrep,
-                               val ? val->n_reports : 0, now - t0, err)))
+        if (metrics && !(ok = metrics_row(metrics, e + 1, step, loss, rsum, s->n_reports, vrep,
+                                          val ? val->n_reports : 0, now - t0, err)))
             break;
         if (!r->opt->quiet) {
             fprintf(r->out, "%s%s  epoch %" PRId64 "/%" PRId64 "  loss %.4f", r->tty ? "\r\x1b[K" : "",
@@ -873,6 +902,11 @@ static bool run_train(run *r, const rt_stage *s, rt_error *err) {
     if (ok && ran > 0) {
         fprintf(r->out, "%s: %" PRId64 " steps, %.4f ms/step", s->name, ran, 1e3 * step_time / (double)ran);
         if (corpus_words > 0 && step_time > 0) fprintf(r->out, ", %.0f words/s", words_done / step_time);
+        uint64_t bytes = 0;
+        double coll = rt_mpi_seconds(&bytes);
+        if (r->procs > 1)
+            fprintf(r->out, ", %d processes, %.4f ms/step in collectives (%.0f bytes/step)", r->procs,
+                    1e3 * coll / (double)ran, (double)bytes / (double)ran);
         fprintf(r->out, "\n");
     }
     ok = rt_metrics_close(metrics, err) && ok;
@@ -891,8 +925,8 @@ static bool run_eval_stage(run *r, const rt_stage *s, rt_error *err) {
     }
     double t0 = now_s();
     bool ok = run_eval(r, s, false, &loss, rep, err);
-    rt_metrics *metrics = ok ? open_metrics(r, s, NULL, err) : NULL;
-    ok = metrics && metrics_row(metrics, 1, 0, loss, rep, s->n_reports, NULL, 0, now_s() - t0, err);
+    rt_metrics *metrics = ok && r->root ? open_metrics(r, s, NULL, err) : NULL;
+    if (r->root) ok = metrics && metrics_row(metrics, 1, 0, loss, rep, s->n_reports, NULL, 0, now_s() - t0, err);
     ok = rt_metrics_close(metrics, err) && ok;
     if (ok && !r->opt->quiet) {
         fprintf(r->out, "%s", s->name);
@@ -969,7 +1003,31 @@ bool rt_run_program(const rt_program *prog, const rt_run_options *options, rt_er
     rt_run_options none = {0};
     const rt_run_options *o = options ? options : &none;
     run r = {.prog = prog, .opt = o, .out = o->out ? o->out : stdout,
-             .runs_dir = o->runs_dir ? o->runs_dir : "runs"};
+             .runs_dir = o->runs_dir ? o->runs_dir : "runs", .procs = rt_mpi_size(), .rank = rt_mpi_rank()};
+    r.root = r.rank == 0;
+    int built_for = prog->procs > 1 ? prog->procs : 1;
+    if (built_for != r.procs) {
+        rt_fail(err, "%s was compiled for %d process%s but runs in %d (rlc run compiles for the mpirun it runs "
+                "in; rlc build --procs %d makes a trainer for %d)", prog->name ? prog->name : "the program",
+                built_for, built_for == 1 ? "" : "es", r.procs, r.procs, r.procs);
+        err->everywhere = true;
+        return false;
+    }
+    for (int i = 0; i < prog->n_stages; i++) {
+        const rt_stage *s = &prog->stages[i];
+        if (stage_runs(prog, o, i) && s->batch > 0 && s->batch % r.procs != 0) {
+            rt_fail(err, "stage %s: batch %" PRId64 " is not a multiple of the %d processes (mpirun -np %d): "
+                    "each process computes an equal share of every batch", s->name, s->batch, r.procs, r.procs);
+            err->everywhere = true;
+            return false;
+        }
+    }
+    /* the other processes print nowhere */
+    FILE *devnull = NULL;
+    if (!r.root && !(r.out = devnull = fopen("/dev/null", "w"))) {
+        rt_fail(err, "process %d: cannot open /dev/null", r.rank);
+        return false;
+    }
     r.tty = isatty(fileno(r.out));
     bool found = !o->stage;
     for (int i = 0; i < prog->n_stages; i++) found = found || strcmp(prog->stages[i].name, o->stage) == 0;
@@ -991,5 +1049,6 @@ bool rt_run_program(const rt_program *prog, const rt_run_options *options, rt_er
     free(r.data);
     rt_pool_destroy(r.pool);
     store_free(&r.st);
+    if (devnull) fclose(devnull);
     return ok;
 }

@@ -101,16 +101,33 @@ static void help(FILE *f, const char *self, const rt_program *p) {
     for (int i = 0; i < p->n_stages; i++) describe_stage(f, p, &p->stages[i]);
 }
 
+static int trainer_main(const rt_program *prog, const rt_dim_check *dim_checks, int n_dim_checks, int argc,
+                        char **argv, const char *self);
+
 int rt_trainer_main(const rt_program *prog, const rt_dim_check *dim_checks, int n_dim_checks,
                     int argc, char **argv) {
     const char *self = argc > 0 ? argv[0] : "trainer";
-    rt_run_options o = {.threads = (int)sysconf(_SC_NPROCESSORS_ONLN), .dim_checks = dim_checks,
+    rt_error started = {0};
+    if (!rt_mpi_start(&argc, &argv, &started)) {
+        fprintf(stderr, "%s: error: %s\n", self, started.msg);
+        return 1;
+    }
+    int status = trainer_main(prog, dim_checks, n_dim_checks, argc, argv, self);
+    rt_mpi_finish();
+    return status;
+}
+
+static int trainer_main(const rt_program *prog, const rt_dim_check *dim_checks, int n_dim_checks, int argc,
+                        char **argv, const char *self) {
+    /* every core by default; shared among the processes of a data-parallel run */
+    int cores = (int)sysconf(_SC_NPROCESSORS_ONLN) / rt_mpi_size();
+    rt_run_options o = {.threads = cores > 1 ? cores : 1, .dim_checks = dim_checks,
                         .n_dim_checks = n_dim_checks};
     const char *data_path = NULL, *load = NULL, *save = NULL, *log_path = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            help(stdout, self, prog);
+            if (rt_mpi_rank() == 0) help(stdout, self, prog);
             return 0;
         }
         if (strcmp(a, "--quiet") == 0) {
@@ -187,7 +204,7 @@ int rt_trainer_main(const rt_program *prog, const rt_dim_check *dim_checks, int 
     p.datasets = ds;
     p.stages = st;
     FILE *log = NULL;
-    if (status == 0 && log_path && !(log = fopen(log_path, "w"))) {
+    if (status == 0 && log_path && rt_mpi_rank() == 0 && !(log = fopen(log_path, "w"))) {
         fprintf(stderr, "%s: cannot write %s: %s\n", self, log_path, strerror(errno));
         status = 1;
     }
@@ -195,7 +212,7 @@ int rt_trainer_main(const rt_program *prog, const rt_dim_check *dim_checks, int 
         o.step_log = log;
         rt_error err = {0};
         if (!rt_run_program(&p, &o, &err)) {
-            fprintf(stderr, "%s: error: %s\n", self, err.msg);
+            rt_mpi_report(stderr, self, &err);
             status = 1;
         }
     }

@@ -4,9 +4,11 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 
-# clang-19 and libclang-rt-19-dev (its libFuzzer and sanitizers): scripts/fuzz.sh
+# clang-19 and libclang-rt-19-dev (its libFuzzer and sanitizers): scripts/fuzz.sh; Open MPI: mpirun
+# runs data-parallel training (docs/mpi.md)
 packages=(cmake make gcc g++ flex bison pkg-config llvm-19-dev libzstd-dev libopenblas-dev
-          zlib1g-dev libcmocka-dev libstb-dev dataset-fashion-mnist clang-19 libclang-rt-19-dev)
+          zlib1g-dev libcmocka-dev libstb-dev dataset-fashion-mnist clang-19 libclang-rt-19-dev
+          openmpi-bin libopenmpi-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

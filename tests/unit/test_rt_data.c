@@ -326,6 +326,17 @@ static void test_epochs_shuffle_limit_partial(void **state) {
     rt_dataset_begin_epoch(ds, 1, 0, true, 0);
     rt_dataset_fill(ds, 0, 10, &idx, 1, ob);
     assert_memory_equal(a, b, sizeof a); /* same seed and epoch: same order */
+    /* a process's share of a batch (docs/mpi.md): rows [first, first + count) of it */
+    int32_t part[4] = {-1, -1, -1, -1};
+    assert_int_equal(rt_dataset_batch_rows(ds, 1, 4), 4);
+    assert_int_equal(rt_dataset_batch_rows(ds, 2, 4), 2);
+    assert_int_equal(rt_dataset_batch_rows(ds, 3, 4), 0);
+    assert_int_equal(rt_dataset_fill_range(ds, 1, 4, 2, 2, &idx, 1, (void *[]){part}), 2);
+    assert_memory_equal(part, a + 6, 2 * sizeof *part);
+    assert_int_equal(rt_dataset_fill_range(ds, 2, 4, 1, 1, &idx, 1, (void *[]){part}), 1);
+    assert_int_equal(part[0], a[9]);
+    assert_int_equal(rt_dataset_fill_range(ds, 2, 4, 1, 3, &idx, 1, (void *[]){part}), 1); /* past the end */
+    assert_int_equal(rt_dataset_fill_range(ds, 2, 4, 2, 1, &idx, 1, (void *[]){part}), 0);
     rt_dataset_begin_epoch(ds, 1, 1, true, 0);
     rt_dataset_fill(ds, 0, 10, &idx, 1, oc);
     assert_true(memcmp(a, c, sizeof a) != 0);

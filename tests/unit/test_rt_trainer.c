@@ -92,7 +92,7 @@ static void test_trains_saves_and_loads(void **state) {
     (void)state;
     linreg u = {.nan_at = -1}, ue = {.nan_at = -1};
     rt_stage stages[2] = {train_stage(&u), eval_stage(&ue, NULL)};
-    rt_program prog = {"lin.rl", 0xabcdef, 1, &data, 2, stages};
+    rt_program prog = {"lin.rl", 0xabcdef, 1, &data, 2, stages, 1};
     record rec = {0};
     rt_run_options o = {.quiet = true, .runs_dir = runs, .on_epoch = on_epoch, .on_epoch_user = &rec};
     rt_error err = {0};
@@ -128,7 +128,7 @@ static void test_trains_saves_and_loads(void **state) {
     /* a fresh program that only evaluates: `load` brings the trained parameters */
     linreg u2 = {.nan_at = -1};
     rt_stage only[1] = {eval_stage(&u2, save)};
-    rt_program p2 = {"lin.rl", 1, 1, &data, 1, only};
+    rt_program p2 = {"lin.rl", 1, 1, &data, 1, only, 1};
     record r2 = {0};
     o.on_epoch_user = &r2;
     assert_true(rt_run_program(&p2, &o, &err));
@@ -141,7 +141,7 @@ static void test_nan_stops_and_keeps_last_file(void **state) {
     (void)state;
     linreg u = {.nan_at = 15}, ue = {.nan_at = -1};
     rt_stage stages[2] = {train_stage(&u), eval_stage(&ue, NULL)};
-    rt_program prog = {"lin.rl", 1, 1, &data, 2, stages};
+    rt_program prog = {"lin.rl", 1, 1, &data, 2, stages, 1};
     rt_run_options o = {.quiet = true, .runs_dir = runs};
     rt_error err = {0};
     remove(save);
@@ -163,7 +163,7 @@ static void test_errors_are_values(void **state) {
     s.validate = -1;
     const char *bad_inputs[1] = {"nope"};
     s.inputs = bad_inputs;
-    rt_program prog = {"lin.rl", 1, 1, &data, 1, &s};
+    rt_program prog = {"lin.rl", 1, 1, &data, 1, &s, 1};
     rt_run_options o = {.quiet = true, .runs_dir = runs};
     rt_error err = {0};
     assert_false(rt_run_program(&prog, &o, &err));
@@ -186,7 +186,7 @@ static void test_steps_limit_and_validate(void **state) {
     stages[0].steps = 10;
     stages[0].limit = 50;
     stages[0].save = NULL;
-    rt_program prog = {"lin.rl", 1, 1, &data, 2, stages};
+    rt_program prog = {"lin.rl", 1, 1, &data, 2, stages, 1};
     record rec = {0};
     rt_run_options o = {.quiet = true, .runs_dir = runs, .stage = "fit", .on_epoch = on_epoch,
                         .on_epoch_user = &rec};
@@ -218,7 +218,7 @@ static void test_freeze_and_nonfinite_parameter(void **state) {
     const char *fr[1] = {"lin"};
     s.freeze = fr;
     s.n_freeze = 1;
-    rt_program prog = {"lin.rl", 1, 1, &data, 1, &s};
+    rt_program prog = {"lin.rl", 1, 1, &data, 1, &s, 1};
     rt_run_options o = {.quiet = true, .runs_dir = runs};
     rt_error err = {0};
     assert_true(rt_run_program(&prog, &o, &err)); /* frozen: opt_state NULL, no poison */
@@ -264,7 +264,7 @@ static void test_many_params_across_stages(void **state) {
     };
     stages[0].user = &stages[0];
     stages[1].user = &stages[1];
-    rt_program prog = {"many.rl", 1, 1, &data, 2, stages};
+    rt_program prog = {"many.rl", 1, 1, &data, 2, stages, 1};
     rt_run_options o = {.quiet = true, .runs_dir = runs};
     rt_error err = {0};
     if (!rt_run_program(&prog, &o, &err)) fail_msg("%s", err.msg);

@@ -1,0 +1,101 @@
+#!/usr/bin/python3
+"""Data-parallel scaling of rlc under Open MPI (docs/mpi.md), on this machine.
+
+usage: mpi_scaling.py RLC [STEPS]
+
+Runs bench/ae.rl's ae_b256 (the MLP auto-encoder at global batch 256, Adam) for STEPS steps
+(default 200) as 1 process x 1 thread, 1 process x 2 threads and `mpirun -np 2` x 1 thread,
+prints each one's ms/step (the trainer's own figure: filling the batch and the step), the
+speed-up over 1 x 1 and the time in collectives per step; then measures rlc's all-reduce
+(bench/allreduce.c, rt_collective) per size at 2 processes, fits t = a + S b, and projects the
+efficiency at 8 and 64 processes for the AE and for a GPT-sized model (124 M parameters, as
+GPT-2 small; its step time from its FLOPs at the AE's measured FLOP rate). The projection
+assumes a ring all-reduce, t(N, S) = 2 (N - 1) a/2 + 2 (N - 1)/N S b, compute that splits evenly
+(T1/N), and nothing overlapped: efficiency = T1 / (T1 + N t(N, S)).
+"""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+MPIRUN = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np"]
+
+
+def run(cmd):
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{p.stdout}{p.stderr}")
+    return p.stdout
+
+
+def ae(rlc, steps, procs, threads):
+    cmd = [rlc, "run", os.path.join(HERE, "ae.rl"), "--stage", "ae_b256", "--steps", str(steps),
+           "--threads", str(threads), "--quiet"]
+    if procs > 1:
+        cmd = MPIRUN + [str(procs)] + cmd
+    out = run(cmd)
+    m = re.search(r"ae_b256: \d+ steps, ([0-9.]+) ms/step(?:, \d+ processes, ([0-9.]+) ms/step in "
+                  r"collectives \(([0-9]+) bytes/step\))?", out)
+    if not m:
+        raise SystemExit(f"no speed line in:\n{out}")
+    return float(m.group(1)), float(m.group(2) or 0), float(m.group(3) or 0)
+
+
+def main():
+    if len(sys.argv) < 2:
+        raise SystemExit("usage: mpi_scaling.py RLC [STEPS]")
+    rlc = os.path.abspath(sys.argv[1])
+    steps = int(sys.argv[2]) if len(sys.argv) > 2 else 200
+    with open("/proc/loadavg") as f:
+        print(f"load average before: {f.read().split()[0]}  ({os.cpu_count()} cores)")
+    work = tempfile.mkdtemp(prefix="rlc-mpi-bench.")
+    os.chdir(work)
+    one, _, _ = ae(rlc, steps, 1, 1)
+    two_threads, _, _ = ae(rlc, steps, 1, 2)
+    two_procs, coll, coll_bytes = ae(rlc, steps, 2, 1)
+    print(f"\nAE, global batch 256, {steps} steps (ms/step):")
+    print(f"  1 process  x 1 thread   {one:8.3f}")
+    print(f"  1 process  x 2 threads  {two_threads:8.3f}   speed-up {one / two_threads:.2f}x")
+    print(f"  2 processes x 1 thread  {two_procs:8.3f}   speed-up {one / two_procs:.2f}x, "
+          f"{coll:.3f} ms/step in collectives ({coll_bytes / 1e6:.2f} MB/step all-reduced or gathered)")
+
+    lib = os.path.join(os.path.dirname(rlc), "runtime", "librlrt.a")
+    link = run(["mpicc", "--showme:link"]).split()
+    run(["gcc", "-O2", "-std=c11", "-I" + os.path.join(ROOT, "runtime"), os.path.join(HERE, "allreduce.c"),
+         lib] + link + ["-lopenblas", "-lz", "-lm", "-lpthread", "-o", "allreduce"])
+    sizes = [tuple(map(float, line.split())) for line in run(MPIRUN + ["2", "./allreduce", "20"]).split("\n") if line]
+    print("\nall-reduce at 2 processes (rt_collective, median of 20):")
+    for s, t in sizes:
+        print(f"  {int(s):>10} bytes  {t * 1e3:9.3f} ms  {s / t / 1e9 if t > 0 else 0:7.3f} GB/s")
+    # least squares t = a + S b over the sizes
+    n = len(sizes)
+    sx = sum(s for s, _ in sizes); sy = sum(t for _, t in sizes)
+    sxx = sum(s * s for s, _ in sizes); sxy = sum(s * t for s, t in sizes)
+    b = (n * sxy - sx * sy) / (n * sxx - sx * sx)
+    a = max((sy - b * sx) / n, 0.0)
+    print(f"  fit: t = {a * 1e6:.1f} us + S x {b * 1e9:.3f} ns/byte")
+
+    ae_bytes = 435536 * 4
+    ae_flops = (223.58 + 343.65 + 5.23) * 1e6          # rlc summary bench/ae.rl, ae_b256
+    rate = ae_flops / (one * 1e-3)
+    gpt_params = 124e6
+    gpt_tokens = 64 * 1024                              # a global batch of 64 sequences of 1,024 tokens
+    gpt_t1 = 6 * gpt_params * gpt_tokens / rate
+    print(f"\nprojection (ring all-reduce, compute split evenly, no overlap; "
+          f"one process's FLOP rate {rate / 1e9:.1f} GFLOP/s from the AE):")
+
+    def ring(procs, size):
+        return 2 * (procs - 1) * a / 2 + 2 * (procs - 1) / procs * size * b
+
+    for name, t1, size in (("AE (1.74 MB of gradients)", one * 1e-3, ae_bytes),
+                           ("GPT-sized (124 M parameters, 496 MB)", gpt_t1, gpt_params * 4)):
+        effs = "  ".join(f"N={p}: {t1 / (t1 + p * ring(p, size)) * 100:5.1f}%" for p in (2, 8, 64))
+        print(f"  {name}: one-process step {t1 * 1e3:.1f} ms; efficiency {effs}")
+    with open("/proc/loadavg") as f:
+        print(f"\nload average after: {f.read().split()[0]}")
+
+
+main()

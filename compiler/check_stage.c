@@ -18,7 +18,8 @@ static const SettingSpec settings[] = {
     {"seed", true}, {"freeze", true}, {"save", true}, {"save_every", true}, {"validate", true},
     {"show", false}, {"show_width", false}, {"show_count", false}, {"codes", false},
     {"labels", false}, {"vectors", false}, {"embedding", false}, {"neighbours", false},
-    {"clip_grad_norm", true},
+    {"clip_grad_norm", true}, {"sample", false}, {"prompt", false}, {"sample_tokens", false},
+    {"sample_count", false}, {"temperature", false}, {"top_k", false},
 };
 
 /* The values an optimizer or schedule argument may take: one outside them
@@ -177,13 +178,29 @@ static void check_settings(Checker *c, Item *st) {
         Expr *v = s->value;
         if (!strcmp(name, "batch") || !strcmp(name, "epochs") || !strcmp(name, "steps") ||
             !strcmp(name, "limit") || !strcmp(name, "seed") || !strcmp(name, "show_width") ||
-            !strcmp(name, "show_count") || !strcmp(name, "save_every")) {
+            !strcmp(name, "show_count") || !strcmp(name, "save_every") || !strcmp(name, "sample_tokens") ||
+            !strcmp(name, "sample_count") || !strcmp(name, "top_k")) {
             Type *t = check_expr(c, v);
             long n;
+            bool zero_ok = !strcmp(name, "seed") || !strcmp(name, "top_k");
             if (t->kind == TY_ERROR) continue;
-            if (!is_int_value(t, &n) || n < 0 || (n == 0 && strcmp(name, "seed") != 0))
-                diag_error(c->d, v->span, "`%s` must be a %s integer, not %s", name,
-                           strcmp(name, "seed") ? "positive" : "non-negative", span_text(c, v->span));
+            if (!is_int_value(t, &n) || n < 0 || (n == 0 && !zero_ok))
+                diag_error(c->d, v->span, "`%s` must be a %s integer%s, not %s", name,
+                           zero_ok ? "non-negative" : "positive",
+                           strcmp(name, "top_k") ? "" : " (0: every token)", span_text(c, v->span));
+        } else if (!strcmp(name, "temperature")) {
+            Type *t = check_expr(c, v);
+            if (t->kind != TY_ERROR && !(t->has_value && t->value >= 0 && isfinite(t->value)))
+                diag_error(c->d, v->span, "`temperature` must be a number >= 0 (0: the most likely token), not %s",
+                           span_text(c, v->span));
+        } else if (!strcmp(name, "sample")) {
+            if (v->kind != EX_NAME)
+                diag_error(c->d, v->span, "`sample` names the binding that holds the next-token logits [B, T, vocab]");
+        } else if (!strcmp(name, "prompt")) {
+            bool words = false;
+            for (const char *p = v->kind == EX_STR ? v->str : ""; *p; p++) words |= *p != ' ' && *p != '\t' && *p != '\n';
+            if (!words) diag_error(c->d, v->span, "`prompt` is the text the samples continue, in quotes, not %s",
+                                   span_text(c, v->span));
         } else if (!strcmp(name, "clip_grad_norm")) {
             Type *t = check_expr(c, v);
             if (t->kind != TY_ERROR && !(t->has_value && t->value > 0))
@@ -241,12 +258,17 @@ static void check_settings(Checker *c, Item *st) {
     /* settings that only mean something beside another one */
     static const char *const needs[][2] = {{"labels", "codes"},          {"show_width", "show"},
                                            {"show_count", "show"},       {"vectors", "embedding"},
-                                           {"neighbours", "embedding"}};
+                                           {"neighbours", "embedding"}, {"prompt", "sample"},
+                                           {"sample_tokens", "sample"},  {"sample_count", "sample"},
+                                           {"temperature", "sample"},    {"top_k", "sample"}};
     for (size_t j = 0; j < sizeof needs / sizeof *needs; j++) {
         const Stmt *with = setting_seen(seen, needs[j][0]);
         if (with && !setting_seen(seen, needs[j][1]))
             diag_error(c->d, with->span, "`%s` goes with `%s`", needs[j][0], needs[j][1]);
     }
+    const Stmt *sample = setting_seen(seen, "sample");
+    if (sample && !setting_seen(seen, "prompt"))
+        diag_error(c->d, sample->span, "`sample` needs a `prompt`: the text the samples continue");
     check_warmup_fits(c, setting_seen(seen, "schedule"), setting_seen(seen, "steps"));
     if (seen[4] && seen[5]) {
         diag_error(c->d, seen[5]->span, "give `epochs` or `steps`, not both");

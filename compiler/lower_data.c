@@ -308,13 +308,15 @@ void lower_settings(Lower *L, const Item *st, IrStage *s, IrOptim *o) {
                                              "save", "save_every", "validate", "freeze", "clip_grad_norm", NULL};
     static const char *const all[] = {"data",  "batch",   "limit",     "load",       "show",
                                       "show_width", "show_count", "codes", "labels", "vectors",
-                                      "embedding", "neighbours", NULL};
+                                      "embedding", "neighbours", "sample", "prompt", "sample_tokens",
+                                      "sample_count", "temperature", "top_k", NULL};
     s->name = st->name;
     s->is_train = st->stage_kind == STAGE_TRAIN;
     s->span = st->span;
     s->batch = 64;
     s->show_count = 8;
     s->codes = s->labels = -1;
+    s->sample = (IrSample){.tokens = 20, .count = 3, .temperature = 1};
     *o = (IrOptim){.kind = OPT_ADAM, .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
     for (int i = 0; i < st->body.len; i++) {
         const Stmt *t = st->body.items[i];
@@ -376,6 +378,20 @@ void lower_settings(Lower *L, const Item *st, IrStage *s, IrOptim *o) {
                 const Expr *c = e->kind == EX_LIST ? e->args.items[k].value : e;
                 if (c->kind == EX_STR) vec_push(L->a, &s->neighbours, c->str);
             }
+        } else if (strcmp(name, "sample") == 0) {
+            s->sample.binding = setting_name(L, t);
+        } else if (strcmp(name, "prompt") == 0) {
+            s->sample.prompt = setting_str(L, t);
+        } else if (strcmp(name, "sample_tokens") == 0) {
+            if (setting_int(L, t, 1, &v)) s->sample.tokens = v;
+        } else if (strcmp(name, "sample_count") == 0) {
+            if (setting_int(L, t, 1, &v)) s->sample.count = v;
+        } else if (strcmp(name, "top_k") == 0) {
+            if (setting_int(L, t, 0, &v)) s->sample.top_k = v;
+        } else if (strcmp(name, "temperature") == 0) {
+            double x;
+            if (const_number(t->value, &x) && x >= 0 && isfinite(x)) s->sample.temperature = x;
+            else diag_error(L->d, t->value->span, "`temperature` must be a number >= 0");
         } else if (strcmp(name, "optimizer") == 0) {
             lower_optimizer(L, t->value, o);
         } else if (strcmp(name, "schedule") == 0) {

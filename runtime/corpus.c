@@ -506,3 +506,52 @@ bool rt_text_tokens(const rt_dataset_spec *ds, const char *path, rt_raw *out, rt
     out->vocab = kept + 1;
     return true;
 }
+
+/* ------------------------------------------------------------ encoding a text */
+
+/* The id of one token in a dataset's vocabulary: 1 + its rank when the rank is
+ * below kept, 0 otherwise (the ranks of kept words are 0..kept-1). */
+static int32_t token_id(const rt_text *t, int64_t kept, const char *w, size_t n) {
+    for (int64_t r = 0; r < kept && r < t->n_words; r++)
+        if (strncmp(t->words[r], w, n) == 0 && t->words[r][n] == 0) return (int32_t)(r + 1);
+    return 0;
+}
+
+int64_t rt_text_encode(const rt_text *t, int64_t kept, bool lowercase, bool char_unit, const char *s, int32_t *ids,
+                       int64_t *starts, int64_t *lens, int64_t cap) {
+    int64_t n = 0;
+    size_t len = strlen(s);
+    for (size_t i = 0; i < len;) {
+        size_t at = i, tn;
+        char token[RT_PATH_MAX];
+        if (char_unit) {
+            int c = lowercase ? tolower((unsigned char)s[i]) : (unsigned char)s[i];
+            char *w = byte_word(c);
+            if (!w) return -1;
+            snprintf(token, sizeof token, "%s", w);
+            free(w);
+            tn = strlen(token);
+            i++;
+        } else {
+            if (word_break((unsigned char)s[i])) {
+                i++;
+                continue;
+            }
+            while (i < len && !word_break((unsigned char)s[i])) i++;
+            tn = i - at < sizeof token - 1 ? i - at : sizeof token - 1;
+            memcpy(token, s + at, tn);
+            char *slash = NULL;
+            for (char *q = memchr(token, '/', tn); q; q = memchr(q + 1, '/', tn - (size_t)(q + 1 - token))) slash = q;
+            if (slash && slash > token) tn = (size_t)(slash - token);
+            if (lowercase)
+                for (size_t k = 0; k < tn; k++) token[k] = (char)tolower((unsigned char)token[k]);
+        }
+        if (n < cap) {
+            ids[n] = token_id(t, kept, token, tn);
+            if (starts) starts[n] = (int64_t)at;
+            if (lens) lens[n] = (int64_t)(i - at);
+        }
+        n++;
+    }
+    return n;
+}

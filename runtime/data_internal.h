@@ -47,6 +47,13 @@ int64_t rt_text_kept(const rt_text *t, int64_t min_count);
  * options: lowercase, char_unit, min_count), its id: 0 for a word under
  * min_count, 1.. the kept words in vocabulary order; vocab = kept + 1. */
 bool rt_text_tokens(const rt_dataset_spec *ds, const char *path, rt_raw *out, rt_error *err);
+/* s split as the corpus was read (words on white space, word/TAG keeping word,
+ * lowercased when asked; or every byte): per token its id for a dataset keeping
+ * `kept` words (1 + rank, 0 unknown) and its start and length in s (when
+ * starts/lens are not NULL). Returns the token count (at most cap written), -1
+ * when out of memory. */
+int64_t rt_text_encode(const rt_text *t, int64_t kept, bool lowercase, bool char_unit, const char *s, int32_t *ids,
+                       int64_t *starts, int64_t *lens, int64_t cap);
 /* How many times a corpus was read from disk in this process (cache misses). */
 int64_t rt_text_reads(void);
 

@@ -29,6 +29,7 @@ struct rt_dataset {
     int64_t vocab;            /* the `vocab` property, 0 when none */
     rt_corpus corpus;         /* skipgram: words and ids */
     const rt_text *text;      /* text fields and sequences: the cached corpus */
+    bool lowercase, char_unit; /* ... and how it was split (rt_dataset_encode splits alike) */
     int64_t n_kept;           /* ... its words at or over min_count: ids 1..n_kept, 0 unknown */
 
     /* sequences: example i is the window of ids [i*stride, i*stride + length) */
@@ -398,6 +399,8 @@ rt_dataset *rt_dataset_load(const rt_dataset_spec *spec, rt_error *err) {
         return NULL;
     }
     snprintf(ds->name, sizeof ds->name, "%s", spec->name ? spec->name : "?");
+    ds->lowercase = spec->lowercase;
+    ds->char_unit = spec->char_unit;
     bool ok = spec->skipgram    ? load_skipgram(ds, spec, err)
               : spec->sequences ? load_sequences(ds, spec, err)
                                 : load_fields(ds, spec, err);
@@ -492,6 +495,14 @@ bool rt_dataset_check_index(const rt_dataset *ds, int field, int64_t limit, cons
     /* skipgram draws its ids from the vocabulary, which the tables are sized by */
     if (ds->skipgram || limit <= 0 || field < 0 || field >= ds->n_fields) return true;
     const ds_field *fl = &ds->fields[field];
+    /* sequences: the windows are read from the corpus, whose kept words have ids 1..n_kept */
+    if (ds->sequences) {
+        if (ds->n_kept < limit) return true;
+        rt_fail(err, "dataset %s: field %s holds token ids up to %lld (its vocabulary has %lld ids), but it is "
+                "used as %s, so it must lie in [0, %lld)", ds->name, fl->name, (long long)ds->n_kept,
+                (long long)ds->vocab, use ? use : "an index", (long long)limit);
+        return false;
+    }
     if (!fl->is_i32) return true;
     const int32_t *v = fl->data;
     for (int64_t i = 0; i < ds->n * fl->numel; i++) {
@@ -515,6 +526,12 @@ int64_t rt_dataset_vocab_size(const rt_dataset *ds) {
 const char *rt_dataset_word(const rt_dataset *ds, int64_t id) {
     if (ds->text) return id == 0 ? UNKNOWN_WORD : id > 0 && id <= ds->n_kept ? ds->text->words[id - 1] : NULL;
     return id >= 0 && id < ds->corpus.n_words ? ds->corpus.words[id] : NULL;
+}
+
+int64_t rt_dataset_encode(const rt_dataset *ds, const char *text, int32_t *ids, int64_t *starts, int64_t *lens,
+                          int64_t cap) {
+    if (!ds->text) return -1;
+    return rt_text_encode(ds->text, ds->n_kept, ds->lowercase, ds->char_unit, text, ids, starts, lens, cap);
 }
 
 bool rt_dataset_write_vocab(const rt_dataset *ds, const char *path, rt_error *err) {

@@ -756,6 +756,46 @@ static void test_sequences_char_unit(void **state) {
     rt_dataset_free(ds);
 }
 
+/* A prompt is split as the corpus was: words on white space (lowercased when
+ * the corpus is, a word/TAG keeping word), ids of the dataset's vocabulary, 0
+ * for a word under min_count or never seen, with where each token lies; bytes
+ * with unit "char". An index limit below the windows' ids is an error naming
+ * the dataset (the windows have no stored copy to scan). */
+static void test_sequences_encode(void **state) {
+    (void)state;
+    const char *t = "The cat the dog the cat\n";
+    write_file("enc.txt", t, strlen(t));
+    rt_dataset_spec s = seq_spec("enc", "enc.txt", 2, 1, 2);
+    s.lowercase = true;
+    rt_error err = {0};
+    rt_dataset *ds = rt_dataset_load(&s, &err);
+    if (!ds) fail_msg("%s", err.msg);
+    /* the 3, cat 2: kept; dog 1: unknown */
+    int32_t ids[8];
+    int64_t starts[8], lens[8];
+    assert_int_equal(rt_dataset_encode(ds, "  THE dog/NN zebra cat/VB", ids, starts, lens, 8), 4);
+    int32_t want[4] = {1, 0, 0, 2};
+    assert_memory_equal(ids, want, sizeof want);
+    assert_int_equal(starts[1], 6);
+    assert_int_equal(lens[1], 6);
+    assert_int_equal(rt_dataset_encode(ds, "the cat", NULL, NULL, NULL, 0), 2);
+    assert_true(rt_dataset_check_index(ds, 0, 3, "a row", &err));
+    assert_false(rt_dataset_check_index(ds, 0, 2, "a row of e (2 rows)", &err));
+    assert_non_null(strstr(err.msg, "dataset enc"));
+    assert_non_null(strstr(err.msg, "a row of e (2 rows)"));
+    rt_dataset_free(ds);
+
+    s = seq_spec("encb", "enc.txt", 2, 1, 1);
+    s.char_unit = true;
+    ds = rt_dataset_load(&s, &err);
+    if (!ds) fail_msg("%s", err.msg);
+    assert_int_equal(rt_dataset_encode(ds, "t q", ids, NULL, NULL, 8), 3);
+    assert_string_equal(rt_dataset_word(ds, ids[0]), "t");
+    assert_string_equal(rt_dataset_word(ds, ids[1]), "\\x20");
+    assert_int_equal(ids[2], 0);
+    rt_dataset_free(ds);
+}
+
 static void test_sequences_errors_name_the_dataset(void **state) {
     (void)state;
     const char *t = "one two three\n";
@@ -838,6 +878,7 @@ int main(void) {
         cmocka_unit_test(test_overflowing_counts), cmocka_unit_test(test_nonfinite_data),
         cmocka_unit_test(test_index_limits), cmocka_unit_test(test_sequences),
         cmocka_unit_test(test_sequences_char_unit), cmocka_unit_test(test_sequences_errors_name_the_dataset),
+        cmocka_unit_test(test_sequences_encode),
         cmocka_unit_test(test_corpus_read_once), cmocka_unit_test(test_nul_separates_words),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

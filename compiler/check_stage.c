@@ -295,7 +295,25 @@ static bool check_unit_option(Checker *c, Arg *ar) {
     return false;
 }
 
-static const char *const text_opts[] = {"lowercase", "min_count", "unit", NULL};
+static const char *const text_opts[] = {"lowercase", "min_count", "unit", "tags", NULL};
+
+/* text(..., tags = true): the argument, or NULL when tags is absent or false. */
+static Arg *tags_arg(Expr *text) {
+    for (int i = 0; text && text->kind == EX_CALL && i < text->args.len; i++) {
+        Arg *ar = &text->args.items[i];
+        if (ar->name && !strcmp(ar->name, "tags") && !(ar->value->kind == EX_BOOL && ar->value->num == 0)) return ar;
+    }
+    return NULL;
+}
+
+/* `tags = true` gives a sequences dataset its `tags` field; anywhere else it
+ * would be silently ignored, so it is an error there. */
+static void check_no_tags(Checker *c, Expr *text) {
+    Arg *ar = tags_arg(text);
+    if (ar)
+        diag_error(c->d, ar->span, "`tags` goes with `sequences(text(..., tags = true), ...)`: only a sequences "
+                   "dataset has the field `tags`");
+}
 
 /* Checks a source call's arguments: a path string first, then its named options. */
 static bool check_source_args(Checker *c, Expr *e, const char *const *opts, bool corpus_first) {
@@ -329,6 +347,13 @@ static bool check_source_args(Checker *c, Expr *e, const char *const *opts, bool
         }
         if (!strcmp(ar->name, "unit")) {
             if (!check_unit_option(c, ar)) return false;
+            continue;
+        }
+        if (!strcmp(ar->name, "tags")) {
+            if (ar->value->kind != EX_BOOL) {
+                diag_error(c->d, ar->value->span, "`tags` is true or false");
+                return false;
+            }
             continue;
         }
         Type *t = check_expr(c, ar->value);
@@ -422,7 +447,10 @@ static const char *check_field_source(Checker *c, Expr *e) {
     if (!strcmp(name, "idx") || !strcmp(name, "npy")) return check_source_args(c, e, none, false) ? name : NULL;
     if (!strcmp(name, "csv")) return check_source_args(c, e, csv, false) ? name : NULL;
     if (!strcmp(name, "tokens")) return check_source_args(c, e, tokens, false) ? name : NULL;
-    if (!strcmp(name, "text")) return check_source_args(c, e, text_opts, false) ? name : NULL;
+    if (!strcmp(name, "text")) {
+        check_no_tags(c, e);
+        return check_source_args(c, e, text_opts, false) ? name : NULL;
+    }
     diag_error(c->d, e->span, "`%s` makes a whole dataset: write `dataset NAME = %s(...)`", name, name);
     return NULL;
 }
@@ -482,6 +510,7 @@ void sema_dataset_fields(Program *p, Item *ds) {
         long w;
         if (!int_option(c, v, "window", &w, false)) w = 5;
         Dim d = dim_const(n);
+        check_no_tags(c, v->args.len ? v->args.items[0].value : NULL);
         add_field(c, ds, "center", type_scalar(c->a, DT_I32), v->span);
         add_field(c, ds, "context", type_scalar(c->a, DT_I32), v->span);
         add_field(c, ds, "negatives", type_tensor(c->a, DT_I32, 1, &d), v->span);
@@ -499,7 +528,22 @@ void sema_dataset_fields(Program *p, Item *ds) {
         Dim d = dim_const(len);
         add_field(c, ds, "ids", type_tensor(c->a, DT_I32, 1, &d), v->span);
         add_prop(c, ds, "vocab");
+        Expr *text = v->args.len && !v->args.items[0].name ? v->args.items[0].value : NULL;
+        Arg *tags = tags_arg(text);
+        for (int i = 0; tags && i < text->args.len; i++) {
+            Arg *ar = &text->args.items[i];
+            if (ar->name && !strcmp(ar->name, "unit") && ar->value->kind == EX_STR && !strcmp(ar->value->str, "char")) {
+                diag_error(c->d, tags->span, "`tags = true` reads the TAG of word/TAG tokens; it does not go with "
+                           "unit = \"char\"");
+                tags = NULL;
+            }
+        }
+        if (tags) {
+            add_field(c, ds, "tags", type_tensor(c->a, DT_I32, 1, &d), tags->span);
+            add_prop(c, ds, "tags");
+        }
     } else if (!strcmp(name, "text")) {
+        check_no_tags(c, v);
         if (!check_source_args(c, v, text_opts, false)) return;
         add_field(c, ds, "x", type_scalar(c->a, DT_I32), v->span);
         add_prop(c, ds, "vocab");

@@ -60,6 +60,7 @@ static bool lower_text_options(Lower *L, const Expr *text, rt_dataset_spec *ds) 
     if (ds->min_count < 1) ds->min_count = 1;
     if (named_number(L, text, "lowercase", &v)) ds->lowercase = v != 0;
     if (named_number(L, text, "min_count", &v)) ds->min_count = (int64_t)v;
+    if (named_number(L, text, "tags", &v)) ds->tags = v != 0;
     const Expr *unit = arg_of(text, -1, "unit");
     ds->char_unit = unit && unit->kind == EX_STR && strcmp(unit->str, "char") == 0;
     const char *path = path_arg(L, text);
@@ -162,9 +163,10 @@ static bool lower_sequences(Lower *L, const Expr *e, rt_dataset_spec *ds) {
     if (!lower_text_options(L, corpus, ds)) return false;
     if (named_number(L, e, "length", &v)) ds->seq_length = (int64_t)v;
     ds->seq_stride = named_number(L, e, "stride", &v) ? (int64_t)v : ds->seq_length;
-    rt_field_spec *fs = new_fields(L, ds, 1);
-    fs[0] = (rt_field_spec){.name = "ids", .is_i32 = true, .rank = 1, .dims = {ds->seq_length},
-                            .kind = RT_SRC_TEXT, .path = ds->text_path};
+    rt_field_spec *fs = new_fields(L, ds, ds->tags ? 2 : 1);
+    for (int k = 0; k < ds->n_fields; k++)
+        fs[k] = (rt_field_spec){.name = k ? "tags" : "ids", .is_i32 = true, .rank = 1, .dims = {ds->seq_length},
+                                .kind = RT_SRC_TEXT, .path = ds->text_path};
     return true;
 }
 
@@ -425,6 +427,7 @@ static void dump_dataset(const rt_dataset_spec *ds, StrBuf *out) {
         sb_printf(out, " sequences text=\"%s\" lowercase=%d min_count=%lld length=%lld stride=%lld", ds->text_path,
                   ds->lowercase, (long long)ds->min_count, (long long)ds->seq_length, (long long)ds->seq_stride);
     if (ds->char_unit) sb_puts(out, " unit=char");
+    if (ds->tags) sb_puts(out, " tags");
     sb_puts(out, "\n");
     for (int i = 0; i < ds->n_fields; i++) {
         const rt_field_spec *f = &ds->fields[i];

@@ -32,6 +32,11 @@ typedef struct rt_text {
     char **words;             /* unit "char": a byte as itself, or \xNN when not printable */
     int64_t *counts;
     int64_t n_words;
+    int32_t *tags;            /* words: per token the rank of its TAG (word/TAG), -1 for none;
+                                 NULL when no token has a tag (and for unit "char") */
+    char **tag_names;         /* the tags by falling count, ties by bytes */
+    int64_t *tag_counts;
+    int64_t n_tags;
     char path[RT_PATH_MAX];   /* the resolved file or folder, for messages */
     char *key;                /* the cache's: path, options, files' sizes and times */
     struct rt_text *next;

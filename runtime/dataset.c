@@ -35,6 +35,7 @@ struct rt_dataset {
     /* sequences: example i is the window of ids [i*stride, i*stride + length) */
     bool sequences;
     int64_t seq_length, seq_stride;
+    int64_t n_tags;           /* with tags: field 1 is the window's tag ids, 1..n_tags, 0 none */
 
     /* skipgram */
     bool skipgram;
@@ -349,26 +350,41 @@ static bool load_sequences(rt_dataset *ds, const rt_dataset_spec *spec, rt_error
                 ds->name, (long long)spec->seq_length, spec->text_path, (long long)t->n);
         return false;
     }
+    if (spec->tags && !t->tags) {
+        rt_fail(err, "dataset %s: `tags = true` needs word/TAG tokens, but no token of the corpus '%s' (%s) has "
+                "a tag", ds->name, spec->text_path, t->path);
+        return false;
+    }
     ds->sequences = true;
     ds->seq_length = spec->seq_length;
     ds->seq_stride = spec->seq_stride;
     ds->n_kept = rt_text_kept(t, spec->min_count);
     ds->vocab = ds->n_kept + 1;
+    ds->n_tags = spec->tags ? t->n_tags : 0;
     ds->n = (t->n - spec->seq_length) / spec->seq_stride + 1;
-    ds->fields = calloc(1, sizeof *ds->fields);
+    ds->n_fields = spec->tags ? 2 : 1;
+    ds->fields = calloc((size_t)ds->n_fields, sizeof *ds->fields);
     if (!ds->fields) {
         rt_fail(err, "dataset %s: out of memory", ds->name);
         return false;
     }
-    snprintf(ds->fields[0].name, sizeof ds->fields[0].name, "ids");
-    ds->fields[0].is_i32 = true;
-    ds->fields[0].numel = spec->seq_length;
-    ds->n_fields = 1;
+    for (int k = 0; k < ds->n_fields; k++) {
+        snprintf(ds->fields[k].name, sizeof ds->fields[k].name, "%s", k ? "tags" : "ids");
+        ds->fields[k].is_i32 = true;
+        ds->fields[k].numel = spec->seq_length;
+    }
     return true;
 }
 
-static void fill_window(const rt_dataset *ds, int64_t example, int32_t *out) {
-    const int32_t *ids = ds->text->ids + example * ds->seq_stride;
+/* Field 0: the window's word ids; field 1: their tag ids. */
+static void fill_window(const rt_dataset *ds, int field, int64_t example, int32_t *out) {
+    int64_t at = example * ds->seq_stride;
+    if (field == 1) {
+        const int32_t *tags = ds->text->tags + at;
+        for (int64_t k = 0; k < ds->seq_length; k++) out[k] = tags[k] + 1;
+        return;
+    }
+    const int32_t *ids = ds->text->ids + at;
     for (int64_t k = 0; k < ds->seq_length; k++) out[k] = ids[k] < ds->n_kept ? ids[k] + 1 : 0;
 }
 
@@ -432,6 +448,10 @@ bool rt_dataset_property(const rt_dataset *ds, const char *name, int64_t *value)
         *value = ds->vocab;
         return true;
     }
+    if (strcmp(name, "tags") == 0 && ds->n_tags > 0) {
+        *value = ds->n_tags + 1;
+        return true;
+    }
     if (strcmp(name, "words") == 0 && ds->corpus.ids) {
         *value = ds->corpus.n;
         return true;
@@ -481,7 +501,7 @@ int64_t rt_dataset_fill(const rt_dataset *ds, int64_t index, int64_t batch, cons
         for (int64_t r = 0; r < rows; r++) {
             int64_t ex = ds->order[start + r];
             char *dst = (char *)out[k] + (size_t)r * bytes;
-            if (ds->sequences) fill_window(ds, ex, (int32_t *)dst);
+            if (ds->sequences) fill_window(ds, fields[k], ex, (int32_t *)dst);
             else if (!ds->skipgram) memcpy(dst, (const char *)f->data + (size_t)ex * bytes, bytes);
             else if (fields[k] < 2) memcpy(dst, &ds->pairs[2 * ex + fields[k]], 4);
             else pair_negatives(ds, ex, (int32_t *)dst);
@@ -495,12 +515,14 @@ bool rt_dataset_check_index(const rt_dataset *ds, int field, int64_t limit, cons
     /* skipgram draws its ids from the vocabulary, which the tables are sized by */
     if (ds->skipgram || limit <= 0 || field < 0 || field >= ds->n_fields) return true;
     const ds_field *fl = &ds->fields[field];
-    /* sequences: the windows are read from the corpus, whose kept words have ids 1..n_kept */
+    /* sequences: the windows are read from the corpus, whose kept words have ids 1..n_kept
+     * and tags 1..n_tags */
     if (ds->sequences) {
-        if (ds->n_kept < limit) return true;
-        rt_fail(err, "dataset %s: field %s holds token ids up to %lld (its vocabulary has %lld ids), but it is "
-                "used as %s, so it must lie in [0, %lld)", ds->name, fl->name, (long long)ds->n_kept,
-                (long long)ds->vocab, use ? use : "an index", (long long)limit);
+        int64_t top = field ? ds->n_tags : ds->n_kept;
+        if (top < limit) return true;
+        rt_fail(err, "dataset %s: field %s holds ids up to %lld (%lld ids, 0 included), but it is used as %s, so it "
+                "must lie in [0, %lld)", ds->name, fl->name, (long long)top, (long long)top + 1,
+                use ? use : "an index", (long long)limit);
         return false;
     }
     if (!fl->is_i32) return true;

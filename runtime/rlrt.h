@@ -91,6 +91,8 @@ typedef struct rt_dataset_spec {
     bool char_unit;                    /* text(unit = "char"): every byte is a token */
     bool sequences;
     int64_t seq_length, seq_stride;
+    bool tags;                         /* sequences of text(..., tags = true): also the field
+                                          `tags`, the TAG of each word/TAG token */
 } rt_dataset_spec;
 
 /* Where a data file is: path itself when absolute; else base_dir/path, then each
@@ -114,7 +116,8 @@ int64_t rt_dataset_field_numel(const rt_dataset *ds, int field);
 bool rt_dataset_field_is_i32(const rt_dataset *ds, int field);
 /* Named integer properties: `vocab` (tokens: largest id + 1; text fields and
  * sequences: kept words + 1, unknown included; skipgram: kept words); `words`
- * (skipgram: in-vocabulary words of the corpus, before subsampling). */
+ * (skipgram: in-vocabulary words of the corpus, before subsampling); `tags`
+ * (sequences with tags: the corpus's tags + 1, id 0 for a token without one). */
 bool rt_dataset_property(const rt_dataset *ds, const char *name, int64_t *value);
 /* Examples available: loaded ones, or for skipgram those of the current epoch
  * (epoch 0 is drawn at load, so this is never 0 for a non-empty corpus). */

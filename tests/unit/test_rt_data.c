@@ -796,6 +796,54 @@ static void test_sequences_encode(void **state) {
     rt_dataset_free(ds);
 }
 
+/* tags = true: the field `tags` holds each token's TAG id (word/TAG), 1.. by
+ * falling count then bytes, 0 for a token without one; the property `tags`
+ * counts them with 0. The corpus is read once whether tags are asked or not; a
+ * corpus without any tag is an error naming the dataset. */
+static void test_sequences_tags(void **state) {
+    (void)state;
+    const char *t = "The/at cat/nn sat/vbd the/AT x\nthe/at a/b/nn\n";
+    write_file("tagged.txt", t, strlen(t));
+    int64_t before = rt_text_reads();
+    rt_dataset_spec s = seq_spec("tagged", "tagged.txt", 3, 3, 1);
+    s.tags = true;
+    s.lowercase = true;
+    rt_error err = {0};
+    rt_dataset *ds = rt_dataset_load(&s, &err);
+    if (!ds) fail_msg("%s", err.msg);
+    assert_int_equal(rt_dataset_n_fields(ds), 2);
+    assert_string_equal(rt_dataset_field_name(ds, 1), "tags");
+    int64_t n;
+    assert_true(rt_dataset_property(ds, "tags", &n));
+    assert_int_equal(n, 5); /* none, at (3), nn (2), AT, vbd */
+    int32_t ids[6], tags[6];
+    int fields[2] = {0, 1};
+    void *out[2] = {ids, tags};
+    assert_int_equal(rt_dataset_fill(ds, 0, 2, fields, 2, out), 2);
+    /* windows: the cat sat | the x the (a/b/nn, the word a/b, is in no window) */
+    int32_t want_tags[6] = {1, 2, 4, 3, 0, 1};
+    assert_memory_equal(tags, want_tags, sizeof want_tags);
+    assert_string_equal(rt_dataset_word(ds, ids[0]), "the");
+    assert_false(rt_dataset_check_index(ds, 1, 4, "a class", &err));
+    assert_non_null(strstr(err.msg, "field tags holds ids up to 4"));
+    rt_dataset_free(ds);
+    s.tags = false;
+    ds = rt_dataset_load(&s, &err);
+    assert_non_null(ds);
+    assert_int_equal(rt_dataset_n_fields(ds), 1);
+    assert_false(rt_dataset_property(ds, "tags", &n));
+    assert_int_equal(rt_text_reads(), before + 1);
+    rt_dataset_free(ds);
+
+    const char *plain = "no tags here\n";
+    write_file("untagged.txt", plain, strlen(plain));
+    s = seq_spec("plain", "untagged.txt", 2, 1, 1);
+    s.tags = true;
+    err = (rt_error){0};
+    assert_null(rt_dataset_load(&s, &err));
+    if (!strstr(err.msg, "dataset plain: `tags = true` needs word/TAG tokens")) fail_msg("%s", err.msg);
+}
+
 static void test_sequences_errors_name_the_dataset(void **state) {
     (void)state;
     const char *t = "one two three\n";
@@ -878,7 +926,7 @@ int main(void) {
         cmocka_unit_test(test_overflowing_counts), cmocka_unit_test(test_nonfinite_data),
         cmocka_unit_test(test_index_limits), cmocka_unit_test(test_sequences),
         cmocka_unit_test(test_sequences_char_unit), cmocka_unit_test(test_sequences_errors_name_the_dataset),
-        cmocka_unit_test(test_sequences_encode),
+        cmocka_unit_test(test_sequences_encode), cmocka_unit_test(test_sequences_tags),
         cmocka_unit_test(test_corpus_read_once), cmocka_unit_test(test_nul_separates_words),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

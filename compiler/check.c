@@ -1130,7 +1130,14 @@ void check_body(Checker *c, Item *it) {
     c->local_spans = NULL;
 }
 
+/* Callees first: a call binds the quotients its callee's body made (`D / heads`
+ * in a reshape), so a remainder is found at the call that chose the numbers. */
 static void check_func(Checker *c, Item *fn) {
+    if (fn->sema->body_state) return;   /* done, or a recursion resolve reported */
+    fn->sema->body_state = 1;
+    for (int i = 0; i < fn->sema->callees.len; i++)
+        if (fn->sema->callees.items[i]->sema) check_func(c, fn->sema->callees.items[i]);
+    fn->sema->body_state = 2;
     ensure_sig(c, fn);
     if (fn->role == ROLE_LOSS) {
         for (int i = 0; i < fn->results.len; i++) {

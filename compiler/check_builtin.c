@@ -1,6 +1,7 @@
 /* check_builtin.c — the shape and dtype rules of the built-in functions
  * (rl-language.md §5): elementwise, reductions, shape, random. */
 #include "check_impl.h"
+#include "einsum.h"
 
 #include <math.h>
 #include <string.h>
@@ -44,6 +45,7 @@ static const Builtin builtins[BI_COUNT] = {
     {BI_DROPOUT, "dropout", 2, 2, {0}, false, false},
     /* a layer with parameters and state, built in: its one signature covers [B, C, H, W] and [B, D] */
     {BI_BATCH_NORM, "batch_norm", 1, 3, {"momentum", "eps"}, false, false},
+    {BI_EINSUM, "einsum", 3, 3, {0}, false, false},
 };
 
 const Builtin *sema_builtin(const char *name) {
@@ -168,6 +170,7 @@ static Type *shape_arg(Checker *c, Expr *e, DType dt) {
             return type_error(c->a);
         }
         t->dims[i] = d->dim;
+        sema_dim_used_as_size(c->fn, &d->dim);
     }
     return t;
 }
@@ -230,6 +233,55 @@ static bool random_args_in_domain(Checker *c, const Builtin *b, Expr *const *pos
     }
 }
 
+/* einsum(spec, a, b): the spec parses, each operand has one letter per axis, a
+ * letter names one size wherever it appears; the result has the output's letters. */
+static Type *check_einsum(Checker *c, Expr **pos) {
+    Expr *se = pos[0];
+    if (se->kind != EX_STR) {
+        diag_error(c->d, se->span, "`einsum` takes its spec in quotes first, as in einsum(\"ij,jk->ik\", a, b)");
+        return type_error(c->a);
+    }
+    EinsumSpec s;
+    char why[512];
+    if (!einsum_parse(se->str, &s, why, sizeof why)) {
+        diag_error(c->d, se->span, "%s", why);
+        return type_error(c->a);
+    }
+    static const char *const nth[2] = {"first", "second"};
+    Dim size[128];
+    int from[128];
+    for (int l = 0; l < 128; l++) from[l] = -1;
+    for (int t = 0; t < 2; t++) {
+        Expr *oe = pos[1 + t];
+        const Type *x = oe->type;
+        if (!want_f32(c, oe, "einsum")) return type_error(c->a);
+        if (x->kind != TY_TENSOR || x->ellipsis || x->rank != s.rank[t]) {
+            diag_error(c->d, oe->span, "einsum spec \"%s\" gives the %s operand %d axes (`%.*s`), but it is %s",
+                       se->str, nth[t], s.rank[t], s.rank[t], s.letter[t], ty(c, x));
+            return type_error(c->a);
+        }
+        for (int i = 0; i < x->rank; i++) {
+            int l = (unsigned char)s.letter[t][i];
+            if (from[l] < 0) {
+                size[l] = x->dims[i];
+                from[l] = t;
+            } else if (!dim_eq(&size[l], &x->dims[i])) {
+                StrBuf a = {0}, b = {0};
+                dim_print(&size[l], &a);
+                dim_print(&x->dims[i], &b);
+                diag_error(c->d, oe->span, "einsum spec \"%s\": `%c` is %s in the %s operand but %s in the %s", se->str,
+                           l, a.data, nth[from[l]], b.data, nth[t]);
+                sb_free(&a);
+                sb_free(&b);
+                return type_error(c->a);
+            }
+        }
+    }
+    Type *r = type_tensor(c->a, DT_F32, s.rank[2], NULL);
+    for (int i = 0; i < s.rank[2]; i++) r->dims[i] = size[(unsigned char)s.letter[2][i]];
+    return r;
+}
+
 Type *check_builtin(Checker *c, Expr *e, const Builtin *b) {
     int npos = 0;
     Expr *pos[5] = {0};
@@ -261,6 +313,7 @@ Type *check_builtin(Checker *c, Expr *e, const Builtin *b) {
     bool is_shape_slot[5] = {0};
     switch (b->id) {
     case BI_RESHAPE: case BI_BERNOULLI: case BI_TRANSPOSE: is_shape_slot[1] = true; break;
+    case BI_EINSUM: is_shape_slot[0] = true; break;   /* the spec, read by check_einsum */
     case BI_NORMAL: case BI_UNIFORM: case BI_RANDINT: is_shape_slot[2] = true; break;
     default: break;
     }
@@ -305,7 +358,16 @@ Type *check_builtin(Checker *c, Expr *e, const Builtin *b) {
     case BI_WHERE: {
         Type *y = pos[1]->type, *z = pos[2]->type;
         if (!y->weak && !z->weak && y->dtype != z->dtype) {
-            diag_error(c->d, e->span, "`where` mixes %s and %s", ty(c, y), ty(c, z));
+            diag_error(c->d, e->span, "`where` branches mix %s and %s: both i32 or both f32, convert with float(...)",
+                       ty(c, y), ty(c, z));
+            return type_error(c->a);
+        }
+        /* an i32 result would truncate a fraction silently */
+        const Type *frac = y->weak && y->dtype == DT_F32 ? y : z->weak && z->dtype == DT_F32 ? z : NULL;
+        if (frac && (!frac->has_value || frac->value == floor(frac->value))) frac = NULL;
+        if (frac && (y->weak ? z : y)->dtype == DT_I32 && !(y->weak && z->weak)) {
+            diag_error(c->d, pos[frac == y ? 1 : 2]->span, "`where` with an i32 branch takes an integer here, not %g",
+                       frac->value);
             return type_error(c->a);
         }
         Type *r = binary_shape(c, e, x, y, "`where`");
@@ -485,6 +547,7 @@ Type *check_builtin(Checker *c, Expr *e, const Builtin *b) {
             if (e->args.items[i].name && value_of(c, e->args.items[i].value)->kind == TY_ERROR) return type_error(c->a);
         if (b->id == BI_BATCH_NORM && !layer_call_allowed(c, e)) return type_error(c->a);
         return sema_check_image(c->a, c->d, c->fn, e, b->id);
+    case BI_EINSUM: return check_einsum(c, pos);
     case BI_COUNT: break;
     }
     return type_error(c->a);

@@ -93,6 +93,15 @@ bool sema_dim_div(Arena *a, Diags *d, Item *owner, Dim *out, const Dim *num, con
     return true;
 }
 
+void sema_dim_used_as_size(Item *owner, const Dim *d) {
+    struct SemaItem *s = owner ? owner->sema : NULL;
+    if (!s) return;
+    for (int t = 0; t < d->nterms; t++)
+        for (int v = 0; v < d->terms[t].nvars; v++)
+            for (int i = 0; i < s->quots.len; i++)
+                if (s->quots.items[i] == d->terms[t].vars[v]) s->quots.items[i]->soft = false;
+}
+
 bool sema_bind_quotients(Arena *a, Diags *d, Item *callee, Item *caller, DimEnv *env, Span call) {
     struct SemaItem *s = callee->sema;
     if (!s) return true;
@@ -106,6 +115,14 @@ bool sema_bind_quotients(Arena *a, Diags *d, Item *callee, Item *caller, DimEnv 
         long nv, dv;
         /* a soft quotient that is not exact here was a number, not a dim: left unbound */
         if (q->soft && dim_is_const(&num, &nv) && dim_is_const(&den, &dv) && (dv == 0 || nv % dv != 0)) continue;
+        /* known here: the caller chose the numbers, so the error is at the call */
+        if (!q->floor_div && dim_is_const(&num, &nv) && dim_is_const(&den, &dv) && dv != 0 && nv % dv != 0) {
+            diag_error(d, call, "this call of `%s` divides %s = %ld by %s = %ld, which leaves a remainder of %ld: "
+                       "`/` of dims must be exact (`//` rounds down)", callee->name, dim_text(a, q->num), nv,
+                       dim_text(a, q->den), dv, nv - floor_div(nv, dv) * dv);
+            diag_note(d, q->at, "the division it reaches");
+            return false;
+        }
         int before = d->items.len;
         if (!sema_dim_div(a, d, caller, &val, &num, &den, q->floor_div, false, q->at)) {
             if (d->items.len != before)

@@ -325,6 +325,7 @@ Val lower_builtin(Lower *L, Frame *f, const Expr *call, const char *name) {
     Val image;
     if (lower_image_builtin(L, f, call, name, &image)) return image;
     if (strcmp(name, "batch_norm") == 0) return lower_batch_norm_call(L, f, call);
+    if (strcmp(name, "einsum") == 0) return lower_einsum(L, f, call);
 
     for (size_t i = 0; i < sizeof unary / sizeof unary[0]; i++) {
         if (strcmp(unary[i].name, name) != 0) continue;

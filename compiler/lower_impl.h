@@ -167,6 +167,9 @@ int lower_add_param(Lower *L, IrParam p);
 int to_f32(Lower *L, int x, Span at);
 Val lower_builtin(Lower *L, Frame *f, const Expr *call, const char *name);
 
+/* lower_einsum.c */
+Val lower_einsum(Lower *L, Frame *f, const Expr *call);
+
 /* lower_data.c */
 rt_dataset_spec *lower_dataset(Lower *L, const Item *it);
 void lower_settings(Lower *L, const Item *st, IrStage *s, IrOptim *o);

@@ -128,6 +128,7 @@ typedef enum {
     BI_CONV2D, BI_CONV_TRANSPOSE2D, BI_MAX_POOL2D, BI_AVG_POOL2D, BI_UPSAMPLE2D, BI_GLOBAL_AVG_POOL,
     BI_DROPOUT,              /* images (§8.2): check_image.c, lower_image.c */
     BI_BATCH_NORM,           /* the layer of §8.2 (parameters and state): check_image.c, lower_image.c */
+    BI_EINSUM,               /* §8.1: two operands; einsum.c parses the spec */
     BI_COUNT
 } BuiltinId;
 

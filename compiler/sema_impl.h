@@ -27,6 +27,7 @@ struct SemaItem {
 
     /* check */
     int check_state;             /* 0 not yet, 1 checking, 2 done; 3 failed (a const from a dataset property) */
+    int body_state;              /* ITEM_FUNC: 0 not yet, 1 checking, 2 done */
     Type **param_types;          /* per Param; hypers are weak f32 scalars, int args scalars */
     Type **result_types;         /* per declared result */
     Type **locals;               /* per REF_LOCAL slot */
@@ -58,8 +59,11 @@ void sema_dataset_fields(Program *p, Item *ds);
  * a remainder of `/`). */
 bool sema_dim_div(Arena *a, Diags *d, Item *owner, Dim *out, const Dim *num, const Dim *den, bool floor_div,
                   bool soft, Span at);
+/* A dim that sizes an axis (a shape argument): its soft quotients must be exact,
+ * so they are checked at every call like a signature's. */
+void sema_dim_used_as_size(Item *owner, const Dim *d);
 /* Binds the callee's quotient symbols in env from the call's other bindings;
- * false after an error (at the `/`, with a note at the call). */
+ * false after an error (a remainder of `/` at the call, with a note at the `/`). */
 bool sema_bind_quotients(Arena *a, Diags *d, Item *callee, Item *caller, DimEnv *env, Span call);
 
 /* check_image.c: the result type of an image built-in call whose arguments are

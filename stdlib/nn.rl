@@ -79,3 +79,41 @@ fn gelu(x: [...]) -> [...] = 0.5 * x * (1 + tanh(0.7978845608 * (x + 0.044715 * 
 
 # Leaky ReLU: x where x > 0, slope * x elsewhere.
 fn leaky_relu(x: [...], slope = 0.01) -> [...] = max(x, slope * x)
+
+# Causal mask of t positions: [t, t], 1 where the key position (column) is at most the query
+# position (row), 0 above the diagonal, so a position attends to itself and to earlier ones.
+fn causal_mask(t: int) -> [t, t] = reshape(arange(t), [1, t]) <= reshape(arange(t), [t, 1])
+
+# Scaled dot-product attention over any leading axes: softmax(q k^T / sqrt(Dq) - 1e9 (1 - mask)) v.
+# mask (f32 0/1, broadcast against the [..., T, S] scores: a causal [T, S] mask, or a padding mask)
+# is 1 where a query may attend to a key; -1e9 makes a masked score's weight exactly 0 after exp.
+fn attention(q: [..., T, Dq], k: [..., S, Dq], v: [..., S, Dv], mask: [T, S]) -> [..., T, Dv] =
+    softmax(q @ k.mT / sqrt(Dq) - 1e9 * (1 - mask)) @ v
+
+# Multi-head self-attention over x: [B, T, D]: q, k, v = x wq + bq, x wk + bk, x wv + bv, each split
+# into `heads` heads of D / heads features ([B, heads, T, D / heads]), attention per head (with the
+# causal mask when causal = true: GPT; every position sees every other when false: BERT), the heads
+# joined back to [B, T, D] and projected by wo + bo. Weights [D, D] Glorot-uniform, biases zeros.
+layer mha(x: [B, T, D], heads: int, causal = false) -> [B, T, D] {
+    param wq: [D, D] = glorot
+    param bq: [D] = zeros
+    param wk: [D, D] = glorot
+    param bk: [D] = zeros
+    param wv: [D, D] = glorot
+    param bv: [D] = zeros
+    param wo: [D, D] = glorot
+    param bo: [D] = zeros
+    q = transpose(reshape(x @ wq + bq, [B, T, heads, D / heads]), [0, 2, 1, 3])
+    k = transpose(reshape(x @ wk + bk, [B, T, heads, D / heads]), [0, 2, 1, 3])
+    v = transpose(reshape(x @ wv + bv, [B, T, heads, D / heads]), [0, 2, 1, 3])
+    mask = 1 - causal * (1 - causal_mask(T))
+    o = attention(q, k, v, mask)
+    return reshape(transpose(o, [0, 2, 1, 3]), [B, T, D]) @ wo + bo
+}
+
+# Pre-norm transformer block (GPT-2's): h = x + mha(layer_norm(x)), then
+# h + dense(gelu(dense(layer_norm(h), hidden)), D): an MLP of `hidden` GELU units.
+layer transformer_block(x: [B, T, D], heads: int, hidden: int, causal = false) -> [B, T, D] {
+    h = x + mha(layer_norm(x), heads, causal = causal)
+    return h + dense(gelu(dense(layer_norm(h), hidden)), D)
+}

@@ -1,0 +1,21 @@
+# transformer_block (pre-norm attention and a GELU MLP, both residual) over [B, 3, 4], 2 heads, 5
+# hidden units, causal.
+use std.nn
+
+
+dataset d {
+    x:   [12]   = csv("x.csv", columns = 12)
+    r3:  [3]    = csv("r3.csv", columns = 3)
+    r4:  [4]    = csv("r4.csv", columns = 4)
+    r12: [12]   = csv("r12.csv", columns = 12)
+    y:   i32    = csv("y.csv", columns = 1)
+    y3:  i32[3] = csv("y3.csv", columns = 3)
+}
+
+train t {
+    data: d
+    steps: 1
+    optimizer: sgd(lr = 0.1)
+    h = reshape(x, [B, 3, 4])
+    minimize sum(transformer_block(h, 2, 5, causal = true) * reshape(r12, [B, 3, 4]))
+}

@@ -105,8 +105,13 @@ static void emit_datasets(StrBuf *out, const rt_program *p) {
                        ".subsample = ", d->lowercase, (long long)d->min_count, (long long)d->window,
                   (long long)d->negatives);
         c_double(out, d->subsample);
-        sb_printf(out, ", .char_unit = %d, .sequences = %d, .seq_length = %lldLL, .seq_stride = %lldLL, .tags = %d},\n",
-                  d->char_unit, d->sequences, (long long)d->seq_length, (long long)d->seq_stride, d->tags);
+        sb_printf(out, ", .char_unit = %d, .sequences = %d, .seq_length = %lldLL, .seq_stride = %lldLL, .tags = %d,\n"
+                       "     .seq_start = ", d->char_unit, d->sequences, (long long)d->seq_length, (long long)d->seq_stride,
+                  d->tags);
+        c_double(out, d->seq_start);
+        sb_puts(out, ", .seq_end = ");
+        c_double(out, d->seq_end);
+        sb_puts(out, "},\n");
     }
     sb_puts(out, "    {0}\n};\n\n");
 }

@@ -516,8 +516,27 @@ void sema_dataset_fields(Program *p, Item *ds) {
         add_field(c, ds, "negatives", type_tensor(c->a, DT_I32, 1, &d), v->span);
         add_prop(c, ds, "vocab");
     } else if (!strcmp(name, "sequences")) {
-        static const char *const opts[] = {"length", "stride", NULL};
+        static const char *const opts[] = {"length", "stride", "start", "end", NULL};
         if (!check_source_args(c, v, opts, true)) return;
+        /* start, end: the part of the corpus the windows come from, as fractions (a split) */
+        double part[2] = {0, 1};
+        for (int i = 0; i < v->args.len; i++) {
+            Arg *ar = &v->args.items[i];
+            int k = !ar->name ? -1 : !strcmp(ar->name, "start") ? 0 : !strcmp(ar->name, "end") ? 1 : -1;
+            if (k < 0) continue;
+            Type *t = ar->value->type;
+            if (!t || !t->has_value || !(t->value >= 0 && t->value <= 1)) {
+                diag_error(c->d, ar->value->span, "`%s` of the sequences of dataset `%s` is a fraction of the corpus, "
+                           "from 0 to 1, not %s", ar->name, ds->name, span_text(c, ar->value->span));
+                return;
+            }
+            part[k] = t->value;
+        }
+        if (part[0] >= part[1]) {
+            diag_error(c->d, v->span, "the sequences of dataset `%s` start at %g of the corpus, not before their end "
+                       "(%g)", ds->name, part[0], part[1]);
+            return;
+        }
         long len = 0, stride = 0;
         bool has_len = window_option(c, ds, v, "length", &len);
         window_option(c, ds, v, "stride", &stride); /* reports a bad stride; absent: = length */

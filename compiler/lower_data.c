@@ -163,6 +163,8 @@ static bool lower_sequences(Lower *L, const Expr *e, rt_dataset_spec *ds) {
     if (!lower_text_options(L, corpus, ds)) return false;
     if (named_number(L, e, "length", &v)) ds->seq_length = (int64_t)v;
     ds->seq_stride = named_number(L, e, "stride", &v) ? (int64_t)v : ds->seq_length;
+    ds->seq_start = named_number(L, e, "start", &v) ? v : 0;
+    ds->seq_end = named_number(L, e, "end", &v) ? v : 1;
     rt_field_spec *fs = new_fields(L, ds, ds->tags ? 2 : 1);
     for (int k = 0; k < ds->n_fields; k++)
         fs[k] = (rt_field_spec){.name = k ? "tags" : "ids", .is_i32 = true, .rank = 1, .dims = {ds->seq_length},
@@ -426,6 +428,8 @@ static void dump_dataset(const rt_dataset_spec *ds, StrBuf *out) {
     if (ds->sequences)
         sb_printf(out, " sequences text=\"%s\" lowercase=%d min_count=%lld length=%lld stride=%lld", ds->text_path,
                   ds->lowercase, (long long)ds->min_count, (long long)ds->seq_length, (long long)ds->seq_stride);
+    if (ds->sequences && (ds->seq_start > 0 || ds->seq_end < 1))
+        sb_printf(out, " start=%g end=%g", ds->seq_start, ds->seq_end);
     if (ds->char_unit) sb_puts(out, " unit=char");
     if (ds->tags) sb_puts(out, " tags");
     sb_puts(out, "\n");

@@ -36,6 +36,7 @@ struct rt_dataset {
     bool sequences;
     int64_t seq_length, seq_stride;
     int64_t n_tags;           /* with tags: field 1 is the window's tag ids, 1..n_tags, 0 none */
+    int64_t seq_first;        /* the first token of the part the windows come from */
 
     /* skipgram */
     bool skipgram;
@@ -345,9 +346,18 @@ static bool load_sequences(rt_dataset *ds, const rt_dataset_spec *spec, rt_error
                 spec->text_path, t->path);
         return false;
     }
+    double end = spec->seq_end > 0 ? spec->seq_end : 1;
+    int64_t first = (int64_t)(spec->seq_start * (double)t->n), last = (int64_t)(end * (double)t->n);
+    if (last > t->n) last = t->n;
     if (t->n < spec->seq_length) {
         rt_fail(err, "dataset %s: a window of length %lld is longer than the corpus '%s' (%lld tokens)",
                 ds->name, (long long)spec->seq_length, spec->text_path, (long long)t->n);
+        return false;
+    }
+    if (last - first < spec->seq_length) {
+        rt_fail(err, "dataset %s: a window of length %lld is longer than its part of the corpus '%s' (tokens %lld "
+                "to %lld of %lld: start = %g, end = %g)", ds->name, (long long)spec->seq_length, spec->text_path,
+                (long long)first, (long long)last, (long long)t->n, spec->seq_start, end);
         return false;
     }
     if (spec->tags && !t->tags) {
@@ -361,7 +371,8 @@ static bool load_sequences(rt_dataset *ds, const rt_dataset_spec *spec, rt_error
     ds->n_kept = rt_text_kept(t, spec->min_count);
     ds->vocab = ds->n_kept + 1;
     ds->n_tags = spec->tags ? t->n_tags : 0;
-    ds->n = (t->n - spec->seq_length) / spec->seq_stride + 1;
+    ds->seq_first = first;
+    ds->n = (last - first - spec->seq_length) / spec->seq_stride + 1;
     ds->n_fields = spec->tags ? 2 : 1;
     ds->fields = calloc((size_t)ds->n_fields, sizeof *ds->fields);
     if (!ds->fields) {
@@ -378,7 +389,7 @@ static bool load_sequences(rt_dataset *ds, const rt_dataset_spec *spec, rt_error
 
 /* Field 0: the window's word ids; field 1: their tag ids. */
 static void fill_window(const rt_dataset *ds, int field, int64_t example, int32_t *out) {
-    int64_t at = example * ds->seq_stride;
+    int64_t at = ds->seq_first + example * ds->seq_stride;
     if (field == 1) {
         const int32_t *tags = ds->text->tags + at;
         for (int64_t k = 0; k < ds->seq_length; k++) out[k] = tags[k] + 1;

@@ -93,6 +93,8 @@ typedef struct rt_dataset_spec {
     int64_t seq_length, seq_stride;
     bool tags;                         /* sequences of text(..., tags = true): also the field
                                           `tags`, the TAG of each word/TAG token */
+    double seq_start, seq_end;         /* sequences: the windows lie in tokens [start n, end n) of
+                                          the corpus's n (a split); seq_end <= 0 means 1 */
 } rt_dataset_spec;
 
 /* Where a data file is: path itself when absolute; else base_dir/path, then each

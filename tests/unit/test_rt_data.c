@@ -720,6 +720,25 @@ static void test_sequences(void **state) {
     assert_memory_equal(w, want, sizeof want);
     rt_dataset_free(ds);
 
+    /* start = 0.5: the windows of the corpus's second half, ids of the whole corpus's vocabulary */
+    s.seq_start = 0.5;
+    s.seq_length = 2;
+    ds = rt_dataset_load(&s, &err);
+    if (!ds) fail_msg("%s", err.msg);
+    assert_int_equal(rt_dataset_size(ds), 2);
+    assert_int_equal(rt_dataset_fill(ds, 0, 4, &idx, 1, out), 2);
+    int32_t second_half[4] = {2, 1, 0, 2}; /* b a | d b */
+    assert_memory_equal(w, second_half, sizeof second_half);
+    rt_dataset_free(ds);
+    /* end = 0.3: tokens 0..2, shorter than a window of 3 */
+    s.seq_start = 0;
+    s.seq_end = 0.3;
+    s.seq_length = 3;
+    err = (rt_error){0};
+    assert_null(rt_dataset_load(&s, &err));
+    if (!strstr(err.msg, "dataset seq: a window of length 3 is longer than its part of the corpus"))
+        fail_msg("%s", err.msg);
+
     /* stride 1, every word kept */
     s = seq_spec("seq", "seq", 8, 1, 1);
     ds = rt_dataset_load(&s, &err);

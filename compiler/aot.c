@@ -105,8 +105,13 @@ static void emit_datasets(StrBuf *out, const rt_program *p) {
                        ".subsample = ", d->lowercase, (long long)d->min_count, (long long)d->window,
                   (long long)d->negatives);
         c_double(out, d->subsample);
-        sb_printf(out, ", .char_unit = %d, .sequences = %d, .seq_length = %lldLL, .seq_stride = %lldLL},\n",
-                  d->char_unit, d->sequences, (long long)d->seq_length, (long long)d->seq_stride);
+        sb_printf(out, ", .char_unit = %d, .sequences = %d, .seq_length = %lldLL, .seq_stride = %lldLL, .tags = %d,\n"
+                       "     .seq_start = ", d->char_unit, d->sequences, (long long)d->seq_length, (long long)d->seq_stride,
+                  d->tags);
+        c_double(out, d->seq_start);
+        sb_puts(out, ", .seq_end = ");
+        c_double(out, d->seq_end);
+        sb_puts(out, "},\n");
     }
     sb_puts(out, "    {0}\n};\n\n");
 }
@@ -149,20 +154,10 @@ static void emit_nonfinite_table(StrBuf *out, int si, const KernelPlan *plan) {
                    "    return false;\n}\n", si, si, si, si, si);
 }
 
-static void emit_stage_tables(StrBuf *out, int si, const rt_stage *s, const KernelPlan *plan) {
-    emit_nonfinite_table(out, si, plan);
-    sb_printf(out, "void rlc_step_%d(rt_step_ctx *ctx);\n", si);
-    sb_printf(out, "static void step_%d(void *user, rt_step_ctx *ctx) {\n    (void)user;\n"
-                   "    rlc_step_%d(ctx);\n}\n", si, si);
-    /* kernel_plan_workspace: c2*B^2 + c1*B + c0 bytes, never negative. */
-    const int64_t *c = plan->workspace.c;
-    sb_printf(out, "static size_t workspace_%d(void *user, int64_t B) {\n    (void)user;\n"
-                   "    int64_t n = (%lldLL * B + %lldLL) * B + %lldLL;\n"
-                   "    return n > 0 ? (size_t)n : 0;\n}\n", si, (long long)c[2], (long long)c[1],
-              (long long)c[0]);
-    sb_printf(out, "static const rt_param_spec params_%d[] = {\n", si);
-    for (int i = 0; i < s->n_params; i++) {
-        const rt_param_spec *ps = &s->params[i];
+static void emit_param_specs(StrBuf *out, const char *table, int si, int n, const rt_param_spec *specs) {
+    sb_printf(out, "static const rt_param_spec %s_%d[] = {\n", table, si);
+    for (int i = 0; i < n; i++) {
+        const rt_param_spec *ps = &specs[i];
         sb_puts(out, "    {.name = ");
         c_string(out, ps->name);
         sb_printf(out, ", .rank = %d, .dims = ", ps->rank);
@@ -174,17 +169,61 @@ static void emit_stage_tables(StrBuf *out, int si, const rt_stage *s, const Kern
         sb_printf(out, ", .trained = %d},\n", ps->trained);
     }
     sb_puts(out, "    {0}\n};\n");
+}
+
+static void emit_names(StrBuf *out, const char *table, int si, int n, const char *const *names) {
+    sb_printf(out, "static const char *const %s_%d[] = {", table, si);
+    for (int i = 0; i < n; i++) {
+        c_string(out, names[i]);
+        sb_puts(out, ", ");
+    }
+    sb_puts(out, "NULL};\n");
+}
+
+/* A stage's `sample` graph (sample%d.o) and the rt_sampler that runs it: its
+ * output, the logits, is read from the workspace where the plan put it. */
+static void emit_sampler(StrBuf *out, int si, const rt_sampler *sm, const KernelPlan *plan) {
+    const int64_t *w = plan->workspace.c, *at = be_output_offset(plan).c;
+    sb_printf(out, "void rlc_sample_%d(rt_step_ctx *ctx);\n"
+                   "static void sample_logits_%d(void *user, rt_step_ctx *ctx, float *out) {\n"
+                   "    (void)user;\n    rlc_sample_%d(ctx);\n"
+                   "    int64_t B = ctx->B, at = (%lldLL * B + %lldLL) * B + %lldLL;\n"
+                   "    memcpy(out, (char *)ctx->workspace + at, sizeof *out * (size_t)(B * %lldLL));\n}\n",
+              si, si, si, (long long)at[2], (long long)at[1], (long long)at[0],
+              (long long)(sm->positions * sm->vocab));
+    sb_printf(out, "static size_t sample_workspace_%d(void *user, int64_t B) {\n    (void)user;\n"
+                   "    int64_t n = (%lldLL * B + %lldLL) * B + %lldLL;\n"
+                   "    return n > 0 ? (size_t)n : 0;\n}\n", si, (long long)w[2], (long long)w[1], (long long)w[0]);
+    emit_param_specs(out, "sample_params", si, sm->n_params, sm->params);
+    emit_names(out, "sample_inputs", si, sm->n_inputs, sm->inputs);
+    sb_printf(out, "static const rt_sampler sampler_%d = {.prompt = ", si);
+    c_string(out, sm->prompt);
+    sb_printf(out, ", .tokens = %lldLL, .count = %lldLL, .temperature = ", (long long)sm->tokens,
+              (long long)sm->count);
+    c_double(out, sm->temperature);
+    sb_printf(out, ", .top_k = %lldLL,\n    .positions = %lldLL, .vocab = %lldLL, .char_unit = %d, .window = %d, "
+                   ".n_params = %d, .params = sample_params_%d, .n_inputs = %d, .inputs = sample_inputs_%d,\n"
+                   "    .logits = sample_logits_%d, .workspace_bytes = sample_workspace_%d};\n\n",
+              (long long)sm->top_k, (long long)sm->positions, (long long)sm->vocab, sm->char_unit, sm->window,
+              sm->n_params, si, sm->n_inputs, si, si, si);
+}
+
+static void emit_stage_tables(StrBuf *out, int si, const rt_stage *s, const KernelPlan *plan) {
+    emit_nonfinite_table(out, si, plan);
+    sb_printf(out, "void rlc_step_%d(rt_step_ctx *ctx);\n", si);
+    sb_printf(out, "static void step_%d(void *user, rt_step_ctx *ctx) {\n    (void)user;\n"
+                   "    rlc_step_%d(ctx);\n}\n", si, si);
+    /* kernel_plan_workspace: c2*B^2 + c1*B + c0 bytes, never negative. */
+    const int64_t *c = plan->workspace.c;
+    sb_printf(out, "static size_t workspace_%d(void *user, int64_t B) {\n    (void)user;\n"
+                   "    int64_t n = (%lldLL * B + %lldLL) * B + %lldLL;\n"
+                   "    return n > 0 ? (size_t)n : 0;\n}\n", si, (long long)c[2], (long long)c[1],
+              (long long)c[0]);
+    emit_param_specs(out, "params", si, s->n_params, s->params);
     const char *const *lists[3] = {s->inputs, s->reports, s->freeze};
     int counts[3] = {s->n_inputs, s->n_reports, s->n_freeze};
     const char *names[3] = {"inputs", "reports", "freeze"};
-    for (int l = 0; l < 3; l++) {
-        sb_printf(out, "static const char *const %s_%d[] = {", names[l], si);
-        for (int i = 0; i < counts[l]; i++) {
-            c_string(out, lists[l][i]);
-            sb_puts(out, ", ");
-        }
-        sb_puts(out, "NULL};\n");
-    }
+    for (int l = 0; l < 3; l++) emit_names(out, names[l], si, counts[l], lists[l]);
     sb_printf(out, "static const rt_index_limit limits_%d[] = {", si);
     for (int i = 0; s->input_limits && i < s->n_inputs; i++) {
         sb_printf(out, "{%lldLL, ", (long long)s->input_limits[i].limit);
@@ -220,8 +259,10 @@ static void emit_stage(StrBuf *out, int si, const rt_stage *s) {
     }
     sb_printf(out, ", .schedule = %d, .warmup = %lldLL, .to = ", o->schedule, (long long)o->warmup);
     c_double(out, o->to);
-    sb_printf(out, "},\n     .step = step_%d, .workspace_bytes = workspace_%d, .explain_nonfinite = explain_%d},\n",
+    sb_printf(out, "},\n     .step = step_%d, .workspace_bytes = workspace_%d, .explain_nonfinite = explain_%d",
               si, si, si);
+    if (s->sample) sb_printf(out, ", .sample = &sampler_%d", si);
+    sb_puts(out, "},\n");
 }
 
 void aot_program_source(const Backend *b, const rt_dim_check *checks, int n_checks, StrBuf *out) {
@@ -229,9 +270,12 @@ void aot_program_source(const Backend *b, const rt_dim_check *checks, int n_chec
     sb_puts(out, "/* Generated by `rlc build` from ");
     sb_puts(out, p->name && !strstr(p->name, "*/") ? p->name : "a program");
     sb_puts(out, ": the program a standalone trainer runs, as static data. */\n"
-                 "#include <math.h>\n#include <stddef.h>\n#include <stdio.h>\n#include \"rlrt.h\"\n\n");
+                 "#include <math.h>\n#include <stddef.h>\n#include <stdio.h>\n#include <string.h>\n#include \"rlrt.h\"\n\n");
     emit_datasets(out, p);
-    for (int i = 0; i < p->n_stages; i++) emit_stage_tables(out, i, &p->stages[i], b->stages[i].plan);
+    for (int i = 0; i < p->n_stages; i++) {
+        emit_stage_tables(out, i, &p->stages[i], b->stages[i].plan);
+        if (p->stages[i].sample) emit_sampler(out, i, p->stages[i].sample, b->stages[i].sample_plan);
+    }
     sb_puts(out, "static const rt_stage stages[] = {\n");
     for (int i = 0; i < p->n_stages; i++) emit_stage(out, i, &p->stages[i]);
     sb_puts(out, "    {0}\n};\n\nstatic const rt_dim_check dim_checks[] = {\n");
@@ -315,6 +359,8 @@ static void remove_tree(const char *dir, int n_objects) {
         unlink(path);
         snprintf(path, sizeof path, "%s/check%d.o", dir, i);
         unlink(path);
+        snprintf(path, sizeof path, "%s/sample%d.o", dir, i);
+        unlink(path);
     }
     rmdir(dir);
 }
@@ -376,6 +422,14 @@ static bool emit_objects(const Backend *b, const char *dir, const AotOptions *o,
             snprintf(path, sizeof path, checker ? "%s/check%d.o" : "%s/stage%d.o", dir, i);
             LLVMModuleRef m = checker ? cg_emit_checker(b->stages[i].plan, ctx, name, why)
                                       : cg_emit(b->stages[i].plan, ctx, name, why);
+            ok = m && cg_emit_object(m, path, o->cpu, o->features, why);
+            if (m) LLVMDisposeModule(m);
+        }
+        if (ok && b->stages[i].sample_plan) {
+            char name[32], path[PATH_MAX];
+            snprintf(name, sizeof name, "rlc_sample_%d", i);
+            snprintf(path, sizeof path, "%s/sample%d.o", dir, i);
+            LLVMModuleRef m = cg_emit(b->stages[i].sample_plan, ctx, name, why);
             ok = m && cg_emit_object(m, path, o->cpu, o->features, why);
             if (m) LLVMDisposeModule(m);
         }
@@ -455,6 +509,7 @@ bool aot_build(const Backend *b, const rt_dim_check *checks, int n_checks, const
         for (int i = 0; i < n_objects; i++) {
             vec_push(&a, &argv, arena_printf(&a, "%s/stage%d.o", dir, i));
             vec_push(&a, &argv, arena_printf(&a, "%s/check%d.o", dir, i));
+            if (b->stages[i].sample_plan) vec_push(&a, &argv, arena_printf(&a, "%s/sample%d.o", dir, i));
         }
         vec_push(&a, &argv, (char *)lib);
         /* The sanitizer runtime, when librlrt itself was built with one, and MPI. */

@@ -46,6 +46,35 @@ static size_t workspace_bytes(void *user, int64_t B) {
     return s->plan ? kernel_plan_workspace(s->plan, B) : 0;
 }
 
+KSize be_output_offset(const KernelPlan *p) {
+    int n = p->g->output;
+    while (p->buf[n].kind == KB_VIEW) n = p->buf[n].of;
+    return p->buf[n].offset;
+}
+
+static size_t sample_workspace_bytes(void *user, int64_t B) {
+    BackendStage *s = user;
+    return s->sample_plan ? kernel_plan_workspace(s->sample_plan, B) : 0;
+}
+
+/* The `sample` logits for ctx's windows: the compiled graph, whose output stays
+ * in the workspace, or the interpreter. */
+static void sample_logits(void *user, rt_step_ctx *ctx, float *out) {
+    BackendStage *s = user;
+    const IrGraph *g = s->ir->sample.graph;
+    int64_t numel = ctx->B * s->ir->sample.positions * s->ir->sample.vocab;
+    if (s->sample_fn) {
+        s->sample_fn(ctx);
+        memcpy(out, (char *)ctx->workspace + ksize_eval(be_output_offset(s->sample_plan), ctx->B), sizeof *out * (size_t)numel);
+        return;
+    }
+    InterpRun r = {.g = g, .B = ctx->B, .seed = ctx->seed, .f32 = true, .params_f32 = ctx->params,
+                   .inputs = ctx->inputs};
+    bool ok = interp_run(&r);
+    for (int64_t i = 0; i < numel; i++) out[i] = ok ? (float)r.v[g->output][i] : NAN;
+    interp_run_free(&r);
+}
+
 void be_describe_nonfinite(const IrGraph *g, int id, const char *first, char *msg, size_t cap) {
     const IrNode *n = &g->nodes.items[id];
     const Span *sp = &n->span;
@@ -119,10 +148,7 @@ static bool updates_state(const IrGraph *g) {
     return false;
 }
 
-static void describe_stage(Backend *b, int i) {
-    const IrStage *st = &b->ir->stages.items[i];
-    const IrGraph *g = st->graph;
-    rt_stage *r = &b->rt_stages[i];
+static rt_param_spec *param_specs(Backend *b, const IrGraph *g, bool train) {
     rt_param_spec *params = arena_alloc(b->arena, sizeof *params * (size_t)(g->params.len + 1));
     for (int p = 0; p < g->params.len; p++) {
         const IrParam *ip = &g->params.items[p];
@@ -133,10 +159,48 @@ static void describe_stage(Backend *b, int i) {
         rp->init = init_kind(ip->init);
         rp->a = ip->init_a;
         rp->b = ip->init_b;
-        rp->trained = ip->trained && st->is_train;
+        rp->trained = ip->trained && train;
     }
+    return params;
+}
+
+static const char **input_fields(Backend *b, const IrGraph *g) {
     const char **inputs = arena_alloc(b->arena, sizeof *inputs * (size_t)(g->inputs.len + 1));
     for (int k = 0; k < g->inputs.len; k++) inputs[k] = g->inputs.items[k].field;
+    return inputs;
+}
+
+static void describe_sampler(Backend *b, int i) {
+    BackendStage *s = &b->stages[i];
+    const IrSample *sm = &s->ir->sample;
+    const rt_dataset_spec *ds = b->ir->datasets.items[dataset_index(b->ir, s->ir->dataset)];
+    s->sampler = (rt_sampler){
+        .prompt = sm->prompt,
+        .tokens = sm->tokens,
+        .count = sm->count,
+        .temperature = sm->temperature,
+        .top_k = sm->top_k,
+        .positions = sm->positions,
+        .vocab = sm->vocab,
+        .char_unit = ds->char_unit,
+        .window = sm->window,
+        .n_params = sm->graph->params.len,
+        .params = param_specs(b, sm->graph, false),
+        .n_inputs = sm->graph->inputs.len,
+        .inputs = input_fields(b, sm->graph),
+        .user = s,
+        .logits = sample_logits,
+        .workspace_bytes = sample_workspace_bytes,
+    };
+    b->rt_stages[i].sample = &s->sampler;
+}
+
+static void describe_stage(Backend *b, int i) {
+    const IrStage *st = &b->ir->stages.items[i];
+    const IrGraph *g = st->graph;
+    rt_stage *r = &b->rt_stages[i];
+    rt_param_spec *params = param_specs(b, g, st->is_train);
+    const char **inputs = input_fields(b, g);
     const char **reports = arena_alloc(b->arena, sizeof *reports * (size_t)(g->reports.len + 1));
     for (int k = 0; k < g->reports.len; k++) reports[k] = g->reports.items[k].name;
 
@@ -168,6 +232,7 @@ static void describe_stage(Backend *b, int i) {
         .explain_nonfinite = explain_nonfinite,
         .at_end = present_wanted(st) ? present_stage_end : NULL,
     };
+    if (st->sample.graph) describe_sampler(b, i);
 }
 
 /* --------------------------------------------------------------- compile */
@@ -175,23 +240,33 @@ static void describe_stage(Backend *b, int i) {
 /* Emits every stage's module, each in a context of its own so that LLVM can
  * compile them in parallel (jit_compile_many), and fills in their functions. */
 static bool compile_stages(Backend *b, Arena *a, StrBuf *why) {
-    int n = b->ir->stages.len;
+    int stages = b->ir->stages.len, n = stages;
+    /* the steps, then the `sample` graphs of the stages that have one */
+    for (int i = 0; i < stages; i++) n += b->stages[i].sample_plan != NULL;
     LLVMContextRef *contexts = arena_alloc(a, sizeof *contexts * (size_t)(n + 1));
     LLVMModuleRef *modules = arena_alloc(a, sizeof *modules * (size_t)(n + 1));
     const char **names = arena_alloc(a, sizeof *names * (size_t)(n + 1));
     RlcStepFn *fns = arena_alloc(a, sizeof *fns * (size_t)(n + 1));
+    int *owner = arena_alloc(a, sizeof *owner * (size_t)(n + 1));
+    for (int i = 0, k = stages; i < stages; i++) {
+        owner[i] = i;
+        if (b->stages[i].sample_plan) owner[k++] = i;
+    }
     int emitted = 0;
     for (; emitted < n; emitted++) {
-        names[emitted] = arena_printf(a, "rlc_step_%d", emitted);
+        const BackendStage *s = &b->stages[owner[emitted]];
+        bool sampler = emitted >= stages;
+        names[emitted] = arena_printf(a, sampler ? "rlc_sample_%d" : "rlc_step_%d", owner[emitted]);
         contexts[emitted] = LLVMContextCreate();
-        modules[emitted] = cg_emit(b->stages[emitted].plan, contexts[emitted], names[emitted], why);
+        modules[emitted] = cg_emit(sampler ? s->sample_plan : s->plan, contexts[emitted], names[emitted], why);
         if (!modules[emitted]) break;
     }
     bool ok = emitted == n && jit_compile_many(b->jit, n, modules, names, fns, why);
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < stages; i++) {
         b->stages[i].fn = ok ? fns[i] : NULL;
         b->stages[i].compiles += ok;
     }
+    for (int k = stages; k < n; k++) b->stages[owner[k]].sample_fn = ok ? fns[k] : NULL;
     if (emitted < n) {
         for (int i = 0; i < emitted; i++) LLVMDisposeModule(modules[i]);
         LLVMContextDispose(contexts[emitted]);
@@ -225,6 +300,7 @@ static bool prepare(Backend *b, Arena *a, const IrProgram *ir, bool plan, bool j
         if (!interp) {
             s->plan = fuse_plan(a, s->ir->graph, why);
             if (!s->plan) return false;
+            if (s->ir->sample.graph && !(s->sample_plan = fuse_plan(a, s->ir->sample.graph, why))) return false;
         }
     }
     if (jit && !compile_stages(b, a, why)) return false;

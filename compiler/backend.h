@@ -18,6 +18,11 @@ typedef struct BackendStage {
     int64_t steps;
     int64_t rows;              /* examples seen by those steps (partial batches included) */
     int compiles;              /* times be_compile built this stage's code: 1 with the JIT */
+    /* `sample:` (IrStage.sample): the logits graph's plan and code (NULL in interpreter
+     * mode, and the code also with be_plan), and what the runtime's sampler gets */
+    KernelPlan *sample_plan;
+    RlcStepFn sample_fn;
+    rt_sampler sampler;
 } BackendStage;
 
 typedef struct Backend {
@@ -41,6 +46,10 @@ bool be_compile_cached(Backend *b, Arena *a, const IrProgram *ir, const char *ca
  * steps are left for `rlc build` to emit as object code (aot.c). */
 bool be_plan(Backend *b, Arena *a, const IrProgram *ir, StrBuf *why);
 void be_free(Backend *b);
+
+/* Where the output of a plan's graph (IrGraph.output) lies in the workspace: its
+ * byte offset as a function of the batch size. */
+KSize be_output_offset(const KernelPlan *p);
 
 /* The kernel plan or the LLVM module text of each stage (`rlc dump --kernels|--llvm`). */
 bool be_dump(const IrProgram *ir, bool llvm, const char *only, StrBuf *out, StrBuf *why);

@@ -18,7 +18,8 @@ static const SettingSpec settings[] = {
     {"seed", true}, {"freeze", true}, {"save", true}, {"save_every", true}, {"validate", true},
     {"show", false}, {"show_width", false}, {"show_count", false}, {"codes", false},
     {"labels", false}, {"vectors", false}, {"embedding", false}, {"neighbours", false},
-    {"clip_grad_norm", true},
+    {"clip_grad_norm", true}, {"sample", false}, {"prompt", false}, {"sample_tokens", false},
+    {"sample_count", false}, {"temperature", false}, {"top_k", false},
 };
 
 /* The values an optimizer or schedule argument may take: one outside them
@@ -177,13 +178,29 @@ static void check_settings(Checker *c, Item *st) {
         Expr *v = s->value;
         if (!strcmp(name, "batch") || !strcmp(name, "epochs") || !strcmp(name, "steps") ||
             !strcmp(name, "limit") || !strcmp(name, "seed") || !strcmp(name, "show_width") ||
-            !strcmp(name, "show_count") || !strcmp(name, "save_every")) {
+            !strcmp(name, "show_count") || !strcmp(name, "save_every") || !strcmp(name, "sample_tokens") ||
+            !strcmp(name, "sample_count") || !strcmp(name, "top_k")) {
             Type *t = check_expr(c, v);
             long n;
+            bool zero_ok = !strcmp(name, "seed") || !strcmp(name, "top_k");
             if (t->kind == TY_ERROR) continue;
-            if (!is_int_value(t, &n) || n < 0 || (n == 0 && strcmp(name, "seed") != 0))
-                diag_error(c->d, v->span, "`%s` must be a %s integer, not %s", name,
-                           strcmp(name, "seed") ? "positive" : "non-negative", span_text(c, v->span));
+            if (!is_int_value(t, &n) || n < 0 || (n == 0 && !zero_ok))
+                diag_error(c->d, v->span, "`%s` must be a %s integer%s, not %s", name,
+                           zero_ok ? "non-negative" : "positive",
+                           strcmp(name, "top_k") ? "" : " (0: every token)", span_text(c, v->span));
+        } else if (!strcmp(name, "temperature")) {
+            Type *t = check_expr(c, v);
+            if (t->kind != TY_ERROR && !(t->has_value && t->value >= 0 && isfinite(t->value)))
+                diag_error(c->d, v->span, "`temperature` must be a number >= 0 (0: the most likely token), not %s",
+                           span_text(c, v->span));
+        } else if (!strcmp(name, "sample")) {
+            if (v->kind != EX_NAME)
+                diag_error(c->d, v->span, "`sample` names the binding that holds the next-token logits [B, T, vocab]");
+        } else if (!strcmp(name, "prompt")) {
+            bool words = false;
+            for (const char *p = v->kind == EX_STR ? v->str : ""; *p; p++) words |= *p != ' ' && *p != '\t' && *p != '\n';
+            if (!words) diag_error(c->d, v->span, "`prompt` is the text the samples continue, in quotes, not %s",
+                                   span_text(c, v->span));
         } else if (!strcmp(name, "clip_grad_norm")) {
             Type *t = check_expr(c, v);
             if (t->kind != TY_ERROR && !(t->has_value && t->value > 0))
@@ -241,12 +258,17 @@ static void check_settings(Checker *c, Item *st) {
     /* settings that only mean something beside another one */
     static const char *const needs[][2] = {{"labels", "codes"},          {"show_width", "show"},
                                            {"show_count", "show"},       {"vectors", "embedding"},
-                                           {"neighbours", "embedding"}};
+                                           {"neighbours", "embedding"}, {"prompt", "sample"},
+                                           {"sample_tokens", "sample"},  {"sample_count", "sample"},
+                                           {"temperature", "sample"},    {"top_k", "sample"}};
     for (size_t j = 0; j < sizeof needs / sizeof *needs; j++) {
         const Stmt *with = setting_seen(seen, needs[j][0]);
         if (with && !setting_seen(seen, needs[j][1]))
             diag_error(c->d, with->span, "`%s` goes with `%s`", needs[j][0], needs[j][1]);
     }
+    const Stmt *sample = setting_seen(seen, "sample");
+    if (sample && !setting_seen(seen, "prompt"))
+        diag_error(c->d, sample->span, "`sample` needs a `prompt`: the text the samples continue");
     check_warmup_fits(c, setting_seen(seen, "schedule"), setting_seen(seen, "steps"));
     if (seen[4] && seen[5]) {
         diag_error(c->d, seen[5]->span, "give `epochs` or `steps`, not both");
@@ -273,7 +295,25 @@ static bool check_unit_option(Checker *c, Arg *ar) {
     return false;
 }
 
-static const char *const text_opts[] = {"lowercase", "min_count", "unit", NULL};
+static const char *const text_opts[] = {"lowercase", "min_count", "unit", "tags", NULL};
+
+/* text(..., tags = true): the argument, or NULL when tags is absent or false. */
+static Arg *tags_arg(Expr *text) {
+    for (int i = 0; text && text->kind == EX_CALL && i < text->args.len; i++) {
+        Arg *ar = &text->args.items[i];
+        if (ar->name && !strcmp(ar->name, "tags") && !(ar->value->kind == EX_BOOL && ar->value->num == 0)) return ar;
+    }
+    return NULL;
+}
+
+/* `tags = true` gives a sequences dataset its `tags` field; anywhere else it
+ * would be silently ignored, so it is an error there. */
+static void check_no_tags(Checker *c, Expr *text) {
+    Arg *ar = tags_arg(text);
+    if (ar)
+        diag_error(c->d, ar->span, "`tags` goes with `sequences(text(..., tags = true), ...)`: only a sequences "
+                   "dataset has the field `tags`");
+}
 
 /* Checks a source call's arguments: a path string first, then its named options. */
 static bool check_source_args(Checker *c, Expr *e, const char *const *opts, bool corpus_first) {
@@ -307,6 +347,13 @@ static bool check_source_args(Checker *c, Expr *e, const char *const *opts, bool
         }
         if (!strcmp(ar->name, "unit")) {
             if (!check_unit_option(c, ar)) return false;
+            continue;
+        }
+        if (!strcmp(ar->name, "tags")) {
+            if (ar->value->kind != EX_BOOL) {
+                diag_error(c->d, ar->value->span, "`tags` is true or false");
+                return false;
+            }
             continue;
         }
         Type *t = check_expr(c, ar->value);
@@ -400,7 +447,10 @@ static const char *check_field_source(Checker *c, Expr *e) {
     if (!strcmp(name, "idx") || !strcmp(name, "npy")) return check_source_args(c, e, none, false) ? name : NULL;
     if (!strcmp(name, "csv")) return check_source_args(c, e, csv, false) ? name : NULL;
     if (!strcmp(name, "tokens")) return check_source_args(c, e, tokens, false) ? name : NULL;
-    if (!strcmp(name, "text")) return check_source_args(c, e, text_opts, false) ? name : NULL;
+    if (!strcmp(name, "text")) {
+        check_no_tags(c, e);
+        return check_source_args(c, e, text_opts, false) ? name : NULL;
+    }
     diag_error(c->d, e->span, "`%s` makes a whole dataset: write `dataset NAME = %s(...)`", name, name);
     return NULL;
 }
@@ -460,13 +510,33 @@ void sema_dataset_fields(Program *p, Item *ds) {
         long w;
         if (!int_option(c, v, "window", &w, false)) w = 5;
         Dim d = dim_const(n);
+        check_no_tags(c, v->args.len ? v->args.items[0].value : NULL);
         add_field(c, ds, "center", type_scalar(c->a, DT_I32), v->span);
         add_field(c, ds, "context", type_scalar(c->a, DT_I32), v->span);
         add_field(c, ds, "negatives", type_tensor(c->a, DT_I32, 1, &d), v->span);
         add_prop(c, ds, "vocab");
     } else if (!strcmp(name, "sequences")) {
-        static const char *const opts[] = {"length", "stride", NULL};
+        static const char *const opts[] = {"length", "stride", "start", "end", NULL};
         if (!check_source_args(c, v, opts, true)) return;
+        /* start, end: the part of the corpus the windows come from, as fractions (a split) */
+        double part[2] = {0, 1};
+        for (int i = 0; i < v->args.len; i++) {
+            Arg *ar = &v->args.items[i];
+            int k = !ar->name ? -1 : !strcmp(ar->name, "start") ? 0 : !strcmp(ar->name, "end") ? 1 : -1;
+            if (k < 0) continue;
+            Type *t = ar->value->type;
+            if (!t || !t->has_value || !(t->value >= 0 && t->value <= 1)) {
+                diag_error(c->d, ar->value->span, "`%s` of the sequences of dataset `%s` is a fraction of the corpus, "
+                           "from 0 to 1, not %s", ar->name, ds->name, span_text(c, ar->value->span));
+                return;
+            }
+            part[k] = t->value;
+        }
+        if (part[0] >= part[1]) {
+            diag_error(c->d, v->span, "the sequences of dataset `%s` start at %g of the corpus, not before their end "
+                       "(%g)", ds->name, part[0], part[1]);
+            return;
+        }
         long len = 0, stride = 0;
         bool has_len = window_option(c, ds, v, "length", &len);
         window_option(c, ds, v, "stride", &stride); /* reports a bad stride; absent: = length */
@@ -477,7 +547,22 @@ void sema_dataset_fields(Program *p, Item *ds) {
         Dim d = dim_const(len);
         add_field(c, ds, "ids", type_tensor(c->a, DT_I32, 1, &d), v->span);
         add_prop(c, ds, "vocab");
+        Expr *text = v->args.len && !v->args.items[0].name ? v->args.items[0].value : NULL;
+        Arg *tags = tags_arg(text);
+        for (int i = 0; tags && i < text->args.len; i++) {
+            Arg *ar = &text->args.items[i];
+            if (ar->name && !strcmp(ar->name, "unit") && ar->value->kind == EX_STR && !strcmp(ar->value->str, "char")) {
+                diag_error(c->d, tags->span, "`tags = true` reads the TAG of word/TAG tokens; it does not go with "
+                           "unit = \"char\"");
+                tags = NULL;
+            }
+        }
+        if (tags) {
+            add_field(c, ds, "tags", type_tensor(c->a, DT_I32, 1, &d), tags->span);
+            add_prop(c, ds, "tags");
+        }
     } else if (!strcmp(name, "text")) {
+        check_no_tags(c, v);
         if (!check_source_args(c, v, text_opts, false)) return;
         add_field(c, ds, "x", type_scalar(c->a, DT_I32), v->span);
         add_prop(c, ds, "vocab");

@@ -149,6 +149,7 @@ static bool mark_live(Fuser *f) {
     const IrGraph *g = f->g;
     bool *live = arena_alloc(f->a, (size_t)g->nodes.len + 1);
     if (g->loss >= 0) live[g->loss] = true;
+    if (g->output >= 0) live[g->output] = true;
     for (int i = 0; i < g->reports.len; i++) live[g->reports.items[i].node] = true;
     for (int n = 0; n < g->nodes.len; n++)
         if (nd(g, n)->op == IR_UPDATE) live[n] = true;
@@ -207,6 +208,7 @@ static bool decide(Fuser *f) {
     bool *under_bcast = arena_alloc(f->a, (size_t)N);
     bool *consumer_needs_mem = arena_alloc(f->a, (size_t)N);
     if (g->loss >= 0) f->force_mem[g->loss] = true;
+    if (g->output >= 0) f->force_mem[g->output] = true;
     for (int i = 0; i < g->reports.len; i++) f->force_mem[g->reports.items[i].node] = true;
 
     for (int n = N - 1; n >= 0; n--) {
@@ -437,6 +439,7 @@ static void plan_buffers(Fuser *f) {
         if (group_end[i] != i && last[k->root] < group_end[i]) last[k->root] = group_end[i];
     }
     if (g->loss >= 0) last[base_of(g, p, g->loss)] = INT_MAX;
+    if (g->output >= 0) last[base_of(g, p, g->output)] = INT_MAX;
     for (int i = 0; i < g->reports.len; i++) last[base_of(g, p, g->reports.items[i].node)] = INT_MAX;
 
     Vec(Slot) slots = {0};
@@ -540,8 +543,8 @@ KernelPlan *fuse_plan(Arena *a, const IrGraph *g, StrBuf *why) {
     f.force_mem = arena_alloc(a, (size_t)N + 1);
     f.sparse = arena_alloc(a, (size_t)N + 1);
     f.updated = arena_alloc(a, (size_t)g->params.len + 1);
-    if (g->loss >= N || g->loss < -1) {
-        sb_puts(why, "loss node out of range");
+    if (g->loss >= N || g->loss < -1 || g->output >= N || g->output < -1) {
+        sb_puts(why, "loss or output node out of range");
         return NULL;
     }
     for (int i = 0; i < g->reports.len; i++)

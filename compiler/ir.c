@@ -446,6 +446,7 @@ IrGraph *ir_graph_new(Arena *a, const char *name) {
     g->arena = a;
     g->name = name;
     g->loss = -1;
+    g->output = -1;
     return g;
 }
 
@@ -795,6 +796,7 @@ void ir_print(const IrGraph *g, StrBuf *out) {
     for (int i = 0; i < g->reports.len; i++)
         sb_printf(out, "report %s = %%%d\n", g->reports.items[i].name, g->reports.items[i].node);
     if (g->loss >= 0) sb_printf(out, "loss = %%%d\n", g->loss);
+    if (g->output >= 0) sb_printf(out, "output = %%%d\n", g->output);
 }
 
 /* ----------------------------------------------------------------- verify */
@@ -858,6 +860,7 @@ bool ir_verify(const IrGraph *g, StrBuf *why) {
         (g->loss >= 0 && (ir_shape_numel(&g->nodes.items[g->loss].shape, 2) != 1 ||
                           g->nodes.items[g->loss].dtype != IR_F32)))
         return fail(why, "loss %%%d is not an f32 scalar", g->loss);
+    if (g->output < -1 || g->output >= g->nodes.len) return fail(why, "output %%%d out of range", g->output);
     if (g->n_forward < 0 || g->n_forward > g->nodes.len)
         return fail(why, "n_forward %d out of range", g->n_forward);
     return true;

@@ -139,6 +139,8 @@ typedef struct IrGraph {
     Vec(IrInput) inputs;
     Vec(IrReport) reports;
     int loss;                /* the minimized scalar, or -1 in an eval stage */
+    int output;              /* a node kept whole in the workspace to the end of the step, for
+                                the caller to read (a stage's `sample` logits), or -1 */
     int n_forward;           /* nodes [0, n_forward) are the forward graph */
     int64_t procs;           /* > 1: sharded over that many processes (shard.c, docs/mpi.md) */
     IrOptim optim;
@@ -150,6 +152,19 @@ typedef struct IrShowRow {
     const char *name;        /* the binding or dataset field */
     int node;                /* its node in IrStage.forward */
 } IrShowRow;
+
+/* `sample:` (docs/language.md, Extensions): continuations of a prompt drawn from
+ * the stage's next-token logits when it has run (runtime/sample.c). */
+typedef struct IrSample {
+    IrGraph *graph;          /* the body lowered as in an eval stage, simplified; its output is
+                                the logits [B, positions, vocab]; NULL: no `sample` */
+    const char *binding;     /* the name `sample:` gives */
+    const char *prompt;
+    int64_t tokens, count, top_k;
+    double temperature;
+    int64_t positions, vocab;
+    int window;              /* the graph input that takes the token window */
+} IrSample;
 
 typedef struct IrStage {
     const char *name;
@@ -173,6 +188,7 @@ typedef struct IrStage {
     const char *vectors;     /* `vectors:` word2vec text file, or NULL */
     const char *embedding;   /* `embedding:` the parameter exported and searched, or NULL */
     Vec(const char *) neighbours;  /* `neighbours:` words whose nearest words are printed */
+    IrSample sample;
     IrGraph *graph;          /* what runs: differentiated (train) and simplified */
     IrGraph *forward;        /* the forward graph as lowered, before autodiff and simplify */
     IrGraph *raw;            /* train: forward + backward as autodiff left it, before simplify */

@@ -1049,6 +1049,87 @@ static void lower_presentation(Lower *L, Frame *f, const Item *st, IrStage *s) {
     }
 }
 
+static bool verified(Lower *L, const IrGraph *g, const char *after);
+
+/* Whether node `to` is computed from node `from`. */
+static bool depends_on(const IrGraph *g, int to, int from) {
+    bool *seen = calloc((size_t)g->nodes.len + 1, 1);
+    bool found = false;
+    if (seen) seen[to] = true;
+    for (int n = to; seen && n >= from && !found; n--) {
+        if (!seen[n]) continue;
+        found = n == from;
+        const IrNode *x = &g->nodes.items[n];
+        for (int k = 0; k < x->nin; k++) seen[x->in[k]] = true;
+    }
+    free(seen);
+    return found;
+}
+
+/* `sample: logits`: the stage's body lowered again as an eval stage's would be
+ * (dropout is the identity, batch_norm uses its running statistics: what a
+ * PyTorch user gets from model.eval() before generating), the logits its
+ * output. Checked: f32 [B, T, V] computed from the token window of a
+ * `sequences` dataset that holds at least T tokens. */
+static void lower_sampler(Lower *L, const Item *st, IrStage *s) {
+    const Stmt *t = NULL;
+    for (int i = 0; i < st->body.len; i++)
+        if (st->body.items[i]->kind == ST_SETTING && strcmp(st->body.items[i]->names.items[0], "sample") == 0)
+            t = st->body.items[i];
+    const rt_dataset_spec *spec = spec_of(L, st->data);
+    if (!spec || !spec->sequences) {
+        diag_error(L->d, t->value->span, "`sample` continues a prompt in the token window of a "
+                   "`sequences(text(...))` dataset; `%s` is not one", st->data->name);
+        return;
+    }
+    IrStage eval = *s;
+    eval.is_train = false;
+    IrGraph *trained = L->g;
+    L->settings = &eval;
+    L->g = ir_graph_new(L->a, st->name);
+    L->g->optim = trained->optim;
+    L->streams = L->sized = L->inlined = 0;
+    Namer namer = {.prefix = st->name, .component = st->name};
+    Frame f = {.namer = &namer};
+    lower_body(L, &f, st);
+    IrGraph *g = L->g;
+    L->g = trained;
+    L->settings = s;
+    const Val *v = lookup(&f, s->sample.binding);
+    int id = v && v->kind == V_NODE ? v->node : -1;
+    const IrNode *x = id >= 0 ? &g->nodes.items[id] : NULL;
+    const IrShape *sh = x ? &x->shape : NULL;
+    if (!x || x->dtype != IR_F32 || sh->rank != 3 || sh->d[0].b != 1 || sh->d[0].c != 0 || sh->d[1].b ||
+        sh->d[2].b) {
+        diag_error(L->d, t->value->span, "`sample` names the next-token logits, an f32 tensor [B, T, vocab] bound "
+                   "in stage `%s`; `%s` is not one", st->name, s->sample.binding);
+        return;
+    }
+    int window = -1;
+    for (int i = 0; i < g->inputs.len; i++)
+        if (strcmp(g->inputs.items[i].field, "ids") == 0 && depends_on(g, id, g->inputs.items[i].node)) window = i;
+    if (window < 0) {
+        diag_error(L->d, t->value->span, "`%s` is not computed from the token window `ids` of `%s`, so it cannot "
+                   "continue a prompt", s->sample.binding, st->data->name);
+        return;
+    }
+    if (sh->d[1].c > spec->seq_length) {
+        diag_error(L->d, t->value->span, "`%s` has %lld positions but the window of `%s` holds %lld tokens",
+                   s->sample.binding, (long long)sh->d[1].c, st->data->name, (long long)spec->seq_length);
+        return;
+    }
+    s->sample.positions = sh->d[1].c;
+    s->sample.vocab = sh->d[2].c;
+    s->sample.window = window;
+    g->loss = -1;
+    g->reports.len = 0;
+    g->output = id;
+    g->n_forward = g->nodes.len;
+    if (!verified(L, g, "lowering `sample`")) return;
+    s->sample.graph = simplify_graph(g);
+    verified(L, s->sample.graph, "simplifying `sample`");
+}
+
 static IrGraph *copy_graph(Arena *a, const IrGraph *g) {
     IrGraph *c = ir_graph_new(a, g->name);
     for (int i = 0; i < g->nodes.len; i++) vec_push(a, &c->nodes, g->nodes.items[i]);
@@ -1056,6 +1137,7 @@ static IrGraph *copy_graph(Arena *a, const IrGraph *g) {
     for (int i = 0; i < g->inputs.len; i++) vec_push(a, &c->inputs, g->inputs.items[i]);
     for (int i = 0; i < g->reports.len; i++) vec_push(a, &c->reports, g->reports.items[i]);
     c->loss = g->loss;
+    c->output = g->output;
     c->n_forward = g->n_forward;
     c->optim = g->optim;
     c->procs = g->procs;
@@ -1098,6 +1180,8 @@ static void lower_stage(Lower *L, const Item *st) {
     if (s.is_train && L->g->loss < 0 && L->d->errors == errors)
         diag_error(L->d, st->name_span, "train stage `%s` has no `minimize`", st->name);
     if (L->d->errors != errors || !verified(L, L->g, "lowering")) return;
+    if (s.sample.binding) lower_sampler(L, st, &s);
+    if (L->d->errors != errors) return;
 
     s.forward = L->g;
     IrGraph *body = L->g;

@@ -61,6 +61,7 @@ static bool lower_text_options(Lower *L, const Expr *text, rt_dataset_spec *ds) 
     if (ds->min_count < 1) ds->min_count = 1;
     if (named_number(L, text, "lowercase", &v)) ds->lowercase = v != 0;
     if (named_number(L, text, "min_count", &v)) ds->min_count = (int64_t)v;
+    if (named_number(L, text, "tags", &v)) ds->tags = v != 0;
     const Expr *unit = arg_of(text, -1, "unit");
     ds->char_unit = unit && unit->kind == EX_STR && strcmp(unit->str, "char") == 0;
     const char *path = path_arg(L, text);
@@ -163,9 +164,12 @@ static bool lower_sequences(Lower *L, const Expr *e, rt_dataset_spec *ds) {
     if (!lower_text_options(L, corpus, ds)) return false;
     if (named_number(L, e, "length", &v)) ds->seq_length = (int64_t)v;
     ds->seq_stride = named_number(L, e, "stride", &v) ? (int64_t)v : ds->seq_length;
-    rt_field_spec *fs = new_fields(L, ds, 1);
-    fs[0] = (rt_field_spec){.name = "ids", .is_i32 = true, .rank = 1, .dims = {ds->seq_length},
-                            .kind = RT_SRC_TEXT, .path = ds->text_path};
+    ds->seq_start = named_number(L, e, "start", &v) ? v : 0;
+    ds->seq_end = named_number(L, e, "end", &v) ? v : 1;
+    rt_field_spec *fs = new_fields(L, ds, ds->tags ? 2 : 1);
+    for (int k = 0; k < ds->n_fields; k++)
+        fs[k] = (rt_field_spec){.name = k ? "tags" : "ids", .is_i32 = true, .rank = 1, .dims = {ds->seq_length},
+                                .kind = RT_SRC_TEXT, .path = ds->text_path};
     return true;
 }
 
@@ -309,13 +313,15 @@ void lower_settings(Lower *L, const Item *st, IrStage *s, IrOptim *o) {
                                              "save", "save_every", "validate", "freeze", "clip_grad_norm", NULL};
     static const char *const all[] = {"data",  "batch",   "limit",     "load",       "show",
                                       "show_width", "show_count", "codes", "labels", "vectors",
-                                      "embedding", "neighbours", NULL};
+                                      "embedding", "neighbours", "sample", "prompt", "sample_tokens",
+                                      "sample_count", "temperature", "top_k", NULL};
     s->name = st->name;
     s->is_train = st->stage_kind == STAGE_TRAIN;
     s->span = st->span;
     s->batch = 64;
     s->show_count = 8;
     s->codes = s->labels = -1;
+    s->sample = (IrSample){.tokens = 20, .count = 3, .temperature = 1};
     *o = (IrOptim){.kind = OPT_ADAM, .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
     for (int i = 0; i < st->body.len; i++) {
         const Stmt *t = st->body.items[i];
@@ -377,6 +383,20 @@ void lower_settings(Lower *L, const Item *st, IrStage *s, IrOptim *o) {
                 const Expr *c = e->kind == EX_LIST ? e->args.items[k].value : e;
                 if (c->kind == EX_STR) vec_push(L->a, &s->neighbours, c->str);
             }
+        } else if (strcmp(name, "sample") == 0) {
+            s->sample.binding = setting_name(L, t);
+        } else if (strcmp(name, "prompt") == 0) {
+            s->sample.prompt = setting_str(L, t);
+        } else if (strcmp(name, "sample_tokens") == 0) {
+            if (setting_int(L, t, 1, &v)) s->sample.tokens = v;
+        } else if (strcmp(name, "sample_count") == 0) {
+            if (setting_int(L, t, 1, &v)) s->sample.count = v;
+        } else if (strcmp(name, "top_k") == 0) {
+            if (setting_int(L, t, 0, &v)) s->sample.top_k = v;
+        } else if (strcmp(name, "temperature") == 0) {
+            double x;
+            if (const_number(t->value, &x) && x >= 0 && isfinite(x)) s->sample.temperature = x;
+            else diag_error(L->d, t->value->span, "`temperature` must be a number >= 0");
         } else if (strcmp(name, "optimizer") == 0) {
             lower_optimizer(L, t->value, o);
         } else if (strcmp(name, "schedule") == 0) {
@@ -409,7 +429,10 @@ static void dump_dataset(const rt_dataset_spec *ds, StrBuf *out) {
     if (ds->sequences)
         sb_printf(out, " sequences text=\"%s\" lowercase=%d min_count=%lld length=%lld stride=%lld", ds->text_path,
                   ds->lowercase, (long long)ds->min_count, (long long)ds->seq_length, (long long)ds->seq_stride);
+    if (ds->sequences && (ds->seq_start > 0 || ds->seq_end < 1))
+        sb_printf(out, " start=%g end=%g", ds->seq_start, ds->seq_end);
     if (ds->char_unit) sb_puts(out, " unit=char");
+    if (ds->tags) sb_puts(out, " tags");
     sb_puts(out, "\n");
     for (int i = 0; i < ds->n_fields; i++) {
         const rt_field_spec *f = &ds->fields[i];

@@ -798,10 +798,11 @@ static void resolve_settings(Resolver *r, Item *st) {
             if (v->kind == EX_CALL) resolve_args(r, v);
         } else if (strcmp(name, "embedding") == 0) {
             setting_item(r, v, ITEM_FUNC, "an encoder or decoder");
-        } else if (strcmp(name, "show") == 0 || strcmp(name, "codes") == 0 || strcmp(name, "labels") == 0) {
+        } else if (strcmp(name, "show") == 0 || strcmp(name, "codes") == 0 || strcmp(name, "labels") == 0 ||
+                   strcmp(name, "sample") == 0) {
             /* bindings of the stage body: lowering looks them up once the body is lowered */
         } else if (strcmp(name, "load") == 0 || strcmp(name, "save") == 0 || strcmp(name, "vectors") == 0 ||
-                   strcmp(name, "neighbours") == 0) {
+                   strcmp(name, "neighbours") == 0 || strcmp(name, "prompt") == 0) {
             /* a path or words: check wants strings and says so */
         } else {
             resolve_expr(r, v);

@@ -185,6 +185,7 @@ static IrGraph *sweep(IrGraph *g, int old_forward_end) {
         return g;
     }
     if (g->loss >= 0) live[g->loss] = true;
+    if (g->output >= 0) live[g->output] = true;
     for (int i = 0; i < g->reports.len; i++) live[g->reports.items[i].node] = true;
     for (int i = 0; i < g->params.len; i++) live[g->params.items[i].node] = true;
     for (int i = 0; i < g->inputs.len; i++) live[g->inputs.items[i].node] = true;
@@ -217,6 +218,7 @@ static IrGraph *sweep(IrGraph *g, int old_forward_end) {
     for (int i = 0; i < out->reports.len; i++)
         out->reports.items[i].node = to[out->reports.items[i].node];
     out->loss = g->loss >= 0 ? to[g->loss] : -1;
+    out->output = g->output >= 0 ? to[g->output] : -1;
     free(live);
     free(to);
     return out;
@@ -272,6 +274,7 @@ IrGraph *simplify_graph(const IrGraph *g) {
     for (int i = 0; i < ng->reports.len; i++)
         ng->reports.items[i].node = to[ng->reports.items[i].node];
     ng->loss = g->loss >= 0 ? to[g->loss] : -1;
+    ng->output = g->output >= 0 ? to[g->output] : -1;
     free(to);
     free(cse.slot);
     return sweep(ng, fwd_end);

@@ -57,11 +57,15 @@ encoder img(x: [B, D]) -> [B, E] {
     return dense(h, E)
 }
 
-# Text encoder: the 4 word vectors side by side (word order matters), then an MLP.
+# Text encoder: a transformer over the caption, as CLIP's is. Word vectors plus learned position
+# vectors (word order matters: "a photo of X"), one pre-norm transformer block in which every word
+# attends to every other (4 heads of 8), then the mean of the 4 positions projected to the shared
+# space. (A caption is short and has no padding, so no mask is needed; CLIP reads the last token's
+# state under a causal mask instead, which a mean over an unmasked block replaces here.)
 encoder txt(c: i32[N, L]) -> [N, E] {
-    words = reshape(embedding(c, V, 32), [N, L * 32])
-    h = relu(dense(words, 128))
-    return dense(h, E)
+    param pos: [L, 32] = normal(0, 0.02)
+    h = transformer_block(embedding(c, V, 32) + pos, 4, 128)
+    return dense(mean(layer_norm(h), axis = 1), E)
 }
 
 train align {

@@ -127,8 +127,10 @@ static void table_free(word_table *t) {
 typedef struct reading {
     bool char_unit, lowercase;
     word_table table;            /* words */
+    word_table tag_table;        /* the TAG of word/TAG tokens */
     int64_t byte_counts[256];    /* chars */
     i32_list ids;
+    i32_list tags;               /* words: per token its tag in first-seen order, -1 for none */
     i64_list lines;
 } reading;
 
@@ -166,6 +168,14 @@ static bool tokenize(reading *rd, unsigned char *buf, size_t len) {
         char *w = (char *)buf + s;
         char *slash = memchr(w, '/', n);
         for (char *q = slash; q; q = memchr(q + 1, '/', n - (size_t)(q + 1 - w))) slash = q;
+        int64_t tag = -1;
+        if (slash && slash > w && slash + 1 < w + n) {
+            /* the tag as written (lowercase applies to words only) */
+            tag = table_find(&rd->tag_table, slash + 1, n - (size_t)(slash + 1 - w));
+            if (tag < 0) return false;
+            rd->tag_table.counts[tag]++;
+        }
+        if (!push32(&rd->tags, (int32_t)tag)) return false;
         if (slash && slash > w) n = (size_t)(slash - w);
         if (rd->lowercase)
             for (size_t k = 0; k < n; k++) w[k] = (char)tolower((unsigned char)w[k]);
@@ -241,6 +251,7 @@ static void free_names(char **names, size_t count) {
 /* The vocabulary sorted by falling count, ties by the word's bytes; ids become
  * ranks in that order. */
 static const word_table *sort_table;
+/* The order of a word table: falling count, ties by the bytes. */
 static int cmp_by_count(const void *a, const void *b) {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     int64_t cx = sort_table->counts[x], cy = sort_table->counts[y];
@@ -318,8 +329,45 @@ oom:
     return false;
 }
 
+/* The tags of word/TAG tokens, sorted as words are (falling count, then
+ * bytes), and per token its tag's rank, -1 for a token without one. A corpus
+ * without any tag gets no tags array. */
+static bool build_tags(reading *rd, rt_text *t) {
+    word_table *w = &rd->tag_table;
+    if (w->n == 0) return true;
+    int64_t n = w->n;
+    int64_t *order = malloc((size_t)n * sizeof *order), *rank = malloc((size_t)n * sizeof *rank);
+    t->tag_names = malloc((size_t)n * sizeof *t->tag_names);
+    t->tag_counts = malloc((size_t)n * sizeof *t->tag_counts);
+    if (!order || !rank || !t->tag_names || !t->tag_counts) {
+        free(order);
+        free(rank);
+        return false;
+    }
+    for (int64_t i = 0; i < n; i++) order[i] = i;
+    sort_table = w;
+    qsort(order, (size_t)n, sizeof *order, cmp_by_count);
+    for (int64_t r = 0; r < n; r++) {
+        rank[order[r]] = r;
+        t->tag_names[r] = w->words[order[r]];
+        t->tag_counts[r] = w->counts[order[r]];
+        w->words[order[r]] = NULL; /* moved */
+    }
+    t->n_tags = n;
+    for (int64_t i = 0; i < rd->tags.n; i++) rd->tags.v[i] = rd->tags.v[i] < 0 ? -1 : (int32_t)rank[rd->tags.v[i]];
+    t->tags = rd->tags.v;
+    rd->tags.v = NULL;
+    free(order);
+    free(rank);
+    return true;
+}
+
 static void text_free(rt_text *t) {
     if (!t) return;
+    for (int64_t i = 0; i < t->n_tags; i++) free(t->tag_names[i]);
+    free(t->tag_names);
+    free(t->tag_counts);
+    free(t->tags);
     for (int64_t i = 0; i < t->n_words; i++) free(t->words[i]);
     free(t->words);
     free(t->counts);
@@ -359,13 +407,15 @@ static rt_text *read_text(const char *full, char **names, size_t count, bool low
         if (fine && starts.v[starts.n - 1] != t->n) fine = push64(&starts, t->n);
         t->lines = starts.v;
         t->n_lines = starts.n - 1;
-        if (!fine || !build_vocab(&rd, t)) {
+        if (!fine || !build_vocab(&rd, t) || !build_tags(&rd, t)) {
             rt_fail(err, "%s: out of memory while building the vocabulary", full);
             text_free(t);
             t = NULL;
         }
     }
     table_free(&rd.table);
+    table_free(&rd.tag_table);
+    free(rd.tags.v);
     free(rd.ids.v);
     free(rd.lines.v);
     return t;
@@ -505,4 +555,53 @@ bool rt_text_tokens(const rt_dataset_spec *ds, const char *path, rt_raw *out, rt
     out->per = 1;
     out->vocab = kept + 1;
     return true;
+}
+
+/* ------------------------------------------------------------ encoding a text */
+
+/* The id of one token in a dataset's vocabulary: 1 + its rank when the rank is
+ * below kept, 0 otherwise (the ranks of kept words are 0..kept-1). */
+static int32_t token_id(const rt_text *t, int64_t kept, const char *w, size_t n) {
+    for (int64_t r = 0; r < kept && r < t->n_words; r++)
+        if (strncmp(t->words[r], w, n) == 0 && t->words[r][n] == 0) return (int32_t)(r + 1);
+    return 0;
+}
+
+int64_t rt_text_encode(const rt_text *t, int64_t kept, bool lowercase, bool char_unit, const char *s, int32_t *ids,
+                       int64_t *starts, int64_t *lens, int64_t cap) {
+    int64_t n = 0;
+    size_t len = strlen(s);
+    for (size_t i = 0; i < len;) {
+        size_t at = i, tn;
+        char token[RT_PATH_MAX];
+        if (char_unit) {
+            int c = lowercase ? tolower((unsigned char)s[i]) : (unsigned char)s[i];
+            char *w = byte_word(c);
+            if (!w) return -1;
+            snprintf(token, sizeof token, "%s", w);
+            free(w);
+            tn = strlen(token);
+            i++;
+        } else {
+            if (word_break((unsigned char)s[i])) {
+                i++;
+                continue;
+            }
+            while (i < len && !word_break((unsigned char)s[i])) i++;
+            tn = i - at < sizeof token - 1 ? i - at : sizeof token - 1;
+            memcpy(token, s + at, tn);
+            char *slash = NULL;
+            for (char *q = memchr(token, '/', tn); q; q = memchr(q + 1, '/', tn - (size_t)(q + 1 - token))) slash = q;
+            if (slash && slash > token) tn = (size_t)(slash - token);
+            if (lowercase)
+                for (size_t k = 0; k < tn; k++) token[k] = (char)tolower((unsigned char)token[k]);
+        }
+        if (n < cap) {
+            ids[n] = token_id(t, kept, token, tn);
+            if (starts) starts[n] = (int64_t)at;
+            if (lens) lens[n] = (int64_t)(i - at);
+        }
+        n++;
+    }
+    return n;
 }

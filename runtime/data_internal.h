@@ -32,6 +32,11 @@ typedef struct rt_text {
     char **words;             /* unit "char": a byte as itself, or \xNN when not printable */
     int64_t *counts;
     int64_t n_words;
+    int32_t *tags;            /* words: per token the rank of its TAG (word/TAG), -1 for none;
+                                 NULL when no token has a tag (and for unit "char") */
+    char **tag_names;         /* the tags by falling count, ties by bytes */
+    int64_t *tag_counts;
+    int64_t n_tags;
     char path[RT_PATH_MAX];   /* the resolved file or folder, for messages */
     char *key;                /* the cache's: path, options, files' sizes and times */
     struct rt_text *next;
@@ -47,6 +52,13 @@ int64_t rt_text_kept(const rt_text *t, int64_t min_count);
  * options: lowercase, char_unit, min_count), its id: 0 for a word under
  * min_count, 1.. the kept words in vocabulary order; vocab = kept + 1. */
 bool rt_text_tokens(const rt_dataset_spec *ds, const char *path, rt_raw *out, rt_error *err);
+/* s split as the corpus was read (words on white space, word/TAG keeping word,
+ * lowercased when asked; or every byte): per token its id for a dataset keeping
+ * `kept` words (1 + rank, 0 unknown) and its start and length in s (when
+ * starts/lens are not NULL). Returns the token count (at most cap written), -1
+ * when out of memory. */
+int64_t rt_text_encode(const rt_text *t, int64_t kept, bool lowercase, bool char_unit, const char *s, int32_t *ids,
+                       int64_t *starts, int64_t *lens, int64_t cap);
 /* How many times a corpus was read from disk in this process (cache misses). */
 int64_t rt_text_reads(void);
 

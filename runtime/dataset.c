@@ -29,11 +29,14 @@ struct rt_dataset {
     int64_t vocab;            /* the `vocab` property, 0 when none */
     rt_corpus corpus;         /* skipgram: words and ids */
     const rt_text *text;      /* text fields and sequences: the cached corpus */
+    bool lowercase, char_unit; /* ... and how it was split (rt_dataset_encode splits alike) */
     int64_t n_kept;           /* ... its words at or over min_count: ids 1..n_kept, 0 unknown */
 
     /* sequences: example i is the window of ids [i*stride, i*stride + length) */
     bool sequences;
     int64_t seq_length, seq_stride;
+    int64_t n_tags;           /* with tags: field 1 is the window's tag ids, 1..n_tags, 0 none */
+    int64_t seq_first;        /* the first token of the part the windows come from */
 
     /* skipgram */
     bool skipgram;
@@ -343,9 +346,23 @@ static bool load_sequences(rt_dataset *ds, const rt_dataset_spec *spec, rt_error
                 spec->text_path, t->path);
         return false;
     }
+    double end = spec->seq_end > 0 ? spec->seq_end : 1;
+    int64_t first = (int64_t)(spec->seq_start * (double)t->n), last = (int64_t)(end * (double)t->n);
+    if (last > t->n) last = t->n;
     if (t->n < spec->seq_length) {
         rt_fail(err, "dataset %s: a window of length %lld is longer than the corpus '%s' (%lld tokens)",
                 ds->name, (long long)spec->seq_length, spec->text_path, (long long)t->n);
+        return false;
+    }
+    if (last - first < spec->seq_length) {
+        rt_fail(err, "dataset %s: a window of length %lld is longer than its part of the corpus '%s' (tokens %lld "
+                "to %lld of %lld: start = %g, end = %g)", ds->name, (long long)spec->seq_length, spec->text_path,
+                (long long)first, (long long)last, (long long)t->n, spec->seq_start, end);
+        return false;
+    }
+    if (spec->tags && !t->tags) {
+        rt_fail(err, "dataset %s: `tags = true` needs word/TAG tokens, but no token of the corpus '%s' (%s) has "
+                "a tag", ds->name, spec->text_path, t->path);
         return false;
     }
     ds->sequences = true;
@@ -353,21 +370,32 @@ static bool load_sequences(rt_dataset *ds, const rt_dataset_spec *spec, rt_error
     ds->seq_stride = spec->seq_stride;
     ds->n_kept = rt_text_kept(t, spec->min_count);
     ds->vocab = ds->n_kept + 1;
-    ds->n = (t->n - spec->seq_length) / spec->seq_stride + 1;
-    ds->fields = calloc(1, sizeof *ds->fields);
+    ds->n_tags = spec->tags ? t->n_tags : 0;
+    ds->seq_first = first;
+    ds->n = (last - first - spec->seq_length) / spec->seq_stride + 1;
+    ds->n_fields = spec->tags ? 2 : 1;
+    ds->fields = calloc((size_t)ds->n_fields, sizeof *ds->fields);
     if (!ds->fields) {
         rt_fail(err, "dataset %s: out of memory", ds->name);
         return false;
     }
-    snprintf(ds->fields[0].name, sizeof ds->fields[0].name, "ids");
-    ds->fields[0].is_i32 = true;
-    ds->fields[0].numel = spec->seq_length;
-    ds->n_fields = 1;
+    for (int k = 0; k < ds->n_fields; k++) {
+        snprintf(ds->fields[k].name, sizeof ds->fields[k].name, "%s", k ? "tags" : "ids");
+        ds->fields[k].is_i32 = true;
+        ds->fields[k].numel = spec->seq_length;
+    }
     return true;
 }
 
-static void fill_window(const rt_dataset *ds, int64_t example, int32_t *out) {
-    const int32_t *ids = ds->text->ids + example * ds->seq_stride;
+/* Field 0: the window's word ids; field 1: their tag ids. */
+static void fill_window(const rt_dataset *ds, int field, int64_t example, int32_t *out) {
+    int64_t at = ds->seq_first + example * ds->seq_stride;
+    if (field == 1) {
+        const int32_t *tags = ds->text->tags + at;
+        for (int64_t k = 0; k < ds->seq_length; k++) out[k] = tags[k] + 1;
+        return;
+    }
+    const int32_t *ids = ds->text->ids + at;
     for (int64_t k = 0; k < ds->seq_length; k++) out[k] = ids[k] < ds->n_kept ? ids[k] + 1 : 0;
 }
 
@@ -398,6 +426,8 @@ rt_dataset *rt_dataset_load(const rt_dataset_spec *spec, rt_error *err) {
         return NULL;
     }
     snprintf(ds->name, sizeof ds->name, "%s", spec->name ? spec->name : "?");
+    ds->lowercase = spec->lowercase;
+    ds->char_unit = spec->char_unit;
     bool ok = spec->skipgram    ? load_skipgram(ds, spec, err)
               : spec->sequences ? load_sequences(ds, spec, err)
                                 : load_fields(ds, spec, err);
@@ -427,6 +457,10 @@ bool rt_dataset_field_is_i32(const rt_dataset *ds, int field) { return ds->field
 bool rt_dataset_property(const rt_dataset *ds, const char *name, int64_t *value) {
     if (strcmp(name, "vocab") == 0 && ds->vocab > 0) {
         *value = ds->vocab;
+        return true;
+    }
+    if (strcmp(name, "tags") == 0 && ds->n_tags > 0) {
+        *value = ds->n_tags + 1;
         return true;
     }
     if (strcmp(name, "words") == 0 && ds->corpus.ids) {
@@ -490,7 +524,7 @@ int64_t rt_dataset_fill_range(const rt_dataset *ds, int64_t index, int64_t batch
         for (int64_t r = 0; r < rows; r++) {
             int64_t ex = ds->order[start + r];
             char *dst = (char *)out[k] + (size_t)r * bytes;
-            if (ds->sequences) fill_window(ds, ex, (int32_t *)dst);
+            if (ds->sequences) fill_window(ds, fields[k], ex, (int32_t *)dst);
             else if (!ds->skipgram) memcpy(dst, (const char *)f->data + (size_t)ex * bytes, bytes);
             else if (fields[k] < 2) memcpy(dst, &ds->pairs[2 * ex + fields[k]], 4);
             else pair_negatives(ds, ex, (int32_t *)dst);
@@ -504,6 +538,16 @@ bool rt_dataset_check_index(const rt_dataset *ds, int field, int64_t limit, cons
     /* skipgram draws its ids from the vocabulary, which the tables are sized by */
     if (ds->skipgram || limit <= 0 || field < 0 || field >= ds->n_fields) return true;
     const ds_field *fl = &ds->fields[field];
+    /* sequences: the windows are read from the corpus, whose kept words have ids 1..n_kept
+     * and tags 1..n_tags */
+    if (ds->sequences) {
+        int64_t top = field ? ds->n_tags : ds->n_kept;
+        if (top < limit) return true;
+        rt_fail(err, "dataset %s: field %s holds ids up to %lld (%lld ids, 0 included), but it is used as %s, so it "
+                "must lie in [0, %lld)", ds->name, fl->name, (long long)top, (long long)top + 1,
+                use ? use : "an index", (long long)limit);
+        return false;
+    }
     if (!fl->is_i32) return true;
     /* sequences hold no ids (windows are read from the corpus as batches fill): every id is
      * below the vocabulary */
@@ -536,6 +580,12 @@ int64_t rt_dataset_vocab_size(const rt_dataset *ds) {
 const char *rt_dataset_word(const rt_dataset *ds, int64_t id) {
     if (ds->text) return id == 0 ? UNKNOWN_WORD : id > 0 && id <= ds->n_kept ? ds->text->words[id - 1] : NULL;
     return id >= 0 && id < ds->corpus.n_words ? ds->corpus.words[id] : NULL;
+}
+
+int64_t rt_dataset_encode(const rt_dataset *ds, const char *text, int32_t *ids, int64_t *starts, int64_t *lens,
+                          int64_t cap) {
+    if (!ds->text) return -1;
+    return rt_text_encode(ds->text, ds->n_kept, ds->lowercase, ds->char_unit, text, ids, starts, lens, cap);
 }
 
 bool rt_dataset_write_vocab(const rt_dataset *ds, const char *path, rt_error *err) {

@@ -94,6 +94,10 @@ typedef struct rt_dataset_spec {
     bool char_unit;                    /* text(unit = "char"): every byte is a token */
     bool sequences;
     int64_t seq_length, seq_stride;
+    bool tags;                         /* sequences of text(..., tags = true): also the field
+                                          `tags`, the TAG of each word/TAG token */
+    double seq_start, seq_end;         /* sequences: the windows lie in tokens [start n, end n) of
+                                          the corpus's n (a split); seq_end <= 0 means 1 */
 } rt_dataset_spec;
 
 /* Where a data file is: path itself when absolute; else base_dir/path, then each
@@ -117,7 +121,8 @@ int64_t rt_dataset_field_numel(const rt_dataset *ds, int field);
 bool rt_dataset_field_is_i32(const rt_dataset *ds, int field);
 /* Named integer properties: `vocab` (tokens: largest id + 1; text fields and
  * sequences: kept words + 1, unknown included; skipgram: kept words); `words`
- * (skipgram: in-vocabulary words of the corpus, before subsampling). */
+ * (skipgram: in-vocabulary words of the corpus, before subsampling); `tags`
+ * (sequences with tags: the corpus's tags + 1, id 0 for a token without one). */
 bool rt_dataset_property(const rt_dataset *ds, const char *name, int64_t *value);
 /* Examples available: loaded ones, or for skipgram those of the current epoch
  * (epoch 0 is drawn at load, so this is never 0 for a non-empty corpus). */
@@ -152,6 +157,13 @@ bool rt_dataset_check_index(const rt_dataset *ds, int field, int64_t limit, cons
 int64_t rt_dataset_vocab_size(const rt_dataset *ds);
 const char *rt_dataset_word(const rt_dataset *ds, int64_t id);
 bool rt_dataset_write_vocab(const rt_dataset *ds, const char *path, rt_error *err);
+/* A text split into tokens as the dataset's corpus was (words on white space, a
+ * word/TAG keeping `word`, lowercased when the corpus is; or every byte with unit
+ * "char"), each token's id in ids (0: not in the vocabulary) and, when starts and
+ * lens are not NULL, where it lies in text. Returns the number of tokens (at most
+ * cap are written); -1 for a dataset without a text vocabulary. */
+int64_t rt_dataset_encode(const rt_dataset *ds, const char *text, int32_t *ids, int64_t *starts, int64_t *lens,
+                          int64_t cap);
 
 /* ============================================================ checkpoints */
 
@@ -444,6 +456,37 @@ typedef struct rt_index_limit {
     const char *use;                   /* for the message: "a row of word.e (12 rows) at f.rl:5:12" */
 } rt_index_limit;
 
+/* A stage's `sample` setting (docs/language.md, Extensions): continuations of a
+ * prompt drawn from a next-token model when the stage has run. The compiler
+ * hands a forward graph of its own (eval-like: dropout off) whose output is the
+ * logits [B, positions, vocab]; position t predicts the token after window
+ * position t. */
+typedef struct rt_sampler {
+    const char *prompt;
+    int64_t tokens, count;             /* tokens drawn per sample; samples (the batch) */
+    double temperature;                /* 0: always the most likely token */
+    int64_t top_k;                     /* > 0: draw among the k most likely tokens only */
+    int64_t positions, vocab;          /* the logits' last two dims */
+    bool char_unit;                    /* tokens are bytes: printed without spaces between */
+    int window;                        /* the input that takes the token window */
+    int n_params;
+    const rt_param_spec *params;       /* fetched by name from the stage's */
+    int n_inputs;
+    const char *const *inputs;         /* dataset field names, in graph input order */
+    void *user;
+    /* Runs the graph on ctx and writes the logits, ctx->B x positions x vocab. */
+    void (*logits)(void *user, rt_step_ctx *ctx, float *out);
+    size_t (*workspace_bytes)(void *user, int64_t B);
+} rt_sampler;
+
+/* Draws s->count continuations of s->prompt, each token from the logits at the
+ * last position of the context (the last `positions` tokens of prompt and draws,
+ * placed at the window's start), with the Philox stream of (seed, sample), so a
+ * seed gives the same text at any thread count; prints them to out (when not
+ * NULL) and writes DIR/samples.txt. params: per s->params. */
+bool rt_sample_run(const rt_sampler *s, const char *stage, rt_dataset *ds, int64_t limit, uint64_t seed,
+                   float *const *params, rt_pool *pool, const char *dir, FILE *out, rt_error *err);
+
 typedef struct rt_stage {
     const char *name;
     bool train;                        /* false: eval */
@@ -481,6 +524,7 @@ typedef struct rt_stage {
     /* Called once when the stage has run (not when it runs as another stage's
      * validation): pictures, exports and neighbour lists. May be NULL. */
     bool (*at_end)(void *user, const rt_stage_end *end, rt_error *err);
+    const rt_sampler *sample;          /* `sample:` continuations printed at the end, or NULL */
 } rt_stage;
 
 /* A dim the compiler read from the data (`brown.vocab`) and compiled into the

@@ -552,10 +552,32 @@ static resume_kind resume_stage(run *r, stage_run *sr, const char *settings, tra
 
 /* ------------------------------------------------------------ the end hook */
 
+/* The sampler's parameters, fetched by name from the store (the stage's are all
+ * there by then), and the samples drawn. */
+static bool stage_samples(run *r, const rt_stage *s, rt_dataset *ds, const char *dir, uint64_t seed,
+                          rt_error *err) {
+    const rt_sampler *sm = s->sample;
+    float **params = calloc((size_t)sm->n_params + 1, sizeof *params);
+    if (!params) {
+        rt_fail(err, "stage %s: out of memory", s->name);
+        return false;
+    }
+    bool ok = true;
+    for (int i = 0; ok && i < sm->n_params; i++) {
+        param *p = store_get(&r->st, &sm->params[i], seed, err);
+        if (p) params[i] = p->data;
+        else ok = false;
+    }
+    ok = ok && rt_sample_run(sm, s->name, ds, stage_limit(r, s), seed, params, r->pool, dir,
+                             r->opt->quiet ? NULL : r->out, err);
+    free(params);
+    return ok;
+}
+
 /* Hands the stage's parameters (by then all in the store) and its data to its
- * at_end hook, with RUNS/STAGE created for what the hook writes. */
+ * at_end hook and its sampler, with RUNS/STAGE created for what they write. */
 static bool stage_end(run *r, const rt_stage *s, rt_error *err) {
-    if (!s->at_end || !r->root) return true;
+    if ((!s->at_end && !s->sample) || !r->root) return true;
     char dir[1024];
     snprintf(dir, sizeof dir, "%s/%s", r->runs_dir, s->name);
     if (!make_dirs(dir, err)) return false;
@@ -575,9 +597,9 @@ static bool stage_end(run *r, const rt_stage *s, rt_error *err) {
     }
     rt_stage_end end = {.dir = dir, .data = ds, .limit = stage_limit(r, s), .seed = seed,
                         .params = params, .out = r->opt->quiet ? NULL : r->out};
-    ok = ok && s->at_end(s->user, &end, err);
+    ok = ok && (!s->at_end || s->at_end(s->user, &end, err));
     free(params);
-    return ok;
+    return ok && (!s->sample || stage_samples(r, s, ds, dir, seed, err));
 }
 
 /* ------------------------------------------------------------ train */

@@ -196,7 +196,15 @@ ex_simclr_cnn() {
     has_file "$d/runs/test/codes.png"
 }
 
-all=(mlp autoencoder denoising inpainting word2vec transfer simclr clip cnn conv_denoising simclr_cnn)
+ex_gpt() {
+    # 150 of the 600 steps: the validation cross-entropy falls well below the untrained ln(8505) = 9.05
+    run gpt --steps 150 || return
+    local d=$work/gpt
+    expect "gpt validation xent (untrained 9.05)" "$(metric "$d" validation xent)" "<" 7.0
+    has_file "$d/runs/pretrain/samples.txt"
+}
+
+all=(mlp autoencoder denoising inpainting word2vec transfer simclr clip cnn conv_denoising simclr_cnn gpt)
 for name in "${@:-${all[@]}}"; do
     echo "== $name"
     "ex_$name"

@@ -36,3 +36,13 @@ train whole {
     param e: [plain.vocab, 4] = zeros
     minimize mean(e[x])
 }
+
+# the Brown tags of word/TAG tokens: a field beside the ids, and their count
+dataset pos = sequences(text("brown/", lowercase = true, min_count = 10, tags = true), length = 8)
+
+train tagger {
+    data: pos
+    param e: [pos.vocab, 4] = zeros
+    logits = dense(e[ids], pos.tags)
+    minimize cross_entropy(logits, tags)
+}

@@ -736,6 +736,25 @@ static void test_sequences(void **state) {
     assert_memory_equal(w, want, sizeof want);
     rt_dataset_free(ds);
 
+    /* start = 0.5: the windows of the corpus's second half, ids of the whole corpus's vocabulary */
+    s.seq_start = 0.5;
+    s.seq_length = 2;
+    ds = rt_dataset_load(&s, &err);
+    if (!ds) fail_msg("%s", err.msg);
+    assert_int_equal(rt_dataset_size(ds), 2);
+    assert_int_equal(rt_dataset_fill(ds, 0, 4, &idx, 1, out), 2);
+    int32_t second_half[4] = {2, 1, 0, 2}; /* b a | d b */
+    assert_memory_equal(w, second_half, sizeof second_half);
+    rt_dataset_free(ds);
+    /* end = 0.3: tokens 0..2, shorter than a window of 3 */
+    s.seq_start = 0;
+    s.seq_end = 0.3;
+    s.seq_length = 3;
+    err = (rt_error){0};
+    assert_null(rt_dataset_load(&s, &err));
+    if (!strstr(err.msg, "dataset seq: a window of length 3 is longer than its part of the corpus"))
+        fail_msg("%s", err.msg);
+
     /* stride 1, every word kept */
     s = seq_spec("seq", "seq", 8, 1, 1);
     ds = rt_dataset_load(&s, &err);
@@ -770,6 +789,94 @@ static void test_sequences_char_unit(void **state) {
     int32_t want[7] = {2, 1, 1, 2, 4, 1, 3};
     assert_memory_equal(w, want, sizeof want);
     rt_dataset_free(ds);
+}
+
+/* A prompt is split as the corpus was: words on white space (lowercased when
+ * the corpus is, a word/TAG keeping word), ids of the dataset's vocabulary, 0
+ * for a word under min_count or never seen, with where each token lies; bytes
+ * with unit "char". An index limit below the windows' ids is an error naming
+ * the dataset (the windows have no stored copy to scan). */
+static void test_sequences_encode(void **state) {
+    (void)state;
+    const char *t = "The cat the dog the cat\n";
+    write_file("enc.txt", t, strlen(t));
+    rt_dataset_spec s = seq_spec("enc", "enc.txt", 2, 1, 2);
+    s.lowercase = true;
+    rt_error err = {0};
+    rt_dataset *ds = rt_dataset_load(&s, &err);
+    if (!ds) fail_msg("%s", err.msg);
+    /* the 3, cat 2: kept; dog 1: unknown */
+    int32_t ids[8];
+    int64_t starts[8], lens[8];
+    assert_int_equal(rt_dataset_encode(ds, "  THE dog/NN zebra cat/VB", ids, starts, lens, 8), 4);
+    int32_t want[4] = {1, 0, 0, 2};
+    assert_memory_equal(ids, want, sizeof want);
+    assert_int_equal(starts[1], 6);
+    assert_int_equal(lens[1], 6);
+    assert_int_equal(rt_dataset_encode(ds, "the cat", NULL, NULL, NULL, 0), 2);
+    assert_true(rt_dataset_check_index(ds, 0, 3, "a row", &err));
+    assert_false(rt_dataset_check_index(ds, 0, 2, "a row of e (2 rows)", &err));
+    assert_non_null(strstr(err.msg, "dataset enc"));
+    assert_non_null(strstr(err.msg, "a row of e (2 rows)"));
+    rt_dataset_free(ds);
+
+    s = seq_spec("encb", "enc.txt", 2, 1, 1);
+    s.char_unit = true;
+    ds = rt_dataset_load(&s, &err);
+    if (!ds) fail_msg("%s", err.msg);
+    assert_int_equal(rt_dataset_encode(ds, "t q", ids, NULL, NULL, 8), 3);
+    assert_string_equal(rt_dataset_word(ds, ids[0]), "t");
+    assert_string_equal(rt_dataset_word(ds, ids[1]), "\\x20");
+    assert_int_equal(ids[2], 0);
+    rt_dataset_free(ds);
+}
+
+/* tags = true: the field `tags` holds each token's TAG id (word/TAG), 1.. by
+ * falling count then bytes, 0 for a token without one; the property `tags`
+ * counts them with 0. The corpus is read once whether tags are asked or not; a
+ * corpus without any tag is an error naming the dataset. */
+static void test_sequences_tags(void **state) {
+    (void)state;
+    const char *t = "The/at cat/nn sat/vbd the/AT x\nthe/at a/b/nn\n";
+    write_file("tagged.txt", t, strlen(t));
+    int64_t before = rt_text_reads();
+    rt_dataset_spec s = seq_spec("tagged", "tagged.txt", 3, 3, 1);
+    s.tags = true;
+    s.lowercase = true;
+    rt_error err = {0};
+    rt_dataset *ds = rt_dataset_load(&s, &err);
+    if (!ds) fail_msg("%s", err.msg);
+    assert_int_equal(rt_dataset_n_fields(ds), 2);
+    assert_string_equal(rt_dataset_field_name(ds, 1), "tags");
+    int64_t n;
+    assert_true(rt_dataset_property(ds, "tags", &n));
+    assert_int_equal(n, 5); /* none, at (3), nn (2), AT, vbd */
+    int32_t ids[6], tags[6];
+    int fields[2] = {0, 1};
+    void *out[2] = {ids, tags};
+    assert_int_equal(rt_dataset_fill(ds, 0, 2, fields, 2, out), 2);
+    /* windows: the cat sat | the x the (a/b/nn, the word a/b, is in no window) */
+    int32_t want_tags[6] = {1, 2, 4, 3, 0, 1};
+    assert_memory_equal(tags, want_tags, sizeof want_tags);
+    assert_string_equal(rt_dataset_word(ds, ids[0]), "the");
+    assert_false(rt_dataset_check_index(ds, 1, 4, "a class", &err));
+    assert_non_null(strstr(err.msg, "field tags holds ids up to 4"));
+    rt_dataset_free(ds);
+    s.tags = false;
+    ds = rt_dataset_load(&s, &err);
+    assert_non_null(ds);
+    assert_int_equal(rt_dataset_n_fields(ds), 1);
+    assert_false(rt_dataset_property(ds, "tags", &n));
+    assert_int_equal(rt_text_reads(), before + 1);
+    rt_dataset_free(ds);
+
+    const char *plain = "no tags here\n";
+    write_file("untagged.txt", plain, strlen(plain));
+    s = seq_spec("plain", "untagged.txt", 2, 1, 1);
+    s.tags = true;
+    err = (rt_error){0};
+    assert_null(rt_dataset_load(&s, &err));
+    if (!strstr(err.msg, "dataset plain: `tags = true` needs word/TAG tokens")) fail_msg("%s", err.msg);
 }
 
 static void test_sequences_errors_name_the_dataset(void **state) {
@@ -854,6 +961,7 @@ int main(void) {
         cmocka_unit_test(test_overflowing_counts), cmocka_unit_test(test_nonfinite_data),
         cmocka_unit_test(test_index_limits), cmocka_unit_test(test_sequences),
         cmocka_unit_test(test_sequences_char_unit), cmocka_unit_test(test_sequences_errors_name_the_dataset),
+        cmocka_unit_test(test_sequences_encode), cmocka_unit_test(test_sequences_tags),
         cmocka_unit_test(test_corpus_read_once), cmocka_unit_test(test_nul_separates_words),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

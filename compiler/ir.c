@@ -64,11 +64,19 @@ bool ir_shape_fits(const IrShape *s, int64_t B, int64_t *numel) {
     return ok;
 }
 
+/* The element count modulo 2^64: a shape far past IR_MAX_NUMEL (rejected where
+ * it is allocated) may still be compared here, and signed products would overflow. */
+static uint64_t numel_wrapped(const IrShape *s, uint64_t B) {
+    uint64_t n = 1;
+    for (int i = 0; i < s->rank; i++) n *= (uint64_t)(int64_t)s->d[i].b * B + (uint64_t)s->d[i].c;
+    return n;
+}
+
 /* The element count is a polynomial in B of degree <= rank <= IR_MAX_RANK, so
  * two counts that agree at IR_MAX_RANK + 1 values of B agree for every B. */
 static bool numel_eq_all_B(const IrShape *x, const IrShape *y) {
-    for (int64_t B = 1; B <= IR_MAX_RANK + 1; B++)
-        if (ir_shape_numel(x, B) != ir_shape_numel(y, B)) return false;
+    for (uint64_t B = 1; B <= IR_MAX_RANK + 1; B++)
+        if (numel_wrapped(x, B) != numel_wrapped(y, B)) return false;
     return true;
 }
 

@@ -6,11 +6,7 @@
 # usage: cpu.sh RLC
 set -u
 RLC=$1
-T=$(mktemp -d "${TMPDIR:-/tmp}/rlc-aot-cpu.XXXXXX") || exit 1
-trap 'rm -rf "$T"' EXIT
-cd "$T" || exit 1
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+scratch_tag=aot-cpu; . "$(dirname "$0")/../lib.sh"
 awk 'BEGIN { srand(3); for (i = 0; i < 64; i++) { for (j = 0; j < 32; j++) printf "%s%.3f", j ? "," : "", rand();
                                                printf "\n" } }' > x.csv
 cat > ae.rl <<'RL'

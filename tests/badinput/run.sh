@@ -6,22 +6,7 @@
 # usage: run.sh RLC
 set -u
 RLC=$1
-T=$(mktemp -d "${TMPDIR:-/tmp}/rlc-badinput.XXXXXX") || exit 1
-trap 'rm -rf "$T"' EXIT
-cd "$T" || exit 1
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-
-# expect NAME STATUS PATTERN CMD...: CMD exits with STATUS and prints PATTERN
-# (a fixed string) on stdout or stderr.
-expect() {
-    name=$1 status=$2 pattern=$3
-    shift 3
-    "$@" > out 2>&1
-    got=$?
-    [ "$got" -eq "$status" ] || { fail "$name: exit status $got, not $status"; cat out; return; }
-    grep -qF -- "$pattern" out || { fail "$name: no '$pattern' in:"; cat out; }
-}
+scratch_tag=badinput; . "$(dirname "$0")/../lib.sh"
 
 # --- a classifier: labels against cross_entropy's classes ------------------------
 cat > cls.rl <<'RL'

@@ -5,26 +5,7 @@
 # usage: check.sh RLC
 set -u
 RLC=$1
-T=$(mktemp -d "${TMPDIR:-/tmp}/rlc-check.XXXXXX") || exit 1
-trap 'rm -rf "$T"' EXIT
-cd "$T" || exit 1
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-
-# expect NAME STATUS PATTERN CMD...: CMD exits with STATUS and prints PATTERN
-# (a fixed string) on stdout or stderr; PATTERN "" asserts an empty output.
-expect() {
-    name=$1 status=$2 pattern=$3
-    shift 3
-    "$@" > out 2>&1
-    got=$?
-    [ "$got" -eq "$status" ] || { fail "$name: exit status $got, not $status"; cat out; return; }
-    if [ -z "$pattern" ]; then
-        [ -s out ] && { fail "$name: expected no output, got:"; cat out; }
-    else
-        grep -qF -- "$pattern" out || { fail "$name: no '$pattern' in:"; cat out; }
-    fi
-}
+scratch_tag=check; . "$(dirname "$0")/../lib.sh"
 
 # The reshape is whole only when the vocabulary is a multiple of 5.
 cat > tok.rl <<'RL'

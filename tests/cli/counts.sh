@@ -5,22 +5,7 @@
 # usage: counts.sh RLC
 set -u
 RLC=$1
-T=$(mktemp -d "${TMPDIR:-/tmp}/rlc-counts.XXXXXX") || exit 1
-trap 'rm -rf "$T"' EXIT
-cd "$T" || exit 1
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-
-# expect NAME STATUS PATTERN CMD...: CMD exits with STATUS and prints PATTERN
-# (a fixed string) on stdout or stderr.
-expect() {
-    name=$1 status=$2 pattern=$3
-    shift 3
-    "$@" > out 2>&1
-    got=$?
-    [ "$got" -eq "$status" ] || { fail "$name: exit status $got, not $status"; cat out; return; }
-    grep -qF -- "$pattern" out || { fail "$name: no '$pattern' in:"; cat out; }
-}
+scratch_tag=counts; . "$(dirname "$0")/../lib.sh"
 
 # No data file exists: a count is refused before anything is read.
 cat > fit.rl <<'RL'

@@ -276,6 +276,31 @@ static char *byte_word(int c) {
     return w;
 }
 
+/* Sorts a word table by falling count (ties by bytes), moving its names and
+ * counts out into *names and *counts (n entries each); rank[i] is entry i's place.
+ * False when out of memory (the outputs are then the caller's to free). */
+static bool sort_by_count(word_table *w, char ***names, int64_t **counts, int64_t *rank) {
+    int64_t n = w->n;
+    int64_t *order = malloc((size_t)(n ? n : 1) * sizeof *order);
+    *names = malloc((size_t)(n ? n : 1) * sizeof **names);
+    *counts = malloc((size_t)(n ? n : 1) * sizeof **counts);
+    if (!order || !*names || !*counts) {
+        free(order);
+        return false;
+    }
+    for (int64_t i = 0; i < n; i++) order[i] = i;
+    sort_table = w;
+    qsort(order, (size_t)n, sizeof *order, cmp_by_count);
+    for (int64_t r = 0; r < n; r++) {
+        rank[order[r]] = r;
+        (*names)[r] = w->words[order[r]];
+        (*counts)[r] = w->counts[order[r]];
+        w->words[order[r]] = NULL; /* moved */
+    }
+    free(order);
+    return true;
+}
+
 /* Fills t's vocabulary from what was read and turns the ids into ranks. */
 static bool build_vocab(reading *rd, rt_text *t) {
     int64_t n = 0;
@@ -299,27 +324,10 @@ static bool build_vocab(reading *rd, rt_text *t) {
             t->n_words = r + 1;
         }
     } else {
-        word_table *w = &rd->table;
-        n = w->n;
-        int64_t *order = malloc((size_t)(n ? n : 1) * sizeof *order);
+        n = rd->table.n;
         rank = malloc((size_t)(n ? n : 1) * sizeof *rank);
-        t->words = malloc((size_t)(n ? n : 1) * sizeof *t->words);
-        t->counts = malloc((size_t)(n ? n : 1) * sizeof *t->counts);
-        if (!order || !rank || !t->words || !t->counts) {
-            free(order);
-            goto oom;
-        }
-        for (int64_t i = 0; i < n; i++) order[i] = i;
-        sort_table = w;
-        qsort(order, (size_t)n, sizeof *order, cmp_by_count);
-        for (int64_t r = 0; r < n; r++) {
-            rank[order[r]] = r;
-            t->words[r] = w->words[order[r]];
-            t->counts[r] = w->counts[order[r]];
-            w->words[order[r]] = NULL; /* moved */
-        }
+        if (!rank || !sort_by_count(&rd->table, &t->words, &t->counts, rank)) goto oom;
         t->n_words = n;
-        free(order);
     }
     for (int64_t i = 0; i < t->n; i++) t->ids[i] = (int32_t)rank[t->ids[i]];
     free(rank);
@@ -336,28 +344,15 @@ static bool build_tags(reading *rd, rt_text *t) {
     word_table *w = &rd->tag_table;
     if (w->n == 0) return true;
     int64_t n = w->n;
-    int64_t *order = malloc((size_t)n * sizeof *order), *rank = malloc((size_t)n * sizeof *rank);
-    t->tag_names = malloc((size_t)n * sizeof *t->tag_names);
-    t->tag_counts = malloc((size_t)n * sizeof *t->tag_counts);
-    if (!order || !rank || !t->tag_names || !t->tag_counts) {
-        free(order);
+    int64_t *rank = malloc((size_t)n * sizeof *rank);
+    if (!rank || !sort_by_count(w, &t->tag_names, &t->tag_counts, rank)) {
         free(rank);
         return false;
-    }
-    for (int64_t i = 0; i < n; i++) order[i] = i;
-    sort_table = w;
-    qsort(order, (size_t)n, sizeof *order, cmp_by_count);
-    for (int64_t r = 0; r < n; r++) {
-        rank[order[r]] = r;
-        t->tag_names[r] = w->words[order[r]];
-        t->tag_counts[r] = w->counts[order[r]];
-        w->words[order[r]] = NULL; /* moved */
     }
     t->n_tags = n;
     for (int64_t i = 0; i < rd->tags.n; i++) rd->tags.v[i] = rd->tags.v[i] < 0 ? -1 : (int32_t)rank[rd->tags.v[i]];
     t->tags = rd->tags.v;
     rd->tags.v = NULL;
-    free(order);
     free(rank);
     return true;
 }

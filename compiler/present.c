@@ -3,6 +3,7 @@
  * stage's forward graph, which lowering keeps whole, so nothing here depends on
  * what simplify or the back end kept of them. */
 #include "present.h"
+#include "fileio.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -264,21 +265,17 @@ static int embedding_param(const IrStage *st) {
 
 static bool write_vectors(const IrStage *st, const float *e, int64_t rows, int64_t dim, const rt_dataset *ds,
                           FILE *out, rt_error *err) {
-    FILE *f = fopen(st->vectors, "w");
-    if (!f) {
-        rt_fail(err, "cannot write %s", st->vectors);
-        return false;
-    }
+    rt_replace file;
+    if (!rt_replace_begin(&file, st->vectors, "vectors", err)) return false;
+    FILE *f = file.f;
     fprintf(f, "%lld %lld\n", (long long)rows, (long long)dim);
     for (int64_t i = 0; i < rows; i++) {
         fputs(rt_dataset_word(ds, i), f);
         for (int64_t k = 0; k < dim; k++) fprintf(f, " %.9g", (double)e[i * dim + k]);
         fputc('\n', f);
     }
-    bool ok = !ferror(f);
-    ok = fclose(f) == 0 && ok;
-    if (!ok) rt_fail(err, "cannot write %s", st->vectors);
-    else if (out) fprintf(out, "%s: %lld vectors of %lld -> %s\n", st->name, (long long)rows, (long long)dim,
+    bool ok = rt_replace_commit(&file, err);
+    if (ok && out) fprintf(out, "%s: %lld vectors of %lld -> %s\n", st->name, (long long)rows, (long long)dim,
                           st->vectors);
     return ok;
 }
@@ -291,12 +288,16 @@ static bool write_neighbours(const IrStage *st, const float *e, int64_t rows, in
     double *norm = calloc((size_t)rows + 1, sizeof *norm);
     char path[1100];
     snprintf(path, sizeof path, "%s/neighbours.txt", dir);
-    FILE *f = norm ? fopen(path, "w") : NULL;
-    if (!f) {
-        free(norm);
-        rt_fail(err, "cannot write %s", path);
+    rt_replace file;
+    if (!norm) {
+        rt_fail(err, "stage %s: out of memory for %s", st->name, path);
         return false;
     }
+    if (!rt_replace_begin(&file, path, "neighbours", err)) {
+        free(norm);
+        return false;
+    }
+    FILE *f = file.f;
     for (int64_t i = 0; i < rows; i++) {
         double s = 0;
         for (int64_t k = 0; k < dim; k++) s += (double)e[i * dim + k] * e[i * dim + k];
@@ -337,11 +338,8 @@ static bool write_neighbours(const IrStage *st, const float *e, int64_t rows, in
         fprintf(f, "%s\n", line);
         if (out) fprintf(out, "%s  %s\n", st->name, line);
     }
-    bool ok = !ferror(f);
-    ok = fclose(f) == 0 && ok;
     free(norm);
-    if (!ok) rt_fail(err, "cannot write %s", path);
-    return ok;
+    return rt_replace_commit(&file, err);
 }
 
 static bool export_vectors(const IrStage *st, const rt_stage_end *end, rt_error *err) {

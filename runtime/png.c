@@ -1,5 +1,7 @@
-/* png.c — image output: grayscale grids of images through stb_image_write. */
+/* png.c — image output: grayscale grids of images through stb_image_write,
+ * written by whole-file replacement so a killed run never leaves half a PNG. */
 #include "rlrt.h"
+#include "fileio.h"
 
 #include <stdlib.h>
 
@@ -10,6 +12,19 @@
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #include "stb_image_write.h"
 #pragma GCC diagnostic pop
+
+static void append_to_file(void *f, void *data, int size) { fwrite(data, 1, (size_t)size, f); }
+
+static bool write_png(const char *path, int w, int h, int channels, const unsigned char *px, rt_error *err) {
+    rt_replace out;
+    if (!rt_replace_begin(&out, path, "picture", err)) return false;
+    if (!stbi_write_png_to_func(append_to_file, out.f, w, h, channels, px, w * channels)) {
+        rt_replace_abort(&out);
+        rt_fail(err, "%s: cannot encode the PNG", path);
+        return false;
+    }
+    return rt_replace_commit(&out, err);
+}
 
 bool rt_png_grid(const char *path, const float *images, int64_t n, int64_t h, int64_t w,
                  int64_t cols, rt_error *err) {
@@ -39,10 +54,9 @@ bool rt_png_grid(const char *path, const float *images, int64_t n, int64_t h, in
                 px[(y0 + y) * W + x0 + x] = (unsigned char)(v * 255.0f + 0.5f);
             }
     }
-    int ok = stbi_write_png(path, (int)W, (int)H, 1, px, (int)W);
+    bool ok = write_png(path, (int)W, (int)H, 1, px, err);
     free(px);
-    if (!ok) rt_fail(err, "%s: cannot write the PNG", path);
-    return ok != 0;
+    return ok;
 }
 
 bool rt_png_rgb(const char *path, const unsigned char *rgb, int64_t w, int64_t h, rt_error *err) {
@@ -50,9 +64,5 @@ bool rt_png_rgb(const char *path, const unsigned char *rgb, int64_t w, int64_t h
         rt_fail(err, "%s: cannot draw a %lldx%lld image", path, (long long)w, (long long)h);
         return false;
     }
-    if (!stbi_write_png(path, (int)w, (int)h, 3, rgb, (int)(3 * w))) {
-        rt_fail(err, "cannot write %s", path);
-        return false;
-    }
-    return true;
+    return write_png(path, (int)w, (int)h, 3, rgb, err);
 }

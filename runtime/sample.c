@@ -5,6 +5,7 @@
  * token (no cache): a few hundred forward passes at the end of a stage. */
 #define _POSIX_C_SOURCE 200809L
 #include "rlrt.h"
+#include "fileio.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -127,11 +128,9 @@ bool rt_sample_run(const rt_sampler *s, const char *stage, rt_dataset *ds, int64
     }
     char path[1100];
     snprintf(path, sizeof path, "%s/samples.txt", dir);
-    FILE *f = ok ? fopen(path, "w") : NULL;
-    if (ok && !f) {
-        rt_fail(err, "cannot write %s", path);
-        ok = false;
-    }
+    rt_replace file = {0};
+    if (ok) ok = rt_replace_begin(&file, path, "samples", err);
+    FILE *f = file.f;
     bool chars = s->char_unit;
     for (int64_t k = 0; ok && k < n_prompt; k++)
         if (text[k] == 0 && out)
@@ -154,10 +153,8 @@ bool rt_sample_run(const rt_sampler *s, const char *stage, rt_dataset *ds, int64
             fputc('\n', dst[d]);
         }
     }
-    if (f && (ferror(f) | (fclose(f) != 0))) {
-        rt_fail(err, "cannot write %s", path);
-        ok = false;
-    }
+    if (ok) ok = rt_replace_commit(&file, err);
+    else rt_replace_abort(&file);
     for (int i = 0; inputs && i < s->n_inputs; i++) free(inputs[i]);
     free(text);
     free(starts);

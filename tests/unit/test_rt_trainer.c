@@ -14,6 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "rlrt.h"
 
@@ -305,6 +310,40 @@ static void test_png_grid(void **state) {
     assert_false(rt_png_grid(p, img, 0, 2, 2, 2, &err));
 }
 
+/* A picture whose write fails part-way (the file-size limit stands in for a full
+ * disk) is an error naming the file, and the picture already there stays whole. */
+static void test_png_write_failure_keeps_old(void **state) {
+    (void)state;
+    float small[4] = {0, 0.5f, 1, 0.25f};
+    char p[320];
+    snprintf(p, sizeof p, "%s/kept.png", dir);
+    rt_error err = {0};
+    assert_true(rt_png_grid(p, small, 1, 2, 2, 1, &err));
+    struct stat before;
+    assert_int_equal(stat(p, &before), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        signal(SIGXFSZ, SIG_IGN);
+        struct rlimit lim = {1 << 12, 1 << 12};
+        setrlimit(RLIMIT_FSIZE, &lim);
+        enum { SIDE = 256 };
+        static float noise[SIDE * SIDE];
+        uint32_t x = 1;
+        for (int i = 0; i < SIDE * SIDE; i++) noise[i] = (float)((x = x * 1664525u + 1013904223u) >> 8) / 16777216.0f;
+        rt_error child = {0};
+        bool ok = rt_png_grid(p, noise, 1, SIDE, SIDE, 1, &child);
+        _exit(!ok && strstr(child.msg, p) && strstr(child.msg, "cannot write the picture: File too large") ? 0 : 1);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    struct stat after;
+    assert_int_equal(stat(p, &after), 0);
+    assert_int_equal(after.st_size, before.st_size);
+    assert_int_equal(after.st_ino, before.st_ino);
+}
+
 static int setup(void **state) {
     (void)state;
     snprintf(dir, sizeof dir, "/tmp/rt_trainer_XXXXXX");
@@ -343,6 +382,7 @@ int main(void) {
         cmocka_unit_test(test_freeze_and_nonfinite_parameter),
         cmocka_unit_test(test_many_params_across_stages),
         cmocka_unit_test(test_png_grid),
+        cmocka_unit_test(test_png_write_failure_keeps_old),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -238,7 +238,9 @@ static void describe_stage(Backend *b, int i) {
 /* --------------------------------------------------------------- compile */
 
 /* Emits every stage's module, each in a context of its own so that LLVM can
- * compile them in parallel (jit_compile_many), and fills in their functions. */
+ * compile them in parallel (jit_compile_many), and fills in their functions. A
+ * kernel that an earlier module has (the same code) is compiled there only
+ * (cg_emit_shared); jit_compile_many adds the modules in this order. */
 static bool compile_stages(Backend *b, Arena *a, StrBuf *why) {
     int stages = b->ir->stages.len, n = stages;
     /* the steps, then the `sample` graphs of the stages that have one */
@@ -252,13 +254,15 @@ static bool compile_stages(Backend *b, Arena *a, StrBuf *why) {
         owner[i] = i;
         if (b->stages[i].sample_plan) owner[k++] = i;
     }
+    KernelNames defined = {.arena = a};
     int emitted = 0;
     for (; emitted < n; emitted++) {
         const BackendStage *s = &b->stages[owner[emitted]];
         bool sampler = emitted >= stages;
         names[emitted] = arena_printf(a, sampler ? "rlc_sample_%d" : "rlc_step_%d", owner[emitted]);
         contexts[emitted] = LLVMContextCreate();
-        modules[emitted] = cg_emit(sampler ? s->sample_plan : s->plan, contexts[emitted], names[emitted], why);
+        modules[emitted] = cg_emit_shared(sampler ? s->sample_plan : s->plan, contexts[emitted], names[emitted],
+                                          &defined, why);
         if (!modules[emitted]) break;
     }
     bool ok = emitted == n && jit_compile_many(b->jit, n, modules, names, fns, why);
@@ -341,26 +345,30 @@ bool be_dump(const IrProgram *ir, bool llvm, const char *only, StrBuf *out, StrB
     LLVMContextRef ctx = NULL;
     bool ok = true;
     if (llvm) ctx = LLVMContextCreate();
+    /* the modules `rlc run` compiles: every stage's is emitted, so that a kernel an
+     * earlier stage defines is declared in the stages printed */
+    KernelNames defined = {.arena = &a};
     for (int i = 0; ok && i < ir->stages.len; i++) {
         const IrStage *st = &ir->stages.items[i];
-        if (only && strcmp(only, st->name) != 0) continue;
+        bool shown = !only || strcmp(only, st->name) == 0;
+        if (!shown && !llvm) continue;
         KernelPlan *plan = fuse_plan(&a, st->graph, why);
         if (!plan) {
             ok = false;
             break;
         }
-        sb_printf(out, "stage %s\n", st->name);
+        if (shown) sb_printf(out, "stage %s\n", st->name);
         if (!llvm) {
             kernel_plan_print(plan, out);
             continue;
         }
         char *fname = arena_printf(&a, "rlc_step_%d", i);
-        LLVMModuleRef m = cg_emit(plan, ctx, fname, why);
+        LLVMModuleRef m = cg_emit_shared(plan, ctx, fname, &defined, why);
         if (!m) {
             ok = false;
             break;
         }
-        cg_print_module(m, out);
+        if (shown) cg_print_module(m, out);
         LLVMDisposeModule(m);
     }
     if (ctx) LLVMContextDispose(ctx);

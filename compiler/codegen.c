@@ -11,6 +11,9 @@
  * on the adds of register reductions (so they vectorize); the optimizer update
  * is the runtime's formula operation for operation, without contraction, so it
  * rounds like rt_update_adam / rt_update_sgd.
+ * For the JIT (cg_emit_shared) each kernel is instead an external function named
+ * after a hash of its code, defined by the first of the program's modules that has
+ * it, so identical kernels of several stages are compiled once.
  */
 #include "kernel.h"
 
@@ -49,6 +52,7 @@ typedef struct Cg {
     /* The checker's module (cg_emit_checker): a dense update kernel only looks at
      * its gradient and sets this i32 global when an element is not finite. */
     LLVMValueRef grad_flag;
+    KernelNames *shared; /* cg_emit_shared: the kernels earlier modules define */
 } Cg;
 
 /* An argument of a kernel function: one distinct piece of memory. */
@@ -1113,6 +1117,38 @@ static LLVMValueRef emit_kernel(Cg *cg, int ki, KEmit *e) {
     return e->fn;
 }
 
+static bool defined_elsewhere(const KernelNames *shared, const char *name) {
+    for (int i = 0; i < shared->names.len; i++)
+        if (strcmp(shared->names.items[i], name) == 0) return true;
+    return false;
+}
+
+/* cg_emit_shared: names kernel e after its kind and a hash of its code, printed
+ * under a fixed name (a kernel's code names no other kernel, no global and no
+ * metadata, so equal text is equal code), and keeps one definition of each code per
+ * JIT: a kernel that this module or an earlier one already defines is replaced by a
+ * call of that one. Identical kernels are common between the stages of a program
+ * (an eval stage's forward pass is its train stage's), and each is compiled once. */
+static void share_kernel(Cg *cg, KEmit *e) {
+    LLVMSetValueName2(e->fn, "kernel", strlen("kernel"));
+    char *text = LLVMPrintValueToString(e->fn);
+    ObjCacheKey hash = objcache_text_hash(text);
+    LLVMDisposeMessage(text);
+    char name[80];
+    snprintf(name, sizeof name, "%s_%s", kernel_kind_name(e->k->kind), hash.hex);
+    LLVMValueRef same = LLVMGetNamedFunction(cg->M, name);
+    if (same || defined_elsewhere(cg->shared, name)) {
+        LLVMTypeRef type = LLVMGlobalGetValueType(e->fn);
+        LLVMClearInsertionPosition(cg->b);
+        LLVMDeleteFunction(e->fn);
+        e->fn = same ? same : LLVMAddFunction(cg->M, name, type);
+        return;
+    }
+    LLVMSetValueName2(e->fn, name, strlen(name));
+    LLVMSetLinkage(e->fn, LLVMExternalLinkage);
+    vec_push(cg->shared->arena, &cg->shared->names, arena_strdup(cg->shared->arena, name));
+}
+
 /* kI_range(argv, lo, hi): argv = {ctx, buf0, ...}, for rt_parallel_for. */
 static LLVMValueRef emit_range_wrapper(Cg *cg, int ki, KEmit *e) {
     char name[64];
@@ -1425,8 +1461,8 @@ static void emit_checker(Cg *cg, KEmit *es, LLVMValueRef *ranges, const char *na
 /* The step module, or with `checker` the module of emit_checker instead: its own
  * copy of the kernels, so the step's code is the same with or without it. */
 static LLVMModuleRef emit_module(const KernelPlan *p, LLVMContextRef ctx, const char *step_name,
-                                 bool checker, StrBuf *why) {
-    Cg cg = {.p = p, .g = p->g, .C = ctx};
+                                 bool checker, KernelNames *shared, StrBuf *why) {
+    Cg cg = {.p = p, .g = p->g, .C = ctx, .shared = shared};
     cg.M = LLVMModuleCreateWithNameInContext(p->g->name ? p->g->name : "stage", ctx);
     cg.b = LLVMCreateBuilderInContext(ctx);
     init_types(&cg);
@@ -1441,6 +1477,7 @@ static LLVMModuleRef emit_module(const KernelPlan *p, LLVMContextRef ctx, const 
     LLVMValueRef *ranges = arena_alloc(p->arena, sizeof(LLVMValueRef) * (size_t)(nk + 1));
     for (int i = 0; i < nk; i++) {
         emit_kernel(&cg, i, &es[i]);
+        if (shared) share_kernel(&cg, &es[i]);
         if (p->kernels.items[i].parallel) ranges[i] = emit_range_wrapper(&cg, i, &es[i]);
     }
 
@@ -1484,11 +1521,16 @@ static LLVMModuleRef emit_module(const KernelPlan *p, LLVMContextRef ctx, const 
 }
 
 LLVMModuleRef cg_emit(const KernelPlan *p, LLVMContextRef ctx, const char *step_name, StrBuf *why) {
-    return emit_module(p, ctx, step_name, false, why);
+    return emit_module(p, ctx, step_name, false, NULL, why);
+}
+
+LLVMModuleRef cg_emit_shared(const KernelPlan *p, LLVMContextRef ctx, const char *step_name,
+                             KernelNames *defined, StrBuf *why) {
+    return emit_module(p, ctx, step_name, false, defined, why);
 }
 
 LLVMModuleRef cg_emit_checker(const KernelPlan *p, LLVMContextRef ctx, const char *name, StrBuf *why) {
-    return emit_module(p, ctx, name, true, why);
+    return emit_module(p, ctx, name, true, NULL, why);
 }
 
 void cg_print_module(LLVMModuleRef m, StrBuf *out) {

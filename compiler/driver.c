@@ -68,21 +68,31 @@ typedef struct DataDim {
 typedef struct DataDims {
     Arena *arena;
     Vec(DataDim) dims;
+    const char *cache_dir; /* remember properties there (objcache_get_dim); NULL: not */
 } DataDims;
 
-/* `brown.vocab` and the like: load the dataset the way the runtime will and ask it. */
+/* `brown.vocab` and the like: remembered from an earlier run, or from the corpus
+ * where it alone says it (the text stays cached for the trainer, so it is read once a
+ * run), else load the dataset the way the runtime will and ask it. */
 static bool dataset_dim_from_data(void *ctx, const rt_dataset_spec *spec, const char *property,
                                   int64_t *value, char *why, size_t why_len) {
     DataDims *rec = ctx;
-    rt_error err = {0};
-    rt_dataset *ds = rt_dataset_load(spec, &err);
-    if (!ds) {
-        snprintf(why, why_len, "%s", err.msg);
-        return false;
+    char *key = rec && rec->cache_dir ? rt_dataset_spec_key(spec, property) : NULL;
+    bool ok = key && objcache_get_dim(rec->cache_dir, key, value);
+    if (!ok && (ok = rt_dataset_spec_property(spec, property, value)) && key)
+        objcache_put_dim(rec->cache_dir, key, *value);
+    free(key);
+    if (!ok) {
+        rt_error err = {0};
+        rt_dataset *ds = rt_dataset_load(spec, &err);
+        if (!ds) {
+            snprintf(why, why_len, "%s", err.msg);
+            return false;
+        }
+        ok = rt_dataset_property(ds, property, value);
+        if (!ok) snprintf(why, why_len, "dataset `%s` has no property `%s`", spec->name, property);
+        rt_dataset_free(ds);
     }
-    bool ok = rt_dataset_property(ds, property, value);
-    if (!ok) snprintf(why, why_len, "dataset `%s` has no property `%s`", spec->name, property);
-    rt_dataset_free(ds);
     if (ok && rec)
         vec_push(rec->arena, &rec->dims,
                  ((DataDim){arena_strdup(rec->arena, spec->name), arena_strdup(rec->arena, property), *value}));
@@ -204,7 +214,9 @@ int driver_run(const char *path, const RunOptions *o, FILE *out, FILE *err) {
     driver_init(&c);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    IrProgram *ir = driver_lower(&c, path);
+    char *cache_dir = o->interp || o->no_cache ? NULL : objcache_default_dir();
+    DataDims dims = {.arena = &c.arena, .cache_dir = cache_dir};
+    IrProgram *ir = lower_recording(&c, path, &dims);
     /* under mpirun every process compiles the same program: rank 0 alone speaks */
     bool root = rt_mpi_rank() == 0;
     FILE *quiet = NULL;
@@ -212,6 +224,7 @@ int driver_run(const char *path, const RunOptions *o, FILE *out, FILE *err) {
     diag_print(&c.diags, err);
     if (!ir) {
         driver_free(&c);
+        free(cache_dir);
         if (quiet) fclose(quiet);
         return 1;
     }
@@ -221,6 +234,7 @@ int driver_run(const char *path, const RunOptions *o, FILE *out, FILE *err) {
         if (!found) {
             fprintf(err, "%s: error: no stage named `%s`\n", path, o->stage);
             driver_free(&c);
+            free(cache_dir);
             if (quiet) fclose(quiet);
             return 1;
         }
@@ -228,7 +242,6 @@ int driver_run(const char *path, const RunOptions *o, FILE *out, FILE *err) {
     Backend be;
     StrBuf why = {0};
     int status = 1;
-    char *cache_dir = o->interp || o->no_cache ? NULL : objcache_default_dir();
     bool compiled = o->interp ? be_compile(&be, &c.arena, ir, true, &why)
                               : be_compile_cached(&be, &c.arena, ir, cache_dir, &why);
     free(cache_dir);
@@ -321,6 +334,13 @@ int driver_build(const char *path, const BuildOptions *o, FILE *out, FILE *err) 
     sb_free(&why);
     driver_free(&c);
     return ok ? 0 : 1;
+}
+
+int driver_version(FILE *out) {
+    char version[96];
+    objcache_version(version, sizeof version);
+    fprintf(out, "%s\n", version);
+    return 0;
 }
 
 static int gradcheck(const char *path, const GradcheckOptions *o, FILE *out, FILE *err);

@@ -89,4 +89,7 @@ typedef struct BuildOptions {
 } BuildOptions;
 int driver_build(const char *path, const BuildOptions *o, FILE *out, FILE *err);
 
+/* `rlc --version`: rlc's and LLVM's versions, those the object cache's keys carry. */
+int driver_version(FILE *out);
+
 #endif

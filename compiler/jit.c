@@ -256,15 +256,16 @@ bool jit_compile_many(Jit *j, int n, LLVMModuleRef *modules, const char *const *
     for (int i = 0; ok && i < n; i++) {
         Pending *p = &pending[i];
         set_target(j, modules[i]);
-        ok = verify(modules[i], why);
         p->module = modules[i];
-        if (ok && j->cache_dir) {
+        if (j->cache_dir) {
             p->key = objcache_key(p->module, j->tm, cg_pipeline());
             p->obj = objcache_get(j->cache_dir, &p->key);
             p->from_cache = p->obj != NULL;
             j->cache_hits += p->from_cache;
             j->cache_misses += !p->from_cache;
         }
+        /* only code that LLVM will compile needs verifying (a hit's module is dropped) */
+        if (!p->obj) ok = verify(modules[i], why);
         missing += p->obj == NULL;
     }
     if (ok && missing) compile_missing(pending, n, missing, j->tm);

@@ -113,6 +113,18 @@ bool reduce_kept_major(const IrShape *in, uint32_t axes);
  * message when the module does not verify (a back-end bug, reported, not crashed). */
 LLVMModuleRef cg_emit(const KernelPlan *p, LLVMContextRef ctx, const char *step_name,
                       StrBuf *why);
+/* The kernels that the modules of one JIT define, by name (cg_emit_shared). */
+typedef struct KernelNames {
+    Arena *arena;
+    Vec(const char *) names;
+} KernelNames;
+/* cg_emit for a module that goes into one JIT with others: each kernel is named
+ * after its kind and a hash of its code (`loop_<32 hex digits>`), external, and
+ * defined by the first module of *defined's JIT that has it; a module emitted after
+ * that one (or a second kernel of the same code) declares it and calls that code. The
+ * modules must be added to the JIT in the order they were emitted. */
+LLVMModuleRef cg_emit_shared(const KernelPlan *p, LLVMContextRef ctx, const char *step_name,
+                             KernelNames *defined, StrBuf *why);
 /* The module of a stage's non-finite checker `int32_t NAME(rt_step_ctx *)`: it runs
  * the step's kernels, but each dense optimizer update only looks at its gradient
  * (parameters and optimizer state are left as they are), and returns the first
@@ -170,10 +182,18 @@ typedef struct ObjCacheKey {
     char hex[33];
 } ObjCacheKey;
 ObjCacheKey objcache_key(LLVMModuleRef m, LLVMTargetMachineRef tm, const char *pipeline);
+/* The same 128-bit hash of a text (32 hex digits): cg_emit_shared names kernels by it. */
+ObjCacheKey objcache_text_hash(const char *text);
+/* "rlc VERSION (LLVM X.Y.Z)": what `rlc --version` prints and every key hashes. */
+void objcache_version(char *out, size_t cap);
 /* The object stored under key, or NULL when absent or damaged. */
 LLVMMemoryBufferRef objcache_get(const char *dir, const ObjCacheKey *key);
 /* Stores obj under key (atomically; a failure only means no entry). */
 void objcache_put(const char *dir, const ObjCacheKey *key, LLVMMemoryBufferRef obj);
+/* A dataset property remembered under key (rt_dataset_spec_key): true with *value
+ * when dir has it, whole; and storing one (atomically, like objects). */
+bool objcache_get_dim(const char *dir, const char *key, int64_t *value);
+void objcache_put_dim(const char *dir, const char *key, int64_t value);
 /* $XDG_CACHE_HOME/rlc, else $HOME/.cache/rlc (malloc'd); NULL when neither is set. */
 char *objcache_default_dir(void);
 

@@ -250,6 +250,12 @@ static int cmd_gradcheck(int argc, char **argv) {
     return driver_gradcheck(file, &o, stdout, stderr);
 }
 
+static int cmd_version(int argc, char **argv) {
+    const Command *cmd = find_command("version");
+    if (argc > 1) return usage_error(cmd, "version takes no argument, not '%s'", argv[1]);
+    return driver_version(stdout);
+}
+
 static const Command commands[] = {
     {"run", "compile a program and run its stages",
      "rlc run FILE.rl [--stage NAME] [--epochs N] [--steps N] [--threads N] [--seed N] [--limit N]\n"
@@ -319,6 +325,11 @@ static const Command commands[] = {
      "  --tolerance  the largest relative error that passes (default 1e-4)\n"
      "  Exit status 0 when every gradient is within tolerance, 1 otherwise.\n",
      cmd_gradcheck},
+    {"version", "print rlc's version (also `rlc --version`)",
+     "rlc version\n"
+     "  Prints rlc's version and the LLVM it generates code with: the versions the object\n"
+     "  cache's keys carry (a new version compiles every step afresh).\n",
+     cmd_version},
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
 
@@ -343,7 +354,7 @@ int main(int argc, char **argv) {
         print_help(stdout);
         return 0;
     }
-    const Command *cmd = find_command(argv[1]);
+    const Command *cmd = find_command(strcmp(argv[1], "--version") == 0 ? "version" : argv[1]);
     if (!cmd) {
         fprintf(stderr, "rlc: unknown command '%s'\n\n", argv[1]);
         print_help(stderr);

@@ -3,14 +3,20 @@
  * LLVM's optimisation and machine-code generation are most of a compile
  * (docs/performance.md), and a user reruns the same program many times. Each
  * step module's object code is kept under the cache directory, named by a
- * 128-bit hash of everything the object depends on: the module's IR text,
- * the target CPU and features, the pass pipeline, and the versions of rlc and
- * LLVM. An entry is a header (magic, key, payload size and payload hash) and
- * the object bytes; it is written to a temporary file and renamed into place,
- * so concurrent runs never see half an entry. An entry that does not match
+ * 128-bit hash of everything the object depends on: the module's IR text
+ * (a kernel named after the hash of its text, by that name), the target CPU
+ * and features, the pass pipeline, and the versions of rlc and LLVM. An entry
+ * is a header (magic, key, payload size and payload hash) and the object
+ * bytes; it is written to a temporary file and renamed into place, so
+ * concurrent runs never see half an entry. An entry that does not match
  * its header (a torn copy, a bit flip, a foreign file) is a miss: the module
  * is compiled again and the entry replaced. A cache that cannot be written
  * (read-only home, full disk) only costs the time it would have saved.
+ * The same directory remembers dataset properties that lowering needs and only a
+ * corpus knows (`brown.vocab`), keyed by the corpus files' names, sizes, inodes and
+ * times, so that a second run does not read the corpus to compile (the trainer
+ * reads it once, after). Like make, it cannot see a file rewritten with the same
+ * size within one tick of the file system's clock; --no-cache reads the data.
  */
 #include "kernel.h"
 
@@ -57,13 +63,73 @@ static uint64_t get_u64(const unsigned char *p) {
     return v;
 }
 
-ObjCacheKey objcache_key(LLVMModuleRef m, LLVMTargetMachineRef tm, const char *pipeline) {
+static ObjCacheKey key_of(Hash128 h) {
+    ObjCacheKey key;
+    snprintf(key.hex, sizeof key.hex, "%016llx%016llx", (unsigned long long)h.hi,
+             (unsigned long long)h.lo);
+    return key;
+}
+
+ObjCacheKey objcache_text_hash(const char *text) {
     Hash128 h = hash_init();
+    hash_str(&h, text);
+    return key_of(h);
+}
+
+/* Whether name is `<kind>_<32 hex digits>`: a kernel that cg_emit_shared named
+ * after the hash of its code. */
+static bool named_by_its_code(const char *name, size_t n) {
+    enum { HEX = 32 };
+    if (n <= HEX + 1 || name[n - HEX - 1] != '_') return false;
+    for (size_t i = n - HEX; i < n; i++)
+        if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f'))) return false;
+    for (size_t i = 0; i < n - HEX - 1; i++) /* the kind: letters and _ */
+        if (!((name[i] >= 'a' && name[i] <= 'z') || name[i] == '_')) return false;
+    return true;
+}
+
+/* The module's code: its target, then each function as text, except that a kernel
+ * defined under the hash of its code (cg_emit_shared, which printed it for that
+ * hash) is hashed by its name, so the costly text of the kernels is printed once a
+ * compile. A module with anything else at the top level (globals, metadata) is
+ * hashed as its whole text. */
+static void hash_module(Hash128 *h, LLVMModuleRef m) {
+    if (LLVMGetFirstGlobal(m) || LLVMGetFirstNamedMetadata(m) || LLVMGetFirstGlobalAlias(m) ||
+        LLVMGetFirstGlobalIFunc(m)) {
+        char *ir = LLVMPrintModuleToString(m);
+        hash_str(h, ir);
+        LLVMDisposeMessage(ir);
+        return;
+    }
+    size_t n;
+    hash_str(h, LLVMGetTarget(m));
+    hash_str(h, LLVMGetDataLayoutStr(m));
+    const char *asm_text = LLVMGetModuleInlineAsm(m, &n);
+    hash_bytes(h, asm_text, n);
+    for (LLVMValueRef f = LLVMGetFirstFunction(m); f; f = LLVMGetNextFunction(f)) {
+        const char *name = LLVMGetValueName2(f, &n);
+        if (!LLVMIsDeclaration(f) && LLVMGetLinkage(f) == LLVMExternalLinkage && named_by_its_code(name, n)) {
+            hash_str(h, "kernel");
+            hash_str(h, name);
+            continue;
+        }
+        char *text = LLVMPrintValueToString(f);
+        hash_str(h, text);
+        LLVMDisposeMessage(text);
+    }
+}
+
+void objcache_version(char *out, size_t cap) {
     unsigned major, minor, patch;
     LLVMGetVersion(&major, &minor, &patch);
-    char versions[96];
-    snprintf(versions, sizeof versions, "rlc %s llvm %u.%u.%u", RLC_VERSION, major, minor, patch);
-    hash_str(&h, versions);
+    snprintf(out, cap, "rlc %s (LLVM %u.%u.%u)", RLC_VERSION, major, minor, patch);
+}
+
+ObjCacheKey objcache_key(LLVMModuleRef m, LLVMTargetMachineRef tm, const char *pipeline) {
+    Hash128 h = hash_init();
+    char version[96];
+    objcache_version(version, sizeof version);
+    hash_str(&h, version);
     char *cpu = LLVMGetTargetMachineCPU(tm);
     char *features = LLVMGetTargetMachineFeatureString(tm);
     char *triple = LLVMGetTargetMachineTriple(tm);
@@ -74,19 +140,14 @@ ObjCacheKey objcache_key(LLVMModuleRef m, LLVMTargetMachineRef tm, const char *p
     LLVMDisposeMessage(features);
     LLVMDisposeMessage(triple);
     hash_str(&h, pipeline);
-    char *ir = LLVMPrintModuleToString(m);
-    hash_str(&h, ir);
-    LLVMDisposeMessage(ir);
-    ObjCacheKey key;
-    snprintf(key.hex, sizeof key.hex, "%016llx%016llx", (unsigned long long)h.hi,
-             (unsigned long long)h.lo);
-    return key;
+    hash_module(&h, m);
+    return key_of(h);
 }
 
-static char *entry_path(const char *dir, const ObjCacheKey *key) {
-    size_t n = strlen(dir) + sizeof key->hex + 8;
+static char *entry_path(const char *dir, const ObjCacheKey *key, const char *suffix) {
+    size_t n = strlen(dir) + sizeof key->hex + strlen(suffix) + 2;
     char *path = malloc(n);
-    if (path) snprintf(path, n, "%s/%s.o", dir, key->hex);
+    if (path) snprintf(path, n, "%s/%s%s", dir, key->hex, suffix);
     return path;
 }
 
@@ -101,7 +162,7 @@ static void header_for(unsigned char *hdr, const ObjCacheKey *key, const void *o
 }
 
 LLVMMemoryBufferRef objcache_get(const char *dir, const ObjCacheKey *key) {
-    char *path = entry_path(dir, key);
+    char *path = entry_path(dir, key, ".o");
     FILE *f = path ? fopen(path, "rb") : NULL;
     free(path);
     if (!f) return NULL;
@@ -140,11 +201,12 @@ static bool make_dirs(const char *dir) {
     return mkdir(dir, 0755) == 0 || errno == EEXIST;
 }
 
-void objcache_put(const char *dir, const ObjCacheKey *key, LLVMMemoryBufferRef obj) {
-    if (!make_dirs(dir)) return;
-    char *path = entry_path(dir, key);
+/* Writes head then body to path (taken) through a temporary file renamed into
+ * place, so a concurrent reader sees the old entry or the new one, never a part. */
+static void put_entry(const char *dir, char *path, const void *head, size_t head_n, const void *body,
+                      size_t body_n) {
     size_t tn = path ? strlen(path) + 8 : 0;
-    char *tmp = path ? malloc(tn) : NULL;
+    char *tmp = path && make_dirs(dir) ? malloc(tn) : NULL;
     if (!tmp) {
         free(path);
         return;
@@ -152,17 +214,60 @@ void objcache_put(const char *dir, const ObjCacheKey *key, LLVMMemoryBufferRef o
     snprintf(tmp, tn, "%s.XXXXXX", path);
     int fd = mkstemp(tmp);
     if (fd >= 0) {
-        const char *bytes = LLVMGetBufferStart(obj);
-        size_t n = LLVMGetBufferSize(obj);
-        unsigned char hdr[HEADER_BYTES];
-        header_for(hdr, key, bytes, n);
         FILE *f = fdopen(fd, "wb");
-        bool ok = f && fwrite(hdr, 1, sizeof hdr, f) == sizeof hdr && fwrite(bytes, 1, n, f) == n;
+        bool ok = f && fwrite(head, 1, head_n, f) == head_n && fwrite(body, 1, body_n, f) == body_n;
         if (f ? fclose(f) != 0 : close(fd) != 0) ok = false;
         if (!ok || rename(tmp, path) != 0) unlink(tmp);
     }
     free(tmp);
     free(path);
+}
+
+void objcache_put(const char *dir, const ObjCacheKey *key, LLVMMemoryBufferRef obj) {
+    const char *bytes = LLVMGetBufferStart(obj);
+    size_t n = LLVMGetBufferSize(obj);
+    unsigned char hdr[HEADER_BYTES];
+    header_for(hdr, key, bytes, n);
+    put_entry(dir, entry_path(dir, key, ".o"), hdr, sizeof hdr, bytes, n);
+}
+
+/* ------------------------------------------------ dataset properties */
+
+#define DIM_MAGIC "RLCDIM1\n"
+
+/* "MAGIC" KEY "\n" VALUE "\n": the key in full, so that a hash collision is a miss. */
+bool objcache_get_dim(const char *dir, const char *key, int64_t *value) {
+    ObjCacheKey name = objcache_text_hash(key);
+    char *path = entry_path(dir, &name, ".dim");
+    FILE *f = path ? fopen(path, "rb") : NULL;
+    free(path);
+    if (!f) return false;
+    size_t want = strlen(DIM_MAGIC) + strlen(key) + 32, n = 0;
+    char *text = malloc(want + 1);
+    if (text) n = fread(text, 1, want, f);
+    fclose(f);
+    bool ok = false;
+    if (text && n > strlen(DIM_MAGIC) + strlen(key) + 1) {
+        text[n] = 0;
+        const char *at = text + strlen(DIM_MAGIC) + strlen(key);
+        char *end = NULL;
+        long long v = *at == '\n' ? strtoll(at + 1, &end, 10) : -1;
+        ok = strncmp(text, DIM_MAGIC, strlen(DIM_MAGIC)) == 0 &&
+             strncmp(text + strlen(DIM_MAGIC), key, strlen(key)) == 0 && v > 0 && *end == '\n' && !end[1];
+        if (ok) *value = v;
+    }
+    free(text);
+    return ok;
+}
+
+void objcache_put_dim(const char *dir, const char *key, int64_t value) {
+    ObjCacheKey name = objcache_text_hash(key);
+    size_t n = strlen(key) + 32;
+    char *body = malloc(n);
+    if (!body) return;
+    snprintf(body, n, "%s\n%lld\n", key, (long long)value);
+    put_entry(dir, entry_path(dir, &name, ".dim"), DIM_MAGIC, strlen(DIM_MAGIC), body, strlen(body));
+    free(body);
 }
 
 char *objcache_default_dir(void) {

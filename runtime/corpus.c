@@ -420,8 +420,8 @@ static rt_text *read_text(const char *full, char **names, size_t count, bool low
 
 /* Loaded corpora, newest first; kept for the life of the process (a corpus is
  * a few bytes per token: Brown's 1.16 M words take about 5 MB). The key is the
- * resolved path, the options, and each file's name, size and modification time,
- * so a file changed on disk is read again. */
+ * resolved path, the options, and each file's name, size, inode, modification and
+ * status-change times, so a file changed on disk is read again. */
 static rt_text *cache;
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static int64_t reads;
@@ -444,10 +444,22 @@ static char *cache_key(const char *full, char **names, size_t count, bool lowerc
             }
             key = nk;
         }
-        used += (size_t)snprintf(key + used, cap - used, "|%s:%lld:%lld.%09ld", names[i],
-                                 (long long)st.st_size, (long long)st.st_mtim.tv_sec,
-                                 (long)st.st_mtim.tv_nsec);
+        used += (size_t)snprintf(key + used, cap - used, "|%s:%lld:%lld:%lld.%09ld:%lld.%09ld", names[i],
+                                 (long long)st.st_size, (long long)st.st_ino, (long long)st.st_mtim.tv_sec,
+                                 (long)st.st_mtim.tv_nsec, (long long)st.st_ctim.tv_sec, (long)st.st_ctim.tv_nsec);
     }
+    return key;
+}
+
+char *rt_text_key(const char *base_dir, const char *path, bool lowercase, bool char_unit, rt_error *err) {
+    char full[RT_PATH_MAX];
+    if (!rt_resolve_data_path(base_dir, path, full, sizeof full, err)) return NULL;
+    char **names;
+    size_t count;
+    if (!list_files(full, &names, &count, err)) return NULL;
+    char *key = cache_key(full, names, count, lowercase, char_unit);
+    if (!key) rt_fail(err, "%s: out of memory", full);
+    free_names(names, count);
     return key;
 }
 

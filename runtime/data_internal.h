@@ -46,6 +46,10 @@ typedef struct rt_text {
  * is read again). NULL with err set when it cannot be read. */
 const rt_text *rt_text_load(const char *base_dir, const char *path, bool lowercase, bool char_unit,
                             rt_error *err);
+/* The key rt_text_load caches that corpus under (malloc'd): its resolved path, the
+ * options, and each file's name, size, inode and times. NULL with err set when the
+ * corpus cannot be found. */
+char *rt_text_key(const char *base_dir, const char *path, bool lowercase, bool char_unit, rt_error *err);
 /* Words with count >= min_count: ids [0, kept) of the full vocabulary. */
 int64_t rt_text_kept(const rt_text *t, int64_t min_count);
 /* A text() field: one example per token of the dataset's corpus (text_path

@@ -470,6 +470,33 @@ bool rt_dataset_property(const rt_dataset *ds, const char *name, int64_t *value)
     return false;
 }
 
+/* skipgram's vocabulary is the words kept at min_count (load_skipgram): its load
+ * would also copy the corpus and draw the first epoch's pairs. */
+static bool vocab_from_corpus(const rt_dataset_spec *spec, const char *name) {
+    return spec->skipgram && strcmp(name, "vocab") == 0 && spec->window >= 1 && spec->negatives >= 0;
+}
+
+char *rt_dataset_spec_key(const rt_dataset_spec *spec, const char *name) {
+    if (!vocab_from_corpus(spec, name)) return NULL;
+    rt_error err = {0};
+    char *text = rt_text_key(spec->base_dir, spec->text_path, spec->lowercase, spec->char_unit, &err);
+    size_t n = text ? strlen(text) + 64 : 0;
+    char *key = text ? malloc(n) : NULL;
+    if (key) snprintf(key, n, "skipgram vocab, min_count %lld: %s", (long long)spec->min_count, text);
+    free(text);
+    return key;
+}
+
+bool rt_dataset_spec_property(const rt_dataset_spec *spec, const char *name, int64_t *value) {
+    if (!vocab_from_corpus(spec, name)) return false;
+    rt_error err = {0};
+    const rt_text *t = rt_text_load(spec->base_dir, spec->text_path, spec->lowercase, spec->char_unit, &err);
+    int64_t kept = t ? rt_text_kept(t, spec->min_count) : 0;
+    if (kept == 0) return false; /* the load says why */
+    *value = kept;
+    return true;
+}
+
 int64_t rt_dataset_size(const rt_dataset *ds) { return ds->skipgram ? ds->n_pairs : ds->n; }
 
 int64_t rt_dataset_begin_epoch(rt_dataset *ds, uint64_t seed, int64_t epoch, bool shuffle,

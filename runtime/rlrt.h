@@ -124,6 +124,15 @@ bool rt_dataset_field_is_i32(const rt_dataset *ds, int field);
  * (skipgram: in-vocabulary words of the corpus, before subsampling); `tags`
  * (sequences with tags: the corpus's tags + 1, id 0 for a token without one). */
 bool rt_dataset_property(const rt_dataset *ds, const char *name, int64_t *value);
+/* rt_dataset_property of the dataset spec would load, where the corpus alone says it
+ * (skipgram's `vocab`): from the text, which the process reads once and keeps for
+ * rt_dataset_load, without building the dataset (its pairs and negatives tables).
+ * False when only the loaded dataset can answer (or its loading would fail). */
+bool rt_dataset_spec_property(const rt_dataset_spec *spec, const char *name, int64_t *value);
+/* What rt_dataset_spec_property's answer depends on, as a text to remember it by
+ * between runs (the corpus files' names, sizes, inodes and times, and the options;
+ * malloc'd); NULL where it does not apply or the corpus cannot be found. */
+char *rt_dataset_spec_key(const rt_dataset_spec *spec, const char *name);
 /* Examples available: loaded ones, or for skipgram those of the current epoch
  * (epoch 0 is drawn at load, so this is never 0 for a non-empty corpus). */
 int64_t rt_dataset_size(const rt_dataset *ds);

@@ -1,5 +1,6 @@
 /* test_jit.c — the JIT and object emission: vector code for elementwise
- * kernels, object files for `rlc build`, errors as messages. */
+ * kernels, kernels shared between the modules of one JIT, object files for
+ * `rlc build`, errors as messages. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,17 +18,19 @@ static const Span NOSPAN = {0};
 static IrDim C(int64_t c) { return ir_dim_const(c); }
 #define SHAPE(...) ir_shape(sizeof((IrDim[]){__VA_ARGS__}) / sizeof(IrDim), (IrDim[]){__VA_ARGS__})
 
-/* y = sqrt(x*x + 1), read by two reductions, so stored by its own loop kernel. */
-static IrGraph *elementwise_graph(Arena *a, const char *name) {
+/* y = sqrt(x*x + c), read by two reductions, so stored by its own loop kernel. */
+static IrGraph *graph_with(Arena *a, const char *name, double c) {
     IrGraph *g = ir_graph_new(a, name);
     IrInput in = {.dataset = "d", .field = "x", .shape = SHAPE(ir_dim_batch(), C(1024)), .dtype = IR_F32};
     int x = ir_add_input(g, in);
-    int one = ir_const(g, 1.0, (IrShape){0}, IR_F32, NOSPAN);
+    int one = ir_const(g, c, (IrShape){0}, IR_F32, NOSPAN);
     int y = ir_unary(g, IR_SQRT, ir_binary(g, IR_ADD, ir_binary(g, IR_MUL, x, x, NOSPAN), one, NOSPAN), NOSPAN);
     ir_add_report(g, "sum", ir_reshape(g, ir_reduce(g, IR_SUM, y, 3, NOSPAN), (IrShape){0}, NOSPAN), NOSPAN);
     ir_add_report(g, "max", ir_reshape(g, ir_reduce(g, IR_RMAX, y, 3, NOSPAN), (IrShape){0}, NOSPAN), NOSPAN);
     return g;
 }
+
+static IrGraph *elementwise_graph(Arena *a, const char *name) { return graph_with(a, name, 1.0); }
 
 static LLVMModuleRef emit(Arena *a, IrGraph *g, LLVMContextRef ctx, const char *step, KernelPlan **plan) {
     StrBuf why = {0};
@@ -107,6 +110,123 @@ static void test_two_modules_one_jit(void **state) {
     arena_free(&a);
 }
 
+/* The kernels of m (functions named `<kind>_<32 hex digits>`): defined and declared. */
+static void count_kernels(LLVMModuleRef m, int *defined, int *declared) {
+    *defined = *declared = 0;
+    for (LLVMValueRef f = LLVMGetFirstFunction(m); f; f = LLVMGetNextFunction(f)) {
+        size_t n;
+        const char *us = strrchr(LLVMGetValueName2(f, &n), '_');
+        if (!us || strlen(us + 1) != 32) continue;
+        if (LLVMIsDeclaration(f)) (*declared)++;
+        else (*defined)++;
+    }
+}
+
+/* Runs fn at B = 3 on a fixed input; the two reports. */
+static void run_reports(RlcStepFn fn, const KernelPlan *p, float rep[2]) {
+    float x[3 * 1024];
+    for (int i = 0; i < 3 * 1024; i++) x[i] = (float)(i % 11) * 0.37f - 1.5f;
+    void *inputs[] = {x};
+    void *ws = malloc(kernel_plan_workspace(p, 3));
+    rt_step_ctx ctx = {.B = 3, .inputs = inputs, .reports = rep, .workspace = ws};
+    fn(&ctx);
+    free(ws);
+}
+
+/* cg_emit_shared: a kernel whose code an earlier module (or kernel) has is declared,
+ * not defined again; the modules compiled together run as the unshared ones do, bit
+ * for bit. Stages 1 and 2 are the same graph (every kernel of 2 is 1's); stage 3
+ * differs in the constant of its elementwise loop only (its reductions are 1's). */
+static void test_kernels_shared_between_modules(void **state) {
+    (void)state;
+    Arena a = {0};
+    StrBuf why = {0};
+    Jit *j = jit_new(&why);
+    assert_non_null(j);
+    const double constants[3] = {1.0, 1.0, 2.0};
+    KernelNames defined = {.arena = &a};
+    LLVMContextRef contexts[3];
+    LLVMModuleRef modules[3];
+    KernelPlan *plans[3];
+    int defs[3], decls[3];
+    const char *names[3] = {"rlc_step_0", "rlc_step_1", "rlc_step_2"};
+    for (int i = 0; i < 3; i++) {
+        plans[i] = fuse_plan(&a, graph_with(&a, names[i], constants[i]), &why);
+        assert_non_null(plans[i]);
+        contexts[i] = LLVMContextCreate();
+        modules[i] = cg_emit_shared(plans[i], contexts[i], names[i], &defined, &why);
+        assert_non_null(modules[i]);
+        count_kernels(modules[i], &defs[i], &decls[i]);
+    }
+    int kernels = plans[0]->kernels.len;
+    assert_true(kernels >= 3);
+    assert_int_equal(defs[0], kernels);
+    assert_int_equal(decls[0], 0);
+    assert_int_equal(defs[1], 0);
+    assert_int_equal(decls[1], kernels);
+    assert_int_equal(defs[2], 1);
+    assert_int_equal(decls[2], kernels - 1);
+    assert_int_equal(defined.names.len, kernels + 1);
+    RlcStepFn fns[3];
+    bool ok = jit_compile_many(j, 3, modules, names, fns, &why);
+    if (!ok) fail_msg("%s", why.data);
+    for (int i = 0; i < 3; i++) LLVMContextDispose(contexts[i]);
+
+    /* the same programs, each stage's module on its own */
+    Jit *alone = jit_new(&why);
+    float shared_rep[3][2], alone_rep[3][2];
+    for (int i = 0; i < 3; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "alone_%d", i);
+        KernelPlan *p;
+        LLVMModuleRef m = emit(&a, graph_with(&a, name, constants[i]), jit_context(alone), name, &p);
+        RlcStepFn fn = jit_compile(alone, m, name, &why);
+        assert_non_null(fn);
+        run_reports(fns[i], plans[i], shared_rep[i]);
+        run_reports(fn, p, alone_rep[i]);
+        assert_memory_equal(shared_rep[i], alone_rep[i], sizeof shared_rep[i]);
+    }
+    assert_memory_equal(shared_rep[0], shared_rep[1], sizeof shared_rep[0]);
+    assert_true(shared_rep[2][0] != shared_rep[0][0]);
+    jit_free(alone);
+    jit_free(j);
+    sb_free(&why);
+    arena_free(&a);
+}
+
+/* The object cache's key of a module whose kernels are named by their code's hash
+ * (hashed by name, not text): the same for the same code, another when a kernel's
+ * code or the pipeline differs. */
+static void test_cache_key_covers_shared_kernels(void **state) {
+    (void)state;
+    Arena a = {0};
+    StrBuf why = {0};
+    LLVMTargetMachineRef tm = cg_target_machine(NULL, NULL, false, &why);
+    assert_non_null(tm);
+    const double constants[3] = {1.0, 1.0, 2.0};
+    ObjCacheKey keys[3];
+    for (int i = 0; i < 3; i++) {
+        KernelNames defined = {.arena = &a};
+        LLVMContextRef ctx = LLVMContextCreate();
+        KernelPlan *p = fuse_plan(&a, graph_with(&a, "keyed", constants[i]), &why);
+        assert_non_null(p);
+        LLVMModuleRef m = cg_emit_shared(p, ctx, "rlc_step", &defined, &why);
+        assert_non_null(m);
+        keys[i] = objcache_key(m, tm, cg_pipeline());
+        if (i == 0) {
+            ObjCacheKey other = objcache_key(m, tm, "function(sroa)");
+            assert_string_not_equal(other.hex, keys[0].hex);
+        }
+        LLVMDisposeModule(m);
+        LLVMContextDispose(ctx);
+    }
+    assert_string_equal(keys[0].hex, keys[1].hex);
+    assert_string_not_equal(keys[0].hex, keys[2].hex);
+    LLVMDisposeTargetMachine(tm);
+    sb_free(&why);
+    arena_free(&a);
+}
+
 /* A portable PIC object for `rlc build`. */
 static void test_object_file(void **state) {
     (void)state;
@@ -161,6 +281,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_elementwise_vectorizes),
         cmocka_unit_test(test_two_modules_one_jit),
+        cmocka_unit_test(test_kernels_shared_between_modules),
+        cmocka_unit_test(test_cache_key_covers_shared_kernels),
         cmocka_unit_test(test_object_file),
         cmocka_unit_test(test_missing_symbol_is_an_error),
     };

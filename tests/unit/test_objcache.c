@@ -5,7 +5,8 @@
  *  - a changed program misses;
  *  - a damaged entry (bit flip, truncation, a foreign file under its name) is
  *    a miss: the step is compiled again, the run is unchanged, and the entry
- *    is whole again afterwards. */
+ *    is whole again afterwards;
+ *  - a size only a corpus knows (`words.vocab`) is remembered for the next run. */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <stdarg.h>
@@ -174,6 +175,92 @@ static void test_foreign_file_is_a_miss(void **state) {
     damage_and_rerun(replace_with_foreign_file);
 }
 
+/* A skip-gram program: its tables are [words.vocab, 4], a size only the corpus knows. */
+static const char *skipgram_program =
+    "use std.nn\n"
+    "use std.loss\n"
+    "dataset words = skipgram(text(\"corpus.txt\", min_count = 1), window = 2, negatives = 2, subsample = 0)\n"
+    "encoder word(w: i32[...]) -> [..., 4] {\n"
+    "    param e: [words.vocab, 4] = uniform(-0.1, 0.1)\n"
+    "    return e[w]\n"
+    "}\n"
+    "decoder ctx(c: i32[...]) -> [..., 4] {\n"
+    "    param e: [words.vocab, 4] = zeros\n"
+    "    return e[c]\n"
+    "}\n"
+    "train sgns {\n"
+    "    data: words  batch: 4  epochs: 1  optimizer: sgd(lr = 0.1)  save: \"sg.rlw\"\n"
+    "    o = ctx(concat(reshape(context, [B, 1]), negatives, axis = 1))\n"
+    "    minimize negative_sampling(word(center), o[:, 0], o[:, 1:3])\n"
+    "}\n";
+
+/* The remembered properties (`*.dim` entries): how many, and the value of the last. */
+static int dim_entries(char *last, size_t cap) {
+    DIR *d = opendir("cache/rlc");
+    if (!d) return 0;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        size_t len = strlen(e->d_name);
+        if (len > 4 && strcmp(e->d_name + len - 4, ".dim") == 0 && ++n)
+            snprintf(last, cap, "cache/rlc/%s", e->d_name);
+    }
+    closedir(d);
+    return n;
+}
+
+static long long dim_value(const char *path) {
+    size_t n;
+    char *text = scratch_slurp(path, &n);
+    assert_true(n > 2 && text[n - 1] == '\n');
+    text[n - 1] = 0;
+    long long v = atoll(strrchr(text, '\n') + 1);
+    free(text);
+    return v;
+}
+
+static long long file_size(const char *path) {
+    size_t n;
+    free(scratch_slurp(path, &n));
+    return (long long)n;
+}
+
+/* `words.vocab` is read from the corpus once and remembered under the cache
+ * directory, keyed by the corpus file: a second run compiles with the remembered
+ * value (here a doctored one, to see that it is used), a changed corpus is counted
+ * again, and --no-cache reads the corpus and remembers nothing. */
+static void test_corpus_vocab_remembered(void **state) {
+    (void)state;
+    scratch_write("corpus.txt", "a b c d a b a\nc a e\n");
+    scratch_write("sg.rl", skipgram_program);
+    RunOptions o = {.threads = 1, .quiet = true, .steps = 2};
+    char path[512] = "";
+    int before = dim_entries(path, sizeof path);
+    scratch_run_ok("sg.rl", &o);
+    assert_int_equal(dim_entries(path, sizeof path), before + 1);
+    assert_int_equal(dim_value(path), 5); /* a b c d e */
+    long long five = file_size("sg.rlw");
+
+    size_t n;
+    char *text = scratch_slurp(path, &n);
+    text[n - 2] = '8'; /* ...5\n -> ...8\n */
+    scratch_write(path, text);
+    free(text);
+    scratch_run_ok("sg.rl", &o);
+    assert_int_equal(dim_entries(path, sizeof path), before + 1);
+    /* two [8, 4] tables instead of [5, 4] (with what the file keeps per row) */
+    assert_true(file_size("sg.rlw") > five);
+
+    RunOptions fresh = o;
+    fresh.no_cache = true;
+    scratch_run_ok("sg.rl", &fresh);
+    assert_int_equal(file_size("sg.rlw"), five);
+    assert_int_equal(dim_entries(path, sizeof path), before + 1);
+
+    scratch_write("corpus.txt", "a b c d a b a\nc a e f\n");
+    scratch_run_ok("sg.rl", &o);
+    assert_int_equal(dim_entries(path, sizeof path), before + 2);
+}
+
 static int setup(void **state) {
     (void)state;
     if (scratch_enter("objcache") != 0) return -1;
@@ -202,6 +289,7 @@ int main(void) {
         cmocka_unit_test(test_flipped_byte_is_a_miss),
         cmocka_unit_test(test_truncated_entry_is_a_miss),
         cmocka_unit_test(test_foreign_file_is_a_miss),
+        cmocka_unit_test(test_corpus_vocab_remembered),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

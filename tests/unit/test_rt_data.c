@@ -902,6 +902,42 @@ static void test_sequences_errors_name_the_dataset(void **state) {
     assert_error_names(&err, "no-such-corpus", NULL);
 }
 
+/* skipgram's `vocab` from the spec alone: the loaded dataset's value at every
+ * min_count, the corpus read once for both; a spec the load would refuse (bad
+ * window, no word kept) is left to the load and its message. */
+static void test_skipgram_vocab_from_the_spec(void **state) {
+    (void)state;
+    const char *t = "p q r p q p\ns p\n";
+    write_file("spec.txt", t, strlen(t));
+    int64_t before = rt_text_reads();
+    for (int64_t min_count = 1; min_count <= 4; min_count++) {
+        rt_dataset_spec sg = {.name = "sp", .base_dir = dir, .skipgram = true, .text_path = "spec.txt",
+                              .min_count = min_count, .window = 2, .negatives = 1};
+        int64_t quick = -1, loaded = -1;
+        assert_true(rt_dataset_spec_property(&sg, "vocab", &quick));
+        rt_error err = {0};
+        rt_dataset *ds = rt_dataset_load(&sg, &err);
+        if (!ds) fail_msg("%s", err.msg);
+        assert_true(rt_dataset_property(ds, "vocab", &loaded));
+        assert_int_equal(quick, loaded);
+        assert_int_equal(quick, min_count == 1 ? 4 : min_count == 2 ? 2 : 1);
+        rt_dataset_free(ds);
+    }
+    assert_int_equal(rt_text_reads(), before + 1);
+    int64_t v = -1;
+    rt_dataset_spec none = {.name = "sp", .base_dir = dir, .skipgram = true, .text_path = "spec.txt",
+                            .min_count = 5, .window = 2, .negatives = 1};
+    assert_false(rt_dataset_spec_property(&none, "vocab", &v));
+    none.min_count = 1;
+    none.window = 0;
+    assert_false(rt_dataset_spec_property(&none, "vocab", &v));
+    none.window = 2;
+    assert_false(rt_dataset_spec_property(&none, "words", &v));
+    rt_dataset_spec seq = seq_spec("sq", "spec.txt", 2, 1, 1);
+    assert_false(rt_dataset_spec_property(&seq, "vocab", &v));
+    assert_int_equal(v, -1);
+}
+
 /* A corpus is read once per process whatever loads it (sequences, a text field,
  * skipgram, with any min_count), and again only when a file changes. */
 static void test_corpus_read_once(void **state) {
@@ -962,7 +998,7 @@ int main(void) {
         cmocka_unit_test(test_index_limits), cmocka_unit_test(test_sequences),
         cmocka_unit_test(test_sequences_char_unit), cmocka_unit_test(test_sequences_errors_name_the_dataset),
         cmocka_unit_test(test_sequences_encode), cmocka_unit_test(test_sequences_tags),
-        cmocka_unit_test(test_corpus_read_once), cmocka_unit_test(test_nul_separates_words),
+        cmocka_unit_test(test_corpus_read_once), cmocka_unit_test(test_skipgram_vocab_from_the_spec), cmocka_unit_test(test_nul_separates_words),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

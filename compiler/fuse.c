@@ -434,8 +434,9 @@ static int hoist(Fuser *f, int i) {
 /* An all-reduce (each bucket of parameter gradients, a mean loss) runs while the
  * step goes on, as DDP and Horovod overlap the gradients' all-reduce with the
  * backward pass: its kernel only starts it (rt_allreduce_start) and moves up to
- * just after the kernels that store what it reads (with the kernel that joins a
- * bucket's gradients, when the all-reduce alone reads that); a K_COLLECTIVE_WAIT
+ * just after the kernels that store what it reads (with the concat that joins a
+ * bucket's gradients, when the all-reduce alone reads that; a kernel that makes
+ * a gradient stays where it is); a K_COLLECTIVE_WAIT
  * goes just before the first kernel that reads its sums (or at the end, when only
  * the loss or a report does). The wait reads the all-reduce's input and output,
  * so both stay allocated while MPI reads and writes them. */
@@ -447,7 +448,7 @@ static void overlap_allreduces(Fuser *f) {
         int sums = k->root, values = stored_node(f, nd(f->g, sums)->in[0]);
         int joined = kernel_storing(f, values), readers = 0;
         for (int j = 0; j < p->kernels.len; j++) readers += reads_node(f, &p->kernels.items[j], values);
-        if (joined >= 0 && readers == 1) hoist(f, joined);
+        if (joined >= 0 && readers == 1 && nd(f->g, values)->op == IR_CONCAT) hoist(f, joined);
         int start = hoist(f, kernel_storing(f, sums));
         int first_reader = p->kernels.len;
         for (int j = start + 1; j < p->kernels.len && first_reader == p->kernels.len; j++)

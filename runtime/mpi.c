@@ -35,6 +35,11 @@ static bool launched_by_mpirun(void) {
 
 bool rt_mpi_start(int *argc, char ***argv, rt_error *err) {
     if (started || !launched_by_mpirun()) return true;
+    /* Open MPI's shared-memory transport copies messages through shared buffers
+     * unless told otherwise; its default single copy (CMA, process_vm_readv) made
+     * all-reduces of 1-4 MB 2-40x slower on the (containerised) machine of
+     * docs/mpi.md. A setting the user gave (mpirun --mca ..., the variable) wins. */
+    setenv("OMPI_MCA_btl_vader_single_copy_mechanism", "none", 0);
     if (MPI_Init(argc, argv) != MPI_SUCCESS) {
         rt_fail(err, "MPI_Init failed: this process was started by mpirun but cannot join its job");
         return false;

@@ -7,11 +7,13 @@ Runs bench/ae.rl's ae_b256 (the MLP auto-encoder at global batch 256, Adam) for 
 (default 200) as 1 process x 1 thread, 1 process x 2 threads and `mpirun -np 2` x 1 thread,
 prints each one's ms/step (the trainer's own figure: filling the batch and the step), the
 speed-up over 1 x 1 and the time in collectives per step; then measures rlc's all-reduce
-(bench/allreduce.c, rt_collective) per size at 2 processes, fits t = a + S b, and projects the
+(bench/allreduce.c, rt_collective) per size at 2 processes beside Open MPI's own collectives of
+the same bytes, fits t = a + S b to rlc's, and projects the
 efficiency at 8 and 64 processes for the AE and for a GPT-sized model (124 M parameters, as
 GPT-2 small; its step time from its FLOPs at the AE's measured FLOP rate). The projection
 assumes a ring all-reduce, t(N, S) = 2 (N - 1) a/2 + 2 (N - 1)/N S b, compute that splits evenly
-(T1/N), and nothing overlapped: efficiency = T1 / (T1 + N t(N, S)).
+(T1/N), and nothing overlapped (a lower bound: the steps overlap each gradient bucket's
+all-reduce with the rest of the backward pass): efficiency = T1 / (T1 + N t(N, S)).
 """
 import os
 import re

@@ -1,10 +1,15 @@
 /* allreduce.c — the cost of rlc's gradient all-reduce (rt_collective, runtime/mpi.c) per size,
- * for bench/mpi_scaling.py. Run under mpirun; process 0 prints `BYTES SECONDS` per size, the
- * median of `reps` calls after a warm-up.
+ * for bench/mpi_scaling.py, next to Open MPI's own collectives on the same buffers: what an
+ * all-reduce of that many bytes costs on this machine, and which part of it is rlc's. Run under
+ * mpirun; process 0 prints a `#` header, then a line per size: the bytes and, in seconds, the
+ * median of `reps` calls after a warm-up of rt_collective's all-reduce, MPI_Allreduce,
+ * MPI_Reduce_scatter_block (the same bytes in, a slice out), MPI_Allgather (a slice in, the
+ * same bytes out) and MPI_Alltoall (the same bytes in and out).
  * usage: mpirun -np N allreduce [reps] */
 #define _POSIX_C_SOURCE 200809L
 #include "rlrt.h"
 
+#include <mpi.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -19,6 +24,33 @@ static int by_value(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+enum { RLC, ALLREDUCE, REDUCE_SCATTER, ALLGATHER, ALLTOALL, WAYS };
+
+static void run_once(int way, float *out, float *in, int n, int procs) {
+    int slice = n / procs;
+    switch (way) {
+    case RLC: rt_collective(RT_COLL_ALLREDUCE, procs, out, in, 1, 1, 1, n); break;
+    case ALLREDUCE: MPI_Allreduce(in, out, n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD); break;
+    case REDUCE_SCATTER: MPI_Reduce_scatter_block(in, out, slice, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD); break;
+    case ALLGATHER: MPI_Allgather(in, slice, MPI_FLOAT, out, slice, MPI_FLOAT, MPI_COMM_WORLD); break;
+    case ALLTOALL: MPI_Alltoall(in, slice, MPI_FLOAT, out, slice, MPI_FLOAT, MPI_COMM_WORLD); break;
+    default: break;
+    }
+}
+
+/* The median seconds of reps calls, each started together on every process. */
+static double median(int way, float *out, float *in, int n, int procs, int reps, double *times) {
+    run_once(way, out, in, n, procs);
+    for (int r = 0; r < reps; r++) {
+        MPI_Barrier(MPI_COMM_WORLD);
+        double t0 = now_s();
+        run_once(way, out, in, n, procs);
+        times[r] = now_s() - t0;
+    }
+    qsort(times, (size_t)reps, sizeof *times, by_value);
+    return times[reps / 2];
+}
+
 int main(int argc, char **argv) {
     rt_error err = {0};
     if (!rt_mpi_start(&argc, &argv, &err)) {
@@ -29,18 +61,20 @@ int main(int argc, char **argv) {
     if (reps < 1 || reps > 1000) reps = 20;
     int procs = rt_mpi_size();
     double *times = malloc(sizeof(double) * (size_t)reps);
-    for (int64_t n = 1024; n <= (int64_t)1 << 22; n *= 4) {
+    if (rt_mpi_rank() == 0)
+        printf("# bytes rlc MPI_Allreduce MPI_Reduce_scatter_block MPI_Allgather MPI_Alltoall (s, median of %d)\n",
+               reps);
+    for (int n = 1024; n <= 1 << 22; n *= 4) {
         float *in = malloc((size_t)n * 4), *out = malloc((size_t)n * 4);
         if (!in || !out || !times) return 1;
-        for (int64_t i = 0; i < n; i++) in[i] = (float)(i % 7);
-        rt_collective(RT_COLL_ALLREDUCE, procs, out, in, 1, 1, 1, n);
-        for (int r = 0; r < reps; r++) {
-            double t0 = now_s();
-            rt_collective(RT_COLL_ALLREDUCE, procs, out, in, 1, 1, 1, n);
-            times[r] = now_s() - t0;
+        for (int i = 0; i < n; i++) in[i] = (float)(i % 7);
+        double t[WAYS];
+        for (int way = 0; way < WAYS; way++) t[way] = median(way, out, in, n, procs, reps, times);
+        if (rt_mpi_rank() == 0) {
+            printf("%lld", (long long)n * 4);
+            for (int way = 0; way < WAYS; way++) printf(" %.9f", t[way]);
+            printf("\n");
         }
-        qsort(times, (size_t)reps, sizeof *times, by_value);
-        if (rt_mpi_rank() == 0) printf("%lld %.9f\n", (long long)n * 4, times[reps / 2]);
         free(in);
         free(out);
     }

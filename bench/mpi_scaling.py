@@ -7,11 +7,13 @@ Runs bench/ae.rl's ae_b256 (the MLP auto-encoder at global batch 256, Adam) for 
 (default 200) as 1 process x 1 thread, 1 process x 2 threads and `mpirun -np 2` x 1 thread,
 prints each one's ms/step (the trainer's own figure: filling the batch and the step), the
 speed-up over 1 x 1 and the time in collectives per step; then measures rlc's all-reduce
-(bench/allreduce.c, rt_collective) per size at 2 processes, fits t = a + S b, and projects the
+(bench/allreduce.c, rt_collective) per size at 2 processes beside Open MPI's own collectives of
+the same bytes, fits t = a + S b to rlc's, and projects the
 efficiency at 8 and 64 processes for the AE and for a GPT-sized model (124 M parameters, as
 GPT-2 small; its step time from its FLOPs at the AE's measured FLOP rate). The projection
 assumes a ring all-reduce, t(N, S) = 2 (N - 1) a/2 + 2 (N - 1)/N S b, compute that splits evenly
-(T1/N), and nothing overlapped: efficiency = T1 / (T1 + N t(N, S)).
+(T1/N), and nothing overlapped (a lower bound: the steps overlap each gradient bucket's
+all-reduce with the rest of the backward pass): efficiency = T1 / (T1 + N t(N, S)).
 """
 import os
 import re
@@ -64,12 +66,19 @@ def main():
 
     lib = os.path.join(os.path.dirname(rlc), "runtime", "librlrt.a")
     link = run(["mpicc", "--showme:link"]).split()
-    run(["gcc", "-O2", "-std=c11", "-I" + os.path.join(ROOT, "runtime"), os.path.join(HERE, "allreduce.c"),
-         lib] + link + ["-lopenblas", "-lz", "-lm", "-lpthread", "-o", "allreduce"])
-    sizes = [tuple(map(float, line.split())) for line in run(MPIRUN + ["2", "./allreduce", "20"]).split("\n") if line]
-    print("\nall-reduce at 2 processes (rt_collective, median of 20):")
-    for s, t in sizes:
-        print(f"  {int(s):>10} bytes  {t * 1e3:9.3f} ms  {s / t / 1e9 if t > 0 else 0:7.3f} GB/s")
+    compile_flags = run(["mpicc", "--showme:compile"]).split()
+    run(["gcc", "-O2", "-std=c11", "-I" + os.path.join(ROOT, "runtime")] + compile_flags +
+        [os.path.join(HERE, "allreduce.c"), lib] + link + ["-lopenblas", "-lz", "-lm", "-lpthread", "-o", "allreduce"])
+    rows = [list(map(float, line.split())) for line in run(MPIRUN + ["2", "./allreduce", "20"]).split("\n")
+            if line and not line.startswith("#")]
+    sizes = [(row[0], row[1]) for row in rows]
+    print("\nall-reduce at 2 processes (median of 20; ms, and GB/s of the all-reduced bytes):")
+    print(f"  {'bytes':>10}  {'rlc':>17}  {'MPI_Allreduce':>17}  {'reduce_scatter':>14}  {'allgather':>9}  {'alltoall':>9}")
+    for row in rows:
+        s = row[0]
+        rate = [s / t / 1e9 if t > 0 else 0 for t in row[1:3]]
+        print(f"  {int(s):>10}  {row[1] * 1e3:8.3f} {rate[0]:7.2f}  {row[2] * 1e3:8.3f} {rate[1]:7.2f}  "
+              f"{row[3] * 1e3:14.3f}  {row[4] * 1e3:9.3f}  {row[5] * 1e3:9.3f}")
     # least squares t = a + S b over the sizes
     n = len(sizes)
     sx = sum(s for s, _ in sizes); sy = sum(t for _, t in sizes)

@@ -387,30 +387,56 @@ static void clip_gradients(IrGraph *g, int *update_grad) {
 /* Sharded (shard.c): each process holds its copy of the loss and of every
  * parameter, and has differentiated the sum of the N copies of the loss; the
  * gradient of the one loss is the mean of the copies' gradients. The gradients go
- * over the processes as one bucket, every gradient flattened and joined, in one
- * all-reduce (one synchronisation a step, not one per parameter). */
-static void mean_over_processes(IrGraph *g) {
+ * over the processes in buckets, as in DDP and Horovod: taken in the order the
+ * backward pass computes them (their node ids), flattened and joined while a
+ * bucket stays within AD_BUCKET_BYTES (a larger gradient is a bucket alone),
+ * one all-reduce each; the kernel plan starts each bucket's all-reduce as soon
+ * as its gradients exist and waits for it before the first reader of its sums
+ * (fuse.c), so the transfers run while the backward pass goes on. */
+static void all_reduce_bucket(IrGraph *g, const int *params, int count) {
+    Span at = g->params.items[params[count - 1]].span;
     int bucket = -1;
-    Span at = {0};
-    for (int i = 0; i < g->params.len; i++) {
-        const IrParam *p = &g->params.items[i];
-        if (p->grad < 0) continue;
-        at = p->span;
+    for (int i = 0; i < count; i++) {
+        const IrParam *p = &g->params.items[params[i]];
         IrDim n = ir_dim_const(ir_shape_numel(&p->shape, 0));
         int flat = ir_reshape(g, p->grad, ir_shape(1, &n), at);
         bucket = bucket < 0 ? flat : ir_concat(g, bucket, flat, 0, at);
     }
-    if (bucket < 0) return;
     int sum = ir_collective(g, IR_ALLREDUCE, bucket, 0, g->procs, at);
     int mean = ir_binary(g, IR_MUL, sum, ir_const(g, 1.0 / (double)g->procs, (IrShape){0}, IR_F32, at), at);
     int64_t offset = 0;
-    for (int i = 0; i < g->params.len; i++) {
-        IrParam *p = &g->params.items[i];
-        if (p->grad < 0) continue;
+    for (int i = 0; i < count; i++) {
+        IrParam *p = &g->params.items[params[i]];
         int64_t n = ir_shape_numel(&p->shape, 0);
         p->grad = ir_reshape(g, ir_slice(g, mean, 0, offset, offset + n, p->span), p->shape, p->span);
         offset += n;
     }
+}
+
+static void mean_over_processes(IrGraph *g) {
+    /* the parameters with a gradient, by their gradient's node id (insertion sort: few) */
+    int *order = arena_alloc(g->arena, sizeof(int) * (size_t)(g->params.len + 1)), count = 0;
+    for (int i = 0; i < g->params.len; i++) {
+        if (g->params.items[i].grad < 0) continue;
+        int at = count++;
+        while (at > 0 && g->params.items[order[at - 1]].grad > g->params.items[i].grad) {
+            order[at] = order[at - 1];
+            at--;
+        }
+        order[at] = i;
+    }
+    int first = 0;
+    int64_t bytes = 0;
+    for (int i = 0; i < count; i++) {
+        int64_t more = 4 * ir_shape_numel(&g->params.items[order[i]].shape, 0);
+        if (i > first && bytes + more > AD_BUCKET_BYTES) {
+            all_reduce_bucket(g, order + first, i - first);
+            first = i;
+            bytes = 0;
+        }
+        bytes += more;
+    }
+    if (count > first) all_reduce_bucket(g, order + first, count - first);
 }
 
 void ad_differentiate(IrGraph *g) {

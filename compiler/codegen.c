@@ -48,6 +48,7 @@ typedef struct Cg {
     LLVMBuilderRef b;
     LLVMTypeRef f32, f64, i8, i32, i64, i1, ptr, voidt, ctx_t, range_t;
     Fn sgemm, random_fill, shift2d, col2im, im2col, pfor, sgd_rows, adam_rows, collective;
+    Fn allreduce_start, allreduce_wait, mpi_progress;
     unsigned noalias;
     /* The checker's module (cg_emit_checker): a dense update kernel only looks at
      * its gradient and sets this i32 global when an element is not finite. */
@@ -905,25 +906,30 @@ static void emit_random(Cg *cg, KEmit *e) {
 
 /* A collective over the processes: rt_collective on the node's local view
  * [outer, blocks * B, inner] (the input's for a gather or unshard, else the
- * output's; allreduce: one flat block). */
+ * output's); an all-reduce starts (rt_allreduce_start) and its K_COLLECTIVE_WAIT
+ * ends it. */
 static void emit_collective(Cg *cg, KEmit *e) {
     const IrNode *r = nd(cg, e->k->root), *x = nd(cg, r->in[0]);
     LLVMBuilderRef b = cg->b;
+    if (e->k->kind == K_COLLECTIVE_WAIT) {
+        LLVMValueRef out = node_ptr(cg, e, e->k->root);
+        call(cg, cg->allreduce_wait, &out, 1);
+        return;
+    }
+    if (r->op == IR_ALLREDUCE) {
+        LLVMValueRef args[4] = {i64c(cg, r->dim.c), node_ptr(cg, e, e->k->root), node_ptr(cg, e, r->in[0]),
+                                numel(cg, e->B, &x->shape)};
+        call(cg, cg->allreduce_start, args, 4);
+        return;
+    }
     bool to_global = r->op == IR_ALLGATHER || r->op == IR_UNSHARD;
     const IrShape *local = to_global ? &x->shape : &r->shape;
-    LLVMValueRef outer = i64c(cg, 1), inner = i64c(cg, 1), blocks = i64c(cg, 1), rows = i64c(cg, 1);
-    int kind = RT_COLL_ALLREDUCE;
-    if (r->op == IR_ALLREDUCE) {
-        inner = numel(cg, e->B, &x->shape);
-    } else {
-        for (int i = 0; i < r->axis; i++) outer = LLVMBuildNSWMul(b, outer, dimv(cg, e->B, local->d[i]), "");
-        for (int i = r->axis + 1; i < local->rank; i++)
-            inner = LLVMBuildNSWMul(b, inner, dimv(cg, e->B, local->d[i]), "");
-        blocks = i64c(cg, local->d[r->axis].b);
-        rows = e->B;
-        kind = r->op == IR_ALLGATHER ? RT_COLL_ALLGATHER : r->op == IR_REDUCE_SCATTER ? RT_COLL_REDUCE_SCATTER
+    LLVMValueRef outer = i64c(cg, 1), inner = i64c(cg, 1);
+    for (int i = 0; i < r->axis; i++) outer = LLVMBuildNSWMul(b, outer, dimv(cg, e->B, local->d[i]), "");
+    for (int i = r->axis + 1; i < local->rank; i++) inner = LLVMBuildNSWMul(b, inner, dimv(cg, e->B, local->d[i]), "");
+    LLVMValueRef blocks = i64c(cg, local->d[r->axis].b), rows = e->B;
+    int kind = r->op == IR_ALLGATHER ? RT_COLL_ALLGATHER : r->op == IR_REDUCE_SCATTER ? RT_COLL_REDUCE_SCATTER
              : r->op == IR_SHARD ? RT_COLL_SHARD : RT_COLL_UNSHARD;
-    }
     LLVMValueRef args[8] = {LLVMConstInt(cg->i32, (unsigned)kind, 0), i64c(cg, r->dim.c),
                             node_ptr(cg, e, e->k->root), node_ptr(cg, e, r->in[0]), outer, blocks, rows, inner};
     call(cg, cg->collective, args, 8);
@@ -1111,7 +1117,8 @@ static LLVMValueRef emit_kernel(Cg *cg, int ki, KEmit *e) {
     case K_FOLD:
     case K_IM2COL: emit_fold(cg, e); break;
     case K_SPARSE_UPDATE: emit_sparse_update(cg, e); break;
-    case K_COLLECTIVE: emit_collective(cg, e); break;
+    case K_COLLECTIVE:
+    case K_COLLECTIVE_WAIT: emit_collective(cg, e); break;
     }
     LLVMBuildRetVoid(cg->b);
     return e->fn;
@@ -1383,12 +1390,20 @@ static void init_types(Cg *cg) {
     cg->im2col = declare(cg, "rt_im2col", cg->voidt, i2, 5);
     LLVMTypeRef co[8] = {i32, i64, p, p, i64, i64, i64, i64};
     cg->collective = declare(cg, "rt_collective", cg->voidt, co, 8);
+    LLVMTypeRef as[4] = {i64, p, p, i64};
+    cg->allreduce_start = declare(cg, "rt_allreduce_start", cg->voidt, as, 4);
+    cg->allreduce_wait = declare(cg, "rt_allreduce_wait", cg->voidt, &p, 1);
+    cg->mpi_progress = declare(cg, "rt_mpi_progress", cg->voidt, NULL, 0);
     LLVMTypeRef pf[4] = {p, i64, p, p};
     cg->pfor = declare(cg, "rt_parallel_for", cg->voidt, pf, 4);
     LLVMTypeRef sr[12] = {p, p, i64, i64, p, p, i64, p, f32, f32, f32, p};
     cg->sgd_rows = declare(cg, "rt_update_sgd_rows", cg->i8, sr, 12);
     LLVMTypeRef ar[17] = {p, p, i64, i64, p, p, i64, p, p, f32, f32, f32, f32, f32, cg->i8, i64, p};
     cg->adam_rows = declare(cg, "rt_update_adam_rows", cg->i8, ar, 17);
+}
+
+static bool is_allreduce_start(Cg *cg, const Kernel *k) {
+    return k->kind == K_COLLECTIVE && nd(cg, k->root)->op == IR_ALLREDUCE;
 }
 
 /* Returns node id from the checker when the n f32 values at ptr hold a NaN or
@@ -1449,7 +1464,13 @@ static void emit_checker(Cg *cg, KEmit *es, LLVMValueRef *ranges, const char *na
             LLVMPositionBuilderAtEnd(cg->b, join);
             continue;
         }
+        /* an all-reduce is waited for at once: the checker may return before its wait */
+        if (k->kind == K_COLLECTIVE_WAIT) continue;
         emit_call(cg, &sv, i, &es[i], ranges[i]);
+        if (is_allreduce_start(cg, k))
+            for (int j = i + 1; j < p->kernels.len; j++)
+                if (p->kernels.items[j].kind == K_COLLECTIVE_WAIT && p->kernels.items[j].root == k->root)
+                    emit_call(cg, &sv, j, &es[j], NULL);
         const IrNode *r = nd(cg, k->root);
         if (r->dtype != IR_F32 || p->buf[k->root].kind != KB_WORK) continue;
         return_if_nonfinite(cg, fn, step_arg_ptr(cg, &sv, (KArg){ARG_WORK, k->root}),
@@ -1498,13 +1519,20 @@ static LLVMModuleRef emit_module(const KernelPlan *p, LLVMContextRef ctx, const 
     sv.opt = ctx_field(&cg, sv.ctx, CTX_OPT, cg.ptr);
     sv.inputs = ctx_field(&cg, sv.ctx, CTX_INPUTS, cg.ptr);
     sv.pool = ctx_field(&cg, sv.ctx, CTX_POOL, cg.ptr);
+    /* MPI moves a started all-reduce's data only inside its calls: while one is
+     * in flight, rt_mpi_progress after each kernel moves it on. */
+    int in_flight = 0;
     for (int i = 0, gi = 0; i < nk; i++) {
+        const Kernel *k = &p->kernels.items[i];
         if (gi < p->row_groups.len && p->row_groups.items[gi].first == i) {
             emit_row_group_call(&cg, &sv, gi, es, groups[gi]);
             i += p->row_groups.items[gi++].count - 1;
         } else {
             emit_call(&cg, &sv, i, &es[i], ranges[i]);
         }
+        if (is_allreduce_start(&cg, k)) in_flight++;
+        else if (k->kind == K_COLLECTIVE_WAIT) in_flight--;
+        else if (in_flight > 0) call(&cg, cg.mpi_progress, NULL, 0);
     }
     const IrGraph *g = p->g;
     if (g->loss >= 0) emit_scalar_out(&cg, &sv, g->loss, ctx_field(&cg, sv.ctx, CTX_LOSS, cg.ptr));

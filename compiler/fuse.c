@@ -29,7 +29,7 @@ const char *kernel_kind_name(KernelKind k) {
         [K_SGEMM] = "sgemm",     [K_RANDOM] = "random",   [K_SHIFT2D] = "shift2d",
         [K_SCATTER] = "scatter", [K_FOLD] = "fold",       [K_IM2COL] = "im2col",
         [K_UPDATE] = "update",   [K_SPARSE_UPDATE] = "sparse_update",
-        [K_COLLECTIVE] = "collective",
+        [K_COLLECTIVE] = "collective", [K_COLLECTIVE_WAIT] = "collective_wait",
     };
     return names[k];
 }
@@ -393,6 +393,75 @@ static void build_kernels(Fuser *f) {
     }
 }
 
+/* The node whose memory a kernel reads for n: n itself, or what a reshape views. */
+static int stored_node(const Fuser *f, int n) {
+    while (nd(f->g, n)->op == IR_RESHAPE && f->st[n] == ST_EXTERN) n = nd(f->g, n)->in[0];
+    return n;
+}
+
+static bool reads_node(const Fuser *f, const Kernel *k, int n) {
+    for (int j = 0; j < k->reads.len; j++)
+        if (stored_node(f, k->reads.items[j]) == n) return true;
+    return false;
+}
+
+/* The kernel that stores n, or -1 (a parameter, an input). */
+static int kernel_storing(const Fuser *f, int n) {
+    for (int i = 0; i < f->p->kernels.len; i++)
+        if (f->p->kernels.items[i].root == n && f->p->kernels.items[i].kind != K_COLLECTIVE_WAIT) return i;
+    return -1;
+}
+
+/* Moves kernel `from` to position `to` (to <= from), the ones between one later. */
+static void move_kernel_up(KernelPlan *p, int from, int to) {
+    Kernel k = p->kernels.items[from];
+    memmove(&p->kernels.items[to + 1], &p->kernels.items[to], sizeof(Kernel) * (size_t)(from - to));
+    p->kernels.items[to] = k;
+}
+
+/* Moves kernel i up to just after the last kernel storing what it reads; its new index. */
+static int hoist(Fuser *f, int i) {
+    const Kernel *k = &f->p->kernels.items[i];
+    int after = -1;
+    for (int j = 0; j < k->reads.len; j++) {
+        int at = kernel_storing(f, stored_node(f, k->reads.items[j]));
+        if (at > after) after = at;
+    }
+    if (after + 1 < i) move_kernel_up(f->p, i, after + 1);
+    return after + 1 < i ? after + 1 : i;
+}
+
+/* An all-reduce (each bucket of parameter gradients, a mean loss) runs while the
+ * step goes on, as DDP and Horovod overlap the gradients' all-reduce with the
+ * backward pass: its kernel only starts it (rt_allreduce_start) and moves up to
+ * just after the kernels that store what it reads (with the concat that joins a
+ * bucket's gradients, when the all-reduce alone reads that; a kernel that makes
+ * a gradient stays where it is); a K_COLLECTIVE_WAIT
+ * goes just before the first kernel that reads its sums (or at the end, when only
+ * the loss or a report does). The wait reads the all-reduce's input and output,
+ * so both stay allocated while MPI reads and writes them. */
+static void overlap_allreduces(Fuser *f) {
+    KernelPlan *p = f->p;
+    for (int i = 0; i < p->kernels.len; i++) {
+        Kernel *k = &p->kernels.items[i];
+        if (k->kind != K_COLLECTIVE || nd(f->g, k->root)->op != IR_ALLREDUCE) continue;
+        int sums = k->root, values = stored_node(f, nd(f->g, sums)->in[0]);
+        int joined = kernel_storing(f, values), readers = 0;
+        for (int j = 0; j < p->kernels.len; j++) readers += reads_node(f, &p->kernels.items[j], values);
+        if (joined >= 0 && readers == 1 && nd(f->g, values)->op == IR_CONCAT) hoist(f, joined);
+        int start = hoist(f, kernel_storing(f, sums));
+        int first_reader = p->kernels.len;
+        for (int j = start + 1; j < p->kernels.len && first_reader == p->kernels.len; j++)
+            if (reads_node(f, &p->kernels.items[j], sums)) first_reader = j;
+        Kernel wait = {.kind = K_COLLECTIVE_WAIT, .root = sums};
+        vec_push(f->a, &wait.nodes, sums);
+        vec_push(f->a, &wait.reads, nd(f->g, sums)->in[0]);
+        vec_push(f->a, &wait.reads, sums);
+        vec_push(f->a, &p->kernels, wait);
+        move_kernel_up(p, p->kernels.len - 1, first_reader);
+    }
+}
+
 /* Memory node that actually holds n's elements (through reshape views). */
 static int base_of(const IrGraph *g, const KernelPlan *p, int n) {
     while (p->buf[n].kind == KB_VIEW) n = p->buf[n].of;
@@ -448,22 +517,24 @@ static void plan_buffers(Fuser *f) {
     for (int i = 0; i < p->kernels.len; i++) {
         Kernel *k = &p->kernels.items[i];
         if (k->kind == K_UPDATE || k->kind == K_SPARSE_UPDATE) continue;
-        int64_t poly[3];
-        numel_poly(&nd(g, k->root)->shape, poly);
-        KSize want = ksize_scaled(poly, 4, 0);
-        int s = -1;
-        for (int j = 0; j < slots.len && s < 0; j++)
-            if (slots.items[j].free && ksize_fits(slots.items[j].size, want)) s = j;
-        if (s < 0) {
-            Slot sl = {end, want, false};
-            vec_push(f->a, &slots, sl);
-            end = ksize_add(end, want);
-            s = slots.len - 1;
+        if (k->kind != K_COLLECTIVE_WAIT) { /* a wait's root was placed by its start */
+            int64_t poly[3];
+            numel_poly(&nd(g, k->root)->shape, poly);
+            KSize want = ksize_scaled(poly, 4, 0);
+            int s = -1;
+            for (int j = 0; j < slots.len && s < 0; j++)
+                if (slots.items[j].free && ksize_fits(slots.items[j].size, want)) s = j;
+            if (s < 0) {
+                Slot sl = {end, want, false};
+                vec_push(f->a, &slots, sl);
+                end = ksize_add(end, want);
+                s = slots.len - 1;
+            }
+            slots.items[s].free = false;
+            slot_of[k->root] = s;
+            p->buf[k->root] = (KBuf){.kind = KB_WORK, .offset = slots.items[s].offset,
+                                     .size = slots.items[s].size};
         }
-        slots.items[s].free = false;
-        slot_of[k->root] = s;
-        p->buf[k->root] = (KBuf){.kind = KB_WORK, .offset = slots.items[s].offset,
-                                 .size = slots.items[s].size};
         if (group_end[i] != i) continue; /* frees wait for the group's end */
         int from = i;
         while (from > 0 && group_end[from - 1] == i) from--;
@@ -554,6 +625,7 @@ KernelPlan *fuse_plan(Arena *a, const IrGraph *g, StrBuf *why) {
         }
     if (!mark_live(&f) || !check_supported(&f) || !decide(&f)) return NULL;
     build_kernels(&f);
+    overlap_allreduces(&f);
     fuse_row_groups(f.p);
     plan_buffers(&f);
     return f.p;

@@ -279,6 +279,9 @@ bool ir_verify(const IrGraph *g, StrBuf *why);
 
 /* autodiff.c: appends d loss / d param for every trained param and one IR_UPDATE each. */
 void ad_differentiate(IrGraph *g);
+/* Sharded over processes, the parameter gradients are all-reduced in buckets of
+ * at most this many bytes (one gradient larger than it is a bucket alone). */
+enum { AD_BUCKET_BYTES = 1 << 20 };
 /* simplify.c: folding, CSE, identities, DCE; returns a new graph with the same meaning. */
 IrGraph *simplify_graph(const IrGraph *g);
 

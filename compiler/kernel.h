@@ -55,7 +55,11 @@ typedef enum {
     K_IM2COL,    /* a stored unfold (im2col): rt_im2col, split over rows */
     K_UPDATE,    /* dense optimizer update of one parameter, gradient chain fused in */
     K_SPARSE_UPDATE, /* scatter_add feeding an update: touches only the rows read */
-    K_COLLECTIVE,    /* rt_collective: a sum, gather or scatter over the processes (mpi.c) */
+    K_COLLECTIVE,    /* rt_collective: a sum, gather or scatter over the processes (mpi.c);
+                      * an all-reduce only starts (rt_allreduce_start) and runs on while
+                      * the kernels after it do */
+    K_COLLECTIVE_WAIT, /* rt_allreduce_wait: the all-reduce `root` has its sums (fuse.c
+                      * places it before their first reader) */
 } KernelKind;
 
 typedef struct Kernel {

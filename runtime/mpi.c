@@ -7,7 +7,8 @@
  * processes is computed for each element on one process only (reduce-scatter,
  * then all-gather), or in rank order on every process from gathered partials,
  * never in an order that could differ between processes, so parameters that
- * start equal stay equal. */
+ * start equal stay equal. All-reduces always add in rank order, so their bits
+ * do not depend on the count either (how gradients are split into buckets). */
 #define _POSIX_C_SOURCE 200809L
 #include "rlrt.h"
 
@@ -34,6 +35,11 @@ static bool launched_by_mpirun(void) {
 
 bool rt_mpi_start(int *argc, char ***argv, rt_error *err) {
     if (started || !launched_by_mpirun()) return true;
+    /* Open MPI's shared-memory transport copies messages through shared buffers
+     * unless told otherwise; its default single copy (CMA, process_vm_readv) made
+     * all-reduces of 1-4 MB 2-40x slower on the (containerised) machine of
+     * docs/mpi.md. A setting the user gave (mpirun --mca ..., the variable) wins. */
+    setenv("OMPI_MCA_btl_vader_single_copy_mechanism", "none", 0);
     if (MPI_Init(argc, argv) != MPI_SUCCESS) {
         rt_fail(err, "MPI_Init failed: this process was started by mpirun but cannot join its job");
         return false;
@@ -44,7 +50,10 @@ bool rt_mpi_start(int *argc, char ***argv, rt_error *err) {
     return true;
 }
 
+static void free_inflights(void);
+
 void rt_mpi_finish(void) {
+    free_inflights();
     if (started) MPI_Finalize();
     started = false;
     world_size = 1;
@@ -117,54 +126,197 @@ static void *scratch(size_t bytes) {
     return p;
 }
 
-/* Sums n values over the processes into out on every process, bit-identical
- * everywhere. Small counts: gather every partial and add them in rank order;
- * large ones: each process sums one slice (reduce-scatter), then all gather. */
-static void allreduce_sum(void *out, const void *in, int64_t n, bool f64) {
-    int64_t P = world_size;
+/* An all-reduce in flight (rt_allreduce_start .. rt_allreduce_wait), found by
+ * its output buffer. Every element's sum is formed in rank order, p0 + p1 + ...,
+ * so every process gets the same bits whatever the count or the split into
+ * buckets. Few values: every process gathers every partial and adds them
+ * itself (one exchange). Many: process r owns the slice [r n/N, (r+1) n/N),
+ * receives every process's part of it (all-to-all), adds them, and all gather
+ * the sums (two exchanges, 2 (N-1)/N n values sent a process, as a ring
+ * all-reduce). The entries and their receive buffers are kept from step to
+ * step: the same buffers all-reduce again every step. */
+/* IDLE: free for the next one; SUMMED: out holds the sums, not yet waited for. */
+typedef enum { IDLE, GATHERING_PARTS, GATHERING_SUMS, SUMMED } phase;
+
+typedef struct inflight {
+    void *out;
+    const void *in;
+    int64_t n;
+    bool f64;
+    phase at;
+    MPI_Request req;
+    MPI_Comm comm;               /* its own: see new_inflight */
+    char *parts;                 /* the partials received */
+    size_t parts_cap;
+    int *counts, *displs;        /* per process: its slice of the n values */
+    int *part_counts, *part_displs; /* per process: where its part of this slice lands in parts */
+} inflight;
+
+static inflight *inflights;
+static int n_inflights;
+
+/* The all-reduce in flight into out, or NULL. */
+static inflight *inflight_of(const void *out) {
+    for (int i = 0; i < n_inflights; i++)
+        if (inflights[i].at != IDLE && inflights[i].out == out) return &inflights[i];
+    return NULL;
+}
+
+static inflight *new_inflight(void) {
+    inflight *grown = realloc(inflights, sizeof *inflights * (size_t)(n_inflights + 1));
+    if (!grown) {
+        fprintf(stderr, "rlc: out of memory for a collective on process %d\n", world_rank);
+        rt_mpi_abort(1);
+        exit(1);
+    }
+    inflights = grown;
+    inflight *f = &inflights[n_inflights++];
+    *f = (inflight){.at = IDLE};
+    /* MPI matches collectives in the order each process starts them on a
+     * communicator, and an all-reduce starts its second exchange when its first
+     * ends, which differs from process to process: each entry has a communicator
+     * of its own. Every process takes the same entry for the same all-reduce (the
+     * first idle one: the steps start and wait in the same order everywhere). */
+    MPI_Comm_dup(MPI_COMM_WORLD, &f->comm);
+    size_t ints = sizeof(int) * (size_t)world_size;
+    f->counts = scratch(ints);
+    f->displs = scratch(ints);
+    f->part_counts = scratch(ints);
+    f->part_displs = scratch(ints);
+    return f;
+}
+
+static void free_inflights(void) {
+    for (int i = 0; i < n_inflights; i++) {
+        MPI_Comm_free(&inflights[i].comm);
+        free(inflights[i].parts);
+        free(inflights[i].counts);
+        free(inflights[i].displs);
+        free(inflights[i].part_counts);
+        free(inflights[i].part_displs);
+    }
+    free(inflights);
+    inflights = NULL;
+    n_inflights = 0;
+}
+
+static bool few_values(int64_t n) { return n < 1024 * (int64_t)world_size; }
+
+/* out[0 .. count) = parts[0][i] + parts[1][i] + ... in rank order (blocks of `stride`). */
+static void sum_in_rank_order(void *out, const char *parts, int64_t count, int64_t stride, bool f64) {
+    size_t e = f64 ? 8 : 4;
+    memcpy(out, parts, (size_t)count * e);
+    for (int64_t r = 1; r < world_size; r++) {
+        if (f64) {
+            double *o = out;
+            const double *p = (const double *)(parts + (size_t)(r * stride) * e);
+            for (int64_t i = 0; i < count; i++) o[i] += p[i];
+        } else {
+            float *o = out;
+            const float *p = (const float *)(parts + (size_t)(r * stride) * e);
+            for (int64_t i = 0; i < count; i++) o[i] += p[i];
+        }
+    }
+}
+
+static void reserve_parts(inflight *f, size_t bytes) {
+    if (bytes <= f->parts_cap) return;
+    free(f->parts);
+    f->parts = scratch(bytes);
+    f->parts_cap = bytes;
+}
+
+static void begin_allreduce(void *out, const void *in, int64_t n, bool f64) {
+    if (inflight_of(out)) {
+        fprintf(stderr, "rlc: an all-reduce into a buffer whose last one has not finished (process %d)\n",
+                world_rank);
+        rt_mpi_abort(1);
+        exit(1);
+    }
+    /* an idle entry keeps its buffers for the next all-reduce of the same size */
+    inflight *f = NULL;
+    for (int i = 0; i < n_inflights && !f; i++)
+        if (inflights[i].at == IDLE) f = &inflights[i];
+    if (!f) f = new_inflight();
+    f->out = out;
+    int P = world_size;
     size_t e = f64 ? 8 : 4;
     MPI_Datatype t = f64 ? MPI_DOUBLE : MPI_FLOAT;
-    if (n < 1024 * P) {
-        char *all = scratch((size_t)(n * P) * e);
-        MPI_Allgather(in, (int)n, t, all, (int)n, t, MPI_COMM_WORLD);
-        for (int64_t i = 0; i < n; i++) {
-            if (f64) {
-                double s = ((double *)all)[i];
-                for (int64_t r = 1; r < P; r++) s += ((double *)all)[r * n + i];
-                ((double *)out)[i] = s;
-            } else {
-                float s = ((float *)all)[i];
-                for (int64_t r = 1; r < P; r++) s += ((float *)all)[r * n + i];
-                ((float *)out)[i] = s;
-            }
-        }
-        free(all);
+    f->in = in;
+    f->n = n;
+    f->f64 = f64;
+    f->at = GATHERING_PARTS;
+    if (few_values(n)) {
+        reserve_parts(f, (size_t)(n * P) * e);
+        MPI_Iallgather(in, (int)n, t, f->parts, (int)n, t, f->comm, &f->req);
         return;
     }
-    int64_t slice = (n + P - 1) / P;
-    char *padded = scratch((size_t)(slice * P) * e), *mine = scratch((size_t)slice * e);
-    memcpy(padded, in, (size_t)n * e);
-    memset(padded + (size_t)n * e, 0, (size_t)(slice * P - n) * e);
-    MPI_Reduce_scatter_block(padded, mine, (int)slice, t, MPI_SUM, MPI_COMM_WORLD);
-    MPI_Allgather(mine, (int)slice, t, padded, (int)slice, t, MPI_COMM_WORLD);
-    memcpy(out, padded, (size_t)n * e);
-    free(padded);
-    free(mine);
+    for (int r = 0; r < P; r++) {
+        f->displs[r] = (int)(n * r / P);
+        f->counts[r] = (int)(n * (r + 1) / P) - f->displs[r];
+    }
+    int mine = f->counts[world_rank];
+    for (int r = 0; r < P; r++) {
+        f->part_counts[r] = mine;
+        f->part_displs[r] = mine * r;
+    }
+    reserve_parts(f, (size_t)mine * (size_t)P * e);
+    MPI_Ialltoallv(in, f->counts, f->displs, t, f->parts, f->part_counts, f->part_displs, t, f->comm, &f->req);
+}
+
+/* The next phase of f once its request has completed. */
+static void advance(inflight *f) {
+    size_t e = f->f64 ? 8 : 4;
+    if (f->at == GATHERING_SUMS) {
+        f->at = SUMMED;
+        return;
+    }
+    if (few_values(f->n)) {
+        sum_in_rank_order(f->out, f->parts, f->n, f->n, f->f64);
+        f->at = SUMMED;
+        return;
+    }
+    int mine = f->counts[world_rank];
+    sum_in_rank_order((char *)f->out + (size_t)f->displs[world_rank] * e, f->parts, mine, mine, f->f64);
+    MPI_Datatype t = f->f64 ? MPI_DOUBLE : MPI_FLOAT;
+    MPI_Iallgatherv(MPI_IN_PLACE, 0, t, f->out, f->counts, f->displs, t, f->comm, &f->req);
+    f->at = GATHERING_SUMS;
+}
+
+static void finish_allreduce(void *out) {
+    inflight *f = inflight_of(out);
+    if (!f) {
+        fprintf(stderr, "rlc: a wait for an all-reduce that was not started (process %d)\n", world_rank);
+        rt_mpi_abort(1);
+        exit(1);
+    }
+    while (f->at != SUMMED) {
+        MPI_Wait(&f->req, MPI_STATUS_IGNORE);
+        advance(f);
+    }
+    f->at = IDLE;
+}
+
+static void allreduce_sum(void *out, const void *in, int64_t n, bool f64) {
+    begin_allreduce(out, in, n, f64);
+    finish_allreduce(out);
+}
+
+static void check_procs(int64_t procs) {
+    if (procs == world_size) return;
+    fprintf(stderr, "rlc: the step was compiled for %lld processes but runs in %d\n", (long long)procs, world_size);
+    rt_mpi_abort(1);
+    exit(1);
 }
 
 static void collective(int op, int64_t procs, void *out, const void *in, int64_t outer, int64_t blocks,
                        int64_t rows, int64_t inner, bool f64) {
-    if (procs != world_size) {
-        fprintf(stderr, "rlc: the step was compiled for %lld processes but runs in %d\n", (long long)procs,
-                world_size);
-        rt_mpi_abort(1);
-        exit(1);
-    }
+    check_procs(procs);
     double t0 = now_s();
     view v = {outer, blocks, rows, inner, f64 ? 8 : 4};
     int64_t local = outer * blocks * rows * inner, global = local * procs;
     size_t e = v.elem;
-        MPI_Datatype t = f64 ? MPI_DOUBLE : MPI_FLOAT;
+    MPI_Datatype t = f64 ? MPI_DOUBLE : MPI_FLOAT;
     switch (op) {
     case RT_COLL_ALLREDUCE:
         allreduce_sum(out, in, local, f64);
@@ -183,11 +335,16 @@ static void collective(int op, int64_t procs, void *out, const void *in, int64_t
         break;
     }
     case RT_COLL_REDUCE_SCATTER: {
-        /* rank-major order, so process r's rows are the r-th contiguous part */
-        char *ordered = scratch((size_t)global * e);
+        /* rank-major order, so process r's rows are the r-th contiguous part; each
+         * process receives every process's part of its rows (all-to-all) and adds
+         * them in rank order (Open MPI 4.1's MPI_Reduce_scatter_block took 40-120 ms
+         * for 1 MB at 2 processes: docs/mpi.md) */
+        char *ordered = scratch((size_t)global * e), *parts = scratch((size_t)global * e);
         for (int64_t r = 0; r < procs; r++) move_rows(&v, procs, r, ordered + (size_t)(r * local) * e, (void *)in, false);
-        MPI_Reduce_scatter_block(ordered, out, (int)local, t, MPI_SUM, MPI_COMM_WORLD);
+        MPI_Alltoall(ordered, (int)local, t, parts, (int)local, t, MPI_COMM_WORLD);
+        sum_in_rank_order(out, parts, local, local, f64);
         free(ordered);
+        free(parts);
         collective_bytes += (uint64_t)global * e;
         break;
     }
@@ -206,6 +363,34 @@ static void collective(int op, int64_t procs, void *out, const void *in, int64_t
 void rt_collective(int op, int64_t procs, void *out, const void *in, int64_t outer, int64_t blocks,
                    int64_t rows, int64_t inner) {
     collective(op, procs, out, in, outer, blocks, rows, inner, false);
+}
+
+void rt_allreduce_start(int64_t procs, float *out, const float *in, int64_t n) {
+    check_procs(procs);
+    double t0 = now_s();
+    begin_allreduce(out, in, n, false);
+    collective_bytes += (uint64_t)n * 4;
+    collective_seconds += now_s() - t0;
+}
+
+void rt_mpi_progress(void) {
+    double t0 = now_s();
+    bool any = false;
+    for (int i = 0; i < n_inflights; i++) {
+        inflight *f = &inflights[i];
+        if (f->at == IDLE || f->at == SUMMED) continue;
+        any = true;
+        int done = 0;
+        MPI_Test(&f->req, &done, MPI_STATUS_IGNORE);
+        if (done) advance(f);
+    }
+    if (any) collective_seconds += now_s() - t0;
+}
+
+void rt_allreduce_wait(float *out) {
+    double t0 = now_s();
+    finish_allreduce(out);
+    collective_seconds += now_s() - t0;
 }
 
 void rt_collective_f64(int op, int64_t procs, double *out, const double *in, int64_t outer, int64_t blocks,

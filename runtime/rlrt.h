@@ -372,10 +372,20 @@ double rt_mpi_seconds(uint64_t *bytes);
  * (f32, n = outer*blocks*rows*inner). ALLGATHER: local in -> global out.
  * REDUCE_SCATTER: global f32 in -> this process's rows of the sum over processes.
  * SHARD: global in -> this process's rows. UNSHARD: local in -> global out with
- * zeros in the other processes' rows. Results are bit-identical on every process. */
+ * zeros in the other processes' rows. Results are bit-identical on every process;
+ * ALLREDUCE sums each element in rank order. */
 enum { RT_COLL_ALLREDUCE, RT_COLL_ALLGATHER, RT_COLL_REDUCE_SCATTER, RT_COLL_SHARD, RT_COLL_UNSHARD };
 void rt_collective(int op, int64_t procs, void *out, const void *in, int64_t outer, int64_t blocks,
                    int64_t rows, int64_t inner);
+/* ALLREDUCE without blocking (the compiled steps' all-reduces, docs/mpi.md): start
+ * begins out = the sum over the processes of the n values at in; rt_mpi_progress moves
+ * every begun one on (the step calls it between kernels, since MPI moves data only
+ * inside its calls); wait returns once out holds the sums. Until then neither in nor
+ * out may be touched. Every element is summed in rank order (p0 + p1 + ...), as
+ * RT_COLL_ALLREDUCE does, so the bits do not depend on how values are split into calls. */
+void rt_allreduce_start(int64_t procs, float *out, const float *in, int64_t n);
+void rt_mpi_progress(void);
+void rt_allreduce_wait(float *out);
 /* The same on doubles: the interpreter's values (rlc run --interp, rlc gradcheck). */
 void rt_collective_f64(int op, int64_t procs, double *out, const double *in, int64_t outer, int64_t blocks,
                        int64_t rows, int64_t inner);

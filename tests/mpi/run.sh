@@ -2,7 +2,8 @@
 # Data-parallel training under Open MPI (docs/mpi.md): `mpirun -np 2 rlc run` trains an
 # auto-encoder (dropout and Gaussian noise drawn per example), SimCLR (nt_xent across the global
 # batch) and a batch_norm CNN (batch statistics across the processes) for 32 steps each, with
-# sgd and with adam, and ends with the parameters of the one-process run (compare.py: per
+# sgd and with adam, and an MLP whose gradients go in several buckets (adam), and ends with the
+# parameters of the one-process run (compare.py: per
 # tensor max |a - b| / max |a| <= 1e-4); an epoch's last batch is partial (60 examples, batch 8).
 # A trainer built with `rlc build --procs 2` does the same under mpirun; gradients through the
 # collectives pass `rlc gradcheck` under mpirun; a batch that 2 does not divide, and a trainer
@@ -117,6 +118,26 @@ train with_adam {
     minimize cross_entropy(dense(enc(x), 3), y)
 }
 RL
+# Gradients over 1 MiB, so they go over the processes in several buckets (docs/mpi.md).
+cat > wide.rl <<'RL'
+use std.nn
+use std.loss
+
+dataset d {
+    x: [32] = csv("x.csv", columns = 32)
+}
+
+encoder enc(x: [B, 32]) -> [B, 8] = dense(relu(dense(relu(dense(x, 512)), 512)), 8)
+
+train with_adam {
+    data:      d
+    batch:     8
+    steps:     32
+    optimizer: adam(lr = 0.001)
+    save:      "adam.rlw"
+    minimize mse(enc(x), x[:, 0:8])
+}
+RL
 
 fails=0
 fail() {
@@ -125,8 +146,9 @@ fail() {
 }
 
 # Each stage alone (a fresh parameter store), in its own folder per process count.
-for p in ae simclr bn; do
+for p in ae simclr bn wide; do
     for opt in sgd adam; do
+        grep -q "^train with_$opt" "$p.rl" || continue
         mkdir -p "one/$p" "two/$p"
         (cd "one/$p" && "$RLC" run "$T/$p.rl" --stage "with_$opt" --threads 1 --quiet > out.txt 2>&1) ||
             fail "$p $opt: one process: $(cat "one/$p/out.txt")"
@@ -148,6 +170,15 @@ for op in "allgather %" "shard %" "allreduce %" "procs 2"; do
 done
 "$RLC" dump --kernels --procs 2 simclr.rl --stage with_sgd > kernels.txt 2>&1
 grep -q "collective n[0-9]* .*allreduce" kernels.txt || fail "dump --kernels --procs 2 shows no collective kernel"
+# The wide model's gradients in buckets: each all-reduce starts as soon as its gradients exist
+# (the first one before the backward pass's last product) and is waited for before its sums' reader.
+"$RLC" dump --kernels --procs 2 wide.rl --stage with_adam > wide.txt 2>&1 || fail "dump --kernels of wide.rl: $(cat wide.txt)"
+waits=$(grep -c "^k[0-9]* collective_wait " wide.txt)
+[ "$waits" -ge 4 ] || fail "wide.rl: $waits all-reduce waits, expected the loss's and 3 buckets: $(cat wide.txt)"
+first_start=$(grep -m1 -n "^k[0-9]* collective .*allreduce" wide.txt | cut -d: -f1)
+last_sgemm=$(grep -n "^k[0-9]* sgemm " wide.txt | tail -1 | cut -d: -f1)
+[ "${first_start:-0}" -lt "${last_sgemm:-0}" ] ||
+    fail "wide.rl: no all-reduce starts before the last product (line $first_start, $last_sgemm)"
 
 # The gradients through the collectives, in the interpreter's doubles.
 for p in simclr bn; do

@@ -166,6 +166,65 @@ static void test_training_step_counts(void **state) {
     arena_free(&a);
 }
 
+/* Whether kernel k reads node n (or a reshape of it). */
+static bool kernel_reads(const IrGraph *g, const Kernel *k, int n) {
+    for (int j = 0; j < k->reads.len; j++) {
+        int r = k->reads.items[j];
+        while (g->nodes.items[r].op == IR_RESHAPE) r = g->nodes.items[r].in[0];
+        if (r == n) return true;
+    }
+    return false;
+}
+
+/* Sharded over 2 processes: the parameter gradients are all-reduced in buckets of
+ * at most AD_BUCKET_BYTES in the order the backward pass makes them (w3's, then
+ * w2's 1 MiB alone, then w1's), each started as soon as its gradient exists and
+ * waited for just before the first kernel that reads its sums. */
+static void test_allreduce_buckets_overlap(void **state) {
+    (void)state;
+    Arena a = {0};
+    IrGraph *g = ir_graph_new(&a, "t");
+    g->procs = 2;
+    int x = input(g, SHAPE(Bd(), C(64)), IR_F32);
+    int w1 = param(g, "w1", SHAPE(C(64), C(512))), w2 = param(g, "w2", SHAPE(C(512), C(512)));
+    int w3 = param(g, "w3", SHAPE(C(512), C(8)));
+    int h1 = ir_unary(g, IR_RELU, ir_matmul(g, x, w1, false, false, NOSPAN), NOSPAN);
+    int h2 = ir_unary(g, IR_RELU, ir_matmul(g, h1, w2, false, false, NOSPAN), NOSPAN);
+    int y = ir_matmul(g, h2, w3, false, false, NOSPAN);
+    g->loss = ir_reshape(g, ir_reduce(g, IR_SUM, ir_binary(g, IR_MUL, y, y, NOSPAN), 3, NOSPAN), (IrShape){0}, NOSPAN);
+    g->optim = (IrOptim){.kind = OPT_SGD, .lr = 0.01};
+    ad_differentiate(g);
+    int64_t sizes[3], count = 0;
+    for (int n = 0; n < g->nodes.len; n++)
+        if (g->nodes.items[n].op == IR_ALLREDUCE && count < 3) sizes[count++] = g->nodes.items[n].shape.d[0].c;
+    assert_int_equal(count, 3);
+    assert_int_equal(sizes[0], 512 * 8);
+    assert_int_equal(sizes[1], 512 * 512);
+    assert_int_equal(sizes[2], 64 * 512);
+
+    KernelPlan *p = plan(&a, g);
+    assert_int_equal(count_kind(p, K_COLLECTIVE), 3);
+    assert_int_equal(count_kind(p, K_COLLECTIVE_WAIT), 3);
+    int last_sgemm = -1, first_start = -1;
+    for (int i = 0; i < p->kernels.len; i++) {
+        const Kernel *k = &p->kernels.items[i];
+        if (k->kind == K_SGEMM) last_sgemm = i;
+        if (k->kind != K_COLLECTIVE) continue;
+        if (first_start < 0) first_start = i;
+        int wait = -1;
+        for (int j = i + 1; j < p->kernels.len && wait < 0; j++) {
+            const Kernel *c = &p->kernels.items[j];
+            if (c->kind == K_COLLECTIVE_WAIT && c->root == k->root) wait = j;
+            else assert_false(kernel_reads(g, c, k->root)); /* nothing reads the sums before the wait */
+        }
+        assert_true(wait > i);
+        assert_true(wait + 1 < p->kernels.len && kernel_reads(g, &p->kernels.items[wait + 1], k->root));
+    }
+    /* w3's bucket starts while the backward pass still has products to run */
+    assert_true(first_start >= 0 && first_start < last_sgemm);
+    arena_free(&a);
+}
+
 /* Buffers whose last reader has run are reused; sizes scale with B. */
 static void test_buffer_reuse(void **state) {
     (void)state;
@@ -275,6 +334,7 @@ int main(void) {
         cmocka_unit_test(test_kept_major_reduction),
         cmocka_unit_test(test_training_step_counts),
         cmocka_unit_test(test_buffer_reuse),
+        cmocka_unit_test(test_allreduce_buckets_overlap),
         cmocka_unit_test(test_rejects_bad_graph),
         cmocka_unit_test(test_refusal_names_its_source),
         cmocka_unit_test(test_row_groups),

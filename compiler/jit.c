@@ -54,6 +54,8 @@ static const struct { const char *name; void *addr; } runtime_symbols[] = {
     {"rt_shift2d", (void *)rt_shift2d},
     {"rt_col2im", (void *)rt_col2im},
     {"rt_collective", (void *)rt_collective},
+    {"rt_conv", (void *)rt_conv},
+    {"rt_conv_weight_grad", (void *)rt_conv_weight_grad},
     {"rt_im2col", (void *)rt_im2col},
     {"rt_parallel_for", (void *)rt_parallel_for},
     {"rt_update_sgd_rows", (void *)rt_update_sgd_rows},

@@ -44,7 +44,7 @@ typedef struct Cg {
     LLVMModuleRef M;
     LLVMBuilderRef b;
     LLVMTypeRef f32, f64, i8, i32, i64, i1, ptr, voidt, ctx_t, range_t;
-    Fn sgemm, random_fill, shift2d, col2im, im2col, conv, conv_wgrad, pfor, sgd_rows, adam_rows, collective;
+    Fn sgemm, random_fill, shift2d, col2im, im2col, conv, conv_wgrad, conv_igrad, pfor, sgd_rows, adam_rows, collective;
     unsigned noalias;
     /* The checker's module (cg_emit_checker): a dense update kernel only looks at
      * its gradient and sets this i32 global when an element is not finite. */
@@ -951,9 +951,18 @@ static void emit_fold(Cg *cg, KEmit *e) {
 
 /* A product with a convolution's columns made image by image (fuse.c): its image
  * instead of the columns, rt_conv (weights @ columns) or rt_conv_weight_grad
- * (output gradient @ columns^T). */
+ * (output gradient @ columns^T); or the fold of such columns, rt_conv_input_grad. */
 static void emit_conv(Cg *cg, KEmit *e) {
     const IrNode *r = nd(cg, e->k->root);
+    if (r->op == IR_FOLD) {
+        /* col2im(W^T @ dY): rt_conv_input_grad reads W and dY */
+        const IrNode *cols = nd(cg, r->in[0]), *m = nd(cg, cols->in[0]);
+        LLVMValueRef args[6] = {ctx_field(cg, e->ctx, CTX_POOL, cg->ptr), node_ptr(cg, e, e->k->root),
+                                node_ptr(cg, e, m->in[0]), node_ptr(cg, e, m->in[1]),
+                                window_arg(cg, e, cols, &r->win), i64c(cg, nd(cg, m->in[0])->shape.d[0].c)};
+        call(cg, cg->conv_igrad, args, 6);
+        return;
+    }
     const IrNode *cols = nd(cg, nd(cg, r->in[1])->in[0]);
     LLVMValueRef args[6] = {ctx_field(cg, e->ctx, CTX_POOL, cg->ptr), node_ptr(cg, e, e->k->root),
                             node_ptr(cg, e, r->in[0]), node_ptr(cg, e, cols->in[0]),
@@ -1365,6 +1374,7 @@ static void init_types(Cg *cg) {
     LLVMTypeRef cs[6] = {p, p, p, p, p, i64};
     cg->conv = declare(cg, "rt_conv", cg->voidt, cs, 6);
     cg->conv_wgrad = declare(cg, "rt_conv_weight_grad", cg->voidt, cs, 6);
+    cg->conv_igrad = declare(cg, "rt_conv_input_grad", cg->voidt, cs, 6);
     LLVMTypeRef co[8] = {i32, i64, p, p, i64, i64, i64, i64};
     cg->collective = declare(cg, "rt_collective", cg->voidt, co, 8);
     LLVMTypeRef pf[4] = {p, i64, p, p};

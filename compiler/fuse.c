@@ -300,6 +300,26 @@ static void direct_convs(Fuser *f) {
     }
     for (int n = 0; n < N; n++)
         if (direct[n]) f->st[n] = ST_COLUMNS;
+    /* The input gradient col2im(W^T @ dY) (and conv_transpose2d's forward): a fold of a
+     * product that nothing else reads makes the product's columns image by image too. */
+    for (int n = 0; n < N; n++) {
+        const IrNode *x = nd(g, n);
+        if (x->op != IR_FOLD || f->st[n] != ST_ROOT) continue;
+        int r = x->in[0], m = nd(g, r)->in[0];
+        const IrNode *mm = nd(g, m);
+        if (nd(g, r)->op == IR_RESHAPE && f->uses[r] == 1 && !f->force_mem[r] && mm->op == IR_MATMUL &&
+            f->st[m] == ST_ROOT && f->uses[m] == 1 && mm->trans_a && !mm->trans_b && mm->shape.rank == 2 &&
+            nd(g, mm->in[0])->shape.rank == 2)
+            f->st[m] = ST_COLUMNS;
+    }
+}
+
+/* The product whose columns a fold makes image by image (direct_convs); -1 otherwise. */
+static int folded_product(const Fuser *f, int n) {
+    const IrNode *x = nd(f->g, n);
+    if (x->op != IR_FOLD) return -1;
+    int m = nd(f->g, x->in[0])->in[0];
+    return nd(f->g, x->in[0])->op == IR_RESHAPE && f->st[m] == ST_COLUMNS ? m : -1;
 }
 
 /* The image a product reads in place of its right operand, the columns of a
@@ -338,7 +358,11 @@ static Kernel make_kernel(Fuser *f, int root, KernelKind kind) {
     bool *seen_read = arena_alloc(f->a, (size_t)g->nodes.len);
     seen_node[root] = true;
     collect_tree(f, &k, root, seen_node, seen_read);
-    if (kind == K_CONV) {
+    if (kind == K_CONV && nd(g, root)->op == IR_FOLD) {
+        const IrNode *m = nd(g, folded_product(f, root));
+        seen_read[nd(g, root)->in[0]] = false;
+        seen_read[m->in[0]] = seen_read[m->in[1]] = true;
+    } else if (kind == K_CONV) {
         seen_read[nd(g, root)->in[1]] = false;
         seen_read[direct_conv_image(f, root)] = true;
     }
@@ -392,7 +416,7 @@ static bool reads_updated_param(Fuser *f, const Kernel *k) {
 static KernelKind kind_of(const Fuser *f, int n) {
     IrOp op = nd(f->g, n)->op;
     if (op == IR_UNFOLD) return K_IM2COL;
-    if (direct_conv_image(f, n) >= 0) return K_CONV;
+    if (direct_conv_image(f, n) >= 0 || folded_product(f, n) >= 0) return K_CONV;
     switch (ir_op_info[op].cls) {
     case IRC_REDUCE: return op == IR_ARGMAX ? K_ARGMAX : K_REDUCE;
     case IRC_MATMUL: return K_SGEMM;

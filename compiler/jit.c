@@ -56,6 +56,7 @@ static const struct { const char *name; void *addr; } runtime_symbols[] = {
     {"rt_collective", (void *)rt_collective},
     {"rt_conv", (void *)rt_conv},
     {"rt_conv_weight_grad", (void *)rt_conv_weight_grad},
+    {"rt_conv_input_grad", (void *)rt_conv_input_grad},
     {"rt_im2col", (void *)rt_im2col},
     {"rt_parallel_for", (void *)rt_parallel_for},
     {"rt_update_sgd_rows", (void *)rt_update_sgd_rows},

@@ -181,6 +181,23 @@ static void conv_weight_rows(void *arg, int64_t lo, int64_t hi) {
     free(cols);
 }
 
+/* Images [lo, hi): dx[n] = col2im(weights^T @ dy[:, n]), the columns in cache between. */
+static void conv_input_images(void *arg, int64_t lo, int64_t hi) {
+    const ConvCols *a = arg;
+    const rt_window *w = &a->w;
+    int64_t taps = w->c * w->kh * w->kw, window = w->oh * w->ow;
+    float *cols = image_columns(w);
+    Col2im one = {NULL, cols, *w};
+    one.w.n = 1;
+    for (int64_t n = lo; n < hi; n++) {
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)taps, (int)window, (int)a->o, 1.0f, a->a,
+                    (int)taps, a->x + n * window, (int)(w->n * window), 0.0f, cols, (int)window);
+        one.out = a->out + n * w->c * w->h * w->w;
+        col2im_planes(&one, 0, w->c);
+    }
+    free(cols);
+}
+
 /* Split over the pool when each of two parts keeps rt_sgemm's 2^22 multiply-adds. */
 static bool conv_split(const rt_window *w, int64_t o) {
     return o * w->c * w->kh * w->kw * w->n * w->oh * w->ow >= (int64_t)1 << 23;
@@ -204,4 +221,16 @@ void rt_conv_weight_grad(rt_pool *pool, float *out, const float *dy, const float
     }
     if (conv_split(w, o)) rt_parallel_for(pool, blocks, conv_weight_rows, &a);
     else conv_weight_rows(&a, 0, blocks);
+}
+
+void rt_conv_input_grad(rt_pool *pool, float *out, const float *weight, const float *dy, const rt_window *w,
+                        int64_t o) {
+    ConvCols a = {out, weight, dy, *w, o};
+    if (w->n <= 0) return;
+    if (o <= 0) {
+        memset(out, 0, sizeof(float) * (size_t)(w->n * w->c * w->h * w->w));
+        return;
+    }
+    if (conv_split(w, o)) rt_parallel_for(pool, w->n, conv_input_images, &a);
+    else conv_input_images(&a, 0, w->n);
 }

@@ -267,6 +267,10 @@ enum { RT_CONV_ROWS = 16 };
 void rt_conv(rt_pool *pool, float *out, const float *weight, const float *x, const rt_window *w, int64_t o);
 void rt_conv_weight_grad(rt_pool *pool, float *out, const float *dy, const float *x, const rt_window *w,
                          int64_t o);
+/* out [n, c, h, w] = col2im(weight [o, taps]^T @ dy [o, n*oh*ow]) image by image: the
+ * input gradient of rt_conv (and conv_transpose2d's forward); split over images. */
+void rt_conv_input_grad(rt_pool *pool, float *out, const float *weight, const float *dy, const rt_window *w,
+                        int64_t o);
 
 /* Runs fn(ctx, lo, hi) over [0, n) split into contiguous ranges on the pool's threads. */
 typedef void (*rt_range_fn)(void *ctx, int64_t lo, int64_t hi);

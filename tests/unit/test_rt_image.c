@@ -1,8 +1,8 @@
 /* The convolution products of runtime/image.c made image by image (rt_conv,
- * rt_conv_weight_grad) against sums written from the definition (PyTorch's conv2d and its
- * weight gradient), with stride, padding, dilation, several channels and non-square images;
- * split over 2 threads: the forward the same bits as on 1, the weight gradient (a split
- * product) within the same tolerance. */
+ * rt_conv_weight_grad, rt_conv_input_grad) against sums written from the definition
+ * (PyTorch's conv2d and its two gradients), with stride, padding, dilation, several channels
+ * and non-square images; split over 2 threads: the forward and input gradient the same bits
+ * as on 1, the weight gradient (a split product) within the same tolerance. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -42,8 +42,10 @@ static void check_window(rt_window w, int64_t o) {
     int64_t taps = w.c * w.kh * w.kw, outs = o * w.n * w.oh * w.ow;
     float *x = random_floats(w.n * w.c * w.h * w.w, 1), *weight = random_floats(o * taps, 2);
     float *dy = random_floats(outs, 3);
+    int64_t image = w.n * w.c * w.h * w.w;
     double *want_y = calloc((size_t)outs, sizeof(double)), *want_dw = calloc((size_t)(o * taps), sizeof(double));
-    double largest_y = 0, largest_dw = 0;
+    double *want_dx = calloc((size_t)image, sizeof(double));
+    double largest_y = 0, largest_dw = 0, largest_dx = 0;
     for (int64_t oc = 0; oc < o; oc++)
         for (int64_t n = 0; n < w.n; n++)
             for (int64_t p = 0; p < w.oh; p++)
@@ -51,14 +53,18 @@ static void check_window(rt_window w, int64_t o) {
                     int64_t at = ((oc * w.n + n) * w.oh + p) * w.ow + q;
                     for (int64_t t = 0; t < taps; t++) {
                         int64_t c = t / (w.kh * w.kw), i = t / w.kw % w.kh, j = t % w.kw;
-                        double v = pixel(x, &w, n, c, p * w.stride - w.pad + i * w.dil,
-                                         q * w.stride - w.pad + j * w.dil);
-                        want_y[at] += weight[oc * taps + t] * v;
-                        want_dw[oc * taps + t] += dy[at] * v;
+                        int64_t y = p * w.stride - w.pad + i * w.dil, v = q * w.stride - w.pad + j * w.dil;
+                        double px = pixel(x, &w, n, c, y, v);
+                        want_y[at] += weight[oc * taps + t] * px;
+                        want_dw[oc * taps + t] += dy[at] * px;
+                        if (y >= 0 && y < w.h && v >= 0 && v < w.w)
+                            want_dx[((n * w.c + c) * w.h + y) * w.w + v] += weight[oc * taps + t] * dy[at];
                     }
                 }
     for (int64_t i = 0; i < outs; i++) largest_y = fmax(largest_y, fabs(want_y[i]));
     for (int64_t i = 0; i < o * taps; i++) largest_dw = fmax(largest_dw, fabs(want_dw[i]));
+    for (int64_t i = 0; i < image; i++) largest_dx = fmax(largest_dx, fabs(want_dx[i]));
+    float *dx1 = malloc(sizeof(float) * (size_t)image), *dx2 = malloc(sizeof(float) * (size_t)image);
     float *y1 = malloc(sizeof(float) * (size_t)outs), *y2 = malloc(sizeof(float) * (size_t)outs);
     float *dw1 = malloc(sizeof(float) * (size_t)(o * taps)), *dw2 = malloc(sizeof(float) * (size_t)(o * taps));
     rt_pool *one = rt_pool_create(1), *two = rt_pool_create(2);
@@ -70,6 +76,11 @@ static void check_window(rt_window w, int64_t o) {
     expect_close(dw1, want_dw, o * taps, largest_dw);
     expect_close(dw2, want_dw, o * taps, largest_dw);
     assert_memory_equal(y1, y2, sizeof(float) * (size_t)outs);
+    rt_conv_input_grad(one, dx1, weight, dy, &w, o);
+    rt_conv_input_grad(two, dx2, weight, dy, &w, o);
+    expect_close(dx1, want_dx, image, largest_dx);
+    assert_memory_equal(dx1, dx2, sizeof(float) * (size_t)image);
+    free(want_dx), free(dx1), free(dx2);
     rt_pool_destroy(one);
     rt_pool_destroy(two);
     free(x), free(weight), free(dy), free(want_y), free(want_dw), free(y1), free(y2), free(dw1), free(dw2);

@@ -6,9 +6,8 @@
  * (2 O C K K N OH OW flops each):
  *   columns   rt_im2col over the batch + one rt_sgemm (the input gradient: rt_sgemm + rt_col2im)
  *   sgemm     the product alone on columns made beforehand (the roofline's figure)
- *   image     image by image (Caffe's scheme): the forward and weight gradient as the
- *             trainers run them (rt_conv, rt_conv_weight_grad); the input gradient written
- *             here the same way (one image's sgemm, then its col2im; not used by rlc)
+ *   image     image by image (Caffe's scheme), as the trainers run them: rt_conv,
+ *             rt_conv_weight_grad, rt_conv_input_grad
  * Build: gcc -O2 -std=c11 bench/conv_alone.c -Iruntime build/runtime/librlrt.a -lopenblas -lz -lm
  *        -lpthread (see bench/README.md). */
 #define _POSIX_C_SOURCE 199309L
@@ -16,8 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include <cblas.h>
 
 #include "rlrt.h"
 
@@ -70,24 +67,9 @@ static void igrad_sgemm(Layer *l) {
              l->cols, l->w.n * l->window);
 }
 
-/* Caffe's scheme: image by image, the columns of one image (in cache) and one product each. */
-static rt_window one_image(const Layer *l) {
-    rt_window w = l->w;
-    w.n = 1;
-    return w;
-}
 static void fwd_per_image(Layer *l) { rt_conv(l->pool, l->y, l->weight, l->x, &l->w, l->o); }
 static void wgrad_per_image(Layer *l) { rt_conv_weight_grad(l->pool, l->dw, l->dy, l->x, &l->w, l->o); }
-static void igrad_per_image(Layer *l) {
-    rt_window w = one_image(l);
-    int64_t image = l->w.c * l->w.h * l->w.w;
-    for (int64_t n = 0; n < l->w.n; n++) {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)l->taps, (int)l->window, (int)l->o, 1,
-                    l->weight, (int)l->taps, l->dy + n * l->window, (int)(l->w.n * l->window), 0, l->cols,
-                    (int)l->window);
-        rt_col2im(NULL, l->dx + n * image, l->cols, &w);
-    }
-}
+static void igrad_per_image(Layer *l) { rt_conv_input_grad(l->pool, l->dx, l->weight, l->dy, &l->w, l->o); }
 
 /* Best of 5 rounds of at least 0.3 s of CPU time, after one warm-up call: ms per call. */
 static double best_ms(Run run, Layer *l) {

@@ -47,7 +47,7 @@ typedef struct Cg {
     LLVMModuleRef M;
     LLVMBuilderRef b;
     LLVMTypeRef f32, f64, i8, i32, i64, i1, ptr, voidt, ctx_t, range_t;
-    Fn sgemm, random_fill, shift2d, col2im, im2col, pfor, sgd_rows, adam_rows, collective;
+    Fn sgemm, random_fill, shift2d, col2im, im2col, conv, conv_wgrad, conv_igrad, pfor, sgd_rows, adam_rows, collective;
     Fn allreduce_start, allreduce_wait, mpi_progress;
     unsigned noalias;
     /* The checker's module (cg_emit_checker): a dense update kernel only looks at
@@ -935,24 +935,49 @@ static void emit_collective(Cg *cg, KEmit *e) {
     call(cg, cg->collective, args, 8);
 }
 
-/* fold: rt_col2im with the node's window, split over the pool by image plane;
- * a stored unfold: rt_im2col. */
-static void emit_fold(Cg *cg, KEmit *e) {
-    const IrNode *r = nd(cg, e->k->root);
-    const IrNode *cols = r->op == IR_UNFOLD ? r : nd(cg, r->in[0]);
-    const IrWindow *w = &r->win;
-    LLVMBuilderRef b = cg->b;
+/* An rt_window on the kernel's stack for the windows `cols` ([C, KH, KW, N, OH, OW]) of an
+ * unfold or fold with window w. */
+static LLVMValueRef window_arg(Cg *cg, KEmit *e, const IrNode *cols, const IrWindow *w) {
     LLVMTypeRef arr = LLVMArrayType2(cg->i64, 11);
     LLVMValueRef win = entry_alloca(cg, e, arr);
     LLVMValueRef v[11] = {dimv(cg, e->B, cols->shape.d[3]), i64c(cg, cols->shape.d[0].c), i64c(cg, w->h),
                           i64c(cg, w->w), i64c(cg, w->kh), i64c(cg, w->kw),
                           i64c(cg, cols->shape.d[4].c), i64c(cg, cols->shape.d[5].c),
                           i64c(cg, w->stride), i64c(cg, w->pad), i64c(cg, w->dil)};
-    for (int i = 0; i < 11; i++) LLVMBuildStore(b, v[i], elem_ptr(cg, cg->i64, win, i64c(cg, i)));
+    for (int i = 0; i < 11; i++) LLVMBuildStore(cg->b, v[i], elem_ptr(cg, cg->i64, win, i64c(cg, i)));
+    return win;
+}
+
+/* fold: rt_col2im with the node's window, split over the pool by image plane;
+ * a stored unfold: rt_im2col. */
+static void emit_fold(Cg *cg, KEmit *e) {
+    const IrNode *r = nd(cg, e->k->root);
+    const IrNode *cols = r->op == IR_UNFOLD ? r : nd(cg, r->in[0]);
     LLVMValueRef args[5] = {ctx_field(cg, e->ctx, CTX_POOL, cg->ptr), node_ptr(cg, e, e->k->root),
-                            node_ptr(cg, e, r->in[0]), win, f32c(cg, r->a)};
+                            node_ptr(cg, e, r->in[0]), window_arg(cg, e, cols, &r->win), f32c(cg, r->a)};
     if (r->op == IR_UNFOLD) call(cg, cg->im2col, args, 5);
     else call(cg, cg->col2im, args, 4);
+}
+
+/* A product with a convolution's columns made image by image (fuse.c): its image
+ * instead of the columns, rt_conv (weights @ columns) or rt_conv_weight_grad
+ * (output gradient @ columns^T); or the fold of such columns, rt_conv_input_grad. */
+static void emit_conv(Cg *cg, KEmit *e) {
+    const IrNode *r = nd(cg, e->k->root);
+    if (r->op == IR_FOLD) {
+        /* col2im(W^T @ dY): rt_conv_input_grad reads W and dY */
+        const IrNode *cols = nd(cg, r->in[0]), *m = nd(cg, cols->in[0]);
+        LLVMValueRef args[6] = {ctx_field(cg, e->ctx, CTX_POOL, cg->ptr), node_ptr(cg, e, e->k->root),
+                                node_ptr(cg, e, m->in[0]), node_ptr(cg, e, m->in[1]),
+                                window_arg(cg, e, cols, &r->win), i64c(cg, nd(cg, m->in[0])->shape.d[0].c)};
+        call(cg, cg->conv_igrad, args, 6);
+        return;
+    }
+    const IrNode *cols = nd(cg, nd(cg, r->in[1])->in[0]);
+    LLVMValueRef args[6] = {ctx_field(cg, e->ctx, CTX_POOL, cg->ptr), node_ptr(cg, e, e->k->root),
+                            node_ptr(cg, e, r->in[0]), node_ptr(cg, e, cols->in[0]),
+                            window_arg(cg, e, cols, &cols->win), i64c(cg, r->shape.d[0].c)};
+    call(cg, r->trans_b ? cg->conv_wgrad : cg->conv, args, 6);
 }
 
 /* out = zeros; out[idx[i]] += rows[i] in order of i (the interpreter's order). */
@@ -1116,6 +1141,7 @@ static LLVMValueRef emit_kernel(Cg *cg, int ki, KEmit *e) {
     case K_SCATTER: emit_scatter(cg, e); break;
     case K_FOLD:
     case K_IM2COL: emit_fold(cg, e); break;
+    case K_CONV: emit_conv(cg, e); break;
     case K_SPARSE_UPDATE: emit_sparse_update(cg, e); break;
     case K_COLLECTIVE:
     case K_COLLECTIVE_WAIT: emit_collective(cg, e); break;
@@ -1388,6 +1414,10 @@ static void init_types(Cg *cg) {
     cg->col2im = declare(cg, "rt_col2im", cg->voidt, c2, 4);
     LLVMTypeRef i2[5] = {p, p, p, p, f32};
     cg->im2col = declare(cg, "rt_im2col", cg->voidt, i2, 5);
+    LLVMTypeRef cs[6] = {p, p, p, p, p, i64};
+    cg->conv = declare(cg, "rt_conv", cg->voidt, cs, 6);
+    cg->conv_wgrad = declare(cg, "rt_conv_weight_grad", cg->voidt, cs, 6);
+    cg->conv_igrad = declare(cg, "rt_conv_input_grad", cg->voidt, cs, 6);
     LLVMTypeRef co[8] = {i32, i64, p, p, i64, i64, i64, i64};
     cg->collective = declare(cg, "rt_collective", cg->voidt, co, 8);
     LLVMTypeRef as[4] = {i64, p, p, i64};

@@ -28,6 +28,7 @@ const char *kernel_kind_name(KernelKind k) {
         [K_LOOP] = "loop",       [K_REDUCE] = "reduce",   [K_ARGMAX] = "argmax",
         [K_SGEMM] = "sgemm",     [K_RANDOM] = "random",   [K_SHIFT2D] = "shift2d",
         [K_SCATTER] = "scatter", [K_FOLD] = "fold",       [K_IM2COL] = "im2col",
+        [K_CONV] = "conv",
         [K_UPDATE] = "update",   [K_SPARSE_UPDATE] = "sparse_update",
         [K_COLLECTIVE] = "collective", [K_COLLECTIVE_WAIT] = "collective_wait",
     };
@@ -120,7 +121,8 @@ static bool evaluates_inline(const IrNode *c, int pos, bool sparse_update) {
 
 /* ------------------------------------------------------------------ plan */
 
-typedef enum { ST_DEAD, ST_INLINE, ST_ROOT, ST_EXTERN, ST_UPDATE, ST_IN_SPARSE } Status;
+/* ST_COLUMNS: an unfold whose products make its columns image by image (direct_convs). */
+typedef enum { ST_DEAD, ST_INLINE, ST_ROOT, ST_EXTERN, ST_UPDATE, ST_IN_SPARSE, ST_COLUMNS } Status;
 
 typedef struct Fuser {
     const IrGraph *g;
@@ -262,6 +264,74 @@ static bool decide(Fuser *f) {
     return true;
 }
 
+/* A convolution's columns (a stored unfold, c*kh*kw x n*oh*ow floats: 14 MB for conv 2 of
+ * the CNN at batch 64) go to memory and back between rt_im2col and sgemm's packing, and
+ * stay from the forward to the weight gradient. When every reader of the unfold is a 2-D
+ * product that takes it, reshaped to [K, N*OH*OW], as its right operand with a plain left
+ * one (the forward W @ cols and the weight gradient dY @ cols^T; the input gradient
+ * W^T @ dY does not read the columns), the columns are never stored: those products become
+ * K_CONV kernels that read the image and make one image's columns at a time in cache
+ * (rt_conv, rt_conv_weight_grad in runtime/image.c). */
+static void direct_convs(Fuser *f) {
+    const IrGraph *g = f->g;
+    int N = g->nodes.len;
+    bool *direct = arena_alloc(f->a, (size_t)N);
+    for (int n = 0; n < N; n++) {
+        const IrNode *x = nd(g, n);
+        direct[n] = x->op == IR_UNFOLD && f->st[n] == ST_ROOT && x->a == 0;
+    }
+    for (int n = 0; n < N; n++) {
+        if (f->st[n] == ST_DEAD) continue;
+        const IrNode *x = nd(g, n);
+        for (int i = 0; i < x->nin; i++) {
+            int in = x->in[i];
+            const IrNode *r = nd(g, in);
+            if (direct[in]) {
+                /* the columns reshaped to a matrix [K, N*OH*OW] */
+                if (x->op != IR_RESHAPE || x->shape.rank != 2 || x->shape.d[0].b != 0 ||
+                    x->shape.d[0].c != r->shape.d[0].c * r->shape.d[1].c * r->shape.d[2].c ||
+                    f->force_mem[n])
+                    direct[in] = false;
+            } else if (r->op == IR_RESHAPE && direct[r->in[0]]) {
+                if (x->op != IR_MATMUL || i != 1 || x->in[0] == in || x->trans_a || x->shape.rank != 2)
+                    direct[r->in[0]] = false;
+            }
+        }
+    }
+    for (int n = 0; n < N; n++)
+        if (direct[n]) f->st[n] = ST_COLUMNS;
+    /* The input gradient col2im(W^T @ dY) (and conv_transpose2d's forward): a fold of a
+     * product that nothing else reads makes the product's columns image by image too. */
+    for (int n = 0; n < N; n++) {
+        const IrNode *x = nd(g, n);
+        if (x->op != IR_FOLD || f->st[n] != ST_ROOT) continue;
+        int r = x->in[0], m = nd(g, r)->in[0];
+        const IrNode *mm = nd(g, m);
+        if (nd(g, r)->op == IR_RESHAPE && f->uses[r] == 1 && !f->force_mem[r] && mm->op == IR_MATMUL &&
+            f->st[m] == ST_ROOT && f->uses[m] == 1 && mm->trans_a && !mm->trans_b && mm->shape.rank == 2 &&
+            nd(g, mm->in[0])->shape.rank == 2)
+            f->st[m] = ST_COLUMNS;
+    }
+}
+
+/* The product whose columns a fold makes image by image (direct_convs); -1 otherwise. */
+static int folded_product(const Fuser *f, int n) {
+    const IrNode *x = nd(f->g, n);
+    if (x->op != IR_FOLD) return -1;
+    int m = nd(f->g, x->in[0])->in[0];
+    return nd(f->g, x->in[0])->op == IR_RESHAPE && f->st[m] == ST_COLUMNS ? m : -1;
+}
+
+/* The image a product reads in place of its right operand, the columns of a
+ * convolution made image by image; -1 for any other product. */
+static int direct_conv_image(const Fuser *f, int n) {
+    const IrNode *x = nd(f->g, n);
+    if (x->op != IR_MATMUL) return -1;
+    const IrNode *cols = nd(f->g, x->in[1]);
+    if (cols->op != IR_RESHAPE || f->st[cols->in[0]] != ST_COLUMNS) return -1;
+    return nd(f->g, cols->in[0])->in[0];
+}
+
 static void collect_tree(Fuser *f, Kernel *k, int n, bool *seen_node, bool *seen_read) {
     const IrNode *x = nd(f->g, n);
     for (int i = 0; i < x->nin; i++) {
@@ -288,6 +358,14 @@ static Kernel make_kernel(Fuser *f, int root, KernelKind kind) {
     bool *seen_read = arena_alloc(f->a, (size_t)g->nodes.len);
     seen_node[root] = true;
     collect_tree(f, &k, root, seen_node, seen_read);
+    if (kind == K_CONV && nd(g, root)->op == IR_FOLD) {
+        const IrNode *m = nd(g, folded_product(f, root));
+        seen_read[nd(g, root)->in[0]] = false;
+        seen_read[m->in[0]] = seen_read[m->in[1]] = true;
+    } else if (kind == K_CONV) {
+        seen_read[nd(g, root)->in[1]] = false;
+        seen_read[direct_conv_image(f, root)] = true;
+    }
     for (int n = 0; n < g->nodes.len; n++) {
         if (seen_node[n]) vec_push(f->a, &k.nodes, n);
         if (seen_read[n]) vec_push(f->a, &k.reads, n);
@@ -335,8 +413,10 @@ static bool reads_updated_param(Fuser *f, const Kernel *k) {
     return false;
 }
 
-static KernelKind kind_of(IrOp op) {
+static KernelKind kind_of(const Fuser *f, int n) {
+    IrOp op = nd(f->g, n)->op;
     if (op == IR_UNFOLD) return K_IM2COL;
+    if (direct_conv_image(f, n) >= 0 || folded_product(f, n) >= 0) return K_CONV;
     switch (ir_op_info[op].cls) {
     case IRC_REDUCE: return op == IR_ARGMAX ? K_ARGMAX : K_REDUCE;
     case IRC_MATMUL: return K_SGEMM;
@@ -351,7 +431,7 @@ static KernelKind kind_of(IrOp op) {
 static void build_kernels(Fuser *f) {
     const IrGraph *g = f->g;
     for (int n = 0; n < g->nodes.len; n++)
-        if (f->st[n] == ST_ROOT) vec_push(f->a, &f->p->kernels, make_kernel(f, n, kind_of(nd(g, n)->op)));
+        if (f->st[n] == ST_ROOT) vec_push(f->a, &f->p->kernels, make_kernel(f, n, kind_of(f, n)));
     for (int n = 0; n < g->nodes.len; n++) {
         if (f->st[n] != ST_UPDATE) continue;
         Kernel k = make_kernel(f, n, f->sparse[n] ? K_SPARSE_UPDATE : K_UPDATE);
@@ -360,7 +440,7 @@ static void build_kernels(Fuser *f) {
             /* Compute the gradient first, with the other kernels. */
             int gr = nd(g, n)->in[1];
             f->st[gr] = ST_ROOT;
-            Kernel gk = make_kernel(f, gr, kind_of(nd(g, gr)->op));
+            Kernel gk = make_kernel(f, gr, kind_of(f, gr));
             int at = 0;
             while (at < f->p->kernels.len && f->p->kernels.items[at].kind != K_UPDATE &&
                    f->p->kernels.items[at].kind != K_SPARSE_UPDATE)
@@ -624,6 +704,7 @@ KernelPlan *fuse_plan(Arena *a, const IrGraph *g, StrBuf *why) {
             return NULL;
         }
     if (!mark_live(&f) || !check_supported(&f) || !decide(&f)) return NULL;
+    direct_convs(&f);
     build_kernels(&f);
     overlap_allreduces(&f);
     fuse_row_groups(f.p);

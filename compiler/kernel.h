@@ -53,6 +53,10 @@ typedef enum {
     K_SCATTER,   /* dense scatter_add: zero fill, then add rows in order */
     K_FOLD,      /* fold (col2im): rt_col2im, split over image planes */
     K_IM2COL,    /* a stored unfold (im2col): rt_im2col, split over rows */
+    K_CONV,      /* a matmul with a convolution's columns, made image by image from its
+                  * image: rt_conv (weights @ columns, split over images) or
+                  * rt_conv_weight_grad (gradient @ columns^T, over column rows); or a
+                  * fold of W^T @ dY made image by image: rt_conv_input_grad */
     K_UPDATE,    /* dense optimizer update of one parameter, gradient chain fused in */
     K_SPARSE_UPDATE, /* scatter_add feeding an update: touches only the rows read */
     K_COLLECTIVE,    /* rt_collective: a sum, gather or scatter over the processes (mpi.c);

@@ -266,6 +266,20 @@ void rt_col2im(rt_pool *pool, float *out, const float *cols, const rt_window *w)
 /* cols [c, kh, kw, n, oh, ow] = the window elements of x [n, c, h, w], `fill` where a
  * window leaves the image: im2col (IR_UNFOLD stored). */
 void rt_im2col(rt_pool *pool, float *cols, const float *x, const rt_window *w, float fill);
+/* A convolution's products without the batch's columns (image.c): rt_conv computes
+ * out [o, n*oh*ow] = weight [o, taps] @ im2col(x) image by image (one image's columns
+ * and one sgemm each; split over images, each image's block the same at every thread
+ * count), rt_conv_weight_grad out [o, taps] = dy [o, n*oh*ow] @ im2col(x)^T as a sum over
+ * the images in order (split over blocks of RT_CONV_ROWS column rows: a split product,
+ * docs/runtime.md Determinism). taps = c*kh*kw, window fill 0. */
+enum { RT_CONV_ROWS = 16 };
+void rt_conv(rt_pool *pool, float *out, const float *weight, const float *x, const rt_window *w, int64_t o);
+void rt_conv_weight_grad(rt_pool *pool, float *out, const float *dy, const float *x, const rt_window *w,
+                         int64_t o);
+/* out [n, c, h, w] = col2im(weight [o, taps]^T @ dy [o, n*oh*ow]) image by image: the
+ * input gradient of rt_conv (and conv_transpose2d's forward); split over images. */
+void rt_conv_input_grad(rt_pool *pool, float *out, const float *weight, const float *dy, const rt_window *w,
+                        int64_t o);
 
 /* Runs fn(ctx, lo, hi) over [0, n) split into contiguous ranges on the pool's threads. */
 typedef void (*rt_range_fn)(void *ctx, int64_t lo, int64_t hi);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "kernel.h"
+#include "lower.h"
 
 static const Span NOSPAN = {0};
 static IrDim C(int64_t c) { return ir_dim_const(c); }
@@ -225,6 +226,46 @@ static void test_allreduce_buckets_overlap(void **state) {
     arena_free(&a);
 }
 
+/* A convolution's forward and weight gradient read its image and make the columns image by
+ * image (K_CONV, no im2col), at any stride; so does its input gradient (a fold of W^T @ dY). */
+static void test_convolution_columns(void **state) {
+    (void)state;
+    Arena a = {0};
+    IrGraph *g = ir_graph_new(&a, "t");
+    int x = input(g, SHAPE(Bd(), C(1), C(6), C(5)), IR_F32);
+    int w1 = param(g, "w1", SHAPE(C(4), C(1), C(3), C(3)));
+    int w2 = param(g, "w2", SHAPE(C(2), C(4), C(3), C(3)));
+    int w3 = param(g, "w3", SHAPE(C(2), C(1), C(3), C(3)));
+    int cols1 = g->nodes.len;
+    int h = ir_unary(g, IR_RELU, lower_conv2d(g, x, w1, 1, 1, 1, NOSPAN), NOSPAN);
+    int y2 = lower_conv2d(g, h, w2, 1, 1, 1, NOSPAN);
+    int y3 = lower_conv2d(g, x, w3, 2, 1, 1, NOSPAN);
+    int loss = ir_binary(g, IR_ADD, ir_reduce(g, IR_SUM, ir_binary(g, IR_MUL, y2, y2, NOSPAN), 0xfu, NOSPAN),
+                         ir_reduce(g, IR_SUM, ir_binary(g, IR_MUL, y3, y3, NOSPAN), 0xfu, NOSPAN), NOSPAN);
+    g->loss = ir_reshape(g, loss, (IrShape){0}, NOSPAN);
+    g->optim = (IrOptim){.kind = OPT_SGD, .lr = 0.1};
+    assert_int_equal(g->nodes.items[cols1].op, IR_UNFOLD);
+    ad_differentiate(g);
+    KernelPlan *p = plan(&a, g);
+    StrBuf out = {0};
+    kernel_plan_print(p, &out);
+    printf("%s", out.data);
+    assert_int_equal(count_kind(p, K_CONV), 7);   /* each conv: forward, weight gradient; conv 2's
+                                                   * input gradient (h needs one) */
+    assert_int_equal(count_kind(p, K_IM2COL), 0);
+    assert_int_equal(count_kind(p, K_SGEMM), 0);
+    assert_int_equal(count_kind(p, K_FOLD), 0);
+    assert_null(kernel_with(p, cols1));
+    int read_x = 0;
+    for (int i = 0; i < p->kernels.len; i++) {
+        const Kernel *k = &p->kernels.items[i];
+        for (int j = 0; j < k->reads.len; j++) read_x += k->kind == K_CONV && k->reads.items[j] == x;
+    }
+    assert_int_equal(read_x, 4); /* convs 1 and 3 */
+    sb_free(&out);
+    arena_free(&a);
+}
+
 /* Buffers whose last reader has run are reused; sizes scale with B. */
 static void test_buffer_reuse(void **state) {
     (void)state;
@@ -333,6 +374,7 @@ int main(void) {
         cmocka_unit_test(test_chain_into_reduction),
         cmocka_unit_test(test_kept_major_reduction),
         cmocka_unit_test(test_training_step_counts),
+        cmocka_unit_test(test_convolution_columns),
         cmocka_unit_test(test_buffer_reuse),
         cmocka_unit_test(test_allreduce_buckets_overlap),
         cmocka_unit_test(test_rejects_bad_graph),

@@ -351,6 +351,7 @@ static void check_program(const char *file) {
 }
 
 static void test_conv_programs_agree(void **state) { (void)state; check_program("img_conv.rl"); }
+static void test_conv_hidden_programs_agree(void **state) { (void)state; check_program("img_conv_hidden.rl"); }
 static void test_pool_programs_agree(void **state) { (void)state; check_program("img_pool.rl"); }
 static void test_dropout_programs_agree(void **state) { (void)state; check_program("img_dropout.rl"); }
 /* the running statistics are parameters of the step here: their assignment is compared too */
@@ -365,6 +366,7 @@ int main(void) {
         cmocka_unit_test(test_upsample_and_global_pool_meaning),
         cmocka_unit_test(test_dropout_meaning),
         cmocka_unit_test(test_conv_programs_agree),
+        cmocka_unit_test(test_conv_hidden_programs_agree),
         cmocka_unit_test(test_pool_programs_agree),
         cmocka_unit_test(test_dropout_programs_agree),
         cmocka_unit_test(test_batch_norm_programs_agree),

@@ -6,9 +6,11 @@
 # id (an extra row of the embedding table, id brown.vocab), 10% by a random word and 10% are left
 # as they are; a bidirectional transformer (no causal mask: every position sees the whole window)
 # predicts the original word at the chosen positions only (BERT gathers them before the output
-# layer, which is most of the work: 5 positions of 32 make the step ~4x cheaper). The random and
-# unchanged 20% matter for what comes next: the model cannot tell which words were touched, so it
-# must keep every position's own word in its state, the unmasked ones the probe reads included.
+# layer over the vocabulary, which is most of the work: the step then takes a third of the CPU
+# time of one that computes every position's logits). The random and unchanged 20% matter for what comes next: the
+# model cannot tell which words were touched, so it must keep every position's own word in its
+# state, the unmasked ones the probe reads included (with every chosen word [MASK]ed, the probe
+# on the pre-trained encoder is no better than on the untrained one: docs/examples.md).
 #
 # Then the representations are probed: a linear read-out of each position's state, trained with
 # the encoder frozen, predicts the Brown part-of-speech tag of the word in its context (the corpus
@@ -73,7 +75,7 @@ fn predict(h: [B, T, D], rows: i32[B, K]) -> [B, K, D] = reshape(h, [B * T, D])[
 train mlm {
     data:           brown
     batch:          32
-    steps:          10000
+    steps:          20000
     optimizer:      adamw(lr = 3e-3, weight_decay = 0.01)
     schedule:       cosine(warmup = 100, to = 0.1)
     clip_grad_norm: 1

@@ -69,7 +69,7 @@ pretext corrupt(ids: i32[B, T], mask_id: int, vocab: int) -> (i32[B, T], i32[B, 
     return (x, rows, reshape(ids, [B * T])[rows])
 }
 
-# The masked-word logits at the chosen positions: the encoder's states gathered there.
+# The encoder's states at the chosen positions (rows of the flattened batch): what `words` reads.
 fn predict(h: [B, T, D], rows: i32[B, K]) -> [B, K, D] = reshape(h, [B * T, D])[rows]
 
 train mlm {

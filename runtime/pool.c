@@ -1,6 +1,9 @@
 /* pool.c — the thread pool behind rt_parallel_for and rt_sgemm: one job at a
- * time, static contiguous split, the caller takes part. Workers sleep on a
- * condition variable between jobs.
+ * time, static contiguous split, the caller takes part. Between jobs a worker
+ * spins for a while (SPIN_NS) before it sleeps on a condition variable, and the
+ * caller spins the same way while it waits for the workers: a step posts many
+ * short jobs back to back, and on a virtual machine a futex wake-up costs
+ * 30-60 us, more than the half of a skip-gram update it hands over.
  *
  * Thread policy: this pool is the only source of parallelism. OpenBLAS is set to
  * one thread once, and large matrix products are split here into one-thread
@@ -13,6 +16,7 @@
 
 #include <cblas.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
@@ -22,9 +26,9 @@ struct rt_pool {
     pthread_t *workers;
     pthread_mutex_t mu;
     pthread_cond_t wake, done;
-    uint64_t generation;       /* bumped once per job */
-    int pending;               /* workers yet to finish the current job */
-    bool quit;
+    _Atomic uint64_t generation;   /* bumped once per job, under mu (so a sleeper never misses it) */
+    atomic_int pending;            /* workers yet to finish the current job */
+    atomic_bool quit;
     /* the current job */
     rt_range_fn fn;
     void *ctx;
@@ -43,6 +47,51 @@ static void range_of(int64_t n, int parts, int k, int64_t *lo, int64_t *hi) {
     *hi = n * (k + 1) / parts;
 }
 
+/* How long a thread spins before it sleeps: longer than the serial stretches
+ * between a step's parallel jobs (skip-gram: ~100 us), short enough that an idle
+ * pool gives its cores back at once on a human scale. */
+enum { SPIN_NS = 200000, SPIN_CHECK = 64 };
+
+static uint64_t clock_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* A spinning thread yields its core now and then: on a machine busier than its
+ * cores (other processes, mpirun oversubscribed) a pure spin would hold the core
+ * the thread it waits for needs. */
+static inline void cpu_relax(unsigned i) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+    if (i % SPIN_CHECK == 0) sched_yield();
+}
+
+/* Spins until done(pool, arg) holds or SPIN_NS pass; returns whether it holds. */
+static bool spin_until(rt_pool *pool, bool (*done)(rt_pool *, uint64_t), uint64_t arg) {
+    uint64_t start = 0;
+    for (unsigned i = 1;; i++) {
+        if (done(pool, arg)) return true;
+        cpu_relax(i);
+        if (i % SPIN_CHECK == 0) {
+            uint64_t t = clock_ns();
+            if (!start) start = t;
+            else if (t - start > SPIN_NS) return false;
+        }
+    }
+}
+
+static bool job_posted(rt_pool *pool, uint64_t seen) {
+    return atomic_load_explicit(&pool->generation, memory_order_acquire) != seen ||
+           atomic_load_explicit(&pool->quit, memory_order_relaxed);
+}
+
+static bool job_finished(rt_pool *pool, uint64_t unused) {
+    (void)unused;
+    return atomic_load_explicit(&pool->pending, memory_order_acquire) == 0;
+}
+
 typedef struct worker_arg {
     rt_pool *pool;
     int index;
@@ -54,25 +103,25 @@ static void *worker_main(void *p) {
     rt_pool *pool = a.pool;
     uint64_t seen = 0;
     in_job = true;
-    pthread_mutex_lock(&pool->mu);
     for (;;) {
-        while (!pool->quit && pool->generation == seen) pthread_cond_wait(&pool->wake, &pool->mu);
-        if (pool->quit) break;
-        seen = pool->generation;
-        rt_range_fn fn = pool->fn;
-        void *ctx = pool->ctx;
-        int64_t n = pool->n;
-        int parts = pool->parts;
-        pthread_mutex_unlock(&pool->mu);
-        if (a.index < parts) {
-            int64_t lo, hi;
-            range_of(n, parts, a.index, &lo, &hi);
-            if (hi > lo) fn(ctx, lo, hi);
+        if (!spin_until(pool, job_posted, seen)) {
+            pthread_mutex_lock(&pool->mu);
+            while (!job_posted(pool, seen)) pthread_cond_wait(&pool->wake, &pool->mu);
+            pthread_mutex_unlock(&pool->mu);
         }
-        pthread_mutex_lock(&pool->mu);
-        if (--pool->pending == 0) pthread_cond_signal(&pool->done);
+        if (atomic_load(&pool->quit)) break;
+        seen = atomic_load_explicit(&pool->generation, memory_order_acquire);
+        if (a.index < pool->parts) {
+            int64_t lo, hi;
+            range_of(pool->n, pool->parts, a.index, &lo, &hi);
+            if (hi > lo) pool->fn(pool->ctx, lo, hi);
+        }
+        if (atomic_fetch_sub_explicit(&pool->pending, 1, memory_order_acq_rel) == 1) {
+            pthread_mutex_lock(&pool->mu);
+            pthread_cond_signal(&pool->done);
+            pthread_mutex_unlock(&pool->mu);
+        }
     }
-    pthread_mutex_unlock(&pool->mu);
     return NULL;
 }
 
@@ -103,7 +152,7 @@ rt_pool *rt_pool_create(int threads) {
 void rt_pool_destroy(rt_pool *pool) {
     if (!pool) return;
     pthread_mutex_lock(&pool->mu);
-    pool->quit = true;
+    atomic_store(&pool->quit, true);
     pthread_cond_broadcast(&pool->wake);
     pthread_mutex_unlock(&pool->mu);
     for (int k = 1; k < pool->threads; k++) pthread_join(pool->workers[k], NULL);
@@ -126,13 +175,14 @@ void rt_parallel_for(rt_pool *pool, int64_t n, rt_range_fn fn, void *ctx) {
         return;
     }
     int parts = n < pool->threads ? (int)n : pool->threads;
-    pthread_mutex_lock(&pool->mu);
+    /* Every worker has finished the last job, so none reads these while they change. */
     pool->fn = fn;
     pool->ctx = ctx;
     pool->n = n;
     pool->parts = parts;
-    pool->pending = pool->threads - 1;
-    pool->generation++;
+    atomic_store_explicit(&pool->pending, pool->threads - 1, memory_order_relaxed);
+    pthread_mutex_lock(&pool->mu);
+    atomic_fetch_add_explicit(&pool->generation, 1, memory_order_release);
     pthread_cond_broadcast(&pool->wake);
     pthread_mutex_unlock(&pool->mu);
     int64_t lo, hi;
@@ -140,9 +190,11 @@ void rt_parallel_for(rt_pool *pool, int64_t n, rt_range_fn fn, void *ctx) {
     in_job = true;
     fn(ctx, lo, hi);
     in_job = false;
-    pthread_mutex_lock(&pool->mu);
-    while (pool->pending > 0) pthread_cond_wait(&pool->done, &pool->mu);
-    pthread_mutex_unlock(&pool->mu);
+    if (!spin_until(pool, job_finished, 0)) {
+        pthread_mutex_lock(&pool->mu);
+        while (!job_finished(pool, 0)) pthread_cond_wait(&pool->done, &pool->mu);
+        pthread_mutex_unlock(&pool->mu);
+    }
 }
 
 /* ------------------------------------------------------------------ sgemm */

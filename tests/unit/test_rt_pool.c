@@ -1,6 +1,7 @@
 /* The pool covers every index exactly once with contiguous ranges, at every
  * thread count, including nested calls and more threads than items; random fills
- * split across it equal the single-threaded fill. */
+ * split across it equal the single-threaded fill; jobs posted back to back (the
+ * workers still spinning) and after a pause (the workers asleep) are all run. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "rlrt.h"
 
@@ -44,6 +46,28 @@ static void test_cover_exactly_once(void **state) {
                 assert_int_equal(c.calls, parts);
                 free(hits);
             }
+        }
+        rt_pool_destroy(pool);
+    }
+}
+
+/* Sums i over [lo, hi) into the job's total: each job's total must come out exact. */
+static void add_indices(void *p, int64_t lo, int64_t hi) {
+    int64_t s = 0;
+    for (int64_t i = lo; i < hi; i++) s += i;
+    atomic_fetch_add((_Atomic int64_t *)p, s);
+}
+
+static void test_jobs_back_to_back_and_after_sleep(void **state) {
+    (void)state;
+    for (int threads = 2; threads <= 4; threads++) {
+        rt_pool *pool = rt_pool_create(threads);
+        for (int job = 0; job < 20000; job++) {
+            if (job % 2000 == 1999) nanosleep(&(struct timespec){0, 2000000}, NULL); /* past the spin */
+            int64_t n = 1 + job % 37;
+            _Atomic int64_t total = 0;
+            rt_parallel_for(pool, n, add_indices, &total);
+            assert_int_equal(atomic_load(&total), n * (n - 1) / 2);
         }
         rt_pool_destroy(pool);
     }
@@ -172,6 +196,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cover_exactly_once),
         cmocka_unit_test(test_nested_runs_inline),
+        cmocka_unit_test(test_jobs_back_to_back_and_after_sleep),
         cmocka_unit_test(test_random_fill_independent_of_threads),
         cmocka_unit_test(test_sgemm_split),
         cmocka_unit_test(test_sgemm_split_cost_model),

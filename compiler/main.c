@@ -345,6 +345,14 @@ static void print_help(FILE *out) {
     fputs("\n`rlc COMMAND --help` describes one command.\n", out);
 }
 
+/* rlc runs OpenBLAS on one thread (its pool splits products itself: runtime/pool.c).
+ * OpenBLAS, linked in statically, starts one spinning thread per core in its own
+ * constructor unless told otherwise, ~10 ms of CPU at every start; a constructor of
+ * higher priority runs first and tells it. */
+__attribute__((constructor(101))) static void openblas_one_thread(void) {
+    setenv("OPENBLAS_NUM_THREADS", "1", 1);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         print_help(stderr);

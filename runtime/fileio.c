@@ -151,6 +151,7 @@ bool rt_replace_begin(rt_replace *r, const char *path, const char *what, rt_erro
     if (!r->tmp) {
         rt_fail(err, "%s: out of memory", path);
         free(r->target);
+        *r = (rt_replace){0};
         return false;
     }
     int fd = create_temp(r->target, r->tmp, cap);

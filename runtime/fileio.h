@@ -16,7 +16,8 @@
  * for stale). Write to `f`, then rt_replace_commit: flush, give the file the
  * target's mode (or 0666 less the umask for a new file), fsync, rename over the
  * target, fsync the folder. Either call removes the temporary file on failure;
- * rt_replace_abort drops one that is no longer wanted. Errors name `path` and
+ * rt_replace_abort drops one that is no longer wanted; a failed rt_replace_begin leaves
+ * `r` empty, so aborting it as well is harmless. Errors name `path` and
  * say what failed (a full disk, a folder that cannot be written). */
 typedef struct rt_replace {
     FILE *f;

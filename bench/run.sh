@@ -294,7 +294,7 @@ fi
 # ---------------------------------------------------------------- workload 6: roofline
 if [ $peers_only = 0 ] && [ $skip_roofline = 0 ]; then
   gcc -O2 -std=c11 -shared -fPIC "$bench/sgemm_shim.c" -o "$work/sgemm_shim.so" -ldl -lpthread
-  gcc -O2 -std=c11 "$bench/sgemm_alone.c" -o "$work/sgemm_alone" -lopenblas
+  gcc -O2 -std=c11 "$bench/sgemm_alone.c" -o "$work/sgemm_alone" -lopenblas -ldnnl -lgomp
   for setting in "${settings[@]}"; do
     for t in $threads_list; do
       for w in "ae_b32|ae.rl|200|20" "ae_b256|ae.rl|50|10" "simclr_b256|simclr.rl|25|5" \

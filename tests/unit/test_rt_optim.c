@@ -89,7 +89,7 @@ static void test_rows_sum_duplicates(void **state) {
  * against the dense update of the scattered gradient, bit for bit, on the calling
  * thread and split over pools of 2 and 3 threads (the table is large enough to
  * split: 3 parts put edges inside runs of untouched rows). */
-enum { DENSE_R = 2000, DENSE_W = 48, DENSE_K = 64, DENSE_STEPS = 4 };
+enum { DENSE_R = 4000, DENSE_W = 48, DENSE_K = 64, DENSE_STEPS = 4 };
 
 typedef enum { DENSE_SGD_MOMENTUM, DENSE_SGD_DECAY, DENSE_ADAM_L2, DENSE_ADAMW } dense_opt;
 

@@ -422,9 +422,10 @@ static int64_t count_rows(const IrGraph *g, int id, int64_t B) {
     return ir_shape_numel(&g->nodes.items[x->in[0]].shape, B);
 }
 
-/* An embedding gradient (scatter_adds, summed) is applied as a sparse row
- * update (lazy Adam: rows the batch did not read keep their m and v), as the
- * compiled step does; duplicate rows are summed by the runtime. */
+/* An embedding gradient (scatter_adds, summed) is applied through the runtime's
+ * row update, as the compiled step does: duplicate rows are summed there, and an
+ * optimizer with state or decay updates the rows the batch did not read as with a
+ * zero gradient (PyTorch's dense result). */
 static bool apply_rows(const IrGraph *g, const IrNode *u, const InterpRun *r, rt_step_ctx *ctx) {
     const IrShape *ts = &g->nodes.items[u->in[1]].shape;
     int64_t V = ts->d[0].c, width = V ? ir_shape_numel(ts, ctx->B) / V : 0;

@@ -133,7 +133,7 @@ def train_gpt(train, val, vocab, steps, seed):
         return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * p))
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, rate)
-    order, at, t0 = torch.randperm(len(train)), 0, time.time()
+    order, at, t0, window = torch.randperm(len(train)), 0, time.time(), []
     for step in range(steps):
         if at + 32 > len(order):
             order, at = torch.randperm(len(train)), 0
@@ -145,6 +145,10 @@ def train_gpt(train, val, vocab, steps, seed):
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         sched.step()
+        window.append(loss.item())
+        if len(window) == 100 or step == steps - 1:
+            print(f"steps {step + 2 - len(window)}-{step + 1}: mean train loss {sum(window) / len(window):.4f}", flush=True)
+            window = []
     seconds = time.time() - t0
     model.eval()
     with torch.no_grad():

@@ -177,6 +177,75 @@ static inline bool for_each_summed_row(rt_pool *pool, int64_t table_rows, int64_
     return true;
 }
 
+/* The dense update of a whole table from its sparse gradient, for optimizers with
+ * state or decay (PyTorch's Adam, AdamW and SGD with momentum or weight decay update
+ * every row each step: m and v decay, a row with history keeps moving, decay
+ * shrinks it). Touched rows get apply(row, summed gradient), the runs of rows in
+ * between untouched(lo, hi): the dense formulas with a zero gradient, computed in
+ * place, so the table's gradient is never scattered into a zeroed buffer. */
+typedef void (*rows_untouched_fn)(void *ctx, int64_t lo, int64_t hi, int64_t width);
+
+typedef struct dense_rows_job {
+    rows_job rows;
+    rows_untouched_fn untouched;
+} dense_rows_job;
+
+/* The first sorted ref whose row is at or past `row` (refs sorted as unsigned). */
+static int64_t first_ref_at(const row_ref *refs, int64_t n, int64_t row) {
+    int64_t lo = 0, hi = n;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if ((uint32_t)refs[mid].row < (uint64_t)row) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+/* Parts [lo, hi) of the dense update: part p owns table rows
+ * [R p / parts, R (p + 1) / parts), so each row is updated by one part, from the
+ * same sum in the same order at any number of parts (bit-identical). */
+static void dense_rows_part(void *ctx, int64_t lo, int64_t hi) {
+    const dense_rows_job *d = ctx;
+    const rows_job *j = &d->rows;
+    for (int64_t p = lo; p < hi; p++) {
+        int64_t first = j->table_rows * p / j->parts, end = j->table_rows * (p + 1) / j->parts;
+        int64_t from = first_ref_at(j->refs, j->n, first), to = first_ref_at(j->refs, j->n, end);
+        int64_t next_row = first;
+        for (int64_t k = from; k < to; k = group_start(j->refs, j->n, k + 1)) {
+            int64_t row = j->refs[k].row;
+            if (row > next_row) d->untouched(j->ctx, next_row, row, j->width);
+            apply_groups(j, k, k + 1, j->sums + p * j->width);
+            next_row = row + 1;
+        }
+        if (end > next_row) d->untouched(j->ctx, next_row, end, j->width);
+    }
+}
+
+static bool for_every_row(rt_pool *pool, int64_t table_rows, int64_t width, const int32_t *rows,
+                          const float *grad, int64_t n_rows, void *scratch, row_apply_fn apply,
+                          rows_untouched_fn untouched, void *ctx) {
+    void *owned = NULL;
+    if (table_rows <= 0) return true;
+    if (!scratch) {
+        owned = malloc(rt_rows_scratch_bytes(n_rows, width));
+        if (!owned) return false;
+        scratch = owned;
+    }
+    row_ref *buf = scratch;
+    for (int64_t k = 0; k < n_rows; k++) buf[k] = (row_ref){rows[k], (int32_t)k};
+    dense_rows_job d = {{n_rows > 0 ? radix_sort_rows(buf, buf + n_rows, n_rows) : buf, n_rows,
+                         table_rows, width, grad, (float *)(buf + 2 * n_rows), 1, apply, ctx},
+                        untouched};
+    int64_t worth = table_rows * width / ROWS_PART_FLOATS, threads = rt_pool_threads(pool);
+    if (threads > 1 && worth >= 2) {
+        d.rows.parts = threads < ROWS_MAX_PARTS ? threads : ROWS_MAX_PARTS;
+        if (d.rows.parts > worth) d.rows.parts = worth;
+    }
+    rt_parallel_for(pool, d.rows.parts, dense_rows_part, &d);
+    free(owned);
+    return true;
+}
+
 /* The SGD formulas of rt_update_sgd on one row, with restrict so they vectorize
  * (a table row, its gradient and its momentum never overlap). */
 static inline void sgd_row_update(float *restrict p, const float *restrict g, float *restrict mom,
@@ -192,6 +261,19 @@ static inline void sgd_row_update(float *restrict p, const float *restrict g, fl
     }
 }
 
+/* sgd_row_update with a zero gradient, over n floats of the table (and of mom). */
+static void sgd_zero_update(float *restrict p, float *restrict mom, int64_t n, float lr,
+                            float momentum, float wd) {
+    if (mom && momentum != 0.0f) {
+        for (int64_t i = 0; i < n; i++) {
+            mom[i] = momentum * mom[i] + (0.0f + wd * p[i]);
+            p[i] -= lr * mom[i];
+        }
+    } else {
+        for (int64_t i = 0; i < n; i++) p[i] -= lr * (0.0f + wd * p[i]);
+    }
+}
+
 typedef struct sgd_rows_ctx {
     float *table, *mom;
     float lr, momentum, wd;
@@ -203,10 +285,19 @@ static void sgd_row(void *ctx, int64_t row, const float *g, int64_t width) {
                    c->momentum, c->wd);
 }
 
+static void sgd_rows_untouched(void *ctx, int64_t lo, int64_t hi, int64_t width) {
+    sgd_rows_ctx *c = ctx;
+    sgd_zero_update(c->table + lo * width, c->mom ? c->mom + lo * width : NULL, (hi - lo) * width,
+                    c->lr, c->momentum, c->wd);
+}
+
 bool rt_update_sgd_rows(rt_pool *pool, float *table, int64_t table_rows, int64_t width,
                         const int32_t *rows, const float *grad, int64_t n_rows, float *mom,
                         float lr, float momentum, float weight_decay, void *scratch) {
     sgd_rows_ctx c = {table, mom, lr, momentum, weight_decay};
+    if ((mom && momentum != 0.0f) || weight_decay != 0.0f)
+        return for_every_row(pool, table_rows, width, rows, grad, n_rows, scratch, sgd_row,
+                             sgd_rows_untouched, &c);
     return for_each_summed_row(pool, table_rows, width, rows, grad, n_rows, scratch, sgd_row, &c);
 }
 
@@ -227,13 +318,24 @@ static void adam_row(void *ctx, int64_t row, const float *g, int64_t width) {
                     c->l2, &c->coef);
 }
 
+/* adam_row_update with a zero gradient over rows [lo, hi): m and v decay, the
+ * table keeps moving by its history and takes its weight decay. */
+static void adam_rows_untouched(void *ctx, int64_t lo, int64_t hi, int64_t width) {
+    adam_rows_ctx *c = ctx;
+    float *restrict p = c->table + lo * width, *restrict m = c->m + lo * width,
+                    *restrict v = c->v + lo * width;
+    for (int64_t i = 0, n = (hi - lo) * width; i < n; i++)
+        adam_one(&p[i], 0.0f + c->l2 * p[i], &m[i], &v[i], &c->coef);
+}
+
 bool rt_update_adam_rows(rt_pool *pool, float *table, int64_t table_rows, int64_t width,
                          const int32_t *rows, const float *grad, int64_t n_rows, float *m, float *v,
                          float lr, float beta1, float beta2, float eps, float weight_decay,
                          bool decoupled, int64_t step, void *scratch) {
     adam_rows_ctx c = {table, m, v, decoupled ? 0.0f : weight_decay,
                        adam_coefs(lr, beta1, beta2, eps, weight_decay, decoupled, step)};
-    return for_each_summed_row(pool, table_rows, width, rows, grad, n_rows, scratch, adam_row, &c);
+    return for_every_row(pool, table_rows, width, rows, grad, n_rows, scratch, adam_row,
+                         adam_rows_untouched, &c);
 }
 
 float rt_schedule_lr(int kind, double lr, int64_t step, int64_t total, int64_t warmup, double to) {

@@ -298,8 +298,11 @@ void rt_update_adam(float *param, const float *grad, float *m, float *v, int64_t
                     int64_t step);
 /* Sparse-row variants for embedding gradients: grad holds n_rows rows of `width`,
  * row k belongs to table row rows[k]; duplicate rows are summed first, so each
- * touched table row gets exactly one update (lazy Adam: untouched rows keep their
- * m and v). scratch: rt_rows_scratch_bytes(n_rows, width) bytes, or NULL to let the
+ * touched table row gets exactly one update. The result is the dense update's
+ * with the rows scattered into a zero gradient: plain SGD (no momentum, no decay)
+ * touches only the rows read; Adam, AdamW and SGD with momentum or weight decay
+ * also update every other row with a zero gradient (m, v and momentum decay, decay
+ * shrinks it), as PyTorch's dense optimizers do, in the same pass. scratch: rt_rows_scratch_bytes(n_rows, width) bytes, or NULL to let the
  * runtime allocate; returns false only when that allocation fails. Rows out of
  * [0, table_rows) are ignored. With a pool of 2+ threads a large update is split
  * by table row (each row updated by one thread from the same sum): the result is

@@ -52,53 +52,135 @@ static void test_adam_matches_formula(void **state) {
     }
 }
 
+/* The dense reference of a sparse gradient: its rows scattered (summed in position
+ * order) into a zeroed table-sized gradient; rows out of [0, R) are dropped. */
+static void scatter_rows(float *dense_g, int64_t R, int64_t W, const int32_t *rows,
+                         const float *grad, int64_t n_rows) {
+    memset(dense_g, 0, sizeof(float) * (size_t)(R * W));
+    for (int64_t k = 0; k < n_rows; k++)
+        if (rows[k] >= 0 && rows[k] < R)
+            for (int64_t c = 0; c < W; c++) dense_g[rows[k] * W + c] += grad[k * W + c];
+}
+
+/* Plain SGD (no state, no decay) is exact as a sparse update: duplicate rows are
+ * summed first (a duplicate applied twice would differ from the dense update only
+ * with state, so the stateful optimizers below check that too) and untouched rows
+ * are left alone. */
 static void test_rows_sum_duplicates(void **state) {
     (void)state;
     enum { R = 5, W = 3, K = 4 };
-    float table[R * W], dense_t[R * W];
+    float table[R * W], dense_t[R * W], dense_g[R * W];
     for (int i = 0; i < R * W; i++) table[i] = dense_t[i] = (float)i * 0.1f;
     int32_t rows[K] = {3, 1, 3, 99}; /* 99 is out of range: ignored */
     float grad[K * W];
     for (int i = 0; i < K * W; i++) grad[i] = (float)(i + 1);
-    float dense_g[R * W] = {0};
-    for (int k = 0; k < 3; k++)
-        for (int c = 0; c < W; c++) dense_g[rows[k] * W + c] += grad[k * W + c];
-    /* momentum 0.9 and weight decay: a duplicate applied twice would differ */
-    float mom[R * W] = {0}, dmom[R * W] = {0};
-    assert_true(rt_update_sgd_rows(NULL, table, R, W, rows, grad, K, mom, 0.1f, 0.9f, 0.5f, NULL));
-    for (int r = 0; r < R; r++)
-        if (r == 1 || r == 3) rt_update_sgd(dense_t + r * W, dense_g + r * W, dmom + r * W, W, 0.1f, 0.9f, 0.5f);
-    assert_memory_equal(table, dense_t, sizeof table);
-
-    float m[R * W] = {0}, v[R * W] = {0}, dm[R * W] = {0}, dv[R * W] = {0};
+    scatter_rows(dense_g, R, W, rows, grad, K);
     char scratch[256];
     assert_true(rt_rows_scratch_bytes(K, W) <= sizeof scratch);
-    assert_true(rt_update_adam_rows(NULL, table, R, W, rows, grad, K, m, v, 0.01f, 0.9f, 0.999f, 1e-8f,
-                                    0.0f, false, 4, scratch));
-    for (int r = 0; r < R; r++)
-        if (r == 1 || r == 3)
-            rt_update_adam(dense_t + r * W, dense_g + r * W, dm + r * W, dv + r * W, W, 0.01f, 0.9f,
-                           0.999f, 1e-8f, 0.0f, false, 4);
+    assert_true(rt_update_sgd_rows(NULL, table, R, W, rows, grad, K, NULL, 0.1f, 0.0f, 0.0f, scratch));
+    rt_update_sgd(dense_t, dense_g, NULL, R * W, 0.1f, 0.0f, 0.0f);
     assert_memory_equal(table, dense_t, sizeof table);
-    assert_true(m[0] == 0.0f && v[2 * W] == 0.0f); /* lazy: untouched rows keep their state */
 }
 
-/* Many rows, duplicated in scattered positions, rows above 65,535 (three radix bytes
- * differ), negative and past-the-end rows: each valid row gets one update with its
- * gradient rows summed in position order, bit for bit as the dense reference, on
+/* Optimizers with state or decay give PyTorch's dense result from a sparse
+ * gradient: every row's m, v (or momentum) decays, a row with history keeps moving
+ * when the batch does not read it, and decay shrinks every row. Several steps with
+ * different rows (duplicates, an out-of-range row, a step that reads none),
+ * against the dense update of the scattered gradient, bit for bit, on the calling
+ * thread and split over pools of 2 and 3 threads (the table is large enough to
+ * split: 3 parts put edges inside runs of untouched rows). */
+enum { DENSE_R = 4000, DENSE_W = 48, DENSE_K = 64, DENSE_STEPS = 4 };
+
+typedef enum { DENSE_SGD_MOMENTUM, DENSE_SGD_DECAY, DENSE_ADAM_L2, DENSE_ADAMW } dense_opt;
+
+static void dense_step(dense_opt o, float *t, float *s, const float *g, int64_t step) {
+    const int64_t n = (int64_t)DENSE_R * DENSE_W;
+    switch (o) {
+    case DENSE_SGD_MOMENTUM: rt_update_sgd(t, g, s, n, 0.1f, 0.9f, 0.01f); break;
+    case DENSE_SGD_DECAY: rt_update_sgd(t, g, NULL, n, 0.1f, 0.0f, 0.01f); break;
+    case DENSE_ADAM_L2: rt_update_adam(t, g, s, s + n, n, 0.01f, 0.9f, 0.999f, 1e-8f, 0.1f, false, step); break;
+    case DENSE_ADAMW: rt_update_adam(t, g, s, s + n, n, 0.01f, 0.9f, 0.999f, 1e-8f, 0.1f, true, step); break;
+    }
+}
+
+static bool rows_step(dense_opt o, rt_pool *pool, float *t, float *s, const int32_t *rows,
+                      const float *grad, int64_t k, int64_t step) {
+    const int64_t n = (int64_t)DENSE_R * DENSE_W;
+    switch (o) {
+    case DENSE_SGD_MOMENTUM:
+        return rt_update_sgd_rows(pool, t, DENSE_R, DENSE_W, rows, grad, k, s, 0.1f, 0.9f, 0.01f, NULL);
+    case DENSE_SGD_DECAY:
+        return rt_update_sgd_rows(pool, t, DENSE_R, DENSE_W, rows, grad, k, NULL, 0.1f, 0.0f, 0.01f, NULL);
+    case DENSE_ADAM_L2:
+    case DENSE_ADAMW:
+        return rt_update_adam_rows(pool, t, DENSE_R, DENSE_W, rows, grad, k, s, s + n, 0.01f, 0.9f,
+                                   0.999f, 1e-8f, 0.1f, o == DENSE_ADAMW, step, NULL);
+    }
+    return false;
+}
+
+static void test_rows_dense(void **state) {
+    (void)state;
+    const int64_t n = (int64_t)DENSE_R * DENSE_W;
+    float *t = malloc(sizeof(float) * (size_t)n), *ref = malloc(sizeof(float) * (size_t)n);
+    float *s = malloc(sizeof(float) * (size_t)(2 * n)), *rs = malloc(sizeof(float) * (size_t)(2 * n));
+    float *dense_g = malloc(sizeof(float) * (size_t)n);
+    float grad[DENSE_STEPS][DENSE_K * DENSE_W];
+    int32_t rows[DENSE_STEPS][DENSE_K];
+    const int64_t count[DENSE_STEPS] = {DENSE_K, DENSE_K, 0, DENSE_K / 2};
+    assert_true(t && ref && s && rs && dense_g);
+    uint32_t x = 4242;
+    for (int st = 0; st < DENSE_STEPS; st++)
+        for (int k = 0; k < DENSE_K; k++) {
+            x = x * 1664525u + 1013904223u;
+            /* rows of step 1 partly repeat step 0's, some rows twice, one past the end */
+            rows[st][k] = (int32_t)((x >> 8) % (DENSE_R / 4)) * (st + 1) % DENSE_R;
+            if (k == 5) rows[st][k] = DENSE_R + 3;
+            if (k == 6) rows[st][k] = -2;
+            if (k == 7) rows[st][k] = rows[st][0];
+            for (int c = 0; c < DENSE_W; c++) grad[st][k * DENSE_W + c] = (float)sin(st + k * 0.3 + c * 0.7);
+        }
+    const int threads[] = {0, 2, 3};
+    for (int o = DENSE_SGD_MOMENTUM; o <= DENSE_ADAMW; o++) {
+        for (int64_t i = 0; i < n; i++) ref[i] = (float)cos(i * 0.01);
+        memset(rs, 0, sizeof(float) * (size_t)(2 * n));
+        for (int st = 0; st < DENSE_STEPS; st++) {
+            scatter_rows(dense_g, DENSE_R, DENSE_W, rows[st], grad[st], count[st]);
+            dense_step((dense_opt)o, ref, rs, dense_g, st);
+        }
+        for (size_t th = 0; th < sizeof threads / sizeof threads[0]; th++) {
+            rt_pool *pool = threads[th] ? rt_pool_create(threads[th]) : NULL;
+            assert_true(!threads[th] || pool);
+            for (int64_t i = 0; i < n; i++) t[i] = (float)cos(i * 0.01);
+            memset(s, 0, sizeof(float) * (size_t)(2 * n));
+            for (int st = 0; st < DENSE_STEPS; st++)
+                assert_true(rows_step((dense_opt)o, pool, t, s, rows[st], grad[st], count[st], st));
+            assert_memory_equal(t, ref, sizeof(float) * (size_t)n);
+            if (o != DENSE_SGD_DECAY) assert_memory_equal(s, rs, sizeof(float) * (size_t)(o >= DENSE_ADAM_L2 ? 2 * n : n));
+            rt_pool_destroy(pool);
+        }
+    }
+    free(t);
+    free(ref);
+    free(s);
+    free(rs);
+    free(dense_g);
+}
+
+/* The sparse path (plain SGD) on many rows, duplicated in scattered positions, rows
+ * above 65,535 (three radix bytes differ), negative and past-the-end rows: each valid
+ * row gets one update with its gradient rows summed in position order, bit for bit
+ * as the dense reference, on
  * the calling thread and split by row over pools of 1, 2, 3 and 5 threads (the
  * update is large enough to split; 5 threads put part edges inside runs of a row). */
 static void test_rows_many(void **state) {
     (void)state;
     enum { R = 70000, W = 40, K = 4096, DISTINCT = 300 };
     float *table = malloc(sizeof(float) * R * W), *ref = malloc(sizeof(float) * R * W);
-    float *mom = calloc(R * W, sizeof(float)), *rmom = calloc(R * W, sizeof(float));
     float *grad = malloc(sizeof(float) * K * W);
     int32_t pool[DISTINCT], *rows = malloc(sizeof(int32_t) * K);
     assert_non_null(table);
     assert_non_null(ref);
-    assert_non_null(mom);
-    assert_non_null(rmom);
     assert_non_null(grad);
     assert_non_null(rows);
     uint32_t x = 12345;
@@ -124,28 +206,24 @@ static void test_rows_many(void **state) {
             for (int c = 0; c < W; c++) sum[c] = any ? sum[c] + grad[k * W + c] : grad[k * W + c];
             any = true;
         }
-        if (any) rt_update_sgd(ref + (int64_t)r * W, sum, rmom + (int64_t)r * W, W, 0.1f, 0.9f, 0.01f);
+        if (any) rt_update_sgd(ref + (int64_t)r * W, sum, NULL, W, 0.1f, 0.0f, 0.0f);
     }
     const int threads[] = {0, 1, 2, 3, 5};
     for (size_t t = 0; t < sizeof threads / sizeof threads[0]; t++) {
         rt_pool *p = threads[t] ? rt_pool_create(threads[t]) : NULL;
         assert_true(!threads[t] || p);
         for (int i = 0; i < R * W; i++) table[i] = (float)cos(i * 0.01);
-        memset(mom, 0, sizeof(float) * R * W);
-        assert_true(rt_update_sgd_rows(p, table, R, W, rows, grad, K, mom, 0.1f, 0.9f, 0.01f, NULL));
+        assert_true(rt_update_sgd_rows(p, table, R, W, rows, grad, K, NULL, 0.1f, 0.0f, 0.0f, NULL));
         assert_memory_equal(table, ref, sizeof(float) * R * W);
-        assert_memory_equal(mom, rmom, sizeof(float) * R * W);
         rt_pool_destroy(p);
     }
     free(table);
     free(ref);
-    free(mom);
-    free(rmom);
     free(grad);
     free(rows);
 }
 
-/* Lazy Adam split by row: the same bits at 1 and 2 threads, for an update of many
+/* Adam's dense update split by table row: the same bits at 1 and 2 threads, for an update of many
  * duplicated rows (a skip-gram batch's shape: 1,536 rows of 100 into 14,000). */
 static void test_rows_adam_threads(void **state) {
     (void)state;
@@ -229,6 +307,7 @@ int main(void) {
         cmocka_unit_test(test_sgd), cmocka_unit_test(test_schedule_warmup),
         cmocka_unit_test(test_adam_matches_formula),
         cmocka_unit_test(test_rows_sum_duplicates),
+        cmocka_unit_test(test_rows_dense),
         cmocka_unit_test(test_rows_many),
         cmocka_unit_test(test_rows_adam_threads),
         cmocka_unit_test(test_schedules),

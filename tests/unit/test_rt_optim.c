@@ -90,7 +90,7 @@ static void test_rows_sum_duplicates(void **state) {
  * update is large enough to split; 5 threads put part edges inside runs of a row). */
 static void test_rows_many(void **state) {
     (void)state;
-    enum { R = 70000, W = 40, K = 4096, DISTINCT = 300 };
+    enum { R = 70000, W = 40, K = 32768, DISTINCT = 300 }; /* 5 parts of 2^18 floats */
     float *table = malloc(sizeof(float) * R * W), *ref = malloc(sizeof(float) * R * W);
     float *mom = calloc(R * W, sizeof(float)), *rmom = calloc(R * W, sizeof(float));
     float *grad = malloc(sizeof(float) * K * W);
@@ -146,10 +146,11 @@ static void test_rows_many(void **state) {
 }
 
 /* Lazy Adam split by row: the same bits at 1 and 2 threads, for an update of many
- * duplicated rows (a skip-gram batch's shape: 1,536 rows of 100 into 14,000). */
+ * duplicated rows (a skip-gram batch of 1,024 pairs: 6,144 rows of 100 into 14,000,
+ * large enough to split in two). */
 static void test_rows_adam_threads(void **state) {
     (void)state;
-    enum { R = 14000, W = 100, K = 1536 };
+    enum { R = 14000, W = 100, K = 6144 };
     float *grad = malloc(sizeof(float) * K * W);
     int32_t *rows = malloc(sizeof(int32_t) * K);
     float *t[2], *m[2], *v[2];
@@ -158,7 +159,7 @@ static void test_rows_adam_threads(void **state) {
     uint32_t x = 777;
     for (int k = 0; k < K; k++) {
         x = x * 1664525u + 1013904223u;
-        rows[k] = (int32_t)((x >> 8) % 900); /* ~1.7 occurrences a row */
+        rows[k] = (int32_t)((x >> 8) % 3600); /* ~1.7 occurrences a row */
         for (int c = 0; c < W; c++) grad[k * W + c] = (float)sin(k * 0.11 + c * 0.7);
     }
     for (int run = 0; run < 2; run++) {

@@ -200,6 +200,8 @@ void rt_pool_side_wait(rt_pool *pool) {
     pool->side = false;
 }
 
+bool rt_pool_side_running(rt_pool *pool) { return pool && pool->side && !job_finished(pool, 0); }
+
 bool rt_pool_side_start(rt_pool *pool, rt_range_fn fn, void *ctx) {
     if (!pool || pool->threads == 1 || in_job) return false;
     rt_pool_side_wait(pool);

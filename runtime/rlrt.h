@@ -345,6 +345,8 @@ uint64_t rt_pool_jobs(const rt_pool *pool);
  * rt_pool_jobs. rt_pool_side_wait returns at once when none is running. */
 bool rt_pool_side_start(rt_pool *pool, rt_range_fn fn, void *ctx);
 void rt_pool_side_wait(rt_pool *pool);
+/* Whether a side job is still running (or still waiting for its worker). */
+bool rt_pool_side_running(rt_pool *pool);
 
 /* C = op(A) op(B), row-major, C is M x N, the inner dimension K (generated code's
  * matrix products). With a pool of 2+ threads it is split by rows of C (or

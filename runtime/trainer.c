@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -312,12 +313,16 @@ static int64_t run_batch(stage_run *sr, int64_t b) {
  * Only after a step that posted no pool jobs of its own, whose worker therefore sat
  * idle (skip-gram: its step is kept on one thread, docs/performance.md): a step that
  * splits its kernels would first wait for the fill. The batch is the same whichever
- * thread fills it, so the run is bit for bit the same. */
+ * thread fills it, so the run is bit for bit the same. On a machine busier than its
+ * cores the worker may not run for milliseconds: the fill is claimed by whichever
+ * thread gets to it first, so the caller then fills the batch itself instead of
+ * waiting, and starts no new fill while the worker has not finished the last. */
 typedef struct prefetch {
     const stage_run *sr;
     void **inputs;  /* a second set of input buffers; NULL: no prefetch (one thread) */
     int64_t batch;  /* the batch they hold or are being filled with; -1: none */
     int64_t B;      /* its rows */
+    atomic_bool claimed; /* a thread has taken the fill of `batch` */
     bool idle;      /* the last step posted no pool jobs */
 } prefetch;
 
@@ -325,6 +330,7 @@ static void prefetch_fill(void *ctx, int64_t lo, int64_t hi) {
     (void)lo;
     (void)hi;
     prefetch *pf = ctx;
+    if (atomic_exchange(&pf->claimed, true)) return; /* the caller took it */
     pf->B = fill_share(pf->sr, pf->batch, pf->inputs);
 }
 
@@ -341,9 +347,10 @@ static bool prefetch_init(prefetch *pf, const stage_run *sr) {
     return true;
 }
 
-/* Waits for a fill in flight and forgets it (before anything else reads the
- * dataset or starts another epoch). */
+/* Forgets a fill in flight and waits for its worker (before anything else reads
+ * the dataset or starts another epoch). */
 static void prefetch_drop(prefetch *pf) {
+    atomic_store(&pf->claimed, true);
     rt_pool_side_wait(pf->sr->ctx.pool);
     pf->batch = -1;
 }
@@ -360,8 +367,10 @@ static void prefetch_free(prefetch *pf, int n_inputs) {
 static int64_t run_batch_prefetching(stage_run *sr, prefetch *pf, int64_t b, int64_t next) {
     if (!pf->inputs) return run_batch(sr, b);
     rt_pool *pool = sr->ctx.pool;
-    rt_pool_side_wait(pool);
-    if (pf->batch == b) {
+    /* the worker's fill: wait for it when it has begun, else take it over */
+    bool filled = pf->batch == b && atomic_exchange(&pf->claimed, true);
+    if (filled) rt_pool_side_wait(pool);
+    if (filled) {
         for (int i = 0; i < sr->s->n_inputs; i++) {
             void *t = sr->inputs[i];
             sr->inputs[i] = pf->inputs[i];
@@ -372,8 +381,9 @@ static int64_t run_batch_prefetching(stage_run *sr, prefetch *pf, int64_t b, int
         sr->ctx.B = fill_share(sr, b, sr->inputs);
     }
     pf->batch = -1;
-    if (next >= 0 && pf->idle) {
+    if (next >= 0 && pf->idle && !rt_pool_side_running(pool)) {
         pf->batch = next;
+        atomic_store(&pf->claimed, false);
         if (!rt_pool_side_start(pool, prefetch_fill, pf)) pf->batch = -1;
     }
     uint64_t jobs = rt_pool_jobs(pool);

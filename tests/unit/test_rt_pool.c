@@ -125,6 +125,7 @@ static void test_side_job(void **state) {
             side s = {0};
             uint64_t jobs = rt_pool_jobs(pool);
             assert_true(rt_pool_side_start(pool, side_job, &s));
+            assert_true(rt_pool_side_running(pool)); /* it waits for go */
             atomic_store(&s.go, 1);
             if (rep % 2) {
                 rt_pool_side_wait(pool);
@@ -136,6 +137,7 @@ static void test_side_job(void **state) {
                 for (int i = 0; i < 64; i++) assert_int_equal(atomic_load(&hits[i]), 1);
                 jobs++;
             }
+            assert_false(rt_pool_side_running(pool));
             rt_pool_side_wait(pool); /* none running: returns at once */
             assert_int_equal(atomic_load(&s.runs), 1);
             assert_false(pthread_equal(s.thread, pthread_self()));
@@ -147,6 +149,7 @@ static void test_side_job(void **state) {
     side s = {0};
     assert_false(rt_pool_side_start(one, side_job, &s));
     assert_false(rt_pool_side_start(NULL, side_job, &s));
+    assert_false(rt_pool_side_running(one));
     rt_pool_side_wait(one);
     rt_pool_side_wait(NULL);
     assert_int_equal(atomic_load(&s.runs), 0);

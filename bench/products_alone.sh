@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/products_alone.sh — the time a step's matrix products take in OpenBLAS alone.
+# bench/products_alone.sh — the time a step's matrix products take alone (in the library rt_gemm uses).
 #     bench/products_alone.sh SHAPES STEPS THREADS [SGEMM_ALONE]
 # SHAPES is the table sgemm_shim.c writes ($SGEMM_LOG: order transA transB M N K calls seconds)
 # for a run of STEPS steps; each shape is run alone by sgemm_alone (built from sgemm_alone.c
@@ -12,7 +12,7 @@ set -euo pipefail
 shapes=$1 steps=$2 threads=$3 alone=${4:-}
 if [ -z "$alone" ]; then
   alone=$(mktemp); trap 'rm -f "$alone"' EXIT
-  gcc -O2 -std=c11 "$(dirname "$0")/sgemm_alone.c" -o "$alone" -lopenblas
+  gcc -O2 -std=c11 "$(dirname "$0")/sgemm_alone.c" -o "$alone" -lopenblas -ldnnl -lgomp
 fi
 printf "%-4s %-4s %-4s %6s %6s %6s %8s %8s %10s %10s\n" order ta tb M N K "calls/st" GFLOP/s "alone ms" "in-run ms (wall)"
 while read -r o ta tb m n k calls secs; do

@@ -16,9 +16,10 @@
 #   3. `save: "sgns.rlw"` writes the safetensors file with the word table as tensor `word.e`, and the
 #      vocabulary beside it, one word per line in id order, in a file whose name starts with
 #      `sgns` and contains `vocab`.
-#   4. A trainer from `rlc build` reaches cblas_sgemm through the dynamic linker, so an
-#      LD_PRELOADed one stands in front (the roofline runs the stage's trainer: `rlc` itself links
-#      OpenBLAS statically for its start-up time), and prints the same line as in 1.
+#   4. A trainer from `rlc build` reaches dnnl_sgemm (or, with RLC_GEMM=openblas, cblas_sgemm)
+#      through the dynamic linker, so an LD_PRELOADed one stands in front (the roofline runs the
+#      stage's trainer: `rlc` itself links OpenBLAS statically for its start-up time), and prints
+#      the same line as in 1.
 # The harness stops with a message naming the missing line when rlc does not keep this.
 #
 # usage: bench/run.sh [--quick] [--peers-only] [--reps N] [--threads "1 2"] [--out FILE]
@@ -294,7 +295,7 @@ fi
 # ---------------------------------------------------------------- workload 6: roofline
 if [ $peers_only = 0 ] && [ $skip_roofline = 0 ]; then
   gcc -O2 -std=c11 -shared -fPIC "$bench/sgemm_shim.c" -o "$work/sgemm_shim.so" -ldl -lpthread
-  gcc -O2 -std=c11 "$bench/sgemm_alone.c" -o "$work/sgemm_alone" -lopenblas
+  gcc -O2 -std=c11 "$bench/sgemm_alone.c" -o "$work/sgemm_alone" -lopenblas -ldnnl -lgomp
   for setting in "${settings[@]}"; do
     for t in $threads_list; do
       for w in "ae_b32|ae.rl|200|20" "ae_b256|ae.rl|50|10" "simclr_b256|simclr.rl|25|5" \
@@ -305,7 +306,7 @@ if [ $peers_only = 0 ] && [ $skip_roofline = 0 ]; then
         ms=$(run_rlc "$setting" "$t" "$rl" "$stage" "$steps" "$work/sgemm_shim.so")
         last_rlc_dir=$(cat "$work/last_rlc_dir")
         [ -s "$last_rlc_dir/sgemm.log" ] ||
-          die "no cblas_sgemm call of bench/$rl's trainer (stage $stage) went through the shim (contract item 4)"
+          die "no sgemm call of bench/$rl's trainer (stage $stage) went through the shim (contract item 4)"
         grep -v '^#' "$last_rlc_dir/sgemm.log" | while read -r o ta tb m n k calls secs; do
           g=$(env $(blas_env "$setting") "$work/sgemm_alone" "$o" "$ta" "$tb" "$m" "$n" "$k" "$t" | cut -d= -f2)
           printf '%s\t%s\t%s\t%s\t%s\t%s %s %s %s %s %s\t%s\t%s\t%s\n' "$setting" "$t" "$stage" "$steps" \

@@ -1,4 +1,6 @@
-/* sgemm_alone.c — OpenBLAS's own GFLOP/s for one sgemm shape, measured alone (workload 6).
+/* sgemm_alone.c — the GFLOP/s of one sgemm shape, measured alone (workload 6), in the library
+ * rlc's runtime uses: oneDNN's dnnl_sgemm (row-major calls), or OpenBLAS's with RLC_GEMM=openblas
+ * (runtime/gemm.c).
  *     sgemm_alone ORDER TRANSA TRANSB M N K THREADS [cpu]
  * With `cpu` the rounds are timed in the process's CPU time (user + sys of every thread),
  * the measure for a machine other jobs load (bench/products_alone.sh); else in wall time.
@@ -13,8 +15,10 @@
 #include <time.h>
 
 #include <cblas.h>
+#include <dnnl.h>
 
 void openblas_set_num_threads(int n);
+void omp_set_num_threads(int n);
 
 static clockid_t clock_id = CLOCK_MONOTONIC;
 
@@ -37,7 +41,10 @@ int main(int argc, char **argv) {
         return 2;
     }
     openblas_set_num_threads(threads);
+    omp_set_num_threads(threads);
     bool row = order == CblasRowMajor;
+    const char *gemm = getenv("RLC_GEMM");
+    bool onednn = row && !(gemm && strcmp(gemm, "openblas") == 0);
     bool at = ta != CblasNoTrans, bt = tb != CblasNoTrans;
     /* Leading dimensions of tight operands: A is m x k (k x m when transposed), B k x n. */
     int lda = row ? (at ? m : k) : (at ? k : m);
@@ -58,7 +65,10 @@ int main(int argc, char **argv) {
         long calls = 0;
         double t0 = now(), t;
         do {
-            cblas_sgemm(order, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+            if (onednn)
+                dnnl_sgemm(at ? 'T' : 'N', bt ? 'T' : 'N', m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+            else
+                cblas_sgemm(order, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
             calls++;
         } while ((t = now() - t0) < 0.3);
         double gflops = 2.0 * m * n * (double)k * (double)calls / t * 1e-9;

@@ -1,7 +1,9 @@
-/* sgemm_shim.c — counts the time a process spends in cblas_sgemm, by shape (workload 6).
+/* sgemm_shim.c — counts the time a process spends in sgemm, by shape (workload 6).
  *
- * Preloaded (LD_PRELOAD) into `rlc run`, it stands in front of OpenBLAS's cblas_sgemm: every
- * call is timed with the monotonic clock and forwarded to the real one (dlsym RTLD_NEXT). At
+ * Preloaded (LD_PRELOAD) into a trainer, it stands in front of OpenBLAS's cblas_sgemm and
+ * oneDNN's dnnl_sgemm (runtime/gemm.c looks the latter up in the global scope, after the
+ * preloaded objects): every call is timed with the monotonic clock and forwarded to the real
+ * one (dlsym RTLD_NEXT); a oneDNN call is logged as the row-major CBLAS call it equals. At
  * exit it writes one line per distinct call shape to the file named by $SGEMM_LOG:
  *     order transA transB M N K calls seconds
  * Calls made from several threads at once are each timed, so with threads > 1 the seconds are
@@ -11,6 +13,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -66,6 +69,26 @@ void cblas_sgemm(int order, int ta, int tb, int m, int n, int k, float alpha, co
     double t0 = now();
     real_sgemm(order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     record(order, ta, tb, m, n, k, now() - t0);
+}
+
+typedef int dnnl_sgemm_fn(char, char, int64_t, int64_t, int64_t, float, const float *, int64_t,
+                          const float *, int64_t, float, float *, int64_t);
+static dnnl_sgemm_fn *real_dnnl_sgemm;
+
+int dnnl_sgemm(char ta, char tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+               const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
+    if (!real_dnnl_sgemm) {
+        real_dnnl_sgemm = (dnnl_sgemm_fn *)dlsym(RTLD_NEXT, "dnnl_sgemm");
+        if (!real_dnnl_sgemm) {
+            fputs("sgemm_shim: no dnnl_sgemm behind the shim\n", stderr);
+            abort();
+        }
+    }
+    double t0 = now();
+    int status = real_dnnl_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    record(101, ta == 'T' || ta == 't' ? 112 : 111, tb == 'T' || tb == 't' ? 112 : 111, (int)m, (int)n, (int)k,
+           now() - t0);
+    return status;
 }
 
 __attribute__((destructor)) static void write_log(void) {

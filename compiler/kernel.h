@@ -46,7 +46,7 @@ typedef enum {
     K_LOOP,      /* elementwise chain (with its broadcasts/movement) stored at root */
     K_REDUCE,    /* a reduction over axes with its elementwise input chain fused in */
     K_ARGMAX,    /* index of the first maximum along one axis */
-    K_SGEMM,     /* matmul: rt_sgemm (cblas_sgemm, split over the pool), transposes as
+    K_SGEMM,     /* matmul: rt_sgemm (rt_gemm, split over the pool), transposes as
                   * flags; 3-D: one call per group */
     K_RANDOM,    /* rt_random_fill */
     K_SHIFT2D,   /* rt_shift2d */

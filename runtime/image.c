@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cblas.h>
 
 typedef struct Col2im {
     float *out;
@@ -158,8 +157,8 @@ static void conv_images(void *arg, int64_t lo, int64_t hi) {
     float *cols = image_columns(w);
     for (int64_t n = lo; n < hi; n++) {
         columns_of_image(cols, a, n, 0, taps);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)a->o, (int)window, (int)taps, 1.0f, a->a,
-                    (int)taps, cols, (int)window, 0.0f, a->out + n * window, (int)(w->n * window));
+        rt_gemm(false, false, a->o, window, taps, a->a, taps, cols, window, 0.0f, a->out + n * window,
+                w->n * window);
     }
     free(cols);
 }
@@ -174,9 +173,8 @@ static void conv_weight_rows(void *arg, int64_t lo, int64_t hi) {
     float *cols = image_columns(w);
     for (int64_t n = 0; n < w->n; n++) {
         columns_of_image(cols, a, n, r0, r1);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)a->o, (int)(r1 - r0), (int)window, 1.0f,
-                    a->a + n * window, (int)(w->n * window), cols + r0 * window, (int)window, n ? 1.0f : 0.0f,
-                    a->out + r0, (int)taps);
+        rt_gemm(false, true, a->o, r1 - r0, window, a->a + n * window, w->n * window, cols + r0 * window, window,
+                n ? 1.0f : 0.0f, a->out + r0, taps);
     }
     free(cols);
 }
@@ -190,8 +188,8 @@ static void conv_input_images(void *arg, int64_t lo, int64_t hi) {
     Col2im one = {NULL, cols, *w};
     one.w.n = 1;
     for (int64_t n = lo; n < hi; n++) {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)taps, (int)window, (int)a->o, 1.0f, a->a,
-                    (int)taps, a->x + n * window, (int)(w->n * window), 0.0f, cols, (int)window);
+        rt_gemm(true, false, taps, window, a->o, a->a, taps, a->x + n * window, w->n * window, 0.0f, cols,
+                window);
         one.out = a->out + n * w->c * w->h * w->w;
         col2im_planes(&one, 0, w->c);
     }

@@ -282,9 +282,7 @@ typedef struct sgemm_job {
 static void sgemm_block(const sgemm_job *j, int64_t i0, int64_t m, int64_t j0, int64_t n) {
     const float *a = j->A + (j->ta ? i0 : i0 * j->lda);
     const float *b = j->B + (j->tb ? j0 * j->ldb : j0);
-    cblas_sgemm(CblasRowMajor, j->ta ? CblasTrans : CblasNoTrans, j->tb ? CblasTrans : CblasNoTrans,
-                (int)m, (int)n, (int)j->K, 1.0f, a, (int)j->lda, b, (int)j->ldb, 0.0f,
-                j->C + i0 * j->ldc + j0, (int)j->ldc);
+    rt_gemm(j->ta, j->tb, m, n, j->K, a, j->lda, b, j->ldb, 0.0f, j->C + i0 * j->ldc + j0, j->ldc);
 }
 
 /* Part k of the split dimension, its bounds multiples of SGEMM_ALIGN (the

@@ -352,14 +352,19 @@ bool rt_pool_side_running(rt_pool *pool);
  * matrix products). With a pool of 2+ threads it is split by rows of C (or
  * columns, when N > M) into p = min(threads, M N K / 2^22, ceil(max(M, N) / 16))
  * blocks, edges on multiples of 16, when p >= 2 and max(M, N) >= 32 (each part
- * keeps 2^22 multiply-adds: pool.c's cost model); otherwise one cblas_sgemm
- * call. K is
- * never split, but OpenBLAS picks its kernel per call by shape, so a split
+ * keeps 2^22 multiply-adds: pool.c's cost model); otherwise one rt_gemm
+ * call. K is never split, but the library picks its kernel per call by shape, so a split
  * product may differ from the unsplit one in the last bits: by at most
  * 2 K u / (1 - K u) sum_k |a_ik| |b_kj| (+ 2 K 2^-126), u = 2^-24, per element
  * (docs/runtime.md, Determinism). Bit-identical for a given thread count. */
 void rt_sgemm(rt_pool *pool, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
               const float *A, int64_t lda, const float *B, int64_t ldb, float *C, int64_t ldc);
+/* One product on the calling thread: C = op(A) op(B) + beta C, row-major (gemm.c: oneDNN's
+ * sgemm where libdnnl.so.2 loads and RLC_GEMM is not "openblas", OpenBLAS's otherwise). */
+void rt_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+             const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
+/* "oneDNN" or "OpenBLAS": the library rt_gemm runs on in this process. */
+const char *rt_gemm_library(void);
 /* Measurement: rt_sgemm_profile(true) zeroes and starts counting the wall time
  * spent inside rt_sgemm (all threads' calls, summed from the caller's view);
  * rt_sgemm_seconds returns it and the number of calls, rt_sgemm_split_calls how

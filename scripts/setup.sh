@@ -5,8 +5,9 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 
 # clang-19 and libclang-rt-19-dev (its libFuzzer and sanitizers): scripts/fuzz.sh; Open MPI: mpirun
-# runs data-parallel training (docs/mpi.md)
-packages=(cmake make gcc g++ flex bison pkg-config llvm-19-dev libzstd-dev libopenblas-dev
+# runs data-parallel training (docs/mpi.md); oneDNN: the matrix products (runtime/gemm.c; its
+# headers for bench/sgemm_alone.c)
+packages=(cmake make gcc g++ flex bison pkg-config llvm-19-dev libzstd-dev libopenblas-dev libdnnl-dev
           zlib1g-dev libcmocka-dev libstb-dev dataset-fashion-mnist clang-19 libclang-rt-19-dev
           openmpi-bin libopenmpi-dev)
 missing=()

@@ -10,7 +10,8 @@
  *
  * Prints ms/step (best and median: the machine may be shared) and the share of
  * the step spent inside rt_sgemm, measured over the fastest half of the steps.
- * OpenBLAS's kernels follow OPENBLAS_CORETYPE; the line says which it used. */
+ * The products run on rt_gemm's library (oneDNN, or OpenBLAS with RLC_GEMM=openblas, its kernels
+ * following OPENBLAS_CORETYPE); the line says which it used. */
 #define _POSIX_C_SOURCE 200809L
 #include <cblas.h>
 #include <stdio.h>
@@ -175,9 +176,9 @@ int main(int argc, char **argv) {
     for (int64_t k = 0; k < half; k++) step_sum += s[k].step, sgemm_sum += s[k].sgemm;
     for (int64_t k = 0; k < steps; k++) cpu_best = s[k].cpu < cpu_best ? s[k].cpu : cpu_best;
     /* The caller's CPU time is the step's only at 1 thread. */
-    printf("%s B=%lld threads=%d openblas=%s: best %.3f ms/step (caller cpu %.3f), median %.3f, "
+    printf("%s B=%lld threads=%d gemm=%s openblas=%s: best %.3f ms/step (caller cpu %.3f), median %.3f, "
            "sgemm %.1f%% (%.3f ms of the fastest half's mean %.3f; %llu calls/step), loss %g\n",
-           st->name, (long long)B, threads, openblas_get_corename(), 1e3 * s[0].step,
+           st->name, (long long)B, threads, rt_gemm_library(), openblas_get_corename(), 1e3 * s[0].step,
            1e3 * cpu_best, 1e3 * s[steps / 2].step, 100 * sgemm_sum / step_sum, 1e3 * sgemm_sum / (double)half,
            1e3 * step_sum / (double)half, (unsigned long long)(calls / (uint64_t)steps), loss);
     for (int i = 0; i < st->graph->params.len; i++) free(ctx.params[i]), free(ctx.opt_state[i]);

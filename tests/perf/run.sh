@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The figures of docs/performance.md: per-step time and sgemm share of the issue's
 # models at 1 and 2 threads, with OpenBLAS as the environment has it and with
-# OPENBLAS_CORETYPE=SkylakeX, then compile time per example.
+# OPENBLAS_CORETYPE=SkylakeX (each on rt_gemm's library: oneDNN unless RLC_GEMM=openblas), then
+# compile time per example.
 #   tests/perf/run.sh [BUILD_DIR] [STEPS]
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)

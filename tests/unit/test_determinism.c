@@ -7,8 +7,8 @@
  *    both stages end bit for bit the same;
  *  - a matrix product split over 2, 3 or 4 threads is within the stated bound
  *    of the one-call product, element by element, at every transpose and at
- *    shapes that hit OpenBLAS's edge and small-matrix kernels (run it under each
- *    OPENBLAS_CORETYPE: scripts/test.sh does);
+ *    shapes that hit the library's edge and small-matrix kernels (run it on oneDNN
+ *    and under each OPENBLAS_CORETYPE with RLC_GEMM=openblas: scripts/test.sh does);
  *  - each stage is compiled once, before its first step, and the last partial
  *    batch of every epoch runs through that code: 10 rows at batch 4 are steps
  *    of 4, 4 and 2 rows, none dropped. */

@@ -1238,7 +1238,7 @@ static void emit_call(Cg *cg, StepVals *sv, int ki, KEmit *e, LLVMValueRef range
     args[na + 1] = i64c(cg, 0);
     args[na + 2] = outer;
     LLVMTypeRef ft = LLVMGlobalGetValueType(e->fn);
-    if (!range_fn) {
+    if (!range_fn || k->hot_rows) {
         LLVMBuildCall2(cg->b, ft, e->fn, args, (unsigned)na + 3, "");
         return;
     }
@@ -1323,7 +1323,8 @@ static LLVMValueRef emit_row_group(Cg *cg, int gi, KEmit *es) {
 }
 
 /* The step's call of a row group: split over the pool by rows when the members
- * together touch enough elements, as emit_call splits one kernel. */
+ * together touch enough elements, as emit_call splits one kernel, and none of
+ * them gathers hot rows. */
 static void emit_row_group_call(Cg *cg, StepVals *sv, int gi, KEmit *es, LLVMValueRef group_fn) {
     const KRowGroup *rg = &cg->p->row_groups.items[gi];
     LLVMBuilderRef b = cg->b;
@@ -1341,6 +1342,13 @@ static void emit_row_group_call(Cg *cg, StepVals *sv, int gi, KEmit *es, LLVMVal
         work = LLVMBuildNSWAdd(b, work, w, "");
     }
     LLVMValueRef rows = group_rows(cg, rg, sv->B);
+    bool hot = false;
+    for (int m = 0; m < rg->count; m++) hot = hot || es[rg->first + m].k->hot_rows;
+    if (hot) { /* never split (fuse.c, mark_hot_rows) */
+        LLVMValueRef sargs[3] = {argv, i64c(cg, 0), rows};
+        LLVMBuildCall2(b, cg->range_t, group_fn, sargs, 3, "");
+        return;
+    }
     LLVMValueRef big = LLVMBuildAnd(
         b, LLVMBuildICmp(b, LLVMIntSGE, work, i64c(cg, PARALLEL_MIN_ELEMS), ""),
         LLVMBuildAnd(b, LLVMBuildICmp(b, LLVMIntSGT, rows, i64c(cg, 1), ""),

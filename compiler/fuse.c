@@ -479,6 +479,34 @@ static int stored_node(const Fuser *f, int n) {
     return n;
 }
 
+/* A kernel that gathers rows of a table which the step's sparse update writes
+ * (an embedding lookup whose gradient is sparse) is never split across threads,
+ * nor is a row group holding one. Such a lookup reads rows that the last step's
+ * update wrote on the calling thread, and the gradient rows it leads to are read
+ * back by that update: split, every row the other thread takes crosses between the
+ * cores' caches twice a step. A cache-line transfer costs ~100 ns, the ~7 lines of
+ * a 100-float row far more than the row's ~1,600 flops of lookup, scoring and
+ * gradient (~0.1 us), so the split loses at any batch size: the skip-gram step ran
+ * 2x slower at 2 threads than at 1 (docs/performance.md). */
+static void mark_hot_rows(Fuser *f) {
+    const IrGraph *g = f->g;
+    bool *sparse_param = arena_alloc(f->a, (size_t)g->params.len + 1);
+    memset(sparse_param, 0, (size_t)g->params.len + 1);
+    for (int i = 0; i < f->p->kernels.len; i++) {
+        const Kernel *k = &f->p->kernels.items[i];
+        if (k->kind == K_SPARSE_UPDATE) sparse_param[nd(g, k->root)->index] = true;
+    }
+    for (int i = 0; i < f->p->kernels.len; i++) {
+        Kernel *k = &f->p->kernels.items[i];
+        for (int j = 0; j < k->nodes.len && !k->hot_rows; j++) {
+            const IrNode *x = nd(g, k->nodes.items[j]);
+            if (x->op != IR_GATHER) continue;
+            const IrNode *table = nd(g, stored_node(f, x->in[0]));
+            k->hot_rows = table->op == IR_PARAM && sparse_param[table->index];
+        }
+    }
+}
+
 static bool reads_node(const Fuser *f, const Kernel *k, int n) {
     for (int j = 0; j < k->reads.len; j++)
         if (stored_node(f, k->reads.items[j]) == n) return true;
@@ -706,6 +734,7 @@ KernelPlan *fuse_plan(Arena *a, const IrGraph *g, StrBuf *why) {
     if (!mark_live(&f) || !check_supported(&f) || !decide(&f)) return NULL;
     direct_convs(&f);
     build_kernels(&f);
+    mark_hot_rows(&f);
     overlap_allreduces(&f);
     fuse_row_groups(f.p);
     plan_buffers(&f);
@@ -734,6 +763,7 @@ void kernel_plan_print(const KernelPlan *p, StrBuf *out) {
                            ? &nd(g, r->in[0])->shape : &r->shape, out);
         if (k->flat) sb_puts(out, " flat");
         if (k->parallel) sb_puts(out, " parallel");
+        if (k->hot_rows) sb_puts(out, " hot_rows");
         sb_puts(out, ":");
         for (int j = 0; j < k->nodes.len; j++)
             sb_printf(out, " n%d=%s", k->nodes.items[j], ir_op_info[nd(g, k->nodes.items[j])->op].name);

@@ -74,6 +74,8 @@ typedef struct Kernel {
     bool flat;           /* K_LOOP/K_UPDATE: every node has the root's element
                           * count and no movement, so one linear index serves all */
     bool parallel;       /* its outer loop may be split across the pool's threads */
+    bool hot_rows;       /* it gathers rows of a table that the step's sparse update
+                          * writes: never split (fuse.c, mark_hot_rows) */
     KSize scratch_offset, scratch_size; /* K_SPARSE_UPDATE: row accumulators */
     Vec(int) scatters;   /* K_SPARSE_UPDATE: the scatter_adds its gradient sums, in order */
     KSize cat_idx_offset, cat_rows_offset; /* K_SPARSE_UPDATE with several scatters:

@@ -59,10 +59,16 @@ typedef struct row_ref {
 } row_ref;
 
 /* Parts a sparse update is split into at most, and the work (rows x width) each
- * part must keep: waking the pool costs ~10-20 us, the update of one 100-float
- * row at a random place in the table ~0.1-0.2 us, so a part of 2^15 floats
- * (~330 such rows) is 2-4x the wake. */
-enum { ROWS_MAX_PARTS = 8, ROWS_PART_FLOATS = 1 << 15 };
+ * part must keep. The gradient rows were just written, and the table rows just
+ * read by the lookup, on the calling thread: in its core's cache. Another thread
+ * that updates some of them moves each of their cache lines over (~100 ns each,
+ * ~0.7 us for a 100-float row, against ~0.05 us to update it in place), and the
+ * next step's lookup moves them back. So a split pays only when the rows no
+ * longer fit that cache anyway: each part keeps 2^18 floats (1 MiB, a Zen 5
+ * core's L2). Skip-gram's context update (256 x 6 rows of 100) stays on one
+ * thread; at 2^15 floats a part it was split, and its step ran 2x slower at 2
+ * threads than at 1 (docs/performance.md). */
+enum { ROWS_MAX_PARTS = 8, ROWS_PART_FLOATS = 1 << 18 };
 
 size_t rt_rows_scratch_bytes(int64_t n_rows, int64_t width) {
     return 2 * (size_t)n_rows * sizeof(row_ref) + ROWS_MAX_PARTS * (size_t)width * sizeof(float);

@@ -34,6 +34,8 @@ struct rt_pool {
     void *ctx;
     int64_t n;
     int parts;
+    bool side;           /* the current job is a side job the caller has not waited for yet */
+    uint64_t side_jobs;  /* side jobs posted (they bump the generation too) */
 };
 
 static _Thread_local bool in_job; /* nested parallel_for runs inline */
@@ -151,6 +153,7 @@ rt_pool *rt_pool_create(int threads) {
 
 void rt_pool_destroy(rt_pool *pool) {
     if (!pool) return;
+    rt_pool_side_wait(pool);
     pthread_mutex_lock(&pool->mu);
     atomic_store(&pool->quit, true);
     pthread_cond_broadcast(&pool->wake);
@@ -166,15 +169,19 @@ void rt_pool_destroy(rt_pool *pool) {
 int rt_pool_threads(const rt_pool *pool) { return pool ? pool->threads : 1; }
 
 /* Only the thread that hands out jobs bumps the generation, so it may read it unlocked. */
-uint64_t rt_pool_jobs(const rt_pool *pool) { return pool ? pool->generation : 0; }
+uint64_t rt_pool_jobs(const rt_pool *pool) { return pool ? pool->generation - pool->side_jobs : 0; }
 
-void rt_parallel_for(rt_pool *pool, int64_t n, rt_range_fn fn, void *ctx) {
-    if (n <= 0) return;
-    if (!pool || pool->threads == 1 || in_job || n == 1) {
-        fn(ctx, 0, n);
-        return;
+/* Waits until every worker has finished the current job. */
+static void wait_finished(rt_pool *pool) {
+    if (!spin_until(pool, job_finished, 0)) {
+        pthread_mutex_lock(&pool->mu);
+        while (!job_finished(pool, 0)) pthread_cond_wait(&pool->done, &pool->mu);
+        pthread_mutex_unlock(&pool->mu);
     }
-    int parts = n < pool->threads ? (int)n : pool->threads;
+}
+
+/* Hands the workers a job: worker k runs part k of [0, n) in `parts` parts. */
+static void post(rt_pool *pool, int64_t n, int parts, rt_range_fn fn, void *ctx) {
     /* Every worker has finished the last job, so none reads these while they change. */
     pool->fn = fn;
     pool->ctx = ctx;
@@ -185,16 +192,41 @@ void rt_parallel_for(rt_pool *pool, int64_t n, rt_range_fn fn, void *ctx) {
     atomic_fetch_add_explicit(&pool->generation, 1, memory_order_release);
     pthread_cond_broadcast(&pool->wake);
     pthread_mutex_unlock(&pool->mu);
+}
+
+void rt_pool_side_wait(rt_pool *pool) {
+    if (!pool || !pool->side) return;
+    wait_finished(pool);
+    pool->side = false;
+}
+
+bool rt_pool_side_running(rt_pool *pool) { return pool && pool->side && !job_finished(pool, 0); }
+
+bool rt_pool_side_start(rt_pool *pool, rt_range_fn fn, void *ctx) {
+    if (!pool || pool->threads == 1 || in_job) return false;
+    rt_pool_side_wait(pool);
+    /* one item in two parts: the caller's part 0 is empty, worker 1 runs [0, 1) */
+    post(pool, 1, 2, fn, ctx);
+    pool->side = true;
+    pool->side_jobs++;
+    return true;
+}
+
+void rt_parallel_for(rt_pool *pool, int64_t n, rt_range_fn fn, void *ctx) {
+    if (n <= 0) return;
+    if (!pool || pool->threads == 1 || in_job || n == 1) {
+        fn(ctx, 0, n);
+        return;
+    }
+    rt_pool_side_wait(pool);
+    int parts = n < pool->threads ? (int)n : pool->threads;
+    post(pool, n, parts, fn, ctx);
     int64_t lo, hi;
     range_of(n, parts, 0, &lo, &hi);
     in_job = true;
     fn(ctx, lo, hi);
     in_job = false;
-    if (!spin_until(pool, job_finished, 0)) {
-        pthread_mutex_lock(&pool->mu);
-        while (!job_finished(pool, 0)) pthread_cond_wait(&pool->done, &pool->mu);
-        pthread_mutex_unlock(&pool->mu);
-    }
+    wait_finished(pool);
 }
 
 /* ------------------------------------------------------------------ sgemm */

@@ -340,6 +340,16 @@ int rt_pool_threads(const rt_pool *pool);
 /* How many rt_parallel_for calls (rt_sgemm's splits included) have run on more
  * than one of the pool's threads; read it from the thread that hands out the jobs. */
 uint64_t rt_pool_jobs(const rt_pool *pool);
+/* A side job: fn(ctx, 0, 1) runs on one worker while the caller goes on, until
+ * rt_pool_side_wait (the trainer fills the next batch so while a step that posts
+ * no jobs of its own runs). An rt_parallel_for meanwhile first waits for it.
+ * Returns false, and runs nothing, on a pool of one thread, a NULL pool or inside
+ * a job; the caller then does the work itself. Side jobs are not counted by
+ * rt_pool_jobs. rt_pool_side_wait returns at once when none is running. */
+bool rt_pool_side_start(rt_pool *pool, rt_range_fn fn, void *ctx);
+void rt_pool_side_wait(rt_pool *pool);
+/* Whether a side job is still running (or still waiting for its worker). */
+bool rt_pool_side_running(rt_pool *pool);
 
 /* C = op(A) op(B), row-major, C is M x N, the inner dimension K (generated code's
  * matrix products). With a pool of 2+ threads it is split by rows of C (or

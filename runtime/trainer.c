@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -284,17 +285,111 @@ oom:
 }
 
 
-/* Runs batch b of the current epoch; returns its row count (the whole batch's
- * when sharded: this process reads and computes its share, rows/procs of them). */
-static int64_t run_batch(stage_run *sr, int64_t b) {
+/* Fills this process's share of batch b (all of it, unsharded: the process reads
+ * and computes rows/procs rows from row rank*that) into `inputs`; returns its rows. */
+static int64_t fill_share(const stage_run *sr, int64_t b, void **inputs) {
     const rt_stage *s = sr->s;
-    int64_t rows = rt_dataset_batch_rows(sr->ds, b, s->batch), share = rows / sr->procs;
-    sr->ctx.B = rt_dataset_fill_range(sr->ds, b, s->batch, share * sr->rank, share, sr->fields, s->n_inputs,
-                                      sr->inputs);
+    int64_t share = rt_dataset_batch_rows(sr->ds, b, s->batch) / sr->procs;
+    return rt_dataset_fill_range(sr->ds, b, s->batch, share * sr->rank, share, sr->fields, s->n_inputs, inputs);
+}
+
+/* Runs the step on the batch in sr->inputs (ctx.B rows). */
+static void run_step(stage_run *sr) {
+    const rt_stage *s = sr->s;
     sr->loss = 0;
     for (int k = 0; k < s->n_reports; k++) sr->reports[k] = 0;
     s->step(s->user, &sr->ctx);
-    return rows;
+}
+
+/* Runs batch b of the current epoch; returns its row count (the whole batch's
+ * when sharded). */
+static int64_t run_batch(stage_run *sr, int64_t b) {
+    sr->ctx.B = fill_share(sr, b, sr->inputs);
+    run_step(sr);
+    return rt_dataset_batch_rows(sr->ds, b, sr->s->batch);
+}
+
+/* The next batch, filled by a pool worker while the step runs (rt_pool_side_start).
+ * Only after a step that posted no pool jobs of its own, whose worker therefore sat
+ * idle (skip-gram: its step is kept on one thread, docs/performance.md): a step that
+ * splits its kernels would first wait for the fill. The batch is the same whichever
+ * thread fills it, so the run is bit for bit the same. On a machine busier than its
+ * cores the worker may not run for milliseconds: the fill is claimed by whichever
+ * thread gets to it first, so the caller then fills the batch itself instead of
+ * waiting, and starts no new fill while the worker has not finished the last. */
+typedef struct prefetch {
+    const stage_run *sr;
+    void **inputs;  /* a second set of input buffers; NULL: no prefetch (one thread) */
+    int64_t batch;  /* the batch they hold or are being filled with; -1: none */
+    int64_t B;      /* its rows */
+    atomic_bool claimed; /* a thread has taken the fill of `batch` */
+    bool idle;      /* the last step posted no pool jobs */
+} prefetch;
+
+static void prefetch_fill(void *ctx, int64_t lo, int64_t hi) {
+    (void)lo;
+    (void)hi;
+    prefetch *pf = ctx;
+    if (atomic_exchange(&pf->claimed, true)) return; /* the caller took it */
+    pf->B = fill_share(pf->sr, pf->batch, pf->inputs);
+}
+
+/* Second input buffers when the pool has a worker to fill them; false: out of memory. */
+static bool prefetch_init(prefetch *pf, const stage_run *sr) {
+    *pf = (prefetch){.sr = sr, .batch = -1};
+    if (rt_pool_threads(sr->ctx.pool) < 2) return true;
+    const rt_stage *s = sr->s;
+    if (!(pf->inputs = calloc((size_t)s->n_inputs + 1, sizeof *pf->inputs))) return false;
+    for (int i = 0; i < s->n_inputs; i++) {
+        size_t bytes = (size_t)(s->batch * rt_dataset_field_numel(sr->ds, sr->fields[i])) * 4 + 4;
+        if (!(pf->inputs[i] = malloc(bytes))) return false;
+    }
+    return true;
+}
+
+/* Forgets a fill in flight and waits for its worker (before anything else reads
+ * the dataset or starts another epoch). */
+static void prefetch_drop(prefetch *pf) {
+    atomic_store(&pf->claimed, true);
+    rt_pool_side_wait(pf->sr->ctx.pool);
+    pf->batch = -1;
+}
+
+static void prefetch_free(prefetch *pf, int n_inputs) {
+    if (pf->sr) prefetch_drop(pf);
+    if (pf->inputs)
+        for (int i = 0; i < n_inputs; i++) free(pf->inputs[i]);
+    free(pf->inputs);
+}
+
+/* run_batch with prefetch: batch b from the side fill when it holds b, and the
+ * fill of batch `next` (< 0: none) started before the step. */
+static int64_t run_batch_prefetching(stage_run *sr, prefetch *pf, int64_t b, int64_t next) {
+    if (!pf->inputs) return run_batch(sr, b);
+    rt_pool *pool = sr->ctx.pool;
+    /* the worker's fill: wait for it when it has begun, else take it over */
+    bool filled = pf->batch == b && atomic_exchange(&pf->claimed, true);
+    if (filled) rt_pool_side_wait(pool);
+    if (filled) {
+        for (int i = 0; i < sr->s->n_inputs; i++) {
+            void *t = sr->inputs[i];
+            sr->inputs[i] = pf->inputs[i];
+            pf->inputs[i] = t;
+        }
+        sr->ctx.B = pf->B;
+    } else {
+        sr->ctx.B = fill_share(sr, b, sr->inputs);
+    }
+    pf->batch = -1;
+    if (next >= 0 && pf->idle && !rt_pool_side_running(pool)) {
+        pf->batch = next;
+        atomic_store(&pf->claimed, false);
+        if (!rt_pool_side_start(pool, prefetch_fill, pf)) pf->batch = -1;
+    }
+    uint64_t jobs = rt_pool_jobs(pool);
+    run_step(sr);
+    pf->idle = rt_pool_jobs(pool) == jobs;
+    return rt_dataset_batch_rows(sr->ds, b, sr->s->batch);
 }
 
 /* Sharded: the epoch's last batch, when partial, must split evenly too. */
@@ -810,6 +905,8 @@ static bool run_train(run *r, const rt_stage *s, rt_error *err) {
     if (ok) rt_dataset_property(sr.ds, "words", &corpus_words);
     snapshot start = {0};
     if (ok && !(ok = snap_alloc(&start, &sr))) rt_fail(err, "stage %s: out of memory", s->name);
+    prefetch pf = {0};
+    if (ok && !(ok = prefetch_init(&pf, &sr))) rt_fail(err, "stage %s: out of memory", s->name);
     rt_mpi_profile(true);
     for (int64_t e = pos.epoch; ok && e < epochs && (max_steps <= 0 || step < max_steps); e++) {
         rt_dataset_begin_epoch(sr.ds, sr.seed, e, true, stage_limit(r, s));
@@ -829,7 +926,8 @@ static bool run_train(run *r, const rt_stage *s, rt_error *err) {
             sr.ctx.step = step;
             sr.ctx.lr = rt_schedule_lr(s->opt.schedule, s->opt.lr, step, total, s->opt.warmup, s->opt.to);
             double ts = now_s();
-            int64_t rows = run_batch(&sr, b);
+            bool more = b + 1 < nb && (max_steps <= 0 || step + 1 < max_steps);
+            int64_t rows = run_batch_prefetching(&sr, &pf, b, more ? b + 1 : -1);
             step_time += now_s() - ts;
             last_b = b;
             if (!isfinite(sr.loss)) {
@@ -857,6 +955,7 @@ static bool run_train(run *r, const rt_stage *s, rt_error *err) {
                 saved_at_epoch_end = false;
             }
         }
+        prefetch_drop(&pf);
         if (!ok) break;
         /* word2vec's speed unit: corpus words per second of training; an epoch that
          * takes part of the pairs (limit) counts that part of the words */
@@ -933,6 +1032,7 @@ static bool run_train(run *r, const rt_stage *s, rt_error *err) {
     }
     ok = rt_metrics_close(metrics, err) && ok;
     snap_free(&start, &sr);
+    prefetch_free(&pf, s->n_inputs);
     free(rsum);
     free(vrep);
     stage_release(&sr);

@@ -12,7 +12,10 @@
  *          finite loss sqrt(0) = 0 but the gradient 1/(2 sqrt(0)) is infinite, so
  *          w becomes -inf. Found at the epoch's end, the epoch is replayed and the
  *          message blames the backward node of step 1, not the spoiled w. Epoch
- *          1's file keeps w = 0. */
+ *          1's file keeps w = 0.
+ * The log program at batch 1 and lr = 0.15 (two steps an epoch: w = 1, 0.85,
+ * 0.6735, 0.4508, 0.1181, -1.152) fails at step 5, batch 2 of epoch 3, the same at
+ * 2 threads, where each step runs beside the fill of the next batch. */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,10 +32,14 @@
 #include "scratch.h"
 #include "rlrt.h"
 
-/* Runs `rlc run NAME --threads 1`; returns the exit status, stderr in msg. */
-static int rlc_run(const char *name, char *msg, size_t cap, bool interp) {
-    RunOptions o = {.threads = 1, .quiet = true, .interp = interp};
+/* Runs `rlc run NAME --threads N`; returns the exit status, stderr in msg. */
+static int rlc_run_threads(const char *name, char *msg, size_t cap, bool interp, int threads) {
+    RunOptions o = {.threads = threads, .quiet = true, .interp = interp};
     return scratch_run(name, &o, msg, cap);
+}
+
+static int rlc_run(const char *name, char *msg, size_t cap, bool interp) {
+    return rlc_run_threads(name, msg, cap, interp, 1);
 }
 
 /* The value of the one parameter in a parameter file. */
@@ -60,6 +67,21 @@ static float saved_w(const char *file, const char *param) {
     "    save:      \"" SAVE "\"\n"                                                                \
     "    param w: f32 = 1\n"                                                                       \
     "    minimize " LOSS " + 0 * mean(x)\n"                                                        \
+    "}\n"
+
+#define PROGRAM_B1(SAVE)                                                                           \
+    "dataset d {\n"                                                                                \
+    "    x: [2] = csv(\"points.csv\", columns = 2)\n"                                              \
+    "}\n"                                                                                          \
+    "\n"                                                                                           \
+    "train blow {\n"                                                                               \
+    "    data:      d\n"                                                                           \
+    "    batch:     1\n"                                                                           \
+    "    epochs:    10\n"                                                                          \
+    "    optimizer: sgd(lr = 0.15)\n"                                                             \
+    "    save:      \"" SAVE "\"\n"                                                                \
+    "    param w: f32 = 1\n"                                                                       \
+    "    minimize log(w) + 0 * mean(x)\n"                                                          \
     "}\n"
 
 static void expect_in(const char *msg, const char *part) {
@@ -97,6 +119,24 @@ static void test_sqrt_backward(void **state) {
     assert_true(w == 0.0f);
 }
 
+/* Batch 1, two steps an epoch: at 2 threads each step runs while the pool's worker
+ * fills the next batch (trainer.c, prefetch), and the step that fails is replayed
+ * after it. The report and the saved parameter are those of the 1-thread run. */
+static void test_log_forward_prefetching(void **state) {
+    (void)state;
+    scratch_write("logb1.rl", PROGRAM_B1("logb1.rlw"));
+    char msg[2][2048];
+    float w[2];
+    for (int t = 0; t < 2; t++) {
+        assert_int_equal(rlc_run_threads("logb1.rl", msg[t], sizeof msg[t], false, t + 1), 1);
+        w[t] = saved_w("logb1.rlw", "blow.w");
+    }
+    printf("%s", msg[1]);
+    expect_in(msg[1], "the loss is NaN at step 5 (epoch 3, batch 2)");
+    assert_string_equal(msg[0], msg[1]);
+    assert_true(w[0] == w[1]);
+}
+
 /* A NaN in the data file: an error when the data loads, naming the file and line,
  * before any step runs. */
 static void test_nan_in_data(void **state) {
@@ -129,6 +169,7 @@ int main(void) {
         cmocka_unit_test(test_log_forward),
         cmocka_unit_test(test_log_forward_interp),
         cmocka_unit_test(test_sqrt_backward),
+        cmocka_unit_test(test_log_forward_prefetching),
         cmocka_unit_test(test_nan_in_data),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

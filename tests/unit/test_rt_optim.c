@@ -89,7 +89,7 @@ static void test_rows_sum_duplicates(void **state) {
  * against the dense update of the scattered gradient, bit for bit, on the calling
  * thread and split over pools of 2 and 3 threads (the table is large enough to
  * split: 3 parts put edges inside runs of untouched rows). */
-enum { DENSE_R = 4000, DENSE_W = 48, DENSE_K = 64, DENSE_STEPS = 4 };
+enum { DENSE_R = 17000, DENSE_W = 48, DENSE_K = 64, DENSE_STEPS = 4 }; /* 3 parts of 2^18 floats */
 
 typedef enum { DENSE_SGD_MOMENTUM, DENSE_SGD_DECAY, DENSE_ADAM_L2, DENSE_ADAMW } dense_opt;
 
@@ -153,8 +153,10 @@ static void test_rows_dense(void **state) {
             assert_true(!threads[th] || pool);
             for (int64_t i = 0; i < n; i++) t[i] = (float)cos(i * 0.01);
             memset(s, 0, sizeof(float) * (size_t)(2 * n));
+            uint64_t jobs = pool ? rt_pool_jobs(pool) : 0;
             for (int st = 0; st < DENSE_STEPS; st++)
                 assert_true(rows_step((dense_opt)o, pool, t, s, rows[st], grad[st], count[st], st));
+            if (pool) assert_int_equal((int)(rt_pool_jobs(pool) - jobs), DENSE_STEPS);
             assert_memory_equal(t, ref, sizeof(float) * (size_t)n);
             if (o != DENSE_SGD_DECAY) assert_memory_equal(s, rs, sizeof(float) * (size_t)(o >= DENSE_ADAM_L2 ? 2 * n : n));
             rt_pool_destroy(pool);
@@ -175,7 +177,7 @@ static void test_rows_dense(void **state) {
  * update is large enough to split; 5 threads put part edges inside runs of a row). */
 static void test_rows_many(void **state) {
     (void)state;
-    enum { R = 70000, W = 40, K = 4096, DISTINCT = 300 };
+    enum { R = 70000, W = 40, K = 32768, DISTINCT = 300 }; /* 5 parts of 2^18 floats */
     float *table = malloc(sizeof(float) * R * W), *ref = malloc(sizeof(float) * R * W);
     float *grad = malloc(sizeof(float) * K * W);
     int32_t pool[DISTINCT], *rows = malloc(sizeof(int32_t) * K);
@@ -224,10 +226,10 @@ static void test_rows_many(void **state) {
 }
 
 /* Adam's dense update split by table row: the same bits at 1 and 2 threads, for an update of many
- * duplicated rows (a skip-gram batch's shape: 1,536 rows of 100 into 14,000). */
+ * duplicated rows (a skip-gram batch of 1,024 pairs: 6,144 rows of 100 into 14,000). */
 static void test_rows_adam_threads(void **state) {
     (void)state;
-    enum { R = 14000, W = 100, K = 1536 };
+    enum { R = 14000, W = 100, K = 6144 };
     float *grad = malloc(sizeof(float) * K * W);
     int32_t *rows = malloc(sizeof(int32_t) * K);
     float *t[2], *m[2], *v[2];
@@ -236,7 +238,7 @@ static void test_rows_adam_threads(void **state) {
     uint32_t x = 777;
     for (int k = 0; k < K; k++) {
         x = x * 1664525u + 1013904223u;
-        rows[k] = (int32_t)((x >> 8) % 900); /* ~1.7 occurrences a row */
+        rows[k] = (int32_t)((x >> 8) % 3600); /* ~1.7 occurrences a row */
         for (int c = 0; c < W; c++) grad[k * W + c] = (float)sin(k * 0.11 + c * 0.7);
     }
     for (int run = 0; run < 2; run++) {

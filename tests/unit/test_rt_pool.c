@@ -1,7 +1,8 @@
 /* The pool covers every index exactly once with contiguous ranges, at every
  * thread count, including nested calls and more threads than items; random fills
  * split across it equal the single-threaded fill; jobs posted back to back (the
- * workers still spinning) and after a pause (the workers asleep) are all run. */
+ * workers still spinning) and after a pause (the workers asleep) are all run; a
+ * side job runs on a worker beside the caller. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,8 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +97,63 @@ typedef struct fill {
 
 static void fill_range(void *p, int64_t lo, int64_t hi) {
     rt_random_fill(RT_RAND_NORMAL, ((fill *)p)->out, lo, hi, 0, 1, 11, 3, 9);
+}
+
+/* A side job: run once on a worker while the caller goes on (it waits on a flag
+ * only the caller sets, so it cannot have run on the caller's thread); a
+ * parallel_for posted meanwhile first waits for it; side jobs are not counted as
+ * split jobs; a pool of one thread (or none) refuses one. */
+typedef struct side {
+    atomic_int go, runs;
+    pthread_t thread;
+} side;
+
+static void side_job(void *p, int64_t lo, int64_t hi) {
+    side *s = p;
+    assert_true(lo == 0 && hi == 1);
+    while (!atomic_load(&s->go)) sched_yield();
+    s->thread = pthread_self();
+    atomic_fetch_add(&s->runs, 1);
+}
+
+static void test_side_job(void **state) {
+    (void)state;
+    for (int threads = 2; threads <= 4; threads++) {
+        rt_pool *pool = rt_pool_create(threads);
+        assert_non_null(pool);
+        for (int rep = 0; rep < 50; rep++) {
+            side s = {0};
+            uint64_t jobs = rt_pool_jobs(pool);
+            assert_true(rt_pool_side_start(pool, side_job, &s));
+            assert_true(rt_pool_side_running(pool)); /* it waits for go */
+            atomic_store(&s.go, 1);
+            if (rep % 2) {
+                rt_pool_side_wait(pool);
+            } else {
+                atomic_int hits[64] = {0};
+                cover c = {hits, 0, NULL};
+                rt_parallel_for(pool, 64, mark, &c);
+                assert_int_equal(atomic_load(&s.runs), 1); /* finished before the loop ran */
+                for (int i = 0; i < 64; i++) assert_int_equal(atomic_load(&hits[i]), 1);
+                jobs++;
+            }
+            assert_false(rt_pool_side_running(pool));
+            rt_pool_side_wait(pool); /* none running: returns at once */
+            assert_int_equal(atomic_load(&s.runs), 1);
+            assert_false(pthread_equal(s.thread, pthread_self()));
+            assert_int_equal(rt_pool_jobs(pool), jobs);
+        }
+        rt_pool_destroy(pool);
+    }
+    rt_pool *one = rt_pool_create(1);
+    side s = {0};
+    assert_false(rt_pool_side_start(one, side_job, &s));
+    assert_false(rt_pool_side_start(NULL, side_job, &s));
+    assert_false(rt_pool_side_running(one));
+    rt_pool_side_wait(one);
+    rt_pool_side_wait(NULL);
+    assert_int_equal(atomic_load(&s.runs), 0);
+    rt_pool_destroy(one);
 }
 
 static void test_random_fill_independent_of_threads(void **state) {
@@ -197,6 +257,7 @@ int main(void) {
         cmocka_unit_test(test_cover_exactly_once),
         cmocka_unit_test(test_nested_runs_inline),
         cmocka_unit_test(test_jobs_back_to_back_and_after_sleep),
+        cmocka_unit_test(test_side_job),
         cmocka_unit_test(test_random_fill_independent_of_threads),
         cmocka_unit_test(test_sgemm_split),
         cmocka_unit_test(test_sgemm_split_cost_model),

@@ -71,28 +71,30 @@ typedef struct DataDims {
     const char *cache_dir; /* remember properties there (objcache_get_dim); NULL: not */
 } DataDims;
 
-/* `brown.vocab` and the like: remembered from an earlier run, or from the corpus
- * where it alone says it (the text stays cached for the trainer, so it is read once a
- * run), else load the dataset the way the runtime will and ask it. */
+/* `brown.vocab` and the like: remembered from an earlier run where the corpus
+ * decides it (rt_dataset_spec_key), else from the corpus where it alone says it
+ * (the text stays cached for the trainer, so it is read once a run), else load the
+ * dataset the way the runtime will and ask it. */
 static bool dataset_dim_from_data(void *ctx, const rt_dataset_spec *spec, const char *property,
                                   int64_t *value, char *why, size_t why_len) {
     DataDims *rec = ctx;
     char *key = rec && rec->cache_dir ? rt_dataset_spec_key(spec, property) : NULL;
-    bool ok = key && objcache_get_dim(rec->cache_dir, key, value);
-    if (!ok && (ok = rt_dataset_spec_property(spec, property, value)) && key)
-        objcache_put_dim(rec->cache_dir, key, *value);
-    free(key);
+    bool remembered = key && objcache_get_dim(rec->cache_dir, key, value);
+    bool ok = remembered || rt_dataset_spec_property(spec, property, value);
     if (!ok) {
         rt_error err = {0};
         rt_dataset *ds = rt_dataset_load(spec, &err);
         if (!ds) {
             snprintf(why, why_len, "%s", err.msg);
+            free(key);
             return false;
         }
         ok = rt_dataset_property(ds, property, value);
         if (!ok) snprintf(why, why_len, "dataset `%s` has no property `%s`", spec->name, property);
         rt_dataset_free(ds);
     }
+    if (ok && key && !remembered) objcache_put_dim(rec->cache_dir, key, *value);
+    free(key);
     if (ok && rec)
         vec_push(rec->arena, &rec->dims,
                  ((DataDim){arena_strdup(rec->arena, spec->name), arena_strdup(rec->arena, property), *value}));

@@ -6,7 +6,9 @@
  *  - a damaged entry (bit flip, truncation, a foreign file under its name) is
  *    a miss: the step is compiled again, the run is unchanged, and the entry
  *    is whole again afterwards;
- *  - a size only a corpus knows (`words.vocab`) is remembered for the next run. */
+ *  - a size only a corpus knows (skip-gram's and sequences' `vocab`, in words or
+ *    bytes, and `tags`) is remembered for the next run, and counted again when
+ *    the corpus changes. */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <stdarg.h>
@@ -261,6 +263,111 @@ static void test_corpus_vocab_remembered(void **state) {
     assert_int_equal(dim_entries(path, sizeof path), before + 2);
 }
 
+/* A language model over windows of a text corpus: unit "word" or "char"; with
+ * tags, its read-out is [.., words.tags] too. */
+static void write_sequences_program(const char *unit, bool tags) {
+    char text[1600];
+    snprintf(text, sizeof text,
+             "use std.nn\n"
+             "use std.loss\n"
+             "dataset words = sequences(text(\"seq.txt\", unit = \"%s\"%s), length = 3, stride = 1)\n"
+             "train lm {\n"
+             "    data: words  batch: 2  epochs: 1  optimizer: sgd(lr = 0.1)  save: \"lm.rlw\"\n"
+             "    param e: [words.vocab, 4] = normal(0, 0.1)\n"
+             "    minimize cross_entropy(dense(e[ids[:, 0:2]], words.vocab), ids[:, 1:3])%s\n"
+             "}\n",
+             unit, tags ? ", tags = true" : "",
+             tags ? " + cross_entropy(dense(e[ids], words.tags), tags)" : "");
+    scratch_write("lm.rl", text);
+}
+
+/* The `*.dim` entries whose key starts with `what` (after the magic) and, where
+ * value >= 0, that hold value: how many, and the path of one in path. */
+static int dim_entries_of(const char *what, long long value, char *path, size_t cap) {
+    DIR *d = opendir("cache/rlc");
+    if (!d) return 0;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        size_t len = strlen(e->d_name);
+        if (len <= 4 || strcmp(e->d_name + len - 4, ".dim") != 0) continue;
+        char entry[600];
+        snprintf(entry, sizeof entry, "cache/rlc/%s", e->d_name);
+        size_t size;
+        char *text = scratch_slurp(entry, &size);
+        const char *key = strchr(text, '\n');
+        bool match = key && strncmp(key + 1, what, strlen(what)) == 0;
+        free(text);
+        if (match && (value < 0 || dim_value(entry) == value) && ++n) snprintf(path, cap, "%s", entry);
+    }
+    closedir(d);
+    return n;
+}
+
+/* Sets the value of the .dim entry at path (its last line). */
+static void doctor_dim(const char *path, long long value) {
+    size_t n;
+    char *text = scratch_slurp(path, &n);
+    text[n - 1] = 0;
+    *strrchr(text, '\n') = 0;
+    char *doctored = malloc(n + 32);
+    assert_non_null(doctored);
+    sprintf(doctored, "%s\n%lld\n", text, value);
+    scratch_write(path, doctored);
+    free(doctored);
+    free(text);
+}
+
+/* sequences' `vocab` (kept words + 1 for the unknown) as the skip-gram one above,
+ * in units of unit: remembered, used, and counted again for a changed corpus. */
+static void check_sequences_vocab_remembered(const char *unit, const char *corpus, long long vocab,
+                                             const char *changed, long long changed_vocab) {
+    scratch_write("seq.txt", corpus);
+    write_sequences_program(unit, false);
+    RunOptions o = {.threads = 1, .quiet = true, .steps = 2};
+    char path[600] = "";
+    int before = dim_entries_of("sequences vocab", -1, path, sizeof path);
+    scratch_run_ok("lm.rl", &o);
+    assert_int_equal(dim_entries_of("sequences vocab", -1, path, sizeof path), before + 1);
+    assert_int_equal(dim_entries_of("sequences vocab", vocab, path, sizeof path), 1);
+    long long counted = file_size("lm.rlw");
+
+    doctor_dim(path, vocab + 3);
+    scratch_run_ok("lm.rl", &o);
+    assert_int_equal(dim_entries_of("sequences vocab", -1, path, sizeof path), before + 1);
+    assert_true(file_size("lm.rlw") > counted); /* the remembered [vocab + 3, 4] table */
+
+    scratch_write("seq.txt", changed);
+    scratch_run_ok("lm.rl", &o);
+    assert_int_equal(dim_entries_of("sequences vocab", -1, path, sizeof path), before + 2);
+    /* counted again: the doctored entry is another corpus's now */
+    assert_int_equal(dim_entries_of("sequences vocab", changed_vocab, path, sizeof path), 1);
+}
+
+static void test_sequences_vocab_remembered_words(void **state) {
+    (void)state;
+    /* a b c d e and the unknown */
+    check_sequences_vocab_remembered("word", "a b c d a b a\nc a e\n", 6, "a b c d a b a\nc a e f g\n", 8);
+}
+
+static void test_sequences_vocab_remembered_chars(void **state) {
+    (void)state;
+    /* a b c and the newline, and the unknown */
+    check_sequences_vocab_remembered("char", "abcabca\n", 5, "abcabca\nxy\n", 7);
+}
+
+/* `tags` is remembered under a key of its own. */
+static void test_sequences_tags_remembered(void **state) {
+    (void)state;
+    scratch_write("seq.txt", "a/N b/V c/N d/D a/N b/V\n");
+    write_sequences_program("word", true);
+    RunOptions o = {.threads = 1, .quiet = true, .steps = 1};
+    char path[600] = "";
+    int before = dim_entries_of("sequences tags", -1, path, sizeof path);
+    scratch_run_ok("lm.rl", &o);
+    assert_int_equal(dim_entries_of("sequences tags", -1, path, sizeof path), before + 1);
+    assert_int_equal(dim_value(path), 4); /* N V D and the untagged */
+}
+
 static int setup(void **state) {
     (void)state;
     if (scratch_enter("objcache") != 0) return -1;
@@ -290,6 +397,9 @@ int main(void) {
         cmocka_unit_test(test_truncated_entry_is_a_miss),
         cmocka_unit_test(test_foreign_file_is_a_miss),
         cmocka_unit_test(test_corpus_vocab_remembered),
+        cmocka_unit_test(test_sequences_vocab_remembered_words),
+        cmocka_unit_test(test_sequences_vocab_remembered_chars),
+        cmocka_unit_test(test_sequences_tags_remembered),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

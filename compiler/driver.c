@@ -206,6 +206,26 @@ int driver_dump_backend(const char *path, bool llvm, const char *stage, FILE *ou
     return status;
 }
 
+/* Everything `rlc run`'s lowering read, as one text: each source file's path and
+ * contents, the processes the steps are sharded for and the dataset properties
+ * read from the data. The same text lowers, with the same rlc, to the same stages
+ * (be_compile_cached names their objects by it). */
+static char *lowering_inputs(const Compilation *c, const DataDims *dims) {
+    StrBuf sb = {0};
+    for (int m = 0; m < c->program.modules.len; m++) {
+        const SrcFile *f = c->program.modules.items[m]->file;
+        if (!f) continue;
+        sb_printf(&sb, "file %s, %zu bytes\n", f->path, f->len);
+        sb_puts(&sb, f->text);
+    }
+    sb_printf(&sb, "procs %lld\n", (long long)procs_to_compile_for());
+    for (int i = 0; i < dims->dims.len; i++) {
+        const DataDim *d = &dims->dims.items[i];
+        sb_printf(&sb, "%s.%s = %lld\n", d->dataset, d->property, (long long)d->value);
+    }
+    return sb.data;
+}
+
 static int cores_per_process(void) {
     int n = (int)sysconf(_SC_NPROCESSORS_ONLN) / rt_mpi_size();
     return n > 1 ? n : 1;
@@ -244,8 +264,10 @@ int driver_run(const char *path, const RunOptions *o, FILE *out, FILE *err) {
     Backend be;
     StrBuf why = {0};
     int status = 1;
+    char *inputs = cache_dir ? lowering_inputs(&c, &dims) : NULL;
     bool compiled = o->interp ? be_compile(&be, &c.arena, ir, true, &why)
-                              : be_compile_cached(&be, &c.arena, ir, cache_dir, &why);
+                              : be_compile_cached(&be, &c.arena, ir, cache_dir, inputs, &why);
+    free(inputs);
     free(cache_dir);
     if (!compiled) {
         fprintf(err, "%s: error: %s\n", path, why.data ? why.data : "the back end failed");

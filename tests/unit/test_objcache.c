@@ -44,13 +44,13 @@ enum { STAGES = 2 };
 /* Runs prog.rl; its step log and parameters land in TAG.steps and TAG.rlw.
  * Returns how many steps came from the cache, and sets *compiled to how many
  * were looked up. */
-static int run_as(const char *tag, bool no_cache, int *compiled) {
+static int run_file_as(const char *file, const char *tag, bool no_cache, int *compiled) {
     char log[64];
     snprintf(log, sizeof log, "%s.steps", tag);
     RunOptions o = {.threads = 1, .quiet = false, .no_cache = no_cache, .step_log = log};
     FILE *out = tmpfile();
     assert_non_null(out);
-    assert_int_equal(driver_run("prog.rl", &o, out, stderr), 0);
+    assert_int_equal(driver_run(file, &o, out, stderr), 0);
     rewind(out);
     char line[512];
     int hits = 0, total = 0;
@@ -76,12 +76,18 @@ static int run_as(const char *tag, bool no_cache, int *compiled) {
     return hits;
 }
 
-/* The paths of the entries in the cache (at most 8). */
-static int entries(char names[8][512]) {
+static int run_as(const char *tag, bool no_cache, int *compiled) {
+    return run_file_as("prog.rl", tag, no_cache, compiled);
+}
+
+enum { MAX_ENTRIES = 64 };
+
+/* The paths of the object entries in the cache (at most MAX_ENTRIES). */
+static int entries(char names[MAX_ENTRIES][512]) {
     DIR *d = opendir("cache/rlc");
     if (!d) return 0;
     int n = 0;
-    for (struct dirent *e; (e = readdir(d)) && n < 8;) {
+    for (struct dirent *e; (e = readdir(d)) && n < MAX_ENTRIES;) {
         size_t len = strlen(e->d_name);
         if (len > 2 && strcmp(e->d_name + len - 2, ".o") == 0)
             snprintf(names[n++], 512, "cache/rlc/%s", e->d_name);
@@ -95,8 +101,9 @@ static void test_second_run_hits_and_trains_the_same(void **state) {
     int compiled;
     assert_int_equal(run_as("first", false, &compiled), 0);
     assert_int_equal(compiled, STAGES);
-    char names[8][512];
-    assert_int_equal(entries(names), STAGES);
+    char names[MAX_ENTRIES][512];
+    /* each object under the hash of its IR and under the hash of the program's inputs */
+    assert_int_equal(entries(names), 2 * STAGES);
     assert_int_equal(run_as("second", false, &compiled), STAGES);
     assert_int_equal(run_as("fresh", true, &compiled), 0);
     assert_int_equal(compiled, 0); /* --no-cache does not look */
@@ -124,10 +131,37 @@ static void test_changed_program_misses(void **state) {
     free(edit);
 }
 
+/* A run whose every step the cache has under the program's inputs (sources, data
+ * sizes, the build of rlc) takes them without emitting IR, so it needs none of the
+ * entries named by IR: the same program at another path (other inputs, the same
+ * IR) adds only its inputs' entries; with every other entry gone, it still hits
+ * every step and trains the same, while the first path, whose entries are gone,
+ * compiles again. */
+static void test_hit_by_inputs_needs_no_ir(void **state) {
+    (void)state;
+    int compiled;
+    run_as("here", false, &compiled);
+    char before[MAX_ENTRIES][512], after[MAX_ENTRIES][512];
+    int n_before = entries(before);
+    assert_true(n_before <= MAX_ENTRIES - STAGES);
+    size_t n;
+    char *text = scratch_slurp("prog.rl", &n);
+    scratch_write("copy.rl", text);
+    free(text);
+    assert_int_equal(run_file_as("copy.rl", "there", false, &compiled), STAGES); /* by IR */
+    assert_int_equal(entries(after), n_before + STAGES);
+    for (int i = 0; i < n_before; i++) assert_int_equal(unlink(before[i]), 0);
+    assert_int_equal(run_file_as("copy.rl", "there_again", false, &compiled), STAGES);
+    assert_true(scratch_same_file("there.steps", "there_again.steps"));
+    assert_true(scratch_same_file("there.rlw", "there_again.rlw"));
+    assert_int_equal(run_as("here_again", false, &compiled), 0);
+    assert_true(scratch_same_file("here.steps", "here_again.steps"));
+}
+
 static void damage_and_rerun(void (*damage)(const char *path)) {
     int compiled;
     run_as("whole", false, &compiled);
-    char names[8][512];
+    char names[MAX_ENTRIES][512];
     int n = entries(names);
     assert_true(n >= 1);
     for (int i = 0; i < n; i++) damage(names[i]);
@@ -393,6 +427,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_second_run_hits_and_trains_the_same),
         cmocka_unit_test(test_changed_program_misses),
+        cmocka_unit_test(test_hit_by_inputs_needs_no_ir),
         cmocka_unit_test(test_flipped_byte_is_a_miss),
         cmocka_unit_test(test_truncated_entry_is_a_miss),
         cmocka_unit_test(test_foreign_file_is_a_miss),

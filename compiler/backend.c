@@ -241,7 +241,7 @@ static void describe_stage(Backend *b, int i) {
  * compile them in parallel (jit_compile_many), and fills in their functions. A
  * kernel that an earlier module has (the same code) is compiled there only
  * (cg_emit_shared); jit_compile_many adds the modules in this order. */
-static bool compile_stages(Backend *b, Arena *a, StrBuf *why) {
+static bool compile_stages(Backend *b, Arena *a, const char *inputs, StrBuf *why) {
     int stages = b->ir->stages.len, n = stages;
     /* the steps, then the `sample` graphs of the stages that have one */
     for (int i = 0; i < stages; i++) n += b->stages[i].sample_plan != NULL;
@@ -254,18 +254,34 @@ static bool compile_stages(Backend *b, Arena *a, StrBuf *why) {
         owner[i] = i;
         if (b->stages[i].sample_plan) owner[k++] = i;
     }
+    for (int i = 0; i < n; i++)
+        names[i] = arena_printf(a, i >= stages ? "rlc_sample_%d" : "rlc_step_%d", owner[i]);
+    /* every object already compiled for these inputs: no IR emitted at all */
+    ObjCacheKey *keys = inputs ? arena_alloc(a, sizeof *keys * (size_t)(n + 1)) : NULL;
+    for (int i = 0; keys && i < n; i++)
+        if (!objcache_source_key(inputs, names[i], jit_target_machine(b->jit), cg_pipeline(), &keys[i]))
+            keys = NULL;
+    bool ok = keys && jit_load_cached(b->jit, n, keys, names, fns, why);
+    if (!ok && why->len) return false;
+    if (ok) {
+        for (int i = 0; i < stages; i++) {
+            b->stages[i].fn = fns[i];
+            b->stages[i].compiles++;
+        }
+        for (int k = stages; k < n; k++) b->stages[owner[k]].sample_fn = fns[k];
+        return true;
+    }
     KernelNames defined = {.arena = a};
     int emitted = 0;
     for (; emitted < n; emitted++) {
         const BackendStage *s = &b->stages[owner[emitted]];
         bool sampler = emitted >= stages;
-        names[emitted] = arena_printf(a, sampler ? "rlc_sample_%d" : "rlc_step_%d", owner[emitted]);
         contexts[emitted] = LLVMContextCreate();
         modules[emitted] = cg_emit_shared(sampler ? s->sample_plan : s->plan, contexts[emitted], names[emitted],
                                           &defined, why);
         if (!modules[emitted]) break;
     }
-    bool ok = emitted == n && jit_compile_many(b->jit, n, modules, names, fns, why);
+    ok = emitted == n && jit_compile_many_keyed(b->jit, n, modules, names, keys, fns, why);
     for (int i = 0; i < stages; i++) {
         b->stages[i].fn = ok ? fns[i] : NULL;
         b->stages[i].compiles += ok;
@@ -283,7 +299,7 @@ static bool compile_stages(Backend *b, Arena *a, StrBuf *why) {
  * objects under cache_dir when it is not NULL. Neither: the reference
  * interpreter runs the steps. */
 static bool prepare(Backend *b, Arena *a, const IrProgram *ir, bool plan, bool jit,
-                    const char *cache_dir, StrBuf *why) {
+                    const char *cache_dir, const char *inputs, StrBuf *why) {
     bool interp = !plan && !jit;
     *b = (Backend){.arena = a, .ir = ir, .interp = interp};
     int n = ir->stages.len;
@@ -307,7 +323,7 @@ static bool prepare(Backend *b, Arena *a, const IrProgram *ir, bool plan, bool j
             if (s->ir->sample.graph && !(s->sample_plan = fuse_plan(a, s->ir->sample.graph, why))) return false;
         }
     }
-    if (jit && !compile_stages(b, a, why)) return false;
+    if (jit && !compile_stages(b, a, cache_dir ? inputs : NULL, why)) return false;
     for (int i = 0; i < n; i++) describe_stage(b, i);
     b->compile_seconds = now_seconds() - t0;
     rt_dataset_spec *ds = arena_alloc(a, sizeof *ds * (size_t)(ir->datasets.len + 1));
@@ -323,16 +339,16 @@ static bool prepare(Backend *b, Arena *a, const IrProgram *ir, bool plan, bool j
 }
 
 bool be_compile(Backend *b, Arena *a, const IrProgram *ir, bool interp, StrBuf *why) {
-    return prepare(b, a, ir, !interp, !interp, NULL, why);
+    return prepare(b, a, ir, !interp, !interp, NULL, NULL, why);
 }
 
 bool be_compile_cached(Backend *b, Arena *a, const IrProgram *ir, const char *cache_dir,
-                       StrBuf *why) {
-    return prepare(b, a, ir, true, true, cache_dir, why);
+                       const char *inputs, StrBuf *why) {
+    return prepare(b, a, ir, true, true, cache_dir, inputs, why);
 }
 
 bool be_plan(Backend *b, Arena *a, const IrProgram *ir, StrBuf *why) {
-    return prepare(b, a, ir, true, false, NULL, why);
+    return prepare(b, a, ir, true, false, NULL, NULL, why);
 }
 
 void be_free(Backend *b) {

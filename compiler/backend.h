@@ -39,9 +39,11 @@ typedef struct Backend {
 /* Compiles every stage of ir (nothing when interp) and fills b->prog. False with a
  * message in why when the back end cannot handle a graph. */
 bool be_compile(Backend *b, Arena *a, const IrProgram *ir, bool interp, StrBuf *why);
-/* be_compile through the JIT, with the object cache under cache_dir (objcache.c). */
+/* be_compile through the JIT, with the object cache under cache_dir (objcache.c).
+ * inputs, when not NULL, is everything ir was lowered from (driver.c): a program
+ * whose every step the cache has under it is loaded without emitting its IR. */
 bool be_compile_cached(Backend *b, Arena *a, const IrProgram *ir, const char *cache_dir,
-                       StrBuf *why);
+                       const char *inputs, StrBuf *why);
 /* Plans every stage (fuse_plan) and fills b->prog, but compiles nothing: the
  * steps are left for `rlc build` to emit as object code (aot.c). */
 bool be_plan(Backend *b, Arena *a, const IrProgram *ir, StrBuf *why);

@@ -71,28 +71,30 @@ typedef struct DataDims {
     const char *cache_dir; /* remember properties there (objcache_get_dim); NULL: not */
 } DataDims;
 
-/* `brown.vocab` and the like: remembered from an earlier run, or from the corpus
- * where it alone says it (the text stays cached for the trainer, so it is read once a
- * run), else load the dataset the way the runtime will and ask it. */
+/* `brown.vocab` and the like: remembered from an earlier run where the corpus
+ * decides it (rt_dataset_spec_key), else from the corpus where it alone says it
+ * (the text stays cached for the trainer, so it is read once a run), else load the
+ * dataset the way the runtime will and ask it. */
 static bool dataset_dim_from_data(void *ctx, const rt_dataset_spec *spec, const char *property,
                                   int64_t *value, char *why, size_t why_len) {
     DataDims *rec = ctx;
     char *key = rec && rec->cache_dir ? rt_dataset_spec_key(spec, property) : NULL;
-    bool ok = key && objcache_get_dim(rec->cache_dir, key, value);
-    if (!ok && (ok = rt_dataset_spec_property(spec, property, value)) && key)
-        objcache_put_dim(rec->cache_dir, key, *value);
-    free(key);
+    bool remembered = key && objcache_get_dim(rec->cache_dir, key, value);
+    bool ok = remembered || rt_dataset_spec_property(spec, property, value);
     if (!ok) {
         rt_error err = {0};
         rt_dataset *ds = rt_dataset_load(spec, &err);
         if (!ds) {
             snprintf(why, why_len, "%s", err.msg);
+            free(key);
             return false;
         }
         ok = rt_dataset_property(ds, property, value);
         if (!ok) snprintf(why, why_len, "dataset `%s` has no property `%s`", spec->name, property);
         rt_dataset_free(ds);
     }
+    if (ok && key && !remembered) objcache_put_dim(rec->cache_dir, key, *value);
+    free(key);
     if (ok && rec)
         vec_push(rec->arena, &rec->dims,
                  ((DataDim){arena_strdup(rec->arena, spec->name), arena_strdup(rec->arena, property), *value}));
@@ -204,6 +206,26 @@ int driver_dump_backend(const char *path, bool llvm, const char *stage, FILE *ou
     return status;
 }
 
+/* Everything `rlc run`'s lowering read, as one text: each source file's path and
+ * contents, the processes the steps are sharded for and the dataset properties
+ * read from the data. The same text lowers, with the same rlc, to the same stages
+ * (be_compile_cached names their objects by it). */
+static char *lowering_inputs(const Compilation *c, const DataDims *dims) {
+    StrBuf sb = {0};
+    for (int m = 0; m < c->program.modules.len; m++) {
+        const SrcFile *f = c->program.modules.items[m]->file;
+        if (!f) continue;
+        sb_printf(&sb, "file %s, %zu bytes\n", f->path, f->len);
+        sb_puts(&sb, f->text);
+    }
+    sb_printf(&sb, "procs %lld\n", (long long)procs_to_compile_for());
+    for (int i = 0; i < dims->dims.len; i++) {
+        const DataDim *d = &dims->dims.items[i];
+        sb_printf(&sb, "%s.%s = %lld\n", d->dataset, d->property, (long long)d->value);
+    }
+    return sb.data;
+}
+
 static int cores_per_process(void) {
     int n = (int)sysconf(_SC_NPROCESSORS_ONLN) / rt_mpi_size();
     return n > 1 ? n : 1;
@@ -242,8 +264,10 @@ int driver_run(const char *path, const RunOptions *o, FILE *out, FILE *err) {
     Backend be;
     StrBuf why = {0};
     int status = 1;
+    char *inputs = cache_dir ? lowering_inputs(&c, &dims) : NULL;
     bool compiled = o->interp ? be_compile(&be, &c.arena, ir, true, &why)
-                              : be_compile_cached(&be, &c.arena, ir, cache_dir, &why);
+                              : be_compile_cached(&be, &c.arena, ir, cache_dir, inputs, &why);
+    free(inputs);
     free(cache_dir);
     if (!compiled) {
         fprintf(err, "%s: error: %s\n", path, why.data ? why.data : "the back end failed");

@@ -140,6 +140,8 @@ void jit_free(Jit *j) {
     free(j);
 }
 
+LLVMTargetMachineRef jit_target_machine(Jit *j) { return j->tm; }
+
 LLVMContextRef jit_context(Jit *j) { return LLVMOrcThreadSafeContextGetContext(j->tsctx); }
 
 static void set_target(Jit *j, LLVMModuleRef m) {
@@ -253,8 +255,31 @@ static void compile_missing(Pending *pending, int n, int missing, LLVMTargetMach
     pthread_mutex_destroy(&w.lock);
 }
 
+bool jit_load_cached(Jit *j, int n, const ObjCacheKey *source_keys, const char *const *step_names,
+                     RlcStepFn *fns, StrBuf *why) {
+    if (!j->cache_dir || n <= 0) return false;
+    LLVMMemoryBufferRef *objs = calloc((size_t)n, sizeof *objs);
+    int found = 0;
+    while (objs && found < n && (objs[found] = objcache_get(j->cache_dir, &source_keys[found]))) found++;
+    bool ok = found == n;
+    for (int i = 0; i < n; i++) {
+        /* the JIT takes each object, added or not */
+        fns[i] = ok ? add_object(j, objs[i], step_names[i], why) : NULL;
+        if (!ok && i < found) LLVMDisposeMemoryBuffer(objs[i]);
+        ok = ok && fns[i];
+    }
+    free(objs);
+    if (ok) j->cache_hits += n;
+    return ok;
+}
+
 bool jit_compile_many(Jit *j, int n, LLVMModuleRef *modules, const char *const *step_names,
                       RlcStepFn *fns, StrBuf *why) {
+    return jit_compile_many_keyed(j, n, modules, step_names, NULL, fns, why);
+}
+
+bool jit_compile_many_keyed(Jit *j, int n, LLVMModuleRef *modules, const char *const *step_names,
+                            const ObjCacheKey *source_keys, RlcStepFn *fns, StrBuf *why) {
     Pending *pending = calloc((size_t)(n > 0 ? n : 1), sizeof *pending);
     bool ok = pending != NULL;
     if (!ok) sb_puts(why, "out of memory");
@@ -282,6 +307,7 @@ bool jit_compile_many(Jit *j, int n, LLVMModuleRef *modules, const char *const *
             ok = false;
         }
         if (ok && j->cache_dir && !p->from_cache) objcache_put(j->cache_dir, &p->key, p->obj);
+        if (ok && j->cache_dir && source_keys) objcache_put(j->cache_dir, &source_keys[i], p->obj);
         fns[i] = ok ? add_object(j, p->obj, step_names[i], why) : NULL;
         if (!ok && p && p->obj) LLVMDisposeMemoryBuffer(p->obj);
         ok = ok && fns[i];

@@ -161,11 +161,17 @@ bool cg_emit_object(LLVMModuleRef m, const char *path, const char *cpu, const ch
 /* -------------------------------------------------------------------- jit */
 
 typedef void (*RlcStepFn)(rt_step_ctx *ctx);
+/* The name of an object in the cache: 32 hex digits of a 128-bit hash. */
+typedef struct ObjCacheKey {
+    char hex[33];
+} ObjCacheKey;
 typedef struct Jit Jit;
 
 /* An ORC LLJIT for the host CPU with librlrt and OpenBLAS symbols defined. */
 Jit *jit_new(StrBuf *why);
 void jit_free(Jit *j);
+/* The target machine the JIT compiles for (the JIT's; for cache keys). */
+LLVMTargetMachineRef jit_target_machine(Jit *j);
 /* The context modules for this JIT must be built in. */
 LLVMContextRef jit_context(Jit *j);
 /* Optimizes m (default<O2>, host target), adds it to the JIT (which takes it,
@@ -176,6 +182,16 @@ RlcStepFn jit_compile(Jit *j, LLVMModuleRef m, const char *step_name, StrBuf *wh
  * compiled in parallel, one thread per core. Takes every module; fills fns. */
 bool jit_compile_many(Jit *j, int n, LLVMModuleRef *modules, const char *const *step_names,
                       RlcStepFn *fns, StrBuf *why);
+/* jit_compile_many that also stores each module's object under source_keys[i]
+ * (objcache_source_key) in the cache. */
+bool jit_compile_many_keyed(Jit *j, int n, LLVMModuleRef *modules, const char *const *step_names,
+                            const ObjCacheKey *source_keys, RlcStepFn *fns, StrBuf *why);
+/* The n objects stored under source_keys, added to the JIT, their step_names in
+ * fns: true when the cache has every one. False with nothing added and why empty
+ * when one is missing (or there is no cache); false with a message in why when
+ * the JIT rejects one. */
+bool jit_load_cached(Jit *j, int n, const ObjCacheKey *source_keys, const char *const *step_names,
+                     RlcStepFn *fns, StrBuf *why);
 /* Assembly of a copy of m after the JIT's optimization (tests, --llvm asm). */
 bool jit_emit_asm(Jit *j, LLVMModuleRef m, StrBuf *out, StrBuf *why);
 /* Keep and reuse compiled objects under dir (NULL: none, the default). False
@@ -186,12 +202,16 @@ void jit_cache_counts(const Jit *j, int *hits, int *misses);
 
 /* ---------------------------------------------------------- object cache */
 
-/* The name of a module's object in the cache: a hash of its IR text, the
+/* The name of a module's object in the cache (ObjCacheKey): a hash of its IR text, the
  * target, the pass pipeline and the rlc and LLVM versions (objcache.c). */
-typedef struct ObjCacheKey {
-    char hex[33];
-} ObjCacheKey;
 ObjCacheKey objcache_key(LLVMModuleRef m, LLVMTargetMachineRef tm, const char *pipeline);
+/* Another name for the object of the module called `module` (its step function)
+ * of a program: a hash of `inputs` (everything its lowering read: sources, options,
+ * dataset properties), the build id of this rlc, the target, the pass pipeline and
+ * the versions, computed before any IR is emitted. False when the executable has no
+ * build id (then only objcache_key names objects). */
+bool objcache_source_key(const char *inputs, const char *module, LLVMTargetMachineRef tm,
+                         const char *pipeline, ObjCacheKey *key);
 /* The same 128-bit hash of a text (32 hex digits): cg_emit_shared names kernels by it. */
 ObjCacheKey objcache_text_hash(const char *text);
 /* "rlc VERSION (LLVM X.Y.Z)": what `rlc --version` prints and every key hashes. */

@@ -17,8 +17,16 @@
  * times, so that a second run does not read the corpus to compile (the trainer
  * reads it once, after). Like make, it cannot see a file rewritten with the same
  * size within one tick of the file system's clock; --no-cache reads the data.
+ * A second name for each object (objcache_source_key) hashes what the module was
+ * generated from instead of its IR: the program's inputs and the build id of the
+ * rlc that lowers and emits it. A run whose every module has such an entry takes
+ * them without emitting or printing any IR (most of a cached run otherwise).
  */
 #include "kernel.h"
+
+#include <elf.h>
+#include <link.h> /* dl_iterate_phdr: the build defines _GNU_SOURCE */
+#include <pthread.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -142,6 +150,81 @@ ObjCacheKey objcache_key(LLVMModuleRef m, LLVMTargetMachineRef tm, const char *p
     hash_str(&h, pipeline);
     hash_module(&h, m);
     return key_of(h);
+}
+
+/* The GNU build id (the linker's hash of the file) of the executable or library
+ * that holds this code: it changes with any change of lowering, fusion or codegen. */
+typedef struct BuildId {
+    unsigned char bytes[64];
+    size_t n;
+} BuildId;
+
+static BuildId build_id;
+
+static bool holds_this_code(const struct dl_phdr_info *info) {
+    uintptr_t here = (uintptr_t)(void *)objcache_source_key;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t start = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && here >= start && here - start < ph->p_memsz) return true;
+    }
+    return false;
+}
+
+static int find_build_id(struct dl_phdr_info *info, size_t size, void *data) {
+    (void)size;
+    (void)data;
+    if (!holds_this_code(info)) return 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_NOTE) continue;
+        const unsigned char *p = (const unsigned char *)(info->dlpi_addr + ph->p_vaddr);
+        const unsigned char *end = p + ph->p_memsz;
+        while ((size_t)(end - p) >= sizeof(ElfW(Nhdr))) {
+            ElfW(Nhdr) note;
+            memcpy(&note, p, sizeof note);
+            size_t name = (note.n_namesz + 3u) & ~(size_t)3, desc = (note.n_descsz + 3u) & ~(size_t)3;
+            const unsigned char *at = p + sizeof note;
+            if ((size_t)(end - at) < name + desc) break;
+            if (note.n_type == NT_GNU_BUILD_ID && note.n_namesz == 4 && memcmp(at, "GNU", 4) == 0 &&
+                note.n_descsz > 0 && note.n_descsz <= sizeof build_id.bytes) {
+                memcpy(build_id.bytes, at + name, note.n_descsz);
+                build_id.n = note.n_descsz;
+                return 1;
+            }
+            p = at + name + desc;
+        }
+    }
+    return 1;
+}
+
+static void read_build_id(void) { dl_iterate_phdr(find_build_id, NULL); }
+
+bool objcache_source_key(const char *inputs, const char *module, LLVMTargetMachineRef tm,
+                         const char *pipeline, ObjCacheKey *key) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, read_build_id);
+    if (build_id.n == 0) return false;
+    Hash128 h = hash_init();
+    hash_str(&h, "by source");
+    hash_bytes(&h, build_id.bytes, build_id.n);
+    char version[96];
+    objcache_version(version, sizeof version);
+    hash_str(&h, version);
+    char *cpu = LLVMGetTargetMachineCPU(tm);
+    char *features = LLVMGetTargetMachineFeatureString(tm);
+    char *triple = LLVMGetTargetMachineTriple(tm);
+    hash_str(&h, cpu);
+    hash_str(&h, features);
+    hash_str(&h, triple);
+    LLVMDisposeMessage(cpu);
+    LLVMDisposeMessage(features);
+    LLVMDisposeMessage(triple);
+    hash_str(&h, pipeline);
+    hash_str(&h, inputs);
+    hash_str(&h, module);
+    *key = key_of(h);
+    return true;
 }
 
 static char *entry_path(const char *dir, const ObjCacheKey *key, const char *suffix) {

@@ -476,13 +476,28 @@ static bool vocab_from_corpus(const rt_dataset_spec *spec, const char *name) {
     return spec->skipgram && strcmp(name, "vocab") == 0 && spec->window >= 1 && spec->negatives >= 0;
 }
 
+/* sequences' `vocab` and `tags` are the corpus's (load_sequences); whether its
+ * load succeeds depends on the corpus and the window options, which the key names. */
+static bool sequences_property(const rt_dataset_spec *spec, const char *name) {
+    return spec->sequences && (strcmp(name, "vocab") == 0 || (strcmp(name, "tags") == 0 && spec->tags));
+}
+
 char *rt_dataset_spec_key(const rt_dataset_spec *spec, const char *name) {
-    if (!vocab_from_corpus(spec, name)) return NULL;
+    bool skipgram = vocab_from_corpus(spec, name);
+    if (!skipgram && !sequences_property(spec, name)) return NULL;
     rt_error err = {0};
     char *text = rt_text_key(spec->base_dir, spec->text_path, spec->lowercase, spec->char_unit, &err);
-    size_t n = text ? strlen(text) + 64 : 0;
-    char *key = text ? malloc(n) : NULL;
-    if (key) snprintf(key, n, "skipgram vocab, min_count %lld: %s", (long long)spec->min_count, text);
+    if (!text) return NULL;
+    char options[256];
+    if (skipgram)
+        snprintf(options, sizeof options, "skipgram vocab, min_count %lld", (long long)spec->min_count);
+    else
+        snprintf(options, sizeof options, "sequences %s, min_count %lld, length %lld, stride %lld, start %.17g, "
+                 "end %.17g, tags %d", name, (long long)spec->min_count, (long long)spec->seq_length,
+                 (long long)spec->seq_stride, spec->seq_start, spec->seq_end, (int)spec->tags);
+    size_t n = strlen(text) + strlen(options) + 3;
+    char *key = malloc(n);
+    if (key) snprintf(key, n, "%s: %s", options, text);
     free(text);
     return key;
 }

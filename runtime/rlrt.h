@@ -129,9 +129,10 @@ bool rt_dataset_property(const rt_dataset *ds, const char *name, int64_t *value)
  * rt_dataset_load, without building the dataset (its pairs and negatives tables).
  * False when only the loaded dataset can answer (or its loading would fail). */
 bool rt_dataset_spec_property(const rt_dataset_spec *spec, const char *name, int64_t *value);
-/* What rt_dataset_spec_property's answer depends on, as a text to remember it by
- * between runs (the corpus files' names, sizes, inodes and times, and the options;
- * malloc'd); NULL where it does not apply or the corpus cannot be found. */
+/* What a property that the corpus decides (skipgram's `vocab`; sequences' `vocab`
+ * and `tags`, and whether their load succeeds) depends on, as a text to remember it
+ * by between runs (the corpus files' names, sizes, inodes and times, and the
+ * options; malloc'd); NULL for other properties or when the corpus cannot be found. */
 char *rt_dataset_spec_key(const rt_dataset_spec *spec, const char *name);
 /* Examples available: loaded ones, or for skipgram those of the current epoch
  * (epoch 0 is drawn at load, so this is never 0 for a non-empty corpus). */

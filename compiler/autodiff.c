@@ -403,12 +403,16 @@ static void all_reduce_bucket(IrGraph *g, const int *params, int count) {
         bucket = bucket < 0 ? flat : ir_concat(g, bucket, flat, 0, at);
     }
     int sum = ir_collective(g, IR_ALLREDUCE, bucket, 0, g->procs, at);
-    int mean = ir_binary(g, IR_MUL, sum, ir_const(g, 1.0 / (double)g->procs, (IrShape){0}, IR_F32, at), at);
+    int inv_procs = ir_const(g, 1.0 / (double)g->procs, (IrShape){0}, IR_F32, at);
+    /* Each parameter's part of the sums is sliced, then scaled: the kernel plan
+     * reads a slice of an all-reduce's sums in place (fuse.c), and the scaling
+     * goes into the optimizer's update, so the bucket is not copied again. */
     int64_t offset = 0;
     for (int i = 0; i < count; i++) {
         IrParam *p = &g->params.items[params[i]];
         int64_t n = ir_shape_numel(&p->shape, 0);
-        p->grad = ir_reshape(g, ir_slice(g, mean, 0, offset, offset + n, p->span), p->shape, p->span);
+        int part = count == 1 ? sum : ir_slice(g, sum, 0, offset, offset + n, p->span);
+        p->grad = ir_binary(g, IR_MUL, ir_reshape(g, part, p->shape, p->span), inv_procs, p->span);
         offset += n;
     }
 }

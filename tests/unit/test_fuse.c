@@ -287,6 +287,33 @@ static void test_allreduce_bucket_in_place(void **state) {
     arena_free(&a);
 }
 
+/* Sharded: an all-reduce whose incoming gradient is the same on every process (the
+ * seed of a loss summed over the processes, a constant) passes back g + g (2
+ * processes) with no exchange; the parameter's gradient is still all-reduced. */
+static void test_allreduce_of_a_constant_gradient_is_a_sum(void **state) {
+    (void)state;
+    Arena a = {0};
+    IrGraph *g = ir_graph_new(&a, "t");
+    g->procs = 2;
+    int x = input(g, SHAPE(Bd(), C(4)), IR_F32);
+    int w = param(g, "w", SHAPE(C(4)));
+    int part = ir_reduce(g, IR_SUM, ir_binary(g, IR_MUL, x, w, NOSPAN), 3, NOSPAN);
+    int total = ir_collective(g, IR_ALLREDUCE, part, 0, 2, NOSPAN);
+    g->loss = ir_reshape(g, total, (IrShape){0}, NOSPAN);
+    g->optim = (IrOptim){.kind = OPT_SGD, .lr = 0.01};
+    int forward = g->nodes.len;
+    ad_differentiate(g);
+    int allreduces = 0, doubled = 0;
+    for (int n = forward; n < g->nodes.len; n++) {
+        const IrNode *y = &g->nodes.items[n];
+        allreduces += y->op == IR_ALLREDUCE;
+        doubled += y->op == IR_ADD && y->in[0] == y->in[1];
+    }
+    assert_int_equal(allreduces, 1); /* w's bucket only */
+    assert_int_equal(doubled, 1);
+    arena_free(&a);
+}
+
 /* A convolution's forward and weight gradient read its image and make the columns image by
  * image (K_CONV, no im2col), at any stride; so does its input gradient (a fold of W^T @ dY). */
 static void test_convolution_columns(void **state) {
@@ -439,6 +466,7 @@ int main(void) {
         cmocka_unit_test(test_buffer_reuse),
         cmocka_unit_test(test_allreduce_buckets_overlap),
         cmocka_unit_test(test_allreduce_bucket_in_place),
+        cmocka_unit_test(test_allreduce_of_a_constant_gradient_is_a_sum),
         cmocka_unit_test(test_rejects_bad_graph),
         cmocka_unit_test(test_refusal_names_its_source),
         cmocka_unit_test(test_row_groups),

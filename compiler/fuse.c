@@ -648,6 +648,12 @@ static int base_of(const IrGraph *g, const KernelPlan *p, int n) {
     return n;
 }
 
+/* Whether n's elements lie in b's memory: b itself, a view of it, or a part of its bucket. */
+static bool in_memory_of(const Fuser *f, int b, int n) {
+    int m = base_of(f->g, f->p, n);
+    return m == b || f->part_of[m] == b;
+}
+
 /* An all-reduce sums into its values' memory when nothing else reads them once it
  * has started (a bucket of gradients, a partial sum): its buffer is a view of
  * theirs, and its sliced parts are parts of that buffer. */
@@ -658,15 +664,15 @@ static void sum_in_place(Fuser *f) {
         const Kernel *k = &p->kernels.items[i];
         if (k->kind != K_COLLECTIVE || nd(g, k->root)->op != IR_ALLREDUCE) continue;
         int sums = k->root, values = nd(g, sums)->in[0], b = base_of(g, p, values);
-        if (f->st[b] != ST_ROOT || f->part_of[b] >= 0 || is_result(g, b)) continue;
-        bool alone = true;
+        if (f->st[b] != ST_ROOT || f->part_of[b] >= 0) continue;
+        /* the loss, the output and reports are read after the step, maybe through a view */
+        bool alone = !(g->loss >= 0 && in_memory_of(f, b, g->loss)) &&
+                     !(g->output >= 0 && in_memory_of(f, b, g->output));
+        for (int r = 0; r < g->reports.len; r++) alone = alone && !in_memory_of(f, b, g->reports.items[r].node);
         for (int j = i + 1; j < p->kernels.len && alone; j++) {
             const Kernel *kj = &p->kernels.items[j];
             if (kj->kind == K_COLLECTIVE_WAIT && kj->root == sums) continue;
-            for (int r = 0; r < kj->reads.len && alone; r++) {
-                int rb = base_of(g, p, kj->reads.items[r]);
-                alone = rb != b && f->part_of[rb] != b;
-            }
+            for (int r = 0; r < kj->reads.len && alone; r++) alone = !in_memory_of(f, b, kj->reads.items[r]);
         }
         if (alone) p->buf[sums] = (KBuf){.kind = KB_VIEW, .of = values};
     }

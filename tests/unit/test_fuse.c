@@ -314,6 +314,26 @@ static void test_allreduce_of_a_constant_gradient_is_a_sum(void **state) {
     arena_free(&a);
 }
 
+/* An all-reduce sums in place only when nothing reads its values afterwards: not when a
+ * report (read after the step) is the partial sum it started from. */
+static void test_allreduce_in_place_only_when_alone(void **state) {
+    (void)state;
+    for (int reported = 0; reported < 2; reported++) {
+        Arena a = {0};
+        IrGraph *g = ir_graph_new(&a, "t");
+        g->procs = 2;
+        int x = input(g, SHAPE(Bd(), C(4)), IR_F32);
+        int w = param(g, "w", SHAPE(C(4)));
+        int part = ir_reduce(g, IR_SUM, ir_binary(g, IR_MUL, x, w, NOSPAN), 3, NOSPAN);
+        int total = ir_collective(g, IR_ALLREDUCE, part, 0, 2, NOSPAN);
+        g->loss = ir_reshape(g, total, (IrShape){0}, NOSPAN);
+        if (reported) vec_push(g->arena, &g->reports, ((IrReport){.name = "part", .node = part}));
+        KernelPlan *p = plan(&a, g);
+        assert_int_equal(p->buf[total].kind, reported ? KB_WORK : KB_VIEW);
+        arena_free(&a);
+    }
+}
+
 /* A convolution's forward and weight gradient read its image and make the columns image by
  * image (K_CONV, no im2col), at any stride; so does its input gradient (a fold of W^T @ dY). */
 static void test_convolution_columns(void **state) {
@@ -466,6 +486,7 @@ int main(void) {
         cmocka_unit_test(test_buffer_reuse),
         cmocka_unit_test(test_allreduce_buckets_overlap),
         cmocka_unit_test(test_allreduce_bucket_in_place),
+        cmocka_unit_test(test_allreduce_in_place_only_when_alone),
         cmocka_unit_test(test_allreduce_of_a_constant_gradient_is_a_sum),
         cmocka_unit_test(test_rejects_bad_graph),
         cmocka_unit_test(test_refusal_names_its_source),

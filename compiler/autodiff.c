@@ -276,12 +276,37 @@ static void vjp_fold(Ad *ad, int y, int g) {
  * every x, dx = allreduce(g). y = allgather(x): dx = this process's rows of the
  * sum of every process's g, reduce_scatter(g); and the other way round. y =
  * shard(x): dx = g in this process's rows, zeros elsewhere, unshard(g); and back. */
+/* Whether n is computed from constants and the batch size alone, so every process
+ * holds the same value (memo: 0 unknown, 1 yes, 2 no). */
+static bool same_everywhere(const IrGraph *g, int n, char *memo) {
+    if (memo[n]) return memo[n] == 1;
+    const IrNode *x = &g->nodes.items[n];
+    IrClass cls = ir_op_info[x->op].cls;
+    bool same = x->op == IR_CONST || x->op == IR_DIMVAL || x->op == IR_ARANGE;
+    if (cls != IRC_LEAF && cls != IRC_RANDOM && cls != IRC_COLLECTIVE && cls != IRC_UPDATE) {
+        same = true;
+        for (int i = 0; i < x->nin && same; i++) same = same_everywhere(g, x->in[i], memo);
+    }
+    memo[n] = same ? 1 : 2;
+    return same;
+}
+
 static void vjp_collective(Ad *ad, int y, int g) {
     static const IrOp adjoint[IR_OP_COUNT] = {
         [IR_ALLREDUCE] = IR_ALLREDUCE, [IR_ALLGATHER] = IR_REDUCE_SCATTER,
         [IR_REDUCE_SCATTER] = IR_ALLGATHER, [IR_SHARD] = IR_UNSHARD, [IR_UNSHARD] = IR_SHARD,
     };
     const IrNode *n = N(ad, y);
+    if (n->op == IR_ALLREDUCE &&
+        same_everywhere(ad->g, g, arena_alloc(ad->g->arena, (size_t)ad->g->nodes.len))) {
+        /* A mean's seed 1/count, the same on every process: its sum over the processes
+         * is g + g + ... in rank order, the runtime's order, with no exchange (one
+         * synchronisation less in the forward pass). */
+        int sum = g;
+        for (int64_t r = 1; r < n->dim.c; r++) sum = ir_binary(ad->g, IR_ADD, sum, g, ad->at);
+        send(ad, y, 0, sum);
+        return;
+    }
     send(ad, y, 0, ir_collective(ad->g, adjoint[n->op], g, n->axis, n->dim.c, ad->at));
 }
 
@@ -403,12 +428,16 @@ static void all_reduce_bucket(IrGraph *g, const int *params, int count) {
         bucket = bucket < 0 ? flat : ir_concat(g, bucket, flat, 0, at);
     }
     int sum = ir_collective(g, IR_ALLREDUCE, bucket, 0, g->procs, at);
-    int mean = ir_binary(g, IR_MUL, sum, ir_const(g, 1.0 / (double)g->procs, (IrShape){0}, IR_F32, at), at);
+    int inv_procs = ir_const(g, 1.0 / (double)g->procs, (IrShape){0}, IR_F32, at);
+    /* Each parameter's part of the sums is sliced, then scaled: the kernel plan
+     * reads a slice of an all-reduce's sums in place (fuse.c), and the scaling
+     * goes into the optimizer's update, so the bucket is not copied again. */
     int64_t offset = 0;
     for (int i = 0; i < count; i++) {
         IrParam *p = &g->params.items[params[i]];
         int64_t n = ir_shape_numel(&p->shape, 0);
-        p->grad = ir_reshape(g, ir_slice(g, mean, 0, offset, offset + n, p->span), p->shape, p->span);
+        int part = count == 1 ? sum : ir_slice(g, sum, 0, offset, offset + n, p->span);
+        p->grad = ir_binary(g, IR_MUL, ir_reshape(g, part, p->shape, p->span), inv_procs, p->span);
         offset += n;
     }
 }

@@ -1145,6 +1145,7 @@ static LLVMValueRef emit_kernel(Cg *cg, int ki, KEmit *e) {
     case K_SPARSE_UPDATE: emit_sparse_update(cg, e); break;
     case K_COLLECTIVE:
     case K_COLLECTIVE_WAIT: emit_collective(cg, e); break;
+    case K_JOINED: break; /* never emitted (emit_module) */
     }
     LLVMBuildRetVoid(cg->b);
     return e->fn;
@@ -1504,7 +1505,7 @@ static void emit_checker(Cg *cg, KEmit *es, LLVMValueRef *ranges, const char *na
         }
         /* an all-reduce is waited for at once: the checker may return before its wait */
         if (k->kind == K_COLLECTIVE_WAIT) continue;
-        emit_call(cg, &sv, i, &es[i], ranges[i]);
+        if (k->kind != K_JOINED) emit_call(cg, &sv, i, &es[i], ranges[i]);
         if (is_allreduce_start(cg, k))
             for (int j = i + 1; j < p->kernels.len; j++)
                 if (p->kernels.items[j].kind == K_COLLECTIVE_WAIT && p->kernels.items[j].root == k->root)
@@ -1535,6 +1536,10 @@ static LLVMModuleRef emit_module(const KernelPlan *p, LLVMContextRef ctx, const 
     KEmit *es = arena_alloc(p->arena, sizeof(KEmit) * (size_t)(nk + 1));
     LLVMValueRef *ranges = arena_alloc(p->arena, sizeof(LLVMValueRef) * (size_t)(nk + 1));
     for (int i = 0; i < nk; i++) {
+        if (p->kernels.items[i].kind == K_JOINED) { /* its parts are stored in place: no code */
+            es[i] = (KEmit){.k = &p->kernels.items[i], .kindex = i};
+            continue;
+        }
         emit_kernel(&cg, i, &es[i]);
         if (shared) share_kernel(&cg, &es[i]);
         if (p->kernels.items[i].parallel) ranges[i] = emit_range_wrapper(&cg, i, &es[i]);
@@ -1565,6 +1570,8 @@ static LLVMModuleRef emit_module(const KernelPlan *p, LLVMContextRef ctx, const 
         if (gi < p->row_groups.len && p->row_groups.items[gi].first == i) {
             emit_row_group_call(&cg, &sv, gi, es, groups[gi]);
             i += p->row_groups.items[gi++].count - 1;
+        } else if (k->kind == K_JOINED) {
+            continue;
         } else {
             emit_call(&cg, &sv, i, &es[i], ranges[i]);
         }

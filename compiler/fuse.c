@@ -31,6 +31,7 @@ const char *kernel_kind_name(KernelKind k) {
         [K_CONV] = "conv",
         [K_UPDATE] = "update",   [K_SPARSE_UPDATE] = "sparse_update",
         [K_COLLECTIVE] = "collective", [K_COLLECTIVE_WAIT] = "collective_wait",
+        [K_JOINED] = "joined",
     };
     return names[k];
 }
@@ -121,8 +122,9 @@ static bool evaluates_inline(const IrNode *c, int pos, bool sparse_update) {
 
 /* ------------------------------------------------------------------ plan */
 
-/* ST_COLUMNS: an unfold whose products make its columns image by image (direct_convs). */
-typedef enum { ST_DEAD, ST_INLINE, ST_ROOT, ST_EXTERN, ST_UPDATE, ST_IN_SPARSE, ST_COLUMNS } Status;
+/* ST_COLUMNS: an unfold whose products make its columns image by image (direct_convs).
+ * ST_PART: a slice of an all-reduce's sums, read in place (sums_part). */
+typedef enum { ST_DEAD, ST_INLINE, ST_ROOT, ST_EXTERN, ST_UPDATE, ST_IN_SPARSE, ST_COLUMNS, ST_PART } Status;
 
 typedef struct Fuser {
     const IrGraph *g;
@@ -133,6 +135,11 @@ typedef struct Fuser {
     bool *force_mem;
     bool *sparse;     /* per UPDATE node: its gradient is a scatter_add it consumes */
     bool *updated;    /* per param index: has an update */
+    /* Parts of an all-reduce's bucket: per node, the node whose memory holds it
+     * (-1: none) and its byte offset there; a slice of the sums is part of the
+     * all-reduce, a gradient joined into the bucket part of the concat (join_buckets). */
+    int *part_of;
+    int64_t *part_at;
     StrBuf *why;
 } Fuser;
 
@@ -202,6 +209,37 @@ static void sparse_parts(Fuser *f, int n, Kernel *k) {
     for (int i = 0; i < 2; i++) sparse_parts(f, x->in[i], k);
 }
 
+static bool is_result(const IrGraph *g, int n) {
+    if (n == g->loss || n == g->output) return true;
+    for (int i = 0; i < g->reports.len; i++)
+        if (g->reports.items[i].node == n) return true;
+    return false;
+}
+
+/* A slice of an all-reduce's sums that is one contiguous run of its memory (every
+ * axis before the sliced one of size 1, constant bounds and inner sizes): a
+ * parameter's gradient taken back from its bucket (autodiff.c). Its readers read
+ * it where the sums are, instead of a copy. */
+static bool sums_part(Fuser *f, int n) {
+    const IrNode *x = nd(f->g, n), *in = nd(f->g, x->in[0]);
+    if (x->op != IR_SLICE || in->op != IR_ALLREDUCE || x->start_b != 0 || is_result(f->g, n)) return false;
+    int64_t inner = 1;
+    for (int d = 0; d < in->shape.rank; d++) {
+        IrDim dim = in->shape.d[d];
+        if (dim.b != 0 || (d < x->axis && dim.c != 1)) return false;
+        if (d > x->axis) inner *= dim.c;
+    }
+    f->part_of[n] = x->in[0];
+    f->part_at[n] = x->start * inner * 4;
+    return true;
+}
+
+/* The all-reduce whose sums a node (through reshape views) is a slice of, or -1. */
+static int sums_of_part(const Fuser *f, int n) {
+    while (nd(f->g, n)->op == IR_RESHAPE && f->st[n] == ST_EXTERN) n = nd(f->g, n)->in[0];
+    return f->st[n] == ST_PART ? f->part_of[n] : -1;
+}
+
 /* Decides each live node's fate, consumers (higher ids) before producers. */
 static bool decide(Fuser *f) {
     const IrGraph *g = f->g;
@@ -223,6 +261,8 @@ static bool decide(Fuser *f) {
             /* handled with its update below */
         } else if (x->op == IR_PARAM || x->op == IR_INPUT || x->op == IR_RESHAPE) {
             f->st[n] = ST_EXTERN;
+        } else if (sums_part(f, n)) {
+            f->st[n] = ST_PART;
         } else if (x->op == IR_UPDATE) {
             f->st[n] = ST_UPDATE;
             const IrNode *p = nd(g, x->in[0]);
@@ -249,7 +289,7 @@ static bool decide(Fuser *f) {
             int in = x->in[i];
             /* A sparse update hands its scatter's operands to the runtime as memory. */
             /* a stored unfold is an im2col call: its image must be in memory */
-            bool inl = evaluates_inline(x, i, sparse) && f->st[n] != ST_IN_SPARSE &&
+            bool inl = evaluates_inline(x, i, sparse) && f->st[n] != ST_IN_SPARSE && f->st[n] != ST_PART &&
                        !(x->op == IR_UNFOLD && f->st[n] == ST_ROOT);
             if (!inl) consumer_needs_mem[in] = true;
             /* x(d, d) evaluates d twice at the same index: LLVM's GVN keeps one. */
@@ -366,6 +406,10 @@ static Kernel make_kernel(Fuser *f, int root, KernelKind kind) {
         seen_read[nd(g, root)->in[1]] = false;
         seen_read[direct_conv_image(f, root)] = true;
     }
+    /* A kernel that reads a slice of an all-reduce's sums reads the sums: its order
+     * after their wait, and their memory's lifetime, follow from that. */
+    for (int n = 0; n < g->nodes.len; n++)
+        if (seen_read[n] && sums_of_part(f, n) >= 0) seen_read[sums_of_part(f, n)] = true;
     for (int n = 0; n < g->nodes.len; n++) {
         if (seen_node[n]) vec_push(f->a, &k.nodes, n);
         if (seen_read[n]) vec_push(f->a, &k.reads, n);
@@ -570,11 +614,96 @@ static void overlap_allreduces(Fuser *f) {
     }
 }
 
+/* Places the parts of a concat tree (axis 0) at their offsets from `at`: each
+ * operand that is not a concat computed in the same kernel is a part. False when
+ * a part cannot be stored in place: it must be a kernel root of constant size
+ * (through reshape views), made by a kernel that stores all of it, not a result
+ * of the step, and in no other bucket. */
+static bool place_parts(Fuser *f, const Kernel *joined, int n, int64_t *at) {
+    const IrNode *x = nd(f->g, n);
+    bool inside = false;
+    for (int i = 0; i < joined->nodes.len; i++) inside = inside || joined->nodes.items[i] == n;
+    if (inside && x->op == IR_CONCAT && x->axis == 0)
+        return place_parts(f, joined, x->in[0], at) && place_parts(f, joined, x->in[1], at);
+    if (inside) return false;
+    int base = stored_node(f, n), maker = kernel_storing(f, base);
+    int64_t poly[3];
+    numel_poly(&nd(f->g, base)->shape, poly);
+    if (f->st[base] != ST_ROOT || maker < 0 || poly[1] || poly[2] || is_result(f->g, base) ||
+        f->part_of[base] != -1 || nd(f->g, base)->dtype != IR_F32)
+        return false;
+    KernelKind k = f->p->kernels.items[maker].kind;
+    if (k == K_COLLECTIVE || k == K_COLLECTIVE_WAIT || k == K_JOINED) return false;
+    f->part_of[base] = -2; /* placed, container set below */
+    f->part_at[base] = *at;
+    *at += poly[0] * 4;
+    return true;
+}
+
+/* A bucket of gradients is a concat that only its all-reduce reads (autodiff.c):
+ * each gradient is stored in place in the bucket by the kernel that makes it, and
+ * the concat's kernel becomes K_JOINED, which runs no code. Without this, joining
+ * a bucket is a pass over it: 0.6 ms a step for the AE's 0.94 MB at 2 processes
+ * (docs/mpi.md). */
+static void join_buckets(Fuser *f) {
+    KernelPlan *p = f->p;
+    int N = f->g->nodes.len;
+    for (int i = 0; i < p->kernels.len; i++) {
+        Kernel *k = &p->kernels.items[i];
+        if (k->kind != K_COLLECTIVE || nd(f->g, k->root)->op != IR_ALLREDUCE) continue;
+        int bucket = nd(f->g, k->root)->in[0], maker = kernel_storing(f, bucket), readers = 0;
+        if (nd(f->g, bucket)->op != IR_CONCAT || maker < 0 || p->kernels.items[maker].kind != K_LOOP) continue;
+        for (int j = 0; j < p->kernels.len; j++)
+            readers += p->kernels.items[j].kind != K_COLLECTIVE_WAIT && reads_node(f, &p->kernels.items[j], bucket);
+        int64_t at = 0;
+        bool placed = readers == 1 && place_parts(f, &p->kernels.items[maker], bucket, &at);
+        for (int n = 0; n < N; n++) {
+            if (f->part_of[n] != -2) continue;
+            f->part_of[n] = placed ? bucket : -1;
+            if (!placed) f->part_at[n] = 0;
+        }
+        if (!placed) continue;
+        Kernel *joined = &p->kernels.items[maker];
+        joined->kind = K_JOINED;
+        joined->flat = joined->parallel = false;
+    }
+}
+
 /* Memory node that actually holds n's elements (through reshape views). */
 static int base_of(const IrGraph *g, const KernelPlan *p, int n) {
     while (p->buf[n].kind == KB_VIEW) n = p->buf[n].of;
     (void)g;
     return n;
+}
+
+/* Whether n's elements lie in b's memory: b itself, a view of it, or a part of its bucket. */
+static bool in_memory_of(const Fuser *f, int b, int n) {
+    int m = base_of(f->g, f->p, n);
+    return m == b || f->part_of[m] == b;
+}
+
+/* An all-reduce sums into its values' memory when nothing else reads them once it
+ * has started (a bucket of gradients, a partial sum): its buffer is a view of
+ * theirs, and its sliced parts are parts of that buffer. */
+static void sum_in_place(Fuser *f) {
+    const IrGraph *g = f->g;
+    KernelPlan *p = f->p;
+    for (int i = 0; i < p->kernels.len; i++) {
+        const Kernel *k = &p->kernels.items[i];
+        if (k->kind != K_COLLECTIVE || nd(g, k->root)->op != IR_ALLREDUCE) continue;
+        int sums = k->root, values = nd(g, sums)->in[0], b = base_of(g, p, values);
+        if (f->st[b] != ST_ROOT || f->part_of[b] >= 0) continue;
+        /* the loss, the output and reports are read after the step, maybe through a view */
+        bool alone = !(g->loss >= 0 && in_memory_of(f, b, g->loss)) &&
+                     !(g->output >= 0 && in_memory_of(f, b, g->output));
+        for (int r = 0; r < g->reports.len; r++) alone = alone && !in_memory_of(f, b, g->reports.items[r].node);
+        for (int j = i + 1; j < p->kernels.len && alone; j++) {
+            const Kernel *kj = &p->kernels.items[j];
+            if (kj->kind == K_COLLECTIVE_WAIT && kj->root == sums) continue;
+            for (int r = 0; r < kj->reads.len && alone; r++) alone = !in_memory_of(f, b, kj->reads.items[r]);
+        }
+        if (alone) p->buf[sums] = (KBuf){.kind = KB_VIEW, .of = values};
+    }
 }
 
 typedef struct Slot {
@@ -596,6 +725,7 @@ static void plan_buffers(Fuser *f) {
         else if (x->op == IR_INPUT) p->buf[n] = (KBuf){.kind = KB_INPUT, .index = x->index};
         else p->buf[n] = (KBuf){.kind = KB_VIEW, .of = x->in[0]};
     }
+    sum_in_place(f);
     int *last = arena_alloc(f->a, sizeof(int) * (size_t)N);
     for (int n = 0; n < N; n++) last[n] = -1;
     for (int i = 0; i < p->kernels.len; i++) {
@@ -618,6 +748,10 @@ static void plan_buffers(Fuser *f) {
     if (g->loss >= 0) last[base_of(g, p, g->loss)] = INT_MAX;
     if (g->output >= 0) last[base_of(g, p, g->output)] = INT_MAX;
     for (int i = 0; i < g->reports.len; i++) last[base_of(g, p, g->reports.items[i].node)] = INT_MAX;
+    /* a bucket lives as long as any of its parts */
+    for (int n = 0; n < N; n++)
+        if (f->part_of[n] >= 0 && last[n] > last[base_of(g, p, f->part_of[n])])
+            last[base_of(g, p, f->part_of[n])] = last[n];
 
     Vec(Slot) slots = {0};
     int *slot_of = arena_alloc(f->a, sizeof(int) * (size_t)N);
@@ -625,9 +759,12 @@ static void plan_buffers(Fuser *f) {
     for (int i = 0; i < p->kernels.len; i++) {
         Kernel *k = &p->kernels.items[i];
         if (k->kind == K_UPDATE || k->kind == K_SPARSE_UPDATE) continue;
-        if (k->kind != K_COLLECTIVE_WAIT) { /* a wait's root was placed by its start */
+        /* a wait's root was placed by its start; a part of a bucket is placed in the
+         * bucket's slot, taken by its first part's kernel */
+        int owner = f->part_of[k->root] >= 0 ? base_of(g, p, f->part_of[k->root]) : k->root;
+        if (k->kind != K_COLLECTIVE_WAIT && p->buf[owner].kind == KB_NONE) {
             int64_t poly[3];
-            numel_poly(&nd(g, k->root)->shape, poly);
+            numel_poly(&nd(g, owner)->shape, poly);
             KSize want = ksize_scaled(poly, 4, 0);
             int s = -1;
             for (int j = 0; j < slots.len && s < 0; j++)
@@ -639,9 +776,9 @@ static void plan_buffers(Fuser *f) {
                 s = slots.len - 1;
             }
             slots.items[s].free = false;
-            slot_of[k->root] = s;
-            p->buf[k->root] = (KBuf){.kind = KB_WORK, .offset = slots.items[s].offset,
-                                     .size = slots.items[s].size};
+            slot_of[owner] = s;
+            p->buf[owner] = (KBuf){.kind = KB_WORK, .offset = slots.items[s].offset,
+                                   .size = slots.items[s].size};
         }
         if (group_end[i] != i) continue; /* frees wait for the group's end */
         int from = i;
@@ -650,10 +787,20 @@ static void plan_buffers(Fuser *f) {
             const Kernel *km = &p->kernels.items[m];
             for (int j = 0; j < km->reads.len; j++) {
                 int b = base_of(g, p, km->reads.items[j]);
-                if (last[b] == i && p->buf[b].kind == KB_WORK) slots.items[slot_of[b]].free = true;
+                if (last[b] == i && p->buf[b].kind == KB_WORK && f->part_of[b] < 0) slots.items[slot_of[b]].free = true;
             }
-            if (last[km->root] < 0 || last[km->root] == i) slots.items[slot_of[km->root]].free = true;
+            int r = km->root;
+            if ((last[r] < 0 || last[r] == i) && p->buf[r].kind == KB_WORK && f->part_of[r] < 0)
+                slots.items[slot_of[r]].free = true;
         }
+    }
+    for (int n = 0; n < N; n++) {
+        if (f->part_of[n] < 0) continue;
+        int64_t poly[3];
+        numel_poly(&nd(g, n)->shape, poly);
+        KSize at = {{f->part_at[n]}};
+        p->buf[n] = (KBuf){.kind = KB_WORK, .offset = ksize_add(p->buf[base_of(g, p, f->part_of[n])].offset, at),
+                           .size = ksize_scaled(poly, 4, 0)};
     }
     /* The sparse updates' sort space for (row, position) pairs, after everything
      * else: its size follows the runtime's rt_rows_scratch_bytes, linear in rows. */
@@ -722,6 +869,9 @@ KernelPlan *fuse_plan(Arena *a, const IrGraph *g, StrBuf *why) {
     f.force_mem = arena_alloc(a, (size_t)N + 1);
     f.sparse = arena_alloc(a, (size_t)N + 1);
     f.updated = arena_alloc(a, (size_t)g->params.len + 1);
+    f.part_of = arena_alloc(a, sizeof(int) * (size_t)(N + 1));
+    f.part_at = arena_alloc(a, sizeof(int64_t) * (size_t)(N + 1));
+    for (int n = 0; n <= N; n++) f.part_of[n] = -1;
     if (g->loss >= N || g->loss < -1 || g->output >= N || g->output < -1) {
         sb_puts(why, "loss or output node out of range");
         return NULL;
@@ -736,6 +886,7 @@ KernelPlan *fuse_plan(Arena *a, const IrGraph *g, StrBuf *why) {
     build_kernels(&f);
     mark_hot_rows(&f);
     overlap_allreduces(&f);
+    join_buckets(&f);
     fuse_row_groups(f.p);
     plan_buffers(&f);
     return f.p;

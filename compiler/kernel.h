@@ -17,8 +17,10 @@
 /* ------------------------------------------------------------------ sizes */
 
 /* A byte count that depends on the batch size: c[2]*B^2 + c[1]*B + c[0]
- * (B^2 appears with [B, B] similarity matrices). Every coefficient is a
- * multiple of 64, so buffers placed at such offsets stay cache-line aligned. */
+ * (B^2 appears with [B, B] similarity matrices). Every coefficient of a slot's
+ * offset and size is a multiple of 64, so buffers placed at such offsets stay
+ * cache-line aligned; a part of an all-reduce's bucket (fuse.c) lies inside its
+ * bucket's slot at any multiple of 4 bytes. */
 typedef struct KSize {
     int64_t c[3];
 } KSize;
@@ -32,7 +34,8 @@ typedef enum {
     KB_WORK,     /* in the workspace at `offset` */
     KB_PARAM,    /* ctx->params[index] */
     KB_INPUT,    /* ctx->inputs[index] */
-    KB_VIEW,     /* a reshape: the memory of node `of`, read row-major */
+    KB_VIEW,     /* a reshape, or an all-reduce that sums in place: the memory of
+                  * node `of`, read row-major */
 } KBufKind;
 
 typedef struct KBuf {
@@ -64,6 +67,8 @@ typedef enum {
                       * the kernels after it do */
     K_COLLECTIVE_WAIT, /* rt_allreduce_wait: the all-reduce `root` has its sums (fuse.c
                       * places it before their first reader) */
+    K_JOINED,        /* no code: a concat of gradients into an all-reduce's bucket,
+                      * whose parts the kernels that make them store in place (fuse.c) */
 } KernelKind;
 
 typedef struct Kernel {

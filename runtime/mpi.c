@@ -131,9 +131,9 @@ static void *scratch(size_t bytes) {
  * so every process gets the same bits whatever the count or the split into
  * buckets. Few values: every process gathers every partial and adds them
  * itself (one exchange). Many: process r owns the slice [r n/N, (r+1) n/N),
- * receives every process's part of it (all-to-all), adds them, and all gather
- * the sums (two exchanges, 2 (N-1)/N n values sent a process, as a ring
- * all-reduce). The entries and their receive buffers are kept from step to
+ * receives every other process's part of it (all-to-all; its own part it reads
+ * where it is, not copied), adds them, and all gather the sums (two exchanges,
+ * 2 (N-1)/N n values sent a process, as a ring all-reduce). The entries and their receive buffers are kept from step to
  * step: the same buffers all-reduce again every step. */
 /* IDLE: free for the next one; SUMMED: out holds the sums, not yet waited for. */
 typedef enum { IDLE, GATHERING_PARTS, GATHERING_SUMS, SUMMED } phase;
@@ -149,6 +149,7 @@ typedef struct inflight {
     char *parts;                 /* the partials received */
     size_t parts_cap;
     int *counts, *displs;        /* per process: its slice of the n values */
+    int *send_counts;            /* counts, but none to this process: its own part stays in `in` */
     int *part_counts, *part_displs; /* per process: where its part of this slice lands in parts */
 } inflight;
 
@@ -181,6 +182,7 @@ static inflight *new_inflight(void) {
     size_t ints = sizeof(int) * (size_t)world_size;
     f->counts = scratch(ints);
     f->displs = scratch(ints);
+    f->send_counts = scratch(ints);
     f->part_counts = scratch(ints);
     f->part_displs = scratch(ints);
     return f;
@@ -192,6 +194,7 @@ static void free_inflights(void) {
         free(inflights[i].parts);
         free(inflights[i].counts);
         free(inflights[i].displs);
+        free(inflights[i].send_counts);
         free(inflights[i].part_counts);
         free(inflights[i].part_displs);
     }
@@ -202,20 +205,33 @@ static void free_inflights(void) {
 
 static bool few_values(int64_t n) { return n < 1024 * (int64_t)world_size; }
 
-/* out[0 .. count) = parts[0][i] + parts[1][i] + ... in rank order (blocks of `stride`). */
-static void sum_in_rank_order(void *out, const char *parts, int64_t count, int64_t stride, bool f64) {
+/* out[0 .. count) = parts[0][i] + parts[1][i] + ... in rank order (blocks of `stride`);
+ * with `own`, this process's part is read there instead of from parts. One pass:
+ * a block of every part is added in a buffer on the stack, then stored, so own
+ * may be out (an all-reduce in place) and out is written once. */
+static void sum_in_rank_order(void *out, const char *parts, int64_t count, int64_t stride, bool f64,
+                              const void *own) {
+    enum { BLOCK = 512 };
     size_t e = f64 ? 8 : 4;
-    memcpy(out, parts, (size_t)count * e);
-    for (int64_t r = 1; r < world_size; r++) {
-        if (f64) {
-            double *o = out;
-            const double *p = (const double *)(parts + (size_t)(r * stride) * e);
-            for (int64_t i = 0; i < count; i++) o[i] += p[i];
-        } else {
-            float *o = out;
-            const float *p = (const float *)(parts + (size_t)(r * stride) * e);
-            for (int64_t i = 0; i < count; i++) o[i] += p[i];
+    for (int64_t at = 0; at < count; at += BLOCK) {
+        int64_t m = count - at < BLOCK ? count - at : BLOCK;
+        double acc64[BLOCK];
+        float acc32[BLOCK];
+        for (int64_t r = 0; r < world_size; r++) {
+            const char *part = own && r == world_rank ? own : parts + (size_t)(r * stride) * e;
+            if (f64) {
+                const double *p = (const double *)part + at;
+                if (r == 0) memcpy(acc64, p, (size_t)m * e);
+                else
+                    for (int64_t i = 0; i < m; i++) acc64[i] += p[i];
+            } else {
+                const float *p = (const float *)part + at;
+                if (r == 0) memcpy(acc32, p, (size_t)m * e);
+                else
+                    for (int64_t i = 0; i < m; i++) acc32[i] += p[i];
+            }
         }
+        memcpy((char *)out + (size_t)at * e, f64 ? (void *)acc64 : (void *)acc32, (size_t)m * e);
     }
 }
 
@@ -257,11 +273,13 @@ static void begin_allreduce(void *out, const void *in, int64_t n, bool f64) {
     }
     int mine = f->counts[world_rank];
     for (int r = 0; r < P; r++) {
-        f->part_counts[r] = mine;
+        f->send_counts[r] = r == world_rank ? 0 : f->counts[r];
+        f->part_counts[r] = r == world_rank ? 0 : mine;
         f->part_displs[r] = mine * r;
     }
     reserve_parts(f, (size_t)mine * (size_t)P * e);
-    MPI_Ialltoallv(in, f->counts, f->displs, t, f->parts, f->part_counts, f->part_displs, t, f->comm, &f->req);
+    MPI_Ialltoallv(in, f->send_counts, f->displs, t, f->parts, f->part_counts, f->part_displs, t, f->comm,
+                   &f->req);
 }
 
 /* The next phase of f once its request has completed. */
@@ -272,12 +290,13 @@ static void advance(inflight *f) {
         return;
     }
     if (few_values(f->n)) {
-        sum_in_rank_order(f->out, f->parts, f->n, f->n, f->f64);
+        sum_in_rank_order(f->out, f->parts, f->n, f->n, f->f64, NULL);
         f->at = SUMMED;
         return;
     }
     int mine = f->counts[world_rank];
-    sum_in_rank_order((char *)f->out + (size_t)f->displs[world_rank] * e, f->parts, mine, mine, f->f64);
+    sum_in_rank_order((char *)f->out + (size_t)f->displs[world_rank] * e, f->parts, mine, mine, f->f64,
+                      (const char *)f->in + (size_t)f->displs[world_rank] * e);
     MPI_Datatype t = f->f64 ? MPI_DOUBLE : MPI_FLOAT;
     MPI_Iallgatherv(MPI_IN_PLACE, 0, t, f->out, f->counts, f->displs, t, f->comm, &f->req);
     f->at = GATHERING_SUMS;
@@ -342,7 +361,7 @@ static void collective(int op, int64_t procs, void *out, const void *in, int64_t
         char *ordered = scratch((size_t)global * e), *parts = scratch((size_t)global * e);
         for (int64_t r = 0; r < procs; r++) move_rows(&v, procs, r, ordered + (size_t)(r * local) * e, (void *)in, false);
         MPI_Alltoall(ordered, (int)local, t, parts, (int)local, t, MPI_COMM_WORLD);
-        sum_in_rank_order(out, parts, local, local, f64);
+        sum_in_rank_order(out, parts, local, local, f64, NULL);
         free(ordered);
         free(parts);
         collective_bytes += (uint64_t)global * e;

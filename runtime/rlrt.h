@@ -414,7 +414,7 @@ void rt_collective(int op, int64_t procs, void *out, const void *in, int64_t out
  * begins out = the sum over the processes of the n values at in; rt_mpi_progress moves
  * every begun one on (the step calls it between kernels, since MPI moves data only
  * inside its calls); wait returns once out holds the sums. Until then neither in nor
- * out may be touched. Every element is summed in rank order (p0 + p1 + ...), as
+ * out may be touched. out may be in (the steps sum a bucket in place). Every element is summed in rank order (p0 + p1 + ...), as
  * RT_COLL_ALLREDUCE does, so the bits do not depend on how values are split into calls. */
 void rt_allreduce_start(int64_t procs, float *out, const float *in, int64_t n);
 void rt_mpi_progress(void);

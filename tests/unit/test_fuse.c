@@ -226,6 +226,114 @@ static void test_allreduce_buckets_overlap(void **state) {
     arena_free(&a);
 }
 
+/* Sharded: a bucket's gradients are stored in place in it by the kernels that make
+ * them (its concat is K_JOINED and runs no code), its all-reduce sums in place, and
+ * each parameter's slice of the sums is read where it lies: nothing copies the
+ * bucket (docs/mpi.md, Speed). */
+static void test_allreduce_bucket_in_place(void **state) {
+    (void)state;
+    Arena a = {0};
+    IrGraph *g = ir_graph_new(&a, "t");
+    g->procs = 2;
+    int x = input(g, SHAPE(Bd(), C(16)), IR_F32);
+    int w1 = param(g, "w1", SHAPE(C(16), C(8))), b1 = param(g, "b1", SHAPE(C(8)));
+    int w2 = param(g, "w2", SHAPE(C(8), C(4)));
+    int h = ir_unary(g, IR_RELU, ir_binary(g, IR_ADD, ir_matmul(g, x, w1, false, false, NOSPAN), b1, NOSPAN),
+                     NOSPAN);
+    int y = ir_matmul(g, h, w2, false, false, NOSPAN);
+    g->loss = ir_reshape(g, ir_reduce(g, IR_SUM, ir_binary(g, IR_MUL, y, y, NOSPAN), 3, NOSPAN), (IrShape){0}, NOSPAN);
+    g->optim = (IrOptim){.kind = OPT_SGD, .lr = 0.01};
+    ad_differentiate(g);
+    KernelPlan *p = plan(&a, g);
+    StrBuf out = {0};
+    kernel_plan_print(p, &out);
+    printf("%s", out.data);
+    sb_free(&out);
+    assert_int_equal(count_kind(p, K_JOINED), 1);
+    int sums = -1, bucket = -1, slices = 0;
+    for (int i = 0; i < p->kernels.len; i++) {
+        const Kernel *k = &p->kernels.items[i];
+        if (k->kind == K_JOINED) bucket = k->root;
+        if (k->kind == K_COLLECTIVE) sums = k->root;
+        if (k->kind == K_JOINED || k->kind == K_COLLECTIVE || k->kind == K_COLLECTIVE_WAIT) continue;
+        for (int j = 0; j < k->nodes.len; j++) { /* no kernel joins or slices a bucket */
+            IrOp op = g->nodes.items[k->nodes.items[j]].op;
+            assert_true(op != IR_CONCAT && op != IR_SLICE);
+        }
+    }
+    assert_true(sums >= 0 && g->nodes.items[sums].in[0] == bucket);
+    /* the sums are the bucket's memory */
+    assert_int_equal(p->buf[sums].kind, KB_VIEW);
+    assert_int_equal(p->buf[sums].of, bucket);
+    assert_int_equal(p->buf[bucket].kind, KB_WORK);
+    int64_t at = ksize_eval(p->buf[bucket].offset, 8), bytes = 4 * g->nodes.items[bucket].shape.d[0].c;
+    /* each gradient, and each slice of the sums, lies inside the bucket at its offset there */
+    for (int n = 0; n < g->nodes.len; n++) {
+        const IrNode *x = &g->nodes.items[n];
+        if (x->op == IR_SLICE && x->in[0] == sums) {
+            slices++;
+            assert_int_equal(p->buf[n].kind, KB_WORK);
+            assert_int_equal(ksize_eval(p->buf[n].offset, 8), at + 4 * x->start);
+        }
+        if (x->op == IR_CONCAT && n == bucket) {
+            int part = x->in[1];
+            while (g->nodes.items[part].op == IR_RESHAPE) part = g->nodes.items[part].in[0];
+            int64_t part_bytes = 4 * ir_shape_numel(&g->nodes.items[part].shape, 0);
+            assert_int_equal(p->buf[part].kind, KB_WORK);
+            assert_int_equal(ksize_eval(p->buf[part].offset, 8), at + bytes - part_bytes);
+        }
+    }
+    assert_int_equal(slices, 3);
+    arena_free(&a);
+}
+
+/* Sharded: an all-reduce whose incoming gradient is the same on every process (the
+ * seed of a loss summed over the processes, a constant) passes back g + g (2
+ * processes) with no exchange; the parameter's gradient is still all-reduced. */
+static void test_allreduce_of_a_constant_gradient_is_a_sum(void **state) {
+    (void)state;
+    Arena a = {0};
+    IrGraph *g = ir_graph_new(&a, "t");
+    g->procs = 2;
+    int x = input(g, SHAPE(Bd(), C(4)), IR_F32);
+    int w = param(g, "w", SHAPE(C(4)));
+    int part = ir_reduce(g, IR_SUM, ir_binary(g, IR_MUL, x, w, NOSPAN), 3, NOSPAN);
+    int total = ir_collective(g, IR_ALLREDUCE, part, 0, 2, NOSPAN);
+    g->loss = ir_reshape(g, total, (IrShape){0}, NOSPAN);
+    g->optim = (IrOptim){.kind = OPT_SGD, .lr = 0.01};
+    int forward = g->nodes.len;
+    ad_differentiate(g);
+    int allreduces = 0, doubled = 0;
+    for (int n = forward; n < g->nodes.len; n++) {
+        const IrNode *y = &g->nodes.items[n];
+        allreduces += y->op == IR_ALLREDUCE;
+        doubled += y->op == IR_ADD && y->in[0] == y->in[1];
+    }
+    assert_int_equal(allreduces, 1); /* w's bucket only */
+    assert_int_equal(doubled, 1);
+    arena_free(&a);
+}
+
+/* An all-reduce sums in place only when nothing reads its values afterwards: not when a
+ * report (read after the step) is the partial sum it started from. */
+static void test_allreduce_in_place_only_when_alone(void **state) {
+    (void)state;
+    for (int reported = 0; reported < 2; reported++) {
+        Arena a = {0};
+        IrGraph *g = ir_graph_new(&a, "t");
+        g->procs = 2;
+        int x = input(g, SHAPE(Bd(), C(4)), IR_F32);
+        int w = param(g, "w", SHAPE(C(4)));
+        int part = ir_reduce(g, IR_SUM, ir_binary(g, IR_MUL, x, w, NOSPAN), 3, NOSPAN);
+        int total = ir_collective(g, IR_ALLREDUCE, part, 0, 2, NOSPAN);
+        g->loss = ir_reshape(g, total, (IrShape){0}, NOSPAN);
+        if (reported) vec_push(g->arena, &g->reports, ((IrReport){.name = "part", .node = part}));
+        KernelPlan *p = plan(&a, g);
+        assert_int_equal(p->buf[total].kind, reported ? KB_WORK : KB_VIEW);
+        arena_free(&a);
+    }
+}
+
 /* A convolution's forward and weight gradient read its image and make the columns image by
  * image (K_CONV, no im2col), at any stride; so does its input gradient (a fold of W^T @ dY). */
 static void test_convolution_columns(void **state) {
@@ -377,6 +485,9 @@ int main(void) {
         cmocka_unit_test(test_convolution_columns),
         cmocka_unit_test(test_buffer_reuse),
         cmocka_unit_test(test_allreduce_buckets_overlap),
+        cmocka_unit_test(test_allreduce_bucket_in_place),
+        cmocka_unit_test(test_allreduce_in_place_only_when_alone),
+        cmocka_unit_test(test_allreduce_of_a_constant_gradient_is_a_sum),
         cmocka_unit_test(test_rejects_bad_graph),
         cmocka_unit_test(test_refusal_names_its_source),
         cmocka_unit_test(test_row_groups),

@@ -315,7 +315,7 @@ static double run_both(const BackendStage *bs, const rt_stage *s, int64_t B, voi
     return worst;
 }
 
-static void check_program(const char *file) {
+static void check_program(const char *file, double tolerance) {
     char path[512];
     snprintf(path, sizeof path, "%s/tests/gradcheck/%s", RLC_SOURCE_DIR, file);
     printf("%s\n", file);
@@ -343,19 +343,23 @@ static void check_program(const char *file) {
         double worst = run_both(&be.stages[i], s, FULL_B, ws, pool);
         worst = fmax(worst, run_both(&be.stages[i], s, PARTIAL_B, ws, pool));
         free(ws);
-        assert_true(worst <= TOLERANCE);
+        assert_true(worst <= tolerance);
     }
     rt_pool_destroy(pool);
     be_free(&be);
     driver_free(&c);
 }
 
-static void test_conv_programs_agree(void **state) { (void)state; check_program("img_conv.rl"); }
-static void test_conv_hidden_programs_agree(void **state) { (void)state; check_program("img_conv_hidden.rl"); }
-static void test_pool_programs_agree(void **state) { (void)state; check_program("img_pool.rl"); }
-static void test_dropout_programs_agree(void **state) { (void)state; check_program("img_dropout.rl"); }
+static void test_conv_programs_agree(void **state) { (void)state; check_program("img_conv.rl", TOLERANCE); }
+static void test_conv_hidden_programs_agree(void **state) { (void)state; check_program("img_conv_hidden.rl", TOLERANCE); }
+static void test_pool_programs_agree(void **state) { (void)state; check_program("img_pool.rl", TOLERANCE); }
+static void test_dropout_programs_agree(void **state) { (void)state; check_program("img_dropout.rl", TOLERANCE); }
 /* the running statistics are parameters of the step here: their assignment is compared too */
-static void test_batch_norm_programs_agree(void **state) { (void)state; check_program("nn_batch_norm.rl"); }
+/* At the partial batch of 2 a feature's batch variance is that of two values, and the
+ * normalisation's gradient (eps / (var + eps)^1.5 terms) amplifies a product's rounding: with
+ * oneDNN's AVX2 kernels the parameters differ by 1.07e-5 relative (2.2e-6 at batch 5), so this
+ * program is held to 3x the tolerance of the others. */
+static void test_batch_norm_programs_agree(void **state) { (void)state; check_program("nn_batch_norm.rl", 3 * TOLERANCE); }
 
 int main(void) {
     const struct CMUnitTest tests[] = {

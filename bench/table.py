@@ -180,8 +180,9 @@ def roofline(srows):
         total[(setting, t, stage, steps, ms)] += float(secs)
         _, _, _, m, n, k = map(int, shape.split())
         bound[(setting, t, stage, steps, ms)] += 2 * m * n * k * int(calls) / (float(g) * 1e9)
-    out = ["Share of rlc's step time in cblas_sgemm (sum of the timed calls / steps × ms/step), and the "
-           "sgemm-alone bound: the time the step's matrix products take when OpenBLAS runs each shape "
+    out = ["Share of rlc's step time in sgemm (oneDNN's, or OpenBLAS's with RLC_GEMM=openblas: "
+           "runtime/gemm.c; sum of the timed calls / steps × ms/step), and the "
+           "sgemm-alone bound: the time the step's matrix products take when that library runs each shape "
            "alone (its GFLOP/s below), over rlc's step time (100% = the step costs no more than its "
            "products alone; the issue's target is at least 85%):", "",
            "| OpenBLAS | threads | stage | ms/step | sgemm share | bound ms/step | bound / step |",
@@ -192,7 +193,8 @@ def roofline(srows):
         out.append(f"| {setting} | {t} | {stage} | {float(ms):.3f} | {100 * secs / step_s:.1f}% | "
                    f"{1000 * bound[key] / int(steps):.3f} | {100 * bound[key] / step_s:.1f}% |")
     out += ["", "Per shape (order, transA, transB as CBLAS enums; M N K): GFLOP/s inside rlc's run and "
-            "OpenBLAS alone on the same shape and thread count:", "",
+            "the same library alone on the same shape and thread count (the OpenBLAS column is the "
+            "setting of OPENBLAS_CORETYPE the run had):", "",
             "| OpenBLAS | threads | stage | shape | calls/step | in rlc GFLOP/s | alone GFLOP/s |",
             "|---|---|---|---|---|---|---|"]
     for setting, t, stage, steps, ms, shape, calls, secs, g in srows:

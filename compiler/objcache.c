@@ -133,21 +133,27 @@ void objcache_version(char *out, size_t cap) {
     snprintf(out, cap, "rlc %s (LLVM %u.%u.%u)", RLC_VERSION, major, minor, patch);
 }
 
-ObjCacheKey objcache_key(LLVMModuleRef m, LLVMTargetMachineRef tm, const char *pipeline) {
-    Hash128 h = hash_init();
+/* What the code is compiled for and by: rlc's and LLVM's versions, the target CPU, its
+ * features and triple, and the pass pipeline. */
+static void hash_target(Hash128 *h, LLVMTargetMachineRef tm, const char *pipeline) {
     char version[96];
     objcache_version(version, sizeof version);
-    hash_str(&h, version);
+    hash_str(h, version);
     char *cpu = LLVMGetTargetMachineCPU(tm);
     char *features = LLVMGetTargetMachineFeatureString(tm);
     char *triple = LLVMGetTargetMachineTriple(tm);
-    hash_str(&h, cpu);
-    hash_str(&h, features);
-    hash_str(&h, triple);
+    hash_str(h, cpu);
+    hash_str(h, features);
+    hash_str(h, triple);
     LLVMDisposeMessage(cpu);
     LLVMDisposeMessage(features);
     LLVMDisposeMessage(triple);
-    hash_str(&h, pipeline);
+    hash_str(h, pipeline);
+}
+
+ObjCacheKey objcache_key(LLVMModuleRef m, LLVMTargetMachineRef tm, const char *pipeline) {
+    Hash128 h = hash_init();
+    hash_target(&h, tm, pipeline);
     hash_module(&h, m);
     return key_of(h);
 }
@@ -208,19 +214,7 @@ bool objcache_source_key(const char *inputs, const char *module, LLVMTargetMachi
     Hash128 h = hash_init();
     hash_str(&h, "by source");
     hash_bytes(&h, build_id.bytes, build_id.n);
-    char version[96];
-    objcache_version(version, sizeof version);
-    hash_str(&h, version);
-    char *cpu = LLVMGetTargetMachineCPU(tm);
-    char *features = LLVMGetTargetMachineFeatureString(tm);
-    char *triple = LLVMGetTargetMachineTriple(tm);
-    hash_str(&h, cpu);
-    hash_str(&h, features);
-    hash_str(&h, triple);
-    LLVMDisposeMessage(cpu);
-    LLVMDisposeMessage(features);
-    LLVMDisposeMessage(triple);
-    hash_str(&h, pipeline);
+    hash_target(&h, tm, pipeline);
     hash_str(&h, inputs);
     hash_str(&h, module);
     *key = key_of(h);

@@ -159,25 +159,39 @@ static void rows_part(void *ctx, int64_t lo, int64_t hi) {
     }
 }
 
-static inline bool for_each_summed_row(rt_pool *pool, int64_t table_rows, int64_t width,
-                                       const int32_t *rows, const float *grad, int64_t n_rows,
-                                       void *scratch, row_apply_fn apply, void *ctx) {
-    void *owned = NULL;
-    if (n_rows <= 0) return true;
+/* An update's job: the gradient's rows sorted in scratch (allocated into *owned when
+ * scratch is NULL; false when that fails), in parts of ROWS_PART_FLOATS of the `work`
+ * floats, at most one a thread. */
+static bool rows_job_init(rows_job *j, rt_pool *pool, int64_t work, int64_t table_rows, int64_t width,
+                          const int32_t *rows, const float *grad, int64_t n_rows, void *scratch,
+                          void **owned, row_apply_fn apply, void *ctx) {
+    *owned = NULL;
     if (!scratch) {
-        owned = malloc(rt_rows_scratch_bytes(n_rows, width));
-        if (!owned) return false;
-        scratch = owned;
+        *owned = malloc(rt_rows_scratch_bytes(n_rows, width));
+        if (!*owned) return false;
+        scratch = *owned;
     }
     row_ref *buf = scratch;
     for (int64_t k = 0; k < n_rows; k++) buf[k] = (row_ref){rows[k], (int32_t)k};
-    rows_job j = {radix_sort_rows(buf, buf + n_rows, n_rows), n_rows, table_rows, width, grad,
-                  (float *)(buf + 2 * n_rows), 1, apply, ctx};
-    int64_t worth = n_rows * width / ROWS_PART_FLOATS, threads = rt_pool_threads(pool);
+    *j = (rows_job){n_rows > 0 ? radix_sort_rows(buf, buf + n_rows, n_rows) : buf, n_rows, table_rows, width,
+                    grad, (float *)(buf + 2 * n_rows), 1, apply, ctx};
+    int64_t worth = work / ROWS_PART_FLOATS, threads = rt_pool_threads(pool);
     if (threads > 1 && worth >= 2) {
-        j.parts = threads < ROWS_MAX_PARTS ? threads : ROWS_MAX_PARTS;
-        if (j.parts > worth) j.parts = worth;
+        j->parts = threads < ROWS_MAX_PARTS ? threads : ROWS_MAX_PARTS;
+        if (j->parts > worth) j->parts = worth;
     }
+    return true;
+}
+
+static inline bool for_each_summed_row(rt_pool *pool, int64_t table_rows, int64_t width,
+                                       const int32_t *rows, const float *grad, int64_t n_rows,
+                                       void *scratch, row_apply_fn apply, void *ctx) {
+    if (n_rows <= 0) return true;
+    rows_job j;
+    void *owned;
+    if (!rows_job_init(&j, pool, n_rows * width, table_rows, width, rows, grad, n_rows, scratch, &owned,
+                       apply, ctx))
+        return false;
     rt_parallel_for(pool, j.parts, rows_part, &j);
     free(owned);
     return true;
@@ -230,23 +244,12 @@ static void dense_rows_part(void *ctx, int64_t lo, int64_t hi) {
 static bool for_every_row(rt_pool *pool, int64_t table_rows, int64_t width, const int32_t *rows,
                           const float *grad, int64_t n_rows, void *scratch, row_apply_fn apply,
                           rows_untouched_fn untouched, void *ctx) {
-    void *owned = NULL;
     if (table_rows <= 0) return true;
-    if (!scratch) {
-        owned = malloc(rt_rows_scratch_bytes(n_rows, width));
-        if (!owned) return false;
-        scratch = owned;
-    }
-    row_ref *buf = scratch;
-    for (int64_t k = 0; k < n_rows; k++) buf[k] = (row_ref){rows[k], (int32_t)k};
-    dense_rows_job d = {{n_rows > 0 ? radix_sort_rows(buf, buf + n_rows, n_rows) : buf, n_rows,
-                         table_rows, width, grad, (float *)(buf + 2 * n_rows), 1, apply, ctx},
-                        untouched};
-    int64_t worth = table_rows * width / ROWS_PART_FLOATS, threads = rt_pool_threads(pool);
-    if (threads > 1 && worth >= 2) {
-        d.rows.parts = threads < ROWS_MAX_PARTS ? threads : ROWS_MAX_PARTS;
-        if (d.rows.parts > worth) d.rows.parts = worth;
-    }
+    dense_rows_job d = {.untouched = untouched};
+    void *owned;
+    if (!rows_job_init(&d.rows, pool, table_rows * width, table_rows, width, rows, grad, n_rows, scratch,
+                       &owned, apply, ctx))
+        return false;
     rt_parallel_for(pool, d.rows.parts, dense_rows_part, &d);
     free(owned);
     return true;

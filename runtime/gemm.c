@@ -29,6 +29,7 @@ typedef int dnnl_sgemm_fn(char transa, char transb, int64_t M, int64_t N, int64_
                           int64_t ldc);
 typedef void omp_set_num_threads_fn(int);
 
+static void *onednn_lib;
 static dnnl_sgemm_fn *onednn_sgemm;
 static omp_set_num_threads_fn *omp_set_threads;
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
@@ -50,6 +51,20 @@ static void load_onednn(void) {
     if (!omp_set_threads || !onednn_sgemm) {
         fprintf(stderr, "rlc: libdnnl.so.2 lacks dnnl_sgemm or OpenMP; matrix products run on OpenBLAS\n");
         onednn_sgemm = NULL;
+        return;
+    }
+    onednn_lib = lib;
+}
+
+void *rt_onednn_symbol(const char *name) {
+    pthread_once(&load_once, load_onednn);
+    return onednn_lib ? dlsym(onednn_lib, name) : NULL;
+}
+
+void rt_onednn_one_thread(void) {
+    if (!omp_one_thread) {
+        omp_set_threads(1);
+        omp_one_thread = true;
     }
 }
 
@@ -62,10 +77,7 @@ void rt_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const 
              const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
     pthread_once(&load_once, load_onednn);
     if (onednn_sgemm) {
-        if (!omp_one_thread) {
-            omp_set_threads(1);
-            omp_one_thread = true;
-        }
+        rt_onednn_one_thread();
         /* It fails only on arguments OpenBLAS would reject too (rt_sgemm's callers pass
          * checked shapes); a failure falls through so that C is never left unwritten. */
         if (onednn_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', M, N, K, 1.0f, A, lda, B, ldb, beta, C,

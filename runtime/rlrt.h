@@ -369,6 +369,12 @@ void rt_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const 
              const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
 /* "oneDNN" or "OpenBLAS": the library rt_gemm runs on in this process. */
 const char *rt_gemm_library(void);
+/* A symbol of the oneDNN that rt_gemm loaded, or NULL where it runs on OpenBLAS (other
+ * oneDNN primitives are used only where rt_gemm uses oneDNN, so one switch picks both). */
+void *rt_onednn_symbol(const char *name);
+/* Sets the calling thread to one OpenMP thread before it calls oneDNN (once per thread);
+ * only after rt_onednn_symbol returned a symbol. */
+void rt_onednn_one_thread(void);
 /* Measurement: rt_sgemm_profile(true) zeroes and starts counting the wall time
  * spent inside rt_sgemm (all threads' calls, summed from the caller's view);
  * rt_sgemm_seconds returns it and the number of calls, rt_sgemm_split_calls how

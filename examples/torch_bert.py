@@ -25,48 +25,21 @@ positions per window without replacement, 80% [MASK], 10% a random id in [0, voc
 loss at those 5 only), AdamW 3e-3 with weight decay 0.01 on every parameter, cosine schedule with
 linear warm-up to 10%, global-norm clipping at 1, batch 32 from a permutation reshuffled every
 epoch; then three linear probes (Adam 1e-2, batch 64) with the encoder frozen: on the pre-trained
-encoder, on an untrained one, and on the pre-trained word + position embeddings alone. One
-difference stays: rlc's optimizer updates only the embedding rows a step reads (sparse update),
-PyTorch's AdamW every row. The random streams differ from rlc's, so the figures agree to within
-run-to-run noise. Debian: apt-get install python3-torch; run with /usr/bin/python3.
+encoder, on an untrained one, and on the pre-trained word + position embeddings alone. The random
+streams differ from rlc's, so the figures agree to within run-to-run noise. Debian: apt-get install python3-torch; run with /usr/bin/python3.
 """
 import argparse
 import math
 import os
 import time
-from collections import Counter
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from brown_ids import read_corpus
+
 D, H, T, K, MIN_COUNT = 64, 4, 32, 5, 10
-
-
-def ranked(counts, keep):
-    """Ids 1.. for the kept entries by falling count, ties by bytes."""
-    kept = sorted((w for w, c in counts.items() if keep(c)), key=lambda w: (-counts[w], w))
-    return {w: i + 1 for i, w in enumerate(kept)}
-
-
-def read_corpus(folder):
-    """Word ids as rlc's text(..., lowercase = true, min_count = 10, tags = true), tag ids, and the
-    vocabulary and tag-set sizes (0 included)."""
-    words, tags = [], []
-    for name in sorted(os.listdir(folder)):
-        path = os.path.join(folder, name)
-        if not os.path.isfile(path):
-            continue
-        with open(path, "rb") as f:
-            for tok in f.read().split():
-                slash = tok.rfind(b"/")
-                tags.append(tok[slash + 1:] if 0 < slash < len(tok) - 1 else None)
-                words.append((tok[:slash] if slash > 0 else tok).lower())
-    word_ids = ranked(Counter(words), lambda c: c >= MIN_COUNT)
-    tag_ids = ranked(Counter(t for t in tags if t is not None), lambda c: True)
-    return (torch.tensor([word_ids.get(w, 0) for w in words], dtype=torch.int64),
-            torch.tensor([tag_ids[t] if t is not None else 0 for t in tags], dtype=torch.int64),
-            len(word_ids) + 1, len(tag_ids) + 1)
 
 
 def windows(tokens, start, end):
@@ -237,7 +210,7 @@ def main():
     ap.add_argument("--data", default=os.path.join(os.environ.get("RL_DATA_PATH", "data").split(":")[0], "brown"))
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    ids, tags, vocab, n_tags = read_corpus(a.data)
+    ids, tags, vocab, n_tags = read_corpus(a.data, MIN_COUNT)
     print(f"corpus {len(ids)} tokens, vocabulary {vocab}, {n_tags} tag ids, "
           f"{len(windows(ids, 0, 0.9))} training and {len(windows(ids, 0.9, 1))} held-out windows")
     if a.what == "baselines":

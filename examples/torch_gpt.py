@@ -32,26 +32,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import brown_ids
+
 D, H, T, MIN_COUNT = 64, 4, 32, 10
 
 
 def read_corpus(folder):
     """Token ids as rlc's text(..., lowercase = true, min_count = 10), and the vocabulary size."""
-    words = []
-    for name in sorted(os.listdir(folder)):
-        path = os.path.join(folder, name)
-        if not os.path.isfile(path):
-            continue
-        with open(path, "rb") as f:
-            for tok in f.read().split():
-                slash = tok.rfind(b"/")
-                if slash > 0:
-                    tok = tok[:slash]
-                words.append(tok.lower())
-    counts = Counter(words)
-    kept = sorted((w for w, c in counts.items() if c >= MIN_COUNT), key=lambda w: (-counts[w], w))
-    ids = {w: i + 1 for i, w in enumerate(kept)}
-    return torch.tensor([ids.get(w, 0) for w in words], dtype=torch.int64), len(kept) + 1
+    ids, _, vocab, _ = brown_ids.read_corpus(folder, MIN_COUNT)
+    return ids, vocab
 
 
 def windows(tokens, start, end):

@@ -375,6 +375,10 @@ void *rt_onednn_symbol(const char *name);
 /* Sets the calling thread to one OpenMP thread before it calls oneDNN (once per thread);
  * only after rt_onednn_symbol returned a symbol. */
 void rt_onednn_one_thread(void);
+/* A buffer for a step's workspace or optimizer state (bigmem.c): from 2 MiB up, aligned
+ * to 2 MiB and advised onto transparent huge pages, else 64-byte aligned; zeroed when
+ * `zero`. NULL when out of memory; release it with free(). */
+void *rt_alloc_big(size_t bytes, bool zero);
 /* Measurement: rt_sgemm_profile(true) zeroes and starts counting the wall time
  * spent inside rt_sgemm (all threads' calls, summed from the caller's view);
  * rt_sgemm_seconds returns it and the number of calls, rt_sgemm_split_calls how

@@ -77,7 +77,7 @@ static param *store_get(store *st, const rt_param_spec *s, uint64_t seed, rt_err
     if (!p) goto oom;
     p->name = malloc(strlen(s->name) + 1);
     p->numel = spec_numel(s);
-    p->data = malloc((size_t)(p->numel ? p->numel : 1) * sizeof(float));
+    p->data = rt_alloc_big((size_t)(p->numel ? p->numel : 1) * sizeof(float), false);
     if (!p->name || !p->data) {
         free(p->name);
         free(p->data);

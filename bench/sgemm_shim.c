@@ -3,7 +3,8 @@
  * Preloaded (LD_PRELOAD) into a trainer, it stands in front of OpenBLAS's cblas_sgemm and
  * oneDNN's dnnl_sgemm (runtime/gemm.c looks the latter up in the global scope, after the
  * preloaded objects): every call is timed with the monotonic clock and forwarded to the real
- * one (dlsym RTLD_NEXT); a oneDNN call is logged as the row-major CBLAS call it equals. At
+ * one (dlsym RTLD_NEXT); a oneDNN call is logged as the row-major CBLAS call it equals, a call
+ * of oneDNN's matmul primitive (a batch of G products) as G such calls. At
  * exit it writes one line per distinct call shape to the file named by $SGEMM_LOG:
  *     order transA transB M N K calls seconds
  * Calls made from several threads at once are each timed, so with threads > 1 the seconds are
@@ -12,6 +13,7 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <oneapi/dnnl/dnnl_types.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -41,7 +43,7 @@ static double now(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-static void record(int order, int ta, int tb, int m, int n, int k, double seconds) {
+static void record_calls(int order, int ta, int tb, int m, int n, int k, long calls, double seconds) {
     pthread_mutex_lock(&lock);
     int i = 0;
     while (i < n_shapes && !(shapes[i].order == order && shapes[i].ta == ta && shapes[i].tb == tb &&
@@ -49,12 +51,16 @@ static void record(int order, int ta, int tb, int m, int n, int k, double second
         i++;
     if (i == n_shapes && n_shapes < MAX_SHAPES) shapes[n_shapes++] = (Shape){order, ta, tb, m, n, k, 0, 0};
     if (i < n_shapes) {
-        shapes[i].calls++;
+        shapes[i].calls += calls;
         shapes[i].seconds += seconds;
     } else {
-        dropped++;
+        dropped += calls;
     }
     pthread_mutex_unlock(&lock);
+}
+
+static void record(int order, int ta, int tb, int m, int n, int k, double seconds) {
+    record_calls(order, ta, tb, m, n, k, 1, seconds);
 }
 
 void cblas_sgemm(int order, int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
@@ -88,6 +94,45 @@ int dnnl_sgemm(char ta, char tb, int64_t m, int64_t n, int64_t k, float alpha, c
     int status = real_dnnl_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     record(101, ta == 'T' || ta == 't' ? 112 : 111, tb == 'T' || tb == 't' ? 112 : 111, (int)m, (int)n, (int)k,
            now() - t0);
+    return status;
+}
+
+/* oneDNN's matmul primitive runs a batch of G products in one call (runtime/gemm.c,
+ * rt_gemm_batched): logged as G calls of the product's shape, each taking 1/G of the call, so
+ * that sgemm_alone times them one by one like the rest. Other primitives are only forwarded. */
+typedef dnnl_status_t execute_fn(const_dnnl_primitive_t, dnnl_stream_t, int, const dnnl_exec_arg_t *);
+typedef dnnl_status_t get_pd_fn(const_dnnl_primitive_t, const_dnnl_primitive_desc_t *);
+typedef dnnl_status_t pd_query_fn(const_dnnl_primitive_desc_t, dnnl_query_t, int, void *);
+typedef const dnnl_memory_desc_t *pd_query_md_fn(const_dnnl_primitive_desc_t, dnnl_query_t, int);
+static execute_fn *real_execute;
+
+dnnl_status_t dnnl_primitive_execute(const_dnnl_primitive_t p, dnnl_stream_t stream, int nargs,
+                                     const dnnl_exec_arg_t *args) {
+    if (!real_execute) {
+        real_execute = (execute_fn *)dlsym(RTLD_NEXT, "dnnl_primitive_execute");
+        if (!real_execute) {
+            fputs("sgemm_shim: no dnnl_primitive_execute behind the shim\n", stderr);
+            abort();
+        }
+    }
+    double t0 = now();
+    dnnl_status_t status = real_execute(p, stream, nargs, args);
+    double seconds = now() - t0;
+    get_pd_fn *get_pd = (get_pd_fn *)dlsym(RTLD_DEFAULT, "dnnl_primitive_get_primitive_desc");
+    pd_query_fn *query = (pd_query_fn *)dlsym(RTLD_DEFAULT, "dnnl_primitive_desc_query");
+    pd_query_md_fn *query_md = (pd_query_md_fn *)dlsym(RTLD_DEFAULT, "dnnl_primitive_desc_query_md");
+    const_dnnl_primitive_desc_t pd;
+    dnnl_primitive_kind_t kind;
+    if (!get_pd || !query || !query_md || get_pd(p, &pd) != dnnl_success ||
+        query(pd, dnnl_query_primitive_kind, 0, &kind) != dnnl_success || kind != dnnl_matmul)
+        return status;
+    const dnnl_memory_desc_t *a = query_md(pd, dnnl_query_src_md, 0), *b = query_md(pd, dnnl_query_weights_md, 0),
+                             *c = query_md(pd, dnnl_query_dst_md, 0);
+    if (!a || !b || !c || c->ndims != 3) return status;
+    /* A transposed operand's columns are its stored rows: stride 1 down a column */
+    int ta = a->format_desc.blocking.strides[2] != 1, tb = b->format_desc.blocking.strides[2] != 1;
+    long g = (long)c->dims[0];
+    record_calls(101, ta ? 112 : 111, tb ? 112 : 111, (int)c->dims[1], (int)c->dims[2], (int)a->dims[2], g, seconds);
     return status;
 }
 

@@ -47,7 +47,8 @@ typedef struct Cg {
     LLVMModuleRef M;
     LLVMBuilderRef b;
     LLVMTypeRef f32, f64, i8, i32, i64, i1, ptr, voidt, ctx_t, range_t;
-    Fn sgemm, random_fill, shift2d, col2im, im2col, conv, conv_wgrad, conv_igrad, pfor, sgd_rows, adam_rows, collective;
+    Fn sgemm, sgemm_batched, random_fill, shift2d, col2im, im2col, conv, conv_wgrad, conv_igrad, pfor;
+    Fn sgd_rows, adam_rows, collective;
     Fn allreduce_start, allreduce_wait, mpi_progress;
     unsigned noalias;
     /* The checker's module (cg_emit_checker): a dense update kernel only looks at
@@ -863,19 +864,18 @@ static void emit_sgemm(Cg *cg, KEmit *e) {
     LLVMPositionBuilderAtEnd(b, join);
     LLVMValueRef nonempty = LLVMBuildICmp(b, LLVMIntSGT, mn, i64c(cg, 0), "");
     LLVMBasicBlockRef j2 = if_begin(cg, nonempty);
-    Loop l = loop_begin(cg, i64c(cg, 0), G);
-    /* a 2-D operand of a batched product is every batch element's: stride 0, no copies */
-    LLVMValueRef ao = rka == 3 ? LLVMBuildNSWMul(b, l.iv, LLVMBuildNSWMul(b, ra, ca, ""), "") : i64c(cg, 0);
-    LLVMValueRef bo = rkb == 3 ? LLVMBuildNSWMul(b, l.iv, LLVMBuildNSWMul(b, rb, cb, ""), "") : i64c(cg, 0);
-    LLVMValueRef co = LLVMBuildNSWMul(b, l.iv, mn, "");
-    LLVMValueRef args[12] = {
-        ctx_field(cg, e->ctx, CTX_POOL, cg->ptr),
-        LLVMConstInt(cg->i32, r->trans_a, 0), LLVMConstInt(cg->i32, r->trans_b, 0), M, N, K,
-        elem_ptr(cg, cg->f32, node_ptr(cg, e, r->in[0]), ao), ca,
-        elem_ptr(cg, cg->f32, node_ptr(cg, e, r->in[1]), bo), cb, elem_ptr(cg, cg->f32, C, co), N,
-    };
-    call(cg, cg->sgemm, args, 12);
-    loop_end(cg, &l);
+    LLVMValueRef pool = ctx_field(cg, e->ctx, CTX_POOL, cg->ptr), A = node_ptr(cg, e, r->in[0]);
+    LLVMValueRef Bp = node_ptr(cg, e, r->in[1]), ta = LLVMConstInt(cg->i32, r->trans_a, 0);
+    LLVMValueRef tb = LLVMConstInt(cg->i32, r->trans_b, 0);
+    if (rk == 3) { /* one call for the batch; a 2-D operand is every product's: stride 0, no copies */
+        LLVMValueRef sa = rka == 3 ? LLVMBuildNSWMul(b, ra, ca, "") : i64c(cg, 0);
+        LLVMValueRef sb = rkb == 3 ? LLVMBuildNSWMul(b, rb, cb, "") : i64c(cg, 0);
+        LLVMValueRef args[16] = {pool, ta, tb, G, M, N, K, A, ca, sa, Bp, cb, sb, C, N, mn};
+        call(cg, cg->sgemm_batched, args, 16);
+    } else {
+        LLVMValueRef args[12] = {pool, ta, tb, M, N, K, A, ca, Bp, cb, C, N};
+        call(cg, cg->sgemm, args, 12);
+    }
     if_end(cg, j2);
     LLVMBuildBr(b, after);
     LLVMPositionBuilderAtEnd(b, after);
@@ -1415,6 +1415,8 @@ static void init_types(Cg *cg) {
     LLVMTypeRef i32 = cg->i32, i64 = cg->i64, f32 = cg->f32, f64 = cg->f64, p = cg->ptr;
     LLVMTypeRef sg[12] = {p, i32, i32, i64, i64, i64, p, i64, p, i64, p, i64};
     cg->sgemm = declare(cg, "rt_sgemm", cg->voidt, sg, 12);
+    LLVMTypeRef sgb[16] = {p, i32, i32, i64, i64, i64, i64, p, i64, i64, p, i64, i64, p, i64, i64};
+    cg->sgemm_batched = declare(cg, "rt_sgemm_batched", cg->voidt, sgb, 16);
     LLVMTypeRef rf[9] = {i32, p, i64, i64, f64, f64, i64, i64, i64};
     cg->random_fill = declare(cg, "rt_random_fill", cg->voidt, rf, 9);
     LLVMTypeRef sh[9] = {p, p, i64, i64, i64, i64, i64, i64, i64};

@@ -65,6 +65,7 @@ static const struct { const char *name; void *addr; } runtime_symbols[] = {
     {"rt_update_sgd_rows", (void *)rt_update_sgd_rows},
     {"rt_update_adam_rows", (void *)rt_update_adam_rows},
     {"rt_sgemm", (void *)rt_sgemm},
+    {"rt_sgemm_batched", (void *)rt_sgemm_batched},
     {"expf", (void *)expf},
     {"logf", (void *)logf},
     {"tanhf", (void *)tanhf},

@@ -299,16 +299,24 @@ static void sgemm_part(void *ctx, int64_t lo, int64_t hi) {
     }
 }
 
+/* Into how many parts rt_sgemm splits an M x N x K product on the pool (1: one call). */
+static int64_t sgemm_parts(const rt_pool *pool, int64_t M, int64_t N, int64_t K) {
+    int threads = pool && !in_job ? pool->threads : 1;
+    int64_t extent = M >= N ? M : N;
+    int64_t most = (extent + SGEMM_ALIGN - 1) / SGEMM_ALIGN, worth = M * N * K / SGEMM_PART_MACS;
+    if (most > worth) most = worth;
+    if (threads > 1 && most >= 2 && extent >= 2 * SGEMM_ALIGN) return threads < most ? threads : most;
+    return 1;
+}
+
 void rt_sgemm(rt_pool *pool, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
               const float *A, int64_t lda, const float *B, int64_t ldb, float *C, int64_t ldc) {
     bool counting = atomic_load_explicit(&sgemm_counting, memory_order_relaxed);
     uint64_t t0 = counting ? now_ns() : 0;
     sgemm_job j = {trans_a != 0, trans_b != 0, M >= N, M, N, K, lda, ldb, ldc, 1, M >= N ? M : N, A, B, C};
-    int threads = pool && !in_job ? pool->threads : 1;
-    int64_t most = (j.extent + SGEMM_ALIGN - 1) / SGEMM_ALIGN, worth = M * N * K / SGEMM_PART_MACS;
-    if (most > worth) most = worth;
-    if (threads > 1 && most >= 2 && j.extent >= 2 * SGEMM_ALIGN) {
-        j.parts = threads < most ? threads : most;
+    int64_t parts = sgemm_parts(pool, M, N, K);
+    if (parts > 1) {
+        j.parts = parts;
         rt_parallel_for(pool, j.parts, sgemm_part, &j);
         if (counting) atomic_fetch_add_explicit(&sgemm_split_calls, 1, memory_order_relaxed);
     } else {
@@ -317,5 +325,25 @@ void rt_sgemm(rt_pool *pool, int trans_a, int trans_b, int64_t M, int64_t N, int
     if (counting) {
         atomic_fetch_add_explicit(&sgemm_ns, now_ns() - t0, memory_order_relaxed);
         atomic_fetch_add_explicit(&sgemm_calls, 1, memory_order_relaxed);
+    }
+}
+
+void rt_sgemm_batched(rt_pool *pool, int trans_a, int trans_b, int64_t G, int64_t M, int64_t N, int64_t K,
+                      const float *A, int64_t lda, int64_t stride_a, const float *B, int64_t ldb, int64_t stride_b,
+                      float *C, int64_t ldc, int64_t stride_c) {
+    /* Products large enough to split run as before, each split over the pool; the others
+     * as one batch on this thread, as each of them would run alone. */
+    if (sgemm_parts(pool, M, N, K) > 1) {
+        for (int64_t g = 0; g < G; g++)
+            rt_sgemm(pool, trans_a, trans_b, M, N, K, A + g * stride_a, lda, B + g * stride_b, ldb, C + g * stride_c,
+                     ldc);
+        return;
+    }
+    bool counting = atomic_load_explicit(&sgemm_counting, memory_order_relaxed);
+    uint64_t t0 = counting ? now_ns() : 0;
+    rt_gemm_batched(trans_a != 0, trans_b != 0, G, M, N, K, A, lda, stride_a, B, ldb, stride_b, C, ldc, stride_c);
+    if (counting) {
+        atomic_fetch_add_explicit(&sgemm_ns, now_ns() - t0, memory_order_relaxed);
+        atomic_fetch_add_explicit(&sgemm_calls, (uint64_t)G, memory_order_relaxed);
     }
 }

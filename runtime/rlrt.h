@@ -363,6 +363,18 @@ bool rt_pool_side_running(rt_pool *pool);
  * (docs/runtime.md, Determinism). Bit-identical for a given thread count. */
 void rt_sgemm(rt_pool *pool, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
               const float *A, int64_t lda, const float *B, int64_t ldb, float *C, int64_t ldc);
+/* G products C_g = op(A_g) op(B_g), A_g = A + g stride_a (stride 0: one matrix for every
+ * g), likewise B_g and C_g; the rest as rt_sgemm. Products that rt_sgemm would split run
+ * so, one by one; the others run on the calling thread as one rt_gemm_batched. */
+void rt_sgemm_batched(rt_pool *pool, int trans_a, int trans_b, int64_t G, int64_t M, int64_t N, int64_t K,
+                      const float *A, int64_t lda, int64_t stride_a, const float *B, int64_t ldb, int64_t stride_b,
+                      float *C, int64_t ldc, int64_t stride_c);
+/* rt_sgemm_batched's products on the calling thread (beta 0): one call of oneDNN's matmul
+ * primitive over the batch (made once per shape and strides, per thread) where rt_gemm runs
+ * on oneDNN, else a loop of rt_gemm. */
+void rt_gemm_batched(bool trans_a, bool trans_b, int64_t G, int64_t M, int64_t N, int64_t K, const float *A,
+                     int64_t lda, int64_t stride_a, const float *B, int64_t ldb, int64_t stride_b, float *C,
+                     int64_t ldc, int64_t stride_c);
 /* One product on the calling thread: C = op(A) op(B) + beta C, row-major (gemm.c: oneDNN's
  * sgemm where libdnnl.so.2 loads and RLC_GEMM is not "openblas", OpenBLAS's otherwise). */
 void rt_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
@@ -375,6 +387,10 @@ void *rt_onednn_symbol(const char *name);
 /* Sets the calling thread to one OpenMP thread before it calls oneDNN (once per thread);
  * only after rt_onednn_symbol returned a symbol. */
 void rt_onednn_one_thread(void);
+/* A buffer for a step's workspace or optimizer state (bigmem.c): from 2 MiB up, aligned
+ * to 2 MiB and advised onto transparent huge pages, else 64-byte aligned; zeroed when
+ * `zero`. NULL when out of memory; release it with free(). */
+void *rt_alloc_big(size_t bytes, bool zero);
 /* Measurement: rt_sgemm_profile(true) zeroes and starts counting the wall time
  * spent inside rt_sgemm (all threads' calls, summed from the caller's view);
  * rt_sgemm_seconds returns it and the number of calls, rt_sgemm_split_calls how

@@ -77,7 +77,7 @@ static param *store_get(store *st, const rt_param_spec *s, uint64_t seed, rt_err
     if (!p) goto oom;
     p->name = malloc(strlen(s->name) + 1);
     p->numel = spec_numel(s);
-    p->data = malloc((size_t)(p->numel ? p->numel : 1) * sizeof(float));
+    p->data = rt_alloc_big((size_t)(p->numel ? p->numel : 1) * sizeof(float), false);
     if (!p->name || !p->data) {
         free(p->name);
         free(p->data);
@@ -266,13 +266,13 @@ static bool stage_prepare(run *r, const rt_stage *s, bool validating, stage_run 
         sr->params[i] = p->data;
         if (s->train && s->params[i].trained && !frozen(s, s->params[i].name)) {
             int64_t n = p->numel * opt_copies(&s->opt);
-            if (!(sr->opt_state[i] = calloc((size_t)(n ? n : 1), sizeof(float)))) goto oom;
+            if (!(sr->opt_state[i] = rt_alloc_big((size_t)n * sizeof(float), true))) goto oom;
         }
     }
     if (s->load && !validating && !load_params(sr, s->load, r->opt->quiet ? NULL : r->out, err))
         return false;
     size_t ws = s->workspace_bytes ? s->workspace_bytes(s->user, s->batch) : 0;
-    if (ws && !(sr->workspace = aligned_alloc(64, (ws + 63) / 64 * 64))) goto oom;
+    if (ws && !(sr->workspace = rt_alloc_big(ws, false))) goto oom;
     sr->ctx = (rt_step_ctx){
         .seed = sr->seed, .params = sr->params, .opt_state = sr->opt_state,
         .inputs = (void *const *)sr->inputs, .loss = &sr->loss, .reports = sr->reports,

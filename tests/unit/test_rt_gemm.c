@@ -2,7 +2,9 @@
  * and 1, operands inside wider rows, against a product in double; the library is the one
  * gemm.c promises (oneDNN, which scripts/setup.sh installs, unless RLC_GEMM=openblas: ctest
  * runs this file both ways), and products from several pool threads start no threads of the
- * library's own (the pool's threads are the step's only parallelism, rlrt.h). */
+ * library's own (the pool's threads are the step's only parallelism, rlrt.h). Batched products
+ * (rt_gemm_batched: oneDNN's matmul primitive, or the loop) likewise against double, and those
+ * rt_sgemm splits run as it runs them. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -70,6 +72,85 @@ static void test_products_match_double(void **state) {
                 check_product(t & 1, t & 2, shapes[s][0], shapes[s][1], shapes[s][2], (float)b);
 }
 
+/* rt_gemm_batched: G products with leading dimensions 3 wider than tight and gaps between
+ * the matrices (or one matrix shared by all, stride 0), each checked against double; C's
+ * padding and gaps are never written. */
+static void check_batched(bool ta, bool tb, int64_t G, int64_t M, int64_t N, int64_t K, bool shared_a,
+                          bool shared_b) {
+    int64_t rows_a = ta ? K : M, cols_a = ta ? M : K, rows_b = tb ? N : K, cols_b = tb ? K : N;
+    int64_t lda = cols_a + 3, ldb = cols_b + 3, ldc = N + 3;
+    int64_t sa = shared_a ? 0 : rows_a * lda + 5, sb = shared_b ? 0 : rows_b * ldb + 7, sc = M * ldc + 2;
+    int64_t na = shared_a ? rows_a * lda : G * sa, nb = shared_b ? rows_b * ldb : G * sb, nc = G * sc;
+    float *A = malloc(sizeof(float) * (size_t)na), *B = malloc(sizeof(float) * (size_t)nb);
+    float *C = malloc(sizeof(float) * (size_t)nc), *before = malloc(sizeof(float) * (size_t)nc);
+    assert_true(A && B && C && before);
+    for (int64_t i = 0; i < na; i++) A[i] = value((uint32_t)i, 4);
+    for (int64_t i = 0; i < nb; i++) B[i] = value((uint32_t)i, 5);
+    for (int64_t i = 0; i < nc; i++) C[i] = before[i] = value((uint32_t)i, 6);
+    rt_gemm_batched(ta, tb, G, M, N, K, A, lda, sa, B, ldb, sb, C, ldc, sc);
+    for (int64_t g = 0; g < G; g++) {
+        const float *a = A + g * sa, *b = B + g * sb;
+        for (int64_t at = g * sc; at < (g + 1) * sc; at++) {
+            int64_t i = (at - g * sc) / ldc, j = (at - g * sc) % ldc;
+            if (i >= M || j >= N) { /* padding and the gap after the matrix */
+                assert_memory_equal(&C[at], &before[at], sizeof(float));
+                continue;
+            }
+            double sum = 0, mag = 0;
+            for (int64_t k = 0; k < K; k++) {
+                double x = ta ? a[k * lda + i] : a[i * lda + k], y = tb ? b[j * ldb + k] : b[k * ldb + j];
+                sum += x * y;
+                mag += fabs(x * y);
+            }
+            if (!(fabs(C[at] - sum) <= 1e-6 * (mag + 1)))
+                fail_msg("C[%lld][%lld,%lld] = %g, want %g (ta %d tb %d G %lld M %lld N %lld K %lld)",
+                         (long long)g, (long long)i, (long long)j, C[at], sum, ta, tb, (long long)G, (long long)M,
+                         (long long)N, (long long)K);
+        }
+    }
+    free(A);
+    free(B);
+    free(C);
+    free(before);
+}
+
+static void test_batched_products_match_double(void **state) {
+    (void)state;
+    const int64_t shapes[][4] = {{512, 32, 32, 32}, {3, 7, 5, 3}, {1, 33, 17, 65}, {9, 16, 40, 8}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int t = 0; t < 4; t++)
+            for (int shared = 0; shared < 3; shared++)
+                check_batched(t & 1, t & 2, shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3], shared == 1,
+                              shared == 2);
+    /* more shapes than a thread's cache of primitives holds: the oldest make way */
+    for (int64_t n = 1; n <= 40; n++) check_batched(false, true, 4, 8, n, 16, false, false);
+    check_batched(false, false, 4, 8, 3, 16, false, false);
+}
+
+/* A batch of products that rt_sgemm splits runs each split as rt_sgemm does: same bits. */
+static void test_batched_large_products_split_as_alone(void **state) {
+    (void)state;
+    rt_pool *pool = rt_pool_create(2);
+    assert_non_null(pool);
+    int64_t G = 2, M = 256, N = 256, K = 256;
+    float *A = malloc(sizeof(float) * (size_t)(G * M * K)), *B = malloc(sizeof(float) * (size_t)(G * K * N));
+    float *C = malloc(sizeof(float) * (size_t)(G * M * N)), *alone = malloc(sizeof(float) * (size_t)(G * M * N));
+    assert_true(A && B && C && alone);
+    for (int64_t i = 0; i < G * M * K; i++) A[i] = value((uint32_t)i, 7);
+    for (int64_t i = 0; i < G * K * N; i++) B[i] = value((uint32_t)i, 8);
+    uint64_t jobs = rt_pool_jobs(pool);
+    rt_sgemm_batched(pool, 1, 0, G, M, N, K, A, M, M * K, B, N, K * N, C, N, M * N);
+    assert_true(rt_pool_jobs(pool) >= jobs + (uint64_t)G);
+    for (int64_t g = 0; g < G; g++)
+        rt_sgemm(pool, 1, 0, M, N, K, A + g * M * K, M, B + g * K * N, N, alone + g * M * N, N);
+    assert_memory_equal(C, alone, sizeof(float) * (size_t)(G * M * N));
+    free(A);
+    free(B);
+    free(C);
+    free(alone);
+    rt_pool_destroy(pool);
+}
+
 static void test_library_is_the_promised_one(void **state) {
     (void)state;
     const char *want = getenv("RLC_GEMM");
@@ -108,6 +189,8 @@ static void test_no_threads_beyond_the_pool(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_products_match_double),
+        cmocka_unit_test(test_batched_products_match_double),
+        cmocka_unit_test(test_batched_large_products_split_as_alone),
         cmocka_unit_test(test_library_is_the_promised_one),
         cmocka_unit_test(test_no_threads_beyond_the_pool),
     };

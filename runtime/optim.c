@@ -135,7 +135,7 @@ static inline const float *grad_row(const rows_job *j, int64_t pos) {
 /* Refs ahead of the one being applied whose gradient row and table rows are
  * prefetched: the rows are sorted by table row, so they come at ascending but
  * scattered addresses that the hardware prefetcher does not follow, and the
- * step's lookups and gradients (skip-gram: 2.4 MB at batch 256) have pushed
+ * step's lookups and gradients (skip-gram: 1.8 MB at batch 256) have pushed
  * them out of the core's L2 since the lookup read them. Eight refs keep about
  * 100 lines in flight, enough to cover a miss to L3 or memory. */
 enum { ROWS_PREFETCH_AHEAD = 8 };

@@ -1003,46 +1003,28 @@ static void emit_scatter(Cg *cg, KEmit *e) {
     loop_end(cg, &li);
 }
 
-/* The scratch pointer plus (at - scratch_offset) bytes. */
-static LLVMValueRef scratch_at(Cg *cg, KEmit *e, LLVMValueRef scratch, KSize at) {
-    KSize rel = at;
-    for (int c = 0; c < 3; c++) rel.c[c] -= e->k->scratch_offset.c[c];
-    LLVMValueRef off = ksize_value(cg, e->B, rel);
-    return LLVMBuildInBoundsGEP2(cg->b, cg->i8, scratch, &off, 1, "");
-}
-
-/* The rows of a sum of scatters, as one list for the runtime: one scatter's
- * memory as it is, several copied end to end into the kernel's scratch. */
-static void sparse_rows(Cg *cg, KEmit *e, LLVMValueRef scratch, int64_t width, LLVMValueRef *idx,
-                        LLVMValueRef *rows, LLVMValueRef *count) {
+/* The gradient's parts for the runtime: an rt_row_grads {rows, grad, n} per
+ * scatter of the sum, in order, each read where the step wrote it. */
+static LLVMValueRef sparse_grads(Cg *cg, KEmit *e) {
     const Kernel *k = e->k;
     LLVMBuilderRef b = cg->b;
-    if (k->scatters.len == 1) {
-        const IrNode *s = nd(cg, k->scatters.items[0]);
-        *idx = node_ptr(cg, e, s->in[0]);
-        *rows = node_ptr(cg, e, s->in[1]);
-        *count = numel(cg, e->B, &nd(cg, s->in[0])->shape);
-        return;
-    }
-    *idx = scratch_at(cg, e, scratch, k->cat_idx_offset);
-    *rows = scratch_at(cg, e, scratch, k->cat_rows_offset);
-    LLVMValueRef at = i64c(cg, 0);
+    LLVMTypeRef fields[3] = {cg->ptr, cg->ptr, cg->i64};
+    LLVMTypeRef part_t = LLVMStructTypeInContext(cg->C, fields, 3, 0);
+    LLVMValueRef parts = LLVMBuildArrayAlloca(b, part_t, i64c(cg, k->scatters.len), "grads");
     for (int j = 0; j < k->scatters.len; j++) {
         const IrNode *s = nd(cg, k->scatters.items[j]);
-        LLVMValueRef n = numel(cg, e->B, &nd(cg, s->in[0])->shape);
-        LLVMBuildMemCpy(b, elem_ptr(cg, cg->i32, *idx, at), 4, node_ptr(cg, e, s->in[0]), 4,
-                        LLVMBuildNSWMul(b, n, i64c(cg, 4), ""));
-        LLVMBuildMemCpy(b, elem_ptr(cg, cg->f32, *rows, LLVMBuildNSWMul(b, at, i64c(cg, width), "")), 4,
-                        node_ptr(cg, e, s->in[1]), 4, LLVMBuildNSWMul(b, n, i64c(cg, 4 * width), ""));
-        at = LLVMBuildNSWAdd(b, at, n, "");
+        LLVMValueRef at = i64c(cg, j);
+        LLVMValueRef part = LLVMBuildInBoundsGEP2(b, part_t, parts, &at, 1, "");
+        LLVMValueRef vals[3] = {node_ptr(cg, e, s->in[0]), node_ptr(cg, e, s->in[1]),
+                                numel(cg, e->B, &nd(cg, s->in[0])->shape)};
+        for (unsigned f = 0; f < 3; f++) LLVMBuildStore(b, vals[f], LLVMBuildStructGEP2(b, part_t, part, f, ""));
     }
-    *count = at;
+    return parts;
 }
 
 static void emit_sparse_update(Cg *cg, KEmit *e) {
     const IrOptim *o = &cg->g->optim;
     const IrNode *u = nd(cg, e->k->root), *s = nd(cg, u->in[1]);
-    LLVMBuilderRef b = cg->b;
     int64_t width = 1;
     for (int d = 1; d < s->shape.rank; d++) width *= s->shape.d[d].c;
     int64_t count = ir_shape_numel(&s->shape, 0);
@@ -1050,25 +1032,23 @@ static void emit_sparse_update(Cg *cg, KEmit *e) {
     LLVMValueRef st = has_state(o) ? arg_ptr(e, (KArg){ARG_STATE, u->index}) : LLVMConstPointerNull(cg->ptr);
     LLVMValueRef scratch = arg_ptr(e, (KArg){ARG_SCRATCH, e->kindex});
     LLVMValueRef lr = ctx_field(cg, e->ctx, CTX_LR, cg->f32);
-    LLVMValueRef idx, rows, n_rows;
-    sparse_rows(cg, e, scratch, width, &idx, &rows, &n_rows);
+    LLVMValueRef grads = sparse_grads(cg, e), n_grads = LLVMConstInt(cg->i32, (unsigned)e->k->scatters.len, 0);
     /* The runtime splits the update over the pool by table row (bit-identical at any count). */
     LLVMValueRef pool = ctx_field(cg, e->ctx, CTX_POOL, cg->ptr);
-    LLVMValueRef common[7] = {pool, table, i64c(cg, s->shape.d[0].c), i64c(cg, width), idx, rows, n_rows};
+    LLVMValueRef common[6] = {pool, table, i64c(cg, s->shape.d[0].c), i64c(cg, width), grads, n_grads};
     if (o->kind == OPT_SGD) {
-        LLVMValueRef args[12] = {common[0], common[1], common[2], common[3], common[4], common[5], common[6],
+        LLVMValueRef args[11] = {common[0], common[1], common[2], common[3], common[4], common[5],
                                  st, lr, f32c(cg, (float)o->momentum), f32c(cg, (float)o->weight_decay),
                                  scratch};
-        call(cg, cg->sgd_rows, args, 12);
+        call(cg, cg->sgd_rows, args, 11);
         return;
     }
     LLVMValueRef v = elem_ptr(cg, cg->f32, st, i64c(cg, count));
-    LLVMValueRef args[17] = {common[0], common[1], common[2], common[3], common[4], common[5], common[6], st, v,
+    LLVMValueRef args[16] = {common[0], common[1], common[2], common[3], common[4], common[5], st, v,
                              lr, f32c(cg, (float)o->beta1), f32c(cg, (float)o->beta2), f32c(cg, (float)o->eps),
                              f32c(cg, (float)o->weight_decay), LLVMConstInt(cg->i8, o->kind == OPT_ADAMW, 0),
                              ctx_field(cg, e->ctx, CTX_STEP, cg->i64), scratch};
-    (void)b;
-    call(cg, cg->adam_rows, args, 17);
+    call(cg, cg->adam_rows, args, 16);
 }
 
 /* ------------------------------------------------------------ kernel args */
@@ -1286,6 +1266,63 @@ static LLVMValueRef group_rows(Cg *cg, const KRowGroup *rg, LLVMValueRef B) {
     return dimv(cg, B, s->d[0]);
 }
 
+/* Rows of the group ahead of the one about to run whose table rows its lookups
+ * prefetch, and the most cache lines a looked-up row prefetches. A lookup of a
+ * sparsely updated table (hot_rows) reads rows at random: skip-gram's group spent
+ * most of its lookup time waiting for them (the load from the table was 84% of
+ * k0's samples). Three rows ahead keep ~150 lines in flight at skip-gram's 7 rows
+ * of 100 a row of the batch. */
+enum { GROUP_PREFETCH_AHEAD = 3, GROUP_PREFETCH_MAX_LINES = 32 };
+
+/* For row o of the group: prefetch the table rows that each member which gathers
+ * rows of a parameter by stored i32 ids will read at row o + GROUP_PREFETCH_AHEAD.
+ * a: the members' arguments as emit_row_group loaded them (stride most + 3). */
+static void emit_group_prefetch(Cg *cg, const KRowGroup *rg, KEmit *es, LLVMValueRef *a, int most,
+                                LLVMValueRef B, LLVMValueRef rows, LLVMValueRef o) {
+    LLVMBuilderRef b = cg->b;
+    LLVMValueRef ahead = LLVMBuildNSWAdd(b, o, i64c(cg, GROUP_PREFETCH_AHEAD), "");
+    LLVMBasicBlockRef join = NULL;
+    for (int m = 0; m < rg->count; m++) {
+        KEmit *e = &es[rg->first + m];
+        const IrNode *x = nd(cg, e->k->root);
+        if (!e->k->hot_rows || x->op != IR_GATHER) continue;
+        const IrNode *t = nd(cg, x->in[0]), *ix = nd(cg, x->in[1]);
+        KBufKind tk = cg->p->buf[x->in[0]].kind, ik = cg->p->buf[x->in[1]].kind;
+        if (tk != KB_PARAM || (ik != KB_INPUT && ik != KB_WORK) || ix->dtype != IR_I32) continue;
+        int64_t per = 1, width = 1;
+        bool fixed = true;
+        for (int d = 1; d < ix->shape.rank; d++) {
+            fixed = fixed && ix->shape.d[d].b == 0;
+            per *= ix->shape.d[d].c;
+        }
+        for (int d = 1; d < t->shape.rank; d++) {
+            fixed = fixed && t->shape.d[d].b == 0;
+            width *= t->shape.d[d].c;
+        }
+        int64_t lines = (width * 4 + 63) / 64 + 1;
+        int ti = arg_index(e, arg_of_node(cg->p, x->in[0])), ii = arg_index(e, arg_of_node(cg->p, x->in[1]));
+        if (!fixed || lines > GROUP_PREFETCH_MAX_LINES || ti < 0 || ii < 0) continue;
+        if (!join) join = if_begin(cg, LLVMBuildICmp(b, LLVMIntSLT, ahead, rows, ""));
+        LLVMValueRef table = a[m * (most + 3) + 1 + ti], ids = a[m * (most + 3) + 1 + ii];
+        LLVMValueRef V = dimv(cg, B, t->shape.d[0]);
+        for (int64_t j = 0; j < per; j++) {
+            LLVMValueRef at = LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, ahead, i64c(cg, per), ""), i64c(cg, j), "");
+            LLVMValueRef row = LLVMBuildSExt(b, LLVMBuildLoad2(b, cg->i32, elem_ptr(cg, cg->i32, ids, at), ""),
+                                             cg->i64, "");
+            row = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntULT, row, V, ""), row, i64c(cg, 0), "");
+            LLVMValueRef first = LLVMBuildNSWMul(b, row, i64c(cg, width), "");
+            for (int64_t l = 0; l < lines; l++) {
+                int64_t f = l * 16 < width ? l * 16 : width - 1; /* the last line: the row's last float */
+                LLVMValueRef args[4] = {elem_ptr(cg, cg->f32, table, LLVMBuildNSWAdd(b, first, i64c(cg, f), "")),
+                                        LLVMConstInt(cg->i32, 0, 0), LLVMConstInt(cg->i32, 3, 0),
+                                        LLVMConstInt(cg->i32, 1, 0)};
+                intrinsic(cg, "llvm.prefetch", cg->ptr, args, 4);
+            }
+        }
+    }
+    if (join) if_end(cg, join);
+}
+
 /* gI_rows(argv, lo, hi): argv = {ctx, the first member's buffers, the next's, ...};
  * for each row o in [lo, hi) every member over row o, in plan order (fuse_rows.c). */
 static LLVMValueRef emit_row_group(Cg *cg, int gi, KEmit *es) {
@@ -1311,6 +1348,7 @@ static LLVMValueRef emit_row_group(Cg *cg, int gi, KEmit *es) {
             a[1 + i] = LLVMBuildLoad2(b, cg->ptr, elem_ptr(cg, cg->ptr, argv, i64c(cg, at)), "");
     }
     Loop l = loop_begin(cg, LLVMGetParam(fn, 1), LLVMGetParam(fn, 2));
+    emit_group_prefetch(cg, rg, es, args, most, B, rows, l.iv);
     for (int m = 0; m < rg->count; m++) {
         LLVMValueRef *a = args + m * (most + 3);
         KEmit *e = &es[rg->first + m];
@@ -1437,10 +1475,10 @@ static void init_types(Cg *cg) {
     cg->mpi_progress = declare(cg, "rt_mpi_progress", cg->voidt, NULL, 0);
     LLVMTypeRef pf[4] = {p, i64, p, p};
     cg->pfor = declare(cg, "rt_parallel_for", cg->voidt, pf, 4);
-    LLVMTypeRef sr[12] = {p, p, i64, i64, p, p, i64, p, f32, f32, f32, p};
-    cg->sgd_rows = declare(cg, "rt_update_sgd_rows", cg->i8, sr, 12);
-    LLVMTypeRef ar[17] = {p, p, i64, i64, p, p, i64, p, p, f32, f32, f32, f32, f32, cg->i8, i64, p};
-    cg->adam_rows = declare(cg, "rt_update_adam_rows", cg->i8, ar, 17);
+    LLVMTypeRef sr[11] = {p, p, i64, i64, p, cg->i32, p, f32, f32, f32, p};
+    cg->sgd_rows = declare(cg, "rt_update_sgd_rows", cg->i8, sr, 11);
+    LLVMTypeRef ar[16] = {p, p, i64, i64, p, cg->i32, p, p, f32, f32, f32, f32, f32, cg->i8, i64, p};
+    cg->adam_rows = declare(cg, "rt_update_adam_rows", cg->i8, ar, 16);
 }
 
 static bool is_allreduce_start(Cg *cg, const Kernel *k) {

@@ -821,13 +821,6 @@ static void plan_buffers(Fuser *f) {
         }
         KSize need = ksize_scaled(rows, per_row, fixed);
         k->scratch_offset = end;
-        if (k->scatters.len > 1) {
-            /* Several scatters: their indices and rows are first copied end to end. */
-            k->cat_idx_offset = ksize_add(end, need);
-            need = ksize_add(need, ksize_scaled(rows, 4, 0));
-            k->cat_rows_offset = ksize_add(end, need);
-            need = ksize_add(need, ksize_scaled(rows, 4 * width, 0));
-        }
         k->scratch_size = need;
         for (int c = 0; c < 3; c++)
             if (need.c[c] > scratch.c[c]) scratch.c[c] = need.c[c];

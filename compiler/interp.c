@@ -439,11 +439,12 @@ static bool apply_rows(const IrGraph *g, const IrNode *u, const InterpRun *r, rt
     float *param = ctx->params[u->index];
     float *st = ctx->opt_state ? ctx->opt_state[u->index] : NULL;
     int64_t n = V * width;
+    rt_row_grads part = {ri, gf, n_rows};
     if (ok && o->kind == OPT_SGD)
-        ok = rt_update_sgd_rows(NULL, param, V, width, ri, gf, n_rows, o->momentum != 0 ? st : NULL,
-                                ctx->lr, (float)o->momentum, (float)o->weight_decay, NULL);
+        ok = rt_update_sgd_rows(NULL, param, V, width, &part, 1, o->momentum != 0 ? st : NULL, ctx->lr,
+                                (float)o->momentum, (float)o->weight_decay, NULL);
     else if (ok)
-        ok = rt_update_adam_rows(NULL, param, V, width, ri, gf, n_rows, st, st + n, ctx->lr,
+        ok = rt_update_adam_rows(NULL, param, V, width, &part, 1, st, st + n, ctx->lr,
                                  (float)o->beta1, (float)o->beta2, (float)o->eps,
                                  (float)o->weight_decay, o->kind == OPT_ADAMW, ctx->step, NULL);
     free(ri);

@@ -83,8 +83,6 @@ typedef struct Kernel {
                           * writes: never split (fuse.c, mark_hot_rows) */
     KSize scratch_offset, scratch_size; /* K_SPARSE_UPDATE: row accumulators */
     Vec(int) scatters;   /* K_SPARSE_UPDATE: the scatter_adds its gradient sums, in order */
-    KSize cat_idx_offset, cat_rows_offset; /* K_SPARSE_UPDATE with several scatters:
-                          * where their indices and rows are copied end to end */
 } Kernel;
 
 /* Kernels first .. first + count - 1 run row by row: each over row o of axis 0

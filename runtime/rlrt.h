@@ -297,25 +297,34 @@ void rt_update_sgd(float *param, const float *grad, float *mom, int64_t n, float
 void rt_update_adam(float *param, const float *grad, float *m, float *v, int64_t n, float lr,
                     float beta1, float beta2, float eps, float weight_decay, bool decoupled,
                     int64_t step);
-/* Sparse-row variants for embedding gradients: grad holds n_rows rows of `width`,
- * row k belongs to table row rows[k]; duplicate rows are summed first, so each
- * touched table row gets exactly one update. The result is the dense update's
- * with the rows scattered into a zero gradient: plain SGD (no momentum, no decay)
- * touches only the rows read; Adam, AdamW and SGD with momentum or weight decay
- * also update every other row with a zero gradient (m, v and momentum decay, decay
- * shrinks it), as PyTorch's dense optimizers do, in the same pass. scratch: rt_rows_scratch_bytes(n_rows, width) bytes, or NULL to let the
- * runtime allocate; returns false only when that allocation fails. Rows out of
- * [0, table_rows) are ignored. With a pool of 2+ threads a large update is split
- * by table row (each row updated by one thread from the same sum): the result is
- * bit-identical at any thread count. pool NULL: the calling thread. */
+/* Sparse-row variants for embedding gradients. The gradient comes in parts (a table
+ * gathered in several places has one per place): part i holds grads[i].n >= 0 rows
+ * of `width`, its row k belonging to table row grads[i].rows[k]. Duplicate rows are
+ * summed first, in the order of the parts taken end to end, so each touched table
+ * row gets exactly one update; the parts are read where they are, never copied
+ * together. The result is the dense update's with the rows scattered into a zero
+ * gradient: plain SGD (no momentum, no decay) touches only the rows read; Adam,
+ * AdamW and SGD with momentum or weight decay also update every other row with a
+ * zero gradient (m, v and momentum decay, decay shrinks it), as PyTorch's dense
+ * optimizers do, in the same pass. scratch: rt_rows_scratch_bytes(rows of all
+ * parts, width) bytes, or NULL to let the runtime allocate; returns false only when
+ * that allocation fails. Rows out of [0, table_rows) are ignored. With a pool of 2+
+ * threads a large update is split by table row (each row updated by one thread from
+ * the same sum): the result is bit-identical at any thread count. pool NULL: the
+ * calling thread. */
+typedef struct rt_row_grads {
+    const int32_t *rows;
+    const float *grad;
+    int64_t n;
+} rt_row_grads;
 size_t rt_rows_scratch_bytes(int64_t n_rows, int64_t width);
 bool rt_update_sgd_rows(rt_pool *pool, float *table, int64_t table_rows, int64_t width,
-                        const int32_t *rows, const float *grad, int64_t n_rows, float *mom,
-                        float lr, float momentum, float weight_decay, void *scratch);
+                        const rt_row_grads *grads, int n_grads, float *mom, float lr, float momentum,
+                        float weight_decay, void *scratch);
 bool rt_update_adam_rows(rt_pool *pool, float *table, int64_t table_rows, int64_t width,
-                         const int32_t *rows, const float *grad, int64_t n_rows, float *m, float *v,
-                         float lr, float beta1, float beta2, float eps, float weight_decay,
-                         bool decoupled, int64_t step, void *scratch);
+                         const rt_row_grads *grads, int n_grads, float *m, float *v, float lr,
+                         float beta1, float beta2, float eps, float weight_decay, bool decoupled,
+                         int64_t step, void *scratch);
 
 /* Learning-rate schedules. step is 0-based, total the stage's step count.
  * Every kind first warms up linearly over `warmup` steps (lr*(step+1)/warmup, so

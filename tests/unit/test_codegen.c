@@ -450,6 +450,23 @@ static void assert_sparse_only(Arena *a, IrGraph *g, int parts) {
 /* One table gathered in three places (skip-gram's context vectors, read for the
  * true and the negative words): the gradient is a sum of three scatters, applied
  * row by row with no table-sized buffer; and the autoencoder after simplify_graph. */
+/* Whether the step's code for g prefetches (emit_group_prefetch). */
+static bool step_prefetches(Arena *a, IrGraph *g) {
+    StrBuf why = {0}, text = {0};
+    KernelPlan *p = fuse_plan(a, g, &why);
+    assert_non_null(p);
+    LLVMContextRef ctx = LLVMContextCreate();
+    LLVMModuleRef m = cg_emit(p, ctx, "rlc_step", &why);
+    assert_non_null(m);
+    cg_print_module(m, &text);
+    bool found = strstr(text.data, "@llvm.prefetch") != NULL;
+    LLVMDisposeModule(m);
+    LLVMContextDispose(ctx);
+    sb_free(&why);
+    sb_free(&text);
+    return found;
+}
+
 static void test_shared_table_and_simplified(void **state) {
     (void)state;
     for (int k = 0; k < 2; k++) {
@@ -469,8 +486,11 @@ static void test_shared_table_and_simplified(void **state) {
                              .beta2 = 0.999, .eps = 1e-8};
         ad_differentiate(g);
         assert_sparse_only(&a, g, 3);
-        int64_t Bs[] = {24, 5};
-        check_against_interp(g, Bs, 2, 30, k ? "shared table, adam" : "shared table, sgd");
+        /* the row group prefetches the table rows of its lookups a few rows ahead;
+         * batch 2 is shorter than that distance (no id past the batch is read) */
+        assert_true(step_prefetches(&a, g));
+        int64_t Bs[] = {24, 5, 2};
+        check_against_interp(g, Bs, 3, 30, k ? "shared table, adam" : "shared table, sgd");
         arena_free(&a);
     }
     Arena a = {0};

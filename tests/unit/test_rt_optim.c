@@ -77,7 +77,8 @@ static void test_rows_sum_duplicates(void **state) {
     scatter_rows(dense_g, R, W, rows, grad, K);
     char scratch[256];
     assert_true(rt_rows_scratch_bytes(K, W) <= sizeof scratch);
-    assert_true(rt_update_sgd_rows(NULL, table, R, W, rows, grad, K, NULL, 0.1f, 0.0f, 0.0f, scratch));
+    rt_row_grads g = {rows, grad, K};
+    assert_true(rt_update_sgd_rows(NULL, table, R, W, &g, 1, NULL, 0.1f, 0.0f, 0.0f, scratch));
     rt_update_sgd(dense_t, dense_g, NULL, R * W, 0.1f, 0.0f, 0.0f);
     assert_memory_equal(table, dense_t, sizeof table);
 }
@@ -106,14 +107,15 @@ static void dense_step(dense_opt o, float *t, float *s, const float *g, int64_t 
 static bool rows_step(dense_opt o, rt_pool *pool, float *t, float *s, const int32_t *rows,
                       const float *grad, int64_t k, int64_t step) {
     const int64_t n = (int64_t)DENSE_R * DENSE_W;
+    rt_row_grads g = {rows, grad, k};
     switch (o) {
     case DENSE_SGD_MOMENTUM:
-        return rt_update_sgd_rows(pool, t, DENSE_R, DENSE_W, rows, grad, k, s, 0.1f, 0.9f, 0.01f, NULL);
+        return rt_update_sgd_rows(pool, t, DENSE_R, DENSE_W, &g, 1, s, 0.1f, 0.9f, 0.01f, NULL);
     case DENSE_SGD_DECAY:
-        return rt_update_sgd_rows(pool, t, DENSE_R, DENSE_W, rows, grad, k, NULL, 0.1f, 0.0f, 0.01f, NULL);
+        return rt_update_sgd_rows(pool, t, DENSE_R, DENSE_W, &g, 1, NULL, 0.1f, 0.0f, 0.01f, NULL);
     case DENSE_ADAM_L2:
     case DENSE_ADAMW:
-        return rt_update_adam_rows(pool, t, DENSE_R, DENSE_W, rows, grad, k, s, s + n, 0.01f, 0.9f,
+        return rt_update_adam_rows(pool, t, DENSE_R, DENSE_W, &g, 1, s, s + n, 0.01f, 0.9f,
                                    0.999f, 1e-8f, 0.1f, o == DENSE_ADAMW, step, NULL);
     }
     return false;
@@ -170,11 +172,12 @@ static void test_rows_dense(void **state) {
 }
 
 /* The sparse path (plain SGD) on many rows, duplicated in scattered positions, rows
- * above 65,535 (three radix bytes differ), negative and past-the-end rows: each valid
- * row gets one update with its gradient rows summed in position order, bit for bit
- * as the dense reference, on
- * the calling thread and split by row over pools of 1, 2, 3 and 5 threads (the
- * update is large enough to split; 5 threads put part edges inside runs of a row). */
+ * above 65,535 (three radix bytes differ), negative and past-the-end rows, given in
+ * three parts of the gradient (an empty one between; skip-gram's context table has
+ * two): each valid row gets one update with its gradient rows summed in the order
+ * of the parts end to end, bit for bit as the dense reference, on the calling thread
+ * and split by row over pools of 1, 2, 3 and 5 threads (the update is large enough
+ * to split; 5 threads put part edges inside runs of a row). */
 static void test_rows_many(void **state) {
     (void)state;
     enum { R = 70000, W = 40, K = 32768, DISTINCT = 300 }; /* 5 parts of 2^18 floats */
@@ -215,7 +218,10 @@ static void test_rows_many(void **state) {
         rt_pool *p = threads[t] ? rt_pool_create(threads[t]) : NULL;
         assert_true(!threads[t] || p);
         for (int i = 0; i < R * W; i++) table[i] = (float)cos(i * 0.01);
-        assert_true(rt_update_sgd_rows(p, table, R, W, rows, grad, K, NULL, 0.1f, 0.0f, 0.0f, NULL));
+        enum { FIRST = 10001 };
+        rt_row_grads g[3] = {{rows, grad, FIRST}, {rows + FIRST, grad + (int64_t)FIRST * W, 0},
+                             {rows + FIRST, grad + (int64_t)FIRST * W, K - FIRST}};
+        assert_true(rt_update_sgd_rows(p, table, R, W, g, 3, NULL, 0.1f, 0.0f, 0.0f, NULL));
         assert_memory_equal(table, ref, sizeof(float) * R * W);
         rt_pool_destroy(p);
     }
@@ -241,6 +247,7 @@ static void test_rows_adam_threads(void **state) {
         rows[k] = (int32_t)((x >> 8) % 3600); /* ~1.7 occurrences a row */
         for (int c = 0; c < W; c++) grad[k * W + c] = (float)sin(k * 0.11 + c * 0.7);
     }
+    rt_row_grads g = {rows, grad, K};
     for (int run = 0; run < 2; run++) {
         t[run] = malloc(sizeof(float) * R * W);
         m[run] = calloc(R * W, sizeof(float));
@@ -250,7 +257,7 @@ static void test_rows_adam_threads(void **state) {
         rt_pool *p = rt_pool_create(run + 1);
         assert_non_null(p);
         for (int step = 0; step < 3; step++)
-            assert_true(rt_update_adam_rows(p, t[run], R, W, rows, grad, K, m[run], v[run], 0.01f,
+            assert_true(rt_update_adam_rows(p, t[run], R, W, &g, 1, m[run], v[run], 0.01f,
                                             0.9f, 0.999f, 1e-8f, 0.01f, true, step, NULL));
         rt_pool_destroy(p);
     }

@@ -187,6 +187,11 @@ RlcStepFn jit_compile(Jit *j, LLVMModuleRef m, const char *step_name, StrBuf *wh
  * compiled in parallel, one thread per core. Takes every module; fills fns. */
 bool jit_compile_many(Jit *j, int n, LLVMModuleRef *modules, const char *const *step_names,
                       RlcStepFn *fns, StrBuf *why);
+/* Compile with up to `threads` workers (default: one per core, at most 16); a
+ * module larger than half of each worker's share of the instructions (and than
+ * min_part_instructions, default 2000) is compiled in parts, its kernels spread
+ * over up to 4 modules (jit.c split_module). Tests set it to see the split. */
+void jit_set_parallelism(Jit *j, int threads, long min_part_instructions);
 /* jit_compile_many that also stores each module's object under source_keys[i]
  * (objcache_source_key) in the cache. */
 bool jit_compile_many_keyed(Jit *j, int n, LLVMModuleRef *modules, const char *const *step_names,
@@ -217,6 +222,9 @@ ObjCacheKey objcache_key(LLVMModuleRef m, LLVMTargetMachineRef tm, const char *p
  * build id (then only objcache_key names objects). */
 bool objcache_source_key(const char *inputs, const char *module, LLVMTargetMachineRef tm,
                          const char *pipeline, ObjCacheKey *key);
+/* Whether name (n bytes) is `<kind>_<32 hex digits>`: a kernel that cg_emit_shared
+ * named after the hash of its code. */
+bool objcache_named_by_its_code(const char *name, size_t n);
 /* The same 128-bit hash of a text (32 hex digits): cg_emit_shared names kernels by it. */
 ObjCacheKey objcache_text_hash(const char *text);
 /* "rlc VERSION (LLVM X.Y.Z)": what `rlc --version` prints and every key hashes. */

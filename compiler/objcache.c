@@ -84,9 +84,7 @@ ObjCacheKey objcache_text_hash(const char *text) {
     return key_of(h);
 }
 
-/* Whether name is `<kind>_<32 hex digits>`: a kernel that cg_emit_shared named
- * after the hash of its code. */
-static bool named_by_its_code(const char *name, size_t n) {
+bool objcache_named_by_its_code(const char *name, size_t n) {
     enum { HEX = 32 };
     if (n <= HEX + 1 || name[n - HEX - 1] != '_') return false;
     for (size_t i = n - HEX; i < n; i++)
@@ -116,7 +114,7 @@ static void hash_module(Hash128 *h, LLVMModuleRef m) {
     hash_bytes(h, asm_text, n);
     for (LLVMValueRef f = LLVMGetFirstFunction(m); f; f = LLVMGetNextFunction(f)) {
         const char *name = LLVMGetValueName2(f, &n);
-        if (!LLVMIsDeclaration(f) && LLVMGetLinkage(f) == LLVMExternalLinkage && named_by_its_code(name, n)) {
+        if (!LLVMIsDeclaration(f) && LLVMGetLinkage(f) == LLVMExternalLinkage && objcache_named_by_its_code(name, n)) {
             hash_str(h, "kernel");
             hash_str(h, name);
             continue;

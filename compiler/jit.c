@@ -26,6 +26,7 @@
 #include <llvm-c/LLJIT.h>
 #include <llvm-c/Orc.h>
 #include <llvm-c/Target.h>
+#include <llvm-c/Transforms/PassBuilder.h>
 #include <unistd.h>
 
 /* Below this many instructions a part costs more to split off (the module's bitcode
@@ -181,9 +182,24 @@ static bool verify(LLVMModuleRef m, StrBuf *why) {
 }
 
 /* Optimises m and emits its object code with tm; m stays the caller's. */
-static LLVMMemoryBufferRef emit_object(LLVMModuleRef m, LLVMTargetMachineRef tm, StrBuf *why) {
+/* The glue of a step (jit.c split_module: the step function and its wrappers, with
+ * no floating-point arithmetic) is optimised this little and compiled by
+ * CodeGenLevelNone (FastISel): it runs once a step or once a range of rows, and at
+ * O2 it took a third of a large module's compile. */
+#define GLUE_PIPELINE "function(sroa,early-cse,simplifycfg)"
+
+/* Optimises m and emits its object code with tm (glue: GLUE_PIPELINE, and tm is
+ * one of level None); m stays the caller's. */
+static LLVMMemoryBufferRef emit_object(LLVMModuleRef m, LLVMTargetMachineRef tm, bool glue, StrBuf *why) {
     PhaseClock t = phase_start();
-    bool optimized = cg_optimize(m, tm, why);
+    bool optimized = true;
+    if (glue) {
+        LLVMPassBuilderOptionsRef opts = LLVMCreatePassBuilderOptions();
+        optimized = !take_error(LLVMRunPasses(m, GLUE_PIPELINE, tm, opts), "optimizing", why);
+        LLVMDisposePassBuilderOptions(opts);
+    } else {
+        optimized = cg_optimize(m, tm, why);
+    }
     phase_end(t, "optimize %s", LLVMGetModuleIdentifier(m, &(size_t){0}));
     if (!optimized) return NULL;
     LLVMMemoryBufferRef obj = NULL;
@@ -205,6 +221,7 @@ typedef struct Part {
     LLVMModuleRef module;
     LLVMContextRef context; /* a part after the first: its own, disposed with it */
     long instructions;      /* the scheduling weight */
+    bool glue;              /* no kernel, no floating-point arithmetic: compiled cheaply */
     LLVMMemoryBufferRef obj;
     StrBuf why;
 } Part;
@@ -229,6 +246,47 @@ static bool is_kernel(LLVMValueRef f) {
     const char *name = LLVMGetValueName2(f, &n);
     return !LLVMIsDeclaration(f) && LLVMGetLinkage(f) == LLVMExternalLinkage &&
            objcache_named_by_its_code(name, n);
+}
+
+static bool is_floating(LLVMTypeRef t) {
+    LLVMTypeKind k = LLVMGetTypeKind(t);
+    if (k == LLVMVectorTypeKind || k == LLVMScalableVectorTypeKind) k = LLVMGetTypeKind(LLVMGetElementType(t));
+    return k == LLVMHalfTypeKind || k == LLVMBFloatTypeKind || k == LLVMFloatTypeKind ||
+           k == LLVMDoubleTypeKind || k == LLVMX86_FP80TypeKind || k == LLVMFP128TypeKind ||
+           k == LLVMPPC_FP128TypeKind;
+}
+
+/* Whether an instruction of f computes with floating-point values: arithmetic,
+ * comparisons, conversions, or an intrinsic with a floating-point operand or result
+ * (llvm.fmuladd may fuse or not by the code-generation level). Moving a value
+ * (load, store, select, phi) or calling a function keeps its bits at any level. */
+static bool computes_floats(LLVMValueRef f) {
+    for (LLVMBasicBlockRef b = LLVMGetFirstBasicBlock(f); b; b = LLVMGetNextBasicBlock(b))
+        for (LLVMValueRef i = LLVMGetFirstInstruction(b); i; i = LLVMGetNextInstruction(i)) {
+            switch (LLVMGetInstructionOpcode(i)) {
+            case LLVMFAdd: case LLVMFSub: case LLVMFMul: case LLVMFDiv: case LLVMFRem: case LLVMFNeg:
+            case LLVMFCmp: case LLVMFPToUI: case LLVMFPToSI: case LLVMUIToFP: case LLVMSIToFP:
+            case LLVMFPTrunc: case LLVMFPExt:
+                return true;
+            case LLVMCall: {
+                LLVMValueRef callee = LLVMGetCalledValue(i);
+                if (!LLVMIsAFunction(callee) || !LLVMGetIntrinsicID(callee)) break;
+                if (is_floating(LLVMTypeOf(i))) return true;
+                for (unsigned k = 0; k < LLVMGetNumArgOperands(i); k++)
+                    if (is_floating(LLVMTypeOf(LLVMGetOperand(i, k)))) return true;
+                break;
+            }
+            default: break;
+            }
+        }
+    return false;
+}
+
+/* Whether m's functions other than its kernels are glue (computes_floats of none). */
+static bool glue_computes_no_floats(LLVMModuleRef m) {
+    for (LLVMValueRef f = LLVMGetFirstFunction(m); f; f = LLVMGetNextFunction(f))
+        if (!LLVMIsDeclaration(f) && !is_kernel(f) && computes_floats(f)) return false;
+    return true;
 }
 
 /* Replaces the definition f by a declaration of the same name, type, calling
@@ -314,41 +372,72 @@ static bool make_part(LLVMMemoryBufferRef bitcode, const char *whole, const Kern
     return true;
 }
 
-/* Splits m, when it has more than `target` instructions, into up to MAX_PARTS
- * modules of about `target` each, so that several workers compile it: its kernels
- * (each self-contained: it calls no other kernel and names no global) are spread,
- * largest first, over the parts with the fewest instructions so far, part 0 being
- * m itself with the step and everything else. A kernel's code is the same in any
- * module (the pipeline is function passes only), so the objects run as m's would.
- * Returns the number of parts (1: m alone), 0 with a message in why on failure. */
-static int split_module(LLVMModuleRef m, long instructions, long target, Part *parts, StrBuf *why) {
+/* The glue's instructions cost about this fraction of a kernel's at level None
+ * (gpt.rl's step module: 0.42 s of llc at O2, 0.11 s at O0). */
+enum { GLUE_COST_DIVISOR = 4 };
+
+/* m's instructions as the workers will feel them: the glue's at GLUE_COST_DIVISOR
+ * less where it is compiled as glue. */
+static long module_weight(LLVMModuleRef m) {
+    long kernels = 0, glue = 0;
+    for (LLVMValueRef f = LLVMGetFirstFunction(m); f; f = LLVMGetNextFunction(f)) {
+        if (is_kernel(f)) kernels += function_instructions(f);
+        else glue += function_instructions(f);
+    }
+    return kernels + (glue_computes_no_floats(m) ? glue / GLUE_COST_DIVISOR : glue);
+}
+
+/* Splits m so that several workers compile it and its glue compiles cheaply. Its
+ * kernels (each self-contained: it calls no other kernel and names no global) are
+ * spread, largest first, over the parts with the fewest instructions so far, each
+ * part of about `target` instructions, up to MAX_PARTS. When the glue (the step,
+ * its wrappers) computes no floats, part 0 (m itself) keeps the glue alone and is
+ * compiled as glue; else it keeps the glue with its share of kernels. A kernel's
+ * code is the same in any module (the pipeline is function passes only), so the
+ * objects run as m's would. Returns the number of parts (1: m alone), 0 with a
+ * message in why on failure. */
+static int split_module(LLVMModuleRef m, long target, Part *parts, StrBuf *why) {
+    bool glue_alone = glue_computes_no_floats(m);
+    long instructions = module_instructions(m);
     parts[0] = (Part){.module = m, .instructions = instructions};
-    int wanted = target > 0 ? (int)((instructions + target - 1) / target) : 1;
-    if (wanted > MAX_PARTS) wanted = MAX_PARTS;
-    if (wanted < 2) return 1;
     int n = 0;
     for (LLVMValueRef f = LLVMGetFirstFunction(m); f; f = LLVMGetNextFunction(f)) n += is_kernel(f);
-    KernelShare *shares = malloc(sizeof *shares * (size_t)(n ? n : 1));
+    if (n == 0) {
+        parts[0].glue = glue_alone;
+        if (glue_alone) parts[0].instructions /= GLUE_COST_DIVISOR;
+        return 1;
+    }
+    KernelShare *shares = malloc(sizeof *shares * (size_t)n);
     if (!shares) return 1;
     n = 0;
-    long load[MAX_PARTS] = {instructions};
+    long load[MAX_PARTS] = {instructions}, kernels = 0;
     for (LLVMValueRef f = LLVMGetFirstFunction(m); f; f = LLVMGetNextFunction(f)) {
         if (!is_kernel(f)) continue;
         shares[n] = (KernelShare){.fn = f, .instructions = function_instructions(f)};
-        load[0] -= shares[n++].instructions;
+        kernels += shares[n++].instructions;
     }
+    load[0] -= kernels;
+    long share = glue_alone ? kernels : instructions;
+    int first = glue_alone ? 1 : 0;
+    int wanted = target > 0 ? (int)((share + target - 1) / target) : 1;
+    if (wanted < 1) wanted = 1;
+    if (first + wanted > MAX_PARTS) wanted = MAX_PARTS - first;
     qsort(shares, (size_t)n, sizeof *shares, larger_first);
-    /* parts numbered in the order they first get a kernel, so none is empty */
+    /* among equal loads the first part wins, so the parts used are 0..used-1 */
     int used = 1;
     for (int i = 0; i < n; i++) {
-        int best = 0;
-        for (int k = 1; k < wanted; k++)
+        int best = first;
+        for (int k = first + 1; k < first + wanted; k++)
             if (load[k] < load[best]) best = k;
-        if (best >= used) best = used++;
         shares[i].part = best;
         load[best] += shares[i].instructions;
+        if (best + 1 > used) used = best + 1;
     }
-    LLVMMemoryBufferRef bitcode = used > 1 ? LLVMWriteBitcodeToMemoryBuffer(m) : NULL;
+    if (used == 1) {
+        free(shares);
+        return 1;
+    }
+    LLVMMemoryBufferRef bitcode = LLVMWriteBitcodeToMemoryBuffer(m);
     size_t len;
     const char *id = LLVMGetModuleIdentifier(m, &len);
     char whole[128];
@@ -362,7 +451,8 @@ static int split_module(LLVMModuleRef m, long instructions, long target, Part *p
     bool ok = made == used;
     for (int i = 0; ok && i < n; i++)
         if (shares[i].part != 0) declare_instead(m, shares[i].fn);
-    parts[0].instructions = load[0];
+    parts[0].glue = glue_alone;
+    parts[0].instructions = glue_alone ? load[0] / GLUE_COST_DIVISOR : load[0];
     free(shares);
     if (ok) return used;
     for (int k = 1; k < made; k++) {
@@ -470,17 +560,36 @@ typedef struct Workers {
     pthread_mutex_t lock;
 } Workers;
 
-/* Claims parts one at a time, largest first, and compiles them. */
+/* A target machine like tm (CPU, features, triple) at code-generation level None. */
+static LLVMTargetMachineRef glue_machine(LLVMTargetMachineRef tm) {
+    char *triple = LLVMGetTargetMachineTriple(tm);
+    char *cpu = LLVMGetTargetMachineCPU(tm);
+    char *features = LLVMGetTargetMachineFeatureString(tm);
+    LLVMTargetRef target = LLVMGetTargetMachineTarget(tm);
+    LLVMTargetMachineRef glue = LLVMCreateTargetMachine(target, triple, cpu, features, LLVMCodeGenLevelNone,
+                                                        LLVMRelocDefault, LLVMCodeModelJITDefault);
+    LLVMDisposeMessage(triple);
+    LLVMDisposeMessage(cpu);
+    LLVMDisposeMessage(features);
+    return glue;
+}
+
+/* Claims parts one at a time, largest first, and compiles them; glue with a
+ * target machine of level None, made on the first glue part. */
 static void drain(Workers *w, LLVMTargetMachineRef tm, const char *no_tm) {
+    LLVMTargetMachineRef glue_tm = NULL;
     for (;;) {
         pthread_mutex_lock(&w->lock);
         int i = w->next < w->n ? w->next++ : -1;
         pthread_mutex_unlock(&w->lock);
-        if (i < 0) return;
+        if (i < 0) break;
         Part *p = w->todo[i];
-        if (tm) p->obj = emit_object(p->module, tm, &p->why);
-        else sb_puts(&p->why, no_tm);
+        if (tm && p->glue && !glue_tm) glue_tm = glue_machine(tm);
+        LLVMTargetMachineRef use = p->glue ? glue_tm : tm;
+        if (use) p->obj = emit_object(p->module, use, p->glue, &p->why);
+        else sb_puts(&p->why, tm ? "cannot create a target machine" : no_tm);
     }
+    if (glue_tm) LLVMDisposeTargetMachine(glue_tm);
 }
 
 /* Each extra worker has its own target machine (a TargetMachine is not safe
@@ -567,13 +676,16 @@ bool jit_compile_many_keyed(Jit *j, int n, LLVMModuleRef *modules, const char *c
     bool ok = pending != NULL;
     if (!ok) sb_puts(why, "out of memory");
     long total = 0;
+    /* what the key says the code was compiled with: the kernels' pipeline and the glue's */
+    char pipelines[512];
+    snprintf(pipelines, sizeof pipelines, "%s; glue: %s, level None", cg_pipeline(), GLUE_PIPELINE);
     PhaseClock t = phase_start();
     for (int i = 0; ok && i < n; i++) {
         Pending *p = &pending[i];
         set_target(j, modules[i]);
         p->parts[0].module = modules[i];
         if (j->cache_dir) {
-            p->key = objcache_key(modules[i], j->tm, cg_pipeline());
+            p->key = objcache_key(modules[i], j->tm, pipelines);
             p->entry = objcache_get(j->cache_dir, &p->key);
             j->cache_hits += p->entry != NULL;
             j->cache_misses += !p->entry;
@@ -581,7 +693,7 @@ bool jit_compile_many_keyed(Jit *j, int n, LLVMModuleRef *modules, const char *c
         /* only code that LLVM will compile needs verifying (a hit's module is dropped) */
         if (p->entry) continue;
         ok = verify(modules[i], why);
-        p->instructions = module_instructions(modules[i]);
+        p->instructions = module_weight(modules[i]);
         total += p->instructions;
     }
     phase_end(t, "hash and verify %d modules", n);
@@ -597,7 +709,7 @@ bool jit_compile_many_keyed(Jit *j, int n, LLVMModuleRef *modules, const char *c
         Pending *p = &pending[i];
         if (p->entry) continue;
         t = phase_start();
-        p->n_parts = split_module(modules[i], p->instructions, target, p->parts, why);
+        p->n_parts = split_module(modules[i], target, p->parts, why);
         if (p->n_parts > 1) phase_end(t, "split %s in %d parts", step_names[i], p->n_parts);
         ok = p->n_parts > 0;
         for (int k = 0; k < p->n_parts; k++) todo[n_todo++] = &p->parts[k];

@@ -6,6 +6,7 @@
  * from the cached text by one pass: the words kept are a prefix of the sorted
  * vocabulary. */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* d_type */
 #include "data_internal.h"
 
 #include <ctype.h>
@@ -244,7 +245,10 @@ static bool list_files(const char *full, char ***names, size_t *count, rt_error 
         if (e->d_name[0] == '.') continue;
         char fp[RT_PATH_MAX + 256];
         snprintf(fp, sizeof fp, "%s/%s", full, e->d_name);
-        if (rt_path_is_dir(fp)) continue;
+        /* the entry's type where the file system gives it: a stat less a file (the
+         * cache key stats each file; a compile lists a corpus once a dataset) */
+        if (e->d_type == DT_DIR) continue;
+        if (e->d_type != DT_REG && rt_path_is_dir(fp)) continue;
         if (*count == cap) {
             cap = cap ? cap * 2 : 64;
             char **nv = realloc(*names, cap * sizeof *nv);

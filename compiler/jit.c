@@ -282,11 +282,10 @@ static bool computes_floats(LLVMValueRef f) {
     return false;
 }
 
-/* Whether m's functions other than its kernels are glue (computes_floats of none). */
-static bool glue_computes_no_floats(LLVMModuleRef m) {
+bool jit_glue_computes_floats(LLVMModuleRef m) {
     for (LLVMValueRef f = LLVMGetFirstFunction(m); f; f = LLVMGetNextFunction(f))
-        if (!LLVMIsDeclaration(f) && !is_kernel(f) && computes_floats(f)) return false;
-    return true;
+        if (!LLVMIsDeclaration(f) && !is_kernel(f) && computes_floats(f)) return true;
+    return false;
 }
 
 /* Replaces the definition f by a declaration of the same name, type, calling
@@ -384,7 +383,7 @@ static long module_weight(LLVMModuleRef m) {
         if (is_kernel(f)) kernels += function_instructions(f);
         else glue += function_instructions(f);
     }
-    return kernels + (glue_computes_no_floats(m) ? glue / GLUE_COST_DIVISOR : glue);
+    return kernels + (!jit_glue_computes_floats(m) ? glue / GLUE_COST_DIVISOR : glue);
 }
 
 /* Splits m so that several workers compile it and its glue compiles cheaply. Its
@@ -397,7 +396,7 @@ static long module_weight(LLVMModuleRef m) {
  * objects run as m's would. Returns the number of parts (1: m alone), 0 with a
  * message in why on failure. */
 static int split_module(LLVMModuleRef m, long target, Part *parts, StrBuf *why) {
-    bool glue_alone = glue_computes_no_floats(m);
+    bool glue_alone = !jit_glue_computes_floats(m);
     long instructions = module_instructions(m);
     parts[0] = (Part){.module = m, .instructions = instructions};
     int n = 0;

@@ -192,6 +192,11 @@ bool jit_compile_many(Jit *j, int n, LLVMModuleRef *modules, const char *const *
  * min_part_instructions, default 2000) is compiled in parts, its kernels spread
  * over up to 4 modules (jit.c split_module). Tests set it to see the split. */
 void jit_set_parallelism(Jit *j, int threads, long min_part_instructions);
+/* Whether a function of m other than its kernels (`<kind>_<32 hex digits>`) computes
+ * with floating-point values: arithmetic, comparisons, conversions, an intrinsic with
+ * a float operand or result. When none does, that glue is compiled at level None
+ * (its bits cannot depend on the level); else with the kernels' pipeline. */
+bool jit_glue_computes_floats(LLVMModuleRef m);
 /* jit_compile_many that also stores each module's object under source_keys[i]
  * (objcache_source_key) in the cache. */
 bool jit_compile_many_keyed(Jit *j, int n, LLVMModuleRef *modules, const char *const *step_names,

@@ -14,6 +14,8 @@
 
 #include "kernel.h"
 
+#include <llvm-c/IRReader.h>
+
 static const Span NOSPAN = {0};
 static IrDim C(int64_t c) { return ir_dim_const(c); }
 #define SHAPE(...) ir_shape(sizeof((IrDim[]){__VA_ARGS__}) / sizeof(IrDim), (IrDim[]){__VA_ARGS__})
@@ -306,6 +308,40 @@ static void test_module_compiled_in_parts(void **state) {
     arena_free(&a);
 }
 
+/* The glue (every function but the kernels) is compiled at level None only when it
+ * computes nothing with floats: moving a float keeps its bits, arithmetic, a
+ * conversion or llvm.fmuladd (fused or not by the level) does not count as glue. */
+static void test_glue_that_computes_floats(void **state) {
+    (void)state;
+    const char *bodies[] = {
+        "%v = load float, ptr %p\n  store float %v, ptr %p\n",
+        "%v = load float, ptr %p\n  %w = fadd float %v, 1.0\n  store float %w, ptr %p\n",
+        "%v = load float, ptr %p\n  %w = call float @llvm.fmuladd.f32(float %v, float %v, float %v)\n"
+        "  store float %w, ptr %p\n",
+        "%v = load i64, ptr %p\n  %w = sitofp i64 %v to double\n  store double %w, ptr %p\n",
+    };
+    const bool computes[] = {false, true, true, true};
+    for (int i = 0; i < 4; i++) {
+        char ir[1024];
+        /* a kernel computing floats does not make the glue compute them */
+        snprintf(ir, sizeof ir,
+                 "declare float @llvm.fmuladd.f32(float, float, float)\n"
+                 "define void @loop_0123456789abcdef0123456789abcdef(ptr %%p) {\n"
+                 "  %%v = load float, ptr %%p\n  %%w = fmul float %%v, %%v\n  store float %%w, ptr %%p\n"
+                 "  ret void\n}\n"
+                 "define void @rlc_step(ptr %%p) {\n  %s  ret void\n}\n",
+                 bodies[i]);
+        LLVMContextRef ctx = LLVMContextCreate();
+        LLVMMemoryBufferRef buf = LLVMCreateMemoryBufferWithMemoryRangeCopy(ir, strlen(ir), "glue");
+        LLVMModuleRef m = NULL;
+        char *msg = NULL;
+        if (LLVMParseIRInContext(ctx, buf, &m, &msg)) fail_msg("%s", msg);
+        assert_int_equal(jit_glue_computes_floats(m), computes[i]);
+        LLVMDisposeModule(m);
+        LLVMContextDispose(ctx);
+    }
+}
+
 /* A portable PIC object for `rlc build`. */
 static void test_object_file(void **state) {
     (void)state;
@@ -363,6 +399,7 @@ int main(void) {
         cmocka_unit_test(test_kernels_shared_between_modules),
         cmocka_unit_test(test_cache_key_covers_shared_kernels),
         cmocka_unit_test(test_module_compiled_in_parts),
+        cmocka_unit_test(test_glue_that_computes_floats),
         cmocka_unit_test(test_object_file),
         cmocka_unit_test(test_missing_symbol_is_an_error),
     };

@@ -187,10 +187,11 @@ RlcStepFn jit_compile(Jit *j, LLVMModuleRef m, const char *step_name, StrBuf *wh
  * compiled in parallel, one thread per core. Takes every module; fills fns. */
 bool jit_compile_many(Jit *j, int n, LLVMModuleRef *modules, const char *const *step_names,
                       RlcStepFn *fns, StrBuf *why);
-/* Compile with up to `threads` workers (default: one per core, at most 16); a
- * module larger than half of each worker's share of the instructions (and than
- * min_part_instructions, default 2000) is compiled in parts, its kernels spread
- * over up to 4 modules (jit.c split_module). Tests set it to see the split. */
+/* Compile with up to `threads` workers (default: one per core, at most 16). A
+ * module is compiled in parts (jit.c split_module): its glue alone when that computes
+ * no floats (jit_glue_computes_floats), and its kernels spread over parts of about
+ * half of each worker's share of the instructions (at least min_part_instructions,
+ * default 2000), 4 parts at most. Tests set it to see the split. */
 void jit_set_parallelism(Jit *j, int threads, long min_part_instructions);
 /* Whether a function of m other than its kernels (`<kind>_<32 hex digits>`) computes
  * with floating-point values: arithmetic, comparisons, conversions, an intrinsic with

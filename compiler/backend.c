@@ -5,6 +5,7 @@
  */
 #include "backend.h"
 #include "bounds.h"
+#include "phases.h"
 #include "present.h"
 
 #include <math.h>
@@ -261,7 +262,9 @@ static bool compile_stages(Backend *b, Arena *a, const char *inputs, StrBuf *why
     for (int i = 0; keys && i < n; i++)
         if (!objcache_source_key(inputs, names[i], jit_target_machine(b->jit), cg_pipeline(), &keys[i]))
             keys = NULL;
+    PhaseClock t = phase_start();
     bool ok = keys && jit_load_cached(b->jit, n, keys, names, fns, why);
+    phase_end(t, "cache lookup by inputs (%s)", ok ? "hit" : "miss");
     if (!ok && why->len) return false;
     if (ok) {
         for (int i = 0; i < stages; i++) {
@@ -276,9 +279,11 @@ static bool compile_stages(Backend *b, Arena *a, const char *inputs, StrBuf *why
     for (; emitted < n; emitted++) {
         const BackendStage *s = &b->stages[owner[emitted]];
         bool sampler = emitted >= stages;
+        PhaseClock t = phase_start();
         contexts[emitted] = LLVMContextCreate();
         modules[emitted] = cg_emit_shared(sampler ? s->sample_plan : s->plan, contexts[emitted], names[emitted],
                                           &defined, why);
+        phase_end(t, "emit IR of %s", names[emitted]);
         if (!modules[emitted]) break;
     }
     ok = emitted == n && jit_compile_many_keyed(b->jit, n, modules, names, keys, fns, why);
@@ -307,13 +312,16 @@ static bool prepare(Backend *b, Arena *a, const IrProgram *ir, bool plan, bool j
     b->rt_stages = arena_alloc(a, sizeof *b->rt_stages * (size_t)(n + 1));
     double t0 = now_seconds();
     if (jit) {
+        PhaseClock t = phase_start();
         b->jit = jit_new(why);
+        phase_end(t, "create the JIT");
         if (!b->jit) return false;
         if (!jit_use_cache(b->jit, cache_dir)) {
             sb_puts(why, "out of memory");
             return false;
         }
     }
+    PhaseClock t = phase_start();
     for (int i = 0; i < n; i++) {
         BackendStage *s = &b->stages[i];
         s->ir = &ir->stages.items[i];
@@ -323,6 +331,7 @@ static bool prepare(Backend *b, Arena *a, const IrProgram *ir, bool plan, bool j
             if (s->ir->sample.graph && !(s->sample_plan = fuse_plan(a, s->ir->sample.graph, why))) return false;
         }
     }
+    phase_end(t, "plan kernels (fuse)");
     if (jit && !compile_stages(b, a, cache_dir ? inputs : NULL, why)) return false;
     for (int i = 0; i < n; i++) describe_stage(b, i);
     b->compile_seconds = now_seconds() - t0;

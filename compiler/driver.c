@@ -17,6 +17,7 @@
 #include "backend.h"
 #include "interp.h"
 #include "lower.h"
+#include "phases.h"
 #include "sema.h"
 
 void driver_init(Compilation *c) {
@@ -110,10 +111,16 @@ void driver_set_procs(int64_t procs) { shard_procs = procs; }
 static int64_t procs_to_compile_for(void) { return shard_procs > 0 ? shard_procs : rt_mpi_size(); }
 
 static IrProgram *lower_recording(Compilation *c, const char *path, DataDims *rec) {
-    if (!driver_front(c, path)) return NULL;
+    PhaseClock t = phase_start();
+    bool front = driver_front(c, path);
+    phase_end(t, "parse and check");
+    if (!front) return NULL;
     LowerOptions o = {.dataset_dim = dataset_dim_from_data, .dataset_dim_ctx = rec,
                       .procs = procs_to_compile_for()};
-    return lower_program(&c->program, &c->diags, &o);
+    t = phase_start();
+    IrProgram *ir = lower_program(&c->program, &c->diags, &o);
+    phase_end(t, "lower, differentiate, simplify");
+    return ir;
 }
 
 IrProgram *driver_lower(Compilation *c, const char *path) {

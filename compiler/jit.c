@@ -12,17 +12,26 @@
  * Every LLVM error becomes a message in *why; nothing here prints or aborts.
  */
 #include "kernel.h"
+#include "phases.h"
 
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <llvm-c/Analysis.h>
+#include <llvm-c/BitReader.h>
+#include <llvm-c/BitWriter.h>
 #include <llvm-c/Error.h>
 #include <llvm-c/LLJIT.h>
 #include <llvm-c/Orc.h>
 #include <llvm-c/Target.h>
+#include <llvm-c/Transforms/PassBuilder.h>
 #include <unistd.h>
+
+/* Below this many instructions a part costs more to split off (the module's bitcode
+ * written and read back) than its compile on another core saves. */
+enum { DEFAULT_MIN_PART = 2000 };
 
 struct Jit {
     LLVMOrcLLJITRef lljit;
@@ -31,6 +40,8 @@ struct Jit {
     StrBuf session_errors;    /* what the execution session reported */
     char *cache_dir;          /* NULL: no object cache */
     int cache_hits, cache_misses;
+    int threads;              /* compile workers: one per core */
+    long min_part;            /* instructions: no module is split into smaller parts */
 };
 
 static bool take_error(LLVMErrorRef err, const char *what, StrBuf *why) {
@@ -118,6 +129,8 @@ Jit *jit_new(StrBuf *why) {
         jit_free(j);
         return NULL;
     }
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    jit_set_parallelism(j, cores > 16 ? 16 : (int)cores, DEFAULT_MIN_PART);
     LLVMOrcExecutionSessionSetErrorReporter(LLVMOrcLLJITGetExecutionSession(j->lljit),
                                             report_session_error, j);
     j->tsctx = LLVMOrcCreateNewThreadSafeContext();
@@ -170,23 +183,357 @@ static bool verify(LLVMModuleRef m, StrBuf *why) {
 }
 
 /* Optimises m and emits its object code with tm; m stays the caller's. */
-static LLVMMemoryBufferRef emit_object(LLVMModuleRef m, LLVMTargetMachineRef tm, StrBuf *why) {
-    if (!cg_optimize(m, tm, why)) return NULL;
+/* The glue of a step (jit.c split_module: the step function and its wrappers, with
+ * no floating-point arithmetic) is optimised this little and compiled by
+ * CodeGenLevelNone (FastISel): it runs once a step or once a range of rows, and at
+ * O2 it took a third of a large module's compile. */
+#define GLUE_PIPELINE "function(sroa,early-cse,simplifycfg)"
+
+/* Optimises m and emits its object code with tm (glue: GLUE_PIPELINE, and tm is
+ * one of level None); m stays the caller's. */
+static LLVMMemoryBufferRef emit_object(LLVMModuleRef m, LLVMTargetMachineRef tm, bool glue, StrBuf *why) {
+    PhaseClock t = phase_start();
+    bool optimized = true;
+    if (glue) {
+        LLVMPassBuilderOptionsRef opts = LLVMCreatePassBuilderOptions();
+        optimized = !take_error(LLVMRunPasses(m, GLUE_PIPELINE, tm, opts), "optimizing", why);
+        LLVMDisposePassBuilderOptions(opts);
+    } else {
+        optimized = cg_optimize(m, tm, why);
+    }
+    phase_end(t, "optimize %s", LLVMGetModuleIdentifier(m, &(size_t){0}));
+    if (!optimized) return NULL;
     LLVMMemoryBufferRef obj = NULL;
     char *msg = NULL;
+    t = phase_start();
     if (LLVMTargetMachineEmitToMemoryBuffer(tm, m, LLVMObjectFile, &msg, &obj)) {
         sb_printf(why, "emitting object code: %s", msg);
         obj = NULL;
     }
+    phase_end(t, "machine code of %s", LLVMGetModuleIdentifier(m, &(size_t){0}));
     LLVMDisposeMessage(msg);
     return obj;
 }
 
-/* Adds an object (which the JIT takes) and returns the address of step_name. */
-static RlcStepFn add_object(Jit *j, LLVMMemoryBufferRef obj, const char *step_name, StrBuf *why) {
-    if (take_error(LLVMOrcLLJITAddObjectFile(j->lljit, LLVMOrcLLJITGetMainJITDylib(j->lljit), obj),
-                   "adding the object", why))
-        return NULL;
+/* ------------------------------------------------------- modules in parts */
+
+/* A module, or a part of one, that one worker optimises and compiles. */
+typedef struct Part {
+    LLVMModuleRef module;
+    LLVMContextRef context; /* a part after the first: its own, disposed with it */
+    long instructions;      /* the scheduling weight */
+    bool glue;              /* no kernel, no floating-point arithmetic: compiled cheaply */
+    LLVMMemoryBufferRef obj;
+    StrBuf why;
+} Part;
+
+enum { MAX_PARTS = 4 };
+
+static long function_instructions(LLVMValueRef f) {
+    long n = 0;
+    for (LLVMBasicBlockRef b = LLVMGetFirstBasicBlock(f); b; b = LLVMGetNextBasicBlock(b))
+        for (LLVMValueRef i = LLVMGetFirstInstruction(b); i; i = LLVMGetNextInstruction(i)) n++;
+    return n;
+}
+
+static long module_instructions(LLVMModuleRef m) {
+    long n = 0;
+    for (LLVMValueRef f = LLVMGetFirstFunction(m); f; f = LLVMGetNextFunction(f)) n += function_instructions(f);
+    return n;
+}
+
+static bool is_kernel(LLVMValueRef f) {
+    size_t n;
+    const char *name = LLVMGetValueName2(f, &n);
+    return !LLVMIsDeclaration(f) && LLVMGetLinkage(f) == LLVMExternalLinkage &&
+           objcache_named_by_its_code(name, n);
+}
+
+static bool is_floating(LLVMTypeRef t) {
+    LLVMTypeKind k = LLVMGetTypeKind(t);
+    if (k == LLVMVectorTypeKind || k == LLVMScalableVectorTypeKind) k = LLVMGetTypeKind(LLVMGetElementType(t));
+    return k == LLVMHalfTypeKind || k == LLVMBFloatTypeKind || k == LLVMFloatTypeKind ||
+           k == LLVMDoubleTypeKind || k == LLVMX86_FP80TypeKind || k == LLVMFP128TypeKind ||
+           k == LLVMPPC_FP128TypeKind;
+}
+
+/* Whether an instruction of f computes with floating-point values: arithmetic,
+ * comparisons, conversions, or an intrinsic with a floating-point operand or result
+ * (llvm.fmuladd may fuse or not by the code-generation level). Moving a value
+ * (load, store, select, phi) or calling a function keeps its bits at any level. */
+static bool computes_floats(LLVMValueRef f) {
+    for (LLVMBasicBlockRef b = LLVMGetFirstBasicBlock(f); b; b = LLVMGetNextBasicBlock(b))
+        for (LLVMValueRef i = LLVMGetFirstInstruction(b); i; i = LLVMGetNextInstruction(i)) {
+            switch (LLVMGetInstructionOpcode(i)) {
+            case LLVMFAdd: case LLVMFSub: case LLVMFMul: case LLVMFDiv: case LLVMFRem: case LLVMFNeg:
+            case LLVMFCmp: case LLVMFPToUI: case LLVMFPToSI: case LLVMUIToFP: case LLVMSIToFP:
+            case LLVMFPTrunc: case LLVMFPExt:
+                return true;
+            case LLVMCall: {
+                LLVMValueRef callee = LLVMGetCalledValue(i);
+                if (!LLVMIsAFunction(callee) || !LLVMGetIntrinsicID(callee)) break;
+                if (is_floating(LLVMTypeOf(i))) return true;
+                for (unsigned k = 0; k < LLVMGetNumArgOperands(i); k++)
+                    if (is_floating(LLVMTypeOf(LLVMGetOperand(i, k)))) return true;
+                break;
+            }
+            default: break;
+            }
+        }
+    return false;
+}
+
+bool jit_glue_computes_floats(LLVMModuleRef m) {
+    for (LLVMValueRef f = LLVMGetFirstFunction(m); f; f = LLVMGetNextFunction(f))
+        if (!LLVMIsDeclaration(f) && !is_kernel(f) && computes_floats(f)) return true;
+    return false;
+}
+
+/* Replaces the definition f by a declaration of the same name, type, calling
+ * convention and attributes, which its callers then call. */
+static void declare_instead(LLVMModuleRef m, LLVMValueRef f) {
+    size_t n;
+    const char *name = LLVMGetValueName2(f, &n);
+    char saved[128];
+    snprintf(saved, sizeof saved, "%.*s", (int)n, name);
+    LLVMValueRef decl = LLVMAddFunction(m, "", LLVMGlobalGetValueType(f));
+    LLVMSetFunctionCallConv(decl, LLVMGetFunctionCallConv(f));
+    unsigned params = LLVMCountParams(f);
+    for (long idx = LLVMAttributeFunctionIndex; idx <= (long)params; idx++) {
+        unsigned count = LLVMGetAttributeCountAtIndex(f, (LLVMAttributeIndex)idx);
+        LLVMAttributeRef attrs[64];
+        if (count == 0 || count > 64) continue;
+        LLVMGetAttributesAtIndex(f, (LLVMAttributeIndex)idx, attrs);
+        for (unsigned k = 0; k < count; k++) LLVMAddAttributeAtIndex(decl, (LLVMAttributeIndex)idx, attrs[k]);
+    }
+    LLVMReplaceAllUsesWith(f, decl);
+    LLVMDeleteFunction(f);
+    LLVMSetValueName2(decl, saved, strlen(saved));
+}
+
+/* One kernel of a module being split and the part it goes to. */
+typedef struct KernelShare {
+    LLVMValueRef fn;
+    long instructions;
+    int part;
+} KernelShare;
+
+static int larger_first(const void *a, const void *b) {
+    long x = ((const KernelShare *)a)->instructions, y = ((const KernelShare *)b)->instructions;
+    return (x < y) - (x > y);
+}
+
+/* Whether f is the kernel that `shares` sends to part k (by name: f is in a copy). */
+static bool kept_in(LLVMValueRef f, const KernelShare *shares, int n, int k) {
+    size_t len;
+    const char *name = LLVMGetValueName2(f, &len);
+    for (int i = 0; i < n; i++) {
+        size_t other_len;
+        const char *other = LLVMGetValueName2(shares[i].fn, &other_len);
+        if (shares[i].part == k && other_len == len && memcmp(name, other, len) == 0) return true;
+    }
+    return false;
+}
+
+/* Part k's module: a copy of the whole (parsed from its bitcode into a context of
+ * its own) that defines only the kernels sent to k. Whatever else it defined
+ * (the step, its wrappers and constants) is deleted once nothing calls it. */
+static bool make_part(LLVMMemoryBufferRef bitcode, const char *whole, const KernelShare *shares, int n,
+                      int k, Part *part, StrBuf *why) {
+    part->context = LLVMContextCreate();
+    if (LLVMParseBitcodeInContext2(part->context, bitcode, &part->module)) {
+        sb_puts(why, "splitting a module: its bitcode does not read back");
+        LLVMContextDispose(part->context);
+        part->context = NULL;
+        return false;
+    }
+    LLVMModuleRef m = part->module;
+    char name[160];
+    snprintf(name, sizeof name, "%s, part %d", whole, k + 1);
+    LLVMSetModuleIdentifier(m, name, strlen(name));
+    for (bool deleted = true; deleted;) {
+        deleted = false;
+        for (LLVMValueRef f = LLVMGetFirstFunction(m), next; f; f = next) {
+            next = LLVMGetNextFunction(f);
+            if (!LLVMIsDeclaration(f) && !LLVMGetFirstUse(f) && !kept_in(f, shares, n, k)) {
+                LLVMDeleteFunction(f);
+                deleted = true;
+            }
+        }
+    }
+    for (LLVMValueRef f = LLVMGetFirstFunction(m), next; f; f = next) {
+        next = LLVMGetNextFunction(f);
+        if (!LLVMIsDeclaration(f) && !kept_in(f, shares, n, k)) declare_instead(m, f);
+    }
+    for (LLVMValueRef g = LLVMGetFirstGlobal(m), next; g; g = next) {
+        next = LLVMGetNextGlobal(g);
+        if (!LLVMGetFirstUse(g)) LLVMDeleteGlobal(g);
+    }
+    return true;
+}
+
+/* The glue's instructions cost about this fraction of a kernel's at level None
+ * (gpt.rl's step module: 0.42 s of llc at O2, 0.11 s at O0). */
+enum { GLUE_COST_DIVISOR = 4 };
+
+/* m's instructions as the workers will feel them: the glue's at GLUE_COST_DIVISOR
+ * less where it is compiled as glue. */
+static long module_weight(LLVMModuleRef m) {
+    long kernels = 0, glue = 0;
+    for (LLVMValueRef f = LLVMGetFirstFunction(m); f; f = LLVMGetNextFunction(f)) {
+        if (is_kernel(f)) kernels += function_instructions(f);
+        else glue += function_instructions(f);
+    }
+    return kernels + (!jit_glue_computes_floats(m) ? glue / GLUE_COST_DIVISOR : glue);
+}
+
+/* Splits m so that several workers compile it and its glue compiles cheaply. Its
+ * kernels (each self-contained: it calls no other kernel and names no global) are
+ * spread, largest first, over the parts with the fewest instructions so far, each
+ * part of about `target` instructions, up to MAX_PARTS. When the glue (the step,
+ * its wrappers) computes no floats, part 0 (m itself) keeps the glue alone and is
+ * compiled as glue; else it keeps the glue with its share of kernels. A kernel's
+ * code is the same in any module (the pipeline is function passes only), so the
+ * objects run as m's would. Returns the number of parts (1: m alone), 0 with a
+ * message in why on failure. */
+static int split_module(LLVMModuleRef m, long target, Part *parts, StrBuf *why) {
+    bool glue_alone = !jit_glue_computes_floats(m);
+    long instructions = module_instructions(m);
+    parts[0] = (Part){.module = m, .instructions = instructions};
+    int n = 0;
+    for (LLVMValueRef f = LLVMGetFirstFunction(m); f; f = LLVMGetNextFunction(f)) n += is_kernel(f);
+    if (n == 0) {
+        parts[0].glue = glue_alone;
+        if (glue_alone) parts[0].instructions /= GLUE_COST_DIVISOR;
+        return 1;
+    }
+    KernelShare *shares = malloc(sizeof *shares * (size_t)n);
+    if (!shares) return 1;
+    n = 0;
+    long load[MAX_PARTS] = {instructions}, kernels = 0;
+    for (LLVMValueRef f = LLVMGetFirstFunction(m); f; f = LLVMGetNextFunction(f)) {
+        if (!is_kernel(f)) continue;
+        shares[n] = (KernelShare){.fn = f, .instructions = function_instructions(f)};
+        kernels += shares[n++].instructions;
+    }
+    load[0] -= kernels;
+    long share = glue_alone ? kernels : instructions;
+    int first = glue_alone ? 1 : 0;
+    int wanted = target > 0 ? (int)((share + target - 1) / target) : 1;
+    if (wanted < 1) wanted = 1;
+    if (first + wanted > MAX_PARTS) wanted = MAX_PARTS - first;
+    qsort(shares, (size_t)n, sizeof *shares, larger_first);
+    /* among equal loads the first part wins, so the parts used are 0..used-1 */
+    int used = 1;
+    for (int i = 0; i < n; i++) {
+        int best = first;
+        for (int k = first + 1; k < first + wanted; k++)
+            if (load[k] < load[best]) best = k;
+        shares[i].part = best;
+        load[best] += shares[i].instructions;
+        if (best + 1 > used) used = best + 1;
+    }
+    if (used == 1) {
+        free(shares);
+        return 1;
+    }
+    LLVMMemoryBufferRef bitcode = LLVMWriteBitcodeToMemoryBuffer(m);
+    size_t len;
+    const char *id = LLVMGetModuleIdentifier(m, &len);
+    char whole[128];
+    snprintf(whole, sizeof whole, "%.*s", (int)len, id);
+    int made = 1;
+    while (bitcode && made < used && make_part(bitcode, whole, shares, n, made, &parts[made], why)) {
+        parts[made].instructions = load[made];
+        made++;
+    }
+    if (bitcode) LLVMDisposeMemoryBuffer(bitcode);
+    bool ok = made == used;
+    for (int i = 0; ok && i < n; i++)
+        if (shares[i].part != 0) declare_instead(m, shares[i].fn);
+    parts[0].glue = glue_alone;
+    parts[0].instructions = glue_alone ? load[0] / GLUE_COST_DIVISOR : load[0];
+    free(shares);
+    if (ok) return used;
+    for (int k = 1; k < made; k++) {
+        LLVMDisposeModule(parts[k].module);
+        LLVMContextDispose(parts[k].context);
+    }
+    if (!why->len) sb_puts(why, "splitting a module: out of memory");
+    return 0;
+}
+
+/* The objects of a module compiled in parts as one cache entry: the magic, the
+ * count, then each object's size and bytes. (An object file starts otherwise.) */
+#define PARTS_MAGIC "RLCPART\n"
+enum { PARTS_MAGIC_BYTES = 8 };
+
+static void put_le64(unsigned char *p, uint64_t v) {
+    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get_le64(const unsigned char *p) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static LLVMMemoryBufferRef pack_parts(const Part *parts, int n) {
+    size_t size = PARTS_MAGIC_BYTES + 8;
+    for (int k = 0; k < n; k++) size += 8 + LLVMGetBufferSize(parts[k].obj);
+    unsigned char *bytes = malloc(size);
+    if (!bytes) return NULL;
+    memcpy(bytes, PARTS_MAGIC, PARTS_MAGIC_BYTES);
+    put_le64(bytes + PARTS_MAGIC_BYTES, (uint64_t)n);
+    size_t at = PARTS_MAGIC_BYTES + 8;
+    for (int k = 0; k < n; k++) {
+        size_t len = LLVMGetBufferSize(parts[k].obj);
+        put_le64(bytes + at, len);
+        memcpy(bytes + at + 8, LLVMGetBufferStart(parts[k].obj), len);
+        at += 8 + len;
+    }
+    LLVMMemoryBufferRef packed = LLVMCreateMemoryBufferWithMemoryRangeCopy((const char *)bytes, size, "parts");
+    free(bytes);
+    return packed;
+}
+
+/* The objects of a cache entry (which this takes): the entry itself, or the parts
+ * that pack_parts put in it. 0 when the entry is malformed. */
+static int entry_objects(LLVMMemoryBufferRef entry, LLVMMemoryBufferRef objs[MAX_PARTS]) {
+    const unsigned char *bytes = (const unsigned char *)LLVMGetBufferStart(entry);
+    size_t size = LLVMGetBufferSize(entry);
+    if (size < PARTS_MAGIC_BYTES + 8 || memcmp(bytes, PARTS_MAGIC, PARTS_MAGIC_BYTES) != 0) {
+        objs[0] = entry;
+        return 1;
+    }
+    uint64_t n = get_le64(bytes + PARTS_MAGIC_BYTES);
+    size_t at = PARTS_MAGIC_BYTES + 8;
+    int got = 0;
+    while (n <= MAX_PARTS && (uint64_t)got < n && size - at >= 8) {
+        uint64_t len = get_le64(bytes + at);
+        if (len > size - at - 8) break;
+        objs[got++] = LLVMCreateMemoryBufferWithMemoryRangeCopy((const char *)bytes + at + 8, len, "part");
+        at += 8 + len;
+    }
+    bool whole = n <= MAX_PARTS && (uint64_t)got == n && at == size;
+    if (!whole)
+        while (got) LLVMDisposeMemoryBuffer(objs[--got]);
+    LLVMDisposeMemoryBuffer(entry);
+    return got;
+}
+
+/* Adds a module's objects (which the JIT takes) and returns the address of step_name. */
+static RlcStepFn add_objects(Jit *j, LLVMMemoryBufferRef *objs, int n, const char *step_name, StrBuf *why) {
+    bool ok = true;
+    for (int k = 0; k < n; k++) {
+        if (!ok) {
+            LLVMDisposeMemoryBuffer(objs[k]);
+            continue;
+        }
+        ok = !take_error(LLVMOrcLLJITAddObjectFile(j->lljit, LLVMOrcLLJITGetMainJITDylib(j->lljit), objs[k]),
+                         "adding the object", why);
+    }
+    if (!ok) return NULL;
     LLVMOrcExecutorAddress addr = 0;
     j->session_errors.len = 0;
     if (take_error(LLVMOrcLLJITLookup(j->lljit, &addr, step_name), "looking up the step", why)) {
@@ -196,39 +543,57 @@ static RlcStepFn add_object(Jit *j, LLVMMemoryBufferRef obj, const char *step_na
     return (RlcStepFn)(uintptr_t)addr;
 }
 
-/* One module of a jit_compile_many call: found in the cache, or compiled by
- * one of the workers. */
+/* One module of a jit_compile_many call: found in the cache, or compiled (in
+ * parts) by the workers. */
 typedef struct Pending {
-    LLVMModuleRef module;
     ObjCacheKey key;
-    LLVMMemoryBufferRef obj;
-    bool from_cache;
-    StrBuf why;
+    LLVMMemoryBufferRef entry; /* from the cache */
+    long instructions;
+    Part parts[MAX_PARTS];
+    int n_parts;
 } Pending;
 
 typedef struct Workers {
-    Pending *pending;
+    Part **todo; /* largest first */
     int n;
-    int next; /* the next module to claim, under lock */
+    int next; /* the next part to claim, under lock */
     pthread_mutex_t lock;
 } Workers;
 
-/* Claims modules one at a time and compiles those not found in the cache. */
+/* A target machine like tm (CPU, features, triple) at code-generation level None. */
+static LLVMTargetMachineRef glue_machine(LLVMTargetMachineRef tm) {
+    char *triple = LLVMGetTargetMachineTriple(tm);
+    char *cpu = LLVMGetTargetMachineCPU(tm);
+    char *features = LLVMGetTargetMachineFeatureString(tm);
+    LLVMTargetRef target = LLVMGetTargetMachineTarget(tm);
+    LLVMTargetMachineRef glue = LLVMCreateTargetMachine(target, triple, cpu, features, LLVMCodeGenLevelNone,
+                                                        LLVMRelocDefault, LLVMCodeModelJITDefault);
+    LLVMDisposeMessage(triple);
+    LLVMDisposeMessage(cpu);
+    LLVMDisposeMessage(features);
+    return glue;
+}
+
+/* Claims parts one at a time, largest first, and compiles them; glue with a
+ * target machine of level None, made on the first glue part. */
 static void drain(Workers *w, LLVMTargetMachineRef tm, const char *no_tm) {
+    LLVMTargetMachineRef glue_tm = NULL;
     for (;;) {
         pthread_mutex_lock(&w->lock);
         int i = w->next < w->n ? w->next++ : -1;
         pthread_mutex_unlock(&w->lock);
-        if (i < 0) return;
-        Pending *p = &w->pending[i];
-        if (p->obj) continue;
-        if (tm) p->obj = emit_object(p->module, tm, &p->why);
-        else sb_puts(&p->why, no_tm);
+        if (i < 0) break;
+        Part *p = w->todo[i];
+        if (tm && p->glue && !glue_tm) glue_tm = glue_machine(tm);
+        LLVMTargetMachineRef use = p->glue ? glue_tm : tm;
+        if (use) p->obj = emit_object(p->module, use, p->glue, &p->why);
+        else sb_puts(&p->why, tm ? "cannot create a target machine" : no_tm);
     }
+    if (glue_tm) LLVMDisposeTargetMachine(glue_tm);
 }
 
 /* Each extra worker has its own target machine (a TargetMachine is not safe
- * to share between threads) and each module its own context, so no LLVM
+ * to share between threads) and each part its own context, so no LLVM
  * state is shared between workers. */
 static void *compile_worker(void *arg) {
     StrBuf why = {0};
@@ -239,37 +604,53 @@ static void *compile_worker(void *arg) {
     return NULL;
 }
 
-/* Compiles the modules that the cache did not have, on up to one thread per core. */
-static void compile_missing(Pending *pending, int n, int missing, LLVMTargetMachineRef tm) {
-    Workers w = {.pending = pending, .n = n};
+static int heavier_first(const void *a, const void *b) {
+    long x = (*(Part *const *)a)->instructions, y = (*(Part *const *)b)->instructions;
+    return (x < y) - (x > y);
+}
+
+/* Compiles the parts on up to one thread per core (j->threads), largest first. */
+static void compile_parts(Jit *j, Part **todo, int n) {
+    qsort(todo, (size_t)n, sizeof *todo, heavier_first);
+    Workers w = {.todo = todo, .n = n};
     pthread_mutex_init(&w.lock, NULL);
     enum { MAX_THREADS = 16 };
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    long extra = (cores < missing ? cores : missing) - 1;
+    long extra = (j->threads < n ? j->threads : n) - 1;
     pthread_t threads[MAX_THREADS];
     int started = 0;
     while (started < extra && started < MAX_THREADS &&
            pthread_create(&threads[started], NULL, compile_worker, &w) == 0)
         started++;
-    drain(&w, tm, "");
+    drain(&w, j->tm, "");
     for (int t = 0; t < started; t++) pthread_join(threads[t], NULL);
     pthread_mutex_destroy(&w.lock);
+}
+
+void jit_set_parallelism(Jit *j, int threads, long min_part_instructions) {
+    j->threads = threads > 0 ? threads : 1;
+    j->min_part = min_part_instructions;
 }
 
 bool jit_load_cached(Jit *j, int n, const ObjCacheKey *source_keys, const char *const *step_names,
                      RlcStepFn *fns, StrBuf *why) {
     if (!j->cache_dir || n <= 0) return false;
-    LLVMMemoryBufferRef *objs = calloc((size_t)n, sizeof *objs);
+    LLVMMemoryBufferRef *entries = calloc((size_t)n, sizeof *entries);
     int found = 0;
-    while (objs && found < n && (objs[found] = objcache_get(j->cache_dir, &source_keys[found]))) found++;
+    while (entries && found < n && (entries[found] = objcache_get(j->cache_dir, &source_keys[found]))) found++;
     bool ok = found == n;
     for (int i = 0; i < n; i++) {
-        /* the JIT takes each object, added or not */
-        fns[i] = ok ? add_object(j, objs[i], step_names[i], why) : NULL;
-        if (!ok && i < found) LLVMDisposeMemoryBuffer(objs[i]);
+        LLVMMemoryBufferRef objs[MAX_PARTS];
+        int parts = ok ? entry_objects(entries[i], objs) : 0;
+        if (!ok && i < found) LLVMDisposeMemoryBuffer(entries[i]);
+        /* a malformed entry was found too late to compile instead: a miss */
+        if (ok && parts == 0) {
+            sb_puts(why, "a damaged entry in the object cache; run again");
+            ok = false;
+        }
+        fns[i] = ok ? add_objects(j, objs, parts, step_names[i], why) : NULL;
         ok = ok && fns[i];
     }
-    free(objs);
+    free(entries);
     if (ok) j->cache_hits += n;
     return ok;
 }
@@ -279,42 +660,99 @@ bool jit_compile_many(Jit *j, int n, LLVMModuleRef *modules, const char *const *
     return jit_compile_many_keyed(j, n, modules, step_names, NULL, fns, why);
 }
 
+/* Stores a compiled module's objects under its key (and source key). */
+static void store(Jit *j, const Pending *p, const ObjCacheKey *source_key) {
+    LLVMMemoryBufferRef packed = p->n_parts > 1 ? pack_parts(p->parts, p->n_parts) : NULL;
+    LLVMMemoryBufferRef entry = p->n_parts > 1 ? packed : p->parts[0].obj;
+    if (!entry) return;
+    objcache_put(j->cache_dir, &p->key, entry);
+    if (source_key) objcache_put(j->cache_dir, source_key, entry);
+    if (packed) LLVMDisposeMemoryBuffer(packed);
+}
+
 bool jit_compile_many_keyed(Jit *j, int n, LLVMModuleRef *modules, const char *const *step_names,
                             const ObjCacheKey *source_keys, RlcStepFn *fns, StrBuf *why) {
     Pending *pending = calloc((size_t)(n > 0 ? n : 1), sizeof *pending);
     bool ok = pending != NULL;
     if (!ok) sb_puts(why, "out of memory");
-    int missing = 0;
+    long total = 0;
+    /* what the key says the code was compiled with: the kernels' pipeline and the glue's */
+    char pipelines[512];
+    snprintf(pipelines, sizeof pipelines, "%s; glue: %s, level None", cg_pipeline(), GLUE_PIPELINE);
+    PhaseClock t = phase_start();
     for (int i = 0; ok && i < n; i++) {
         Pending *p = &pending[i];
         set_target(j, modules[i]);
-        p->module = modules[i];
+        p->parts[0].module = modules[i];
         if (j->cache_dir) {
-            p->key = objcache_key(p->module, j->tm, cg_pipeline());
-            p->obj = objcache_get(j->cache_dir, &p->key);
-            p->from_cache = p->obj != NULL;
-            j->cache_hits += p->from_cache;
-            j->cache_misses += !p->from_cache;
+            p->key = objcache_key(modules[i], j->tm, pipelines);
+            p->entry = objcache_get(j->cache_dir, &p->key);
+            j->cache_hits += p->entry != NULL;
+            j->cache_misses += !p->entry;
         }
         /* only code that LLVM will compile needs verifying (a hit's module is dropped) */
-        if (!p->obj) ok = verify(modules[i], why);
-        missing += p->obj == NULL;
+        if (p->entry) continue;
+        ok = verify(modules[i], why);
+        p->instructions = module_weight(modules[i]);
+        total += p->instructions;
     }
-    if (ok && missing) compile_missing(pending, n, missing, j->tm);
+    phase_end(t, "hash and verify %d modules", n);
+    /* parts of about a half of each core's share: the largest module (the first
+     * train stage defines most kernels) no longer compiles alone on one core */
+    long target = j->threads > 1 ? total / (2 * j->threads) : 0;
+    if (target < j->min_part) target = j->min_part;
+    Part **todo = ok ? malloc(sizeof *todo * (size_t)(MAX_PARTS * n + 1)) : NULL;
+    int n_todo = 0;
+    if (ok && !todo) sb_puts(why, "out of memory");
+    ok = ok && todo;
+    for (int i = 0; ok && i < n; i++) {
+        Pending *p = &pending[i];
+        if (p->entry) continue;
+        t = phase_start();
+        p->n_parts = split_module(modules[i], target, p->parts, why);
+        if (p->n_parts > 1) phase_end(t, "split %s in %d parts", step_names[i], p->n_parts);
+        ok = p->n_parts > 0;
+        for (int k = 0; k < p->n_parts; k++) todo[n_todo++] = &p->parts[k];
+    }
+    t = phase_start();
+    if (ok && n_todo) compile_parts(j, todo, n_todo);
+    phase_end(t, "compile %d parts (all workers)", n_todo);
+    free(todo);
+    t = phase_start();
     for (int i = 0; i < n; i++) {
         Pending *p = pending ? &pending[i] : NULL;
-        if (ok && !p->obj) {
-            sb_puts(why, p->why.data ? p->why.data : "compiling a step failed");
-            ok = false;
+        for (int k = 0; ok && p && k < p->n_parts; k++)
+            if (!p->parts[k].obj) {
+                sb_puts(why, p->parts[k].why.data ? p->parts[k].why.data : "compiling a step failed");
+                ok = false;
+            }
+        LLVMMemoryBufferRef objs[MAX_PARTS];
+        int n_objs = 0;
+        if (p && p->entry) {
+            if (ok && j->cache_dir && source_keys) objcache_put(j->cache_dir, &source_keys[i], p->entry);
+            n_objs = entry_objects(p->entry, objs);
+            /* a damaged entry that passed its checksum: never written by this rlc */
+            if (ok && n_objs == 0) {
+                sb_puts(why, "a damaged entry in the object cache; run again");
+                ok = false;
+            }
+        } else if (p) {
+            if (ok && j->cache_dir) store(j, p, source_keys ? &source_keys[i] : NULL);
+            for (int k = 0; k < p->n_parts; k++) objs[n_objs++] = p->parts[k].obj;
         }
-        if (ok && j->cache_dir && !p->from_cache) objcache_put(j->cache_dir, &p->key, p->obj);
-        if (ok && j->cache_dir && source_keys) objcache_put(j->cache_dir, &source_keys[i], p->obj);
-        fns[i] = ok ? add_object(j, p->obj, step_names[i], why) : NULL;
-        if (!ok && p && p->obj) LLVMDisposeMemoryBuffer(p->obj);
+        fns[i] = ok ? add_objects(j, objs, n_objs, step_names[i], why) : NULL;
+        if (!ok)
+            for (int k = 0; k < n_objs; k++)
+                if (objs[k]) LLVMDisposeMemoryBuffer(objs[k]);
         ok = ok && fns[i];
         LLVMDisposeModule(modules[i]);
-        if (p) sb_free(&p->why);
+        for (int k = 1; p && k < p->n_parts; k++) {
+            LLVMDisposeModule(p->parts[k].module);
+            LLVMContextDispose(p->parts[k].context);
+        }
+        for (int k = 0; p && k < MAX_PARTS; k++) sb_free(&p->parts[k].why);
     }
+    phase_end(t, "store and link %d modules", n);
     free(pending);
     return ok;
 }

@@ -185,6 +185,17 @@ RlcStepFn jit_compile(Jit *j, LLVMModuleRef m, const char *step_name, StrBuf *wh
  * compiled in parallel, one thread per core. Takes every module; fills fns. */
 bool jit_compile_many(Jit *j, int n, LLVMModuleRef *modules, const char *const *step_names,
                       RlcStepFn *fns, StrBuf *why);
+/* Compile with up to `threads` workers (default: one per core, at most 16). A
+ * module is compiled in parts (jit.c split_module): its glue alone when that computes
+ * no floats (jit_glue_computes_floats), and its kernels spread over parts of about
+ * half of each worker's share of the instructions (at least min_part_instructions,
+ * default 2000), 4 parts at most. Tests set it to see the split. */
+void jit_set_parallelism(Jit *j, int threads, long min_part_instructions);
+/* Whether a function of m other than its kernels (`<kind>_<32 hex digits>`) computes
+ * with floating-point values: arithmetic, comparisons, conversions, an intrinsic with
+ * a float operand or result. When none does, that glue is compiled at level None
+ * (its bits cannot depend on the level); else with the kernels' pipeline. */
+bool jit_glue_computes_floats(LLVMModuleRef m);
 /* jit_compile_many that also stores each module's object under source_keys[i]
  * (objcache_source_key) in the cache. */
 bool jit_compile_many_keyed(Jit *j, int n, LLVMModuleRef *modules, const char *const *step_names,
@@ -215,6 +226,9 @@ ObjCacheKey objcache_key(LLVMModuleRef m, LLVMTargetMachineRef tm, const char *p
  * build id (then only objcache_key names objects). */
 bool objcache_source_key(const char *inputs, const char *module, LLVMTargetMachineRef tm,
                          const char *pipeline, ObjCacheKey *key);
+/* Whether name (n bytes) is `<kind>_<32 hex digits>`: a kernel that cg_emit_shared
+ * named after the hash of its code. */
+bool objcache_named_by_its_code(const char *name, size_t n);
 /* The same 128-bit hash of a text (32 hex digits): cg_emit_shared names kernels by it. */
 ObjCacheKey objcache_text_hash(const char *text);
 /* "rlc VERSION (LLVM X.Y.Z)": what `rlc --version` prints and every key hashes. */

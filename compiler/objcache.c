@@ -3,9 +3,9 @@
  * LLVM's optimisation and machine-code generation are most of a compile
  * (docs/performance.md), and a user reruns the same program many times. Each
  * step module's object code is kept under the cache directory, named by a
- * 128-bit hash of everything the object depends on: the module's IR text
- * (a kernel named after the hash of its text, by that name), the target CPU
- * and features, the pass pipeline, and the versions of rlc and LLVM. An entry
+ * 128-bit hash of everything the object depends on: the module's code (its
+ * bitcode), the target CPU and features, the pass pipelines, and the versions
+ * of rlc and LLVM. An entry
  * is a header (magic, key, payload size and payload hash) and the object
  * bytes; it is written to a temporary file and renamed into place, so
  * concurrent runs never see half an entry. An entry that does not match
@@ -35,6 +35,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <llvm-c/BitWriter.h>
 #include <llvm-c/Core.h>
 
 #define ENTRY_MAGIC "RLCOBJ1\n"
@@ -84,9 +85,7 @@ ObjCacheKey objcache_text_hash(const char *text) {
     return key_of(h);
 }
 
-/* Whether name is `<kind>_<32 hex digits>`: a kernel that cg_emit_shared named
- * after the hash of its code. */
-static bool named_by_its_code(const char *name, size_t n) {
+bool objcache_named_by_its_code(const char *name, size_t n) {
     enum { HEX = 32 };
     if (n <= HEX + 1 || name[n - HEX - 1] != '_') return false;
     for (size_t i = n - HEX; i < n; i++)
@@ -96,35 +95,14 @@ static bool named_by_its_code(const char *name, size_t n) {
     return true;
 }
 
-/* The module's code: its target, then each function as text, except that a kernel
- * defined under the hash of its code (cg_emit_shared, which printed it for that
- * hash) is hashed by its name, so the costly text of the kernels is printed once a
- * compile. A module with anything else at the top level (globals, metadata) is
- * hashed as its whole text. */
+/* The module's code, as its bitcode (LLVM writes the same bytes for the same
+ * module): printing it as text cost the square of its size (printing one function
+ * numbers the metadata of them all), 53 ms of CPU for bert.rl's first module
+ * before any compile could start, the bitcode a few. */
 static void hash_module(Hash128 *h, LLVMModuleRef m) {
-    if (LLVMGetFirstGlobal(m) || LLVMGetFirstNamedMetadata(m) || LLVMGetFirstGlobalAlias(m) ||
-        LLVMGetFirstGlobalIFunc(m)) {
-        char *ir = LLVMPrintModuleToString(m);
-        hash_str(h, ir);
-        LLVMDisposeMessage(ir);
-        return;
-    }
-    size_t n;
-    hash_str(h, LLVMGetTarget(m));
-    hash_str(h, LLVMGetDataLayoutStr(m));
-    const char *asm_text = LLVMGetModuleInlineAsm(m, &n);
-    hash_bytes(h, asm_text, n);
-    for (LLVMValueRef f = LLVMGetFirstFunction(m); f; f = LLVMGetNextFunction(f)) {
-        const char *name = LLVMGetValueName2(f, &n);
-        if (!LLVMIsDeclaration(f) && LLVMGetLinkage(f) == LLVMExternalLinkage && named_by_its_code(name, n)) {
-            hash_str(h, "kernel");
-            hash_str(h, name);
-            continue;
-        }
-        char *text = LLVMPrintValueToString(f);
-        hash_str(h, text);
-        LLVMDisposeMessage(text);
-    }
+    LLVMMemoryBufferRef bitcode = LLVMWriteBitcodeToMemoryBuffer(m);
+    hash_bytes(h, LLVMGetBufferStart(bitcode), LLVMGetBufferSize(bitcode));
+    LLVMDisposeMemoryBuffer(bitcode);
 }
 
 void objcache_version(char *out, size_t cap) {

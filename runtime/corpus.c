@@ -6,6 +6,7 @@
  * from the cached text by one pass: the words kept are a prefix of the sorted
  * vocabulary. */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* d_type */
 #include "data_internal.h"
 
 #include <ctype.h>
@@ -29,14 +30,18 @@ typedef struct i64_list {
     int64_t n, cap;
 } i64_list;
 
-static bool push32(i32_list *l, int32_t x) {
-    if (l->n == l->cap) {
-        int64_t nc = l->cap ? l->cap * 2 : 1 << 16;
-        int32_t *nv = realloc(l->v, (size_t)nc * sizeof *nv);
-        if (!nv) return false;
-        l->v = nv;
-        l->cap = nc;
-    }
+static bool grow32(i32_list *l) {
+    int64_t nc = l->cap ? l->cap * 2 : 1 << 16;
+    int32_t *nv = realloc(l->v, (size_t)nc * sizeof *nv);
+    if (!nv) return false;
+    l->v = nv;
+    l->cap = nc;
+    return true;
+}
+
+/* once a token: the growth out of line */
+static inline bool push32(i32_list *l, int32_t x) {
+    if (l->n == l->cap && !grow32(l)) return false;
     l->v[l->n++] = x;
     return true;
 }
@@ -58,6 +63,8 @@ static bool push64(i64_list *l, int64_t x) {
 typedef struct word_table {
     char **words;
     int64_t *counts;
+    uint64_t *hashes;          /* of each word, so a probe compares bytes only on a match */
+    size_t *lens;
     int64_t n, cap;
     int32_t *slots;            /* open addressing: index + 1, 0 = empty */
     int64_t n_slots;
@@ -74,7 +81,7 @@ static bool table_grow(word_table *t) {
     int32_t *slots = calloc((size_t)ns, sizeof *slots);
     if (!slots) return false;
     for (int64_t i = 0; i < t->n; i++) {
-        uint64_t h = hash_bytes(t->words[i], strlen(t->words[i])) & (uint64_t)(ns - 1);
+        uint64_t h = t->hashes[i] & (uint64_t)(ns - 1);
         while (slots[h]) h = (h + 1) & (uint64_t)(ns - 1);
         slots[h] = (int32_t)i + 1;
     }
@@ -87,10 +94,10 @@ static bool table_grow(word_table *t) {
 /* Index of the word (added with count 0 if new), or -1 when out of memory. */
 static int64_t table_find(word_table *t, const char *w, size_t n) {
     if (2 * (t->n + 1) > t->n_slots && !table_grow(t)) return -1;
-    uint64_t h = hash_bytes(w, n) & (uint64_t)(t->n_slots - 1);
+    uint64_t full = hash_bytes(w, n), h = full & (uint64_t)(t->n_slots - 1);
     while (t->slots[h]) {
-        const char *s = t->words[t->slots[h] - 1];
-        if (strncmp(s, w, n) == 0 && s[n] == 0) return t->slots[h] - 1;
+        int64_t i = t->slots[h] - 1;
+        if (t->hashes[i] == full && t->lens[i] == n && memcmp(t->words[i], w, n) == 0) return i;
         h = (h + 1) & (uint64_t)(t->n_slots - 1);
     }
     if (t->n == t->cap) {
@@ -101,6 +108,12 @@ static int64_t table_find(word_table *t, const char *w, size_t n) {
         int64_t *ncnt = realloc(t->counts, (size_t)nc * sizeof *ncnt);
         if (!ncnt) return -1;
         t->counts = ncnt;
+        uint64_t *nh = realloc(t->hashes, (size_t)nc * sizeof *nh);
+        if (!nh) return -1;
+        t->hashes = nh;
+        size_t *nl = realloc(t->lens, (size_t)nc * sizeof *nl);
+        if (!nl) return -1;
+        t->lens = nl;
         t->cap = nc;
     }
     char *copy = malloc(n + 1);
@@ -109,6 +122,8 @@ static int64_t table_find(word_table *t, const char *w, size_t n) {
     copy[n] = 0;
     t->words[t->n] = copy;
     t->counts[t->n] = 0;
+    t->hashes[t->n] = full;
+    t->lens[t->n] = n;
     t->slots[h] = (int32_t)t->n + 1;
     return t->n++;
 }
@@ -117,6 +132,8 @@ static void table_free(word_table *t) {
     for (int64_t i = 0; i < t->n; i++) free(t->words[i]);
     free(t->words);
     free(t->counts);
+    free(t->hashes);
+    free(t->lens);
     free(t->slots);
 }
 
@@ -136,7 +153,11 @@ typedef struct reading {
 
 /* A NUL byte separates words as white space does: words are C strings from
  * here on (the vocabulary file, the table's look-up), so none may hold one. */
-static bool word_break(unsigned char c) { return isspace(c) || c == 0; }
+/* isspace of the C locale (rlc sets no other) spelled out: called once a byte. */
+static bool word_break(unsigned char c) { return c <= ' ' && (c == ' ' || (c >= '\t' && c <= '\r') || c == 0); }
+
+/* tolower of the C locale, likewise. */
+static unsigned char lower_byte(unsigned char c) { return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 'a' - 'A') : c; }
 
 /* Words split on white space, a word/TAG token keeping `word` (the last '/'
  * starts the tag); a newline starts a line. Chars: every byte is a token, the
@@ -145,7 +166,7 @@ static bool tokenize(reading *rd, unsigned char *buf, size_t len) {
     size_t i = 0;
     if (rd->char_unit) {
         for (; i < len; i++) {
-            unsigned char c = rd->lowercase ? (unsigned char)tolower(buf[i]) : buf[i];
+            unsigned char c = rd->lowercase ? lower_byte(buf[i]) : buf[i];
             rd->byte_counts[c]++;
             if (!push32(&rd->ids, c)) return false;
             if (c == '\n' && !push64(&rd->lines, rd->ids.n)) return false;
@@ -162,12 +183,12 @@ static bool tokenize(reading *rd, unsigned char *buf, size_t len) {
             i++;
             continue;
         }
-        size_t s = i;
-        while (i < len && !word_break(buf[i])) i++;
+        size_t s = i, last_slash = len;
+        for (; i < len && !word_break(buf[i]); i++)
+            if (buf[i] == '/') last_slash = i;
         size_t n = i - s;
         char *w = (char *)buf + s;
-        char *slash = memchr(w, '/', n);
-        for (char *q = slash; q; q = memchr(q + 1, '/', n - (size_t)(q + 1 - w))) slash = q;
+        char *slash = last_slash < len ? (char *)buf + last_slash : NULL;
         int64_t tag = -1;
         if (slash && slash > w && slash + 1 < w + n) {
             /* the tag as written (lowercase applies to words only) */
@@ -178,7 +199,7 @@ static bool tokenize(reading *rd, unsigned char *buf, size_t len) {
         if (!push32(&rd->tags, (int32_t)tag)) return false;
         if (slash && slash > w) n = (size_t)(slash - w);
         if (rd->lowercase)
-            for (size_t k = 0; k < n; k++) w[k] = (char)tolower((unsigned char)w[k]);
+            for (size_t k = 0; k < n; k++) w[k] = (char)lower_byte((unsigned char)w[k]);
         int64_t id = table_find(&rd->table, w, n);
         if (id < 0 || !push32(&rd->ids, (int32_t)id)) return false;
         rd->table.counts[id]++;
@@ -224,7 +245,10 @@ static bool list_files(const char *full, char ***names, size_t *count, rt_error 
         if (e->d_name[0] == '.') continue;
         char fp[RT_PATH_MAX + 256];
         snprintf(fp, sizeof fp, "%s/%s", full, e->d_name);
-        if (rt_path_is_dir(fp)) continue;
+        /* the entry's type where the file system gives it: a stat less a file (the
+         * cache key stats each file; a compile lists a corpus once a dataset) */
+        if (e->d_type == DT_DIR) continue;
+        if (e->d_type != DT_REG && rt_path_is_dir(fp)) continue;
         if (*count == cap) {
             cap = cap ? cap * 2 : 64;
             char **nv = realloc(*names, cap * sizeof *nv);

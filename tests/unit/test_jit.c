@@ -14,6 +14,8 @@
 
 #include "kernel.h"
 
+#include <llvm-c/IRReader.h>
+
 static const Span NOSPAN = {0};
 static IrDim C(int64_t c) { return ir_dim_const(c); }
 #define SHAPE(...) ir_shape(sizeof((IrDim[]){__VA_ARGS__}) / sizeof(IrDim), (IrDim[]){__VA_ARGS__})
@@ -227,6 +229,119 @@ static void test_cache_key_covers_shared_kernels(void **state) {
     arena_free(&a);
 }
 
+/* The payload of the only object cache entry in dir (after its header). */
+static size_t read_only_entry(const char *dir, unsigned char *buf, size_t cap) {
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "cat %s/*.o", dir);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    size_t n = fread(buf, 1, cap, f);
+    pclose(f);
+    enum { HEADER = 48 };
+    assert_true(n > HEADER);
+    memmove(buf, buf + HEADER, n - HEADER);
+    return n - HEADER;
+}
+
+/* A module split in parts (jit_set_parallelism with a small minimum) runs as the
+ * whole module does, bit for bit; its parts are one cache entry, which a second
+ * JIT takes by the module's key and by its source key and runs the same. */
+static void test_module_compiled_in_parts(void **state) {
+    (void)state;
+    Arena a = {0};
+    StrBuf why = {0};
+    char dir[] = "/tmp/rlc_test_partsXXXXXX";
+    assert_non_null(mkdtemp(dir));
+    float rep[3][2];
+    const char *name = "rlc_step_0";
+    KernelPlan *plan = NULL;
+    ObjCacheKey source;
+    bool have_source = false;
+    for (int run = 0; run < 3; run++) {
+        Jit *j = jit_new(&why);
+        assert_non_null(j);
+        /* run 0 whole; run 1 in parts, stored; run 2 from the cache */
+        jit_set_parallelism(j, 2, run == 0 ? 1L << 40 : 1);
+        if (run > 0) assert_true(jit_use_cache(j, dir));
+        if (run == 1)
+            have_source = objcache_source_key("inputs", name, jit_target_machine(j), cg_pipeline(), &source);
+        KernelNames defined = {.arena = &a};
+        LLVMContextRef ctx = LLVMContextCreate();
+        plan = fuse_plan(&a, graph_with(&a, name, 1.5), &why);
+        assert_non_null(plan);
+        assert_true(plan->kernels.len >= 3);
+        LLVMModuleRef m = cg_emit_shared(plan, ctx, name, &defined, &why);
+        assert_non_null(m);
+        RlcStepFn fn = NULL;
+        bool ok = jit_compile_many_keyed(j, 1, &m, &name, have_source ? &source : NULL, &fn, &why);
+        if (!ok) fail_msg("%s", why.data);
+        run_reports(fn, plan, rep[run]);
+        int hits, misses;
+        jit_cache_counts(j, &hits, &misses);
+        assert_int_equal(hits, run == 2);
+        LLVMContextDispose(ctx);
+        jit_free(j);
+        if (run == 1) {
+            unsigned char entry[1 << 16];
+            size_t n = read_only_entry(dir, entry, sizeof entry);
+            assert_true(n > 16);
+            assert_memory_equal(entry, "RLCPART\n", 8);
+            assert_true(entry[8] >= 2); /* the parts, little-endian */
+        }
+    }
+    assert_memory_equal(rep[0], rep[1], sizeof rep[0]);
+    assert_memory_equal(rep[0], rep[2], sizeof rep[0]);
+    if (have_source) {
+        Jit *j = jit_new(&why);
+        assert_true(jit_use_cache(j, dir));
+        RlcStepFn fn = NULL;
+        assert_true(jit_load_cached(j, 1, &source, &name, &fn, &why));
+        float again[2];
+        run_reports(fn, plan, again);
+        assert_memory_equal(rep[0], again, sizeof again);
+        jit_free(j);
+    }
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+    sb_free(&why);
+    arena_free(&a);
+}
+
+/* The glue (every function but the kernels) is compiled at level None only when it
+ * computes nothing with floats: moving a float keeps its bits, arithmetic, a
+ * conversion or llvm.fmuladd (fused or not by the level) does not count as glue. */
+static void test_glue_that_computes_floats(void **state) {
+    (void)state;
+    const char *bodies[] = {
+        "%v = load float, ptr %p\n  store float %v, ptr %p\n",
+        "%v = load float, ptr %p\n  %w = fadd float %v, 1.0\n  store float %w, ptr %p\n",
+        "%v = load float, ptr %p\n  %w = call float @llvm.fmuladd.f32(float %v, float %v, float %v)\n"
+        "  store float %w, ptr %p\n",
+        "%v = load i64, ptr %p\n  %w = sitofp i64 %v to double\n  store double %w, ptr %p\n",
+    };
+    const bool computes[] = {false, true, true, true};
+    for (int i = 0; i < 4; i++) {
+        char ir[1024];
+        /* a kernel computing floats does not make the glue compute them */
+        snprintf(ir, sizeof ir,
+                 "declare float @llvm.fmuladd.f32(float, float, float)\n"
+                 "define void @loop_0123456789abcdef0123456789abcdef(ptr %%p) {\n"
+                 "  %%v = load float, ptr %%p\n  %%w = fmul float %%v, %%v\n  store float %%w, ptr %%p\n"
+                 "  ret void\n}\n"
+                 "define void @rlc_step(ptr %%p) {\n  %s  ret void\n}\n",
+                 bodies[i]);
+        LLVMContextRef ctx = LLVMContextCreate();
+        LLVMMemoryBufferRef buf = LLVMCreateMemoryBufferWithMemoryRangeCopy(ir, strlen(ir), "glue");
+        LLVMModuleRef m = NULL;
+        char *msg = NULL;
+        if (LLVMParseIRInContext(ctx, buf, &m, &msg)) fail_msg("%s", msg);
+        assert_int_equal(jit_glue_computes_floats(m), computes[i]);
+        LLVMDisposeModule(m);
+        LLVMContextDispose(ctx);
+    }
+}
+
 /* A portable PIC object for `rlc build`. */
 static void test_object_file(void **state) {
     (void)state;
@@ -283,6 +398,8 @@ int main(void) {
         cmocka_unit_test(test_two_modules_one_jit),
         cmocka_unit_test(test_kernels_shared_between_modules),
         cmocka_unit_test(test_cache_key_covers_shared_kernels),
+        cmocka_unit_test(test_module_compiled_in_parts),
+        cmocka_unit_test(test_glue_that_computes_floats),
         cmocka_unit_test(test_object_file),
         cmocka_unit_test(test_missing_symbol_is_an_error),
     };

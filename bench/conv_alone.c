@@ -6,10 +6,11 @@
  * (2 O C K K N OH OW flops each):
  *   columns   rt_im2col over the batch + one rt_sgemm (the input gradient: rt_sgemm + rt_col2im)
  *   sgemm     the product alone on columns made beforehand (the roofline's figure)
- *   image     image by image (Caffe's scheme), as the trainers run them: rt_conv,
- *             rt_conv_weight_grad, rt_conv_input_grad
+ *   image     as the trainers run them: rt_conv, rt_conv_weight_grad, rt_conv_input_grad
+ *             (oneDNN's convolution primitives from 16 input channels where rt_gemm runs on
+ *             oneDNN, otherwise image by image on columns, Caffe's scheme)
  * Build: gcc -O2 -std=c11 bench/conv_alone.c -Iruntime build/runtime/librlrt.a -lopenblas -lz -lm
- *        -lpthread (see bench/README.md). */
+ *        -lpthread -ldl (see bench/README.md). */
 #define _POSIX_C_SOURCE 199309L
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,6 +4,7 @@
  * gradient of a convolution's or pooling's window extraction, and
  * conv_transpose2d's scatter), which adds overlapping windows back into the
  * image. An unfold read inside another kernel (pooling) is generated inline. */
+#include "conv_onednn.h"
 #include "rlrt.h"
 
 #include <stdio.h>
@@ -204,6 +205,7 @@ static bool conv_split(const rt_window *w, int64_t o) {
 void rt_conv(rt_pool *pool, float *out, const float *weight, const float *x, const rt_window *w, int64_t o) {
     ConvCols a = {out, weight, x, *w, o};
     if (w->n <= 0 || o <= 0) return;
+    if (rt_conv_onednn(RT_CONV_FORWARD, conv_split(w, o) ? pool : NULL, out, weight, x, w, o)) return;
     if (conv_split(w, o)) rt_parallel_for(pool, w->n, conv_images, &a);
     else conv_images(&a, 0, w->n);
 }
@@ -217,6 +219,7 @@ void rt_conv_weight_grad(rt_pool *pool, float *out, const float *dy, const float
         memset(out, 0, sizeof(float) * (size_t)(o * taps));
         return;
     }
+    if (rt_conv_onednn(RT_CONV_WEIGHT_GRAD, conv_split(w, o) ? pool : NULL, out, dy, x, w, o)) return;
     if (conv_split(w, o)) rt_parallel_for(pool, blocks, conv_weight_rows, &a);
     else conv_weight_rows(&a, 0, blocks);
 }
@@ -229,6 +232,7 @@ void rt_conv_input_grad(rt_pool *pool, float *out, const float *weight, const fl
         memset(out, 0, sizeof(float) * (size_t)(w->n * w->c * w->h * w->w));
         return;
     }
+    if (rt_conv_onednn(RT_CONV_INPUT_GRAD, conv_split(w, o) ? pool : NULL, out, weight, dy, w, o)) return;
     if (conv_split(w, o)) rt_parallel_for(pool, w->n, conv_input_images, &a);
     else conv_input_images(&a, 0, w->n);
 }

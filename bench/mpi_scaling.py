@@ -40,7 +40,7 @@ def ae(rlc, steps, procs, threads):
         cmd = MPIRUN + [str(procs)] + cmd
     out = run(cmd)
     m = re.search(r"ae_b256: \d+ steps, ([0-9.]+) ms/step(?:, \d+ processes, ([0-9.]+) ms/step in "
-                  r"collectives \(([0-9]+) bytes/step\))?", out)
+                  r"collectives \(([0-9]+) bytes/step[;)])?", out)
     if not m:
         raise SystemExit(f"no speed line in:\n{out}")
     return float(m.group(1)), float(m.group(2) or 0), float(m.group(3) or 0)

@@ -8,7 +8,10 @@
  * then all-gather), or in rank order on every process from gathered partials,
  * never in an order that could differ between processes, so parameters that
  * start equal stay equal. All-reduces always add in rank order, so their bits
- * do not depend on the count either (how gradients are split into buckets). */
+ * do not depend on the count either (how gradients are split into buckets).
+ * When every process shares one node, an all-reduce of buffers in a step's
+ * workspace goes through a shared-memory window instead (shm_allreduce.c), with
+ * the same adds in the same order. */
 #define _POSIX_C_SOURCE 200809L
 #include "rlrt.h"
 #include "shm_allreduce.h"

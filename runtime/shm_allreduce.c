@@ -228,20 +228,21 @@ static void check_alive(const window *w, bool done, int slot, uint64_t mark) {
     }
 }
 
-/* Waits until every process has reached the flag. */
+/* Waits until every process has reached the flag: spinning for the first 0.2 ms
+ * (on a busy machine a yield can cost a whole time slice, several ms), then
+ * yielding the core, which the process waited for may need (more processes than
+ * cores). */
 static void await(window *w, bool done, int slot, uint64_t mark) {
-    double checked = 0;
+    double start = 0, checked = 0;
     for (unsigned spins = 0; !reached(w, done, slot, mark); spins++) {
-        if (spins < 512) continue;
-        /* the other process may need this core (more processes than cores) */
+        if (spins % 64 != 0) continue;
+        double t = now_s();
+        if (start == 0) start = checked = t;
+        if (t - start < 2e-4) continue;
         sched_yield();
-        if (spins % 256 == 0) {
-            double t = now_s();
-            if (checked == 0) checked = t;
-            else if (t - checked > 0.1) {
-                check_alive(w, done, slot, mark);
-                checked = t;
-            }
+        if (t - checked > 0.1) {
+            check_alive(w, done, slot, mark);
+            checked = t;
         }
     }
     MPI_Win_sync(w->win);

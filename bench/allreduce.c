@@ -2,9 +2,11 @@
  * for bench/mpi_scaling.py, next to Open MPI's own collectives on the same buffers: what an
  * all-reduce of that many bytes costs on this machine, and which part of it is rlc's. Run under
  * mpirun; process 0 prints a `#` header, then a line per size: the bytes and, in seconds, the
- * median of `reps` calls after a warm-up of rt_collective's all-reduce, MPI_Allreduce,
- * MPI_Reduce_scatter_block (the same bytes in, a slice out), MPI_Allgather (a slice in, the
- * same bytes out) and MPI_Alltoall (the same bytes in and out).
+ * median of `reps` calls after a warm-up of rt_collective's all-reduce on buffers of its own
+ * (through MPI), MPI_Allreduce, MPI_Reduce_scatter_block (the same bytes in, a slice out),
+ * MPI_Allgather (a slice in, the same bytes out), MPI_Alltoall (the same bytes in and out) and
+ * rt_collective's all-reduce on buffers in a step workspace (rt_mpi_workspace_alloc: through the
+ * shared-memory window when every process is on one node, as the steps' gradients go).
  * usage: mpirun -np N allreduce [reps] */
 #define _POSIX_C_SOURCE 200809L
 #include "rlrt.h"
@@ -24,12 +26,16 @@ static int by_value(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-enum { RLC, ALLREDUCE, REDUCE_SCATTER, ALLGATHER, ALLTOALL, WAYS };
+enum { RLC, ALLREDUCE, REDUCE_SCATTER, ALLGATHER, ALLTOALL, RLC_WORKSPACE, WAYS };
+
+/* The buffers of RLC_WORKSPACE: in and out in one workspace, as a step's. */
+static float *ws_in, *ws_out;
 
 static void run_once(int way, float *out, float *in, int n, int procs) {
     int slice = n / procs;
     switch (way) {
     case RLC: rt_collective(RT_COLL_ALLREDUCE, procs, out, in, 1, 1, 1, n); break;
+    case RLC_WORKSPACE: rt_collective(RT_COLL_ALLREDUCE, procs, ws_out, ws_in, 1, 1, 1, n); break;
     case ALLREDUCE: MPI_Allreduce(in, out, n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD); break;
     case REDUCE_SCATTER: MPI_Reduce_scatter_block(in, out, slice, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD); break;
     case ALLGATHER: MPI_Allgather(in, slice, MPI_FLOAT, out, slice, MPI_FLOAT, MPI_COMM_WORLD); break;
@@ -62,12 +68,16 @@ int main(int argc, char **argv) {
     int procs = rt_mpi_size();
     double *times = malloc(sizeof(double) * (size_t)reps);
     if (rt_mpi_rank() == 0)
-        printf("# bytes rlc MPI_Allreduce MPI_Reduce_scatter_block MPI_Allgather MPI_Alltoall (s, median of %d)\n",
-               reps);
+        printf("# bytes rlc MPI_Allreduce MPI_Reduce_scatter_block MPI_Allgather MPI_Alltoall rlc_workspace "
+               "(s, median of %d; rlc_workspace through %s)\n",
+               reps, rt_mpi_shared_memory() ? "shared memory" : "MPI");
     for (int n = 1024; n <= 1 << 22; n *= 4) {
         float *in = malloc((size_t)n * 4), *out = malloc((size_t)n * 4);
-        if (!in || !out || !times) return 1;
-        for (int i = 0; i < n; i++) in[i] = (float)(i % 7);
+        float *ws = rt_mpi_workspace_alloc((size_t)n * 8);
+        if (!in || !out || !ws || !times) return 1;
+        ws_in = ws;
+        ws_out = ws + n;
+        for (int i = 0; i < n; i++) ws_in[i] = in[i] = (float)(i % 7);
         double t[WAYS];
         for (int way = 0; way < WAYS; way++) t[way] = median(way, out, in, n, procs, reps, times);
         if (rt_mpi_rank() == 0) {
@@ -77,6 +87,7 @@ int main(int argc, char **argv) {
         }
         free(in);
         free(out);
+        rt_mpi_workspace_free(ws);
     }
     free(times);
     rt_mpi_finish();

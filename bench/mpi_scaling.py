@@ -4,11 +4,13 @@
 usage: mpi_scaling.py RLC [STEPS]
 
 Runs bench/ae.rl's ae_b256 (the MLP auto-encoder at global batch 256, Adam) for STEPS steps
-(default 200) as 1 process x 1 thread, 1 process x 2 threads and `mpirun -np 2` x 1 thread,
-prints each one's ms/step (the trainer's own figure: filling the batch and the step), the
-speed-up over 1 x 1 and the time in collectives per step; then measures rlc's all-reduce
-(bench/allreduce.c, rt_collective) per size at 2 processes beside Open MPI's own collectives of
-the same bytes, fits t = a + S b to rlc's, and projects the
+(default 200) as 1 process x 1 thread, 1 process x 2 threads and `mpirun -np 2` x 1 thread (the
+all-reduces through the shared-memory window, and through MPI with RLC_MPI_SHM=0), prints each
+one's ms/step (the trainer's own figure: filling the batch and the step), the speed-up over 1 x 1
+and the time in collectives per step; then measures rlc's all-reduce (bench/allreduce.c,
+rt_collective) per size at 2 processes, through MPI and through the window, beside Open MPI's own
+collectives of the same bytes, fits t = a + S b to rlc's through MPI (the path between nodes,
+which the projection is about), and projects the
 efficiency at 8 and 64 processes for the AE and for a GPT-sized model (124 M parameters, as
 GPT-2 small; its step time from its FLOPs at the AE's measured FLOP rate). The projection
 assumes a ring all-reduce, t(N, S) = 2 (N - 1) a/2 + 2 (N - 1)/N S b, compute that splits evenly
@@ -26,21 +28,22 @@ ROOT = os.path.dirname(HERE)
 MPIRUN = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np"]
 
 
-def run(cmd):
-    p = subprocess.run(cmd, capture_output=True, text=True)
+def run(cmd, env=None):
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if p.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{p.stdout}{p.stderr}")
     return p.stdout
 
 
-def ae(rlc, steps, procs, threads):
+def ae(rlc, steps, procs, threads, shared_memory=True):
     cmd = [rlc, "run", os.path.join(HERE, "ae.rl"), "--stage", "ae_b256", "--steps", str(steps),
            "--threads", str(threads), "--quiet"]
+    env = dict(os.environ, RLC_MPI_SHM="1" if shared_memory else "0")
     if procs > 1:
-        cmd = MPIRUN + [str(procs)] + cmd
-    out = run(cmd)
+        cmd = MPIRUN + [str(procs), "-x", "RLC_MPI_SHM"] + cmd
+    out = run(cmd, env)
     m = re.search(r"ae_b256: \d+ steps, ([0-9.]+) ms/step(?:, \d+ processes, ([0-9.]+) ms/step in "
-                  r"collectives \(([0-9]+) bytes/step\))?", out)
+                  r"collectives \(([0-9]+) bytes/step[;)])?", out)
     if not m:
         raise SystemExit(f"no speed line in:\n{out}")
     return float(m.group(1)), float(m.group(2) or 0), float(m.group(3) or 0)
@@ -58,11 +61,14 @@ def main():
     one, _, _ = ae(rlc, steps, 1, 1)
     two_threads, _, _ = ae(rlc, steps, 1, 2)
     two_procs, coll, coll_bytes = ae(rlc, steps, 2, 1)
+    two_procs_mpi, coll_mpi, _ = ae(rlc, steps, 2, 1, shared_memory=False)
     print(f"\nAE, global batch 256, {steps} steps (ms/step):")
     print(f"  1 process  x 1 thread   {one:8.3f}")
     print(f"  1 process  x 2 threads  {two_threads:8.3f}   speed-up {one / two_threads:.2f}x")
     print(f"  2 processes x 1 thread  {two_procs:8.3f}   speed-up {one / two_procs:.2f}x, "
           f"{coll:.3f} ms/step in collectives ({coll_bytes / 1e6:.2f} MB/step all-reduced or gathered)")
+    print(f"  2 processes x 1 thread, all-reduces through MPI (RLC_MPI_SHM=0)  {two_procs_mpi:8.3f}   "
+          f"speed-up {one / two_procs_mpi:.2f}x, {coll_mpi:.3f} ms/step in collectives")
 
     lib = os.path.join(os.path.dirname(rlc), "runtime", "librlrt.a")
     link = run(["mpicc", "--showme:link"]).split()
@@ -72,13 +78,15 @@ def main():
     rows = [list(map(float, line.split())) for line in run(MPIRUN + ["2", "./allreduce", "20"]).split("\n")
             if line and not line.startswith("#")]
     sizes = [(row[0], row[1]) for row in rows]
-    print("\nall-reduce at 2 processes (median of 20; ms, and GB/s of the all-reduced bytes):")
-    print(f"  {'bytes':>10}  {'rlc':>17}  {'MPI_Allreduce':>17}  {'reduce_scatter':>14}  {'allgather':>9}  {'alltoall':>9}")
+    print("\nall-reduce at 2 processes (median of 20; ms, and GB/s of the all-reduced bytes); rlc through MPI"
+          " (the path across nodes) and through the shared-memory window (a step's workspace):")
+    print(f"  {'bytes':>10}  {'rlc, MPI':>17}  {'rlc, window':>17}  {'MPI_Allreduce':>17}  {'reduce_scatter':>14}"
+          f"  {'allgather':>9}  {'alltoall':>9}")
     for row in rows:
         s = row[0]
-        rate = [s / t / 1e9 if t > 0 else 0 for t in row[1:3]]
-        print(f"  {int(s):>10}  {row[1] * 1e3:8.3f} {rate[0]:7.2f}  {row[2] * 1e3:8.3f} {rate[1]:7.2f}  "
-              f"{row[3] * 1e3:14.3f}  {row[4] * 1e3:9.3f}  {row[5] * 1e3:9.3f}")
+        rate = [s / t / 1e9 if t > 0 else 0 for t in (row[1], row[6], row[2])]
+        print(f"  {int(s):>10}  {row[1] * 1e3:8.3f} {rate[0]:7.2f}  {row[6] * 1e3:8.3f} {rate[1]:7.2f}  "
+              f"{row[2] * 1e3:8.3f} {rate[2]:7.2f}  {row[3] * 1e3:14.3f}  {row[4] * 1e3:9.3f}  {row[5] * 1e3:9.3f}")
     # least squares t = a + S b over the sizes
     n = len(sizes)
     sx = sum(s for s, _ in sizes); sy = sum(t for _, t in sizes)

@@ -8,9 +8,13 @@
  * then all-gather), or in rank order on every process from gathered partials,
  * never in an order that could differ between processes, so parameters that
  * start equal stay equal. All-reduces always add in rank order, so their bits
- * do not depend on the count either (how gradients are split into buckets). */
+ * do not depend on the count either (how gradients are split into buckets).
+ * When every process shares one node, an all-reduce of buffers in a step's
+ * workspace goes through a shared-memory window instead (shm_allreduce.c), with
+ * the same adds in the same order. */
 #define _POSIX_C_SOURCE 200809L
 #include "rlrt.h"
+#include "shm_allreduce.h"
 
 #include <mpi.h>
 #include <stdlib.h>
@@ -47,6 +51,7 @@ bool rt_mpi_start(int *argc, char ***argv, rt_error *err) {
     started = true;
     MPI_Comm_size(MPI_COMM_WORLD, &world_size);
     MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
+    shm_start(MPI_COMM_WORLD);
     return true;
 }
 
@@ -54,7 +59,10 @@ static void free_inflights(void);
 
 void rt_mpi_finish(void) {
     free_inflights();
-    if (started) MPI_Finalize();
+    if (started) {
+        shm_finish();
+        MPI_Finalize();
+    }
     started = false;
     world_size = 1;
     world_rank = 0;
@@ -316,9 +324,24 @@ static void finish_allreduce(void *out) {
     f->at = IDLE;
 }
 
+/* Through the shared-memory window when in and out lie in it (shm_allreduce.c),
+ * else through MPI; the same bits either way. */
+static void start_allreduce(float *out, const float *in, int64_t n) {
+    if (!shm_allreduce_start(out, in, n)) begin_allreduce(out, in, n, false);
+}
+
+static void wait_allreduce(float *out) {
+    if (!shm_allreduce_wait(out)) finish_allreduce(out);
+}
+
 static void allreduce_sum(void *out, const void *in, int64_t n, bool f64) {
-    begin_allreduce(out, in, n, f64);
-    finish_allreduce(out);
+    if (f64) {
+        begin_allreduce(out, in, n, true);
+        finish_allreduce(out);
+    } else {
+        start_allreduce(out, in, n);
+        wait_allreduce(out);
+    }
 }
 
 static void check_procs(int64_t procs) {
@@ -387,14 +410,14 @@ void rt_collective(int op, int64_t procs, void *out, const void *in, int64_t out
 void rt_allreduce_start(int64_t procs, float *out, const float *in, int64_t n) {
     check_procs(procs);
     double t0 = now_s();
-    begin_allreduce(out, in, n, false);
+    start_allreduce(out, in, n);
     collective_bytes += (uint64_t)n * 4;
     collective_seconds += now_s() - t0;
 }
 
 void rt_mpi_progress(void) {
     double t0 = now_s();
-    bool any = false;
+    bool any = shm_progress();
     for (int i = 0; i < n_inflights; i++) {
         inflight *f = &inflights[i];
         if (f->at == IDLE || f->at == SUMMED) continue;
@@ -408,7 +431,7 @@ void rt_mpi_progress(void) {
 
 void rt_allreduce_wait(float *out) {
     double t0 = now_s();
-    finish_allreduce(out);
+    wait_allreduce(out);
     collective_seconds += now_s() - t0;
 }
 
@@ -416,3 +439,15 @@ void rt_collective_f64(int op, int64_t procs, double *out, const double *in, int
                        int64_t rows, int64_t inner) {
     collective(op, procs, out, in, outer, blocks, rows, inner, true);
 }
+
+void *rt_mpi_workspace_alloc(size_t bytes) {
+    size_t rounded = (bytes + 63) / 64 * 64;
+    if (shm_enabled()) return shm_workspace_alloc(rounded);
+    return rt_alloc_big(rounded, false);
+}
+
+void rt_mpi_workspace_free(void *p) {
+    if (p && !shm_workspace_free(p)) free(p);
+}
+
+bool rt_mpi_shared_memory(void) { return shm_enabled(); }

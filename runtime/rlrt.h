@@ -450,6 +450,16 @@ void rt_collective(int op, int64_t procs, void *out, const void *in, int64_t out
 void rt_allreduce_start(int64_t procs, float *out, const float *in, int64_t n);
 void rt_mpi_progress(void);
 void rt_allreduce_wait(float *out);
+/* A step's workspace (the buffers rt_allreduce_start sums, at the same offsets on
+ * every process): alone or across nodes rt_alloc_big's (free()d); when every process
+ * runs on one node, this process's part of a shared-memory window, through which the
+ * all-reduces read the other processes' buffers where they lie (docs/mpi.md). A
+ * collective under mpirun: every process allocates and frees its workspaces in the
+ * same order, with the same sizes. NULL when out of memory. */
+void *rt_mpi_workspace_alloc(size_t bytes);
+/* Whether the workspaces are in shared memory (RLC_MPI_SHM=0 turns it off). */
+bool rt_mpi_shared_memory(void);
+void rt_mpi_workspace_free(void *p);
 /* The same on doubles: the interpreter's values (rlc run --interp, rlc gradcheck). */
 void rt_collective_f64(int op, int64_t procs, double *out, const double *in, int64_t outer, int64_t blocks,
                        int64_t rows, int64_t inner);

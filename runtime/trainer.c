@@ -181,7 +181,7 @@ static void stage_release(stage_run *sr) {
     free(sr->opt_state);
     free(sr->stored);
     free(sr->reports);
-    free(sr->workspace);
+    rt_mpi_workspace_free(sr->workspace);
     memset(sr, 0, sizeof *sr);
 }
 
@@ -272,7 +272,7 @@ static bool stage_prepare(run *r, const rt_stage *s, bool validating, stage_run 
     if (s->load && !validating && !load_params(sr, s->load, r->opt->quiet ? NULL : r->out, err))
         return false;
     size_t ws = s->workspace_bytes ? s->workspace_bytes(s->user, s->batch) : 0;
-    if (ws && !(sr->workspace = rt_alloc_big(ws, false))) goto oom;
+    if (ws && !(sr->workspace = rt_mpi_workspace_alloc(ws))) goto oom;
     sr->ctx = (rt_step_ctx){
         .seed = sr->seed, .params = sr->params, .opt_state = sr->opt_state,
         .inputs = (void *const *)sr->inputs, .loss = &sr->loss, .reports = sr->reports,
@@ -1026,8 +1026,9 @@ static bool run_train(run *r, const rt_stage *s, rt_error *err) {
         uint64_t bytes = 0;
         double coll = rt_mpi_seconds(&bytes);
         if (r->procs > 1)
-            fprintf(r->out, ", %d processes, %.4f ms/step in collectives (%.0f bytes/step)", r->procs,
-                    1e3 * coll / (double)ran, (double)bytes / (double)ran);
+            fprintf(r->out, ", %d processes, %.4f ms/step in collectives (%.0f bytes/step; all-reduces through %s)",
+                    r->procs, 1e3 * coll / (double)ran, (double)bytes / (double)ran,
+                    rt_mpi_shared_memory() ? "shared memory" : "MPI");
         fprintf(r->out, "\n");
     }
     ok = rt_metrics_close(metrics, err) && ok;

@@ -7,7 +7,8 @@
 # tensor max |a - b| / max |a| <= 1e-4); an epoch's last batch is partial (60 examples, batch 8).
 # A trainer built with `rlc build --procs 2` does the same under mpirun; gradients through the
 # collectives pass `rlc gradcheck` under mpirun; a batch that 2 does not divide, and a trainer
-# built for 1 process run by 2, are errors that say so (status 1); a process killed with SIGKILL
+# built for 1 process run by 2, are errors that say so (status 1); the all-reduces through the
+# shared-memory window and through MPI (RLC_MPI_SHM=0) give the same parameters, bit for bit; a process killed with SIGKILL
 # ends the job with a message naming its rank; --resume continues a killed run exactly.
 # usage: run.sh RLC
 set -u
@@ -160,6 +161,23 @@ for p in ae simclr bn wide; do
             fail "$p $opt: $r"
         fi
     done
+done
+
+# All processes on one node: the all-reduces read each other's buckets in a shared-memory
+# window; RLC_MPI_SHM=0 sends them through MPI instead (the path across nodes). Both add every
+# element in rank order, so the parameters are the same bits.
+for p in wide; do
+    grep -q "all-reduces through shared memory" "two/$p/out.txt" ||
+        fail "$p: the all-reduces did not go through shared memory: $(cat "two/$p/out.txt")"
+    mkdir -p "mpi/$p"
+    (cd "mpi/$p" && RLC_MPI_SHM=0 $MPIRUN -x RLC_MPI_SHM "$RLC" run "$T/$p.rl" --stage with_adam --threads 1 --quiet \
+        > out.txt 2>&1) || fail "$p through MPI: $(cat "mpi/$p/out.txt")"
+    grep -q "all-reduces through MPI" "mpi/$p/out.txt" || fail "RLC_MPI_SHM=0 did not turn the window off: $(cat "mpi/$p/out.txt")"
+    if r=$(python3 "$HERE/compare.py" "two/$p/adam.rlw" "mpi/$p/adam.rlw" 0 2>&1); then
+        echo "ok   $p adam through shared memory and through MPI: $r"
+    else
+        fail "$p adam through shared memory and through MPI: $r"
+    fi
 done
 
 # The collectives in the dumps: nt_xent's similarities from this process's rows and every

@@ -299,7 +299,7 @@ if [ $peers_only = 0 ] && [ $skip_roofline = 0 ]; then
   for setting in "${settings[@]}"; do
     for t in $threads_list; do
       for w in "ae_b32|ae.rl|200|20" "ae_b256|ae.rl|50|10" "simclr_b256|simclr.rl|25|5" \
-               "cnn_b64|cnn.rl|100|10" "simclr_cnn_b256|simclr_cnn.rl|20|3" "gpt_b32|gpt.rl|20|3"; do
+               "cnn_b64|cnn.rl|100|10" "simclr_cnn_b256|simclr_cnn.rl|20|3" "gpt_b32|gpt.rl|60|3"; do
         IFS='|' read -r stage rl full_steps quick_steps <<<"$w"
         [ -z "$only" ] || [[ " $only " == *" $stage "* ]] || continue
         steps=$full_steps; [ $quick = 1 ] && steps=$quick_steps

@@ -38,6 +38,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from brown_ids import read_corpus
+from torch_reference import dense
+from torch_transformer import Block
 
 D, H, T, K, MIN_COUNT = 64, 4, 32, 5, 10
 
@@ -64,31 +66,6 @@ def baselines(ids, tags, vocab, n_tags):
     print(f"word's own tag      acc {(best[te_w] == te_t).double().mean():.4f}  (<unk> gets its own most frequent tag)")
 
 
-def dense(i, o):
-    layer = nn.Linear(i, o)
-    nn.init.xavier_uniform_(layer.weight)
-    nn.init.zeros_(layer.bias)
-    return layer
-
-
-class Block(nn.Module):
-    """std.nn's transformer_block(x, H, 4 D): pre-norm, GELU (tanh) MLP, no causal mask."""
-
-    def __init__(self):
-        super().__init__()
-        self.ln1, self.ln2 = nn.LayerNorm(D), nn.LayerNorm(D)
-        self.q, self.k, self.v, self.o = dense(D, D), dense(D, D), dense(D, D), dense(D, D)
-        self.up, self.down = dense(D, 4 * D), dense(4 * D, D)
-
-    def forward(self, x):
-        b = x.shape[0]
-        h = self.ln1(x)
-        q, k, v = (f(h).view(b, T, H, D // H).transpose(1, 2) for f in (self.q, self.k, self.v))
-        a = ((q @ k.transpose(-1, -2) / math.sqrt(D // H)).softmax(-1) @ v).transpose(1, 2).reshape(b, T, D)
-        x = x + self.o(a)
-        return x + self.down(F.gelu(self.up(self.ln2(x)), approximate="tanh"))
-
-
 class Encoder(nn.Module):
     """bert.rl's embed and blocks: word (+ [MASK]) and position embeddings, two blocks, layer_norm."""
 
@@ -96,7 +73,7 @@ class Encoder(nn.Module):
         super().__init__()
         self.wte = nn.Parameter(torch.randn(vocab + 1, D) * 0.02)
         self.wpe = nn.Parameter(torch.randn(T, D) * 0.02)
-        self.blocks = nn.Sequential(Block(), Block())
+        self.blocks = nn.Sequential(Block(D, H, 4 * D), Block(D, H, 4 * D))
         self.ln = nn.LayerNorm(D)
 
     def embed(self, x):

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from torch_reference import dense, idx
+from torch_transformer import Block
 
 E, WIDTH, HEADS, HIDDEN, WORDS, VOCAB, CLASSES = 64, 32, 4, 128, 4, 18, 10
 
@@ -34,30 +35,12 @@ def caption(y, a, b):
     return torch.stack([1 + a, 4 + b, torch.full_like(y, 7), 8 + y], dim=1)
 
 
-class Block(nn.Module):
-    """std.nn's transformer_block(x, 4, 128): pre-norm, no mask, tanh-GELU MLP."""
-
-    def __init__(self):
-        super().__init__()
-        self.ln1, self.ln2 = nn.LayerNorm(WIDTH), nn.LayerNorm(WIDTH)
-        self.q, self.k, self.v, self.o = (dense(WIDTH, WIDTH) for _ in range(4))
-        self.up, self.down = dense(WIDTH, HIDDEN), dense(HIDDEN, WIDTH)
-
-    def forward(self, x):
-        n, t, d = x.shape
-        h = self.ln1(x)
-        q, k, v = (f(h).view(n, t, HEADS, d // HEADS).transpose(1, 2) for f in (self.q, self.k, self.v))
-        a = ((q @ k.transpose(-1, -2) / math.sqrt(d // HEADS)).softmax(-1) @ v).transpose(1, 2).reshape(n, t, d)
-        x = x + self.o(a)
-        return x + self.down(F.gelu(self.up(self.ln2(x)), approximate="tanh"))
-
-
 class Text(nn.Module):
     def __init__(self):
         super().__init__()
         self.words = nn.Parameter(torch.randn(VOCAB, WIDTH))
         self.pos = nn.Parameter(torch.randn(WORDS, WIDTH) * 0.02)
-        self.block, self.ln, self.out = Block(), nn.LayerNorm(WIDTH), dense(WIDTH, E)
+        self.block, self.ln, self.out = Block(WIDTH, HEADS, HIDDEN), nn.LayerNorm(WIDTH), dense(WIDTH, E)
 
     def forward(self, c):
         return self.out(self.ln(self.block(self.words[c] + self.pos)).mean(dim=1))

@@ -33,6 +33,8 @@ import torch.nn.functional as F
 from torch import nn
 
 import brown_ids
+from torch_reference import dense
+from torch_transformer import Block
 
 D, H, T, MIN_COUNT = 64, 4, 32, 10
 
@@ -69,39 +71,12 @@ def baselines(train, val, vocab):
     print(f"bigram   val_xent {best[1]:.4f}  ppl {math.exp(best[1]):.1f}  (interpolated, l = {best[0]:.2f})")
 
 
-def dense(i, o):
-    layer = nn.Linear(i, o)
-    nn.init.xavier_uniform_(layer.weight)
-    nn.init.zeros_(layer.bias)
-    return layer
-
-
-class Block(nn.Module):
-    """std.nn's transformer_block(x, H, 4 D, causal = true): pre-norm, GELU (tanh) MLP."""
-
-    def __init__(self):
-        super().__init__()
-        self.ln1, self.ln2 = nn.LayerNorm(D), nn.LayerNorm(D)
-        self.q, self.k, self.v, self.o = dense(D, D), dense(D, D), dense(D, D), dense(D, D)
-        self.up, self.down = dense(D, 4 * D), dense(4 * D, D)
-        self.register_buffer("mask", torch.tril(torch.ones(T, T)))
-
-    def forward(self, x):
-        b = x.shape[0]
-        h = self.ln1(x)
-        q, k, v = (f(h).view(b, T, H, D // H).transpose(1, 2) for f in (self.q, self.k, self.v))
-        s = q @ k.transpose(-1, -2) / math.sqrt(D // H) - 1e9 * (1 - self.mask)
-        a = (s.softmax(-1) @ v).transpose(1, 2).reshape(b, T, D)
-        x = x + self.o(a)
-        return x + self.down(F.gelu(self.up(self.ln2(x)), approximate="tanh"))
-
-
 class GPT(nn.Module):
     def __init__(self, vocab):
         super().__init__()
         self.wte = nn.Parameter(torch.randn(vocab, D) * 0.02)
         self.wpe = nn.Parameter(torch.randn(T, D) * 0.02)
-        self.blocks = nn.Sequential(Block(), Block())
+        self.blocks = nn.Sequential(Block(D, H, 4 * D, causal=T), Block(D, H, 4 * D, causal=T))
         self.ln = nn.LayerNorm(D)
         self.out = dense(D, vocab)
 

@@ -428,7 +428,7 @@ void rt_text_set_read_parts(int parts) { forced_parts = parts > 0 ? parts : 0; }
 
 enum { MAX_READ_PARTS = 8, BYTES_PER_PART = 1 << 20 };
 
-/* How many threads read the corpus: one per core, each with at least
+/* How many threads read the corpus: one per core of this process, each with at least
  * BYTES_PER_PART of it (a thread costs more than reading a small corpus), at
  * most one a file. sizes[i] is file i's size on disk. */
 static size_t read_parts(const int64_t *sizes, size_t count) {
@@ -436,7 +436,8 @@ static size_t read_parts(const int64_t *sizes, size_t count) {
     for (size_t i = 0; i < count; i++) total += sizes[i];
     long parts = forced_parts;
     if (!parts) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        /* under mpirun every process reads the corpus: the cores are shared */
+        long cores = sysconf(_SC_NPROCESSORS_ONLN) / rt_mpi_size();
         parts = total / BYTES_PER_PART;
         if (parts > cores) parts = cores;
     }

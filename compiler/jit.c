@@ -418,11 +418,12 @@ static void split_free(Split *s) {
  * part of about `target` instructions, up to MAX_PARTS. When the glue (the step,
  * its wrappers) computes no floats, part 0 (m itself) keeps the glue alone and is
  * compiled as glue; else it keeps the glue with its share of kernels. The parts
- * after the first are made by the workers (make_part) from m's bitcode, kept in
- * *split. A kernel's code is the same in any module (the pipeline is function
+ * after the first are made by the workers (make_part) from m's bitcode (*bitcode
+ * when the caller wrote it, which is then taken, else written here), kept in *split. A kernel's code is the same in any module (the pipeline is function
  * passes only), so the objects run as m's would. Returns the number of parts
  * (1: m alone), 0 with a message in why on failure. */
-static int split_module(LLVMModuleRef m, long target, Part *parts, Split *split, StrBuf *why) {
+static int split_module(LLVMModuleRef m, LLVMMemoryBufferRef *bitcode, long target, Part *parts, Split *split,
+                        StrBuf *why) {
     bool glue_alone = !jit_glue_computes_floats(m);
     long instructions = module_instructions(m);
     parts[0] = (Part){.module = m, .instructions = instructions};
@@ -470,7 +471,10 @@ static int split_module(LLVMModuleRef m, long target, Part *parts, Split *split,
         const char *name = LLVMGetValueName2(shares[i].fn, &len);
         ok = (shares[i].name = strndup(name, len)) != NULL;
     }
-    split->bitcode = ok ? LLVMWriteBitcodeToMemoryBuffer(m) : NULL;
+    if (ok && *bitcode) {
+        split->bitcode = *bitcode; /* taken */
+        *bitcode = NULL;
+    } else split->bitcode = ok ? LLVMWriteBitcodeToMemoryBuffer(m) : NULL;
     if (!split->bitcode) {
         split_free(split);
         sb_puts(why, "splitting a module: out of memory");
@@ -708,14 +712,18 @@ bool jit_batch_add(JitBatch *b, LLVMModuleRef m, StrBuf *why) {
     if (!b->ok) return false;
     PhaseClock t = phase_start();
     set_target(j, m);
+    /* the key hashes the bitcode, which a split needs too: written once */
+    LLVMMemoryBufferRef bitcode = NULL;
     if (j->cache_dir) {
-        p->key = objcache_key(m, j->tm, b->pipelines);
+        bitcode = LLVMWriteBitcodeToMemoryBuffer(m);
+        p->key = objcache_key_of_bitcode(bitcode, j->tm, b->pipelines);
         p->entry = objcache_get(j->cache_dir, &p->key);
         j->cache_hits += p->entry != NULL;
         j->cache_misses += !p->entry;
     }
     /* only code that LLVM will compile needs verifying (a hit's module is dropped) */
     if (p->entry) {
+        LLVMDisposeMemoryBuffer(bitcode);
         phase_end(t, "hash %s (cached)", b->step_names[i]);
         return true;
     }
@@ -727,7 +735,8 @@ bool jit_batch_add(JitBatch *b, LLVMModuleRef m, StrBuf *why) {
         b->target = j->threads > 1 ? module_weight(m) / (2 * j->threads) : 0;
         if (b->target < j->min_part) b->target = j->min_part;
     }
-    if (b->ok) b->ok = (p->n_parts = split_module(m, b->target, p->parts, &p->split, why)) > 0;
+    if (b->ok) b->ok = (p->n_parts = split_module(m, &bitcode, b->target, p->parts, &p->split, why)) > 0;
+    if (bitcode) LLVMDisposeMemoryBuffer(bitcode);
     phase_end(t, "hash, verify and split %s (%d parts)", b->step_names[i], p->n_parts);
     if (b->ok) enqueue(b, p);
     return b->ok;

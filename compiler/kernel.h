@@ -230,6 +230,9 @@ void jit_cache_counts(const Jit *j, int *hits, int *misses);
 /* The name of a module's object in the cache (ObjCacheKey): a hash of its IR text, the
  * target, the pass pipeline and the rlc and LLVM versions (objcache.c). */
 ObjCacheKey objcache_key(LLVMModuleRef m, LLVMTargetMachineRef tm, const char *pipeline);
+/* objcache_key of the module whose bitcode (LLVMWriteBitcodeToMemoryBuffer) this is:
+ * the same key, for a caller that needs the bitcode anyway (jit.c's split). */
+ObjCacheKey objcache_key_of_bitcode(LLVMMemoryBufferRef bitcode, LLVMTargetMachineRef tm, const char *pipeline);
 /* Another name for the object of the module called `module` (its step function)
  * of a program: a hash of `inputs` (everything its lowering read: sources, options,
  * dataset properties), the build id of this rlc, the target, the pass pipeline and

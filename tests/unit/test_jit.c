@@ -14,6 +14,7 @@
 
 #include "kernel.h"
 
+#include <llvm-c/BitWriter.h>
 #include <llvm-c/IRReader.h>
 
 static const Span NOSPAN = {0};
@@ -291,6 +292,10 @@ static void test_cache_key_covers_shared_kernels(void **state) {
         if (i == 0) {
             ObjCacheKey other = objcache_key(m, tm, "function(sroa)");
             assert_string_not_equal(other.hex, keys[0].hex);
+            /* the batch hashes the bitcode it also splits: the same key */
+            LLVMMemoryBufferRef bitcode = LLVMWriteBitcodeToMemoryBuffer(m);
+            assert_string_equal(objcache_key_of_bitcode(bitcode, tm, cg_pipeline()).hex, keys[0].hex);
+            LLVMDisposeMemoryBuffer(bitcode);
         }
         LLVMDisposeModule(m);
         LLVMContextDispose(ctx);

@@ -402,7 +402,6 @@ typedef struct read_part {
     rt_error err;
     /* the second round: this part's tokens into the whole, as ranks */
     const int64_t *word_rank, *tag_rank;
-    const int32_t *ids_in, *tags_in;
     int32_t *ids_out, *tags_out;
 } read_part;
 
@@ -446,16 +445,6 @@ static size_t read_parts(const int64_t *sizes, size_t count) {
     return parts > 1 ? (size_t)parts : 1;
 }
 
-/* l's array with room for n elements (n >= l->n). */
-static bool grow_to(i32_list *l, int64_t n) {
-    if (l->cap >= n) return true;
-    int32_t *v = realloc(l->v, (size_t)(n ? n : 1) * sizeof *v);
-    if (!v) return false;
-    l->v = v;
-    l->cap = n;
-    return true;
-}
-
 /* Part k's ids and tags in the whole: ids of its own tables looked up in part
  * 0's (counts added), then turned into ranks by the sorted vocabulary. */
 typedef struct part_ranks {
@@ -487,10 +476,11 @@ static bool merge_tables(reading *to, reading *from, part_ranks *ids) {
 /* The second round: a part's tokens written into the whole as ranks. */
 static void *write_part(void *arg) {
     read_part *p = arg;
-    for (int64_t i = 0; i < p->rd.ids.n; i++) p->ids_out[i] = (int32_t)p->word_rank[p->ids_in[i]];
+    const reading *rd = &p->rd;
+    for (int64_t i = 0; i < rd->ids.n; i++) p->ids_out[i] = (int32_t)p->word_rank[rd->ids.v[i]];
     if (p->tags_out)
-        for (int64_t i = 0; i < p->rd.tags.n; i++)
-            p->tags_out[i] = p->tags_in[i] < 0 ? -1 : (int32_t)p->tag_rank[p->tags_in[i]];
+        for (int64_t i = 0; i < rd->tags.n; i++)
+            p->tags_out[i] = rd->tags.v[i] < 0 ? -1 : (int32_t)p->tag_rank[rd->tags.v[i]];
     return NULL;
 }
 
@@ -538,18 +528,12 @@ static bool join_parts(read_part *parts, size_t n_parts, rt_text *t) {
         n += parts[k].rd.ids.n;
         n_tags += parts[k].rd.tags.n;
     }
-    /* part 0's arrays grown to hold the whole (fewer fresh pages than a new
-     * array: on this machine a page fault costs more than the copy) */
-    ok = ok && grow_to(&all->ids, n) && (!tag_rank || grow_to(&all->tags, n_tags));
-    if (ok) {
-        t->n = n;
-        t->ids = all->ids.v;
-        all->ids.v = NULL;
-        if (tag_rank) {
-            t->tags = all->tags.v;
-            all->tags.v = NULL;
-        }
-    }
+    /* the whole on huge pages where the kernel gives them: a virtual machine's
+     * page faults (a hypervisor trip a 4 KiB page) cost more than writing it */
+    t->ids = ok ? rt_alloc_big((size_t)n * sizeof *t->ids, false) : NULL;
+    t->tags = ok && tag_rank ? rt_alloc_big((size_t)n_tags * sizeof *t->tags, false) : NULL;
+    ok = ok && t->ids && (!tag_rank || t->tags);
+    if (ok) t->n = n;
     /* a part's ranks: its ids' ids in part 0's tables, ranked (chars: byte values) */
     for (size_t k = 1; ok && k < n_parts; k++) {
         if (!all->char_unit)
@@ -562,9 +546,6 @@ static bool join_parts(read_part *parts, size_t n_parts, rt_text *t) {
         int64_t at = 0, tags_at = 0;
         for (size_t k = 0; k < n_parts; k++) {
             read_part *p = &parts[k];
-            /* part 0's tokens are ranked in place */
-            p->ids_in = k == 0 ? t->ids : p->rd.ids.v;
-            p->tags_in = k == 0 && t->tags ? t->tags : p->rd.tags.v;
             p->word_rank = k == 0 || all->char_unit ? rank : ids[k].word;
             p->tag_rank = k == 0 ? tag_rank : ids[k].tag;
             p->ids_out = t->ids + at;

@@ -940,6 +940,21 @@ static void test_skipgram_vocab_from_the_spec(void **state) {
 
 /* A corpus is read once per process whatever loads it (sequences, a text field,
  * skipgram, with any min_count), and again only when a file changes. */
+/* Words of equal count sort by their bytes (unsigned), past a long shared
+ * prefix, a shorter word before its extensions. */
+static void test_vocab_ties_by_bytes(void **state) {
+    (void)state;
+    const char *text = "administrator administration zz administrative administ abc\xc3\xa9 abc administrations\n";
+    write_file("ties.txt", text, strlen(text));
+    rt_error err = {0};
+    const rt_text *t = rt_text_load(dir, "ties.txt", false, false, &err);
+    if (!t) fail_msg("%s", err.msg);
+    const char *want[] = {"abc", "abc\xc3\xa9", "administ", "administration", "administrations",
+                          "administrative", "administrator", "zz"};
+    assert_int_equal(t->n_words, 8);
+    for (int i = 0; i < 8; i++) assert_string_equal(t->words[i], want[i]);
+}
+
 /* The corpus's files written into a new folder `name` (the same bytes in every
  * folder, so only the reading differs). */
 static void write_parts_corpus(const char *name) {
@@ -1077,7 +1092,7 @@ int main(void) {
         cmocka_unit_test(test_index_limits), cmocka_unit_test(test_sequences),
         cmocka_unit_test(test_sequences_char_unit), cmocka_unit_test(test_sequences_errors_name_the_dataset),
         cmocka_unit_test(test_sequences_encode), cmocka_unit_test(test_sequences_tags),
-        cmocka_unit_test(test_corpus_read_once), cmocka_unit_test(test_corpus_read_in_parts),
+        cmocka_unit_test(test_corpus_read_once), cmocka_unit_test(test_corpus_read_in_parts), cmocka_unit_test(test_vocab_ties_by_bytes),
         cmocka_unit_test(test_skipgram_vocab_from_the_spec), cmocka_unit_test(test_nul_separates_words),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

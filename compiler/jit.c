@@ -584,8 +584,8 @@ typedef struct Pending {
     Split split;
 } Pending;
 
-/* The parts to compile, queued as the modules are added: the workers take them
- * in that order while later modules are still being emitted. */
+/* The parts to compile, queued as the modules are added: the workers take the
+ * heaviest queued while later modules are still being emitted. */
 typedef struct Workers {
     Part **todo;
     int n;
@@ -609,14 +609,21 @@ static LLVMTargetMachineRef glue_machine(LLVMTargetMachineRef tm) {
     return glue;
 }
 
-/* Claims parts one at a time, in queue order, waiting for more until the queue
- * is closed, and compiles them (making a split-off part first); glue with a
+/* Claims parts one at a time, the heaviest queued first, waiting for more until
+ * the queue is closed, and compiles them (making a split-off part first); glue with a
  * target machine of level None, made on the first glue part. */
 static void drain(Workers *w, LLVMTargetMachineRef tm, const char *no_tm) {
     LLVMTargetMachineRef glue_tm = NULL;
     for (;;) {
         pthread_mutex_lock(&w->lock);
         while (w->next == w->n && !w->closed) pthread_cond_wait(&w->more, &w->lock);
+        /* the heaviest part queued so far: once all are queued, largest first */
+        for (int k = w->next + 1; k < w->n; k++)
+            if (w->todo[k]->instructions > w->todo[w->next]->instructions) {
+                Part *heavier = w->todo[k];
+                w->todo[k] = w->todo[w->next];
+                w->todo[w->next] = heavier;
+            }
         int i = w->next < w->n ? w->next++ : -1;
         pthread_mutex_unlock(&w->lock);
         if (i < 0) break;

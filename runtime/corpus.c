@@ -513,9 +513,9 @@ static void split_files(read_part *parts, size_t n_parts, char **names, const in
     }
 }
 
-/* Part 0's reading, now of the whole corpus, into t: the vocabulary and tags
- * sorted, every part's tokens written as ranks (one thread a part), the line
- * starts. False when out of memory. */
+/* The parts' readings joined into t: their tables merged into part 0's, the
+ * vocabulary and tags sorted, every part's tokens written as ranks (one thread a
+ * part), the line starts. False when out of memory. */
 static bool join_parts(read_part *parts, size_t n_parts, rt_text *t) {
     reading *all = &parts[0].rd;
     part_ranks ids[MAX_READ_PARTS] = {{NULL, NULL}};

@@ -246,9 +246,10 @@ static void describe_stage(Backend *b, int i) {
 /* --------------------------------------------------------------- compile */
 
 /* Emits every stage's module, each in a context of its own so that LLVM can
- * compile them in parallel (jit_compile_many), and fills in their functions. A
- * kernel that an earlier module has (the same code) is compiled there only
- * (cg_emit_shared); jit_compile_many adds the modules in this order. */
+ * compile them in parallel (a JitBatch, which starts on a module while the next
+ * is emitted), and fills in their functions. A kernel that an earlier module has
+ * (the same code) is compiled there only (cg_emit_shared); the batch adds the
+ * modules to the JIT in this order. */
 static bool compile_stages(Backend *b, Arena *a, const char *inputs, StrBuf *why) {
     int stages = b->ir->stages.len, n = stages;
     /* the steps, then the `sample` graphs of the stages that have one */
@@ -282,27 +283,36 @@ static bool compile_stages(Backend *b, Arena *a, const char *inputs, StrBuf *why
         return true;
     }
     KernelNames defined = {.arena = a};
-    int emitted = 0;
-    for (; emitted < n; emitted++) {
-        const BackendStage *s = &b->stages[owner[emitted]];
-        bool sampler = emitted >= stages;
-        PhaseClock t = phase_start();
-        contexts[emitted] = LLVMContextCreate();
-        modules[emitted] = cg_emit_shared(sampler ? s->sample_plan : s->plan, contexts[emitted], names[emitted],
-                                          &defined, why);
-        phase_end(t, "emit IR of %s", names[emitted]);
-        if (!modules[emitted]) break;
+    /* each module goes to the workers as soon as it is emitted: they compile the
+     * first (the largest) while the later ones are emitted */
+    JitBatch *batch = jit_batch_start(b->jit, n, names, keys);
+    if (!batch) {
+        sb_puts(why, "out of memory");
+        return false;
     }
-    ok = emitted == n && jit_compile_many_keyed(b->jit, n, modules, names, keys, fns, why);
+    int emitted = 0; /* modules the batch took: their contexts live until it finishes */
+    ok = true;
+    for (int i = 0; ok && i < n; i++) {
+        const BackendStage *s = &b->stages[owner[i]];
+        bool sampler = i >= stages;
+        PhaseClock t = phase_start();
+        contexts[i] = LLVMContextCreate();
+        LLVMModuleRef m = cg_emit_shared(sampler ? s->sample_plan : s->plan, contexts[i], names[i], &defined, why);
+        phase_end(t, "emit IR of %s", names[i]);
+        if (!m) {
+            LLVMContextDispose(contexts[i]);
+            ok = false;
+            break;
+        }
+        emitted++;
+        ok = jit_batch_add(batch, m, why);
+    }
+    ok = jit_batch_finish(batch, fns, why) && ok;
     for (int i = 0; i < stages; i++) {
         b->stages[i].fn = ok ? fns[i] : NULL;
         b->stages[i].compiles += ok;
     }
     for (int k = stages; k < n; k++) b->stages[owner[k]].sample_fn = ok ? fns[k] : NULL;
-    if (emitted < n) {
-        for (int i = 0; i < emitted; i++) LLVMDisposeModule(modules[i]);
-        LLVMContextDispose(contexts[emitted]);
-    }
     for (int i = 0; i < emitted; i++) LLVMContextDispose(contexts[i]);
     return ok;
 }

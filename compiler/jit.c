@@ -225,6 +225,12 @@ typedef struct Part {
     bool glue;              /* no kernel, no floating-point arithmetic: compiled cheaply */
     LLVMMemoryBufferRef obj;
     StrBuf why;
+    /* a part after the first of a split module, made by its worker (make_part):
+     * from the whole's bitcode, defining the kernels that shares sends to index */
+    LLVMMemoryBufferRef bitcode;
+    const struct KernelShare *shares;
+    int n_shares, index;
+    char whole[128]; /* the whole module's name */
 } Part;
 
 enum { MAX_PARTS = 4 };
@@ -313,7 +319,8 @@ static void declare_instead(LLVMModuleRef m, LLVMValueRef f) {
 
 /* One kernel of a module being split and the part it goes to. */
 typedef struct KernelShare {
-    LLVMValueRef fn;
+    LLVMValueRef fn; /* in the whole module, until the parts are queued */
+    char *name;      /* fn's: the worker making a part finds its kernels by name */
     long instructions;
     int part;
 } KernelShare;
@@ -323,34 +330,36 @@ static int larger_first(const void *a, const void *b) {
     return (x < y) - (x > y);
 }
 
-/* Whether f is the kernel that `shares` sends to part k (by name: f is in a copy). */
+/* Whether f is a kernel that `shares` sends to part k. */
 static bool kept_in(LLVMValueRef f, const KernelShare *shares, int n, int k) {
     size_t len;
     const char *name = LLVMGetValueName2(f, &len);
-    for (int i = 0; i < n; i++) {
-        size_t other_len;
-        const char *other = LLVMGetValueName2(shares[i].fn, &other_len);
-        if (shares[i].part == k && other_len == len && memcmp(name, other, len) == 0) return true;
-    }
+    for (int i = 0; i < n; i++)
+        if (shares[i].part == k && strlen(shares[i].name) == len && memcmp(name, shares[i].name, len) == 0)
+            return true;
     return false;
 }
 
-/* Part k's module: a copy of the whole (parsed from its bitcode into a context of
- * its own) that defines only the kernels sent to k. Whatever else it defined
- * (the step, its wrappers and constants) is deleted once nothing calls it. */
-static bool make_part(LLVMMemoryBufferRef bitcode, const char *whole, const KernelShare *shares, int n,
-                      int k, Part *part, StrBuf *why) {
+/* Part k's module, made by the worker that claims it: a copy of the whole (parsed
+ * from its bitcode into a context of its own) that defines only the kernels sent
+ * to k. Whatever else it defined (the step, its wrappers and constants) is
+ * deleted once nothing calls it. */
+static bool make_part(Part *part, StrBuf *why) {
+    PhaseClock t = phase_start();
     part->context = LLVMContextCreate();
-    if (LLVMParseBitcodeInContext2(part->context, bitcode, &part->module)) {
+    if (LLVMParseBitcodeInContext2(part->context, part->bitcode, &part->module)) {
         sb_puts(why, "splitting a module: its bitcode does not read back");
         LLVMContextDispose(part->context);
         part->context = NULL;
+        part->module = NULL;
         return false;
     }
     LLVMModuleRef m = part->module;
     char name[160];
-    snprintf(name, sizeof name, "%s, part %d", whole, k + 1);
+    snprintf(name, sizeof name, "%s, part %d", part->whole, part->index + 1);
     LLVMSetModuleIdentifier(m, name, strlen(name));
+    const KernelShare *shares = part->shares;
+    int n = part->n_shares, k = part->index;
     for (bool deleted = true; deleted;) {
         deleted = false;
         for (LLVMValueRef f = LLVMGetFirstFunction(m), next; f; f = next) {
@@ -369,6 +378,7 @@ static bool make_part(LLVMMemoryBufferRef bitcode, const char *whole, const Kern
         next = LLVMGetNextGlobal(g);
         if (!LLVMGetFirstUse(g)) LLVMDeleteGlobal(g);
     }
+    phase_end(t, "split off %s", name);
     return true;
 }
 
@@ -387,16 +397,33 @@ static long module_weight(LLVMModuleRef m) {
     return kernels + (!jit_glue_computes_floats(m) ? glue / GLUE_COST_DIVISOR : glue);
 }
 
+/* What a split leaves for the workers: the whole module's bitcode and where each
+ * kernel goes, which the parts after the first read (freed once all are compiled). */
+typedef struct Split {
+    LLVMMemoryBufferRef bitcode;
+    KernelShare *shares;
+    int n_shares;
+} Split;
+
+static void split_free(Split *s) {
+    for (int i = 0; s->shares && i < s->n_shares; i++) free(s->shares[i].name);
+    free(s->shares);
+    if (s->bitcode) LLVMDisposeMemoryBuffer(s->bitcode);
+    *s = (Split){0};
+}
+
 /* Splits m so that several workers compile it and its glue compiles cheaply. Its
  * kernels (each self-contained: it calls no other kernel and names no global) are
  * spread, largest first, over the parts with the fewest instructions so far, each
  * part of about `target` instructions, up to MAX_PARTS. When the glue (the step,
  * its wrappers) computes no floats, part 0 (m itself) keeps the glue alone and is
- * compiled as glue; else it keeps the glue with its share of kernels. A kernel's
- * code is the same in any module (the pipeline is function passes only), so the
- * objects run as m's would. Returns the number of parts (1: m alone), 0 with a
- * message in why on failure. */
-static int split_module(LLVMModuleRef m, long target, Part *parts, StrBuf *why) {
+ * compiled as glue; else it keeps the glue with its share of kernels. The parts
+ * after the first are made by the workers (make_part) from m's bitcode (*bitcode
+ * when the caller wrote it, which is then taken, else written here), kept in *split. A kernel's code is the same in any module (the pipeline is function
+ * passes only), so the objects run as m's would. Returns the number of parts
+ * (1: m alone), 0 with a message in why on failure. */
+static int split_module(LLVMModuleRef m, LLVMMemoryBufferRef *bitcode, long target, Part *parts, Split *split,
+                        StrBuf *why) {
     bool glue_alone = !jit_glue_computes_floats(m);
     long instructions = module_instructions(m);
     parts[0] = (Part){.module = m, .instructions = instructions};
@@ -407,7 +434,7 @@ static int split_module(LLVMModuleRef m, long target, Part *parts, StrBuf *why) 
         if (glue_alone) parts[0].instructions /= GLUE_COST_DIVISOR;
         return 1;
     }
-    KernelShare *shares = malloc(sizeof *shares * (size_t)n);
+    KernelShare *shares = calloc((size_t)n, sizeof *shares);
     if (!shares) return 1;
     n = 0;
     long load[MAX_PARTS] = {instructions}, kernels = 0;
@@ -433,34 +460,38 @@ static int split_module(LLVMModuleRef m, long target, Part *parts, StrBuf *why) 
         load[best] += shares[i].instructions;
         if (best + 1 > used) used = best + 1;
     }
+    *split = (Split){.shares = shares, .n_shares = n};
     if (used == 1) {
-        free(shares);
+        split_free(split);
         return 1;
     }
-    LLVMMemoryBufferRef bitcode = LLVMWriteBitcodeToMemoryBuffer(m);
+    bool ok = true;
+    for (int i = 0; ok && i < n; i++) {
+        size_t len;
+        const char *name = LLVMGetValueName2(shares[i].fn, &len);
+        ok = (shares[i].name = strndup(name, len)) != NULL;
+    }
+    if (ok && *bitcode) {
+        split->bitcode = *bitcode; /* taken */
+        *bitcode = NULL;
+    } else split->bitcode = ok ? LLVMWriteBitcodeToMemoryBuffer(m) : NULL;
+    if (!split->bitcode) {
+        split_free(split);
+        sb_puts(why, "splitting a module: out of memory");
+        return 0;
+    }
     size_t len;
     const char *id = LLVMGetModuleIdentifier(m, &len);
-    char whole[128];
-    snprintf(whole, sizeof whole, "%.*s", (int)len, id);
-    int made = 1;
-    while (bitcode && made < used && make_part(bitcode, whole, shares, n, made, &parts[made], why)) {
-        parts[made].instructions = load[made];
-        made++;
+    for (int k = 1; k < used; k++) {
+        parts[k] = (Part){.instructions = load[k], .bitcode = split->bitcode, .shares = shares, .n_shares = n,
+                          .index = k};
+        snprintf(parts[k].whole, sizeof parts[k].whole, "%.*s", (int)len, id);
     }
-    if (bitcode) LLVMDisposeMemoryBuffer(bitcode);
-    bool ok = made == used;
-    for (int i = 0; ok && i < n; i++)
+    for (int i = 0; i < n; i++)
         if (shares[i].part != 0) declare_instead(m, shares[i].fn);
     parts[0].glue = glue_alone;
     parts[0].instructions = glue_alone ? load[0] / GLUE_COST_DIVISOR : load[0];
-    free(shares);
-    if (ok) return used;
-    for (int k = 1; k < made; k++) {
-        LLVMDisposeModule(parts[k].module);
-        LLVMContextDispose(parts[k].context);
-    }
-    if (!why->len) sb_puts(why, "splitting a module: out of memory");
-    return 0;
+    return used;
 }
 
 /* The objects of a module compiled in parts as one cache entry: the magic, the
@@ -543,21 +574,25 @@ static RlcStepFn add_objects(Jit *j, LLVMMemoryBufferRef *objs, int n, const cha
     return (RlcStepFn)(uintptr_t)addr;
 }
 
-/* One module of a jit_compile_many call: found in the cache, or compiled (in
- * parts) by the workers. */
+/* One module of a batch: found in the cache, or compiled (in parts) by the workers. */
 typedef struct Pending {
+    LLVMModuleRef module;
     ObjCacheKey key;
     LLVMMemoryBufferRef entry; /* from the cache */
-    long instructions;
     Part parts[MAX_PARTS];
     int n_parts;
+    Split split;
 } Pending;
 
+/* The parts to compile, queued as the modules are added: the workers take the
+ * heaviest queued while later modules are still being emitted. */
 typedef struct Workers {
-    Part **todo; /* largest first */
+    Part **todo;
     int n;
-    int next; /* the next part to claim, under lock */
+    int next;    /* the next part to claim */
+    bool closed; /* no more parts will come */
     pthread_mutex_t lock;
+    pthread_cond_t more;
 } Workers;
 
 /* A target machine like tm (CPU, features, triple) at code-generation level None. */
@@ -574,16 +609,26 @@ static LLVMTargetMachineRef glue_machine(LLVMTargetMachineRef tm) {
     return glue;
 }
 
-/* Claims parts one at a time, largest first, and compiles them; glue with a
+/* Claims parts one at a time, the heaviest queued first, waiting for more until
+ * the queue is closed, and compiles them (making a split-off part first); glue with a
  * target machine of level None, made on the first glue part. */
 static void drain(Workers *w, LLVMTargetMachineRef tm, const char *no_tm) {
     LLVMTargetMachineRef glue_tm = NULL;
     for (;;) {
         pthread_mutex_lock(&w->lock);
+        while (w->next == w->n && !w->closed) pthread_cond_wait(&w->more, &w->lock);
+        /* the heaviest part queued so far: once all are queued, largest first */
+        for (int k = w->next + 1; k < w->n; k++)
+            if (w->todo[k]->instructions > w->todo[w->next]->instructions) {
+                Part *heavier = w->todo[k];
+                w->todo[k] = w->todo[w->next];
+                w->todo[w->next] = heavier;
+            }
         int i = w->next < w->n ? w->next++ : -1;
         pthread_mutex_unlock(&w->lock);
         if (i < 0) break;
         Part *p = w->todo[i];
+        if (!p->module && !make_part(p, &p->why)) continue;
         if (tm && p->glue && !glue_tm) glue_tm = glue_machine(tm);
         LLVMTargetMachineRef use = p->glue ? glue_tm : tm;
         if (use) p->obj = emit_object(p->module, use, p->glue, &p->why);
@@ -593,8 +638,8 @@ static void drain(Workers *w, LLVMTargetMachineRef tm, const char *no_tm) {
 }
 
 /* Each extra worker has its own target machine (a TargetMachine is not safe
- * to share between threads) and each part its own context, so no LLVM
- * state is shared between workers. */
+ * to share between threads) and each module or part its own context, so no
+ * LLVM state is shared between workers, or with the thread emitting modules. */
 static void *compile_worker(void *arg) {
     StrBuf why = {0};
     LLVMTargetMachineRef tm = cg_target_machine(NULL, NULL, false, &why);
@@ -604,31 +649,170 @@ static void *compile_worker(void *arg) {
     return NULL;
 }
 
-static int heavier_first(const void *a, const void *b) {
-    long x = (*(Part *const *)a)->instructions, y = (*(Part *const *)b)->instructions;
-    return (x < y) - (x > y);
-}
+enum { MAX_THREADS = 16 };
 
-/* Compiles the parts on up to one thread per core (j->threads), largest first. */
-static void compile_parts(Jit *j, Part **todo, int n) {
-    qsort(todo, (size_t)n, sizeof *todo, heavier_first);
-    Workers w = {.todo = todo, .n = n};
-    pthread_mutex_init(&w.lock, NULL);
-    enum { MAX_THREADS = 16 };
-    long extra = (j->threads < n ? j->threads : n) - 1;
+struct JitBatch {
+    Jit *j;
+    int n, added;
+    const char *const *step_names;
+    const ObjCacheKey *source_keys; /* NULL: none */
+    Pending *pending;
+    Workers w;
     pthread_t threads[MAX_THREADS];
-    int started = 0;
-    while (started < extra && started < MAX_THREADS &&
-           pthread_create(&threads[started], NULL, compile_worker, &w) == 0)
-        started++;
-    drain(&w, j->tm, "");
-    for (int t = 0; t < started; t++) pthread_join(threads[t], NULL);
-    pthread_mutex_destroy(&w.lock);
-}
+    int started;
+    bool sync_ready; /* w's lock and condition initialised */
+    long target;     /* the split's part size: 0 until the first module compiled */
+    char pipelines[512];
+    bool ok;
+};
 
 void jit_set_parallelism(Jit *j, int threads, long min_part_instructions) {
     j->threads = threads > 0 ? threads : 1;
     j->min_part = min_part_instructions;
+}
+
+JitBatch *jit_batch_start(Jit *j, int n, const char *const *step_names, const ObjCacheKey *source_keys) {
+    JitBatch *b = calloc(1, sizeof *b);
+    if (!b) return NULL;
+    *b = (JitBatch){.j = j, .n = n, .step_names = step_names, .source_keys = source_keys, .ok = true};
+    b->pending = calloc((size_t)(n > 0 ? n : 1), sizeof *b->pending);
+    b->w.todo = malloc(sizeof *b->w.todo * (size_t)(MAX_PARTS * n + 1));
+    b->sync_ready = pthread_mutex_init(&b->w.lock, NULL) == 0;
+    if (b->sync_ready && pthread_cond_init(&b->w.more, NULL) != 0) {
+        pthread_mutex_destroy(&b->w.lock);
+        b->sync_ready = false;
+    }
+    if (!b->pending || !b->w.todo || !b->sync_ready) {
+        if (b->sync_ready) {
+            pthread_cond_destroy(&b->w.more);
+            pthread_mutex_destroy(&b->w.lock);
+        }
+        free(b->pending);
+        free(b->w.todo);
+        free(b);
+        return NULL;
+    }
+    /* what the key says the code was compiled with: the kernels' pipeline and the glue's */
+    snprintf(b->pipelines, sizeof b->pipelines, "%s; glue: %s, level None", cg_pipeline(), GLUE_PIPELINE);
+    return b;
+}
+
+/* Queues a module's parts for the workers, starting them on the first. */
+static void enqueue(JitBatch *b, Pending *p) {
+    pthread_mutex_lock(&b->w.lock);
+    for (int k = 1; k < p->n_parts; k++) b->w.todo[b->w.n++] = &p->parts[k];
+    /* the split-off kernels first: part 0 is the glue, the cheapest */
+    b->w.todo[b->w.n++] = &p->parts[0];
+    pthread_cond_broadcast(&b->w.more);
+    pthread_mutex_unlock(&b->w.lock);
+    long extra = b->j->threads - 1;
+    while (b->started < extra && b->started < MAX_THREADS &&
+           pthread_create(&b->threads[b->started], NULL, compile_worker, &b->w) == 0)
+        b->started++;
+}
+
+bool jit_batch_add(JitBatch *b, LLVMModuleRef m, StrBuf *why) {
+    Jit *j = b->j;
+    int i = b->added++;
+    Pending *p = &b->pending[i];
+    p->module = m;
+    if (!b->ok) return false;
+    PhaseClock t = phase_start();
+    set_target(j, m);
+    /* the key hashes the bitcode, which a split needs too: written once */
+    LLVMMemoryBufferRef bitcode = NULL;
+    if (j->cache_dir) {
+        bitcode = LLVMWriteBitcodeToMemoryBuffer(m);
+        p->key = objcache_key_of_bitcode(bitcode, j->tm, b->pipelines);
+        p->entry = objcache_get(j->cache_dir, &p->key);
+        j->cache_hits += p->entry != NULL;
+        j->cache_misses += !p->entry;
+    }
+    /* only code that LLVM will compile needs verifying (a hit's module is dropped) */
+    if (p->entry) {
+        LLVMDisposeMemoryBuffer(bitcode);
+        phase_end(t, "hash %s (cached)", b->step_names[i]);
+        return true;
+    }
+    b->ok = verify(m, why);
+    /* parts of about a quarter of the first compiled module (the first train stage,
+     * which defines most kernels) per core, so that it no longer compiles alone on
+     * one core, and the workers start on it while the later modules are emitted */
+    if (b->ok && b->target == 0) {
+        b->target = j->threads > 1 ? module_weight(m) / (2 * j->threads) : 0;
+        if (b->target < j->min_part) b->target = j->min_part;
+    }
+    if (b->ok) b->ok = (p->n_parts = split_module(m, &bitcode, b->target, p->parts, &p->split, why)) > 0;
+    if (bitcode) LLVMDisposeMemoryBuffer(bitcode);
+    phase_end(t, "hash, verify and split %s (%d parts)", b->step_names[i], p->n_parts);
+    if (b->ok) enqueue(b, p);
+    return b->ok;
+}
+
+/* Stores a compiled module's objects under its key (and source key). */
+static void store(Jit *j, const Pending *p, const ObjCacheKey *source_key) {
+    LLVMMemoryBufferRef packed = p->n_parts > 1 ? pack_parts(p->parts, p->n_parts) : NULL;
+    LLVMMemoryBufferRef entry = p->n_parts > 1 ? packed : p->parts[0].obj;
+    if (!entry) return;
+    objcache_put(j->cache_dir, &p->key, entry);
+    if (source_key) objcache_put(j->cache_dir, source_key, entry);
+    if (packed) LLVMDisposeMemoryBuffer(packed);
+}
+
+bool jit_batch_finish(JitBatch *b, RlcStepFn *fns, StrBuf *why) {
+    Jit *j = b->j;
+    bool ok = b->ok && b->added == b->n;
+    PhaseClock t = phase_start();
+    pthread_mutex_lock(&b->w.lock);
+    b->w.closed = true;
+    pthread_cond_broadcast(&b->w.more);
+    pthread_mutex_unlock(&b->w.lock);
+    drain(&b->w, j->tm, "");
+    for (int k = 0; k < b->started; k++) pthread_join(b->threads[k], NULL);
+    phase_end(t, "compile %d parts (the rest, all workers)", b->w.n);
+    t = phase_start();
+    for (int i = 0; i < b->added; i++) {
+        Pending *p = &b->pending[i];
+        for (int k = 0; ok && k < p->n_parts; k++)
+            if (!p->parts[k].obj) {
+                sb_puts(why, p->parts[k].why.data ? p->parts[k].why.data : "compiling a step failed");
+                ok = false;
+            }
+        LLVMMemoryBufferRef objs[MAX_PARTS];
+        int n_objs = 0;
+        if (p->entry) {
+            if (ok && j->cache_dir && b->source_keys) objcache_put(j->cache_dir, &b->source_keys[i], p->entry);
+            n_objs = entry_objects(p->entry, objs);
+            /* a damaged entry that passed its checksum: never written by this rlc */
+            if (ok && n_objs == 0) {
+                sb_puts(why, "a damaged entry in the object cache; run again");
+                ok = false;
+            }
+        } else {
+            if (ok && j->cache_dir) store(j, p, b->source_keys ? &b->source_keys[i] : NULL);
+            for (int k = 0; k < p->n_parts; k++) objs[n_objs++] = p->parts[k].obj;
+        }
+        fns[i] = ok ? add_objects(j, objs, n_objs, b->step_names[i], why) : NULL;
+        if (!ok)
+            for (int k = 0; k < n_objs; k++)
+                if (objs[k]) LLVMDisposeMemoryBuffer(objs[k]);
+        ok = ok && fns[i];
+        LLVMDisposeModule(p->module);
+        for (int k = 1; k < p->n_parts; k++) {
+            if (p->parts[k].module) LLVMDisposeModule(p->parts[k].module);
+            if (p->parts[k].context) LLVMContextDispose(p->parts[k].context);
+        }
+        for (int k = 0; k < MAX_PARTS; k++) sb_free(&p->parts[k].why);
+        split_free(&p->split);
+    }
+    for (int i = b->added; i < b->n; i++) fns[i] = NULL;
+    phase_end(t, "store and link %d modules", b->added);
+    pthread_cond_destroy(&b->w.more);
+    pthread_mutex_destroy(&b->w.lock);
+    free(b->w.todo);
+    free(b->pending);
+    free(b);
+    return ok;
 }
 
 bool jit_load_cached(Jit *j, int n, const ObjCacheKey *source_keys, const char *const *step_names,
@@ -660,101 +844,16 @@ bool jit_compile_many(Jit *j, int n, LLVMModuleRef *modules, const char *const *
     return jit_compile_many_keyed(j, n, modules, step_names, NULL, fns, why);
 }
 
-/* Stores a compiled module's objects under its key (and source key). */
-static void store(Jit *j, const Pending *p, const ObjCacheKey *source_key) {
-    LLVMMemoryBufferRef packed = p->n_parts > 1 ? pack_parts(p->parts, p->n_parts) : NULL;
-    LLVMMemoryBufferRef entry = p->n_parts > 1 ? packed : p->parts[0].obj;
-    if (!entry) return;
-    objcache_put(j->cache_dir, &p->key, entry);
-    if (source_key) objcache_put(j->cache_dir, source_key, entry);
-    if (packed) LLVMDisposeMemoryBuffer(packed);
-}
-
 bool jit_compile_many_keyed(Jit *j, int n, LLVMModuleRef *modules, const char *const *step_names,
                             const ObjCacheKey *source_keys, RlcStepFn *fns, StrBuf *why) {
-    Pending *pending = calloc((size_t)(n > 0 ? n : 1), sizeof *pending);
-    bool ok = pending != NULL;
-    if (!ok) sb_puts(why, "out of memory");
-    long total = 0;
-    /* what the key says the code was compiled with: the kernels' pipeline and the glue's */
-    char pipelines[512];
-    snprintf(pipelines, sizeof pipelines, "%s; glue: %s, level None", cg_pipeline(), GLUE_PIPELINE);
-    PhaseClock t = phase_start();
-    for (int i = 0; ok && i < n; i++) {
-        Pending *p = &pending[i];
-        set_target(j, modules[i]);
-        p->parts[0].module = modules[i];
-        if (j->cache_dir) {
-            p->key = objcache_key(modules[i], j->tm, pipelines);
-            p->entry = objcache_get(j->cache_dir, &p->key);
-            j->cache_hits += p->entry != NULL;
-            j->cache_misses += !p->entry;
-        }
-        /* only code that LLVM will compile needs verifying (a hit's module is dropped) */
-        if (p->entry) continue;
-        ok = verify(modules[i], why);
-        p->instructions = module_weight(modules[i]);
-        total += p->instructions;
+    JitBatch *b = jit_batch_start(j, n, step_names, source_keys);
+    if (!b) {
+        for (int i = 0; i < n; i++) LLVMDisposeModule(modules[i]);
+        sb_puts(why, "out of memory");
+        return false;
     }
-    phase_end(t, "hash and verify %d modules", n);
-    /* parts of about a half of each core's share: the largest module (the first
-     * train stage defines most kernels) no longer compiles alone on one core */
-    long target = j->threads > 1 ? total / (2 * j->threads) : 0;
-    if (target < j->min_part) target = j->min_part;
-    Part **todo = ok ? malloc(sizeof *todo * (size_t)(MAX_PARTS * n + 1)) : NULL;
-    int n_todo = 0;
-    if (ok && !todo) sb_puts(why, "out of memory");
-    ok = ok && todo;
-    for (int i = 0; ok && i < n; i++) {
-        Pending *p = &pending[i];
-        if (p->entry) continue;
-        t = phase_start();
-        p->n_parts = split_module(modules[i], target, p->parts, why);
-        if (p->n_parts > 1) phase_end(t, "split %s in %d parts", step_names[i], p->n_parts);
-        ok = p->n_parts > 0;
-        for (int k = 0; k < p->n_parts; k++) todo[n_todo++] = &p->parts[k];
-    }
-    t = phase_start();
-    if (ok && n_todo) compile_parts(j, todo, n_todo);
-    phase_end(t, "compile %d parts (all workers)", n_todo);
-    free(todo);
-    t = phase_start();
-    for (int i = 0; i < n; i++) {
-        Pending *p = pending ? &pending[i] : NULL;
-        for (int k = 0; ok && p && k < p->n_parts; k++)
-            if (!p->parts[k].obj) {
-                sb_puts(why, p->parts[k].why.data ? p->parts[k].why.data : "compiling a step failed");
-                ok = false;
-            }
-        LLVMMemoryBufferRef objs[MAX_PARTS];
-        int n_objs = 0;
-        if (p && p->entry) {
-            if (ok && j->cache_dir && source_keys) objcache_put(j->cache_dir, &source_keys[i], p->entry);
-            n_objs = entry_objects(p->entry, objs);
-            /* a damaged entry that passed its checksum: never written by this rlc */
-            if (ok && n_objs == 0) {
-                sb_puts(why, "a damaged entry in the object cache; run again");
-                ok = false;
-            }
-        } else if (p) {
-            if (ok && j->cache_dir) store(j, p, source_keys ? &source_keys[i] : NULL);
-            for (int k = 0; k < p->n_parts; k++) objs[n_objs++] = p->parts[k].obj;
-        }
-        fns[i] = ok ? add_objects(j, objs, n_objs, step_names[i], why) : NULL;
-        if (!ok)
-            for (int k = 0; k < n_objs; k++)
-                if (objs[k]) LLVMDisposeMemoryBuffer(objs[k]);
-        ok = ok && fns[i];
-        LLVMDisposeModule(modules[i]);
-        for (int k = 1; p && k < p->n_parts; k++) {
-            LLVMDisposeModule(p->parts[k].module);
-            LLVMContextDispose(p->parts[k].context);
-        }
-        for (int k = 0; p && k < MAX_PARTS; k++) sb_free(&p->parts[k].why);
-    }
-    phase_end(t, "store and link %d modules", n);
-    free(pending);
-    return ok;
+    for (int i = 0; i < n; i++) jit_batch_add(b, modules[i], why);
+    return jit_batch_finish(b, fns, why);
 }
 
 RlcStepFn jit_compile(Jit *j, LLVMModuleRef m, const char *step_name, StrBuf *why) {

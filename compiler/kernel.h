@@ -200,6 +200,17 @@ bool jit_glue_computes_floats(LLVMModuleRef m);
  * (objcache_source_key) in the cache. */
 bool jit_compile_many_keyed(Jit *j, int n, LLVMModuleRef *modules, const char *const *step_names,
                             const ObjCacheKey *source_keys, RlcStepFn *fns, StrBuf *why);
+/* jit_compile_many_keyed a module at a time, so that the workers compile the
+ * first modules while the caller emits the next: start a batch of n modules
+ * (step_names and source_keys, which may be NULL, stay the caller's until
+ * finish), add each module as it is emitted (the batch takes it, also on
+ * failure; false with a message in why when it cannot be compiled), then finish:
+ * waits for every part, stores and links the objects, fills fns[0..n) and frees
+ * the batch. A module's context must live until finish. NULL when out of memory. */
+typedef struct JitBatch JitBatch;
+JitBatch *jit_batch_start(Jit *j, int n, const char *const *step_names, const ObjCacheKey *source_keys);
+bool jit_batch_add(JitBatch *b, LLVMModuleRef m, StrBuf *why);
+bool jit_batch_finish(JitBatch *b, RlcStepFn *fns, StrBuf *why);
 /* The n objects stored under source_keys, added to the JIT, their step_names in
  * fns: true when the cache has every one. False with nothing added and why empty
  * when one is missing (or there is no cache); false with a message in why when
@@ -219,6 +230,9 @@ void jit_cache_counts(const Jit *j, int *hits, int *misses);
 /* The name of a module's object in the cache (ObjCacheKey): a hash of its IR text, the
  * target, the pass pipeline and the rlc and LLVM versions (objcache.c). */
 ObjCacheKey objcache_key(LLVMModuleRef m, LLVMTargetMachineRef tm, const char *pipeline);
+/* objcache_key of the module whose bitcode (LLVMWriteBitcodeToMemoryBuffer) this is:
+ * the same key, for a caller that needs the bitcode anyway (jit.c's split). */
+ObjCacheKey objcache_key_of_bitcode(LLVMMemoryBufferRef bitcode, LLVMTargetMachineRef tm, const char *pipeline);
 /* Another name for the object of the module called `module` (its step function)
  * of a program: a hash of `inputs` (everything its lowering read: sources, options,
  * dataset properties), the build id of this rlc, the target, the pass pipeline and

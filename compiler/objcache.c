@@ -99,10 +99,8 @@ bool objcache_named_by_its_code(const char *name, size_t n) {
  * module): printing it as text cost the square of its size (printing one function
  * numbers the metadata of them all), 53 ms of CPU for bert.rl's first module
  * before any compile could start, the bitcode a few. */
-static void hash_module(Hash128 *h, LLVMModuleRef m) {
-    LLVMMemoryBufferRef bitcode = LLVMWriteBitcodeToMemoryBuffer(m);
+static void hash_bitcode(Hash128 *h, LLVMMemoryBufferRef bitcode) {
     hash_bytes(h, LLVMGetBufferStart(bitcode), LLVMGetBufferSize(bitcode));
-    LLVMDisposeMemoryBuffer(bitcode);
 }
 
 void objcache_version(char *out, size_t cap) {
@@ -129,11 +127,18 @@ static void hash_target(Hash128 *h, LLVMTargetMachineRef tm, const char *pipelin
     hash_str(h, pipeline);
 }
 
-ObjCacheKey objcache_key(LLVMModuleRef m, LLVMTargetMachineRef tm, const char *pipeline) {
+ObjCacheKey objcache_key_of_bitcode(LLVMMemoryBufferRef bitcode, LLVMTargetMachineRef tm, const char *pipeline) {
     Hash128 h = hash_init();
     hash_target(&h, tm, pipeline);
-    hash_module(&h, m);
+    hash_bitcode(&h, bitcode);
     return key_of(h);
+}
+
+ObjCacheKey objcache_key(LLVMModuleRef m, LLVMTargetMachineRef tm, const char *pipeline) {
+    LLVMMemoryBufferRef bitcode = LLVMWriteBitcodeToMemoryBuffer(m);
+    ObjCacheKey key = objcache_key_of_bitcode(bitcode, tm, pipeline);
+    LLVMDisposeMemoryBuffer(bitcode);
+    return key;
 }
 
 /* The GNU build id (the linker's hash of the file) of the executable or library

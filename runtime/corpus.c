@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* ------------------------------------------------------------ growable arrays */
 
@@ -325,10 +326,10 @@ static bool sort_by_count(word_table *w, char ***names, int64_t **counts, int64_
     return true;
 }
 
-/* Fills t's vocabulary from what was read and turns the ids into ranks. */
-static bool build_vocab(reading *rd, rt_text *t) {
+/* Fills t's vocabulary from what was read; *rank (malloc'd) gives each id of
+ * rd's table (chars: each byte value) its rank, the id it becomes. */
+static bool build_vocab(reading *rd, rt_text *t, int64_t **rank) {
     int64_t n = 0;
-    int64_t *rank = NULL;
     if (rd->char_unit) {
         int order[256];
         for (int c = 0; c < 256; c++) {
@@ -337,47 +338,34 @@ static bool build_vocab(reading *rd, rt_text *t) {
             n += rd->byte_counts[c] > 0;
         }
         qsort(order, 256, sizeof *order, cmp_byte_by_count);
-        rank = malloc(256 * sizeof *rank);
+        *rank = malloc(256 * sizeof **rank);
         t->words = calloc((size_t)(n ? n : 1), sizeof *t->words);
         t->counts = malloc((size_t)(n ? n : 1) * sizeof *t->counts);
-        if (!rank || !t->words || !t->counts) goto oom;
+        if (!*rank || !t->words || !t->counts) return false;
+        for (int c = 0; c < 256; c++) (*rank)[order[c]] = c;
         for (int64_t r = 0; r < n; r++) {
-            rank[order[r]] = r;
             t->counts[r] = rd->byte_counts[order[r]];
-            if (!(t->words[r] = byte_word(order[r]))) goto oom;
+            if (!(t->words[r] = byte_word(order[r]))) return false;
             t->n_words = r + 1;
         }
-    } else {
-        n = rd->table.n;
-        rank = malloc((size_t)(n ? n : 1) * sizeof *rank);
-        if (!rank || !sort_by_count(&rd->table, &t->words, &t->counts, rank)) goto oom;
-        t->n_words = n;
+        return true;
     }
-    for (int64_t i = 0; i < t->n; i++) t->ids[i] = (int32_t)rank[t->ids[i]];
-    free(rank);
+    n = rd->table.n;
+    *rank = malloc((size_t)(n ? n : 1) * sizeof **rank);
+    if (!*rank || !sort_by_count(&rd->table, &t->words, &t->counts, *rank)) return false;
+    t->n_words = n;
     return true;
-oom:
-    free(rank);
-    return false;
 }
 
 /* The tags of word/TAG tokens, sorted as words are (falling count, then
- * bytes), and per token its tag's rank, -1 for a token without one. A corpus
- * without any tag gets no tags array. */
-static bool build_tags(reading *rd, rt_text *t) {
+ * bytes); *rank (malloc'd) gives each id of rd's tag table its rank. A corpus
+ * without any tag gets no tags (and *rank stays NULL). */
+static bool build_tags(reading *rd, rt_text *t, int64_t **rank) {
     word_table *w = &rd->tag_table;
     if (w->n == 0) return true;
-    int64_t n = w->n;
-    int64_t *rank = malloc((size_t)n * sizeof *rank);
-    if (!rank || !sort_by_count(w, &t->tag_names, &t->tag_counts, rank)) {
-        free(rank);
-        return false;
-    }
-    t->n_tags = n;
-    for (int64_t i = 0; i < rd->tags.n; i++) rd->tags.v[i] = rd->tags.v[i] < 0 ? -1 : (int32_t)rank[rd->tags.v[i]];
-    t->tags = rd->tags.v;
-    rd->tags.v = NULL;
-    free(rank);
+    *rank = malloc((size_t)w->n * sizeof **rank);
+    if (!*rank || !sort_by_count(w, &t->tag_names, &t->tag_counts, *rank)) return false;
+    t->n_tags = w->n;
     return true;
 }
 
@@ -396,47 +384,236 @@ static void text_free(rt_text *t) {
     free(t);
 }
 
-/* Reads every file of the corpus once. */
-static rt_text *read_text(const char *full, char **names, size_t count, bool lowercase,
-                          bool char_unit, rt_error *err) {
-    reading rd = {.char_unit = char_unit, .lowercase = lowercase};
-    bool ok = true;
-    for (size_t i = 0; ok && i < count; i++) {
+static void reading_free(reading *rd) {
+    table_free(&rd->table);
+    table_free(&rd->tag_table);
+    free(rd->tags.v);
+    free(rd->ids.v);
+    free(rd->lines.v);
+}
+
+/* One part of a corpus read on its own thread: files [first, end) of names into
+ * a reading of its own (ids local to its tables, lines from its first token). */
+typedef struct read_part {
+    char **names;
+    size_t first, end;
+    reading rd;
+    bool ok;
+    rt_error err;
+    /* the second round: this part's tokens into the whole, as ranks */
+    const int64_t *word_rank, *tag_rank;
+    int32_t *ids_out, *tags_out;
+} read_part;
+
+static bool read_files(read_part *p) {
+    for (size_t i = p->first; i < p->end; i++) {
         unsigned char *buf;
         size_t len;
-        if (!rt_read_file(names[i], &buf, &len, err)) {
-            ok = false;
-            break;
-        }
-        ok = tokenize(&rd, buf, len) && end_file(&rd);
+        if (!rt_read_file(p->names[i], &buf, &len, &p->err)) return false;
+        bool ok = tokenize(&p->rd, buf, len) && end_file(&p->rd);
         free(buf);
-        if (!ok) rt_fail(err, "%s: out of memory while reading the text", names[i]);
-    }
-    rt_text *t = ok ? calloc(1, sizeof *t) : NULL;
-    if (ok && !t) rt_fail(err, "%s: out of memory", full);
-    if (t) {
-        /* lines: starts of every line, then the end */
-        t->ids = rd.ids.v;
-        t->n = rd.ids.n;
-        rd.ids.v = NULL;
-        i64_list starts = {0};
-        bool fine = push64(&starts, 0);
-        for (int64_t k = 0; fine && k < rd.lines.n; k++)
-            if (rd.lines.v[k] > starts.v[starts.n - 1]) fine = push64(&starts, rd.lines.v[k]);
-        if (fine && starts.v[starts.n - 1] != t->n) fine = push64(&starts, t->n);
-        t->lines = starts.v;
-        t->n_lines = starts.n - 1;
-        if (!fine || !build_vocab(&rd, t) || !build_tags(&rd, t)) {
-            rt_fail(err, "%s: out of memory while building the vocabulary", full);
-            text_free(t);
-            t = NULL;
+        if (!ok) {
+            rt_fail(&p->err, "%s: out of memory while reading the text", p->names[i]);
+            return false;
         }
     }
-    table_free(&rd.table);
-    table_free(&rd.tag_table);
-    free(rd.tags.v);
-    free(rd.ids.v);
-    free(rd.lines.v);
+    return true;
+}
+
+/* 0: as many parts as cores (a large corpus); otherwise this many. */
+static int forced_parts;
+
+void rt_text_set_read_parts(int parts) { forced_parts = parts > 0 ? parts : 0; }
+
+enum { MAX_READ_PARTS = 8, BYTES_PER_PART = 1 << 20 };
+
+/* How many threads read the corpus: one per core of this process, each with at least
+ * BYTES_PER_PART of it (a thread costs more than reading a small corpus), at
+ * most one a file. sizes[i] is file i's size on disk. */
+static size_t read_parts(const int64_t *sizes, size_t count) {
+    int64_t total = 0;
+    for (size_t i = 0; i < count; i++) total += sizes[i];
+    long parts = forced_parts;
+    if (!parts) {
+        /* under mpirun every process reads the corpus: the cores are shared */
+        long cores = sysconf(_SC_NPROCESSORS_ONLN) / rt_mpi_size();
+        parts = total / BYTES_PER_PART;
+        if (parts > cores) parts = cores;
+    }
+    if (parts > MAX_READ_PARTS) parts = MAX_READ_PARTS;
+    if ((size_t)parts > count) parts = (long)count;
+    return parts > 1 ? (size_t)parts : 1;
+}
+
+/* Part k's ids and tags in the whole: ids of its own tables looked up in part
+ * 0's (counts added), then turned into ranks by the sorted vocabulary. */
+typedef struct part_ranks {
+    int64_t *word, *tag;
+} part_ranks;
+
+/* Adds part k's words and tags to part 0's tables (after those of parts 1..k-1:
+ * file order) and gives each id of k's tables its id there. */
+static bool merge_tables(reading *to, reading *from, part_ranks *ids) {
+    ids->word = malloc((size_t)(from->table.n ? from->table.n : 1) * sizeof *ids->word);
+    ids->tag = malloc((size_t)(from->tag_table.n ? from->tag_table.n : 1) * sizeof *ids->tag);
+    if (!ids->word || !ids->tag) return false;
+    for (int64_t k = 0; k < from->table.n; k++) {
+        int64_t id = table_find(&to->table, from->table.words[k], from->table.lens[k]);
+        if (id < 0) return false;
+        to->table.counts[id] += from->table.counts[k];
+        ids->word[k] = id;
+    }
+    for (int64_t k = 0; k < from->tag_table.n; k++) {
+        int64_t id = table_find(&to->tag_table, from->tag_table.words[k], from->tag_table.lens[k]);
+        if (id < 0) return false;
+        to->tag_table.counts[id] += from->tag_table.counts[k];
+        ids->tag[k] = id;
+    }
+    for (int c = 0; c < 256; c++) to->byte_counts[c] += from->byte_counts[c];
+    return true;
+}
+
+/* The second round: a part's tokens written into the whole as ranks. */
+static void *write_part(void *arg) {
+    read_part *p = arg;
+    const reading *rd = &p->rd;
+    for (int64_t i = 0; i < rd->ids.n; i++) p->ids_out[i] = (int32_t)p->word_rank[rd->ids.v[i]];
+    if (p->tags_out)
+        for (int64_t i = 0; i < rd->tags.n; i++)
+            p->tags_out[i] = rd->tags.v[i] < 0 ? -1 : (int32_t)p->tag_rank[rd->tags.v[i]];
+    return NULL;
+}
+
+/* Runs fn on every part, part 0 on this thread and the others on threads of
+ * their own (on this one too when a thread cannot be started). */
+static void on_every_part(read_part *parts, size_t n_parts, void *(*fn)(void *)) {
+    pthread_t threads[MAX_READ_PARTS];
+    bool started[MAX_READ_PARTS] = {false};
+    for (size_t k = 1; k < n_parts; k++) started[k] = pthread_create(&threads[k], NULL, fn, &parts[k]) == 0;
+    fn(&parts[0]);
+    for (size_t k = 1; k < n_parts; k++) {
+        if (started[k]) pthread_join(threads[k], NULL);
+        else fn(&parts[k]);
+    }
+}
+
+/* Splits the files into n_parts runs of consecutive files of about equal size
+ * (each at least one file). */
+static void split_files(read_part *parts, size_t n_parts, char **names, const int64_t *sizes, size_t count,
+                        bool lowercase, bool char_unit) {
+    int64_t total = 0, done = 0;
+    for (size_t i = 0; i < count; i++) total += sizes[i];
+    size_t file = 0;
+    for (size_t k = 0; k < n_parts; k++) {
+        parts[k] = (read_part){.names = names, .first = file, .rd = {.char_unit = char_unit, .lowercase = lowercase}};
+        int64_t goal = (int64_t)((double)total * (double)(k + 1) / (double)n_parts);
+        size_t last = count - (n_parts - 1 - k); /* a file left for every later part */
+        while (file < last && (file == parts[k].first || done < goal || k + 1 == n_parts)) done += sizes[file++];
+        parts[k].end = file;
+    }
+}
+
+/* The parts' readings joined into t: their tables merged into part 0's, the
+ * vocabulary and tags sorted, every part's tokens written as ranks (one thread a
+ * part), the line starts. False when out of memory. */
+static bool join_parts(read_part *parts, size_t n_parts, rt_text *t) {
+    reading *all = &parts[0].rd;
+    part_ranks ids[MAX_READ_PARTS] = {{NULL, NULL}};
+    int64_t *rank = NULL, *tag_rank = NULL;
+    bool ok = true;
+    for (size_t k = 1; ok && k < n_parts; k++) ok = merge_tables(all, &parts[k].rd, &ids[k]);
+    ok = ok && build_vocab(all, t, &rank) && build_tags(all, t, &tag_rank);
+    int64_t n = 0, n_tags = 0;
+    for (size_t k = 0; k < n_parts; k++) {
+        n += parts[k].rd.ids.n;
+        n_tags += parts[k].rd.tags.n;
+    }
+    /* the whole on huge pages where the kernel gives them: a virtual machine's
+     * page faults (a hypervisor trip a 4 KiB page) cost more than writing it */
+    t->ids = ok ? rt_alloc_big((size_t)n * sizeof *t->ids, false) : NULL;
+    t->tags = ok && tag_rank ? rt_alloc_big((size_t)n_tags * sizeof *t->tags, false) : NULL;
+    ok = ok && t->ids && (!tag_rank || t->tags);
+    if (ok) t->n = n;
+    /* a part's ranks: its ids' ids in part 0's tables, ranked (chars: byte values) */
+    for (size_t k = 1; ok && k < n_parts; k++) {
+        if (!all->char_unit)
+            for (int64_t j = 0; j < parts[k].rd.table.n; j++) ids[k].word[j] = rank[ids[k].word[j]];
+        if (tag_rank)
+            for (int64_t j = 0; j < parts[k].rd.tag_table.n; j++) ids[k].tag[j] = tag_rank[ids[k].tag[j]];
+    }
+    i64_list starts = {0};
+    if (ok) {
+        int64_t at = 0, tags_at = 0;
+        for (size_t k = 0; k < n_parts; k++) {
+            read_part *p = &parts[k];
+            p->word_rank = k == 0 || all->char_unit ? rank : ids[k].word;
+            p->tag_rank = k == 0 ? tag_rank : ids[k].tag;
+            p->ids_out = t->ids + at;
+            p->tags_out = t->tags ? t->tags + tags_at : NULL;
+            /* lines: starts of every line, then the end; a part's first start
+             * can repeat the previous part's end, kept once */
+            ok = ok && (k > 0 || push64(&starts, 0));
+            for (int64_t i = 0; ok && i < p->rd.lines.n; i++)
+                if (at + p->rd.lines.v[i] > starts.v[starts.n - 1]) ok = push64(&starts, at + p->rd.lines.v[i]);
+            at += p->rd.ids.n;
+            tags_at += p->rd.tags.n;
+        }
+        ok = ok && (starts.v[starts.n - 1] == n || push64(&starts, n));
+    }
+    if (ok) on_every_part(parts, n_parts, write_part);
+    t->lines = starts.v;
+    t->n_lines = starts.n ? starts.n - 1 : 0;
+    for (size_t k = 0; k < n_parts; k++) {
+        free(ids[k].word);
+        free(ids[k].tag);
+    }
+    free(rank);
+    free(tag_rank);
+    return ok;
+}
+
+static void *read_part_thread(void *arg) {
+    read_part *p = arg;
+    p->ok = read_files(p);
+    return NULL;
+}
+
+/* Reads every file of the corpus once: consecutive runs of files of about equal
+ * size on threads of their own, joined in file order. */
+static rt_text *read_text(const char *full, char **names, size_t count, bool lowercase,
+                          bool char_unit, rt_error *err) {
+    int64_t *sizes = malloc((count ? count : 1) * sizeof *sizes);
+    rt_text *t = calloc(1, sizeof *t);
+    if (!sizes || !t) {
+        free(sizes);
+        free(t);
+        rt_fail(err, "%s: out of memory", full);
+        return NULL;
+    }
+    for (size_t i = 0; i < count; i++) {
+        struct stat st;
+        sizes[i] = stat(names[i], &st) == 0 ? (int64_t)st.st_size : 0;
+    }
+    size_t n_parts = read_parts(sizes, count);
+    read_part parts[MAX_READ_PARTS];
+    split_files(parts, n_parts, names, sizes, count, lowercase, char_unit);
+    free(sizes);
+    on_every_part(parts, n_parts, read_part_thread);
+    bool ok = true;
+    for (size_t k = 0; ok && k < n_parts; k++)
+        if (!parts[k].ok) {
+            *err = parts[k].err; /* the first file that failed */
+            ok = false;
+        }
+    if (ok && !join_parts(parts, n_parts, t)) {
+        rt_fail(err, "%s: out of memory while building the vocabulary", full);
+        ok = false;
+    }
+    for (size_t k = 0; k < n_parts; k++) reading_free(&parts[k].rd);
+    if (!ok) {
+        text_free(t);
+        return NULL;
+    }
     return t;
 }
 

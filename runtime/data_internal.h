@@ -65,6 +65,10 @@ int64_t rt_text_encode(const rt_text *t, int64_t kept, bool lowercase, bool char
                        int64_t *starts, int64_t *lens, int64_t cap);
 /* How many times a corpus was read from disk in this process (cache misses). */
 int64_t rt_text_reads(void);
+/* How many threads read a corpus from now on (each a run of consecutive files,
+ * joined in file order; the result is the same for any count): 0 restores the
+ * default, one per core while each gets 1 MiB of text. For tests. */
+void rt_text_set_read_parts(int parts);
 
 /* A tokenised text as skipgram samples it: the words under min_count dropped
  * from the stream (as word2vec does), ids [0, n_words) in vocabulary order, and

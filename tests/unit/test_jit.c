@@ -14,6 +14,7 @@
 
 #include "kernel.h"
 
+#include <llvm-c/BitWriter.h>
 #include <llvm-c/IRReader.h>
 
 static const Span NOSPAN = {0};
@@ -196,6 +197,79 @@ static void test_kernels_shared_between_modules(void **state) {
     arena_free(&a);
 }
 
+/* A batch takes each module as it is emitted, its workers compiling (in parts) the
+ * earlier ones meanwhile: the steps equal those compiled alone, bit for bit. A
+ * module that does not verify, added after one the workers already have, fails
+ * the batch with the verifier's message, and the modules after it are still
+ * taken (ASan: nothing leaks, no worker is left running). */
+static void test_batch_compiles_while_emitting(void **state) {
+    (void)state;
+    Arena a = {0};
+    StrBuf why = {0};
+    Jit *j = jit_new(&why);
+    assert_non_null(j);
+    jit_set_parallelism(j, 2, 1); /* every module in parts, on two workers */
+    const double constants[3] = {1.0, 3.0, 2.0};
+    const char *names[3] = {"rlc_step_0", "rlc_step_1", "rlc_step_2"};
+    KernelNames defined = {.arena = &a};
+    LLVMContextRef contexts[3];
+    KernelPlan *plans[3];
+    JitBatch *batch = jit_batch_start(j, 3, names, NULL);
+    assert_non_null(batch);
+    for (int i = 0; i < 3; i++) {
+        plans[i] = fuse_plan(&a, graph_with(&a, names[i], constants[i]), &why);
+        assert_non_null(plans[i]);
+        contexts[i] = LLVMContextCreate();
+        LLVMModuleRef m = cg_emit_shared(plans[i], contexts[i], names[i], &defined, &why);
+        assert_non_null(m);
+        assert_true(jit_batch_add(batch, m, &why));
+    }
+    RlcStepFn fns[3];
+    if (!jit_batch_finish(batch, fns, &why)) fail_msg("%s", why.data);
+    for (int i = 0; i < 3; i++) LLVMContextDispose(contexts[i]);
+    Jit *alone = jit_new(&why);
+    for (int i = 0; i < 3; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "alone_%d", i);
+        KernelPlan *p;
+        LLVMModuleRef m = emit(&a, graph_with(&a, name, constants[i]), jit_context(alone), name, &p);
+        RlcStepFn fn = jit_compile(alone, m, name, &why);
+        assert_non_null(fn);
+        float batch_rep[2], alone_rep[2];
+        run_reports(fns[i], plans[i], batch_rep);
+        run_reports(fn, p, alone_rep);
+        assert_memory_equal(batch_rep, alone_rep, sizeof batch_rep);
+    }
+    jit_free(alone);
+
+    /* module 1 returns nothing from a function that returns an i32 */
+    KernelNames fresh = {.arena = &a};
+    batch = jit_batch_start(j, 3, names, NULL);
+    assert_non_null(batch);
+    for (int i = 0; i < 3; i++) {
+        contexts[i] = LLVMContextCreate();
+        KernelPlan *p = fuse_plan(&a, graph_with(&a, names[i], constants[i]), &why);
+        LLVMModuleRef m = cg_emit_shared(p, contexts[i], names[i], &fresh, &why);
+        assert_non_null(m);
+        if (i == 1) {
+            LLVMTypeRef i32 = LLVMInt32TypeInContext(contexts[i]);
+            LLVMValueRef f = LLVMAddFunction(m, "broken", LLVMFunctionType(i32, NULL, 0, false));
+            LLVMBuilderRef bld = LLVMCreateBuilderInContext(contexts[i]);
+            LLVMPositionBuilderAtEnd(bld, LLVMAppendBasicBlockInContext(contexts[i], f, "entry"));
+            LLVMBuildRetVoid(bld);
+            LLVMDisposeBuilder(bld);
+        }
+        assert_true(jit_batch_add(batch, m, &why) == (i == 0));
+    }
+    assert_false(jit_batch_finish(batch, fns, &why));
+    assert_non_null(strstr(why.data, "generated code does not verify"));
+    for (int i = 0; i < 3; i++) assert_null(fns[i]);
+    for (int i = 0; i < 3; i++) LLVMContextDispose(contexts[i]);
+    jit_free(j);
+    sb_free(&why);
+    arena_free(&a);
+}
+
 /* The object cache's key of a module whose kernels are named by their code's hash
  * (hashed by name, not text): the same for the same code, another when a kernel's
  * code or the pipeline differs. */
@@ -218,6 +292,10 @@ static void test_cache_key_covers_shared_kernels(void **state) {
         if (i == 0) {
             ObjCacheKey other = objcache_key(m, tm, "function(sroa)");
             assert_string_not_equal(other.hex, keys[0].hex);
+            /* the batch hashes the bitcode it also splits: the same key */
+            LLVMMemoryBufferRef bitcode = LLVMWriteBitcodeToMemoryBuffer(m);
+            assert_string_equal(objcache_key_of_bitcode(bitcode, tm, cg_pipeline()).hex, keys[0].hex);
+            LLVMDisposeMemoryBuffer(bitcode);
         }
         LLVMDisposeModule(m);
         LLVMContextDispose(ctx);
@@ -397,6 +475,7 @@ int main(void) {
         cmocka_unit_test(test_elementwise_vectorizes),
         cmocka_unit_test(test_two_modules_one_jit),
         cmocka_unit_test(test_kernels_shared_between_modules),
+        cmocka_unit_test(test_batch_compiles_while_emitting),
         cmocka_unit_test(test_cache_key_covers_shared_kernels),
         cmocka_unit_test(test_module_compiled_in_parts),
         cmocka_unit_test(test_glue_that_computes_floats),

@@ -940,6 +940,100 @@ static void test_skipgram_vocab_from_the_spec(void **state) {
 
 /* A corpus is read once per process whatever loads it (sequences, a text field,
  * skipgram, with any min_count), and again only when a file changes. */
+/* Words of equal count sort by their bytes (unsigned), past a long shared
+ * prefix, a shorter word before its extensions. */
+static void test_vocab_ties_by_bytes(void **state) {
+    (void)state;
+    const char *text = "administrator administration zz administrative administ abc\xc3\xa9 abc administrations\n";
+    write_file("ties.txt", text, strlen(text));
+    rt_error err = {0};
+    const rt_text *t = rt_text_load(dir, "ties.txt", false, false, &err);
+    if (!t) fail_msg("%s", err.msg);
+    const char *want[] = {"abc", "abc\xc3\xa9", "administ", "administration", "administrations",
+                          "administrative", "administrator", "zz"};
+    assert_int_equal(t->n_words, 8);
+    for (int i = 0; i < 8; i++) assert_string_equal(t->words[i], want[i]);
+}
+
+/* The corpus's files written into a new folder `name` (the same bytes in every
+ * folder, so only the reading differs). */
+static void write_parts_corpus(const char *name) {
+    static const char *files[] = {
+        "The/at cat/nn sat/vbd\n\nthe/at Dog/nn ./.\n", /* a blank line */
+        "",                                              /* an empty file */
+        "\nA/at cat/NN and/cc\tthe/at rare/jj",          /* starts with a newline, no last one */
+        "dog cat plain words/ /slash a/b/c\n",           /* tokens without a tag, odd slashes */
+        "late/nn words/nns only/rb here/rb\n\n\n",
+        "THE/at the/at The/at CAT/nn\n",
+        "x\ny\nz\n",
+    };
+    char sub[300];
+    snprintf(sub, sizeof sub, "%s/%s", dir, name);
+    mkdir(sub, 0700);
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        char fn[64];
+        snprintf(fn, sizeof fn, "%s/f%zu.txt", name, i);
+        write_file(fn, files[i], strlen(files[i]));
+    }
+}
+
+static void assert_texts_equal(const rt_text *a, const rt_text *b) {
+    assert_int_equal(a->n, b->n);
+    assert_memory_equal(a->ids, b->ids, (size_t)a->n * sizeof *a->ids);
+    assert_int_equal(a->n_lines, b->n_lines);
+    assert_memory_equal(a->lines, b->lines, (size_t)(a->n_lines + 1) * sizeof *a->lines);
+    assert_int_equal(a->n_words, b->n_words);
+    for (int64_t i = 0; i < a->n_words; i++) {
+        assert_string_equal(a->words[i], b->words[i]);
+        assert_int_equal(a->counts[i], b->counts[i]);
+    }
+    assert_int_equal(a->n_tags, b->n_tags);
+    assert_true((a->tags == NULL) == (b->tags == NULL));
+    if (a->tags) assert_memory_equal(a->tags, b->tags, (size_t)a->n * sizeof *a->tags);
+    for (int64_t i = 0; i < a->n_tags; i++) {
+        assert_string_equal(a->tag_names[i], b->tag_names[i]);
+        assert_int_equal(a->tag_counts[i], b->tag_counts[i]);
+    }
+}
+
+/* A corpus read by several threads, each a run of files, is the one a single
+ * read gives: ids, vocabulary, counts, tags and line starts, in words (as is and
+ * lowercased) and in bytes; a file that cannot be read is named as before. */
+static void test_corpus_read_in_parts(void **state) {
+    (void)state;
+    write_parts_corpus("parts1");
+    const char *folders[] = {"parts2", "parts3", "parts7", "parts8"};
+    int parts[] = {2, 3, 7, 8}; /* 8: more parts than files */
+    for (int f = 0; f < 4; f++) write_parts_corpus(folders[f]);
+    rt_error err = {0};
+    for (int mode = 0; mode < 3; mode++) {
+        bool lowercase = mode == 1, chars = mode == 2;
+        rt_text_set_read_parts(1);
+        const rt_text *one = rt_text_load(dir, "parts1", lowercase, chars, &err);
+        if (!one) fail_msg("%s", err.msg);
+        assert_true(one->n > 20);
+        assert_true(chars || one->n_tags > 0);
+        for (int f = 0; f < 4; f++) {
+            rt_text_set_read_parts(parts[f]);
+            const rt_text *split = rt_text_load(dir, folders[f], lowercase, chars, &err);
+            if (!split) fail_msg("%s", err.msg);
+            assert_texts_equal(one, split);
+        }
+    }
+    /* the first file that fails is the one named, whichever part it is in */
+    write_parts_corpus("partsbad");
+    write_file("partsbad/f5.txt", "\x1f\x8b\x08\x00garbage", 12);
+    write_file("partsbad/f6.txt", "\x1f\x8b\x08\x00garbage", 12);
+    for (int p = 1; p <= 7; p += 3) {
+        rt_text_set_read_parts(p);
+        err = (rt_error){0};
+        assert_null(rt_text_load(dir, "partsbad", p == 4, false, &err));
+        assert_true(err.failed);
+        if (!strstr(err.msg, "partsbad/f5.txt")) fail_msg("%s", err.msg);
+    }
+    rt_text_set_read_parts(0);
+}
+
 static void test_corpus_read_once(void **state) {
     (void)state;
     const char *t = "x y z x\n";
@@ -998,7 +1092,8 @@ int main(void) {
         cmocka_unit_test(test_index_limits), cmocka_unit_test(test_sequences),
         cmocka_unit_test(test_sequences_char_unit), cmocka_unit_test(test_sequences_errors_name_the_dataset),
         cmocka_unit_test(test_sequences_encode), cmocka_unit_test(test_sequences_tags),
-        cmocka_unit_test(test_corpus_read_once), cmocka_unit_test(test_skipgram_vocab_from_the_spec), cmocka_unit_test(test_nul_separates_words),
+        cmocka_unit_test(test_corpus_read_once), cmocka_unit_test(test_corpus_read_in_parts), cmocka_unit_test(test_vocab_ties_by_bytes),
+        cmocka_unit_test(test_skipgram_vocab_from_the_spec), cmocka_unit_test(test_nul_separates_words),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

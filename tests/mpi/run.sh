@@ -10,6 +10,11 @@
 # built for 1 process run by 2, are errors that say so (status 1); the all-reduces through the
 # shared-memory window and through MPI (RLC_MPI_SHM=0) give the same parameters, bit for bit; a process killed with SIGKILL
 # ends the job with a message naming its rank; --resume continues a killed run exactly.
+# Through shared memory each process updates only its slice of the parameters and optimizer
+# state, one copy of which the processes share (docs/mpi.md, "Sliced updates"): a slice updated
+# twice or never fails the comparisons with the one-process run, and a resume that lost the
+# other process's slice of Adam's state fails the bit-for-bit resume check. The interpreter
+# (--interp) slices its updates the same way.
 # usage: run.sh RLC
 set -u
 RLC=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -167,18 +172,28 @@ done
 # window; RLC_MPI_SHM=0 sends them through MPI instead (the path across nodes). Both add every
 # element in rank order, so the parameters are the same bits.
 for p in wide; do
-    grep -q "all-reduces through shared memory" "two/$p/out.txt" ||
-        fail "$p: the all-reduces did not go through shared memory: $(cat "two/$p/out.txt")"
+    grep -q "all-reduces through shared memory; each updates its slice of the parameters" "two/$p/out.txt" ||
+        fail "$p: the all-reduces and updates did not go through shared memory: $(cat "two/$p/out.txt")"
     mkdir -p "mpi/$p"
     (cd "mpi/$p" && RLC_MPI_SHM=0 $MPIRUN -x RLC_MPI_SHM "$RLC" run "$T/$p.rl" --stage with_adam --threads 1 --quiet \
         > out.txt 2>&1) || fail "$p through MPI: $(cat "mpi/$p/out.txt")"
-    grep -q "all-reduces through MPI" "mpi/$p/out.txt" || fail "RLC_MPI_SHM=0 did not turn the window off: $(cat "mpi/$p/out.txt")"
+    grep -q "all-reduces through MPI)" "mpi/$p/out.txt" || fail "RLC_MPI_SHM=0 did not turn the window off: $(cat "mpi/$p/out.txt")"
     if r=$(python3 "$HERE/compare.py" "two/$p/adam.rlw" "mpi/$p/adam.rlw" 0 2>&1); then
         echo "ok   $p adam through shared memory and through MPI: $r"
     else
         fail "$p adam through shared memory and through MPI: $r"
     fi
 done
+
+# The interpreter under mpirun updates its slices too (its own fences and bounds).
+mkdir -p interp
+(cd interp && $MPIRUN "$RLC" run "$T/ae.rl" --stage with_adam --interp --threads 1 --quiet > out.txt 2>&1) ||
+    fail "--interp under mpirun: $(cat interp/out.txt)"
+if r=$(python3 "$HERE/compare.py" one/ae/adam.rlw interp/adam.rlw 1e-4 2>&1); then
+    echo "ok   ae adam in the interpreter under mpirun: $r"
+else
+    fail "ae adam in the interpreter under mpirun: $r"
+fi
 
 # The collectives in the dumps: nt_xent's similarities from this process's rows and every
 # process's columns, its partner ids and mask sharded, the mean loss and gradients all-reduced.

@@ -23,7 +23,7 @@
 #include <time.h>
 
 static int world_size = 1, world_rank = 0;
-static bool started;
+static bool started, sliced;
 static double collective_seconds;
 static uint64_t collective_bytes;
 
@@ -53,6 +53,12 @@ bool rt_mpi_start(int *argc, char ***argv, rt_error *err) {
     MPI_Comm_size(MPI_COMM_WORLD, &world_size);
     MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
     shm_start(MPI_COMM_WORLD);
+    /* Sliced updates where the window is, unless RLC_MPI_SLICED=0 (docs/mpi.md); every
+     * process must agree, as they allocate the parameters together */
+    const char *env = getenv("RLC_MPI_SLICED");
+    int want = shm_enabled() && !(env && strcmp(env, "0") == 0), all = 0;
+    MPI_Allreduce(&want, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    sliced = all == 1;
     return true;
 }
 
@@ -65,6 +71,7 @@ void rt_mpi_finish(void) {
         MPI_Finalize();
     }
     started = false;
+    sliced = false;
     world_size = 1;
     world_rank = 0;
 }
@@ -455,7 +462,7 @@ bool rt_mpi_shared_memory(void) { return shm_enabled(); }
 
 /* ------------------------------------------------------------ sliced updates */
 
-bool rt_mpi_sliced_updates(void) { return started && shm_enabled(); }
+bool rt_mpi_sliced_updates(void) { return sliced; }
 
 void *rt_mpi_param_alloc(size_t bytes) {
     if (rt_mpi_sliced_updates()) return shm_shared_alloc(bytes);

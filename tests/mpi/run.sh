@@ -183,6 +183,17 @@ for p in wide; do
     else
         fail "$p adam through shared memory and through MPI: $r"
     fi
+    # RLC_MPI_SLICED=0: the window's all-reduces, every process updating all of its own copy
+    mkdir -p "whole/$p"
+    (cd "whole/$p" && RLC_MPI_SLICED=0 $MPIRUN -x RLC_MPI_SLICED "$RLC" run "$T/$p.rl" --stage with_adam --threads 1 \
+        --quiet > out.txt 2>&1) || fail "$p with RLC_MPI_SLICED=0: $(cat "whole/$p/out.txt")"
+    grep -q "all-reduces through shared memory)" "whole/$p/out.txt" ||
+        fail "RLC_MPI_SLICED=0 did not turn the sliced updates off: $(cat "whole/$p/out.txt")"
+    if r=$(python3 "$HERE/compare.py" "two/$p/adam.rlw" "whole/$p/adam.rlw" 0 2>&1); then
+        echo "ok   $p adam with sliced updates and without: $r"
+    else
+        fail "$p adam with sliced updates and without: $r"
+    fi
 done
 
 # The interpreter under mpirun updates its slices too (its own fences and bounds).
@@ -280,7 +291,7 @@ fi
 # --resume under mpirun: a run whose rank 1 is killed after a save inside it continues from that
 # save and ends with the parameters of an uninterrupted two-process run, bit for bit (when the
 # run finished before the kill, --resume skips it and the files are the same too).
-sed 's/steps:     32/steps:     150\n    save_every: 10/' ae.rl > resume.rl
+sed 's/steps:     32/steps:     3000\n    save_every: 100/' ae.rl > resume.rl
 mkdir -p whole cut
 (cd whole && $MPIRUN "$RLC" run ../resume.rl --stage with_adam --threads 1 --quiet > out.txt 2>&1) ||
     fail "uninterrupted run: $(cat whole/out.txt)"

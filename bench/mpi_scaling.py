@@ -5,8 +5,8 @@ usage: mpi_scaling.py RLC [STEPS]
 
 Runs bench/ae.rl's ae_b256 (the MLP auto-encoder at global batch 256, Adam) for STEPS steps
 (default 200) as 1 process x 1 thread, 1 process x 2 threads and `mpirun -np 2` x 1 thread (the
-all-reduces through the shared-memory window, each process updating its slice of the parameters;
-the same with every process updating all of them, RLC_MPI_SLICED=0; and through MPI with
+all-reduces through the shared-memory window, every process updating all the parameters; the same
+with each process updating its slice of one shared copy, RLC_MPI_SLICED=1; and through MPI with
 RLC_MPI_SHM=0), prints each
 one's ms/step (the trainer's own figure: filling the batch and the step), the speed-up over 1 x 1
 and the time in collectives per step, and for 1 x 1 and 2 x 1 through the window the CPU time a
@@ -56,7 +56,7 @@ def ae_cpu(rlc, steps, procs):
     return 1e3 * (spent[0] - spent[1]) / (steps - 20)
 
 
-def ae(rlc, steps, procs, threads, shared_memory=True, sliced=True):
+def ae(rlc, steps, procs, threads, shared_memory=True, sliced=False):
     cmd = [rlc, "run", os.path.join(HERE, "ae.rl"), "--stage", "ae_b256", "--steps", str(steps),
            "--threads", str(threads), "--quiet"]
     env = dict(os.environ, RLC_MPI_SHM="1" if shared_memory else "0", RLC_MPI_SLICED="1" if sliced else "0")
@@ -82,7 +82,7 @@ def main():
     one, _, _ = ae(rlc, steps, 1, 1)
     two_threads, _, _ = ae(rlc, steps, 1, 2)
     two_procs, coll, coll_bytes = ae(rlc, steps, 2, 1)
-    two_procs_whole, coll_whole, _ = ae(rlc, steps, 2, 1, sliced=False)
+    two_procs_sliced, coll_sliced, _ = ae(rlc, steps, 2, 1, sliced=True)
     two_procs_mpi, coll_mpi, _ = ae(rlc, steps, 2, 1, shared_memory=False)
     cpu_one, cpu_two = (ae_cpu(rlc, steps, 1), ae_cpu(rlc, steps, 2)) if steps > 20 else (0, 0)
     print(f"\nAE, global batch 256, {steps} steps (ms/step):")
@@ -90,8 +90,8 @@ def main():
     print(f"  1 process  x 2 threads  {two_threads:8.3f}   speed-up {one / two_threads:.2f}x")
     print(f"  2 processes x 1 thread  {two_procs:8.3f}   speed-up {one / two_procs:.2f}x, "
           f"{coll:.3f} ms/step in collectives ({coll_bytes / 1e6:.2f} MB/step all-reduced or gathered)")
-    print(f"  2 processes x 1 thread, every process updating all (RLC_MPI_SLICED=0)  {two_procs_whole:8.3f}   "
-          f"speed-up {one / two_procs_whole:.2f}x, {coll_whole:.3f} ms/step in collectives")
+    print(f"  2 processes x 1 thread, each updating its slice (RLC_MPI_SLICED=1)  {two_procs_sliced:8.3f}   "
+          f"speed-up {one / two_procs_sliced:.2f}x, {coll_sliced:.3f} ms/step in collectives")
     print(f"  2 processes x 1 thread, all-reduces through MPI (RLC_MPI_SHM=0)  {two_procs_mpi:8.3f}   "
           f"speed-up {one / two_procs_mpi:.2f}x, {coll_mpi:.3f} ms/step in collectives")
     if cpu_one > 0:

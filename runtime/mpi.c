@@ -53,10 +53,11 @@ bool rt_mpi_start(int *argc, char ***argv, rt_error *err) {
     MPI_Comm_size(MPI_COMM_WORLD, &world_size);
     MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
     shm_start(MPI_COMM_WORLD);
-    /* Sliced updates where the window is, unless RLC_MPI_SLICED=0 (docs/mpi.md); every
-     * process must agree, as they allocate the parameters together */
+    /* Sliced updates where the window is, when RLC_MPI_SLICED=1 asks (docs/mpi.md: at
+     * 2 processes on one node they were slower); every process must agree, as they
+     * allocate the parameters together */
     const char *env = getenv("RLC_MPI_SLICED");
-    int want = shm_enabled() && !(env && strcmp(env, "0") == 0), all = 0;
+    int want = shm_enabled() && env && strcmp(env, "1") == 0, all = 0;
     MPI_Allreduce(&want, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
     sliced = all == 1;
     return true;

@@ -460,10 +460,10 @@ void *rt_mpi_workspace_alloc(size_t bytes);
 /* Whether the workspaces are in shared memory (RLC_MPI_SHM=0 turns it off). */
 bool rt_mpi_shared_memory(void);
 void rt_mpi_workspace_free(void *p);
-/* Sliced updates (docs/mpi.md): when the workspaces are in shared memory (and
- * RLC_MPI_SLICED=0 does not turn it off), the parameters and optimizer state are
- * one copy in shared memory too, and a step sharded over the processes updates
- * only this process's slice of each of them, between two fences. Whether so: */
+/* Sliced updates (docs/mpi.md): when the workspaces are in shared memory and
+ * RLC_MPI_SLICED=1 asks for it on every process, the parameters and optimizer
+ * state are one copy in shared memory too, and a step sharded over the processes
+ * updates only this process's slice of each of them, between two fences. Whether so: */
 bool rt_mpi_sliced_updates(void);
 /* Zeroed memory for parameters or optimizer state: with sliced updates one copy
  * shared by the node's processes (a collective, as rt_mpi_workspace_alloc; only

@@ -10,8 +10,9 @@
 # built for 1 process run by 2, are errors that say so (status 1); the all-reduces through the
 # shared-memory window and through MPI (RLC_MPI_SHM=0) give the same parameters, bit for bit; a process killed with SIGKILL
 # ends the job with a message naming its rank; --resume continues a killed run exactly.
-# Through shared memory each process updates only its slice of the parameters and optimizer
-# state, one copy of which the processes share (docs/mpi.md, "Sliced updates"): a slice updated
+# With RLC_MPI_SLICED=1, through shared memory each process updates only its slice of the
+# parameters and optimizer state, one copy of which the processes share (docs/mpi.md, "Sliced
+# updates"): a slice updated
 # twice or never fails the comparisons with the one-process run, and a resume that lost the
 # other process's slice of Adam's state fails the bit-for-bit resume check. The interpreter
 # (--interp) slices its updates the same way.
@@ -25,7 +26,9 @@ if ! command -v mpirun >/dev/null 2>&1; then
 fi
 # Open MPI's plugins leave allocations behind at exit (in modules already unloaded, so no
 # suppression can name them): leak checks stay on for the one-process runs only.
-MPIRUN="env ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 mpirun -np 2 --allow-run-as-root --oversubscribe"
+# Sliced updates (off by default) in every two-process run but the one that compares without them.
+export RLC_MPI_SLICED=1
+MPIRUN="env ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 mpirun -np 2 --allow-run-as-root --oversubscribe -x RLC_MPI_SLICED"
 T=$(mktemp -d "${TMPDIR:-/tmp}/rlc-mpi.XXXXXX") || exit 1
 trap 'rm -rf "$T"' EXIT
 cd "$T" || exit 1
@@ -183,9 +186,9 @@ for p in wide; do
     else
         fail "$p adam through shared memory and through MPI: $r"
     fi
-    # RLC_MPI_SLICED=0: the window's all-reduces, every process updating all of its own copy
+    # RLC_MPI_SLICED=0 (the default): the window's all-reduces, every process updating all of its own copy
     mkdir -p "whole/$p"
-    (cd "whole/$p" && RLC_MPI_SLICED=0 $MPIRUN -x RLC_MPI_SLICED "$RLC" run "$T/$p.rl" --stage with_adam --threads 1 \
+    (cd "whole/$p" && RLC_MPI_SLICED=0 $MPIRUN "$RLC" run "$T/$p.rl" --stage with_adam --threads 1 \
         --quiet > out.txt 2>&1) || fail "$p with RLC_MPI_SLICED=0: $(cat "whole/$p/out.txt")"
     grep -q "all-reduces through shared memory)" "whole/$p/out.txt" ||
         fail "RLC_MPI_SLICED=0 did not turn the sliced updates off: $(cat "whole/$p/out.txt")"

@@ -244,8 +244,8 @@ static void emit_stage(StrBuf *out, int si, const rt_stage *s) {
     c_string(out, s->load);
     sb_puts(out, ", .save = ");
     c_string(out, s->save);
-    sb_printf(out, ", .save_every = %lldLL, .min_rows = %lldLL", (long long)s->save_every,
-              (long long)s->min_rows);
+    sb_printf(out, ", .save_every = %lldLL, .min_rows = %lldLL, .products = %d", (long long)s->save_every,
+              (long long)s->min_rows, s->products);
     sb_printf(out, ", .validate = %d, .n_freeze = %d, .freeze = freeze_%d,\n     .n_params = %d, "
                    ".params = params_%d, .n_inputs = %d, .inputs = inputs_%d, .input_limits = limits_%d, "
                    ".n_reports = %d, .reports = reports_%d,\n",

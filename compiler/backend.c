@@ -149,6 +149,12 @@ static bool updates_state(const IrGraph *g) {
     return false;
 }
 
+static bool has_products(const IrGraph *g) {
+    for (int n = 0; n < g->nodes.len; n++)
+        if (g->nodes.items[n].op == IR_MATMUL) return true;
+    return false;
+}
+
 static rt_param_spec *param_specs(Backend *b, const IrGraph *g, bool train) {
     rt_param_spec *params = arena_alloc(b->arena, sizeof *params * (size_t)(g->params.len + 1));
     for (int p = 0; p < g->params.len; p++) {
@@ -218,6 +224,7 @@ static void describe_stage(Backend *b, int i) {
         .save = st->save,
         .save_every = st->save_every,
         .min_rows = st->is_train && updates_state(g) ? 2 : 0,
+        .products = !b->interp && has_products(g),
         .validate = st->validate ? stage_index(b->ir, st->validate) : -1,
         .n_params = g->params.len,
         .params = params,

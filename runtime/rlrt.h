@@ -390,6 +390,14 @@ void rt_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const 
              const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
 /* "oneDNN" or "OpenBLAS": the library rt_gemm runs on in this process. */
 const char *rt_gemm_library(void);
+/* Opens the product library and runs its first product (oneDNN generates its kernels
+ * then: ~50 ms together) on a thread of its own, so that a trainer's first step does not
+ * wait for them; rt_gemm_prepare_finish waits for that thread (call it before the process
+ * ends). Both may be called any number of times, from any thread. */
+void rt_gemm_prepare(void);
+void rt_gemm_prepare_finish(void);
+/* Whether the product library is open (by a product, rt_gemm_library or rt_gemm_prepare). */
+bool rt_gemm_loaded(void);
 /* A symbol of the oneDNN that rt_gemm loaded, or NULL where it runs on OpenBLAS (other
  * oneDNN primitives are used only where rt_gemm uses oneDNN, so one switch picks both). */
 void *rt_onednn_symbol(const char *name);
@@ -614,6 +622,8 @@ typedef struct rt_stage {
     int64_t save_every;                /* > 0: `save` is also written every this many steps */
     int64_t min_rows;                  /* train: a batch of fewer rows is an error found before the
                                           first step (batch_norm's batch variance needs 2) */
+    bool products;                     /* its step runs matrix products: the trainer opens their
+                                          library before it loads the data (rt_gemm_prepare) */
     int validate;                      /* index of an eval stage run after each epoch, or -1 */
     int n_freeze;
     const char *const *freeze;         /* components ("enc"): their parameters ("enc.*") are

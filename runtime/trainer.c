@@ -1178,6 +1178,9 @@ bool rt_run_program(const rt_program *prog, const rt_run_options *options, rt_er
     r.pool = rt_pool_create(o->threads > 0 ? o->threads : 1);
     bool ok = r.data && r.pool;
     if (!ok) rt_fail(err, "out of memory");
+    /* oneDNN's opening and kernel generation (rt_gemm_prepare) overlap the data loading */
+    for (int i = 0; ok && i < prog->n_stages; i++)
+        if (stage_runs(prog, o, i) && prog->stages[i].products) rt_gemm_prepare();
     ok = ok && check_dims(&r, err) && check_indices(&r, err);
     for (int i = 0; ok && i < prog->n_stages; i++) {
         const rt_stage *s = &prog->stages[i];
@@ -1186,6 +1189,7 @@ bool rt_run_program(const rt_program *prog, const rt_run_options *options, rt_er
     }
     for (int i = 0; r.data && i < prog->n_datasets; i++) rt_dataset_free(r.data[i]);
     free(r.data);
+    rt_gemm_prepare_finish();
     rt_pool_destroy(r.pool);
     store_free(&r.st);
     if (devnull) fclose(devnull);

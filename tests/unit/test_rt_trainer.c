@@ -344,6 +344,24 @@ static void test_png_write_failure_keeps_old(void **state) {
     assert_int_equal(after.st_ino, before.st_ino);
 }
 
+/* A stage whose step has matrix products makes the trainer open their library before the data
+ * loads (rt_gemm_prepare), even before any product runs; one without leaves it closed. */
+static void test_products_open_their_library_first(void **state) {
+    (void)state;
+    linreg u = {.nan_at = -1};
+    rt_stage stages[1] = {train_stage(&u)};
+    stages[0].validate = -1;
+    stages[0].save = NULL;
+    rt_program prog = {"lin.rl", 0xabcdef, 1, &data, 1, stages, 1};
+    rt_run_options o = {.quiet = true, .runs_dir = runs, .steps = 2};
+    rt_error err = {0};
+    if (!rt_run_program(&prog, &o, &err)) fail_msg("%s", err.msg);
+    assert_false(rt_gemm_loaded());
+    stages[0].products = true;
+    if (!rt_run_program(&prog, &o, &err)) fail_msg("%s", err.msg);
+    assert_true(rt_gemm_loaded());
+}
+
 static int setup(void **state) {
     (void)state;
     snprintf(dir, sizeof dir, "/tmp/rt_trainer_XXXXXX");
@@ -375,6 +393,7 @@ static int teardown(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_products_open_their_library_first),
         cmocka_unit_test(test_trains_saves_and_loads),
         cmocka_unit_test(test_nan_stops_and_keeps_last_file),
         cmocka_unit_test(test_errors_are_values),

@@ -197,6 +197,17 @@ for p in wide; do
     else
         fail "$p adam with sliced updates and without: $r"
     fi
+    # at 2 threads a slice's update is split over the pool (rt_parallel_slice)
+    for sliced in 0 1; do
+        mkdir -p "threads$sliced/$p"
+        (cd "threads$sliced/$p" && RLC_MPI_SLICED=$sliced $MPIRUN "$RLC" run "$T/$p.rl" --stage with_adam --threads 2 \
+            --quiet > out.txt 2>&1) || fail "$p at 2 threads, RLC_MPI_SLICED=$sliced: $(cat "threads$sliced/$p/out.txt")"
+    done
+    if r=$(python3 "$HERE/compare.py" "threads0/$p/adam.rlw" "threads1/$p/adam.rlw" 0 2>&1); then
+        echo "ok   $p adam at 2 threads with sliced updates and without: $r"
+    else
+        fail "$p adam at 2 threads with sliced updates and without: $r"
+    fi
 done
 
 # The interpreter under mpirun updates its slices too (its own fences and bounds).

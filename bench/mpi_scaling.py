@@ -5,9 +5,14 @@ usage: mpi_scaling.py RLC [STEPS]
 
 Runs bench/ae.rl's ae_b256 (the MLP auto-encoder at global batch 256, Adam) for STEPS steps
 (default 200) as 1 process x 1 thread, 1 process x 2 threads and `mpirun -np 2` x 1 thread (the
-all-reduces through the shared-memory window, and through MPI with RLC_MPI_SHM=0), prints each
+all-reduces through the shared-memory window, every process updating all the parameters; the same
+with each process updating its slice of one shared copy, RLC_MPI_SLICED=1; and through MPI with
+RLC_MPI_SHM=0), prints each
 one's ms/step (the trainer's own figure: filling the batch and the step), the speed-up over 1 x 1
-and the time in collectives per step; then measures rlc's all-reduce (bench/allreduce.c,
+and the time in collectives per step, and for 1 x 1 and 2 x 1 through the window the CPU time a
+step (user + sys of every process, mpirun's included, of a run of max(STEPS, 600) steps minus
+that of a 100-step run, so that start-up and compiling cancel: what a loaded machine inflates
+less than wall time); then measures rlc's all-reduce (bench/allreduce.c,
 rt_collective) per size at 2 processes, through MPI and through the window, beside Open MPI's own
 collectives of the same bytes, fits t = a + S b to rlc's through MPI (the path between nodes,
 which the projection is about), and projects the
@@ -19,6 +24,7 @@ all-reduce with the rest of the backward pass): efficiency = T1 / (T1 + N t(N, S
 """
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -35,12 +41,29 @@ def run(cmd, env=None):
     return p.stdout
 
 
-def ae(rlc, steps, procs, threads, shared_memory=True):
+def children_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def ae_cpu(rlc, steps, procs):
+    """CPU ms a step of ae_b256 at procs x 1 thread (the window's path): all processes, a
+    max(steps, 600)-step run minus a 100-step run (start-up, data loading and compiling cancel)."""
+    spent = []
+    runs = (max(steps, 600), 100)
+    for n in runs:
+        before = children_cpu()
+        ae(rlc, n, procs, 1)
+        spent.append(children_cpu() - before)
+    return 1e3 * (spent[0] - spent[1]) / (runs[0] - runs[1])
+
+
+def ae(rlc, steps, procs, threads, shared_memory=True, sliced=False):
     cmd = [rlc, "run", os.path.join(HERE, "ae.rl"), "--stage", "ae_b256", "--steps", str(steps),
            "--threads", str(threads), "--quiet"]
-    env = dict(os.environ, RLC_MPI_SHM="1" if shared_memory else "0")
+    env = dict(os.environ, RLC_MPI_SHM="1" if shared_memory else "0", RLC_MPI_SLICED="1" if sliced else "0")
     if procs > 1:
-        cmd = MPIRUN + [str(procs), "-x", "RLC_MPI_SHM"] + cmd
+        cmd = MPIRUN + [str(procs), "-x", "RLC_MPI_SHM", "-x", "RLC_MPI_SLICED"] + cmd
     out = run(cmd, env)
     m = re.search(r"ae_b256: \d+ steps, ([0-9.]+) ms/step(?:, \d+ processes, ([0-9.]+) ms/step in "
                   r"collectives \(([0-9]+) bytes/step[;)])?", out)
@@ -61,14 +84,20 @@ def main():
     one, _, _ = ae(rlc, steps, 1, 1)
     two_threads, _, _ = ae(rlc, steps, 1, 2)
     two_procs, coll, coll_bytes = ae(rlc, steps, 2, 1)
+    two_procs_sliced, coll_sliced, _ = ae(rlc, steps, 2, 1, sliced=True)
     two_procs_mpi, coll_mpi, _ = ae(rlc, steps, 2, 1, shared_memory=False)
+    cpu_one, cpu_two = ae_cpu(rlc, steps, 1), ae_cpu(rlc, steps, 2)
     print(f"\nAE, global batch 256, {steps} steps (ms/step):")
     print(f"  1 process  x 1 thread   {one:8.3f}")
     print(f"  1 process  x 2 threads  {two_threads:8.3f}   speed-up {one / two_threads:.2f}x")
     print(f"  2 processes x 1 thread  {two_procs:8.3f}   speed-up {one / two_procs:.2f}x, "
           f"{coll:.3f} ms/step in collectives ({coll_bytes / 1e6:.2f} MB/step all-reduced or gathered)")
+    print(f"  2 processes x 1 thread, each updating its slice (RLC_MPI_SLICED=1)  {two_procs_sliced:8.3f}   "
+          f"speed-up {one / two_procs_sliced:.2f}x, {coll_sliced:.3f} ms/step in collectives")
     print(f"  2 processes x 1 thread, all-reduces through MPI (RLC_MPI_SHM=0)  {two_procs_mpi:8.3f}   "
           f"speed-up {one / two_procs_mpi:.2f}x, {coll_mpi:.3f} ms/step in collectives")
+    print(f"  CPU ms/step, all processes: 1 x 1 {cpu_one:.3f}, 2 x 1 through the window {cpu_two:.3f} "
+          f"(ideal: the same; {cpu_two / cpu_one:.2f}x)")
 
     lib = os.path.join(os.path.dirname(rlc), "runtime", "librlrt.a")
     link = run(["mpicc", "--showme:link"]).split()

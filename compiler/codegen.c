@@ -49,7 +49,7 @@ typedef struct Cg {
     LLVMTypeRef f32, f64, i8, i32, i64, i1, ptr, voidt, ctx_t, range_t;
     Fn sgemm, sgemm_batched, random_fill, shift2d, col2im, im2col, conv, conv_wgrad, conv_igrad, pfor;
     Fn sgd_rows, adam_rows, collective;
-    Fn allreduce_start, allreduce_wait, mpi_progress;
+    Fn allreduce_start, allreduce_wait, mpi_progress, update_bound, update_fence, parallel_slice;
     unsigned noalias;
     /* The checker's module (cg_emit_checker): a dense update kernel only looks at
      * its gradient and sets this i32 global when an element is not finite. */
@@ -1218,6 +1218,15 @@ static void emit_call(Cg *cg, StepVals *sv, int ki, KEmit *e, LLVMValueRef range
     kernel_extent(cg, k, sv->B, &outer, &work);
     args[na + 1] = i64c(cg, 0);
     args[na + 2] = outer;
+    /* In a step sharded over processes each updates its slice of the parameter
+     * (docs/mpi.md, "Sliced updates"); the checker looks at every gradient. A flat
+     * slice starts on a cache line of its own. */
+    bool sliced = k->kind == K_UPDATE && cg->g->procs > 1 && !cg->grad_flag;
+    if (sliced)
+        for (int end = 0; end < 2; end++) {
+            LLVMValueRef bound[3] = {outer, i64c(cg, k->flat ? 16 : 1), LLVMConstInt(cg->i32, (unsigned)end, 0)};
+            args[na + 1 + end] = call(cg, cg->update_bound, bound, 3);
+        }
     LLVMTypeRef ft = LLVMGlobalGetValueType(e->fn);
     if (!range_fn || k->hot_rows) {
         LLVMBuildCall2(cg->b, ft, e->fn, args, (unsigned)na + 3, "");
@@ -1236,8 +1245,13 @@ static void emit_call(Cg *cg, StepVals *sv, int ki, KEmit *e, LLVMValueRef range
     LLVMPositionBuilderAtEnd(b, par);
     LLVMValueRef argv = LLVMBuildArrayAlloca(b, cg->ptr, i64c(cg, na + 1), "argv");
     for (int i = 0; i <= na; i++) LLVMBuildStore(b, args[i], elem_ptr(cg, cg->ptr, argv, i64c(cg, i)));
-    LLVMValueRef pargs[4] = {sv->pool, outer, range_fn, argv};
-    call(cg, cg->pfor, pargs, 4);
+    if (sliced) {
+        LLVMValueRef sargs[5] = {sv->pool, args[na + 1], args[na + 2], range_fn, argv};
+        call(cg, cg->parallel_slice, sargs, 5);
+    } else {
+        LLVMValueRef pargs[4] = {sv->pool, outer, range_fn, argv};
+        call(cg, cg->pfor, pargs, 4);
+    }
     LLVMBuildBr(b, join);
     LLVMPositionBuilderAtEnd(b, ser);
     LLVMBuildCall2(b, ft, e->fn, args, (unsigned)na + 3, "");
@@ -1473,6 +1487,11 @@ static void init_types(Cg *cg) {
     cg->allreduce_start = declare(cg, "rt_allreduce_start", cg->voidt, as, 4);
     cg->allreduce_wait = declare(cg, "rt_allreduce_wait", cg->voidt, &p, 1);
     cg->mpi_progress = declare(cg, "rt_mpi_progress", cg->voidt, NULL, 0);
+    LLVMTypeRef ub[3] = {i64, i64, cg->i32};
+    cg->update_bound = declare(cg, "rt_mpi_update_bound", i64, ub, 3);
+    cg->update_fence = declare(cg, "rt_mpi_update_fence", cg->voidt, NULL, 0);
+    LLVMTypeRef ps[5] = {p, i64, i64, p, p};
+    cg->parallel_slice = declare(cg, "rt_parallel_slice", cg->voidt, ps, 5);
     LLVMTypeRef pf[4] = {p, i64, p, p};
     cg->pfor = declare(cg, "rt_parallel_for", cg->voidt, pf, 4);
     LLVMTypeRef sr[11] = {p, p, i64, i64, p, cg->i32, p, f32, f32, f32, p};
@@ -1602,19 +1621,38 @@ static LLVMModuleRef emit_module(const KernelPlan *p, LLVMContextRef ctx, const 
     sv.opt = ctx_field(&cg, sv.ctx, CTX_OPT, cg.ptr);
     sv.inputs = ctx_field(&cg, sv.ctx, CTX_INPUTS, cg.ptr);
     sv.pool = ctx_field(&cg, sv.ctx, CTX_POOL, cg.ptr);
+    /* Sliced updates (docs/mpi.md): the processes share the parameters, so every
+     * process is done reading them before any updates its slice, and every slice
+     * is written before the step returns; a sparse update (of every row the batch
+     * read) runs on the process whose slice of [0, 1) is not empty. */
+    int first_update = -1, last_update = -1;
+    for (int i = 0; p->g->procs > 1 && i < nk; i++)
+        if (p->kernels.items[i].kind == K_UPDATE || p->kernels.items[i].kind == K_SPARSE_UPDATE) {
+            if (first_update < 0) first_update = i;
+            last_update = i;
+        }
     /* MPI moves a started all-reduce's data only inside its calls: while one is
      * in flight, rt_mpi_progress after each kernel moves it on. */
     int in_flight = 0;
     for (int i = 0, gi = 0; i < nk; i++) {
         const Kernel *k = &p->kernels.items[i];
+        if (i == first_update) call(&cg, cg.update_fence, NULL, 0);
         if (gi < p->row_groups.len && p->row_groups.items[gi].first == i) {
             emit_row_group_call(&cg, &sv, gi, es, groups[gi]);
             i += p->row_groups.items[gi++].count - 1;
         } else if (k->kind == K_JOINED) {
             continue;
+        } else if (k->kind == K_SPARSE_UPDATE && first_update >= 0) {
+            LLVMValueRef bound[2][3] = {{i64c(&cg, 1), i64c(&cg, 1), LLVMConstInt(cg.i32, 0, 0)},
+                                        {i64c(&cg, 1), i64c(&cg, 1), LLVMConstInt(cg.i32, 1, 0)}};
+            LLVMValueRef lo = call(&cg, cg.update_bound, bound[0], 3), hi = call(&cg, cg.update_bound, bound[1], 3);
+            LLVMBasicBlockRef join = if_begin(&cg, LLVMBuildICmp(cg.b, LLVMIntSLT, lo, hi, ""));
+            emit_call(&cg, &sv, i, &es[i], ranges[i]);
+            if_end(&cg, join);
         } else {
             emit_call(&cg, &sv, i, &es[i], ranges[i]);
         }
+        if (i == last_update) call(&cg, cg.update_fence, NULL, 0);
         if (is_allreduce_start(&cg, k)) in_flight++;
         else if (k->kind == K_COLLECTIVE_WAIT) in_flight--;
         else if (in_flight > 0) call(&cg, cg.mpi_progress, NULL, 0);

@@ -452,16 +452,29 @@ static bool apply_rows(const IrGraph *g, const IrNode *u, const InterpRun *r, rt
     return ok;
 }
 
+/* This process's slice [*lo, *hi) of an update over n values: all of them
+ * unless the step is sharded over processes that share the parameters
+ * (docs/mpi.md, "Sliced updates"; the compiled step's slices). */
+static void update_slice(const IrGraph *g, int64_t n, int64_t align, int64_t *lo, int64_t *hi) {
+    *lo = g->procs > 1 ? rt_mpi_update_bound(n, align, 0) : 0;
+    *hi = g->procs > 1 ? rt_mpi_update_bound(n, align, 1) : n;
+}
+
 /* Applies one IR_UPDATE with the runtime's optimizer, as the compiled step does;
  * the update of a state tensor assigns its new value. */
 static bool apply_update(const IrGraph *g, const IrNode *u, const InterpRun *r, rt_step_ctx *ctx) {
     const IrParam *p = &g->params.items[u->index];
-    int64_t n = ir_shape_numel(&p->shape, ctx->B);
+    int64_t n = ir_shape_numel(&p->shape, ctx->B), lo, hi;
+    update_slice(g, n, 16, &lo, &hi);
     if (p->state) {
-        for (int64_t i = 0; i < n; i++) ctx->params[u->index][i] = (float)r->v[u->in[1]][i];
+        for (int64_t i = lo; i < hi; i++) ctx->params[u->index][i] = (float)r->v[u->in[1]][i];
         return true;
     }
-    if (is_rows_grad(g, u->in[1])) return apply_rows(g, u, r, ctx);
+    if (is_rows_grad(g, u->in[1])) {
+        int64_t first, end;
+        update_slice(g, 1, 1, &first, &end);
+        return first == end || apply_rows(g, u, r, ctx);
+    }
     const double *grad = r->v[u->in[1]];
     float *gf = malloc(sizeof(float) * (size_t)(n + 1));
     if (!gf) return false;
@@ -470,11 +483,11 @@ static bool apply_update(const IrGraph *g, const IrNode *u, const InterpRun *r, 
     float *param = ctx->params[u->index];
     float *st = ctx->opt_state ? ctx->opt_state[u->index] : NULL;
     if (o->kind == OPT_SGD)
-        rt_update_sgd(param, gf, o->momentum != 0 ? st : NULL, n, ctx->lr, (float)o->momentum,
+        rt_update_sgd(param + lo, gf + lo, o->momentum != 0 ? st + lo : NULL, hi - lo, ctx->lr, (float)o->momentum,
                       (float)o->weight_decay);
     else
-        rt_update_adam(param, gf, st, st + n, n, ctx->lr, (float)o->beta1, (float)o->beta2,
-                       (float)o->eps, (float)o->weight_decay, o->kind == OPT_ADAMW, ctx->step);
+        rt_update_adam(param + lo, gf + lo, st + lo, st + n + lo, hi - lo, ctx->lr, (float)o->beta1,
+                       (float)o->beta2, (float)o->eps, (float)o->weight_decay, o->kind == OPT_ADAMW, ctx->step);
     free(gf);
     return true;
 }
@@ -487,11 +500,14 @@ bool interp_step(const IrGraph *g, rt_step_ctx *ctx) {
         if (g->loss >= 0 && ctx->loss) *ctx->loss = (float)r.v[g->loss][0];
         for (int i = 0; i < g->reports.len && ctx->reports; i++)
             ctx->reports[i] = (float)r.v[g->reports.items[i].node][0];
-        /* Every gradient is computed before any param changes. */
+        /* Every gradient is computed before any param changes; processes that
+         * share the parameters all are, and write every slice before the step ends. */
+        if (g->procs > 1) rt_mpi_update_fence();
         for (int id = 0; id < g->nodes.len && ok; id++) {
             const IrNode *n = &g->nodes.items[id];
             if (n->op == IR_UPDATE) ok = apply_update(g, n, &r, ctx);
         }
+        if (g->procs > 1) rt_mpi_update_fence();
     }
     interp_run_free(&r);
     return ok;

@@ -11,7 +11,8 @@
  * do not depend on the count either (how gradients are split into buckets).
  * When every process shares one node, an all-reduce of buffers in a step's
  * workspace goes through a shared-memory window instead (shm_allreduce.c), with
- * the same adds in the same order. */
+ * the same adds in the same order, and the parameters and optimizer state are one
+ * copy there too, each process updating its slice of them (sliced updates). */
 #define _POSIX_C_SOURCE 200809L
 #include "rlrt.h"
 #include "shm_allreduce.h"
@@ -22,7 +23,7 @@
 #include <time.h>
 
 static int world_size = 1, world_rank = 0;
-static bool started;
+static bool started, sliced;
 static double collective_seconds;
 static uint64_t collective_bytes;
 
@@ -52,6 +53,13 @@ bool rt_mpi_start(int *argc, char ***argv, rt_error *err) {
     MPI_Comm_size(MPI_COMM_WORLD, &world_size);
     MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
     shm_start(MPI_COMM_WORLD);
+    /* Sliced updates where the window is, when RLC_MPI_SLICED=1 asks (docs/mpi.md: at
+     * 2 processes on one node they were slower); every process must agree, as they
+     * allocate the parameters together */
+    const char *env = getenv("RLC_MPI_SLICED");
+    int want = shm_enabled() && env && strcmp(env, "1") == 0, all = 0;
+    MPI_Allreduce(&want, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    sliced = all == 1;
     return true;
 }
 
@@ -64,6 +72,7 @@ void rt_mpi_finish(void) {
         MPI_Finalize();
     }
     started = false;
+    sliced = false;
     world_size = 1;
     world_rank = 0;
 }
@@ -451,3 +460,45 @@ void rt_mpi_workspace_free(void *p) {
 }
 
 bool rt_mpi_shared_memory(void) { return shm_enabled(); }
+
+/* ------------------------------------------------------------ sliced updates */
+
+bool rt_mpi_sliced_updates(void) { return sliced; }
+
+void *rt_mpi_param_alloc(size_t bytes) {
+    if (rt_mpi_sliced_updates()) return shm_shared_alloc(bytes);
+    return rt_alloc_big(bytes ? bytes : 1, true);
+}
+
+void rt_mpi_param_free(void *p) {
+    if (p && !(rt_mpi_sliced_updates() && shm_shared_free(p))) free(p);
+}
+
+int64_t rt_mpi_update_bound(int64_t n, int64_t align, int32_t end) {
+    if (!rt_mpi_sliced_updates()) return end ? n : 0;
+    int64_t r = world_rank + (end ? 1 : 0);
+    return r == world_size ? n : n * r / world_size / align * align;
+}
+
+void rt_mpi_update_fence(void) {
+    if (!rt_mpi_sliced_updates()) return;
+    double t0 = now_s();
+    shm_fence();
+    collective_seconds += now_s() - t0;
+}
+
+typedef struct slice_job {
+    rt_range_fn fn;
+    void *ctx;
+    int64_t lo;
+} slice_job;
+
+static void slice_range(void *ctx, int64_t lo, int64_t hi) {
+    const slice_job *j = ctx;
+    j->fn(j->ctx, j->lo + lo, j->lo + hi);
+}
+
+void rt_parallel_slice(rt_pool *pool, int64_t lo, int64_t hi, rt_range_fn fn, void *ctx) {
+    slice_job j = {fn, ctx, lo};
+    if (hi > lo) rt_parallel_for(pool, hi - lo, slice_range, &j);
+}

@@ -468,6 +468,28 @@ void *rt_mpi_workspace_alloc(size_t bytes);
 /* Whether the workspaces are in shared memory (RLC_MPI_SHM=0 turns it off). */
 bool rt_mpi_shared_memory(void);
 void rt_mpi_workspace_free(void *p);
+/* Sliced updates (docs/mpi.md): when the workspaces are in shared memory and
+ * RLC_MPI_SLICED=1 asks for it on every process, the parameters and optimizer
+ * state are one copy in shared memory too, and a step sharded over the processes
+ * updates only this process's slice of each of them, between two fences. Whether so: */
+bool rt_mpi_sliced_updates(void);
+/* Zeroed memory for parameters or optimizer state: with sliced updates one copy
+ * shared by the node's processes (a collective, as rt_mpi_workspace_alloc; only
+ * process 0 should write it outside a step), else rt_alloc_big's. NULL when out of
+ * memory. */
+void *rt_mpi_param_alloc(size_t bytes);
+void rt_mpi_param_free(void *p);
+/* This process's slice [bound(n, align, 0), bound(n, align, 1)) of an update over
+ * [0, n): balanced, ends rounded down to `align` (but the last process's end is
+ * n); all of [0, n) without sliced updates. */
+int64_t rt_mpi_update_bound(int64_t n, int64_t align, int32_t end);
+/* Returns once every process has reached it as often (no-op without sliced
+ * updates): the step calls it before its first update (nobody still reads the
+ * parameters) and after its last (every slice is written); the trainer after it
+ * writes parameters outside a step. */
+void rt_mpi_update_fence(void);
+/* rt_parallel_for over [lo, hi) instead of [0, n): a slice's update on the pool. */
+void rt_parallel_slice(rt_pool *pool, int64_t lo, int64_t hi, rt_range_fn fn, void *ctx);
 /* The same on doubles: the interpreter's values (rlc run --interp, rlc gradcheck). */
 void rt_collective_f64(int op, int64_t procs, double *out, const double *in, int64_t outer, int64_t blocks,
                        int64_t rows, int64_t inner);

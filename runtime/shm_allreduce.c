@@ -20,7 +20,12 @@
  * message and no MPI_Barrier. A process waits on a flag by spinning a little, then
  * yielding the core; every 0.1 s it checks that the processes it waits for are alive,
  * so a process that ends without reaching the flag stops the job with its rank named
- * instead of leaving the others waiting. */
+ * instead of leaving the others waiting.
+ *
+ * When the steps slice their updates (docs/mpi.md, "Sliced updates"), the parameters
+ * and optimizer state are one copy in a window of their own (shm_shared_alloc), which
+ * each process updates in its slice between two fences (shm_fence: the same flags,
+ * one slot). */
 #define _POSIX_C_SOURCE 200809L
 #include "shm_allreduce.h"
 
@@ -73,11 +78,20 @@ typedef struct inflight {
     stage at;
 } inflight;
 
+/* A block of shm_shared_alloc: one copy, in process 0's segment of its window. */
+typedef struct shared_block {
+    MPI_Win win;
+    char *base;
+} shared_block;
+
 static bool enabled;
 static MPI_Comm node = MPI_COMM_NULL;
 static int procs, rank;
 static window **windows;
 static int n_windows;
+static window *fences;          /* shm_fence's flags: slot 0 of each process's ready[] */
+static shared_block *blocks;
+static int n_blocks;
 static inflight *inflights;
 static int n_inflights;
 
@@ -100,6 +114,8 @@ static void *grow(void *p, size_t bytes) {
     return q;
 }
 
+static window *open_window(size_t bytes);
+
 void shm_start(MPI_Comm world) {
     const char *env = getenv("RLC_MPI_SHM");
     int world_size;
@@ -116,12 +132,14 @@ void shm_start(MPI_Comm world) {
         MPI_Comm_free(&node);
         node = MPI_COMM_NULL;
         procs = world_size;
+        return;
     }
+    fences = open_window(0);
 }
 
 bool shm_enabled(void) { return enabled; }
 
-void *shm_workspace_alloc(size_t bytes) {
+static window *open_window(size_t bytes) {
     window *w = calloc(1, sizeof *w);
     if (!w) die("out of memory for a shared workspace");
     w->bytes = bytes;
@@ -157,6 +175,11 @@ void *shm_workspace_alloc(size_t bytes) {
     MPI_Win_sync(w->win);
     /* every process's flags are initialised before anyone reads them */
     MPI_Barrier(node);
+    return w;
+}
+
+void *shm_workspace_alloc(size_t bytes) {
+    window *w = open_window(bytes);
     windows = grow(windows, sizeof *windows * (size_t)(n_windows + 1));
     windows[n_windows++] = w;
     return w->space[rank];
@@ -180,7 +203,54 @@ bool shm_workspace_free(void *p) {
     return false;
 }
 
+static void release_block(shared_block *b) {
+    MPI_Win_unlock_all(b->win);
+    MPI_Win_free(&b->win);
+}
+
+void *shm_shared_alloc(size_t bytes) {
+    MPI_Info info;
+    MPI_Info_create(&info);
+    MPI_Info_set(info, "alloc_shared_noncontig", "true");
+    size_t size = rank == 0 ? pages(bytes ? bytes : 1) : 0;
+    char *mine = NULL;
+    shared_block b;
+    if (MPI_Win_allocate_shared((MPI_Aint)size, 1, info, node, &mine, &b.win) != MPI_SUCCESS) {
+        char what[128];
+        snprintf(what, sizeof what, "cannot allocate %zu bytes of parameters in shared memory", bytes);
+        die(what);
+    }
+    MPI_Info_free(&info);
+    MPI_Aint got;
+    int unit;
+    MPI_Win_shared_query(b.win, 0, &got, &unit, &b.base);
+    if (rank == 0) memset(b.base, 0, size);
+    MPI_Win_lock_all(MPI_MODE_NOCHECK, b.win);
+    MPI_Win_sync(b.win);
+    /* the zeros are in place before any process reads or writes the block */
+    MPI_Barrier(node);
+    MPI_Win_sync(b.win);
+    blocks = grow(blocks, sizeof *blocks * (size_t)(n_blocks + 1));
+    blocks[n_blocks++] = b;
+    return b.base;
+}
+
+bool shm_shared_free(void *p) {
+    for (int i = 0; i < n_blocks; i++)
+        if (blocks[i].base == p) {
+            release_block(&blocks[i]);
+            blocks[i] = blocks[--n_blocks];
+            return true;
+        }
+    return false;
+}
+
 void shm_finish(void) {
+    while (n_blocks > 0) release_block(&blocks[--n_blocks]);
+    free(blocks);
+    blocks = NULL;
+    if (fences) release(fences);
+    fences = NULL;
     while (n_windows > 0) release(windows[--n_windows]);
     free(windows);
     windows = NULL;
@@ -214,15 +284,15 @@ static bool reached(const window *w, bool done, int slot, uint64_t mark) {
 }
 
 /* Ends the job when a process that has not reached the flag no longer exists. */
-static void check_alive(const window *w, bool done, int slot, uint64_t mark) {
+static void check_alive(const window *w, bool done, int slot, uint64_t mark, const char *during) {
     for (int q = 0; q < procs; q++) {
         const _Atomic uint64_t *flag = done ? &w->ctl[q]->done[slot] : &w->ctl[q]->ready[slot];
         if (atomic_load_explicit(flag, memory_order_acquire) >= mark) continue;
         pid_t pid = (pid_t)atomic_load_explicit(&w->ctl[q]->pid, memory_order_relaxed);
         if (kill(pid, 0) != 0 && errno == ESRCH) {
             char what[160];
-            snprintf(what, sizeof what, "process %d of %d ended during an all-reduce that this process waits for",
-                     q, procs);
+            snprintf(what, sizeof what, "process %d of %d ended during %s that this process waits for", q,
+                     procs, during);
             die(what);
         }
     }
@@ -232,7 +302,7 @@ static void check_alive(const window *w, bool done, int slot, uint64_t mark) {
  * (on a busy machine a yield can cost a whole time slice, several ms), then
  * yielding the core, which the process waited for may need (more processes than
  * cores). */
-static void await(window *w, bool done, int slot, uint64_t mark) {
+static void await(window *w, bool done, int slot, uint64_t mark, const char *during) {
     double start = 0, checked = 0;
     for (unsigned spins = 0; !reached(w, done, slot, mark); spins++) {
         if (spins % 64 != 0) continue;
@@ -241,7 +311,7 @@ static void await(window *w, bool done, int slot, uint64_t mark) {
         if (t - start < 2e-4) continue;
         sched_yield();
         if (t - checked > 0.1) {
-            check_alive(w, done, slot, mark);
+            check_alive(w, done, slot, mark, during);
             checked = t;
         }
     }
@@ -321,11 +391,23 @@ bool shm_allreduce_wait(float *out) {
         if (inflights[i].at != IDLE && inflights[i].out == out) f = &inflights[i];
     if (!f) return false;
     if (f->at == AWAITING_INPUTS) {
-        await(f->w, false, f->slot, f->mark);
+        await(f->w, false, f->slot, f->mark, "an all-reduce");
         sum_my_slice(f);
     }
-    await(f->w, true, f->slot, f->mark);
+    await(f->w, true, f->slot, f->mark, "an all-reduce");
     f->w->busy[f->slot] = 0;
     f->at = IDLE;
     return true;
+}
+
+void shm_fence(void) {
+    uint64_t mark = ++fences->calls;
+    /* MPI-3's shared-memory model: this process's stores into each block are
+     * synchronised before the flag says they are made, and after it every other
+     * process's are */
+    for (int i = 0; i < n_blocks; i++) MPI_Win_sync(blocks[i].win);
+    MPI_Win_sync(fences->win);
+    atomic_store_explicit(&fences->ctl[rank]->ready[0], mark, memory_order_release);
+    await(fences, false, 0, mark, "an update's fence");
+    for (int i = 0; i < n_blocks; i++) MPI_Win_sync(blocks[i].win);
 }

@@ -33,4 +33,16 @@ bool shm_progress(void);
  * is in flight. */
 bool shm_allreduce_wait(float *out);
 
+/* One copy of `bytes` (zeroed, 64-byte aligned) that every process of the node
+ * reads and writes at the returned address's memory (collective, as
+ * shm_workspace_alloc): the parameters and optimizer state when the steps slice
+ * their updates (docs/mpi.md, "Sliced updates"). */
+void *shm_shared_alloc(size_t bytes);
+/* false when p is no shm_shared_alloc block (then it is the caller's to free). */
+bool shm_shared_free(void *p);
+/* Returns once every process of the node has called it as often as this one: the
+ * writes each made before it are then seen by all (release/acquire on flags in a
+ * window, no message). */
+void shm_fence(void);
+
 #endif

@@ -49,6 +49,12 @@ static void shape_str(int rank, const int64_t *dims, char *buf, size_t cap) {
     if (used < cap) snprintf(buf + used, cap - used, "]");
 }
 
+/* Whether this process writes whole parameters and optimizer state outside a
+ * step (initialising, loading, resuming, replaying): with sliced updates they are
+ * one copy that every process reads (docs/mpi.md), so process 0 alone writes it
+ * and a fence (rt_mpi_update_fence) follows before anyone reads it. */
+static bool writes_params(void) { return !rt_mpi_sliced_updates() || rt_mpi_rank() == 0; }
+
 /* The stored parameter of that name, created and initialised from (seed, name) on
  * first use; a later stage must agree on its shape. */
 static param *store_get(store *st, const rt_param_spec *s, uint64_t seed, rt_error *err) {
@@ -77,17 +83,17 @@ static param *store_get(store *st, const rt_param_spec *s, uint64_t seed, rt_err
     if (!p) goto oom;
     p->name = malloc(strlen(s->name) + 1);
     p->numel = spec_numel(s);
-    p->data = rt_alloc_big((size_t)(p->numel ? p->numel : 1) * sizeof(float), false);
+    p->data = rt_mpi_param_alloc((size_t)(p->numel ? p->numel : 1) * sizeof(float));
     if (!p->name || !p->data) {
         free(p->name);
-        free(p->data);
+        rt_mpi_param_free(p->data);
         free(p);
         goto oom;
     }
     strcpy(p->name, s->name);
     p->rank = s->rank;
     memcpy(p->dims, s->dims, sizeof p->dims);
-    rt_init_param(p->data, s->dims, s->rank, s->init, s->a, s->b, seed, s->name);
+    if (writes_params()) rt_init_param(p->data, s->dims, s->rank, s->init, s->a, s->b, seed, s->name);
     st->p[st->n++] = p;
     return p;
 oom:
@@ -98,7 +104,7 @@ oom:
 static void store_free(store *st) {
     for (int i = 0; i < st->n; i++) {
         free(st->p[i]->name);
-        free(st->p[i]->data);
+        rt_mpi_param_free(st->p[i]->data);
         free(st->p[i]);
     }
     free(st->p);
@@ -172,7 +178,7 @@ typedef struct stage_run {
 
 static void stage_release(stage_run *sr) {
     if (sr->opt_state)
-        for (int i = 0; i < sr->s->n_params; i++) free(sr->opt_state[i]);
+        for (int i = 0; i < sr->s->n_params; i++) rt_mpi_param_free(sr->opt_state[i]);
     if (sr->inputs)
         for (int i = 0; i < sr->s->n_inputs; i++) free(sr->inputs[i]);
     free(sr->fields);
@@ -193,18 +199,24 @@ static bool load_params(const stage_run *sr, const char *path, FILE *report, rt_
     if (!c) return false;
     const rt_stage *s = sr->s;
     rt_tensor_ref *t = calloc((size_t)s->n_params + 1, sizeof *t);
-    bool ok = t != NULL;
+    /* a process that does not write the parameters checks the file the same way,
+     * copying each tensor into a scratch buffer */
+    int64_t most = 0;
+    for (int i = 0; i < s->n_params; i++) most = sr->stored[i]->numel > most ? sr->stored[i]->numel : most;
+    float *scratch = writes_params() ? NULL : malloc((size_t)(most + 1) * sizeof *scratch);
+    bool ok = t != NULL && (writes_params() || scratch);
     for (int i = 0; ok && i < s->n_params; i++) {
         t[i].name = s->params[i].name;
         t[i].rank = s->params[i].rank;
         memcpy(t[i].dims, s->params[i].dims, sizeof t[i].dims);
-        t[i].data = sr->params[i];
+        t[i].data = scratch ? scratch : sr->params[i];
     }
     ok = ok && rt_ckpt_load_into(c, t, s->n_params, err) >= 0;
     char summary[1024];
     if (ok && report && rt_ckpt_load_summary(c, t, s->n_params, summary, sizeof summary))
         fprintf(report, "stage %s: %s\n", s->name, summary);
     free(t);
+    free(scratch);
     rt_ckpt_free(c);
     return ok;
 }
@@ -266,11 +278,12 @@ static bool stage_prepare(run *r, const rt_stage *s, bool validating, stage_run 
         sr->params[i] = p->data;
         if (s->train && s->params[i].trained && !frozen(s, s->params[i].name)) {
             int64_t n = p->numel * opt_copies(&s->opt);
-            if (!(sr->opt_state[i] = rt_alloc_big((size_t)n * sizeof(float), true))) goto oom;
+            if (!(sr->opt_state[i] = rt_mpi_param_alloc((size_t)n * sizeof(float)))) goto oom;
         }
     }
     if (s->load && !validating && !load_params(sr, s->load, r->opt->quiet ? NULL : r->out, err))
         return false;
+    rt_mpi_update_fence();
     size_t ws = s->workspace_bytes ? s->workspace_bytes(s->user, s->batch) : 0;
     if (ws && !(sr->workspace = rt_mpi_workspace_alloc(ws))) goto oom;
     sr->ctx = (rt_step_ctx){
@@ -551,7 +564,7 @@ static bool resume_tensor(const rt_ckpt *c, const char *path, const char *name, 
         }
         return false;
     }
-    memcpy(dst, t->data, (size_t)p->numel * sizeof(float));
+    if (writes_params()) memcpy(dst, t->data, (size_t)p->numel * sizeof(float));
     return true;
 }
 
@@ -800,12 +813,13 @@ static bool snap_alloc(snapshot *sn, const stage_run *sr) {
 static void snap_copy(snapshot *sn, const stage_run *sr, bool to_snap) {
     int copies = opt_copies(&sr->s->opt);
     for (int i = 0; i < sr->s->n_params; i++) {
-        if (!sr->opt_state[i]) continue;
+        if (!sr->opt_state[i] || (!to_snap && !writes_params())) continue;
         size_t n = (size_t)sr->stored[i]->numel;
         float *p = sr->stored[i]->data, *st = sr->opt_state[i];
         memcpy(to_snap ? sn->p[i] : p, to_snap ? p : sn->p[i], n * sizeof(float));
         memcpy(to_snap ? sn->s[i] : st, to_snap ? st : sn->s[i], n * (size_t)copies * sizeof(float));
     }
+    if (!to_snap) rt_mpi_update_fence();
 }
 
 /* Replays epoch e from `start` (taken before its batch first_b; batch b is global
@@ -890,6 +904,7 @@ static bool run_train(run *r, const rt_stage *s, rt_error *err) {
     run_settings(&sr, epochs, max_steps, per_epoch, settings, sizeof settings);
     train_pos pos = {.reports = rsum};
     resume_kind resumed = ok ? resume_stage(r, &sr, settings, &pos, err) : RESUME_ERROR;
+    if (resumed != RESUME_ERROR) rt_mpi_update_fence();
     if (resumed == RESUME_ERROR || resumed == RESUME_FINISHED) {
         free(rsum);
         free(vrep);
@@ -1026,9 +1041,10 @@ static bool run_train(run *r, const rt_stage *s, rt_error *err) {
         uint64_t bytes = 0;
         double coll = rt_mpi_seconds(&bytes);
         if (r->procs > 1)
-            fprintf(r->out, ", %d processes, %.4f ms/step in collectives (%.0f bytes/step; all-reduces through %s)",
+            fprintf(r->out, ", %d processes, %.4f ms/step in collectives (%.0f bytes/step; all-reduces through %s%s)",
                     r->procs, 1e3 * coll / (double)ran, (double)bytes / (double)ran,
-                    rt_mpi_shared_memory() ? "shared memory" : "MPI");
+                    rt_mpi_shared_memory() ? "shared memory" : "MPI",
+                    rt_mpi_sliced_updates() ? "; each updates its slice of the parameters" : "");
         fprintf(r->out, "\n");
     }
     ok = rt_metrics_close(metrics, err) && ok;

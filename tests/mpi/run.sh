@@ -10,6 +10,12 @@
 # built for 1 process run by 2, are errors that say so (status 1); the all-reduces through the
 # shared-memory window and through MPI (RLC_MPI_SHM=0) give the same parameters, bit for bit; a process killed with SIGKILL
 # ends the job with a message naming its rank; --resume continues a killed run exactly.
+# With RLC_MPI_SLICED=1, through shared memory each process updates only its slice of the
+# parameters and optimizer state, one copy of which the processes share (docs/mpi.md, "Sliced
+# updates"): a slice updated
+# twice or never fails the comparisons with the one-process run, and a resume that lost the
+# other process's slice of Adam's state fails the bit-for-bit resume check. The interpreter
+# (--interp) slices its updates the same way.
 # usage: run.sh RLC
 set -u
 RLC=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -20,7 +26,9 @@ if ! command -v mpirun >/dev/null 2>&1; then
 fi
 # Open MPI's plugins leave allocations behind at exit (in modules already unloaded, so no
 # suppression can name them): leak checks stay on for the one-process runs only.
-MPIRUN="env ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 mpirun -np 2 --allow-run-as-root --oversubscribe"
+# Sliced updates (off by default) in every two-process run but the one that compares without them.
+export RLC_MPI_SLICED=1
+MPIRUN="env ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 mpirun -np 2 --allow-run-as-root --oversubscribe -x RLC_MPI_SLICED"
 T=$(mktemp -d "${TMPDIR:-/tmp}/rlc-mpi.XXXXXX") || exit 1
 trap 'rm -rf "$T"' EXIT
 cd "$T" || exit 1
@@ -167,18 +175,50 @@ done
 # window; RLC_MPI_SHM=0 sends them through MPI instead (the path across nodes). Both add every
 # element in rank order, so the parameters are the same bits.
 for p in wide; do
-    grep -q "all-reduces through shared memory" "two/$p/out.txt" ||
-        fail "$p: the all-reduces did not go through shared memory: $(cat "two/$p/out.txt")"
+    grep -q "all-reduces through shared memory; each updates its slice of the parameters" "two/$p/out.txt" ||
+        fail "$p: the all-reduces and updates did not go through shared memory: $(cat "two/$p/out.txt")"
     mkdir -p "mpi/$p"
     (cd "mpi/$p" && RLC_MPI_SHM=0 $MPIRUN -x RLC_MPI_SHM "$RLC" run "$T/$p.rl" --stage with_adam --threads 1 --quiet \
         > out.txt 2>&1) || fail "$p through MPI: $(cat "mpi/$p/out.txt")"
-    grep -q "all-reduces through MPI" "mpi/$p/out.txt" || fail "RLC_MPI_SHM=0 did not turn the window off: $(cat "mpi/$p/out.txt")"
+    grep -q "all-reduces through MPI)" "mpi/$p/out.txt" || fail "RLC_MPI_SHM=0 did not turn the window off: $(cat "mpi/$p/out.txt")"
     if r=$(python3 "$HERE/compare.py" "two/$p/adam.rlw" "mpi/$p/adam.rlw" 0 2>&1); then
         echo "ok   $p adam through shared memory and through MPI: $r"
     else
         fail "$p adam through shared memory and through MPI: $r"
     fi
+    # RLC_MPI_SLICED=0 (the default): the window's all-reduces, every process updating all of its own copy
+    mkdir -p "whole/$p"
+    (cd "whole/$p" && RLC_MPI_SLICED=0 $MPIRUN "$RLC" run "$T/$p.rl" --stage with_adam --threads 1 \
+        --quiet > out.txt 2>&1) || fail "$p with RLC_MPI_SLICED=0: $(cat "whole/$p/out.txt")"
+    grep -q "all-reduces through shared memory)" "whole/$p/out.txt" ||
+        fail "RLC_MPI_SLICED=0 did not turn the sliced updates off: $(cat "whole/$p/out.txt")"
+    if r=$(python3 "$HERE/compare.py" "two/$p/adam.rlw" "whole/$p/adam.rlw" 0 2>&1); then
+        echo "ok   $p adam with sliced updates and without: $r"
+    else
+        fail "$p adam with sliced updates and without: $r"
+    fi
+    # at 2 threads a slice's update is split over the pool (rt_parallel_slice)
+    for sliced in 0 1; do
+        mkdir -p "threads$sliced/$p"
+        (cd "threads$sliced/$p" && RLC_MPI_SLICED=$sliced $MPIRUN "$RLC" run "$T/$p.rl" --stage with_adam --threads 2 \
+            --quiet > out.txt 2>&1) || fail "$p at 2 threads, RLC_MPI_SLICED=$sliced: $(cat "threads$sliced/$p/out.txt")"
+    done
+    if r=$(python3 "$HERE/compare.py" "threads0/$p/adam.rlw" "threads1/$p/adam.rlw" 0 2>&1); then
+        echo "ok   $p adam at 2 threads with sliced updates and without: $r"
+    else
+        fail "$p adam at 2 threads with sliced updates and without: $r"
+    fi
 done
+
+# The interpreter under mpirun updates its slices too (its own fences and bounds).
+mkdir -p interp
+(cd interp && $MPIRUN "$RLC" run "$T/ae.rl" --stage with_adam --interp --threads 1 --quiet > out.txt 2>&1) ||
+    fail "--interp under mpirun: $(cat interp/out.txt)"
+if r=$(python3 "$HERE/compare.py" one/ae/adam.rlw interp/adam.rlw 1e-4 2>&1); then
+    echo "ok   ae adam in the interpreter under mpirun: $r"
+else
+    fail "ae adam in the interpreter under mpirun: $r"
+fi
 
 # The collectives in the dumps: nt_xent's similarities from this process's rows and every
 # process's columns, its partner ids and mask sharded, the mean loss and gradients all-reduced.
@@ -265,7 +305,7 @@ fi
 # --resume under mpirun: a run whose rank 1 is killed after a save inside it continues from that
 # save and ends with the parameters of an uninterrupted two-process run, bit for bit (when the
 # run finished before the kill, --resume skips it and the files are the same too).
-sed 's/steps:     32/steps:     150\n    save_every: 10/' ae.rl > resume.rl
+sed 's/steps:     32/steps:     3000\n    save_every: 100/' ae.rl > resume.rl
 mkdir -p whole cut
 (cd whole && $MPIRUN "$RLC" run ../resume.rl --stage with_adam --threads 1 --quiet > out.txt 2>&1) ||
     fail "uninterrupted run: $(cat whole/out.txt)"

@@ -590,7 +590,7 @@ typedef struct Pending {
 /* The parts to compile, queued as the modules are added: the workers take the
  * heaviest queued while later modules are still being emitted. */
 typedef struct Workers {
-    Part **todo;
+    Part **queue;
     int n;
     int next;    /* the next part to claim */
     bool closed; /* no more parts will come */
@@ -621,16 +621,18 @@ static void drain(Workers *w, LLVMTargetMachineRef tm, const char *no_tm) {
         pthread_mutex_lock(&w->lock);
         while (w->next == w->n && !w->closed) pthread_cond_wait(&w->more, &w->lock);
         /* the heaviest part queued so far: once all are queued, largest first */
+        int heaviest = w->next;
         for (int k = w->next + 1; k < w->n; k++)
-            if (w->todo[k]->instructions > w->todo[w->next]->instructions) {
-                Part *heavier = w->todo[k];
-                w->todo[k] = w->todo[w->next];
-                w->todo[w->next] = heavier;
-            }
+            if (w->queue[k]->instructions > w->queue[heaviest]->instructions) heaviest = k;
+        if (heaviest < w->n) {
+            Part *claimed = w->queue[heaviest];
+            w->queue[heaviest] = w->queue[w->next];
+            w->queue[w->next] = claimed;
+        }
         int i = w->next < w->n ? w->next++ : -1;
         pthread_mutex_unlock(&w->lock);
         if (i < 0) break;
-        Part *p = w->todo[i];
+        Part *p = w->queue[i];
         if (!p->module && !make_part(p, &p->why)) continue;
         if (tm && p->glue && !glue_tm) glue_tm = glue_machine(tm);
         LLVMTargetMachineRef use = p->glue ? glue_tm : tm;
@@ -679,19 +681,19 @@ JitBatch *jit_batch_start(Jit *j, int n, const char *const *step_names, const Ob
     if (!b) return NULL;
     *b = (JitBatch){.j = j, .n = n, .step_names = step_names, .source_keys = source_keys, .ok = true};
     b->pending = calloc((size_t)(n > 0 ? n : 1), sizeof *b->pending);
-    b->w.todo = malloc(sizeof *b->w.todo * (size_t)(MAX_PARTS * n + 1));
+    b->w.queue = malloc(sizeof *b->w.queue * (size_t)(MAX_PARTS * n + 1));
     b->sync_ready = pthread_mutex_init(&b->w.lock, NULL) == 0;
     if (b->sync_ready && pthread_cond_init(&b->w.more, NULL) != 0) {
         pthread_mutex_destroy(&b->w.lock);
         b->sync_ready = false;
     }
-    if (!b->pending || !b->w.todo || !b->sync_ready) {
+    if (!b->pending || !b->w.queue || !b->sync_ready) {
         if (b->sync_ready) {
             pthread_cond_destroy(&b->w.more);
             pthread_mutex_destroy(&b->w.lock);
         }
         free(b->pending);
-        free(b->w.todo);
+        free(b->w.queue);
         free(b);
         return NULL;
     }
@@ -703,9 +705,9 @@ JitBatch *jit_batch_start(Jit *j, int n, const char *const *step_names, const Ob
 /* Queues a module's parts for the workers, starting them on the first. */
 static void enqueue(JitBatch *b, Pending *p) {
     pthread_mutex_lock(&b->w.lock);
-    for (int k = 1; k < p->n_parts; k++) b->w.todo[b->w.n++] = &p->parts[k];
+    for (int k = 1; k < p->n_parts; k++) b->w.queue[b->w.n++] = &p->parts[k];
     /* the split-off kernels first: part 0 is the glue, the cheapest */
-    b->w.todo[b->w.n++] = &p->parts[0];
+    b->w.queue[b->w.n++] = &p->parts[0];
     pthread_cond_broadcast(&b->w.more);
     pthread_mutex_unlock(&b->w.lock);
     long extra = b->j->threads - 1;
@@ -812,7 +814,7 @@ bool jit_batch_finish(JitBatch *b, RlcStepFn *fns, StrBuf *why) {
     phase_end(t, "store and link %d modules", b->added);
     pthread_cond_destroy(&b->w.more);
     pthread_mutex_destroy(&b->w.lock);
-    free(b->w.todo);
+    free(b->w.queue);
     free(b->pending);
     free(b);
     return ok;

@@ -136,6 +136,31 @@ static void run_reports(RlcStepFn fn, const KernelPlan *p, float rep[2]) {
     free(ws);
 }
 
+/* Each of the n programs graph_with(constants[i]) compiled alone, in a JIT of its
+ * own: its reports must equal those of fns[i] (plans[i]) bit for bit; the reports
+ * of fns go to reps when it is not NULL. */
+static void assert_same_as_alone(Arena *a, int n, const double *constants, RlcStepFn *fns, KernelPlan **plans,
+                                 float (*reps)[2]) {
+    StrBuf why = {0};
+    Jit *alone = jit_new(&why);
+    assert_non_null(alone);
+    for (int i = 0; i < n; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "alone_%d", i);
+        KernelPlan *p;
+        LLVMModuleRef m = emit(a, graph_with(a, name, constants[i]), jit_context(alone), name, &p);
+        RlcStepFn fn = jit_compile(alone, m, name, &why);
+        assert_non_null(fn);
+        float got[2], want[2];
+        run_reports(fns[i], plans[i], got);
+        run_reports(fn, p, want);
+        assert_memory_equal(got, want, sizeof got);
+        if (reps) memcpy(reps[i], got, sizeof got);
+    }
+    jit_free(alone);
+    sb_free(&why);
+}
+
 /* cg_emit_shared: a kernel whose code an earlier module (or kernel) has is declared,
  * not defined again; the modules compiled together run as the unshared ones do, bit
  * for bit. Stages 1 and 2 are the same graph (every kernel of 2 is 1's); stage 3
@@ -176,22 +201,10 @@ static void test_kernels_shared_between_modules(void **state) {
     for (int i = 0; i < 3; i++) LLVMContextDispose(contexts[i]);
 
     /* the same programs, each stage's module on its own */
-    Jit *alone = jit_new(&why);
-    float shared_rep[3][2], alone_rep[3][2];
-    for (int i = 0; i < 3; i++) {
-        char name[32];
-        snprintf(name, sizeof name, "alone_%d", i);
-        KernelPlan *p;
-        LLVMModuleRef m = emit(&a, graph_with(&a, name, constants[i]), jit_context(alone), name, &p);
-        RlcStepFn fn = jit_compile(alone, m, name, &why);
-        assert_non_null(fn);
-        run_reports(fns[i], plans[i], shared_rep[i]);
-        run_reports(fn, p, alone_rep[i]);
-        assert_memory_equal(shared_rep[i], alone_rep[i], sizeof shared_rep[i]);
-    }
+    float shared_rep[3][2];
+    assert_same_as_alone(&a, 3, constants, fns, plans, shared_rep);
     assert_memory_equal(shared_rep[0], shared_rep[1], sizeof shared_rep[0]);
     assert_true(shared_rep[2][0] != shared_rep[0][0]);
-    jit_free(alone);
     jit_free(j);
     sb_free(&why);
     arena_free(&a);
@@ -227,20 +240,7 @@ static void test_batch_compiles_while_emitting(void **state) {
     RlcStepFn fns[3];
     if (!jit_batch_finish(batch, fns, &why)) fail_msg("%s", why.data);
     for (int i = 0; i < 3; i++) LLVMContextDispose(contexts[i]);
-    Jit *alone = jit_new(&why);
-    for (int i = 0; i < 3; i++) {
-        char name[32];
-        snprintf(name, sizeof name, "alone_%d", i);
-        KernelPlan *p;
-        LLVMModuleRef m = emit(&a, graph_with(&a, name, constants[i]), jit_context(alone), name, &p);
-        RlcStepFn fn = jit_compile(alone, m, name, &why);
-        assert_non_null(fn);
-        float batch_rep[2], alone_rep[2];
-        run_reports(fns[i], plans[i], batch_rep);
-        run_reports(fn, p, alone_rep);
-        assert_memory_equal(batch_rep, alone_rep, sizeof batch_rep);
-    }
-    jit_free(alone);
+    assert_same_as_alone(&a, 3, constants, fns, plans, NULL);
 
     /* module 1 returns nothing from a function that returns an i32 */
     KernelNames fresh = {.arena = &a};

@@ -13,9 +13,9 @@ for flavour in release asan; do
   echo "== test ($flavour)"
   # the sanitizer flavour skips the e2e examples: minutes of training, ten times slower there
   skip=(); [ "$flavour" = asan ] && skip=(-LE e2e)
-  # intercept_tls_get_addr=0: GCC 12's sanitizer runtime takes a dynamic TLS block (oneDNN's,
-  # dlopen'd) whose address lies 16 bytes into a page for one with glibc's pre-2.25 header,
-  # reads a bogus range from before it, and LeakSanitizer's exit-time tracer dies scanning it
+  # intercept_tls_get_addr=0: GCC 12's sanitizer runtime can take a dynamic TLS block (of a
+  # dlopen'd library, as oneDNN is) whose address lies 16 bytes into a page for one with glibc's
+  # pre-2.25 header, reads a bogus range from before it, and LeakSanitizer's exit-time tracer dies scanning it
   # ("Tracer caught signal 11", a test failed after every assertion passed). Without the
   # interceptor those blocks are ordinary heap blocks reached from the thread's DTV, still scanned.
   ASAN_OPTIONS=detect_leaks=1:intercept_tls_get_addr=0 ctest --test-dir "$dir" --output-on-failure -j "$(nproc)" "${skip[@]}"

@@ -149,7 +149,7 @@ $(tail -n 15 "$log")"
     cmd=(./trainer)
   fi
   (cd "$dir" && env $(blas_env "$setting") OPENBLAS_NUM_THREADS="$t" OMP_NUM_THREADS="$t" \
-      RL_DATA_PATH="$data_path" ${preload:+LD_PRELOAD=$preload SGEMM_LOG=$dir/sgemm.log} \
+      RL_DATA_PATH="$data_path" ${preload:+LD_PRELOAD=$preload SGEMM_LOG=$dir/sgemm.log CONV_LOG=$dir/conv.log} \
       "${cmd[@]}" --stage "$stage" --threads "$t" >"$log" 2>&1) ||
     die "\`rlc run bench/$rl --stage $stage --threads $t\` failed (exit $?):
 $(tail -n 15 "$log")"
@@ -312,6 +312,20 @@ if [ $peers_only = 0 ] && [ $skip_roofline = 0 ]; then
           printf '%s\t%s\t%s\t%s\t%s\t%s %s %s %s %s %s\t%s\t%s\t%s\n' "$setting" "$t" "$stage" "$steps" \
             "$ms" "$o" "$ta" "$tb" "$m" "$n" "$k" "$calls" "$secs" "$g" >>"$raw/sgemm.tsv"
         done
+        # each convolution beside the sgemm of its product on columns (M N K of the direction)
+        [ -s "$last_rlc_dir/conv.log" ] && grep -v '^#' "$last_rlc_dir/conv.log" |
+          while read -r what dir n c h w o kh kw oh ow calls secs; do
+            ckk=$((c * kh * kw)) pix=$((n * oh * ow)); g=-
+            case $dir in
+              fwd) shape="101 111 111 $o $pix $ckk" ;;
+              bwd_weights) shape="101 111 112 $o $ckk $pix" ;;
+              bwd_data) shape="101 112 111 $ckk $pix $o" ;;
+              *) shape="" ;;
+            esac
+            [ -n "$shape" ] && g=$(env $(blas_env "$setting") "$work/sgemm_alone" $shape "$t" | cut -d= -f2)
+            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$setting" "$t" "$stage" "$steps" "$ms" \
+              "$what $dir" "$n $c $h $w $o $kh $kw $oh $ow" "$calls" "$secs" "$g" >>"$raw/conv.tsv"
+          done
         echo "  roofline $setting t=$t $stage done"
       done
     done

@@ -10,6 +10,12 @@
  * Calls made from several threads at once are each timed, so with threads > 1 the seconds are
  * the sum over callers, not wall time. The JIT finds cblas_sgemm through the dynamic linker, so
  * the preloaded one is the one it calls.
+ *
+ * oneDNN's convolution primitives (runtime/conv_onednn.c, a block of images a call) and the
+ * reorders into and out of their layouts are timed too and written to the file named by
+ * $CONV_LOG, one line per distinct convolution and direction, and one for all reorders:
+ *     conv fwd|bwd_data|bwd_weights N C H W O KH KW OH OW calls seconds
+ *     reorder - 0 0 0 0 0 0 0 0 0 calls seconds
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -18,6 +24,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 typedef void sgemm_fn(int, int, int, int, int, int, float, const float *, int, const float *, int,
@@ -63,6 +70,37 @@ static void record(int order, int ta, int tb, int m, int n, int k, double second
     record_calls(order, ta, tb, m, n, k, 1, seconds);
 }
 
+/* A convolution by direction and geometry (dims[0..8]: N C H W O KH KW OH OW); reorders as
+ * direction "reorder" with no geometry. */
+typedef struct Conv {
+    const char *direction;
+    long dims[9];
+    long calls;
+    double seconds;
+} Conv;
+
+static Conv convs[MAX_SHAPES];
+static int n_convs;
+static long dropped_convs;
+
+static void record_conv(const char *direction, const long *dims, double seconds) {
+    pthread_mutex_lock(&lock);
+    int i = 0;
+    while (i < n_convs && !(convs[i].direction == direction && memcmp(convs[i].dims, dims, sizeof convs[i].dims) == 0))
+        i++;
+    if (i == n_convs && n_convs < MAX_SHAPES) {
+        convs[n_convs].direction = direction;
+        memcpy(convs[n_convs++].dims, dims, sizeof convs[i].dims);
+    }
+    if (i < n_convs) {
+        convs[i].calls++;
+        convs[i].seconds += seconds;
+    } else {
+        dropped_convs++;
+    }
+    pthread_mutex_unlock(&lock);
+}
+
 void cblas_sgemm(int order, int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
                  const float *b, int ldb, float beta, float *c, int ldc) {
     if (!real_sgemm) {
@@ -99,7 +137,8 @@ int dnnl_sgemm(char ta, char tb, int64_t m, int64_t n, int64_t k, float alpha, c
 
 /* oneDNN's matmul primitive runs a batch of G products in one call (runtime/gemm.c,
  * rt_gemm_batched): logged as G calls of the product's shape, each taking 1/G of the call, so
- * that sgemm_alone times them one by one like the rest. Other primitives are only forwarded. */
+ * that sgemm_alone times them one by one like the rest. Convolutions and reorders go to the
+ * $CONV_LOG table; other primitives are only forwarded. */
 typedef dnnl_status_t execute_fn(const_dnnl_primitive_t, dnnl_stream_t, int, const dnnl_exec_arg_t *);
 typedef dnnl_status_t get_pd_fn(const_dnnl_primitive_t, const_dnnl_primitive_desc_t *);
 typedef dnnl_status_t pd_query_fn(const_dnnl_primitive_desc_t, dnnl_query_t, int, void *);
@@ -124,8 +163,32 @@ dnnl_status_t dnnl_primitive_execute(const_dnnl_primitive_t p, dnnl_stream_t str
     const_dnnl_primitive_desc_t pd;
     dnnl_primitive_kind_t kind;
     if (!get_pd || !query || !query_md || get_pd(p, &pd) != dnnl_success ||
-        query(pd, dnnl_query_primitive_kind, 0, &kind) != dnnl_success || kind != dnnl_matmul)
+        query(pd, dnnl_query_primitive_kind, 0, &kind) != dnnl_success)
         return status;
+    if (kind == dnnl_reorder) {
+        record_conv("reorder", (const long[9]){0}, seconds);
+        return status;
+    }
+    if (kind == dnnl_convolution) {
+        dnnl_prop_kind_t prop;
+        if (query(pd, dnnl_query_prop_kind, 0, &prop) != dnnl_success) return status;
+        const dnnl_memory_desc_t *x = query_md(pd, dnnl_query_src_md, 0), *w = query_md(pd, dnnl_query_weights_md, 0),
+                                 *y = query_md(pd, dnnl_query_dst_md, 0);
+        if (!x || x->ndims != 4) x = query_md(pd, dnnl_query_diff_src_md, 0);
+        if (!w || w->ndims != 4) w = query_md(pd, dnnl_query_diff_weights_md, 0);
+        if (!y || y->ndims != 4) y = query_md(pd, dnnl_query_diff_dst_md, 0);
+        if (!x || !w || !y || x->ndims != 4 || w->ndims != 4 || y->ndims != 4) return status;
+        const char *direction = prop == dnnl_backward_data      ? "bwd_data"
+                                : prop == dnnl_backward_weights ? "bwd_weights"
+                                                                : "fwd";
+        record_conv(direction,
+                    (const long[9]){(long)x->dims[0], (long)x->dims[1], (long)x->dims[2], (long)x->dims[3],
+                                    (long)w->dims[0], (long)w->dims[2], (long)w->dims[3], (long)y->dims[2],
+                                    (long)y->dims[3]},
+                    seconds);
+        return status;
+    }
+    if (kind != dnnl_matmul) return status;
     const dnnl_memory_desc_t *a = query_md(pd, dnnl_query_src_md, 0), *b = query_md(pd, dnnl_query_weights_md, 0),
                              *c = query_md(pd, dnnl_query_dst_md, 0);
     if (!a || !b || !c || c->ndims != 3) return status;
@@ -136,7 +199,22 @@ dnnl_status_t dnnl_primitive_execute(const_dnnl_primitive_t p, dnnl_stream_t str
     return status;
 }
 
+static void write_conv_log(void) {
+    const char *path = getenv("CONV_LOG");
+    FILE *f = path ? fopen(path, "w") : NULL;
+    if (!f) return;
+    for (int i = 0; i < n_convs; i++) {
+        const long *d = convs[i].dims;
+        fprintf(f, "%s %s %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld %.9f\n", strcmp(convs[i].direction, "reorder") ? "conv" : "reorder",
+                strcmp(convs[i].direction, "reorder") ? convs[i].direction : "-", d[0], d[1], d[2], d[3], d[4], d[5],
+                d[6], d[7], d[8], convs[i].calls, convs[i].seconds);
+    }
+    if (dropped_convs) fprintf(f, "# %ld calls past the first %d convolutions not counted\n", dropped_convs, MAX_SHAPES);
+    fclose(f);
+}
+
 __attribute__((destructor)) static void write_log(void) {
+    write_conv_log();
     const char *path = getenv("SGEMM_LOG");
     if (!path) return;
     FILE *f = fopen(path, "w");

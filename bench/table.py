@@ -205,6 +205,39 @@ def roofline(srows):
     return out
 
 
+def conv_table(crows):
+    """The step's share in oneDNN's convolution primitives and their reorders (bench/sgemm_shim.c's
+    $CONV_LOG), and each convolution's GFLOP/s beside its product on columns run by sgemm alone."""
+    share = collections.defaultdict(lambda: [0.0, 0.0])
+    for setting, t, stage, steps, ms, what, geometry, calls, secs, g in crows:
+        share[(setting, t, stage, steps, ms)][what.startswith("reorder")] += float(secs)
+    out = ["Convolutions on oneDNN's primitives (16 or more input channels, runtime/conv_onednn.c; "
+           "fewer run on columns, as products in the table above): share of rlc's step in the "
+           "primitives and in the reorders into and out of their layouts (sum of the timed calls / "
+           "steps × ms/step):", "",
+           "| OpenBLAS | threads | stage | ms/step | convolutions | reorders | both, ms/step |",
+           "|---|---|---|---|---|---|---|"]
+    for key, (conv, reorder) in share.items():
+        setting, t, stage, steps, ms = key
+        step_s = int(steps) * float(ms) / 1000
+        out.append(f"| {setting} | {t} | {stage} | {float(ms):.3f} | {100 * conv / step_s:.1f}% | "
+                   f"{100 * reorder / step_s:.1f}% | {1000 * (conv + reorder) / int(steps):.3f} |")
+    out += ["", "Per convolution (a call is a block of N images; N C H W -> O channels, KH×KW kernel, OH×OW "
+            "output): GFLOP/s inside rlc's run, and the sgemm alone of the same product on columns "
+            "(forward O × N·OH·OW × C·KH·KW, weight gradient O × C·KH·KW × N·OH·OW, input gradient "
+            "C·KH·KW × N·OH·OW × O), same thread count and library:", "",
+            "| OpenBLAS | threads | stage | direction | N C H W -> O, KH×KW, OH×OW | calls/step | in rlc GFLOP/s | sgemm alone GFLOP/s |",
+            "|---|---|---|---|---|---|---|---|"]
+    for setting, t, stage, steps, ms, what, geometry, calls, secs, g in crows:
+        if what.startswith("reorder"):
+            continue
+        n, c, h, w, o, kh, kw, oh, ow = map(int, geometry.split())
+        flop = 2 * n * o * oh * ow * c * kh * kw * int(calls)
+        out.append(f"| {setting} | {t} | {stage} | {what.split()[1]} | {n} {c} {h}×{w} -> {o}, {kh}×{kw}, "
+                   f"{oh}×{ow} | {int(calls) / int(steps):.1f} | {flop / float(secs) * 1e-9:.1f} | {g} |")
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--core", action="store_true", help="print OpenBLAS's core and stop")
@@ -253,6 +286,9 @@ def main():
     s = rows(os.path.join(a.raw, "sgemm.tsv"))
     if s:
         body += [""] + roofline(s)
+    cv = rows(os.path.join(a.raw, "conv.tsv"))
+    if cv:
+        body += [""] + conv_table(cv)
 
     begin, end = f"<!-- BEGIN {section} -->", f"<!-- END {section} -->"
     text = open(a.out).read() if os.path.exists(a.out) else "# rlc benchmarks\n\nSee bench/README.md for what is measured and how.\n"

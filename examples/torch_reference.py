@@ -287,7 +287,7 @@ def run_simclr_cnn(r):
         load_encoder(enc, r.a.load_encoder)
     else:
         r.train("contrast", [enc, proj], lambda i: nt_xent(proj(enc(view(x[i], g))), proj(enc(view(x[i], g)))),
-                len(x), 256, 5, 1e-3)
+                len(x), 256, 30, 1e-3)
     if r.a.save_encoder:
         save_encoder(enc, r.a.save_encoder)
     pretrained = {k: v.clone() for k, v in enc.state_dict().items()}

@@ -583,15 +583,39 @@ static int hoist(Fuser *f, int i) {
     return after + 1 < i ? after + 1 : i;
 }
 
+/* True when no kernel reads what kernel i stores and it reads no parameter: it
+ * makes a result of the step only (the loss, a report), so it may run last, even
+ * after the updates. */
+static bool makes_result_only(const Fuser *f, int i) {
+    const Kernel *k = &f->p->kernels.items[i];
+    if (k->kind != K_LOOP && k->kind != K_REDUCE) return false;
+    for (int j = 0; j < k->reads.len; j++)
+        if (nd(f->g, stored_node(f, k->reads.items[j]))->op == IR_PARAM) return false;
+    for (int j = 0; j < f->p->kernels.len; j++)
+        if (j != i && reads_node(f, &f->p->kernels.items[j], k->root)) return false;
+    return true;
+}
+
+/* Moves kernel `from` to the end of the plan (from <= the last index), the ones
+ * after it one earlier. */
+static void move_kernel_last(KernelPlan *p, int from) {
+    Kernel k = p->kernels.items[from];
+    memmove(&p->kernels.items[from], &p->kernels.items[from + 1], sizeof(Kernel) * (size_t)(p->kernels.len - 1 - from));
+    p->kernels.items[p->kernels.len - 1] = k;
+}
+
 /* An all-reduce (each bucket of parameter gradients, a mean loss) runs while the
  * step goes on, as DDP and Horovod overlap the gradients' all-reduce with the
  * backward pass: its kernel only starts it (rt_allreduce_start) and moves up to
  * just after the kernels that store what it reads (with the concat that joins a
  * bucket's gradients, when the all-reduce alone reads that; a kernel that makes
  * a gradient stays where it is); a K_COLLECTIVE_WAIT
- * goes just before the first kernel that reads its sums (or at the end, when only
- * the loss or a report does). The wait reads the all-reduce's input and output,
- * so both stay allocated while MPI reads and writes them. */
+ * goes just before the first kernel that reads its sums. A kernel that reads the
+ * sums only to make a result of the step (a mean loss: its sum over the processes
+ * divided by the count) goes to the end of the step first, so the wait for a loss
+ * is not a point in the forward pass where every process waits for the slowest.
+ * The wait reads the all-reduce's input and output, so both stay allocated while
+ * MPI reads and writes them. */
 static void overlap_allreduces(Fuser *f) {
     KernelPlan *p = f->p;
     for (int i = 0; i < p->kernels.len; i++) {
@@ -602,6 +626,8 @@ static void overlap_allreduces(Fuser *f) {
         for (int j = 0; j < p->kernels.len; j++) readers += reads_node(f, &p->kernels.items[j], values);
         if (joined >= 0 && readers == 1 && nd(f->g, values)->op == IR_CONCAT) hoist(f, joined);
         int start = hoist(f, kernel_storing(f, sums));
+        for (int j = p->kernels.len - 1; j > start; j--)
+            if (reads_node(f, &p->kernels.items[j], sums) && makes_result_only(f, j)) move_kernel_last(p, j);
         int first_reader = p->kernels.len;
         for (int j = start + 1; j < p->kernels.len && first_reader == p->kernels.len; j++)
             if (reads_node(f, &p->kernels.items[j], sums)) first_reader = j;
@@ -612,6 +638,58 @@ static void overlap_allreduces(Fuser *f) {
         vec_push(f->a, &p->kernels, wait);
         move_kernel_up(p, p->kernels.len - 1, first_reader);
     }
+}
+
+/* The updates at the end of the step, with the all-reduce waits among them, in the
+ * order their all-reduces started: the parameters whose gradients were summed first
+ * (a bucket finished earlier in the backward pass) are updated while the later
+ * buckets are still being summed by the other processes, instead of every update
+ * waiting behind the last bucket. Updates are independent of one another (each
+ * writes its own parameter and state; a gradient that reads another updated
+ * parameter is computed before them, build_kernels), so only their place after the
+ * waits they read matters; each stays after the wait of every bucket it reads. A
+ * wait that no update reads keeps its place after them. */
+static void update_in_bucket_order(Fuser *f) {
+    KernelPlan *p = f->p;
+    int first = 0;
+    while (first < p->kernels.len && p->kernels.items[first].kind != K_UPDATE) first++;
+    while (first > 0 && p->kernels.items[first - 1].kind == K_COLLECTIVE_WAIT) first--;
+    int end = first;
+    while (end < p->kernels.len &&
+           (p->kernels.items[end].kind == K_UPDATE || p->kernels.items[end].kind == K_COLLECTIVE_WAIT))
+        end++;
+    int n = end - first;
+    if (n < 3) return;
+    /* the order: 2 * (when the bucket's all-reduce started) + 1 for an update, so a
+     * wait comes before the updates that read its sums */
+    int64_t *order = arena_alloc(f->a, sizeof(int64_t) * (size_t)n);
+    for (int i = 0; i < n; i++) {
+        const Kernel *k = &p->kernels.items[first + i];
+        if (k->kind != K_COLLECTIVE_WAIT) continue;
+        bool read = false;
+        for (int j = 0; j < n && !read; j++)
+            read = p->kernels.items[first + j].kind == K_UPDATE && reads_node(f, &p->kernels.items[first + j], k->root);
+        order[i] = read ? 2 * (int64_t)kernel_storing(f, k->root) : INT64_MAX;
+    }
+    for (int i = 0; i < n; i++) {
+        const Kernel *k = &p->kernels.items[first + i];
+        if (k->kind != K_UPDATE) continue;
+        order[i] = -1;
+        for (int j = 0; j < n; j++) {
+            const Kernel *w = &p->kernels.items[first + j];
+            if (w->kind == K_COLLECTIVE_WAIT && reads_node(f, k, w->root) && order[j] + 1 > order[i])
+                order[i] = order[j] + 1;
+        }
+    }
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && order[j - 1] > order[j]; j--) {
+            int64_t o = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = o;
+            Kernel k = p->kernels.items[first + j];
+            p->kernels.items[first + j] = p->kernels.items[first + j - 1];
+            p->kernels.items[first + j - 1] = k;
+        }
 }
 
 /* Places the parts of a concat tree (axis 0) at their offsets from `at`: each
@@ -879,6 +957,7 @@ KernelPlan *fuse_plan(Arena *a, const IrGraph *g, StrBuf *why) {
     build_kernels(&f);
     mark_hot_rows(&f);
     overlap_allreduces(&f);
+    update_in_bucket_order(&f);
     join_buckets(&f);
     fuse_row_groups(f.p);
     plan_buffers(&f);

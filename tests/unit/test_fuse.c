@@ -226,6 +226,70 @@ static void test_allreduce_buckets_overlap(void **state) {
     arena_free(&a);
 }
 
+/* Sharded, with a mean loss (its sum over the processes, divided): the kernel that
+ * divides reads the loss's sums only to make the loss, so it and the loss's wait
+ * run after every update, not in the forward pass; and the updates follow their
+ * buckets in the order the buckets' all-reduces started, each bucket's updates
+ * before the wait of any bucket started later. */
+static void test_updates_in_bucket_order_loss_last(void **state) {
+    (void)state;
+    Arena a = {0};
+    IrGraph *g = ir_graph_new(&a, "t");
+    g->procs = 2;
+    int x = input(g, SHAPE(Bd(), C(64)), IR_F32);
+    int w1 = param(g, "w1", SHAPE(C(64), C(512))), w2 = param(g, "w2", SHAPE(C(512), C(512)));
+    int w3 = param(g, "w3", SHAPE(C(512), C(8)));
+    int h1 = ir_unary(g, IR_RELU, ir_matmul(g, x, w1, false, false, NOSPAN), NOSPAN);
+    int h2 = ir_unary(g, IR_RELU, ir_matmul(g, h1, w2, false, false, NOSPAN), NOSPAN);
+    int y = ir_matmul(g, h2, w3, false, false, NOSPAN);
+    int partial = ir_reduce(g, IR_SUM, ir_binary(g, IR_MUL, y, y, NOSPAN), 3, NOSPAN);
+    int sums = ir_collective(g, IR_ALLREDUCE, partial, 0, 2, NOSPAN);
+    int mean = ir_binary(g, IR_DIV, sums, ir_const(g, 128, SHAPE(C(1), C(1)), IR_F32, NOSPAN), NOSPAN);
+    g->loss = ir_reshape(g, mean, (IrShape){0}, NOSPAN);
+    g->optim = (IrOptim){.kind = OPT_ADAM, .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
+    ad_differentiate(g);
+
+    KernelPlan *p = plan(&a, g);
+    assert_int_equal(count_kind(p, K_COLLECTIVE), 4);
+    int last_update = -1, last_sgemm = -1, loss_wait = -1;
+    for (int i = 0; i < p->kernels.len; i++) {
+        const Kernel *k = &p->kernels.items[i];
+        if (k->kind == K_UPDATE) last_update = i;
+        if (k->kind == K_SGEMM) last_sgemm = i;
+        if (k->kind == K_COLLECTIVE_WAIT && k->root == sums) loss_wait = i;
+    }
+    assert_true(loss_wait > last_update && last_update > last_sgemm);
+    const Kernel *divide = kernel_with(p, mean);
+    assert_non_null(divide);
+    assert_true(divide == &p->kernels.items[p->kernels.len - 1]);
+
+    /* each update after its bucket's wait; a bucket started earlier has all its
+     * updates before the wait of a bucket started later */
+    int updates = 0;
+    for (int u = 0; u < p->kernels.len; u++) {
+        const Kernel *k = &p->kernels.items[u];
+        if (k->kind != K_UPDATE) continue;
+        updates++;
+        int start = -1, wait = -1;
+        for (int j = 0; j < p->kernels.len; j++) {
+            const Kernel *c = &p->kernels.items[j];
+            if (c->kind == K_COLLECTIVE && c->root != sums && kernel_reads(g, k, c->root)) start = j;
+            if (c->kind == K_COLLECTIVE_WAIT && c->root != sums && kernel_reads(g, k, c->root)) wait = j;
+        }
+        assert_true(start >= 0 && wait >= 0 && wait < u);
+        for (int j = 0; j < p->kernels.len; j++) {
+            const Kernel *later = &p->kernels.items[j];
+            if (later->kind != K_COLLECTIVE_WAIT || later->root == sums) continue;
+            int later_start = -1;
+            for (int s = 0; s < p->kernels.len; s++)
+                if (p->kernels.items[s].kind == K_COLLECTIVE && p->kernels.items[s].root == later->root) later_start = s;
+            if (later_start > start) assert_true(u < j);
+        }
+    }
+    assert_int_equal(updates, 3);
+    arena_free(&a);
+}
+
 /* Sharded: a bucket's gradients are stored in place in it by the kernels that make
  * them (its concat is K_JOINED and runs no code), its all-reduce sums in place, and
  * each parameter's slice of the sums is read where it lies: nothing copies the
@@ -485,6 +549,7 @@ int main(void) {
         cmocka_unit_test(test_convolution_columns),
         cmocka_unit_test(test_buffer_reuse),
         cmocka_unit_test(test_allreduce_buckets_overlap),
+        cmocka_unit_test(test_updates_in_bucket_order_loss_last),
         cmocka_unit_test(test_allreduce_bucket_in_place),
         cmocka_unit_test(test_allreduce_in_place_only_when_alone),
         cmocka_unit_test(test_allreduce_of_a_constant_gradient_is_a_sum),

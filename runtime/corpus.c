@@ -114,6 +114,10 @@ static uint64_t word_key(const unsigned char *p, size_t n) {
     return p[0] | (uint64_t)p[n / 2] << 8 | (uint64_t)p[n - 1] << 16;
 }
 
+static uint64_t hash_mask = ~0ull;
+
+void rt_text_set_hash_mask(uint64_t mask) { hash_mask = mask; }
+
 static uint64_t mix(uint64_t h, uint64_t x) { return ((h << 5 | h >> 59) ^ x) * 0x9e3779b97f4a7c15ull; }
 
 /* A hash of a word (its key, and 8 bytes at a time past 8 bytes, where a byte
@@ -124,7 +128,7 @@ static uint64_t hash_word(const unsigned char *p, size_t n, uint64_t key) {
     for (size_t i = 8; i < n; i += 8) h = mix(h, load64(p + (i + 8 <= n ? i : n - 8)));
     h ^= h >> 32;
     h *= 0xd6e8feb86659fd93ull;
-    return h ^ h >> 32;
+    return (h ^ h >> 32) & hash_mask;
 }
 
 static uint32_t slot_check(uint64_t hash, size_t n) { return (uint32_t)(hash >> 40) << 8 | (n < 255 ? (uint32_t)n : 255); }

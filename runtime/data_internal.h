@@ -70,6 +70,11 @@ int64_t rt_text_reads(void);
  * joined in file order; the result is the same for any count): 0 restores the
  * default, one per core while each gets 1 MiB of text. For tests. */
 void rt_text_set_read_parts(int parts);
+/* Keeps only the bits of mask of every word's hash from now on (all ones, the
+ * default, keeps all): with few bits left, words collide in the table, so a
+ * look-up passes many other words and their bytes decide. The result is the same
+ * for any mask. For tests. */
+void rt_text_set_hash_mask(uint64_t mask);
 
 /* A tokenised text as skipgram samples it: the words under min_count dropped
  * from the stream (as word2vec does), ids [0, n_words) in vocabulary order, and

@@ -477,6 +477,7 @@ static void reading_free(reading *rd) {
 typedef struct read_part {
     char **names;
     size_t first, end;
+    int64_t bytes;             /* of its files on disk */
     reading rd;
     bool ok;
     rt_error err;
@@ -495,7 +496,21 @@ static void count_tokens(reading *rd) {
         if (rd->tags.v[i] >= 0) rd->tag_table.entries[rd->tags.v[i]].count++;
 }
 
+/* A token list sized once to hold up to n tokens, on huge pages where the
+ * kernel gives them: grown by doubling, a list of a few MB took a page fault
+ * every 4 KiB (a trip to the hypervisor in a virtual machine), which cost more
+ * than reading the text. Pages past the tokens written are never touched. Left
+ * empty when that much cannot be had (the list then grows as before). */
+static void reserve32(i32_list *l, int64_t n) {
+    if ((l->v = rt_alloc_big((size_t)n * sizeof *l->v, false))) l->cap = n;
+}
+
 static bool read_files(read_part *p) {
+    /* at most a token a byte (chars), a word and the white space after it take
+     * two; the lists still grow should a file grow since its size was taken */
+    int64_t most = p->rd.char_unit ? p->bytes : p->bytes / 2 + (int64_t)(p->end - p->first);
+    reserve32(&p->rd.ids, most);
+    if (!p->rd.char_unit) reserve32(&p->rd.tags, most);
     for (size_t i = p->first; i < p->end; i++) {
         unsigned char *buf;
         size_t len;
@@ -595,10 +610,11 @@ static void split_files(read_part *parts, size_t n_parts, char **names, const in
     size_t file = 0;
     for (size_t k = 0; k < n_parts; k++) {
         parts[k] = (read_part){.names = names, .first = file, .rd = {.char_unit = char_unit, .lowercase = lowercase}};
-        int64_t goal = (int64_t)((double)total * (double)(k + 1) / (double)n_parts);
+        int64_t goal = (int64_t)((double)total * (double)(k + 1) / (double)n_parts), from = done;
         size_t last = count - (n_parts - 1 - k); /* a file left for every later part */
         while (file < last && (file == parts[k].first || done < goal || k + 1 == n_parts)) done += sizes[file++];
         parts[k].end = file;
+        parts[k].bytes = done - from;
     }
 }
 

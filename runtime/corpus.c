@@ -477,7 +477,8 @@ static void reading_free(reading *rd) {
 typedef struct read_part {
     char **names;
     size_t first, end;
-    int64_t bytes;             /* of its files on disk */
+    int64_t most;              /* tokens its files can hold by their sizes on disk; part
+                                  0's the whole corpus's, as its lists become the whole's */
     reading rd;
     bool ok;
     rt_error err;
@@ -502,15 +503,28 @@ static void count_tokens(reading *rd) {
  * than reading the text. Pages past the tokens written are never touched. Left
  * empty when that much cannot be had (the list then grows as before). */
 static void reserve32(i32_list *l, int64_t n) {
-    if ((l->v = rt_alloc_big((size_t)n * sizeof *l->v, false))) l->cap = n;
+    if ((l->v = rt_alloc_big((size_t)(n ? n : 1) * sizeof *l->v, false))) l->cap = n;
+}
+
+/* Room for n tokens in l, its tokens kept. */
+static bool fit32(i32_list *l, int64_t n) {
+    if (l->v && l->cap >= n) return true;
+    int32_t *nv = realloc(l->v, (size_t)(n ? n : 1) * sizeof *nv);
+    if (!nv) return false;
+    l->v = nv;
+    l->cap = n;
+    return true;
+}
+
+/* At most a token a byte (chars); a word and the white space after it take two. */
+static int64_t most_tokens(int64_t bytes, size_t files, bool char_unit) {
+    return char_unit ? bytes : bytes / 2 + (int64_t)files;
 }
 
 static bool read_files(read_part *p) {
-    /* at most a token a byte (chars), a word and the white space after it take
-     * two; the lists still grow should a file grow since its size was taken */
-    int64_t most = p->rd.char_unit ? p->bytes : p->bytes / 2 + (int64_t)(p->end - p->first);
-    reserve32(&p->rd.ids, most);
-    if (!p->rd.char_unit) reserve32(&p->rd.tags, most);
+    /* the lists still grow should a file grow since its size was taken */
+    reserve32(&p->rd.ids, p->most);
+    if (!p->rd.char_unit) reserve32(&p->rd.tags, p->most);
     for (size_t i = p->first; i < p->end; i++) {
         unsigned char *buf;
         size_t len;
@@ -577,7 +591,8 @@ static bool merge_tables(reading *to, reading *from, part_ranks *ids) {
     return true;
 }
 
-/* The second round: a part's tokens written into the whole as ranks. */
+/* The second round: a part's tokens written into the whole as ranks (part 0's in
+ * place: its lists are the whole's). */
 static void *write_part(void *arg) {
     read_part *p = arg;
     const reading *rd = &p->rd;
@@ -614,8 +629,9 @@ static void split_files(read_part *parts, size_t n_parts, char **names, const in
         size_t last = count - (n_parts - 1 - k); /* a file left for every later part */
         while (file < last && (file == parts[k].first || done < goal || k + 1 == n_parts)) done += sizes[file++];
         parts[k].end = file;
-        parts[k].bytes = done - from;
+        parts[k].most = most_tokens(done - from, file - parts[k].first, char_unit);
     }
+    parts[0].most = most_tokens(total, count, char_unit);
 }
 
 /* The parts' readings joined into t: their tables merged into part 0's, the
@@ -633,10 +649,11 @@ static bool join_parts(read_part *parts, size_t n_parts, rt_text *t) {
         n += parts[k].rd.ids.n;
         n_tags += parts[k].rd.tags.n;
     }
-    /* the whole on huge pages where the kernel gives them: a virtual machine's
-     * page faults (a hypervisor trip a 4 KiB page) cost more than writing it */
-    t->ids = ok ? rt_alloc_big((size_t)n * sizeof *t->ids, false) : NULL;
-    t->tags = ok && tag_rank ? rt_alloc_big((size_t)n_tags * sizeof *t->tags, false) : NULL;
+    /* the whole is written over part 0's lists, sized for it (split_files): memory
+     * touched for the first time costs a page fault a page (a hypervisor trip in a
+     * virtual machine), more than writing it; part 0's tokens become ranks in place */
+    t->ids = ok && fit32(&all->ids, n) ? all->ids.v : NULL;
+    t->tags = ok && tag_rank && fit32(&all->tags, n_tags) ? all->tags.v : NULL;
     ok = ok && t->ids && (!tag_rank || t->tags);
     if (ok) t->n = n;
     /* a part's ranks: its ids' ids in part 0's tables, ranked (chars: byte values) */
@@ -666,6 +683,8 @@ static bool join_parts(read_part *parts, size_t n_parts, rt_text *t) {
         ok = ok && (starts.v[starts.n - 1] == n || push64(&starts, n));
     }
     if (ok) on_every_part(parts, n_parts, write_part);
+    if (t->ids) all->ids.v = NULL; /* moved */
+    if (t->tags) all->tags.v = NULL;
     t->lines = starts.v;
     t->n_lines = starts.n ? starts.n - 1 : 0;
     for (size_t k = 0; k < n_parts; k++) {

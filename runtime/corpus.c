@@ -67,7 +67,7 @@ typedef struct word_entry {
     size_t at, len;
 } word_entry;
 
-/* A slot of the table, 0 when empty. `key` is a word's bytes when it has at
+/* A slot of the table (empty while index is 0). `key` is a word's bytes when it has at
  * most 8 (word_key: its first 8 otherwise); `check` the high 24 bits of its
  * hash and its length (255 for 255 or more). A word of at most 8 bytes, most of
  * them, is found or told apart in the slot alone: a key and a length identify

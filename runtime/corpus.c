@@ -131,7 +131,9 @@ static uint64_t hash_word(const unsigned char *p, size_t n, uint64_t key) {
     return (h ^ h >> 32) & hash_mask;
 }
 
-static uint32_t slot_check(uint64_t hash, size_t n) { return (uint32_t)(hash >> 40) << 8 | (n < 255 ? (uint32_t)n : 255); }
+static uint32_t slot_check(uint64_t hash, size_t n) {
+    return (uint32_t)(hash >> 40) << 8 | (n < 255 ? (uint32_t)n : 255);
+}
 
 /* Whether a word's n bytes are b's (a call of memcmp costs more than comparing
  * the few bytes past a key). */

@@ -349,18 +349,28 @@ static void free_names(char **names, size_t count) {
     free(names);
 }
 
-/* A word in sorting: its count and bytes copied beside it, so a comparison
- * reads the two items alone. */
+/* A word in sorting: its count and first 8 bytes copied beside it, so most
+ * comparisons read the two items alone (Brown's 56 k words have 553 distinct
+ * counts, so a comparison is mostly a tie of count, told apart by the first
+ * bytes rather than by strcmp through two pointers). */
 typedef struct ranked_word {
     int64_t count;
+    uint64_t first;            /* the first 8 bytes, big-endian, 0 past the end: compares as strcmp */
     const char *word;
     int64_t index;
 } ranked_word;
+
+static uint64_t first_bytes(const char *w, size_t n) {
+    uint64_t x = 0;
+    for (size_t k = 0; k < 8; k++) x = x << 8 | (k < n ? (unsigned char)w[k] : 0);
+    return x;
+}
 
 /* The order of a vocabulary: falling count, ties by the word's bytes. */
 static int cmp_by_count(const void *a, const void *b) {
     const ranked_word *x = a, *y = b;
     if (x->count != y->count) return x->count > y->count ? -1 : 1;
+    if (x->first != y->first) return x->first < y->first ? -1 : 1;
     return strcmp(x->word, y->word);
 }
 
@@ -393,7 +403,10 @@ static bool sort_by_count(word_table *w, char ***names, int64_t **counts, char *
         free(order);
         return false;
     }
-    for (int64_t i = 0; i < n; i++) order[i] = (ranked_word){w->entries[i].count, table_word(w, i), i};
+    for (int64_t i = 0; i < n; i++) {
+        const word_entry *e = &w->entries[i];
+        order[i] = (ranked_word){e->count, first_bytes(table_word(w, i), e->len), table_word(w, i), i};
+    }
     qsort(order, (size_t)n, sizeof *order, cmp_by_count);
     for (int64_t r = 0; r < n; r++) {
         rank[order[r].index] = r;

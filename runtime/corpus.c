@@ -61,30 +61,102 @@ static bool push64(i64_list *l, int64_t x) {
 
 /* ------------------------------------------------------------ the word table */
 
+/* A word of the table: its bytes lie at `at` in the table's arena. */
+typedef struct word_entry {
+    int64_t count;
+    size_t at, len;
+} word_entry;
+
+/* A slot of the table (empty while index is 0). `key` is a word's bytes when it has at
+ * most 8 (word_key: its first 8 otherwise); `check` the high 24 bits of its
+ * hash and its length (255 for 255 or more). A word of at most 8 bytes, most of
+ * them, is found or told apart in the slot alone: a key and a length identify
+ * it. */
+typedef struct word_slot {
+    uint64_t key;
+    uint32_t check;
+    uint32_t index;            /* of the entry, + 1 */
+} word_slot;
+
+/* Every look-up of a corpus's tokens goes through here (two a word/TAG token),
+ * so a look-up reads few cache lines: the slots alone for a short word (see
+ * word_slot), and the words' bytes lie in one arena in first-seen order
+ * (frequent words early and close together) rather than in a malloc each.
+ * Counts are added after a part is read (count_tokens), not once a look-up. */
 typedef struct word_table {
-    char **words;
-    int64_t *counts;
-    uint64_t *hashes;          /* of each word, so a probe compares bytes only on a match */
-    size_t *lens;
+    word_entry *entries;
     int64_t n, cap;
-    int32_t *slots;            /* open addressing: index + 1, 0 = empty */
+    char *bytes;               /* every word NUL-ended, at entries[i].at */
+    size_t used, bytes_cap;
+    word_slot *slots;          /* open addressing, linear probing */
     int64_t n_slots;
 } word_table;
 
-static uint64_t hash_bytes(const char *s, size_t n) {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
-    return h;
+static uint64_t load64(const unsigned char *p) {
+    uint64_t x;
+    memcpy(&x, p, sizeof x);
+    return x;
+}
+
+static uint32_t load32(const unsigned char *p) {
+    uint32_t x;
+    memcpy(&x, p, sizeof x);
+    return x;
+}
+
+/* Up to 8 bytes of a word (n > 0) in one number, read in at most two loads
+ * that never pass its end: for a given n the bytes it is made of tell every
+ * word of n <= 8 bytes apart (4..8 bytes: two loads of 4 that overlap and cover
+ * all; 1..3: the first, middle and last). Past 8 bytes: the first 8. */
+static uint64_t word_key(const unsigned char *p, size_t n) {
+    if (n >= 8) return load64(p);
+    if (n >= 4) return load32(p) | (uint64_t)load32(p + n - 4) << 32;
+    return p[0] | (uint64_t)p[n / 2] << 8 | (uint64_t)p[n - 1] << 16;
+}
+
+static uint64_t hash_mask = ~0ull;
+
+void rt_text_set_hash_mask(uint64_t mask) { hash_mask = mask; }
+
+static uint64_t mix(uint64_t h, uint64_t x) { return ((h << 5 | h >> 59) ^ x) * 0x9e3779b97f4a7c15ull; }
+
+/* A hash of a word (its key, and 8 bytes at a time past 8 bytes, where a byte
+ * at a time cost a multiply a byte); the last steps spread every bit over the
+ * low ones, which pick the slot, and the high ones, which the slot keeps. */
+static uint64_t hash_word(const unsigned char *p, size_t n, uint64_t key) {
+    uint64_t h = mix(n, key);
+    for (size_t i = 8; i < n; i += 8) h = mix(h, load64(p + (i + 8 <= n ? i : n - 8)));
+    h ^= h >> 32;
+    h *= 0xd6e8feb86659fd93ull;
+    return (h ^ h >> 32) & hash_mask;
+}
+
+static uint32_t slot_check(uint64_t hash, size_t n) {
+    return (uint32_t)(hash >> 40) << 8 | (n < 255 ? (uint32_t)n : 255);
+}
+
+/* Whether a word's n bytes are b's (a call of memcmp costs more than comparing
+ * the few bytes past a key). */
+static bool same_bytes(const char *a, const char *b, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        if (load64((const unsigned char *)a + i) != load64((const unsigned char *)b + i)) return false;
+    for (; i < n; i++)
+        if (a[i] != b[i]) return false;
+    return true;
 }
 
 static bool table_grow(word_table *t) {
     int64_t ns = t->n_slots ? t->n_slots * 2 : 1024;
-    int32_t *slots = calloc((size_t)ns, sizeof *slots);
+    word_slot *slots = calloc((size_t)ns, sizeof *slots);
     if (!slots) return false;
-    for (int64_t i = 0; i < t->n; i++) {
-        uint64_t h = t->hashes[i] & (uint64_t)(ns - 1);
-        while (slots[h]) h = (h + 1) & (uint64_t)(ns - 1);
-        slots[h] = (int32_t)i + 1;
+    for (int64_t i = 0; i < t->n_slots; i++) {
+        if (!t->slots[i].index) continue;
+        const word_entry *e = &t->entries[t->slots[i].index - 1];
+        const unsigned char *p = (const unsigned char *)t->bytes + e->at;
+        uint64_t h = hash_word(p, e->len, t->slots[i].key) & (uint64_t)(ns - 1);
+        while (slots[h].index) h = (h + 1) & (uint64_t)(ns - 1);
+        slots[h] = t->slots[i];
     }
     free(t->slots);
     t->slots = slots;
@@ -92,49 +164,55 @@ static bool table_grow(word_table *t) {
     return true;
 }
 
-/* Index of the word (added with count 0 if new), or -1 when out of memory. */
-static int64_t table_find(word_table *t, const char *w, size_t n) {
-    if (2 * (t->n + 1) > t->n_slots && !table_grow(t)) return -1;
-    uint64_t full = hash_bytes(w, n), h = full & (uint64_t)(t->n_slots - 1);
-    while (t->slots[h]) {
-        int64_t i = t->slots[h] - 1;
-        if (t->hashes[i] == full && t->lens[i] == n && memcmp(t->words[i], w, n) == 0) return i;
-        h = (h + 1) & (uint64_t)(t->n_slots - 1);
-    }
+/* Room for one more entry and n + 1 more bytes (the arena doubles). */
+static bool table_reserve(word_table *t, size_t n) {
     if (t->n == t->cap) {
         int64_t nc = t->cap ? t->cap * 2 : 1024;
-        char **nw = realloc(t->words, (size_t)nc * sizeof *nw);
-        if (!nw) return -1;
-        t->words = nw;
-        int64_t *ncnt = realloc(t->counts, (size_t)nc * sizeof *ncnt);
-        if (!ncnt) return -1;
-        t->counts = ncnt;
-        uint64_t *nh = realloc(t->hashes, (size_t)nc * sizeof *nh);
-        if (!nh) return -1;
-        t->hashes = nh;
-        size_t *nl = realloc(t->lens, (size_t)nc * sizeof *nl);
-        if (!nl) return -1;
-        t->lens = nl;
+        word_entry *ne = realloc(t->entries, (size_t)nc * sizeof *ne);
+        if (!ne) return false;
+        t->entries = ne;
         t->cap = nc;
     }
-    char *copy = malloc(n + 1);
-    if (!copy) return -1;
-    memcpy(copy, w, n);
-    copy[n] = 0;
-    t->words[t->n] = copy;
-    t->counts[t->n] = 0;
-    t->hashes[t->n] = full;
-    t->lens[t->n] = n;
-    t->slots[h] = (int32_t)t->n + 1;
+    if (t->used + n + 1 > t->bytes_cap) {
+        size_t nc = t->bytes_cap ? t->bytes_cap * 2 : 1 << 14;
+        while (nc < t->used + n + 1) nc *= 2;
+        char *nb = realloc(t->bytes, nc);
+        if (!nb) return false;
+        t->bytes = nb;
+        t->bytes_cap = nc;
+    }
+    return true;
+}
+
+/* The index of the word w of n > 0 bytes (added with count 0 if new), or -1
+ * when out of memory. An index fits a slot's 32 bits as a token's id fits an
+ * int32_t. */
+static int64_t table_find(word_table *t, const char *w, size_t n) {
+    if (2 * (t->n + 1) > t->n_slots && !table_grow(t)) return -1;
+    const unsigned char *p = (const unsigned char *)w;
+    uint64_t key = word_key(p, n), hash = hash_word(p, n, key), h = hash & (uint64_t)(t->n_slots - 1);
+    uint32_t check = slot_check(hash, n);
+    for (; t->slots[h].index; h = (h + 1) & (uint64_t)(t->n_slots - 1)) {
+        const word_slot *s = &t->slots[h];
+        if (s->key != key || s->check != check) continue;
+        if (n <= 8) return s->index - 1;
+        const word_entry *e = &t->entries[s->index - 1];
+        if (e->len == n && same_bytes(t->bytes + e->at + 8, w + 8, n - 8)) return s->index - 1;
+    }
+    if (t->n >= INT32_MAX || !table_reserve(t, n)) return -1;
+    memcpy(t->bytes + t->used, w, n);
+    t->bytes[t->used + n] = 0;
+    t->entries[t->n] = (word_entry){.count = 0, .at = t->used, .len = n};
+    t->used += n + 1;
+    t->slots[h] = (word_slot){.key = key, .check = check, .index = (uint32_t)t->n + 1};
     return t->n++;
 }
 
+static const char *table_word(const word_table *t, int64_t i) { return t->bytes + t->entries[i].at; }
+
 static void table_free(word_table *t) {
-    for (int64_t i = 0; i < t->n; i++) free(t->words[i]);
-    free(t->words);
-    free(t->counts);
-    free(t->hashes);
-    free(t->lens);
+    free(t->entries);
+    free(t->bytes);
     free(t->slots);
 }
 
@@ -195,7 +273,6 @@ static bool tokenize(reading *rd, unsigned char *buf, size_t len) {
             /* the tag as written (lowercase applies to words only) */
             tag = table_find(&rd->tag_table, slash + 1, n - (size_t)(slash + 1 - w));
             if (tag < 0) return false;
-            rd->tag_table.counts[tag]++;
         }
         if (!push32(&rd->tags, (int32_t)tag)) return false;
         if (slash && slash > w) n = (size_t)(slash - w);
@@ -203,7 +280,6 @@ static bool tokenize(reading *rd, unsigned char *buf, size_t len) {
             for (size_t k = 0; k < n; k++) w[k] = (char)lower_byte((unsigned char)w[k]);
         int64_t id = table_find(&rd->table, w, n);
         if (id < 0 || !push32(&rd->ids, (int32_t)id)) return false;
-        rd->table.counts[id]++;
     }
     return true;
 }
@@ -273,15 +349,29 @@ static void free_names(char **names, size_t count) {
     free(names);
 }
 
-/* The vocabulary sorted by falling count, ties by the word's bytes; ids become
- * ranks in that order. */
-static const word_table *sort_table;
-/* The order of a word table: falling count, ties by the bytes. */
+/* A word in sorting: its count and first 8 bytes copied beside it, so most
+ * comparisons read the two items alone (Brown's 56 k words have 553 distinct
+ * counts, so a comparison is mostly a tie of count, told apart by the first
+ * bytes rather than by strcmp through two pointers). */
+typedef struct ranked_word {
+    int64_t count;
+    uint64_t first;            /* the first 8 bytes, big-endian, 0 past the end: compares as strcmp */
+    const char *word;
+    int64_t index;
+} ranked_word;
+
+static uint64_t first_bytes(const char *w, size_t n) {
+    uint64_t x = 0;
+    for (size_t k = 0; k < 8; k++) x = x << 8 | (k < n ? (unsigned char)w[k] : 0);
+    return x;
+}
+
+/* The order of a vocabulary: falling count, ties by the word's bytes. */
 static int cmp_by_count(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    int64_t cx = sort_table->counts[x], cy = sort_table->counts[y];
-    if (cx != cy) return cx > cy ? -1 : 1;
-    return strcmp(sort_table->words[x], sort_table->words[y]);
+    const ranked_word *x = a, *y = b;
+    if (x->count != y->count) return x->count > y->count ? -1 : 1;
+    if (x->first != y->first) return x->first < y->first ? -1 : 1;
+    return strcmp(x->word, y->word);
 }
 
 static int64_t byte_counts_sorted[256];
@@ -291,37 +381,40 @@ static int cmp_byte_by_count(const void *a, const void *b) {
     return x - y;
 }
 
-/* A byte as a vocabulary entry: printable ASCII as itself, anything else (and
- * the backslash) as \xNN, so the vocabulary file stays one entry a line. */
-static char *byte_word(int c) {
-    char *w = malloc(5);
-    if (!w) return NULL;
-    if (c > 0x20 && c < 0x7f && c != '\\') snprintf(w, 5, "%c", c);
-    else snprintf(w, 5, "\\x%02x", c);
-    return w;
+/* A byte as a vocabulary entry, written into w: printable ASCII as itself,
+ * anything else (and the backslash) as \xNN, so the vocabulary file stays one
+ * entry a line. */
+enum { BYTE_WORD_SIZE = 5 };
+static void byte_word(int c, char w[BYTE_WORD_SIZE]) {
+    if (c > 0x20 && c < 0x7f && c != '\\') snprintf(w, BYTE_WORD_SIZE, "%c", c);
+    else snprintf(w, BYTE_WORD_SIZE, "\\x%02x", c);
 }
 
-/* Sorts a word table by falling count (ties by bytes), moving its names and
- * counts out into *names and *counts (n entries each); rank[i] is entry i's place.
- * False when out of memory (the outputs are then the caller's to free). */
-static bool sort_by_count(word_table *w, char ***names, int64_t **counts, int64_t *rank) {
+/* Sorts a word table by falling count (ties by bytes) into *names and *counts
+ * (n entries each; the names point into the table's arena, which moves to
+ * *bytes); rank[i] is entry i's place. False when out of memory (the outputs
+ * are then the caller's to free). */
+static bool sort_by_count(word_table *w, char ***names, int64_t **counts, char **bytes, int64_t *rank) {
     int64_t n = w->n;
-    int64_t *order = malloc((size_t)(n ? n : 1) * sizeof *order);
+    ranked_word *order = malloc((size_t)(n ? n : 1) * sizeof *order);
     *names = malloc((size_t)(n ? n : 1) * sizeof **names);
     *counts = malloc((size_t)(n ? n : 1) * sizeof **counts);
     if (!order || !*names || !*counts) {
         free(order);
         return false;
     }
-    for (int64_t i = 0; i < n; i++) order[i] = i;
-    sort_table = w;
+    for (int64_t i = 0; i < n; i++) {
+        const word_entry *e = &w->entries[i];
+        order[i] = (ranked_word){e->count, first_bytes(table_word(w, i), e->len), table_word(w, i), i};
+    }
     qsort(order, (size_t)n, sizeof *order, cmp_by_count);
     for (int64_t r = 0; r < n; r++) {
-        rank[order[r]] = r;
-        (*names)[r] = w->words[order[r]];
-        (*counts)[r] = w->counts[order[r]];
-        w->words[order[r]] = NULL; /* moved */
+        rank[order[r].index] = r;
+        (*names)[r] = w->bytes + w->entries[order[r].index].at;
+        (*counts)[r] = order[r].count;
     }
+    *bytes = w->bytes;
+    w->bytes = NULL; /* moved */
     free(order);
     return true;
 }
@@ -339,20 +432,22 @@ static bool build_vocab(reading *rd, rt_text *t, int64_t **rank) {
         }
         qsort(order, 256, sizeof *order, cmp_byte_by_count);
         *rank = malloc(256 * sizeof **rank);
-        t->words = calloc((size_t)(n ? n : 1), sizeof *t->words);
+        t->words = malloc((size_t)(n ? n : 1) * sizeof *t->words);
         t->counts = malloc((size_t)(n ? n : 1) * sizeof *t->counts);
-        if (!*rank || !t->words || !t->counts) return false;
+        t->word_bytes = malloc((size_t)(n ? n : 1) * BYTE_WORD_SIZE);
+        if (!*rank || !t->words || !t->counts || !t->word_bytes) return false;
         for (int c = 0; c < 256; c++) (*rank)[order[c]] = c;
         for (int64_t r = 0; r < n; r++) {
             t->counts[r] = rd->byte_counts[order[r]];
-            if (!(t->words[r] = byte_word(order[r]))) return false;
-            t->n_words = r + 1;
+            t->words[r] = t->word_bytes + r * BYTE_WORD_SIZE;
+            byte_word(order[r], t->words[r]);
         }
+        t->n_words = n;
         return true;
     }
     n = rd->table.n;
     *rank = malloc((size_t)(n ? n : 1) * sizeof **rank);
-    if (!*rank || !sort_by_count(&rd->table, &t->words, &t->counts, *rank)) return false;
+    if (!*rank || !sort_by_count(&rd->table, &t->words, &t->counts, &t->word_bytes, *rank)) return false;
     t->n_words = n;
     return true;
 }
@@ -364,19 +459,19 @@ static bool build_tags(reading *rd, rt_text *t, int64_t **rank) {
     word_table *w = &rd->tag_table;
     if (w->n == 0) return true;
     *rank = malloc((size_t)w->n * sizeof **rank);
-    if (!*rank || !sort_by_count(w, &t->tag_names, &t->tag_counts, *rank)) return false;
+    if (!*rank || !sort_by_count(w, &t->tag_names, &t->tag_counts, &t->tag_bytes, *rank)) return false;
     t->n_tags = w->n;
     return true;
 }
 
 static void text_free(rt_text *t) {
     if (!t) return;
-    for (int64_t i = 0; i < t->n_tags; i++) free(t->tag_names[i]);
     free(t->tag_names);
+    free(t->tag_bytes);
     free(t->tag_counts);
     free(t->tags);
-    for (int64_t i = 0; i < t->n_words; i++) free(t->words[i]);
     free(t->words);
+    free(t->word_bytes);
     free(t->counts);
     free(t->ids);
     free(t->lines);
@@ -397,6 +492,8 @@ static void reading_free(reading *rd) {
 typedef struct read_part {
     char **names;
     size_t first, end;
+    int64_t most;              /* tokens its files can hold by their sizes on disk; part
+                                  0's the whole corpus's, as its lists become the whole's */
     reading rd;
     bool ok;
     rt_error err;
@@ -405,7 +502,44 @@ typedef struct read_part {
     int32_t *ids_out, *tags_out;
 } read_part;
 
+/* The counts of a part's words and tags, from its tokens: a pass over them
+ * once read costs less than a count added at each look-up (a write to one more
+ * cache line while the look-up waits on its own). */
+static void count_tokens(reading *rd) {
+    if (rd->char_unit) return; /* counted as read */
+    for (int64_t i = 0; i < rd->ids.n; i++) rd->table.entries[rd->ids.v[i]].count++;
+    for (int64_t i = 0; i < rd->tags.n; i++)
+        if (rd->tags.v[i] >= 0) rd->tag_table.entries[rd->tags.v[i]].count++;
+}
+
+/* A token list sized once to hold up to n tokens, on huge pages where the
+ * kernel gives them: grown by doubling, a list of a few MB took a page fault
+ * every 4 KiB (a trip to the hypervisor in a virtual machine), which cost more
+ * than reading the text. Pages past the tokens written are never touched. Left
+ * empty when that much cannot be had (the list then grows as before). */
+static void reserve32(i32_list *l, int64_t n) {
+    if ((l->v = rt_alloc_big((size_t)(n ? n : 1) * sizeof *l->v, false))) l->cap = n;
+}
+
+/* Room for n tokens in l, its tokens kept. */
+static bool fit32(i32_list *l, int64_t n) {
+    if (l->v && l->cap >= n) return true;
+    int32_t *nv = realloc(l->v, (size_t)(n ? n : 1) * sizeof *nv);
+    if (!nv) return false;
+    l->v = nv;
+    l->cap = n;
+    return true;
+}
+
+/* At most a token a byte (chars); a word and the white space after it take two. */
+static int64_t most_tokens(int64_t bytes, size_t files, bool char_unit) {
+    return char_unit ? bytes : bytes / 2 + (int64_t)files;
+}
+
 static bool read_files(read_part *p) {
+    /* the lists still grow should a file grow since its size was taken */
+    reserve32(&p->rd.ids, p->most);
+    if (!p->rd.char_unit) reserve32(&p->rd.tags, p->most);
     for (size_t i = p->first; i < p->end; i++) {
         unsigned char *buf;
         size_t len;
@@ -417,6 +551,7 @@ static bool read_files(read_part *p) {
             return false;
         }
     }
+    count_tokens(&p->rd);
     return true;
 }
 
@@ -458,22 +593,21 @@ static bool merge_tables(reading *to, reading *from, part_ranks *ids) {
     ids->tag = malloc((size_t)(from->tag_table.n ? from->tag_table.n : 1) * sizeof *ids->tag);
     if (!ids->word || !ids->tag) return false;
     for (int64_t k = 0; k < from->table.n; k++) {
-        int64_t id = table_find(&to->table, from->table.words[k], from->table.lens[k]);
-        if (id < 0) return false;
-        to->table.counts[id] += from->table.counts[k];
-        ids->word[k] = id;
+        const word_entry *e = &from->table.entries[k];
+        if ((ids->word[k] = table_find(&to->table, table_word(&from->table, k), e->len)) < 0) return false;
+        to->table.entries[ids->word[k]].count += e->count;
     }
     for (int64_t k = 0; k < from->tag_table.n; k++) {
-        int64_t id = table_find(&to->tag_table, from->tag_table.words[k], from->tag_table.lens[k]);
-        if (id < 0) return false;
-        to->tag_table.counts[id] += from->tag_table.counts[k];
-        ids->tag[k] = id;
+        const word_entry *e = &from->tag_table.entries[k];
+        if ((ids->tag[k] = table_find(&to->tag_table, table_word(&from->tag_table, k), e->len)) < 0) return false;
+        to->tag_table.entries[ids->tag[k]].count += e->count;
     }
     for (int c = 0; c < 256; c++) to->byte_counts[c] += from->byte_counts[c];
     return true;
 }
 
-/* The second round: a part's tokens written into the whole as ranks. */
+/* The second round: a part's tokens written into the whole as ranks (part 0's in
+ * place: its lists are the whole's). */
 static void *write_part(void *arg) {
     read_part *p = arg;
     const reading *rd = &p->rd;
@@ -506,11 +640,13 @@ static void split_files(read_part *parts, size_t n_parts, char **names, const in
     size_t file = 0;
     for (size_t k = 0; k < n_parts; k++) {
         parts[k] = (read_part){.names = names, .first = file, .rd = {.char_unit = char_unit, .lowercase = lowercase}};
-        int64_t goal = (int64_t)((double)total * (double)(k + 1) / (double)n_parts);
+        int64_t goal = (int64_t)((double)total * (double)(k + 1) / (double)n_parts), from = done;
         size_t last = count - (n_parts - 1 - k); /* a file left for every later part */
         while (file < last && (file == parts[k].first || done < goal || k + 1 == n_parts)) done += sizes[file++];
         parts[k].end = file;
+        parts[k].most = most_tokens(done - from, file - parts[k].first, char_unit);
     }
+    parts[0].most = most_tokens(total, count, char_unit);
 }
 
 /* The parts' readings joined into t: their tables merged into part 0's, the
@@ -528,10 +664,11 @@ static bool join_parts(read_part *parts, size_t n_parts, rt_text *t) {
         n += parts[k].rd.ids.n;
         n_tags += parts[k].rd.tags.n;
     }
-    /* the whole on huge pages where the kernel gives them: a virtual machine's
-     * page faults (a hypervisor trip a 4 KiB page) cost more than writing it */
-    t->ids = ok ? rt_alloc_big((size_t)n * sizeof *t->ids, false) : NULL;
-    t->tags = ok && tag_rank ? rt_alloc_big((size_t)n_tags * sizeof *t->tags, false) : NULL;
+    /* the whole is written over part 0's lists, sized for it (split_files): memory
+     * touched for the first time costs a page fault a page (a hypervisor trip in a
+     * virtual machine), more than writing it; part 0's tokens become ranks in place */
+    t->ids = ok && fit32(&all->ids, n) ? all->ids.v : NULL;
+    t->tags = ok && tag_rank && fit32(&all->tags, n_tags) ? all->tags.v : NULL;
     ok = ok && t->ids && (!tag_rank || t->tags);
     if (ok) t->n = n;
     /* a part's ranks: its ids' ids in part 0's tables, ranked (chars: byte values) */
@@ -561,6 +698,8 @@ static bool join_parts(read_part *parts, size_t n_parts, rt_text *t) {
         ok = ok && (starts.v[starts.n - 1] == n || push64(&starts, n));
     }
     if (ok) on_every_part(parts, n_parts, write_part);
+    if (t->ids) all->ids.v = NULL; /* moved */
+    if (t->tags) all->tags.v = NULL;
     t->lines = starts.v;
     t->n_lines = starts.n ? starts.n - 1 : 0;
     for (size_t k = 0; k < n_parts; k++) {
@@ -784,10 +923,7 @@ int64_t rt_text_encode(const rt_text *t, int64_t kept, bool lowercase, bool char
         char token[RT_PATH_MAX];
         if (char_unit) {
             int c = lowercase ? tolower((unsigned char)s[i]) : (unsigned char)s[i];
-            char *w = byte_word(c);
-            if (!w) return -1;
-            snprintf(token, sizeof token, "%s", w);
-            free(w);
+            byte_word(c, token);
             tn = strlen(token);
             i++;
         } else {

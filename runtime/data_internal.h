@@ -30,11 +30,13 @@ typedef struct rt_text {
     int64_t *lines;           /* n_lines + 1 offsets */
     int64_t n_lines;
     char **words;             /* unit "char": a byte as itself, or \xNN when not printable */
+    char *word_bytes;         /* the words' bytes, one block (words[i] points into it) */
     int64_t *counts;
     int64_t n_words;
     int32_t *tags;            /* words: per token the rank of its TAG (word/TAG), -1 for none;
                                  NULL when no token has a tag (and for unit "char") */
     char **tag_names;         /* the tags by falling count, ties by bytes */
+    char *tag_bytes;          /* the tag names' bytes, one block */
     int64_t *tag_counts;
     int64_t n_tags;
     char path[RT_PATH_MAX];   /* the resolved file or folder, for messages */
@@ -59,8 +61,7 @@ bool rt_text_tokens(const rt_dataset_spec *ds, const char *path, rt_raw *out, rt
 /* s split as the corpus was read (words on white space, word/TAG keeping word,
  * lowercased when asked; or every byte): per token its id for a dataset keeping
  * `kept` words (1 + rank, 0 unknown) and its start and length in s (when
- * starts/lens are not NULL). Returns the token count (at most cap written), -1
- * when out of memory. */
+ * starts/lens are not NULL). Returns the token count (at most cap written). */
 int64_t rt_text_encode(const rt_text *t, int64_t kept, bool lowercase, bool char_unit, const char *s, int32_t *ids,
                        int64_t *starts, int64_t *lens, int64_t cap);
 /* How many times a corpus was read from disk in this process (cache misses). */
@@ -69,6 +70,11 @@ int64_t rt_text_reads(void);
  * joined in file order; the result is the same for any count): 0 restores the
  * default, one per core while each gets 1 MiB of text. For tests. */
 void rt_text_set_read_parts(int parts);
+/* Keeps only the bits of mask of every word's hash from now on (all ones, the
+ * default, keeps all): with few bits left, words collide in the table, so a
+ * look-up passes many other words and their bytes decide. The result is the same
+ * for any mask. For tests. */
+void rt_text_set_hash_mask(uint64_t mask);
 
 /* A tokenised text as skipgram samples it: the words under min_count dropped
  * from the stream (as word2vec does), ids [0, n_words) in vocabulary order, and

@@ -1034,6 +1034,115 @@ static void test_corpus_read_in_parts(void **state) {
     rt_text_set_read_parts(0);
 }
 
+/* The distinct words of test_corpus_many_words: thousands (the word table
+ * grows many times), words that share their first 8 bytes and differ past
+ * them, words of every length 1..20 that are prefixes of each other, and words
+ * of 255 bytes and more (a slot keeps at most 255 as a length). */
+enum { MANY_SHORT = 3000, MANY_LONG = 1000, MANY_PREFIXES = 20, MANY_HUGE = 4 };
+enum { MANY_WORDS = MANY_SHORT + MANY_LONG + MANY_PREFIXES + MANY_HUGE, MANY_FILES = 6, WORD_CAP = 400 };
+
+static void many_word(int i, char w[WORD_CAP]) {
+    if (i < MANY_SHORT) snprintf(w, WORD_CAP, "w%d", i);
+    else if ((i -= MANY_SHORT) < MANY_LONG) snprintf(w, WORD_CAP, "abcdefgh%d", i);
+    else if ((i -= MANY_LONG) < MANY_PREFIXES) snprintf(w, WORD_CAP, "%.*s", i + 1, "abcdefghijklmnopqrstuvwxyz");
+    else {
+        i -= MANY_PREFIXES; /* 300 x then 1 or 2; 256 y, then 255 (which 256's first bytes match) */
+        size_t n = i < 2 ? 301 : (size_t)(256 - (i - 2));
+        memset(w, i < 2 ? 'x' : 'y', n);
+        if (i < 2) w[300] = (char)('1' + i);
+        w[n] = 0;
+    }
+}
+
+/* Reads a corpus of thousands of distinct words (test_corpus_many_words) written
+ * into two folders, once whole and once in 3 parts. */
+static void read_many_words(const char *one_folder, const char *parts_folder) {
+    size_t cap = (size_t)MANY_WORDS * 5 * 32 + MANY_HUGE * 5 * WORD_CAP, len = 0;
+    char *text = malloc(cap), w[WORD_CAP];
+    int *word_of = malloc((size_t)MANY_WORDS * 5 * sizeof *word_of); /* per token: the word written */
+    int *tag_of = malloc((size_t)MANY_WORDS * 5 * sizeof *tag_of);   /* and its tag, -1 for none */
+    assert_true(text && word_of && tag_of);
+    int64_t n = 0;
+    for (int round = 0; round < 5; round++)
+        for (int i = 0; i < MANY_WORDS; i++) {
+            if (i % 5 < round) continue;
+            many_word(i, w);
+            const char *sep = n % 10 == 9 ? "\n" : " ";
+            word_of[n] = i;
+            tag_of[n] = (i + round) % 3 ? -1 : i % 7;
+            if (tag_of[n] < 0) len += (size_t)snprintf(text + len, cap - len, "%s%s", w, sep);
+            else len += (size_t)snprintf(text + len, cap - len, "%s/t%d%s", w, tag_of[n], sep);
+            n++;
+        }
+    assert_true(len < cap);
+    const char *folders[] = {one_folder, parts_folder};
+    for (int f = 0; f < 2; f++) {
+        char sub[300];
+        snprintf(sub, sizeof sub, "%s/%s", dir, folders[f]);
+        mkdir(sub, 0700);
+        /* files end at a line's end near each sixth of the text */
+        size_t from = 0;
+        for (int k = 0; k < MANY_FILES; k++) {
+            size_t to = k + 1 == MANY_FILES ? len : len * (size_t)(k + 1) / MANY_FILES;
+            while (to < len && text[to - 1] != '\n') to++;
+            char fn[64];
+            snprintf(fn, sizeof fn, "%s/f%d.txt", folders[f], k);
+            write_file(fn, text + from, to - from);
+            from = to;
+        }
+    }
+    rt_error err = {0};
+    rt_text_set_read_parts(1);
+    const rt_text *t = rt_text_load(dir, one_folder, false, false, &err);
+    if (!t) fail_msg("%s", err.msg);
+    assert_int_equal(t->n, n);
+    assert_int_equal(t->n_words, MANY_WORDS);
+    assert_int_equal(t->n_tags, 7);
+    for (int64_t p = 0; p < n; p++) {
+        many_word(word_of[p], w);
+        assert_string_equal(t->words[t->ids[p]], w);
+        assert_int_equal(t->counts[t->ids[p]], 1 + word_of[p] % 5);
+        if (tag_of[p] < 0) {
+            assert_int_equal(t->tags[p], -1);
+        } else {
+            char tag[16];
+            snprintf(tag, sizeof tag, "t%d", tag_of[p]);
+            assert_string_equal(t->tag_names[t->tags[p]], tag);
+        }
+    }
+    for (int64_t r = 1; r < t->n_words; r++)
+        assert_true(t->counts[r - 1] > t->counts[r] ||
+                    (t->counts[r - 1] == t->counts[r] && strcmp(t->words[r - 1], t->words[r]) < 0));
+    rt_text_set_read_parts(3);
+    const rt_text *split = rt_text_load(dir, parts_folder, false, false, &err);
+    if (!split) fail_msg("%s", err.msg);
+    assert_texts_equal(t, split);
+    rt_text_set_read_parts(0);
+    free(text);
+    free(word_of);
+    free(tag_of);
+}
+
+/* A corpus of thousands of distinct words, word i written 1 + i % 5 times (in
+ * five interleaved rounds, some with a tag), in six files: every token's word
+ * and tag are the ones written and every word's count its own, the vocabulary
+ * is in its order (falling count, ties by bytes), and a read in parts gives the
+ * same; all of it again with the hash cut to 3 bits and to a high one (every
+ * word collides with many others: words of the same length and first 8 bytes
+ * are told apart by their bytes alone). */
+static void test_corpus_many_words(void **state) {
+    (void)state;
+    const uint64_t masks[] = {~0ull, 7, 1ull << 63};
+    for (int m = 0; m < 3; m++) {
+        char one[32], parts[32];
+        snprintf(one, sizeof one, "many1_%d", m);
+        snprintf(parts, sizeof parts, "many3_%d", m);
+        rt_text_set_hash_mask(masks[m]);
+        read_many_words(one, parts);
+    }
+    rt_text_set_hash_mask(~0ull);
+}
+
 static void test_corpus_read_once(void **state) {
     (void)state;
     const char *t = "x y z x\n";
@@ -1092,7 +1201,8 @@ int main(void) {
         cmocka_unit_test(test_index_limits), cmocka_unit_test(test_sequences),
         cmocka_unit_test(test_sequences_char_unit), cmocka_unit_test(test_sequences_errors_name_the_dataset),
         cmocka_unit_test(test_sequences_encode), cmocka_unit_test(test_sequences_tags),
-        cmocka_unit_test(test_corpus_read_once), cmocka_unit_test(test_corpus_read_in_parts), cmocka_unit_test(test_vocab_ties_by_bytes),
+        cmocka_unit_test(test_corpus_read_once), cmocka_unit_test(test_corpus_read_in_parts),
+        cmocka_unit_test(test_corpus_many_words), cmocka_unit_test(test_vocab_ties_by_bytes),
         cmocka_unit_test(test_skipgram_vocab_from_the_spec), cmocka_unit_test(test_nul_separates_words),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

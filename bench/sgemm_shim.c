@@ -30,17 +30,26 @@
 typedef void sgemm_fn(int, int, int, int, int, int, float, const float *, int, const float *, int,
                       float, float *, int);
 
-enum { MAX_SHAPES = 256 };
+enum { MAX_SHAPES = 256, KEY = 9 };
 
-typedef struct Shape {
-    int order, ta, tb, m, n, k;
+/* The timed calls of one shape: a product's (order, transA, transB, M, N, K) or a
+ * convolution's (N C H W O KH KW OH OW) with its label ("conv fwd", ...; "reorder -" for all
+ * reorders, no shape). */
+typedef struct Tally {
+    const char *label;
+    long key[KEY];
     long calls;
     double seconds;
-} Shape;
+} Tally;
 
-static Shape shapes[MAX_SHAPES];
-static int n_shapes;
-static long dropped;  /* calls whose shape did not fit the table */
+/* One log: its rows, and the calls whose shape did not fit. */
+typedef struct Table {
+    Tally rows[MAX_SHAPES];
+    int n;
+    long dropped;
+} Table;
+
+static Table products, convs;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static sgemm_fn *real_sgemm;
 
@@ -50,55 +59,30 @@ static double now(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-static void record_calls(int order, int ta, int tb, int m, int n, int k, long calls, double seconds) {
+/* Labels are string literals: one shape's calls always come with the same pointer. */
+static void tally(Table *t, const char *label, const long *key, long calls, double seconds) {
     pthread_mutex_lock(&lock);
     int i = 0;
-    while (i < n_shapes && !(shapes[i].order == order && shapes[i].ta == ta && shapes[i].tb == tb &&
-                             shapes[i].m == m && shapes[i].n == n && shapes[i].k == k))
-        i++;
-    if (i == n_shapes && n_shapes < MAX_SHAPES) shapes[n_shapes++] = (Shape){order, ta, tb, m, n, k, 0, 0};
-    if (i < n_shapes) {
-        shapes[i].calls += calls;
-        shapes[i].seconds += seconds;
+    while (i < t->n && !(t->rows[i].label == label && memcmp(t->rows[i].key, key, sizeof t->rows[i].key) == 0)) i++;
+    if (i == t->n && t->n < MAX_SHAPES) {
+        t->rows[i] = (Tally){.label = label};
+        memcpy(t->rows[t->n++].key, key, sizeof t->rows[i].key);
+    }
+    if (i < t->n) {
+        t->rows[i].calls += calls;
+        t->rows[i].seconds += seconds;
     } else {
-        dropped += calls;
+        t->dropped += calls;
     }
     pthread_mutex_unlock(&lock);
+}
+
+static void record_calls(int order, int ta, int tb, int m, int n, int k, long calls, double seconds) {
+    tally(&products, "", (const long[KEY]){order, ta, tb, m, n, k}, calls, seconds);
 }
 
 static void record(int order, int ta, int tb, int m, int n, int k, double seconds) {
     record_calls(order, ta, tb, m, n, k, 1, seconds);
-}
-
-/* A convolution by direction and geometry (dims[0..8]: N C H W O KH KW OH OW); reorders as
- * direction "reorder" with no geometry. */
-typedef struct Conv {
-    const char *direction;
-    long dims[9];
-    long calls;
-    double seconds;
-} Conv;
-
-static Conv convs[MAX_SHAPES];
-static int n_convs;
-static long dropped_convs;
-
-static void record_conv(const char *direction, const long *dims, double seconds) {
-    pthread_mutex_lock(&lock);
-    int i = 0;
-    while (i < n_convs && !(convs[i].direction == direction && memcmp(convs[i].dims, dims, sizeof convs[i].dims) == 0))
-        i++;
-    if (i == n_convs && n_convs < MAX_SHAPES) {
-        convs[n_convs].direction = direction;
-        memcpy(convs[n_convs++].dims, dims, sizeof convs[i].dims);
-    }
-    if (i < n_convs) {
-        convs[i].calls++;
-        convs[i].seconds += seconds;
-    } else {
-        dropped_convs++;
-    }
-    pthread_mutex_unlock(&lock);
 }
 
 void cblas_sgemm(int order, int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
@@ -166,7 +150,7 @@ dnnl_status_t dnnl_primitive_execute(const_dnnl_primitive_t p, dnnl_stream_t str
         query(pd, dnnl_query_primitive_kind, 0, &kind) != dnnl_success)
         return status;
     if (kind == dnnl_reorder) {
-        record_conv("reorder", (const long[9]){0}, seconds);
+        tally(&convs, "reorder -", (const long[KEY]){0}, 1, seconds);
         return status;
     }
     if (kind == dnnl_convolution) {
@@ -178,14 +162,14 @@ dnnl_status_t dnnl_primitive_execute(const_dnnl_primitive_t p, dnnl_stream_t str
         if (!w || w->ndims != 4) w = query_md(pd, dnnl_query_diff_weights_md, 0);
         if (!y || y->ndims != 4) y = query_md(pd, dnnl_query_diff_dst_md, 0);
         if (!x || !w || !y || x->ndims != 4 || w->ndims != 4 || y->ndims != 4) return status;
-        const char *direction = prop == dnnl_backward_data      ? "bwd_data"
-                                : prop == dnnl_backward_weights ? "bwd_weights"
-                                                                : "fwd";
-        record_conv(direction,
-                    (const long[9]){(long)x->dims[0], (long)x->dims[1], (long)x->dims[2], (long)x->dims[3],
-                                    (long)w->dims[0], (long)w->dims[2], (long)w->dims[3], (long)y->dims[2],
-                                    (long)y->dims[3]},
-                    seconds);
+        const char *label = prop == dnnl_backward_data      ? "conv bwd_data"
+                            : prop == dnnl_backward_weights ? "conv bwd_weights"
+                                                            : "conv fwd";
+        tally(&convs, label,
+              (const long[KEY]){(long)x->dims[0], (long)x->dims[1], (long)x->dims[2], (long)x->dims[3],
+                                (long)w->dims[0], (long)w->dims[2], (long)w->dims[3], (long)y->dims[2],
+                                (long)y->dims[3]},
+              1, seconds);
         return status;
     }
     if (kind != dnnl_matmul) return status;
@@ -199,29 +183,23 @@ dnnl_status_t dnnl_primitive_execute(const_dnnl_primitive_t p, dnnl_stream_t str
     return status;
 }
 
-static void write_conv_log(void) {
-    const char *path = getenv("CONV_LOG");
+/* Writes t to the file named by $env: a line per shape, its label (if any), its first
+ * `numbers` key numbers, calls and seconds. */
+static void write_table(const Table *t, const char *env, int numbers) {
+    const char *path = getenv(env);
     FILE *f = path ? fopen(path, "w") : NULL;
     if (!f) return;
-    for (int i = 0; i < n_convs; i++) {
-        const long *d = convs[i].dims;
-        fprintf(f, "%s %s %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld %.9f\n", strcmp(convs[i].direction, "reorder") ? "conv" : "reorder",
-                strcmp(convs[i].direction, "reorder") ? convs[i].direction : "-", d[0], d[1], d[2], d[3], d[4], d[5],
-                d[6], d[7], d[8], convs[i].calls, convs[i].seconds);
+    for (int i = 0; i < t->n; i++) {
+        const Tally *r = &t->rows[i];
+        if (*r->label) fprintf(f, "%s ", r->label);
+        for (int j = 0; j < numbers; j++) fprintf(f, "%ld ", r->key[j]);
+        fprintf(f, "%ld %.9f\n", r->calls, r->seconds);
     }
-    if (dropped_convs) fprintf(f, "# %ld calls past the first %d convolutions not counted\n", dropped_convs, MAX_SHAPES);
+    if (t->dropped) fprintf(f, "# %ld calls of shapes past the first %d not counted\n", t->dropped, MAX_SHAPES);
     fclose(f);
 }
 
-__attribute__((destructor)) static void write_log(void) {
-    write_conv_log();
-    const char *path = getenv("SGEMM_LOG");
-    if (!path) return;
-    FILE *f = fopen(path, "w");
-    if (!f) return;
-    for (int i = 0; i < n_shapes; i++)
-        fprintf(f, "%d %d %d %d %d %d %ld %.9f\n", shapes[i].order, shapes[i].ta, shapes[i].tb,
-                shapes[i].m, shapes[i].n, shapes[i].k, shapes[i].calls, shapes[i].seconds);
-    if (dropped) fprintf(f, "# %ld calls of shapes past the first %d not counted\n", dropped, MAX_SHAPES);
-    fclose(f);
+__attribute__((destructor)) static void write_logs(void) {
+    write_table(&products, "SGEMM_LOG", 6);
+    write_table(&convs, "CONV_LOG", KEY);
 }

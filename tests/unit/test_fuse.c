@@ -177,6 +177,20 @@ static bool kernel_reads(const IrGraph *g, const Kernel *k, int n) {
     return false;
 }
 
+/* A 2-process graph of three dense layers 64 -> 512 -> 512 -> 8 (ReLU between), the
+ * sum over the batch axis of its output's squares per process: the value the tests'
+ * losses are made of. Its gradients fill three buckets (w3's, w2's 1 MiB, w1's). */
+static int three_layers_sharded(IrGraph *g) {
+    g->procs = 2;
+    int x = input(g, SHAPE(Bd(), C(64)), IR_F32);
+    int w1 = param(g, "w1", SHAPE(C(64), C(512))), w2 = param(g, "w2", SHAPE(C(512), C(512)));
+    int w3 = param(g, "w3", SHAPE(C(512), C(8)));
+    int h1 = ir_unary(g, IR_RELU, ir_matmul(g, x, w1, false, false, NOSPAN), NOSPAN);
+    int h2 = ir_unary(g, IR_RELU, ir_matmul(g, h1, w2, false, false, NOSPAN), NOSPAN);
+    int y = ir_matmul(g, h2, w3, false, false, NOSPAN);
+    return ir_reduce(g, IR_SUM, ir_binary(g, IR_MUL, y, y, NOSPAN), 3, NOSPAN);
+}
+
 /* Sharded over 2 processes: the parameter gradients are all-reduced in buckets of
  * at most AD_BUCKET_BYTES in the order the backward pass makes them (w3's, then
  * w2's 1 MiB alone, then w1's), each started as soon as its gradient exists and
@@ -185,14 +199,7 @@ static void test_allreduce_buckets_overlap(void **state) {
     (void)state;
     Arena a = {0};
     IrGraph *g = ir_graph_new(&a, "t");
-    g->procs = 2;
-    int x = input(g, SHAPE(Bd(), C(64)), IR_F32);
-    int w1 = param(g, "w1", SHAPE(C(64), C(512))), w2 = param(g, "w2", SHAPE(C(512), C(512)));
-    int w3 = param(g, "w3", SHAPE(C(512), C(8)));
-    int h1 = ir_unary(g, IR_RELU, ir_matmul(g, x, w1, false, false, NOSPAN), NOSPAN);
-    int h2 = ir_unary(g, IR_RELU, ir_matmul(g, h1, w2, false, false, NOSPAN), NOSPAN);
-    int y = ir_matmul(g, h2, w3, false, false, NOSPAN);
-    g->loss = ir_reshape(g, ir_reduce(g, IR_SUM, ir_binary(g, IR_MUL, y, y, NOSPAN), 3, NOSPAN), (IrShape){0}, NOSPAN);
+    g->loss = ir_reshape(g, three_layers_sharded(g), (IrShape){0}, NOSPAN);
     g->optim = (IrOptim){.kind = OPT_SGD, .lr = 0.01};
     ad_differentiate(g);
     int64_t sizes[3], count = 0;
@@ -235,15 +242,7 @@ static void test_updates_in_bucket_order_loss_last(void **state) {
     (void)state;
     Arena a = {0};
     IrGraph *g = ir_graph_new(&a, "t");
-    g->procs = 2;
-    int x = input(g, SHAPE(Bd(), C(64)), IR_F32);
-    int w1 = param(g, "w1", SHAPE(C(64), C(512))), w2 = param(g, "w2", SHAPE(C(512), C(512)));
-    int w3 = param(g, "w3", SHAPE(C(512), C(8)));
-    int h1 = ir_unary(g, IR_RELU, ir_matmul(g, x, w1, false, false, NOSPAN), NOSPAN);
-    int h2 = ir_unary(g, IR_RELU, ir_matmul(g, h1, w2, false, false, NOSPAN), NOSPAN);
-    int y = ir_matmul(g, h2, w3, false, false, NOSPAN);
-    int partial = ir_reduce(g, IR_SUM, ir_binary(g, IR_MUL, y, y, NOSPAN), 3, NOSPAN);
-    int sums = ir_collective(g, IR_ALLREDUCE, partial, 0, 2, NOSPAN);
+    int sums = ir_collective(g, IR_ALLREDUCE, three_layers_sharded(g), 0, 2, NOSPAN);
     int mean = ir_binary(g, IR_DIV, sums, ir_const(g, 128, SHAPE(C(1), C(1)), IR_F32, NOSPAN), NOSPAN);
     g->loss = ir_reshape(g, mean, (IrShape){0}, NOSPAN);
     g->optim = (IrOptim){.kind = OPT_ADAM, .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};

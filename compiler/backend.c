@@ -268,7 +268,7 @@ static bool compile_stages(Backend *b, Arena *a, const char *inputs, StrBuf *why
     /* every object already compiled for these inputs: no IR emitted at all */
     ObjCacheKey *keys = inputs ? arena_alloc(a, sizeof *keys * (size_t)(n + 1)) : NULL;
     for (int i = 0; keys && i < n; i++)
-        if (!objcache_source_key(inputs, names[i], jit_target_machine(b->jit), cg_pipeline(), &keys[i]))
+        if (!objcache_source_key(inputs, names[i], jit_target_machine(b->jit), jit_compile_settings(), &keys[i]))
             keys = NULL;
     PhaseClock t = phase_start();
     bool ok = keys && jit_load_cached(b->jit, n, keys, names, fns, why);

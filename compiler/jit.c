@@ -667,9 +667,21 @@ struct JitBatch {
     int started;
     bool sync_ready; /* w's lock and condition initialised */
     long target;     /* the split's part size: 0 until the first module compiled */
-    char pipelines[512];
     bool ok;
 };
+
+static char compile_settings[512];
+
+static void describe_compile_settings(void) {
+    snprintf(compile_settings, sizeof compile_settings, "%s, %s; glue: %s, level None", cg_pipeline(),
+             cg_codegen_settings(), GLUE_PIPELINE);
+}
+
+const char *jit_compile_settings(void) {
+    static pthread_once_t described = PTHREAD_ONCE_INIT;
+    pthread_once(&described, describe_compile_settings);
+    return compile_settings;
+}
 
 void jit_set_parallelism(Jit *j, int threads, long min_part_instructions) {
     j->threads = threads > 0 ? threads : 1;
@@ -697,8 +709,6 @@ JitBatch *jit_batch_start(Jit *j, int n, const char *const *step_names, const Ob
         free(b);
         return NULL;
     }
-    /* what the key says the code was compiled with: the kernels' pipeline and the glue's */
-    snprintf(b->pipelines, sizeof b->pipelines, "%s; glue: %s, level None", cg_pipeline(), GLUE_PIPELINE);
     return b;
 }
 
@@ -728,7 +738,7 @@ bool jit_batch_add(JitBatch *b, LLVMModuleRef m, StrBuf *why) {
     LLVMMemoryBufferRef bitcode = NULL;
     if (j->cache_dir) {
         bitcode = LLVMWriteBitcodeToMemoryBuffer(m);
-        p->key = objcache_key_of_bitcode(bitcode, j->tm, b->pipelines);
+        p->key = objcache_key_of_bitcode(bitcode, j->tm, jit_compile_settings());
         p->entry = objcache_get(j->cache_dir, &p->key);
         j->cache_hits += p->entry != NULL;
         j->cache_misses += !p->entry;

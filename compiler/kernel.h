@@ -152,6 +152,8 @@ LLVMModuleRef cg_emit_checker(const KernelPlan *p, LLVMContextRef ctx, const cha
 void cg_print_module(LLVMModuleRef m, StrBuf *out);
 /* The optimization every compiled module gets (default<O2> for tm's CPU). */
 const char *cg_pipeline(void);
+/* the kernels' code-generation level and LLVM options, for the object cache's key */
+const char *cg_codegen_settings(void);
 bool cg_optimize(LLVMModuleRef m, LLVMTargetMachineRef tm, StrBuf *why);
 /* A target machine for cpu/features (NULL: the host's), PIC when pic. */
 LLVMTargetMachineRef cg_target_machine(const char *cpu, const char *features, bool pic,
@@ -175,6 +177,8 @@ Jit *jit_new(StrBuf *why);
 void jit_free(Jit *j);
 /* The target machine the JIT compiles for (the JIT's; for cache keys). */
 LLVMTargetMachineRef jit_target_machine(Jit *j);
+/* how the JIT compiles (the kernels' pipeline and code generation, the glue's), for cache keys */
+const char *jit_compile_settings(void);
 /* The context modules for this JIT must be built in. */
 LLVMContextRef jit_context(Jit *j);
 /* Optimizes m (default<O2>, host target), adds it to the JIT (which takes it,

@@ -14,8 +14,11 @@ struct ArenaChunk {
 
 enum { ARENA_DEFAULT_CHUNK = 1 << 16 };
 
-void *arena_alloc(Arena *a, size_t size) {
-    size = (size + 15) & ~(size_t)15;
+static size_t rounded(size_t size) { return (size + 15) & ~(size_t)15; }
+
+/* rounded(size) bytes, 16-byte aligned, not zeroed */
+static void *arena_take(Arena *a, size_t size) {
+    size = rounded(size);
     ArenaChunk *c = a->head;
     if (!c || c->used + size > c->size) {
         size_t want = a->chunk_size ? a->chunk_size : ARENA_DEFAULT_CHUNK;
@@ -32,13 +35,18 @@ void *arena_alloc(Arena *a, size_t size) {
     }
     void *p = c->data + c->used;
     c->used += size;
-    memset(p, 0, size);
     return p;
 }
 
+void *arena_alloc(Arena *a, size_t size) { return memset(arena_take(a, size), 0, rounded(size)); }
+
+/* Only the part past the old contents is zeroed: a vector doubling as it grows
+ * (the IR's nodes) would otherwise write each new block twice. */
 void *arena_realloc(Arena *a, void *old, size_t old_size, size_t new_size) {
-    void *p = arena_alloc(a, new_size);
-    if (old && old_size) memcpy(p, old, old_size < new_size ? old_size : new_size);
+    unsigned char *p = arena_take(a, new_size);
+    size_t kept = old ? (old_size < new_size ? old_size : new_size) : 0;
+    if (kept) memcpy(p, old, kept);
+    memset(p + kept, 0, rounded(new_size) - kept);
     return p;
 }
 

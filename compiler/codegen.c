@@ -1694,14 +1694,14 @@ void cg_print_module(LLVMModuleRef m, StrBuf *out) {
 /* ----------------------------------------------------------- target side */
 
 /* Code generation at level Less and without the two instruction schedulers:
- * 4-8% less CPU for the first compile of the large examples (docs/performance.md),
+ * 0-8% less CPU for the first compile of the large examples (docs/performance.md),
  * and neither changes a floating-point operation: the schedulers only reorder
  * independent instructions, and levels Less and Default run the same
  * instruction selection and register allocator. (Without loop strength
  * reduction too it was 25% less, but the CNN's pooling kernels ran 40-50% slower.)
  * These are LLVM's process-wide options, set before any target machine is made. */
 static const char *const CG_CODEGEN_OPTIONS[] = {"rlc", "-enable-misched=false", "-enable-post-misched=false"};
-#define CG_CODEGEN_LEVEL LLVMCodeGenLevelLess
+#define CG_CODEGEN_LEVEL LLVMCodeGenLevelLess /* "level Less" in cg_describe_codegen */
 
 static void initialize_native_target(void) {
     LLVMInitializeNativeTarget();
@@ -1710,21 +1710,10 @@ static void initialize_native_target(void) {
                                 CG_CODEGEN_OPTIONS, NULL);
 }
 
-static char codegen_settings[128];
-
-static void describe_codegen_settings(void) {
-    StrBuf sb = {0};
-    sb_puts(&sb, "level Less");
+void cg_describe_codegen(StrBuf *out) {
+    sb_puts(out, "level Less");
     for (size_t i = 1; i < sizeof CG_CODEGEN_OPTIONS / sizeof *CG_CODEGEN_OPTIONS; i++)
-        sb_printf(&sb, " %s", CG_CODEGEN_OPTIONS[i]);
-    snprintf(codegen_settings, sizeof codegen_settings, "%s", sb.data);
-    sb_free(&sb);
-}
-
-const char *cg_codegen_settings(void) {
-    static pthread_once_t described = PTHREAD_ONCE_INIT;
-    pthread_once(&described, describe_codegen_settings);
-    return codegen_settings;
+        sb_printf(out, " %s", CG_CODEGEN_OPTIONS[i]);
 }
 
 LLVMTargetMachineRef cg_target_machine(const char *cpu, const char *features, bool pic, StrBuf *why) {

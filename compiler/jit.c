@@ -673,8 +673,12 @@ struct JitBatch {
 static char compile_settings[512];
 
 static void describe_compile_settings(void) {
-    snprintf(compile_settings, sizeof compile_settings, "%s, %s; glue: %s, level None", cg_pipeline(),
-             cg_codegen_settings(), GLUE_PIPELINE);
+    StrBuf sb = {0};
+    sb_printf(&sb, "%s, ", cg_pipeline());
+    cg_describe_codegen(&sb);
+    sb_printf(&sb, "; glue: %s, level None", GLUE_PIPELINE);
+    snprintf(compile_settings, sizeof compile_settings, "%s", sb.data);
+    sb_free(&sb);
 }
 
 const char *jit_compile_settings(void) {

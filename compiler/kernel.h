@@ -152,8 +152,8 @@ LLVMModuleRef cg_emit_checker(const KernelPlan *p, LLVMContextRef ctx, const cha
 void cg_print_module(LLVMModuleRef m, StrBuf *out);
 /* The optimization every compiled module gets (default<O2> for tm's CPU). */
 const char *cg_pipeline(void);
-/* the kernels' code-generation level and LLVM options, for the object cache's key */
-const char *cg_codegen_settings(void);
+/* Appends the kernels' code-generation level and LLVM options (for the cache keys). */
+void cg_describe_codegen(StrBuf *out);
 bool cg_optimize(LLVMModuleRef m, LLVMTargetMachineRef tm, StrBuf *why);
 /* A target machine for cpu/features (NULL: the host's), PIC when pic. */
 LLVMTargetMachineRef cg_target_machine(const char *cpu, const char *features, bool pic,
